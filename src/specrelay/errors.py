@@ -1,0 +1,116 @@
+"""The errors specrelay raises, all in one tree.
+
+::
+
+    SpecRelayError
+    ├── UserError            the user can fix it; the message says how
+    │   ├── ConfigError      file, field, what was expected
+    │   ├── WorkflowError    file, line, what is wrong
+    │   ├── PresetError      unknown preset (lists known ones), missing key (names the env var)
+    │   └── GitError         not a repo, dirty tree, conflict (names the files)
+    └── RunError             a run could not go on; state is saved and resumable
+        ├── ProviderError    status, provider, retry-after; after retries and fallbacks
+        ├── BudgetExceeded   spent, limit, how to resume with more
+        ├── EditError        a SEARCH/REPLACE block could not be applied
+        │   ├── NoMatch          with the closest candidate spans and their line numbers
+        │   ├── AmbiguousMatch   with the line numbers of every match
+        │   ├── OutsideWorktree  a path that leaves the worktree
+        │   └── MalformedBlock   a reply whose blocks cannot be parsed (quotes the line)
+        └── StepFailed       which step, why, where the logs are
+
+Third-party and subprocess errors are translated at the boundary (``raise X from exc``).
+The CLI prints any ``SpecRelayError`` as one clear message and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class SpecRelayError(Exception):
+    """Base of every error specrelay raises on purpose."""
+
+    exit_code = 2
+
+
+class UserError(SpecRelayError):
+    """Something the user can fix; the message says how."""
+
+
+class ConfigError(UserError):
+    """A config file is invalid: names the file, the field and what was expected."""
+
+
+class WorkflowError(UserError):
+    """A workflow file is invalid: names the file, the line and what is wrong."""
+
+
+class PresetError(UserError):
+    """An unknown preset, or a preset whose API key is missing."""
+
+
+class GitError(UserError):
+    """Not a repository, a dirty tree, a missing ref, a conflict."""
+
+
+class RunError(SpecRelayError):
+    """A run could not go on; its state is saved and it can be resumed."""
+
+    exit_code = 3
+
+
+class ProviderError(RunError):
+    """A provider kept failing after retries and fallbacks."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None,
+                 retry_after: float | None = None, kind: str = "error") -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+        self.retry_after = retry_after
+        self.kind = kind
+
+
+class BudgetExceeded(RunError):
+    """The next call could exceed the task's budget."""
+
+    def __init__(self, message: str, *, spent: float = 0.0, limit: float = 0.0) -> None:
+        super().__init__(message)
+        self.spent = spent
+        self.limit = limit
+
+
+class EditError(RunError):
+    """A SEARCH/REPLACE edit could not be applied safely."""
+
+
+class NoMatch(EditError):
+    """SEARCH matches nowhere; ``candidates`` holds (first_line, last_line, text) of the closest spans."""
+
+    def __init__(self, message: str, candidates: list[tuple[int, int, str]] | None = None) -> None:
+        super().__init__(message)
+        self.candidates = candidates or []
+
+
+class AmbiguousMatch(EditError):
+    """SEARCH matches in more than one place; ``lines`` holds the first line number of each match."""
+
+    def __init__(self, message: str, lines: list[int] | None = None) -> None:
+        super().__init__(message)
+        self.lines = lines or []
+
+
+class OutsideWorktree(EditError):
+    """A path that is absolute, climbs out with ``..``, goes through a symlink out, or into ``.git``."""
+
+
+class MalformedBlock(EditError):
+    """A reply whose SEARCH/REPLACE blocks cannot be parsed; the message quotes the offending line."""
+
+
+class StepFailed(RunError):
+    """A workflow step failed: which step, why, and where its logs are."""
+
+
+class Interrupted(RunError):
+    """The run was interrupted (Ctrl-C, SIGTERM); the task is paused and resumable."""
+
+    exit_code = 130
