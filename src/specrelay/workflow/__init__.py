@@ -1,0 +1,38 @@
+"""Markdown workflows: parse, validate, tick checkboxes, and find templates.
+
+A workflow is a Markdown file (Zenflow's format) whose ``### [ ] Step: Title`` headings
+are bound to presets by HTML-comment directives right under them. See :mod:`.parse`.
+"""
+
+from specrelay.workflow.model import DEFAULT_READS, DEFAULT_WRITES, Step, StepKind, Workflow
+from specrelay.workflow.parse import KNOWN_DIRECTIVES, infer_kind, load_workflow, parse_workflow
+from specrelay.workflow.templates import (
+    DEFAULT_WORKFLOW,
+    WorkflowEntry,
+    builtin_workflows,
+    find_workflow,
+    list_workflows,
+)
+from specrelay.workflow.ticks import checked_titles, tick, tick_text
+from specrelay.workflow.validate import validate
+
+__all__ = [
+    "DEFAULT_READS",
+    "DEFAULT_WORKFLOW",
+    "DEFAULT_WRITES",
+    "KNOWN_DIRECTIVES",
+    "Step",
+    "StepKind",
+    "Workflow",
+    "WorkflowEntry",
+    "builtin_workflows",
+    "checked_titles",
+    "find_workflow",
+    "infer_kind",
+    "list_workflows",
+    "load_workflow",
+    "parse_workflow",
+    "tick",
+    "tick_text",
+    "validate",
+]
