@@ -94,11 +94,12 @@ class Workflow:
 
     @property
     def summary(self) -> str:
-        """The first line of prose in the description (for listings), or ``""``."""
-        for raw in self.description.splitlines():
-            line = raw.strip()
-            if line and not line.startswith("#"):
-                return line
+        """The first sentence of the description's first paragraph of prose (for listings), or ``""``."""
+        for paragraph in self.description.split("\n\n"):
+            text = " ".join(line.strip() for line in paragraph.splitlines() if line.strip())
+            if text and not text.startswith("#"):
+                first, dot, _ = text.partition(". ")
+                return first + "." if dot else text
         return ""
 
     def step(self, title: str) -> Step:
