@@ -32,7 +32,8 @@ KNOWN_DIRECTIVES: tuple[str, ...] = ("agent", "agents", "kind", "reads", "writes
 _SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds"})
 _STEP_RE = re.compile(r"^\[([ xX])\]\s+step:\s*(.*?)\s*$", re.IGNORECASE)
 _COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
-_ONLY_COMMENTS_RE = re.compile(r"\s*(?:<!--.*?-->\s*)+", re.DOTALL)
+# (?:(?!-->).)* so that "<!-- a --> prose <!-- b -->" is not read as one comment.
+_ONLY_COMMENTS_RE = re.compile(r"\s*(?:<!--(?:(?!-->).)*-->\s*)+", re.DOTALL)
 _PAIR_RE = re.compile(r"^([A-Za-z][\w-]*)\s*:\s*(.*?)\s*$")
 _PRESET_RE = re.compile(r"^[^\s,]+$")
 
@@ -183,10 +184,16 @@ def _max_rounds(d: _Directive, label: str) -> int:
     return int(d.value)
 
 
+def _title_kinds(title: str) -> list[StepKind]:
+    """The kinds the words of ``title`` point to, each once, in title order."""
+    words = re.findall(r"[a-z]+", title.lower())
+    return list(dict.fromkeys(TITLE_WORDS[w] for w in words if w in TITLE_WORDS))
+
+
 def infer_kind(title: str) -> StepKind | None:
     """The kind a step title implies (``"Planning"`` → plan), or ``None`` if none or ambiguous."""
-    kinds = {TITLE_WORDS[w] for w in re.findall(r"[a-z]+", title.lower()) if w in TITLE_WORDS}
-    return kinds.pop() if len(kinds) == 1 else None
+    kinds = _title_kinds(title)
+    return kinds[0] if len(kinds) == 1 else None
 
 
 class _Fields:
@@ -230,7 +237,9 @@ def _resolve_kind(fields: _Fields, heading: StepHeading, label: str) -> StepKind
     if kind is None and fields.run and not fields.presets:
         kind = StepKind.VERIFY  # a step that only runs commands can only be a verify step
     if kind is None:
-        raise error(label, heading.line, f"cannot tell what kind of step '{heading.title}' is",
+        kinds = _title_kinds(heading.title)
+        why = f" (its title suggests {' and '.join(k.value for k in kinds)})" if kinds else ""
+        raise error(label, heading.line, f"cannot tell what kind of step '{heading.title}' is{why}",
                     "Add '<!-- kind: KIND -->' under its heading, with KIND one of: "
                     + ", ".join(k.value for k in StepKind))
     return kind
@@ -267,10 +276,11 @@ def parse_workflow(text: str, *, name: str, path: Path | None) -> Workflow:
     lines = src.split("\n")
     tokens = _tokens(src)
     headings = _headings(tokens)
-    ends = [h.token_index for h in headings[1:]] + [len(tokens)]
-    stops = [h.line - 1 for h in headings[1:]] + [len(lines)]
     steps = []
-    for heading, token_end, line_end in zip(headings, ends, stops, strict=True):
+    for number, heading in enumerate(headings):
+        following = headings[number + 1] if number + 1 < len(headings) else None
+        token_end = following.token_index if following else len(tokens)
+        line_end = following.line - 1 if following else len(lines)
         blocks = _directive_blocks(tokens, heading.token_index, token_end)
         fields = _Fields()
         for directive in _read_directives(blocks, label):

@@ -36,7 +36,7 @@ def _line_start(text: str, line: int) -> int:
 
 
 def tick_text(text: str, title: str, done: bool = True, *, label: str = "workflow") -> str:
-    """``text`` with step ``title``'s box set to ``[x]`` (or ``[ ]`` when not ``done``), nothing else changed."""
+    """``text`` with step ``title``'s box set to ``[x]`` (``[ ]`` when not ``done``); nothing else changes."""
     headings = [h for h in step_headings(text) if h.title == title]
     if len(headings) != 1:
         titles = ", ".join(repr(h.title) for h in step_headings(text)) or "(none)"

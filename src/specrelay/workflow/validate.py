@@ -14,7 +14,7 @@ from specrelay.workflow.parse import did_you_mean, error
 
 def closest_first(word: str, choices: Collection[str]) -> list[str]:
     """``choices`` with the ones close to ``word`` first (closest first), then the rest sorted."""
-    close = difflib.get_close_matches(word, list(choices), n=len(choices), cutoff=0.6)
+    close = difflib.get_close_matches(word, list(choices), n=max(len(choices), 1), cutoff=0.6)
     return close + sorted(set(choices) - set(close))
 
 
