@@ -1,0 +1,56 @@
+"""Committing a worktree's changes the way the user would: their identity, hooks and signing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from specrelay.errors import GitError
+
+from .process import GitCommandError, first_lines, run_git
+from .repo import EXCLUDE_OWN
+
+# Only used when git cannot work out who the user is; never overrides a configured identity.
+FALLBACK_IDENTITY = ("-c", "user.name=specrelay", "-c", "user.email=specrelay@localhost")
+
+_TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None = None) -> str | None:
+    """Stage everything in ``worktree`` (``git add -A``) and commit it; the new sha, or None if clean.
+
+    ``trailers`` (``{"Specrelay-Task": "abc"}``) are added as git trailers. The user's identity,
+    hooks and signing settings apply; a failing hook raises :class:`GitError` quoting its output,
+    and leaves the changes staged. ``.specrelay/`` is never committed.
+    """
+    if not message.strip():
+        raise ValueError("commit_all needs a non-empty message")
+    trailer_args: list[str] = []
+    for key, value in (trailers or {}).items():
+        if not _TRAILER_KEY.fullmatch(key):
+            raise ValueError(f"invalid trailer key {key!r}: use letters, digits and '-'")
+        trailer_args += ["--trailer", f"{key}: {' '.join(str(value).split())}"]
+
+    run_git(["add", "-A", "--", ":/", EXCLUDE_OWN], worktree)
+    if run_git(["diff", "--cached", "--quiet"], worktree, check=False).returncode == 0:
+        return None
+    # --cleanup=whitespace: a Markdown heading in the message is not a comment to strip.
+    args = [*_identity_args(worktree), "commit", "--quiet", "--cleanup=whitespace", "--file=-", *trailer_args]
+    try:
+        run_git(args, worktree, input=message)
+    except GitCommandError as exc:
+        output = exc.stderr.strip() or exc.stdout.strip()
+        raise GitError(
+            f"`git commit` failed in {worktree} (exit {exc.returncode}); the changes are still staged. "
+            f"If a hook rejected the commit, fix what it reports and retry:\n{first_lines(output, 30)}"
+        ) from exc
+    return run_git(["rev-parse", "HEAD"], worktree).stdout.strip()
+
+
+def _identity_args(worktree: Path) -> tuple[str, ...]:
+    """The fallback identity, only when git has no author or committer identity of the user's."""
+    for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        if run_git(["var", var], worktree, check=False).returncode != 0:
+            return FALLBACK_IDENTITY
+    return ()

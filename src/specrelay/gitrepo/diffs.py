@@ -1,0 +1,53 @@
+"""Diffs for reviewers and people: unified, uncoloured, with standard ``a/`` ``b/`` prefixes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .process import run_git
+from .repo import EXCLUDE_OWN, has_commits, resolve_ref
+
+# Whatever the user's diff.* config says, the text stays machine-readable: no colour, no external
+# diff program, the usual prefixes.
+_DIFF_OPTS = ["--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/"]
+
+
+def diff(worktree_or_root: Path, base: str, head: str = "HEAD") -> str:
+    """The unified diff from ``base`` to ``head`` (commits, branches, tags...)."""
+    old, new = resolve_ref(worktree_or_root, base), resolve_ref(worktree_or_root, head)
+    return run_git(["diff", *_DIFF_OPTS, old, new, "--"], worktree_or_root).stdout
+
+
+def changed_files(worktree: Path, base: str, head: str = "HEAD") -> list[str]:
+    """Paths (relative to the top) that differ between ``base`` and ``head``."""
+    old, new = resolve_ref(worktree, base), resolve_ref(worktree, head)
+    out = run_git(["diff", "--name-only", "-z", "--no-ext-diff", old, new, "--"], worktree).stdout
+    return [f for f in out.split("\0") if f]
+
+
+def diff_uncommitted(root: Path) -> str:
+    """Everything not yet committed in the working tree at ``root``, as one unified diff.
+
+    Staged and unstaged changes against ``HEAD``, then every untracked (not ignored) file as a new
+    file. The index is left exactly as it was; ``.specrelay/`` is left out.
+    """
+    against = "HEAD" if has_commits(root) else _empty_tree(root)
+    parts = [run_git(["diff", *_DIFF_OPTS, against, "--", ":/", EXCLUDE_OWN], root).stdout]
+    for path in untracked_files(root):
+        # --no-index exits 1 when the files differ, which they always do here.
+        proc = run_git(["diff", "--no-index", *_DIFF_OPTS, "--", "/dev/null", path], root, check=False)
+        if proc.returncode not in (0, 1):
+            run_git(["diff", "--no-index", *_DIFF_OPTS, "--", "/dev/null", path], root)  # raises
+        parts.append(proc.stdout)
+    return "".join(parts)
+
+
+def untracked_files(root: Path) -> list[str]:
+    """Untracked, not ignored files under ``root``, relative to ``root``; ``.specrelay/`` left out."""
+    out = run_git(["ls-files", "-z", "--others", "--exclude-standard", "--", ".", EXCLUDE_OWN], root).stdout
+    return [f for f in out.split("\0") if f]
+
+
+def _empty_tree(root: Path) -> str:
+    """The id of the empty tree in this repository's hash (sha1 or sha256)."""
+    return run_git(["hash-object", "-t", "tree", "/dev/null"], root).stdout.strip()

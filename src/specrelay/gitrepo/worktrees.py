@@ -1,0 +1,100 @@
+"""Task worktrees: each task works in its own linked worktree on its own branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from specrelay.errors import GitError
+
+from .lock import repo_lock
+from .process import GitCommandError, name_list, run_git
+from .repo import is_dirty
+
+BRANCH_PREFIX = "specrelay/"
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """One entry of ``git worktree list``."""
+
+    path: Path
+    head: str | None = None  # None on an unborn branch or a bare entry
+    branch: str | None = None  # short name; None when detached
+    bare: bool = False
+    locked: bool = False
+    prunable: bool = False  # its folder is gone; ``prune_worktrees`` forgets it
+
+
+def task_branch(task_id: str) -> str:
+    """The branch a task works on: ``specrelay/<task_id>``."""
+    return f"{BRANCH_PREFIX}{task_id}"
+
+
+def add_worktree(root: Path, path: Path, branch: str, base_sha: str) -> None:
+    """Create ``branch`` at ``base_sha`` and check it out in a new worktree at ``path``, in one step.
+
+    Holds the repository lock. Raises :class:`GitError` when the branch already exists or ``path``
+    is already in use.
+    """
+    with repo_lock(root):
+        try:
+            run_git(["worktree", "add", "--no-track", "-b", branch, "--", str(path), base_sha], root)
+        except GitCommandError as exc:
+            if "already exists" in exc.stderr:
+                raise GitError(
+                    f"cannot create worktree {path} on branch {branch}: {exc.stderr.strip()}; "
+                    f"pick another task id, or delete the old one (`git worktree remove {path}`, "
+                    f"`git branch -D {branch}`) if it is no longer needed"
+                ) from exc
+            raise
+
+
+def remove_worktree(root: Path, path: Path, force: bool = False) -> None:
+    """Remove the worktree at ``path`` (its branch stays).
+
+    Refuses with :class:`GitError` naming the files when the worktree has uncommitted or untracked
+    changes, unless ``force``. A worktree whose folder is already gone is simply forgotten.
+    """
+    with repo_lock(root):
+        if not Path(path).exists():
+            prune_worktrees(root)
+            return
+        if not force:
+            dirty = is_dirty(path)
+            if dirty:
+                raise GitError(
+                    f"the worktree {path} has uncommitted changes ({name_list(dirty)}); commit them, "
+                    "or remove it with --force to discard them"
+                )
+        run_git(["worktree", "remove", *(["--force"] if force else []), "--", str(path)], root)
+
+
+def list_worktrees(root: Path) -> list[Worktree]:
+    """Every worktree of the repository, the main working tree first."""
+    out = run_git(["worktree", "list", "--porcelain", "-z"], root).stdout
+    worktrees: list[Worktree] = []
+    for record in out.split("\0\0"):
+        fields: dict[str, str] = {}
+        for line in record.split("\0"):
+            if line:
+                key, _, value = line.partition(" ")
+                fields[key] = value
+        if "worktree" not in fields:
+            continue
+        branch = fields.get("branch")
+        worktrees.append(Worktree(
+            path=Path(fields["worktree"]),
+            head=fields.get("HEAD"),
+            branch=branch.removeprefix("refs/heads/") if branch else None,
+            bare="bare" in fields,
+            locked="locked" in fields,
+            prunable="prunable" in fields,
+        ))
+    return worktrees
+
+
+def prune_worktrees(root: Path) -> None:
+    """Forget worktrees whose folders were deleted by hand."""
+    with repo_lock(root):
+        run_git(["worktree", "prune"], root)
