@@ -1,0 +1,44 @@
+"""The command line: thin commands that parse, call the layers below, and render.
+
+Every ``SpecRelayError`` becomes one line on stderr and a non-zero exit; a traceback reaching the
+user is a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from specrelay.errors import SpecRelayError
+
+app = typer.Typer(
+    name="specrelay",
+    help="Run a coding task through a team of models: plan, build, verify, review, in your own git repo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _register() -> None:
+    # Command modules import only light things at top level, so that --help stays fast.
+    from specrelay.cli import ask, cost, presets  # noqa: F401
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point."""
+    from specrelay.cli.common import print_error
+
+    try:
+        app()
+    except SpecRelayError as exc:
+        print_error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        sys.exit(130)

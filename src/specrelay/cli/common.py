@@ -1,0 +1,50 @@
+"""Helpers the commands share: consoles, the repository root, money and token formatting."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def repo_root_or_none(start: Path | None = None) -> Path | None:
+    """The repository's root, or None outside any repository."""
+    from specrelay.errors import GitError
+    from specrelay.gitrepo import find_root
+
+    try:
+        return find_root(start or Path.cwd())
+    except GitError:
+        return None
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The repository's root; a GitError outside one."""
+    from specrelay.gitrepo import find_root
+
+    return find_root(start or Path.cwd())
+
+
+def money(value: float | None, *, simulated: bool = False) -> str:
+    if value is None:
+        return "unknown"
+    text = f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+    return text + (" (simulated)" if simulated else "")
+
+
+def tokens(n: int | None) -> str:
+    return f"{n or 0:,}"

@@ -1,0 +1,100 @@
+"""``specrelay cost``: where the money went, and what one model would have cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from specrelay.cli import app
+from specrelay.cli.common import console, money, print_json, repo_root_or_none, tokens
+from specrelay.errors import UserError
+
+BY = ("task", "phase", "preset", "model")
+
+
+def counterfactual(ledger: Any, preset: Any, task_id: str | None) -> float | None:
+    """The same tokens of every successful call, priced as if all had gone to ``preset``."""
+    from specrelay.llm.pricing import Usage, cost_of
+
+    total = 0.0
+    for row in ledger.usage_rows(task_id):
+        if row["outcome"] != "ok":
+            continue
+        cost = cost_of(preset, Usage(row["input_tokens"], row["output_tokens"],
+                                     row["cache_read_tokens"], row["cache_write_tokens"]))
+        if cost is None:
+            return None
+        total += cost
+    return total
+
+
+@app.command("cost")
+def cost_command(
+    task: str | None = typer.Option(None, "--task", help="Only this task's calls."),
+    by: str | None = typer.Option(None, "--by", help="Group by task, phase, preset or model."),
+    as_preset: str | None = typer.Option(None, "--as", help="Also price the same tokens on this preset."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Totals of tokens and cost from the ledger."""
+    from specrelay import paths
+    from specrelay.ledger import Ledger
+
+    if by is not None and by not in BY:
+        raise UserError(f"--by {by}: expected one of {', '.join(BY)}.")
+    root = repo_root_or_none()
+    ledger = Ledger(paths.ledger_path(root))
+    if task is not None and ledger.task(task) is None and not ledger.calls(task):
+        known = ", ".join(ledger.task_ids()[-5:]) or "none yet"
+        raise UserError(f"--task {task}: no such task in {ledger.path}. Recent tasks: {known}.")
+    rows = ledger.totals(by, task)
+    overall = ledger.totals(None, task)
+    total = overall[0] if overall else {"calls": 0, "cost_usd": None, "input_tokens": 0, "output_tokens": 0,
+                                        "unknown_cost_calls": 0, "simulated": 0}
+    out: dict[str, Any] = {"by": by, "task": task, "rows": rows, "total": total}
+    if as_preset is not None:
+        from specrelay.config import load_config
+
+        preset = load_config(root).preset(as_preset)
+        alt = counterfactual(ledger, preset, task)
+        actual = total.get("cost_usd")
+        out["as"] = {"preset": as_preset, "model": preset.model, "cost_usd": alt,
+                     "difference_usd": None if alt is None or actual is None else alt - actual}
+    if json_out:
+        print_json(out)
+        return
+    _render(out)
+
+
+def _render(out: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    total = out["total"]
+    sim = bool(total.get("simulated"))
+    if out["by"]:
+        table = Table(title=f"Cost by {out['by']}" + (f" (task {out['task']})" if out["task"] else ""))
+        for col in (out["by"], "calls", "input", "output", "cost"):
+            table.add_column(col, justify="left" if col == out["by"] else "right")
+        for r in out["rows"]:
+            table.add_row(str(r["key"] or "-"), str(r["calls"]), tokens(r["input_tokens"]),
+                          tokens(r["output_tokens"]), _cost_cell(r))
+        console.print(table)
+    console.print(f"Total: {total['calls']} calls, {tokens(total['input_tokens'])} input and "
+                  f"{tokens(total['output_tokens'])} output tokens, {_cost_cell(total)}"
+                  + (" (scripted models: simulated prices)" if sim else ""))
+    if "as" in out:
+        alt = out["as"]
+        if alt["cost_usd"] is None:
+            console.print(f"On {alt['preset']} alone: unknown (no price for {alt['model']}).")
+        else:
+            diff = alt["difference_usd"]
+            tail = "" if diff is None else (f"; {money(abs(diff))} {'more' if diff >= 0 else 'less'} than actual")
+            console.print(f"The same tokens on {alt['preset']} ({alt['model']}) alone: {money(alt['cost_usd'])}{tail}.")
+
+
+def _cost_cell(row: dict[str, Any]) -> str:
+    unknown = row.get("unknown_cost_calls") or 0
+    base = money(row.get("cost_usd")) if row.get("cost_usd") is not None else ("unknown" if unknown else "$0")
+    if unknown and row.get("cost_usd") is not None:
+        base += f" + unknown ({unknown} call{'s' * (unknown > 1)})"
+    return base

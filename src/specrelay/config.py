@@ -1,0 +1,315 @@
+"""Configuration: built-in presets, then the user's config, then the project's, merged field by field.
+
+Layers, later wins per field:
+
+1. ``specrelay/data/presets.toml`` (built-in, shipped with the package)
+2. ``$SPECRELAY_HOME/config.toml`` (user; default ``~/.config/specrelay/config.toml``)
+3. ``.specrelay/config.toml`` at the repository's root (project)
+
+Every error names the file, the table and the field, and says what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from specrelay import paths
+from specrelay.errors import ConfigError, PresetError
+
+ProviderName = Literal["anthropic", "openai", "google", "openai-compatible", "scripted"]
+Source = Literal["built-in", "user", "project"]
+
+#: The environment variables a provider's key is read from when a preset names none; first found wins.
+DEFAULT_KEY_ENVS: dict[str, tuple[str, ...]] = {
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "openai": ("OPENAI_API_KEY",),
+    "google": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "openai-compatible": (),
+    "scripted": (),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Strict):
+    """A price override in USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class PresetFields(_Strict):
+    """The TOML keys of a ``[presets.NAME]`` table."""
+
+    provider: ProviderName
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0)
+    reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    price: Price | None = None
+    fallbacks: list[str] = Field(default_factory=list)
+    max_concurrency: int = Field(default=4, ge=1)
+    timeout_s: float = Field(default=600.0, gt=0)
+    replies: str | None = None
+    delay_s: float = Field(default=0.0, ge=0)
+    price_as: str | None = None
+
+
+PRESET_KEYS = tuple(PresetFields.model_fields)
+
+
+
+class Preset(PresetFields):
+    """A named model configuration, with where it was defined."""
+
+    name: str
+    source: Source
+    #: The config file each field came from; key "" is the file that first defined the preset.
+    origins: dict[str, Path]
+
+    @property
+    def key_envs(self) -> tuple[str, ...]:
+        """The env vars this preset's key may come from (empty: no key needed)."""
+        if self.api_key_env:
+            return (self.api_key_env,)
+        return DEFAULT_KEY_ENVS[self.provider]
+
+    def api_key(self) -> str | None:
+        """The key from the environment, or None. Never stored or printed anywhere."""
+        for env in self.key_envs:
+            value = os.environ.get(env)
+            if value:
+                return value
+        return None
+
+    @property
+    def key_present(self) -> bool | None:
+        """True/False when a key is needed, None when the provider needs none."""
+        if not self.key_envs:
+            return None
+        return self.api_key() is not None
+
+    @property
+    def replies_path(self) -> Path | None:
+        """A scripted preset's replies file, relative to the config file that named it."""
+        if self.replies is None:
+            return None
+        p = Path(self.replies).expanduser()
+        if not p.is_absolute():
+            p = self.origins.get("replies", paths.data_dir()).parent / p
+        return p
+
+    @property
+    def concurrency_key(self) -> str:
+        """Calls that share this key share one concurrency limit (one provider endpoint)."""
+        if self.provider == "scripted":
+            return f"scripted:{self.name}"
+        if self.provider == "openai-compatible":
+            return f"openai-compatible:{self.base_url}"
+        return self.provider
+
+
+class Routes(_Strict):
+    """Which preset a command uses when none is given."""
+
+    ask: str | None = None
+    review: str | None = None
+
+
+class Verify(_Strict):
+    """The project's own verification commands, run in the task's worktree."""
+
+    commands: list[str] = Field(default_factory=list)
+    timeout_s: float = Field(default=600.0, gt=0)
+    max_attempts: int = Field(default=2, ge=0)
+
+
+class Budget(_Strict):
+    """Spending limits."""
+
+    task_usd: float | None = Field(default=None, gt=0)
+
+
+class Retry(_Strict):
+    """How provider calls are retried before fallbacks are tried."""
+
+    attempts: int = Field(default=4, ge=1)
+    backoff_s: float = Field(default=1.0, ge=0)
+    max_backoff_s: float = Field(default=60.0, ge=0)
+
+
+class Review(_Strict):
+    """How review panels are consolidated."""
+
+    min_agreement: int | None = Field(default=None, ge=1)
+    consolidate: str | None = None
+
+
+SECTIONS: dict[str, type[_Strict]] = {
+    "routes": Routes,
+    "verify": Verify,
+    "budget": Budget,
+    "retry": Retry,
+    "review": Review,
+}
+TOP_KEYS = ("presets", *SECTIONS)
+
+
+@dataclass
+class Config:
+    """The merged configuration of built-in data, the user's file and the project's file."""
+
+    presets: dict[str, Preset]
+    routes: Routes = field(default_factory=Routes)
+    verify: Verify = field(default_factory=Verify)
+    budget: Budget = field(default_factory=Budget)
+    retry: Retry = field(default_factory=Retry)
+    review: Review = field(default_factory=Review)
+    files: list[Path] = field(default_factory=list)
+
+    def preset(self, name: str) -> Preset:
+        """The preset called ``name``, or a PresetError listing the known ones."""
+        try:
+            return self.presets[name]
+        except KeyError:
+            raise PresetError(unknown_preset_message(name, self.presets)) from None
+
+
+def unknown_preset_message(name: str, known: Any) -> str:
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return (f"unknown preset '{name}'.{hint} Known presets: {', '.join(names)}. "
+            "Define new ones as [presets.NAME] in .specrelay/config.toml; `specrelay presets` lists them all.")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; errors name the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax at that line.") from exc
+
+
+def _check_keys(path: Path, where: str, raw: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [{where}] must be a table, got {type(raw).__name__}.")
+    for key in raw:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{path}: [{where}] has unknown field '{key}'.{hint} "
+                              f"Allowed: {', '.join(allowed)}.")
+    return raw
+
+
+def _field_error(path_of: dict[str, Path], where: str, exc: ValidationError, default: Path) -> ConfigError:
+    err = exc.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    fld = loc[0] if loc else ""
+    path = path_of.get(fld, default)
+    dotted = ".".join(loc)
+    if err["type"] == "missing":
+        return ConfigError(f"{path}: [{where}] is missing required field '{dotted}'.")
+    return ConfigError(f"{path}: [{where}] field '{dotted}': {err['msg']} (got {err.get('input')!r}).")
+
+
+@dataclass
+class _Layer:
+    path: Path
+    source: Source
+    data: dict[str, Any]
+
+
+def _layers(root: Path | None) -> list[_Layer]:
+    builtin = paths.data_dir() / "presets.toml"
+    layers = [_Layer(builtin, "built-in", read_toml(builtin))]
+    candidates: list[tuple[Path, Source]] = [(paths.user_config(), "user")]
+    if root is not None:
+        candidates.append((paths.project_config(root), "project"))
+    for path, source in candidates:
+        if path.is_file():
+            layers.append(_Layer(path, source, read_toml(path)))
+    return layers
+
+
+def load_config(root: Path | None) -> Config:
+    """Merge the built-in presets, the user's config and (inside a repository) the project's config."""
+    layers = _layers(root)
+    raw_presets: dict[str, dict[str, Any]] = {}
+    origins: dict[str, dict[str, Path]] = {}
+    sources: dict[str, Source] = {}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    section_origins: dict[str, dict[str, Path]] = {name: {} for name in SECTIONS}
+    for layer in layers:
+        _check_keys(layer.path, "top level", layer.data, TOP_KEYS)
+        presets = layer.data.get("presets", {})
+        if not isinstance(presets, dict):
+            raise ConfigError(f"{layer.path}: 'presets' must be tables like [presets.NAME].")
+        for name, table in presets.items():
+            _check_keys(layer.path, f"presets.{name}", table, PRESET_KEYS)
+            raw_presets.setdefault(name, {}).update(table)
+            origins.setdefault(name, {}).update({k: layer.path for k in table})
+            origins[name].setdefault("", layer.path)  # where the preset was first defined
+            sources[name] = layer.source
+        for section in SECTIONS:
+            if section in layer.data:
+                table = _check_keys(layer.path, section, layer.data[section],
+                                    tuple(SECTIONS[section].model_fields))
+                sections[section].update(table)
+                section_origins[section].update({k: layer.path for k in table})
+
+    presets_out: dict[str, Preset] = {}
+    for name, raw in raw_presets.items():
+        try:
+            fields = PresetFields.model_validate(raw)
+        except ValidationError as exc:
+            raise _field_error(origins[name], f"presets.{name}", exc, origins[name][""]) from None
+        presets_out[name] = Preset(**fields.model_dump(), name=name, source=sources[name], origins=origins[name])
+
+    built: dict[str, Any] = {}
+    for section, model in SECTIONS.items():
+        try:
+            built[section] = model.model_validate(sections[section])
+        except ValidationError as exc:
+            default = next(iter(section_origins[section].values()), layers[-1].path)
+            raise _field_error(section_origins[section], section, exc, default) from None
+    config = Config(presets=presets_out, files=[layer.path for layer in layers], **built)
+    _check_references(config)
+    return config
+
+
+def _check_references(config: Config) -> None:
+    """Fallbacks, routes and price_as must name things that exist."""
+    for preset in config.presets.values():
+        for fb in preset.fallbacks:
+            if fb not in config.presets:
+                path = preset.origins.get("fallbacks", preset.origins[""])
+                raise ConfigError(f"{path}: [presets.{preset.name}] fallbacks: "
+                                  + unknown_preset_message(fb, config.presets))
+        if preset.provider == "scripted" and not preset.replies:
+            raise ConfigError(f"{preset.origins['']}: [presets.{preset.name}] is scripted but has no "
+                              "'replies' file. Add replies = \"replies.json\" (a JSON list of replies).")
+        if preset.provider == "openai-compatible" and not preset.base_url:
+            raise ConfigError(f"{preset.origins['']}: [presets.{preset.name}] needs a base_url for "
+                              "provider openai-compatible, e.g. base_url = \"http://localhost:11434/v1\".")
+    for route, name in config.routes.model_dump().items():
+        if name is not None and name not in config.presets:
+            raise ConfigError(f"[routes] {route}: " + unknown_preset_message(name, config.presets))

@@ -1,0 +1,243 @@
+"""The ledger: SQLite record of tasks, steps and every model call, with tokens and cost.
+
+The schema is created and upgraded by named, append-only migrations: never edit one that has
+shipped, add a new one at the end. WAL mode lets many processes read while one writes.
+A cost is a number or NULL (unknown), never a made-up zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from specrelay.errors import UserError
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_calls", """
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            task_id TEXT,
+            step TEXT,
+            phase TEXT NOT NULL,
+            preset TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            latency_s REAL NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            estimated INTEGER NOT NULL DEFAULT 0,
+            simulated INTEGER NOT NULL DEFAULT 0,
+            context_json TEXT
+        );
+        CREATE INDEX calls_task ON calls(task_id);
+        CREATE INDEX calls_run_preset ON calls(run_id, preset);
+    """),
+    ("002_tasks_steps", """
+        CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            request TEXT NOT NULL,
+            status TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            base_ref TEXT,
+            base_sha TEXT NOT NULL,
+            base_branch TEXT,
+            branch TEXT NOT NULL,
+            worktree TEXT NOT NULL,
+            budget_usd REAL,
+            rounds INTEGER NOT NULL DEFAULT 0,
+            current_step TEXT,
+            message TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE steps (
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            idx INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            presets TEXT NOT NULL,
+            status TEXT NOT NULL,
+            round INTEGER NOT NULL DEFAULT 0,
+            started_at REAL,
+            finished_at REAL,
+            detail TEXT,
+            PRIMARY KEY (task_id, idx)
+        );
+    """),
+]
+
+
+@dataclass
+class CallRecord:
+    """One model call attempt, as recorded."""
+
+    run_id: str
+    phase: str
+    preset: str
+    provider: str
+    model: str
+    started_at: float
+    latency_s: float
+    outcome: str  # "ok" or an error kind: rate_limit, server, timeout, connection, rejected, invalid_output, ...
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+    error: str | None = None
+    estimated: bool = False
+    simulated: bool = False
+    task_id: str | None = None
+    step: str | None = None
+    context: dict[str, int] = field(default_factory=dict)
+
+
+class Ledger:
+    """A connection to one ledger file. Cheap to open; safe to use from several processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(
+                f"{path}: the ledger is not a readable SQLite database ({exc}). specrelay left it untouched; "
+                "move it aside (e.g. `mv ledger.db ledger.db.broken`) to start a new one.") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _migrate(self) -> None:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            # BEGIN IMMEDIATE serialises concurrent first openings; re-check under the lock.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.conn.execute("SELECT 1 FROM migrations WHERE name=?", (name,)).fetchone():
+                    self.conn.execute("COMMIT")
+                    continue
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def record_call(self, rec: CallRecord) -> int:
+        """Append one call; returns its row id."""
+        row = asdict(rec)
+        row["context_json"] = json.dumps(row.pop("context")) if rec.context else None
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cur = self.conn.execute(f"INSERT INTO calls ({cols}) VALUES ({marks})", tuple(row.values()))
+        return int(cur.lastrowid or 0)
+
+    def count_calls(self, run_id: str, preset: str) -> int:
+        """How many calls (ok or failed) this run has completed on this preset: a scripted reply cursor."""
+        row = self.conn.execute("SELECT COUNT(*) FROM calls WHERE run_id=? AND preset=?",
+                                (run_id, preset)).fetchone()
+        return int(row[0])
+
+    def calls(self, task_id: str | None = None) -> list[sqlite3.Row]:
+        if task_id is None:
+            return list(self.conn.execute("SELECT * FROM calls ORDER BY id"))
+        return list(self.conn.execute("SELECT * FROM calls WHERE task_id=? ORDER BY id", (task_id,)))
+
+    def spent(self, task_id: str) -> float:
+        row = self.conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE task_id=?",
+                                (task_id,)).fetchone()
+        return float(row[0])
+
+    def totals(self, by: str | None, task_id: str | None = None) -> list[dict[str, Any]]:
+        """Sums of tokens and cost, grouped by one column (task, phase, preset, model) or overall."""
+        column = {"task": "task_id", "phase": "phase", "preset": "preset", "model": "model",
+                  None: "'all'"}[by]
+        where, args = ("WHERE task_id=?", (task_id,)) if task_id else ("", ())
+        sql = f"""
+            SELECT {column} AS key, COUNT(*) AS calls,
+                   SUM(outcome = 'ok') AS ok_calls,
+                   SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+                   SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
+                   SUM(cost_usd) AS cost_usd, SUM(cost_usd IS NULL AND outcome = 'ok') AS unknown_cost_calls,
+                   MAX(simulated) AS simulated, MAX(estimated) AS estimated, SUM(latency_s) AS latency_s
+            FROM calls {where} GROUP BY {column} ORDER BY cost_usd DESC NULLS LAST, key"""
+        return [dict(r) for r in self.conn.execute(sql, args)]
+
+    def usage_rows(self, task_id: str | None = None) -> Iterator[sqlite3.Row]:
+        """Per-call tokens, for re-pricing the same usage under another model."""
+        sql = ("SELECT input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, outcome "
+               "FROM calls")
+        if task_id:
+            yield from self.conn.execute(sql + " WHERE task_id=?", (task_id,))
+        else:
+            yield from self.conn.execute(sql)
+
+    # -- tasks and steps -----------------------------------------------------------------------
+
+    def insert_task(self, row: dict[str, Any]) -> None:
+        now = time.time()
+        row = {**row, "created_at": now, "updated_at": now}
+        cols = ", ".join(row)
+        self.conn.execute(f"INSERT INTO tasks ({cols}) VALUES ({', '.join('?' for _ in row)})",
+                          tuple(row.values()))
+
+    def update_task(self, task_id: str, **changes: Any) -> None:
+        changes["updated_at"] = time.time()
+        sets = ", ".join(f"{k}=?" for k in changes)
+        self.conn.execute(f"UPDATE tasks SET {sets} WHERE id=?", (*changes.values(), task_id))
+
+    def task(self, task_id: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+
+    def tasks(self) -> list[sqlite3.Row]:
+        return list(self.conn.execute("SELECT * FROM tasks ORDER BY created_at"))
+
+    def task_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM tasks ORDER BY created_at")]
+
+    def put_steps(self, task_id: str, steps: Sequence[dict[str, Any]]) -> None:
+        """Record a task's steps once (at creation); later only their status changes."""
+        for idx, s in enumerate(steps):
+            self.conn.execute(
+                "INSERT OR IGNORE INTO steps (task_id, idx, title, kind, presets, status) VALUES (?,?,?,?,?,?)",
+                (task_id, idx, s["title"], s["kind"], ",".join(s["presets"]), s.get("status", "pending")))
+
+    def update_step(self, task_id: str, idx: int, **changes: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in changes)
+        self.conn.execute(f"UPDATE steps SET {sets} WHERE task_id=? AND idx=?", (*changes.values(), task_id, idx))
+
+    def steps(self, task_id: str) -> list[sqlite3.Row]:
+        return list(self.conn.execute("SELECT * FROM steps WHERE task_id=? ORDER BY idx", (task_id,)))
+
+    def task_usage(self, task_id: str) -> dict[str, Any]:
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens,"
+            " SUM(cost_usd) AS cost_usd, MAX(simulated) AS simulated, COUNT(*) AS calls"
+            " FROM calls WHERE task_id=?", (task_id,)).fetchone()
+        return dict(row)

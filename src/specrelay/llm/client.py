@@ -1,0 +1,297 @@
+"""The client every phase calls: one prompt through one preset, priced and recorded.
+
+Around a backend attempt it adds, in order: a budget check, the provider's concurrency limit,
+retries with exponential backoff and jitter (honouring Retry-After), then the preset's fallbacks,
+then a :class:`ProviderError` that names the provider, the status and what to do. Every attempt,
+failed or not, becomes one ledger row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from specrelay.config import Config, Preset
+from specrelay.errors import PresetError, ProviderError, StepFailed
+from specrelay.ledger import CallRecord, Ledger
+from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, estimate_tokens
+from specrelay.llm.pricing import Usage, cost_of
+
+T = TypeVar("T", bound=BaseModel)
+
+#: Assumed output ceiling for the budget check when a preset sets no max_tokens.
+DEFAULT_MAX_OUTPUT = 8192
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The answer of one call, with what it cost."""
+
+    text: str
+    usage: Usage
+    cost_usd: float | None
+    latency_s: float
+    preset: str
+    provider: str
+    model: str
+    estimated: bool
+    simulated: bool
+    attempts: int
+    value: Any = None  # the validated object of a structured call
+
+
+class BudgetCheck(Protocol):
+    """Raises BudgetExceeded when the worst case of the next call could exceed what is left."""
+
+    def check(self, preset: Preset, input_tokens: int, max_output_tokens: int) -> None: ...
+
+
+@dataclass
+class _Limits:
+    """Per-provider semaphores shared by everything in the process, one set per event loop."""
+
+    sems: dict[tuple[int, str], asyncio.Semaphore] = field(default_factory=dict)
+
+    def get(self, key: str, limit: int) -> asyncio.Semaphore:
+        loop_id = id(asyncio.get_running_loop())
+        sem = self.sems.get((loop_id, key))
+        if sem is None:
+            sem = self.sems[(loop_id, key)] = asyncio.Semaphore(limit)
+        return sem
+
+
+LIMITS = _Limits()
+
+
+class Client:
+    """Calls presets for one run (a task or one standalone command)."""
+
+    def __init__(self, config: Config, ledger: Ledger, *, run_id: str | None = None,
+                 task_id: str | None = None, budget: BudgetCheck | None = None,
+                 models: dict[str, Any] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.task_id = task_id
+        self.run_id = run_id or task_id or f"run-{uuid.uuid4().hex[:12]}"
+        self.budget = budget
+        self.models = models or {}  # preset name → pydantic-ai Model (tests inject FunctionModel here)
+        self.sleep = sleep
+        self._cursor: dict[str, int] = {}
+
+    # -- public ------------------------------------------------------------------------------
+
+    async def call(self, preset_name: str, system: str, user: str, *, phase: str, step: str | None = None,
+                   on_delta: OnDelta | None = None, context: dict[str, int] | None = None) -> CallResult:
+        """One prompt through ``preset_name`` (then its fallbacks). Raises PresetError or ProviderError."""
+        primary = self.config.preset(preset_name)
+        self._require_key(primary)
+        failures: list[str] = []
+        last: _PresetExhausted | None = None
+        for preset in self._chain(primary):
+            if preset is not primary and preset.key_present is False:
+                failures.append(f"{preset.name}: skipped, {' or '.join(preset.key_envs)} is not set")
+                continue
+            try:
+                return await self._with_retries(preset, system, user, phase, step, on_delta, context or {})
+            except _PresetExhausted as exc:
+                failures.append(f"{preset.name}: {exc}")
+                last = exc
+        assert last is not None  # the primary is always tried
+        raise ProviderError(self._redact(self._failure_message(primary, failures, last.failure)),
+                            provider=primary.provider, status=last.failure.status,
+                            retry_after=last.failure.retry_after, kind=last.failure.kind)
+
+    async def call_json(self, preset_name: str, system: str, user: str, schema: type[T], *, phase: str,
+                        step: str | None = None, context: dict[str, int] | None = None) -> CallResult:
+        """A call whose answer must be a JSON object valid against ``schema``; one repair request on failure."""
+        result = await self.call(preset_name, system, user, phase=phase, step=step, context=context)
+        try:
+            return _with_value(result, parse_json_reply(result.text, schema))
+        except ValueError as exc:
+            problem = str(exc)
+        repair = (f"{user}\n\n---\nYour previous reply could not be used: {problem}\n"
+                  "Answer again with only the JSON object described above, and nothing else.")
+        result = await self.call(preset_name, system, repair, phase=phase, step=step, context=context)
+        try:
+            return _with_value(result, parse_json_reply(result.text, schema))
+        except ValueError as exc:
+            raise StepFailed(f"preset {result.preset} did not answer valid JSON, even after a repair "
+                             f"request: {exc}") from None
+
+    def call_sync(self, preset_name: str, system: str, user: str, **kwargs: Any) -> CallResult:
+        return asyncio.run(self.call(preset_name, system, user, **kwargs))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _chain(self, primary: Preset) -> list[Preset]:
+        names = [primary.name, *[n for n in primary.fallbacks if n != primary.name]]
+        return [self.config.preset(n) for n in dict.fromkeys(names)]
+
+    @staticmethod
+    def _require_key(preset: Preset) -> None:
+        if preset.key_present is False:
+            envs = " or ".join(preset.key_envs)
+            raise PresetError(f"preset {preset.name} ({preset.provider}) needs an API key: set {envs} in "
+                              f"your environment (e.g. `export {preset.key_envs[0]}=...`), or pick another "
+                              "preset with --preset; `specrelay presets` shows which keys are present.")
+
+    def _backend(self, preset: Preset) -> tuple[Backend, int | None]:
+        if preset.provider == "scripted":
+            from specrelay.llm.scripted import ScriptedBackend
+
+            index = self._cursor.get(preset.name)
+            if index is None:
+                index = self.ledger.count_calls(self.run_id, preset.name)
+            self._cursor[preset.name] = index + 1
+            return ScriptedBackend(index), index
+        from specrelay.llm.providers import PydanticAIBackend
+
+        return PydanticAIBackend(api_key=preset.api_key(), model=self.models.get(preset.name)), None
+
+    def _limit(self, preset: Preset) -> int:
+        key = preset.concurrency_key
+        return min(p.max_concurrency for p in self.config.presets.values() if p.concurrency_key == key)
+
+    async def _with_retries(self, preset: Preset, system: str, user: str, phase: str, step: str | None,
+                            on_delta: OnDelta | None, context: dict[str, int]) -> CallResult:
+        retry = self.config.retry
+        failure: AttemptFailed | None = None
+        for attempt in range(retry.attempts):
+            if self.budget is not None:
+                self.budget.check(preset, estimate_tokens(system) + estimate_tokens(user),
+                                  preset.max_tokens or DEFAULT_MAX_OUTPUT)
+            try:
+                reply, latency, started = await self._attempt(preset, system, user, on_delta)
+            except AttemptFailed as exc:
+                failure = exc
+                self._record_failure(preset, exc, phase, step, context)
+                if not exc.retryable or attempt == retry.attempts - 1:
+                    break
+                await self.sleep(self._backoff(attempt, exc.retry_after))
+                continue
+            return self._record_success(preset, reply, latency, started, phase, step, context, attempt + 1)
+        assert failure is not None
+        raise _PresetExhausted(failure, attempt + 1)
+
+    async def _attempt(self, preset: Preset, system: str, user: str,
+                       on_delta: OnDelta | None) -> tuple[Reply, float, float]:
+        backend, index = self._backend(preset)
+        started = time.time()
+        t0 = time.perf_counter()
+        try:
+            async with LIMITS.get(preset.concurrency_key, self._limit(preset)):
+                t0 = time.perf_counter()
+                reply = await backend.complete(preset, system, user, on_delta)
+        except AttemptFailed as exc:
+            exc.latency_s = time.perf_counter() - t0
+            raise
+        except BaseException:
+            # Cut off (Ctrl-C, cancellation, a crash): the reply was not consumed.
+            if index is not None:
+                self._cursor[preset.name] = min(self._cursor[preset.name], index)
+            raise
+        return reply, time.perf_counter() - t0, started
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        retry = self.config.retry
+        delay = min(retry.max_backoff_s, retry.backoff_s * (2 ** attempt)) * random.uniform(0.5, 1.0)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 600.0))
+        return delay
+
+    def _record_failure(self, preset: Preset, exc: AttemptFailed, phase: str, step: str | None,
+                        context: dict[str, int]) -> None:
+        self.ledger.record_call(CallRecord(
+            run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
+            provider=preset.provider, model=exc.model or preset.model, started_at=time.time(),
+            latency_s=exc.latency_s, outcome=exc.kind,
+            error=self._redact(f"{exc.status or ''} {exc}".strip()),
+            simulated=preset.provider == "scripted", context=context))
+
+    def _record_success(self, preset: Preset, reply: Reply, latency: float, started: float, phase: str,
+                        step: str | None, context: dict[str, int], attempts: int) -> CallResult:
+        cost = cost_of(preset, reply.usage)
+        simulated = preset.provider == "scripted"
+        u = reply.usage
+        self.ledger.record_call(CallRecord(
+            run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
+            provider=preset.provider, model=reply.model, started_at=started, latency_s=latency, outcome="ok",
+            input_tokens=u.input_tokens, output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
+            cache_write_tokens=u.cache_write_tokens, cost_usd=cost, estimated=reply.estimated,
+            simulated=simulated, context=context))
+        return CallResult(text=reply.text, usage=u, cost_usd=cost, latency_s=latency, preset=preset.name,
+                          provider=preset.provider, model=reply.model, estimated=reply.estimated,
+                          simulated=simulated, attempts=attempts)
+
+    def _failure_message(self, primary: Preset, failures: list[str], last: AttemptFailed) -> str:
+        where = primary.provider + (f" at {primary.base_url}" if primary.base_url else "")
+        advice = {
+            "rate_limit": "the provider is rate-limiting: lower max_concurrency, wait, then `specrelay resume`",
+            "server": "the provider is failing; try again later (`specrelay resume` continues a task)",
+            "timeout": "the model did not answer in time; raise timeout_s or try again later",
+            "connection": "could not connect; check base_url and that the server is running",
+            "auth": f"the key was refused; check {' or '.join(primary.key_envs) or 'the key'}",
+            "rejected": "the request was refused; check the model id and settings of the preset",
+        }.get(last.kind, "see the message above")
+        return (f"preset {primary.name} ({where}) failed: {'; '.join(failures)}. What to do: {advice}; "
+                "or set fallbacks = [...] on the preset.")
+
+    def _redact(self, text: str) -> str:
+        """Remove any key value of any preset's env vars from text bound for the ledger or the user."""
+        for preset in self.config.presets.values():
+            for env in preset.key_envs:
+                value = os.environ.get(env)
+                if value and len(value) >= 4:
+                    text = text.replace(value, "***")
+        return text
+
+
+class _PresetExhausted(Exception):
+    def __init__(self, failure: AttemptFailed, attempts: int) -> None:
+        status = f"HTTP {failure.status} " if failure.status else ""
+        super().__init__(f"{status}{failure.kind}: {failure} (after {attempts} attempt{'s' * (attempts > 1)})")
+        self.failure = failure
+
+
+def _with_value(result: CallResult, value: Any) -> CallResult:
+    from dataclasses import replace
+
+    return replace(result, value=value)
+
+
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n\s*```", re.DOTALL)
+
+
+def parse_json_reply(text: str, schema: type[T]) -> T:
+    """The JSON object in a model's reply (bare, or in a code fence), validated; ValueError says why not."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if start != -1 and end > start:
+        candidates.append(text[start:end + 1])
+    if not candidates:
+        raise ValueError("the reply holds no JSON object")
+    error = "the reply holds no JSON object"
+    for chunk in candidates:
+        try:
+            data = json.loads(chunk)
+        except json.JSONDecodeError as exc:
+            error = f"invalid JSON: {exc}"
+            continue
+        try:
+            return schema.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(x) for x in first["loc"])
+            error = f"JSON does not match the schema: {loc}: {first['msg']}"
+    raise ValueError(error)

@@ -1,0 +1,138 @@
+"""Prices: genai-prices' bundled table, with a preset's own ``price`` winning.
+
+A price that cannot be found is ``None`` (unknown), never zero. genai-prices takes about a
+quarter of a second to import, so the per-million figures that ``specrelay presets`` shows are
+cached in ``$SPECRELAY_HOME/prices-cache.json``, keyed by the genai-prices version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from specrelay import paths
+from specrelay.config import Preset
+from specrelay.fsutil import atomic_write_text
+
+
+@dataclass(frozen=True)
+class UnitPrice:
+    """USD per million tokens (base tier)."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one call. ``input_tokens`` includes cached input, as providers report it."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+def priced_model(preset: Preset) -> tuple[str, str | None]:
+    """The (model id, provider id) whose price applies to this preset's calls."""
+    if preset.provider == "scripted":
+        return (preset.price_as or preset.model), None
+    provider = None if preset.provider == "openai-compatible" else preset.provider
+    return preset.model, provider
+
+
+def cost_of(preset: Preset, usage: Usage) -> float | None:
+    """The cost of ``usage`` on ``preset`` in USD, or None when no price is known."""
+    if preset.price is not None:
+        p = preset.price
+        return _by_unit(UnitPrice(p.input, p.output, p.cache_read, p.cache_write), usage)
+    if preset.provider == "scripted" and not preset.price_as:
+        return None
+    model, provider = priced_model(preset)
+    return genai_cost(model, provider, usage)
+
+
+def genai_cost(model: str, provider: str | None, usage: Usage) -> float | None:
+    """Price ``usage`` with genai-prices (tiers and cache prices included), or None if unknown."""
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
+
+    try:
+        calc = calc_price(GUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                                 cache_read_tokens=usage.cache_read_tokens or None,
+                                 cache_write_tokens=usage.cache_write_tokens or None),
+                          model, provider_id=provider)
+    except LookupError:
+        return None
+    return float(calc.total_price)
+
+
+def _by_unit(price: UnitPrice, usage: Usage) -> float:
+    cache_read = price.cache_read if price.cache_read is not None else price.input
+    cache_write = price.cache_write if price.cache_write is not None else price.input
+    plain_input = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
+    return (plain_input * price.input + usage.cache_read_tokens * cache_read
+            + usage.cache_write_tokens * cache_write + usage.output_tokens * price.output) / 1e6
+
+
+def unit_price(preset: Preset) -> UnitPrice | None:
+    """Base-tier USD per million tokens for this preset, or None when unknown."""
+    if preset.price is not None:
+        p = preset.price
+        return UnitPrice(p.input, p.output, p.cache_read, p.cache_write)
+    if preset.provider == "scripted" and not preset.price_as:
+        return None
+    model, provider = priced_model(preset)
+    return _cached_unit_price(model, provider)
+
+
+def _cache_file() -> Any:
+    return paths.home() / "prices-cache.json"
+
+
+def _cached_unit_price(model: str, provider: str | None) -> UnitPrice | None:
+    key = f"{provider or '*'}:{model}"
+    stamp = version("genai-prices")
+    path = _cache_file()
+    cache: dict[str, Any] = {}
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    if cache.get("_version") != stamp:
+        cache = {"_version": stamp}
+    if key in cache:
+        entry = cache[key]
+        return UnitPrice(**entry) if entry else None
+    found = _lookup_unit_price(model, provider)
+    cache[key] = found.__dict__ if found else None
+    try:
+        atomic_write_text(path, json.dumps(cache, indent=0, sort_keys=True))
+    except OSError:
+        pass  # a read-only home only costs speed
+    return found
+
+
+def _lookup_unit_price(model: str, provider: str | None) -> UnitPrice | None:
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
+
+    try:
+        calc = calc_price(GUsage(input_tokens=0, output_tokens=0), model, provider_id=provider)
+    except LookupError:
+        return None
+    mp = calc.model_price
+
+    def base(value: Any) -> float | None:
+        if value is None:
+            return None
+        return float(getattr(value, "base", value))
+
+    inp, out = base(mp.input_mtok), base(mp.output_mtok)
+    if inp is None or out is None:
+        return None
+    return UnitPrice(inp, out, base(mp.cache_read_mtok), base(mp.cache_write_mtok))

@@ -1,0 +1,125 @@
+"""Scripted models: replies read from a JSON file, for tests, the demo and dry runs.
+
+The file holds a list; each item is the reply text, or ``{"text": "...", "delay_s": 0.5}``, or
+``{"error": {"status": 429, "retry_after_s": 0.1}}`` / ``{"error": {"kind": "timeout"}}`` (the
+attempt fails as a provider would). Replies are consumed in order per preset within one run; the
+client keeps the cursor (see ``Client``), derived from the ledger so a resumed task continues where
+it left off. Usage is estimated by :func:`~specrelay.llm.backend.estimate_tokens`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specrelay.config import Preset
+from specrelay.errors import ConfigError, ProviderError
+from specrelay.llm.backend import AttemptFailed, OnDelta, Reply, estimate_tokens
+from specrelay.llm.pricing import Usage
+
+ERROR_KINDS = ("rate_limit", "server", "timeout", "connection", "auth", "rejected", "error")
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    text: str | None
+    delay_s: float | None
+    error: dict[str, Any] | None
+
+
+_cache: dict[tuple[Path, float], list[ScriptedReply]] = {}
+
+
+def load_replies(preset: Preset) -> list[ScriptedReply]:
+    """Read and check a preset's replies file (cached by path and modification time)."""
+    path = preset.replies_path
+    where = f"[presets.{preset.name}] replies"
+    if path is None:
+        raise ConfigError(f"{preset.origins.get('', '?')}: {where} is not set.")
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        raise ConfigError(f"{preset.origins.get('replies', '?')}: {where}: file {path} not found. "
+                          "Create it (a JSON list of replies) or fix the path.") from None
+    if (path, stamp) in _cache:
+        return _cache[(path, stamp)]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: replies file of preset {preset.name} is not valid JSON: {exc}.") from None
+    if not isinstance(data, list):
+        raise ConfigError(f"{path}: replies file of preset {preset.name} must hold a JSON list, "
+                          f"got {type(data).__name__}.")
+    replies = [_reply(path, i, item) for i, item in enumerate(data)]
+    _cache[(path, stamp)] = replies
+    return replies
+
+
+def _reply(path: Path, i: int, item: Any) -> ScriptedReply:
+    if isinstance(item, str):
+        return ScriptedReply(item, None, None)
+    bad = ConfigError(f"{path}: reply [{i}] must be a string, {{\"text\": ...}} or {{\"error\": {{...}}}}.")
+    if not isinstance(item, dict) or not ({"text", "error"} & item.keys()) or item.keys() - {
+            "text", "delay_s", "error"}:
+        raise bad
+    delay = item.get("delay_s")
+    if delay is not None and (not isinstance(delay, int | float) or delay < 0):
+        raise ConfigError(f"{path}: reply [{i}] delay_s must be a number ≥ 0.")
+    error = item.get("error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise bad
+        kind = error.get("kind") or _kind_of_status(error.get("status"))
+        if kind not in ERROR_KINDS:
+            raise ConfigError(f"{path}: reply [{i}] error needs a status (e.g. 429, 500) or a kind "
+                              f"({', '.join(ERROR_KINDS)}).")
+        return ScriptedReply(None, delay, {**error, "kind": kind})
+    if not isinstance(item["text"], str):
+        raise bad
+    return ScriptedReply(item["text"], delay, None)
+
+
+def _kind_of_status(status: Any) -> str | None:
+    if not isinstance(status, int):
+        return None
+    if status == 429:
+        return "rate_limit"
+    if status >= 500 or status in (408, 409):
+        return "server"
+    if status in (401, 403):
+        return "auth"
+    return "rejected"
+
+
+class ScriptedBackend:
+    """Answers from the replies file, at the index the client hands it."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    async def complete(self, preset: Preset, system: str, user: str, on_delta: OnDelta | None) -> Reply:
+        replies = load_replies(preset)
+        if self.index >= len(replies):
+            raise ProviderError(
+                f"scripted preset {preset.name} has no reply left: all {len(replies)} replies in "
+                f"{preset.replies_path} were used. Add replies to the file.",
+                provider="scripted", kind="replies_exhausted")
+        reply = replies[self.index]
+        delay = reply.delay_s if reply.delay_s is not None else preset.delay_s
+        if delay:
+            await asyncio.sleep(delay)
+        model = preset.price_as or preset.model
+        if reply.error is not None:
+            err = reply.error
+            raise AttemptFailed(err["kind"], err.get("message") or f"scripted {err['kind']} error",
+                                status=err.get("status"), retry_after=err.get("retry_after_s"), model=model)
+        text = reply.text or ""
+        if on_delta is not None:
+            for line in text.splitlines(keepends=True):
+                on_delta(line)
+        usage = Usage(input_tokens=estimate_tokens(system) + estimate_tokens(user),
+                      output_tokens=estimate_tokens(text))
+        return Reply(text=text, usage=usage, model=model, estimated=True)
