@@ -170,11 +170,16 @@ def test_find_root_outside_a_repository(tmp_path: Path) -> None:
         find_root(plain)
 
 
-def test_find_root_in_bare_repository(tmp_path: Path) -> None:
+def test_find_root_in_bare_repository(repo: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))
     with pytest.raises(GitError, match="bare repository"):
         find_root(bare)
+    # the "bare repo + worktrees" layout has no main working tree either
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(tmp_path / "proj" / ".bare"))
+    git(tmp_path / "proj" / ".bare", "worktree", "add", "-q", str(tmp_path / "proj" / "main"), "main")
+    with pytest.raises(GitError, match="bare repository"):
+        find_root(tmp_path / "proj" / "main")
 
 
 def test_resolve_ref(repo: Path) -> None:
@@ -284,7 +289,36 @@ def test_remove_worktree_whose_folder_was_deleted(repo: Path) -> None:
     prune_worktrees(repo)
 
 
-def test_eight_concurrent_worktree_adds_all_succeed(repo: Path) -> None:
+_ADD_CHILD = """
+import sys, time
+from pathlib import Path
+from specrelay.gitrepo import add_worktree, task_branch
+from specrelay.paths import worktree_dir
+root, task_id, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.001)
+add_worktree(root, worktree_dir(root, task_id), task_branch(task_id), sys.argv[4])
+"""
+
+
+def test_eight_processes_adding_worktrees_at_once_all_succeed(repo: Path, tmp_path: Path) -> None:
+    # Unlocked, concurrent `git worktree add`s trip over each other's half-made
+    # .git/worktrees/<name> ("failed to read ... commondir").
+    base, go = head_sha(repo), tmp_path / "go"
+    ids = [f"task-{i}" for i in range(8)]
+    children = [subprocess.Popen([sys.executable, "-c", _ADD_CHILD, str(repo), i, str(go), base],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in ids]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    go.touch()
+    errors = [child.communicate(timeout=30)[1] for child in children]
+    assert [c.returncode for c in children] == [0] * 8, errors
+    branches = {w.branch for w in list_worktrees(repo)}
+    assert branches == {"main", *(task_branch(i) for i in ids)}
+
+
+def test_threads_adding_worktrees_at_once_all_succeed(repo: Path) -> None:
     base = head_sha(repo)
     ids = [f"task-{i}" for i in range(8)]
 
@@ -293,8 +327,7 @@ def test_eight_concurrent_worktree_adds_all_succeed(repo: Path) -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(add, ids))
-    branches = {w.branch for w in list_worktrees(repo)}
-    assert branches == {"main", *(task_branch(i) for i in ids)}
+    assert len(list_worktrees(repo)) == 9
 
 
 # --- commits -----------------------------------------------------------------------------------
@@ -433,7 +466,7 @@ def test_merge_conflict_is_aborted_and_names_files(repo: Path) -> None:
     wt = make_task(repo, "t1")
     commit_file(wt, "app.py", "x = 'task'\n")
     commit_file(wt, "README.md", "task readme\n")
-    before = commit_file(repo, "app.py", "x = 'main'\n")
+    commit_file(repo, "app.py", "x = 'main'\n")
     commit_file(repo, "README.md", "main readme\n")
     before = head_sha(repo)
     (repo / "scratch.txt").write_text("untracked, kept\n")
