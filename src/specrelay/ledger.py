@@ -152,7 +152,8 @@ class Ledger:
     def record_call(self, rec: CallRecord) -> int:
         """Append one call; returns its row id."""
         row = asdict(rec)
-        row["context_json"] = json.dumps(row.pop("context")) if rec.context else None
+        context = row.pop("context")
+        row["context_json"] = json.dumps(context) if context else None
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         cur = self.conn.execute(f"INSERT INTO calls ({cols}) VALUES ({marks})", tuple(row.values()))

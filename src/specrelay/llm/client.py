@@ -187,11 +187,10 @@ class Client:
     async def _attempt(self, preset: Preset, system: str, user: str,
                        on_delta: OnDelta | None) -> tuple[Reply, float, float]:
         backend, index = self._backend(preset)
-        started = time.time()
-        t0 = time.perf_counter()
+        started, t0 = time.time(), time.perf_counter()
         try:
             async with LIMITS.get(preset.concurrency_key, self._limit(preset)):
-                t0 = time.perf_counter()
+                started, t0 = time.time(), time.perf_counter()
                 reply = await backend.complete(preset, system, user, on_delta)
         except AttemptFailed as exc:
             exc.latency_s = time.perf_counter() - t0
@@ -214,7 +213,7 @@ class Client:
                         context: dict[str, int]) -> None:
         self.ledger.record_call(CallRecord(
             run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
-            provider=preset.provider, model=exc.model or preset.model, started_at=time.time(),
+            provider=preset.provider, model=exc.model or preset.model, started_at=time.time() - exc.latency_s,
             latency_s=exc.latency_s, outcome=exc.kind,
             error=self._redact(f"{exc.status or ''} {exc}".strip()),
             simulated=preset.provider == "scripted", context=context))
