@@ -1,0 +1,175 @@
+"""Apply one SEARCH/REPLACE edit to a text, or refuse with what the model needs to correct it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from specrelay.edits.lines import SplitText, split_block, split_text
+from specrelay.edits.match import LADDER, FileIndex, Match, find_matches
+from specrelay.edits.merge import Item, MergeConflict, merge
+from specrelay.edits.suggest import closest_spans
+from specrelay.errors import AmbiguousMatch, NoMatch
+
+#: How many candidate spans a NoMatch shows, and how many lines of each.
+_SHOWN_CANDIDATES = 3
+_SHOWN_LINES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedEdit:
+    """The outcome of an edit that applied: the new text and how SEARCH was found."""
+
+    text: str
+    #: The ladder level that matched (``exact``, ``trailing_ws``, ... ``elision``), or ``create``.
+    level: str
+    #: The span SEARCH matched in the old text, 1-based and inclusive (0, 0 when creating).
+    first_line: int
+    last_line: int
+
+
+def apply_edit(text: str, search: str, replace: str, *, path: str = "the file") -> str:
+    """Return ``text`` with ``search`` replaced by ``replace``, or raise.
+
+    Raises :class:`~specrelay.errors.NoMatch` (with the closest spans) when SEARCH
+    matches nowhere, or matches but the result would be uncertain, and
+    :class:`~specrelay.errors.AmbiguousMatch` (with every match's first line)
+    when it matches in several places. ``path`` only names the file in messages.
+    """
+    return apply_edit_detailed(text, search, replace, path=path).text
+
+
+def apply_edit_detailed(text: str, search: str, replace: str, *, path: str = "the file") -> AppliedEdit:
+    """Like :func:`apply_edit`, but also say which level matched and where."""
+    if not search:
+        return _create(text, replace, path)
+    count = text.count(search)
+    if count == 1:
+        literal = _literal(text, search, replace)
+        if literal is not None:
+            return literal
+    doc = split_text(text)
+    s_lines, r_lines = split_block(search), split_block(replace)
+    match = _locate(doc, s_lines, path, _substring_lines(text, search) if count > 1 else [])
+    try:
+        items = merge(doc.lines, match, s_lines, r_lines)
+    except MergeConflict as exc:
+        raise _conflict(doc, match, path, str(exc)) from None
+    new_text = _assemble(doc, match, items, replace)
+    if new_text == text and match.level.name != "exact":
+        # The model asked for a change (or copied the file wrongly); doing nothing is not what it meant.
+        raise _conflict(doc, match, path, "the file would not change")
+    return AppliedEdit(new_text, match.level.name, match.start + 1, match.stop)
+
+
+def _create(text: str, replace: str, path: str) -> AppliedEdit:
+    if text:
+        raise AmbiguousMatch(
+            f"An empty SEARCH creates a new file, but {path} already has content; "
+            "quote the lines to change in SEARCH",
+            lines=[],
+        )
+    return AppliedEdit(replace, "create", 0, 0)
+
+
+def _literal(text: str, search: str, replace: str) -> AppliedEdit | None:
+    """The edit as a plain substring replacement, when that is certainly what was meant.
+
+    The one doubtful case: a single SEARCH line found after the indentation of
+    its line. That is a SEARCH that lost its indent, and a REPLACE of several
+    lines would lose it too from its second line on; the line ladder handles it.
+    """
+    pos = text.find(search)
+    line_start = text.rfind("\n", 0, pos) + 1
+    lead = text[line_start:pos]
+    single_line = "\n" not in search.rstrip("\r\n")
+    if lead and not lead.strip() and single_line and "\n" in replace.rstrip("\r\n"):
+        return None
+    first = text.count("\n", 0, pos) + 1
+    last = first + search.rstrip("\r\n").count("\n")
+    return AppliedEdit(text[:pos] + replace + text[pos + len(search):], "exact", first, last)
+
+
+def _locate(doc: SplitText, search: list[str], path: str, substring_lines: list[int]) -> Match:
+    """Climb the ladder; stop at the first level with any match, and refuse if it has several."""
+    index = FileIndex(doc.lines)
+    for level in LADDER:
+        found = find_matches(index, search, level)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise _ambiguous(path, level.how, [m.start + 1 for m in found])
+        if level.name == "exact" and substring_lines:
+            # The exact text is there, several times, just not as whole lines.
+            raise _ambiguous(path, "exactly", substring_lines)
+    raise _not_found(doc, search, path)
+
+
+def _substring_lines(text: str, search: str) -> list[int]:
+    """The 1-based line of each occurrence of ``search`` in ``text``."""
+    found, pos = [], text.find(search)
+    while pos != -1:
+        found.append(text.count("\n", 0, pos) + 1)
+        pos = text.find(search, pos + 1)
+    return found
+
+
+def _assemble(doc: SplitText, match: Match, items: list[Item], replace: str) -> str:
+    """The whole new text: untouched lines as they were, the span's items in between.
+
+    Kept lines keep their own endings; new lines get the file's usual one. When
+    the span reaches a last line that had no newline, the text ends the way
+    REPLACE ends (with a newline or not), which keeps a missing final newline
+    whenever REPLACE does not add one.
+    """
+    nl = doc.newline
+    before = "".join(line + end for line, end in zip(doc.lines[: match.start], doc.ends, strict=False))
+    after = "".join(line + end for line, end in zip(doc.lines[match.stop:], doc.ends[match.stop:],
+                                                    strict=True))
+    middle = [[doc.lines[it], doc.ends[it] or nl] if isinstance(it, int) else [it, nl] for it in items]
+    if match.stop == len(doc.lines) and not doc.final_newline:
+        ending = nl if replace.endswith("\n") else ""
+        if middle:
+            middle[-1][1] = ending
+        elif not ending:
+            before = before.removesuffix("\n").removesuffix("\r")
+    return before + "".join(line + end for line, end in middle) + after
+
+
+def _ambiguous(path: str, how: str, lines: list[int]) -> AmbiguousMatch:
+    shown = ", ".join(map(str, lines[:20])) + (", ..." if len(lines) > 20 else "")
+    return AmbiguousMatch(
+        f"SEARCH matches {len(lines)} places in {path} {how} (at lines {shown}); add surrounding "
+        "lines to SEARCH so that it matches exactly one place",
+        lines=lines,
+    )
+
+
+def _not_found(doc: SplitText, search: list[str], path: str) -> NoMatch:
+    spans = closest_spans(doc.lines, search, _SHOWN_CANDIDATES)
+    message = f"SEARCH not found in {path}, not even ignoring whitespace, indentation, blank lines and quotes"
+    if spans:
+        message += "; closest:"
+        for first, last, text, score in spans:
+            message += f"\nlines {first}-{last} ({score:.0f}% similar):\n{_excerpt(text)}"
+    else:
+        message += "; nothing in it looks similar"
+    message += "\nCopy the lines to change from the file exactly into SEARCH."
+    return NoMatch(message, candidates=[(first, last, text) for first, last, text, _ in spans])
+
+
+def _conflict(doc: SplitText, match: Match, path: str, reason: str) -> NoMatch:
+    first, last = match.start + 1, match.stop
+    text = "\n".join(doc.lines[match.start:match.stop])
+    return NoMatch(
+        f"SEARCH matches lines {first}-{last} of {path} {match.level.how}, but applying REPLACE "
+        f"there is not certain: {reason}.\nThose lines are:\n{_excerpt(text)}",
+        candidates=[(first, last, text)],
+    )
+
+
+def _excerpt(text: str) -> str:
+    lines = text.split("\n")
+    shown = lines[:_SHOWN_LINES]
+    if len(lines) > _SHOWN_LINES:
+        shown.append(f"... ({len(lines) - _SHOWN_LINES} more lines)")
+    return "\n".join("    " + line for line in shown)

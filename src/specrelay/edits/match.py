@@ -1,0 +1,294 @@
+"""Where does a SEARCH block sit in a file? The ladder of matching levels, strictest first.
+
+Each :class:`Level` is data: a key that normalises a line, and the drifts it
+tolerates. :func:`find_matches` returns *every* place SEARCH matches at one
+level; the caller stops at the first level with any match, and refuses when
+that level has more than one (never "first match wins").
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from itertools import accumulate
+
+from specrelay.edits.lines import (
+    IDENTITY,
+    Shift,
+    is_blank,
+    is_elision,
+    is_filler,
+    shift_between,
+    typography_key,
+)
+
+#: ``Match.align`` value for the SEARCH line that is an elision marker (``...``).
+ELIDED = -1
+
+
+def _same(line: str) -> str:
+    return line
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One rung of the ladder: how lines are compared and which drifts are tolerated."""
+
+    name: str
+    #: Words that finish "SEARCH matches ..." in messages.
+    how: str
+    key: Callable[[str], str] = _same
+    trailing_ws: bool = False
+    #: A uniform indentation offset between SEARCH and the file (re-applied to REPLACE).
+    shift: bool = False
+    #: Blank or comment lines missing from SEARCH, or in SEARCH but not in the file.
+    skip_filler: bool = False
+    #: Typographic quotes, dashes and spaces in SEARCH standing for ASCII ones.
+    typography: bool = False
+    #: A single ``...`` line in SEARCH standing for the lines between its head and tail.
+    elision: bool = False
+
+
+#: The ladder. Each level tolerates everything the previous one does, and one drift more.
+LADDER: tuple[Level, ...] = (
+    Level("exact", "exactly"),
+    Level("trailing_ws", "ignoring trailing whitespace", str.rstrip, trailing_ws=True),
+    Level("indent", "ignoring indentation", str.strip, trailing_ws=True, shift=True),
+    Level("blank_or_comment", "ignoring missing or extra blank and comment lines", str.strip,
+          trailing_ws=True, shift=True, skip_filler=True),
+    Level("typography", "ignoring typographic quotes and dashes", typography_key,
+          trailing_ws=True, shift=True, skip_filler=True, typography=True),
+    Level("elision", "with its '...' line standing for the lines in between", typography_key,
+          trailing_ws=True, shift=True, skip_filler=True, typography=True, elision=True),
+)
+LEVELS_BY_NAME = {level.name: level for level in LADDER}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One place a SEARCH block matches: file lines ``[start, stop)`` (0-based)."""
+
+    level: Level
+    start: int
+    stop: int
+    #: For each SEARCH line: the file line it matched, None if the file lacks it
+    #: (an extra blank/comment line), or :data:`ELIDED` for an elision marker.
+    align: tuple[int | None, ...]
+    #: Turns SEARCH's indentation into the file's; None when no line tells (all blank).
+    shift: Shift | None = IDENTITY
+    #: File lines ``[first, stop)`` that the elision marker stands for.
+    elided: tuple[int, int] = (0, 0)
+    #: For an elided match, the head and tail matches it was built from.
+    parts: tuple[Match, Match] | None = field(default=None, compare=False)
+
+
+@dataclass(slots=True)
+class _Keyed:
+    """Lines under one key, joined by ``\\n`` so that C-speed ``str.find`` does the scanning."""
+
+    keys: list[str]
+    joined: str
+    starts: list[int]
+
+    @classmethod
+    def of(cls, keys: list[str]) -> _Keyed:
+        starts = [0, *accumulate(len(k) + 1 for k in keys)][:-1] if keys else []
+        return cls(keys, "\n".join(keys), starts)
+
+    def runs(self, needle: list[str]) -> list[int]:
+        """Indices where ``needle`` occurs as a run of whole keys."""
+        if len(needle) == 1 and not needle[0]:
+            return [i for i, k in enumerate(self.keys) if not k]
+        text, hay = "\n".join(needle), self.joined
+        hits: list[int] = []
+        pos = hay.find(text)
+        while pos != -1:
+            end = pos + len(text)
+            if (pos == 0 or hay[pos - 1] == "\n") and (end == len(hay) or hay[end] == "\n"):
+                hits.append(bisect_left(self.starts, pos))
+            pos = hay.find(text, pos + 1)
+        return hits
+
+
+class FileIndex:
+    """A file's lines with the keyed views the levels need, computed once and on demand."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self._keyed: dict[Callable[[str], str], _Keyed] = {}
+        self._content: dict[Callable[[str], str], tuple[list[int], _Keyed]] = {}
+
+    def keyed(self, key: Callable[[str], str]) -> _Keyed:
+        """All lines under ``key``."""
+        if key not in self._keyed:
+            keys = self.lines if key is _same else [key(line) for line in self.lines]
+            self._keyed[key] = _Keyed.of(keys)
+        return self._keyed[key]
+
+    def content(self, key: Callable[[str], str]) -> tuple[list[int], _Keyed]:
+        """The indices of non-filler lines, and those lines under ``key``."""
+        if key not in self._content:
+            indices = [i for i, line in enumerate(self.lines) if not is_filler(line)]
+            self._content[key] = (indices, _Keyed.of([key(self.lines[i]) for i in indices]))
+        return self._content[key]
+
+
+def uniform_shift(pairs: Iterable[tuple[str, str]]) -> tuple[bool, Shift | None]:
+    """The one shift turning each ``search`` line into its ``file`` line: ``(ok, shift)``.
+
+    Blank lines say nothing. ``ok`` is False when the non-blank lines disagree;
+    ``shift`` is None when there was no non-blank line to tell.
+    """
+    found: Shift | None = None
+    for file_line, search_line in pairs:
+        if is_blank(file_line) or is_blank(search_line):
+            continue
+        shift = shift_between(search_line, file_line)
+        if shift is None or (found is not None and shift != found):
+            return False, None
+        found = shift
+    return True, found
+
+
+def find_matches(index: FileIndex, search: list[str], level: Level) -> list[Match]:
+    """Every place ``search`` (lines) matches in the file at ``level``."""
+    if not search:
+        return []
+    if level.elision:
+        return _find_elided(index, search, level)
+    if level.skip_filler:
+        return _find_skipping_filler(index, search, level)
+    return _find_contiguous(index, search, level)
+
+
+def first_matches(index: FileIndex, search: list[str]) -> list[Match]:
+    """The matches at the strictest non-elision level that has any."""
+    for level in LADDER:
+        if level.elision:
+            break
+        found = find_matches(index, search, level)
+        if found:
+            return found
+    return []
+
+
+def _find_contiguous(index: FileIndex, search: list[str], level: Level) -> list[Match]:
+    lines, size = index.lines, len(search)
+    found = []
+    for start in index.keyed(level.key).runs([level.key(s) for s in search]):
+        shift: Shift | None = IDENTITY
+        if level.shift:
+            ok, shift = uniform_shift(zip(lines[start:start + size], search, strict=True))
+            if not ok:
+                continue
+        found.append(Match(level, start, start + size, tuple(range(start, start + size)), shift))
+    return found
+
+
+def _find_skipping_filler(index: FileIndex, search: list[str], level: Level) -> list[Match]:
+    anchors = [k for k, line in enumerate(search) if not is_filler(line)]
+    if not anchors:
+        return []  # blank and comment lines alone are too weak to place an edit
+    content, keyed = index.content(level.key)
+    found = []
+    for hit in keyed.runs([level.key(search[k]) for k in anchors]):
+        placed = content[hit:hit + len(anchors)]
+        align = _align_filler(index.lines, search, dict(zip(anchors, placed, strict=True)), level.key)
+        if align is None:
+            continue
+        ok, shift = uniform_shift(
+            (index.lines[f], search[k]) for k, f in enumerate(align) if f is not None
+        )
+        if ok:
+            start = min(f for f in align if f is not None)
+            stop = max(f for f in align if f is not None) + 1
+            found.append(Match(level, start, stop, tuple(align), shift))
+    return found
+
+
+def _align_filler(
+    lines: list[str], search: list[str], anchored: dict[int, int], key: Callable[[str], str]
+) -> list[int | None] | None:
+    """Align SEARCH's blank/comment lines around its anchored content lines.
+
+    Returns None when SEARCH and the file differ by more than a few blank or
+    comment lines, or when in one gap SEARCH has lines the file lacks *and*
+    the file has lines SEARCH lacks (a changed line, not a dropped one).
+    """
+    align: list[int | None] = [None] * len(search)
+    for k, f in anchored.items():
+        align[k] = f
+    ks = sorted(anchored)
+    for left, right in zip(ks, ks[1:], strict=False):
+        s_gap = list(range(left + 1, right))
+        f_gap = list(range(anchored[left] + 1, anchored[right]))
+        if not s_gap and not f_gap:
+            continue
+        matcher = SequenceMatcher(
+            None, [key(search[k]) for k in s_gap], [key(lines[f]) for f in f_gap], autojunk=False
+        )
+        paired = 0
+        for a, b, size in matcher.get_matching_blocks():
+            for off in range(size):
+                align[s_gap[a + off]] = f_gap[b + off]
+            paired += size
+        if paired < len(s_gap) and paired < len(f_gap):
+            return None
+    _extend_edge(lines, search, align, ks[0], anchored[ks[0]], -1, key)
+    _extend_edge(lines, search, align, ks[-1], anchored[ks[-1]], 1, key)
+    aligned = sum(f is not None for f in align)
+    span = max(f for f in align if f is not None) - min(f for f in align if f is not None) + 1
+    unaligned = (len(search) - aligned) + (span - aligned)
+    # "A missing or extra blank or comment line": a few, not a different text.
+    if unaligned > max(2, len(search) // 4):
+        return None
+    return align
+
+
+def _extend_edge(
+    lines: list[str], search: list[str], align: list[int | None], k: int, f: int, step: int,
+    key: Callable[[str], str],
+) -> None:
+    """Pair SEARCH's leading (step -1) or trailing (step 1) filler lines with the file's.
+
+    The file's filler lines next to the anchor are aligned with SEARCH's in order,
+    allowing a few the other side lacks, so that a dropped comment line between
+    two kept ones still leaves the outer one inside the span.
+    """
+    s_side = list(range(k + step, -1 if step < 0 else len(search), step))
+    if not s_side:
+        return
+    f_side: list[int] = []
+    f += step
+    while 0 <= f < len(lines) and is_filler(lines[f]) and len(f_side) < len(s_side) + 2:
+        f_side.append(f)
+        f += step
+    matcher = SequenceMatcher(
+        None, [key(search[i]) for i in s_side], [key(lines[i]) for i in f_side], autojunk=False
+    )
+    for a, b, size in matcher.get_matching_blocks():
+        for off in range(size):
+            align[s_side[a + off]] = f_side[b + off]
+
+
+def _find_elided(index: FileIndex, search: list[str], level: Level) -> list[Match]:
+    markers = [k for k, line in enumerate(search) if is_elision(line)]
+    if len(markers) != 1:
+        return []
+    head, tail = search[: markers[0]], search[markers[0] + 1:]
+    if all(is_filler(s) for s in head) or all(is_filler(s) for s in tail):
+        return []  # a head or tail of blank lines could be anywhere
+    found = []
+    tails = first_matches(index, tail)
+    for h in first_matches(index, head) if tails else []:
+        for t in tails:
+            if t.start < h.stop:
+                continue
+            if h.shift is not None and t.shift is not None and h.shift != t.shift:
+                continue
+            shift = h.shift if h.shift is not None else t.shift
+            align = (*h.align, ELIDED, *t.align)
+            found.append(Match(level, h.start, t.stop, align, shift, (h.stop, t.start), (h, t)))
+    return found
