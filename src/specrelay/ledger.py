@@ -11,6 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (task_id, idx)
         );
     """),
+    ("003_call_keys", """
+        ALTER TABLE calls ADD COLUMN call_key TEXT;
+        ALTER TABLE calls ADD COLUMN reply TEXT;
+        CREATE INDEX calls_key ON calls(run_id, call_key);
+    """),
+    ("004_task_state", """
+        ALTER TABLE tasks ADD COLUMN state TEXT;
+    """),
 ]
 
 
@@ -103,6 +112,10 @@ class CallRecord:
     task_id: str | None = None
     step: str | None = None
     context: dict[str, int] = field(default_factory=dict)
+    #: For task calls: a key naming the call's place in the task, and the reply, so that a
+    #: resumed task reuses a completed call instead of paying for (and recording) it twice.
+    call_key: str | None = None
+    reply: str | None = None
 
 
 class Ledger:
@@ -164,6 +177,11 @@ class Ledger:
         row = self.conn.execute("SELECT COUNT(*) FROM calls WHERE run_id=? AND preset=?",
                                 (run_id, preset)).fetchone()
         return int(row[0])
+
+    def completed_call(self, run_id: str, call_key: str) -> sqlite3.Row | None:
+        """The successful call recorded under this key in this run, if any."""
+        return self.conn.execute("SELECT * FROM calls WHERE run_id=? AND call_key=? AND outcome='ok' "
+                                 "ORDER BY id DESC LIMIT 1", (run_id, call_key)).fetchone()
 
     def calls(self, task_id: str | None = None) -> list[sqlite3.Row]:
         if task_id is None:
@@ -228,6 +246,17 @@ class Ledger:
             self.conn.execute(
                 "INSERT OR IGNORE INTO steps (task_id, idx, title, kind, presets, status) VALUES (?,?,?,?,?,?)",
                 (task_id, idx, s["title"], s["kind"], ",".join(s["presets"]), s.get("status", "pending")))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several writes that land together or not at all."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     def update_step(self, task_id: str, idx: int, **changes: Any) -> None:
         sets = ", ".join(f"{k}=?" for k in changes)

@@ -13,22 +13,6 @@ from specrelay.errors import UserError
 BY = ("task", "phase", "preset", "model")
 
 
-def counterfactual(ledger: Any, preset: Any, task_id: str | None) -> float | None:
-    """The same tokens of every successful call, priced as if all had gone to ``preset``."""
-    from specrelay.llm.pricing import Usage, cost_of
-
-    total = 0.0
-    for row in ledger.usage_rows(task_id):
-        if row["outcome"] != "ok":
-            continue
-        cost = cost_of(preset, Usage(row["input_tokens"], row["output_tokens"],
-                                     row["cache_read_tokens"], row["cache_write_tokens"]))
-        if cost is None:
-            return None
-        total += cost
-    return total
-
-
 @app.command("cost")
 def cost_command(
     task: str | None = typer.Option(None, "--task", help="Only this task's calls."),
@@ -55,8 +39,10 @@ def cost_command(
     if as_preset is not None:
         from specrelay.config import load_config
 
+        from specrelay.llm.pricing import reprice
+
         preset = load_config(root).preset(as_preset)
-        alt = counterfactual(ledger, preset, task)
+        alt = reprice(ledger.usage_rows(task), preset)
         actual = total.get("cost_usd")
         out["as"] = {"preset": as_preset, "model": preset.model, "cost_usd": alt,
                      "difference_usd": None if alt is None or actual is None else alt - actual}

@@ -92,8 +92,17 @@ class Client:
     # -- public ------------------------------------------------------------------------------
 
     async def call(self, preset_name: str, system: str, user: str, *, phase: str, step: str | None = None,
-                   on_delta: OnDelta | None = None, context: dict[str, int] | None = None) -> CallResult:
-        """One prompt through ``preset_name`` (then its fallbacks). Raises PresetError or ProviderError."""
+                   on_delta: OnDelta | None = None, context: dict[str, int] | None = None,
+                   key: str | None = None) -> CallResult:
+        """One prompt through ``preset_name`` (then its fallbacks). Raises PresetError or ProviderError.
+
+        With a ``key``, a call already completed under that key in this run is returned from the
+        ledger instead of being made again (how a resumed task avoids paying twice).
+        """
+        if key is not None:
+            done = self.ledger.completed_call(self.run_id, key)
+            if done is not None:
+                return _from_row(done)
         primary = self.config.preset(preset_name)
         self._require_key(primary)
         failures: list[str] = []
@@ -103,7 +112,7 @@ class Client:
                 failures.append(f"{preset.name}: skipped, {' or '.join(preset.key_envs)} is not set")
                 continue
             try:
-                return await self._with_retries(preset, system, user, phase, step, on_delta, context or {})
+                return await self._with_retries(preset, system, user, phase, step, on_delta, context or {}, key)
             except _PresetExhausted as exc:
                 failures.append(f"{preset.name}: {exc}")
                 last = exc
@@ -113,16 +122,18 @@ class Client:
                             retry_after=last.failure.retry_after, kind=last.failure.kind)
 
     async def call_json(self, preset_name: str, system: str, user: str, schema: type[T], *, phase: str,
-                        step: str | None = None, context: dict[str, int] | None = None) -> CallResult:
+                        step: str | None = None, context: dict[str, int] | None = None,
+                        key: str | None = None) -> CallResult:
         """A call whose answer must be a JSON object valid against ``schema``; one repair request on failure."""
-        result = await self.call(preset_name, system, user, phase=phase, step=step, context=context)
+        result = await self.call(preset_name, system, user, phase=phase, step=step, context=context, key=key)
         try:
             return _with_value(result, parse_json_reply(result.text, schema))
         except ValueError as exc:
             problem = str(exc)
         repair = (f"{user}\n\n---\nYour previous reply could not be used: {problem}\n"
                   "Answer again with only the JSON object described above, and nothing else.")
-        result = await self.call(preset_name, system, repair, phase=phase, step=step, context=context)
+        result = await self.call(preset_name, system, repair, phase=phase, step=step, context=context,
+                                 key=None if key is None else f"{key}.repair")
         try:
             return _with_value(result, parse_json_reply(result.text, schema))
         except ValueError as exc:
@@ -164,7 +175,7 @@ class Client:
         return min(p.max_concurrency for p in self.config.presets.values() if p.concurrency_key == key)
 
     async def _with_retries(self, preset: Preset, system: str, user: str, phase: str, step: str | None,
-                            on_delta: OnDelta | None, context: dict[str, int]) -> CallResult:
+                            on_delta: OnDelta | None, context: dict[str, int], key: str | None) -> CallResult:
         retry = self.config.retry
         failure: AttemptFailed | None = None
         for attempt in range(retry.attempts):
@@ -175,12 +186,12 @@ class Client:
                 reply, latency, started = await self._attempt(preset, system, user, on_delta)
             except AttemptFailed as exc:
                 failure = exc
-                self._record_failure(preset, exc, phase, step, context)
+                self._record_failure(preset, exc, phase, step, context, key)
                 if not exc.retryable or attempt == retry.attempts - 1:
                     break
                 await self.sleep(self._backoff(attempt, exc.retry_after))
                 continue
-            return self._record_success(preset, reply, latency, started, phase, step, context, attempt + 1)
+            return self._record_success(preset, reply, latency, started, phase, step, context, attempt + 1, key)
         assert failure is not None
         raise _PresetExhausted(failure, attempt + 1)
 
@@ -210,16 +221,16 @@ class Client:
         return delay
 
     def _record_failure(self, preset: Preset, exc: AttemptFailed, phase: str, step: str | None,
-                        context: dict[str, int]) -> None:
+                        context: dict[str, int], key: str | None) -> None:
         self.ledger.record_call(CallRecord(
             run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
             provider=preset.provider, model=exc.model or preset.model, started_at=time.time() - exc.latency_s,
             latency_s=exc.latency_s, outcome=exc.kind,
             error=self._redact(f"{exc.status or ''} {exc}".strip()),
-            simulated=preset.provider == "scripted", context=context))
+            simulated=preset.provider == "scripted", context=context, call_key=key))
 
     def _record_success(self, preset: Preset, reply: Reply, latency: float, started: float, phase: str,
-                        step: str | None, context: dict[str, int], attempts: int) -> CallResult:
+                        step: str | None, context: dict[str, int], attempts: int, key: str | None) -> CallResult:
         cost = cost_of(preset, reply.usage)
         simulated = preset.provider == "scripted"
         u = reply.usage
@@ -228,7 +239,7 @@ class Client:
             provider=preset.provider, model=reply.model, started_at=started, latency_s=latency, outcome="ok",
             input_tokens=u.input_tokens, output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
             cache_write_tokens=u.cache_write_tokens, cost_usd=cost, estimated=reply.estimated,
-            simulated=simulated, context=context))
+            simulated=simulated, context=context, call_key=key, reply=reply.text if key else None))
         return CallResult(text=reply.text, usage=u, cost_usd=cost, latency_s=latency, preset=preset.name,
                           provider=preset.provider, model=reply.model, estimated=reply.estimated,
                           simulated=simulated, attempts=attempts)
@@ -261,6 +272,13 @@ class _PresetExhausted(Exception):
         status = f"HTTP {failure.status} " if failure.status else ""
         super().__init__(f"{status}{failure.kind}: {failure} (after {attempts} attempt{'s' * (attempts > 1)})")
         self.failure = failure
+
+
+def _from_row(row: Any) -> CallResult:
+    usage = Usage(row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_write_tokens"])
+    return CallResult(text=row["reply"] or "", usage=usage, cost_usd=row["cost_usd"], latency_s=row["latency_s"],
+                      preset=row["preset"], provider=row["provider"], model=row["model"],
+                      estimated=bool(row["estimated"]), simulated=bool(row["simulated"]), attempts=0)
 
 
 def _with_value(result: CallResult, value: Any) -> CallResult:

@@ -8,6 +8,7 @@ cached in ``$SPECRELAY_HOME/prices-cache.json``, keyed by the genai-prices versi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -69,6 +70,23 @@ def genai_cost(model: str, provider: str | None, usage: Usage) -> float | None:
     except LookupError:
         return None
     return float(calc.total_price)
+
+
+def reprice(rows: Iterable[Mapping[str, Any]], preset: Preset) -> float | None:
+    """The tokens of every successful call in ``rows``, priced as if all had gone to ``preset``.
+
+    The one-model counterfactual. None when ``preset`` has no known price.
+    """
+    total = 0.0
+    for row in rows:
+        if row["outcome"] != "ok":
+            continue
+        cost = cost_of(preset, Usage(row["input_tokens"], row["output_tokens"],
+                                     row["cache_read_tokens"], row["cache_write_tokens"]))
+        if cost is None:
+            return None
+        total += cost
+    return total
 
 
 def _by_unit(price: UnitPrice, usage: Usage) -> float:

@@ -1,0 +1,198 @@
+"""Commands around tasks: ``status``, ``show``, ``merge``, ``discard``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from specrelay.cli import app
+from specrelay.cli.common import console, money, print_json, repo_root, tokens
+from specrelay.errors import GitError, UserError
+
+
+def _open(root: Path) -> Any:
+    from specrelay import paths
+    from specrelay.ledger import Ledger
+
+    return Ledger(paths.ledger_path(root))
+
+
+@app.command("status")
+def status_command(
+    task_id: str | None = typer.Argument(None, help="One task (default: all)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a list of status objects."),
+) -> None:
+    """Every task (or one): status, current step, round, tokens and cost."""
+    from specrelay.engine import all_status, load_task, status_object
+
+    root = repo_root()
+    ledger = _open(root)
+    if task_id:
+        rows = [status_object(root, ledger, load_task(root, ledger, task_id))]
+    else:
+        rows = all_status(root, ledger)
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("No tasks yet. Start one with: specrelay run \"describe the change\"")
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("task", "status", "step", "round", "tokens", "cost"):
+        table.add_column(col, justify="right" if col in ("round", "tokens", "cost") else "left",
+                         no_wrap=col == "task")
+    for r in rows:
+        step = r["current_step"] or "-"
+        if not r["worktree_exists"] and r["status"] not in ("merged", "discarded"):
+            step += " (worktree missing)"
+        table.add_row(r["id"], r["status"], step, str(r["rounds"]),
+                      tokens(r["input_tokens"] + r["output_tokens"]), money(r["cost_usd"], simulated=r["simulated"]))
+    console.print(table)
+
+
+@app.command("show")
+def show_command(
+    task_id: str = typer.Argument(..., help="The task."),
+    artifact: str | None = typer.Argument(None, help="An artifact to print: spec.md, review.md, a verify log..."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """A task's summary, or one of its artifacts."""
+    from specrelay.config import load_config
+    from specrelay.engine import load_task, task_summary
+
+    root = repo_root()
+    ledger = _open(root)
+    task = load_task(root, ledger, task_id)
+    artifacts = sorted(p.name for p in task.folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if artifact is not None:
+        path = task.folder / artifact
+        if artifact not in artifacts or not path.is_file():
+            raise UserError(f"task {task.id} has no artifact '{artifact}'. It has: {', '.join(artifacts)}.")
+        console.print(path.read_text(encoding="utf-8", errors="replace"), markup=False, highlight=False, end="")
+        return
+    summary = task_summary(root, ledger, load_config(root), task.id)
+    summary["artifacts"] = artifacts
+    summary["calls"] = _calls(ledger, task.id)
+    if json_out:
+        print_json(summary)
+        return
+    _render_show(summary)
+
+
+def _calls(ledger: Any, task_id: str) -> list[dict[str, Any]]:
+    out = []
+    for r in ledger.calls(task_id):
+        out.append({"step": r["step"], "phase": r["phase"], "preset": r["preset"], "model": r["model"],
+                    "outcome": r["outcome"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
+                    "cost_usd": r["cost_usd"], "latency_s": round(r["latency_s"], 3),
+                    "context": json.loads(r["context_json"]) if r["context_json"] else {}})
+    return out
+
+
+def _render_show(s: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from specrelay.cli.run import render_summary
+
+    console.print(f"[bold]{s['id']}[/] · {s['title']}")
+    console.print(f"workflow {s['workflow']} · branch {s['branch']} (from {s['base_sha'][:10]}) · "
+                  f"worktree {s['worktree']}")
+    steps = Table(title="Steps")
+    for col in ("step", "kind", "presets", "status", "round"):
+        steps.add_column(col)
+    for st in s["steps"]:
+        steps.add_row(st["title"], st["kind"], ", ".join(st["presets"]), st["status"], str(st["round"]))
+    console.print(steps)
+    calls = Table(title="Model calls (context tokens by part)")
+    for col in ("step", "preset", "outcome", "in", "out", "cost", "context"):
+        calls.add_column(col)
+    for c in s["calls"]:
+        ctx = ", ".join(f"{k} {v:,}" for k, v in c["context"].items())
+        calls.add_row(c["step"] or c["phase"], c["preset"], c["outcome"], tokens(c["input_tokens"]),
+                      tokens(c["output_tokens"]), money(c["cost_usd"]), ctx)
+    console.print(calls)
+    render_summary(s)
+    console.print(f"Artifacts: {', '.join(s['artifacts'])} (specrelay show {s['id']} ARTIFACT)")
+
+
+@app.command("merge")
+def merge_command(
+    task_id: str = typer.Argument(..., help="The task whose branch to merge."),
+    ff_only: bool = typer.Option(False, "--ff-only", help="Only fast-forward."),
+    delete: bool = typer.Option(False, "--delete", help="Then remove the task's worktree and branch."),
+) -> None:
+    """Merge a task's branch into its base branch, in the main worktree."""
+    from specrelay import gitrepo
+    from specrelay.engine import load_task
+    from specrelay.engine.summary import effective_status
+
+    root = repo_root()
+    ledger = _open(root)
+    task = load_task(root, ledger, task_id)
+    status = effective_status(task)
+    if status in ("running", "merged", "discarded"):
+        raise UserError(f"task {task.id} is {status}; it cannot be merged now.")
+    if not task.base_branch:
+        raise UserError(f"task {task.id} has no base branch to merge into; merge {task.branch} by hand.")
+    current = gitrepo.current_branch(root)
+    if current != task.base_branch:
+        raise GitError(f"{root} is on {current or 'a detached HEAD'}, not on {task.base_branch}, the task's base. "
+                       f"Run `git switch {task.base_branch}` first.")
+    if delete and task.worktree.is_dir():
+        dirty = gitrepo.is_dirty(task.worktree)
+        if dirty:
+            raise GitError(f"the task's worktree has uncommitted changes ({', '.join(dirty[:5])}); "
+                           "commit or remove them before --delete. Nothing was merged.")
+    sha = gitrepo.merge(root, task.branch, ff_only=ff_only, message=f"Merge specrelay task {task.id}: {task.title}")
+    ledger.update_task(task.id, status="merged", message=f"merged into {task.base_branch} at {sha[:10]}")
+    console.print(f"Merged {task.branch} into {task.base_branch} ({sha[:10]}).")
+    if delete:
+        if task.worktree.is_dir():
+            gitrepo.remove_worktree(root, task.worktree)
+        gitrepo.delete_branch(root, task.branch, base=task.base_branch)
+        console.print(f"Removed worktree {task.worktree} and branch {task.branch}.")
+
+
+@app.command("discard")
+def discard_command(
+    task_id: str = typer.Argument(..., help="The task to throw away."),
+    force: bool = typer.Option(False, "--force", help="Even with uncommitted or unmerged work."),
+) -> None:
+    """Remove a task's worktree and branch; refuses to lose work unless --force."""
+    from specrelay import gitrepo
+    from specrelay.engine import load_task
+    from specrelay.engine.summary import effective_status
+
+    root = repo_root()
+    ledger = _open(root)
+    task = load_task(root, ledger, task_id)
+    if effective_status(task) == "running":
+        raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
+    has_tree = task.worktree.is_dir()
+    has_branch = gitrepo.branch_exists(root, task.branch)
+    if not force:
+        problems = []
+        dirty = gitrepo.is_dirty(task.worktree) if has_tree else []
+        if dirty:
+            problems.append(f"uncommitted changes in {task.worktree} ({', '.join(dirty[:5])})")
+        if has_branch:
+            unmerged = gitrepo.unmerged_commits(root, task.branch, task.base_branch or task.base_sha)
+            if unmerged:
+                problems.append(f"{len(unmerged)} commit(s) on {task.branch} not merged into "
+                                f"{task.base_branch or task.base_sha[:10]}")
+        if problems:
+            raise GitError(f"task {task.id} has work that would be lost: {'; '.join(problems)}. "
+                           f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
+    if has_tree:
+        gitrepo.remove_worktree(root, task.worktree, force=force)
+    else:
+        gitrepo.prune_worktrees(root)
+    if has_branch:
+        gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
+    ledger.update_task(task.id, status="discarded", message="worktree and branch removed")
+    console.print(f"Discarded {task.id}: worktree and branch removed; its record stays in {task.folder}.")

@@ -1,0 +1,20 @@
+"""The engine: tasks, the step runner, context building, step kinds, budgets, resume.
+
+Imports only the layers below it (workflow, llm, edits, gitrepo, ledger, config); never the CLI.
+"""
+
+from specrelay.engine.runner import Runner
+from specrelay.engine.summary import all_status, status_object, task_summary
+from specrelay.engine.task import Task, all_tasks, create_task, load_task, prepare_workflow
+
+__all__ = [
+    "Runner",
+    "Task",
+    "all_status",
+    "all_tasks",
+    "create_task",
+    "load_task",
+    "prepare_workflow",
+    "status_object",
+    "task_summary",
+]

@@ -1,0 +1,87 @@
+"""What every phase is handed: the task, its step, the round, and the client to call models with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from specrelay import paths
+from specrelay.config import Config
+from specrelay.engine.context import Context
+from specrelay.engine.task import Task
+from specrelay.fsutil import atomic_write_text
+from specrelay.llm import CallResult, Client
+from specrelay.workflow import Step
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+def prompt(name: str) -> str:
+    """A system prompt shipped as package data (``data/prompts/NAME.md``)."""
+    return (paths.data_dir() / "prompts" / f"{name}.md").read_text(encoding="utf-8")
+
+
+@dataclass
+class StepRun:
+    """One execution of one workflow step in one round.
+
+    ``key`` names this execution; every model call in it gets ``key.cN`` so that a resumed run
+    reuses completed calls, in order, instead of making them again.
+    """
+
+    root: Path
+    task: Task
+    config: Config
+    client: Client
+    step: Step
+    index: int
+    round: int
+    attempt: int
+    emit: Emit
+    calls: int = field(default=0)
+
+    @property
+    def key(self) -> str:
+        return f"s{self.index}.r{self.round}.a{self.attempt}"
+
+    @property
+    def worktree(self) -> Path:
+        return self.task.worktree
+
+    @property
+    def folder(self) -> Path:
+        return self.task.folder
+
+    def artifact(self, name: str) -> Path:
+        return self.folder / name
+
+    def read_artifact(self, name: str) -> str | None:
+        path = self.artifact(name)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def write_artifact(self, name: str, text: str) -> Path:
+        path = self.artifact(name)
+        atomic_write_text(path, text)
+        return path
+
+    def next_key(self) -> str:
+        self.calls += 1
+        return f"{self.key}.c{self.calls}"
+
+    async def call(self, preset: str, system: str, ctx: Context, *, schema: Any = None) -> CallResult:
+        """Call a preset with a fresh context; report it; record the context's token split."""
+        phase = str(self.step.kind)
+        self.emit("call_started", {"step": self.step.title, "preset": preset})
+        kwargs: dict[str, Any] = {"phase": phase, "step": self.step.title, "context": ctx.token_counts(),
+                                  "key": self.next_key()}
+        if schema is None:
+            result = await self.client.call(preset, system, ctx.render(), **kwargs)
+        else:
+            result = await self.client.call_json(preset, system, ctx.render(), schema, **kwargs)
+        self.emit("call_finished", {"step": self.step.title, "preset": result.preset, "model": result.model,
+                                    "input_tokens": result.usage.input_tokens,
+                                    "output_tokens": result.usage.output_tokens, "cost_usd": result.cost_usd,
+                                    "latency_s": result.latency_s, "simulated": result.simulated})
+        return result

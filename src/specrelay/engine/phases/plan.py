@@ -1,0 +1,40 @@
+"""Plan: the planner reads the rules, the request, a repo map and the README, and writes spec.md."""
+
+from __future__ import annotations
+
+from specrelay.engine import context as C
+from specrelay.engine.phases.base import StepRun, prompt
+from specrelay.errors import StepFailed
+
+SPEC = "spec.md"
+
+
+def base_context(run: StepRun) -> C.Context:
+    ctx = C.Context()
+    ctx.add("rules", "Project rules", C.read_rules(run.worktree))
+    ctx.add("request", "Request", run.task.request)
+    ctx.add("instruction", "Step instruction", run.step.body)
+    ctx.add("map", "Repository map", C.repo_map(run.worktree))
+    ctx.add("readme", "README", C.read_readme(run.worktree))
+    return ctx
+
+
+async def run_plan(run: StepRun) -> str:
+    """Write spec.md; a spec without an affected-files section is sent back once, then the step fails."""
+    preset = run.step.presets[0]
+    target = run.step.writes[0] if run.step.writes else SPEC
+    ctx = base_context(run)
+    result = await run.call(preset, prompt("plan"), ctx)
+    spec = result.text.strip()
+    if C.spec_section(spec, "affected files") is None:
+        ctx.add("previous", "Your previous spec.md", spec)
+        ctx.add("problem", "Why it was sent back",
+                "It has no '## Affected files' section. Every spec must list the files to change or create, "
+                "one per line, as relative paths in backticks. Write the whole spec again.")
+        spec = (await run.call(preset, prompt("plan"), ctx)).text.strip()
+        if C.spec_section(spec, "affected files") is None:
+            run.write_artifact(f"rejected_{target}", spec + "\n")
+            raise StepFailed(f"step '{run.step.title}': the planner's spec has no 'Affected files' section, "
+                             f"even after being asked again; it is kept in {run.artifact('rejected_' + target)}.")
+    run.write_artifact(target, spec + "\n")
+    return target

@@ -1,0 +1,114 @@
+"""Verify: the user's own commands, run in the worktree with a timeout; output kept in the task folder.
+
+Only commands the user wrote (workflow ``run:`` lines, ``[verify] commands``) are ever executed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+
+from specrelay.engine.phases.base import StepRun
+
+OUTPUT_LIMIT = 12000  # characters of failing output handed to the builder
+
+
+@dataclass
+class CommandResult:
+    command: str
+    exit_code: int | None
+    timed_out: bool
+    seconds: float
+    log: str
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass
+class VerifyResult:
+    round: int
+    attempt: int
+    commands: list[CommandResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.commands)
+
+    def summary(self) -> str:
+        lines = []
+        for c in self.commands:
+            state = "passed" if c.passed else ("timed out" if c.timed_out else f"failed (exit {c.exit_code})")
+            lines.append(f"- `{c.command}`: {state} in {c.seconds:.1f} s")
+        return "\n".join(lines) or "- no verification commands"
+
+
+def commands_for(run: StepRun) -> list[str]:
+    return list(run.step.run) or list(run.config.verify.commands)
+
+
+def _run_one(command: str, run: StepRun, n: int) -> CommandResult:
+    timeout = run.config.verify.timeout_s
+    log_name = f"verify_r{run.round}_a{run.attempt}_{n}.log"
+    t0 = time.perf_counter()
+    # A new session, so that a timeout kills the command's whole process group, not just the shell.
+    proc = subprocess.Popen(command, shell=True, cwd=run.worktree, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            errors="replace", start_new_session=True)
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        out += f"\n[specrelay] timed out after {timeout:g} s and was stopped\n"
+    seconds = time.perf_counter() - t0
+    run.write_artifact(log_name, f"$ {command}\n{out}")
+    return CommandResult(command, None if timed_out else proc.returncode, timed_out, seconds, log_name)
+
+
+def run_verify(run: StepRun) -> VerifyResult:
+    """Run every command; write verify.json and the logs; never raises on a failing command."""
+    results = [_run_one(cmd, run, n) for n, cmd in enumerate(commands_for(run), 1)]
+    outcome = VerifyResult(run.round, run.attempt, results)
+    run.write_artifact("verify.json", json.dumps({**asdict(outcome), "passed": outcome.passed}, indent=2))
+    return outcome
+
+
+def failing_output(run: StepRun) -> str | None:
+    """The output of the last verification's failing commands, if it failed."""
+    text = run.read_artifact("verify.json")
+    if text is None:
+        return None
+    data = json.loads(text)
+    if data.get("passed"):
+        return None
+    parts = []
+    for c in data["commands"]:
+        if c["exit_code"] == 0 and not c["timed_out"]:
+            continue
+        log = run.read_artifact(c["log"]) or ""
+        parts.append(log[-OUTPUT_LIMIT // max(len(data["commands"]), 1):])
+    return "\n\n".join(parts)
+
+
+def verify_summary(run: StepRun) -> str:
+    text = run.read_artifact("verify.json")
+    if text is None:
+        return "No verification was run."
+    data = json.loads(text)
+    lines = [f"Verification {'passed' if data['passed'] else 'FAILED'}:"]
+    for c in data["commands"]:
+        ok = c["exit_code"] == 0 and not c["timed_out"]
+        state = "passed" if ok else ("timed out" if c["timed_out"] else f"failed (exit {c['exit_code']})")
+        lines.append(f"- `{c['command']}`: {state}")
+        if not ok:
+            tail = (run.read_artifact(c["log"]) or "")[-3000:]
+            lines.append(f"```\n{tail}\n```")
+    return "\n".join(lines)

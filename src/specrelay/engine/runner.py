@@ -1,0 +1,265 @@
+"""The step runner: runs a task's workflow from its first unfinished step, with the review→fix loop.
+
+State lives in the ledger (step statuses, the round, the loop state) and is mirrored in the task's
+``workflow.md`` checkboxes, which are re-synced from the ledger whenever a run starts. A step
+interrupted mid-way is redone; model calls it already completed are reused from the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from specrelay.config import Config
+from specrelay.engine.budget import TaskBudget
+from specrelay.engine.lock import task_lock
+from specrelay.engine.phases import StepRun
+from specrelay.engine.phases.base import Emit
+from specrelay.engine.phases.implement import run_implement
+from specrelay.engine.phases.plan import run_plan
+from specrelay.engine.phases.review import run_review
+from specrelay.engine.phases.verify import failing_output, run_verify
+from specrelay.engine.reviewdoc import Review, render_findings_for_builder
+from specrelay.engine.task import Task, load_task
+from specrelay.errors import (
+    BudgetExceeded,
+    Interrupted,
+    ProviderError,
+    RunError,
+    StepFailed,
+    UserError,
+)
+from specrelay.ledger import Ledger
+from specrelay.llm import Client
+from specrelay.workflow import Step, StepKind, Workflow, load_workflow, validate
+from specrelay.workflow.ticks import tick_text
+
+DEFAULT_MAX_ROUNDS = 3
+FINISHED = ("done", "needs_attention", "merged", "discarded")
+
+
+def _quiet(event: str, data: dict[str, Any]) -> None:
+    pass
+
+
+class Runner:
+    """Runs one task to its end (done / needs_attention) or to a clean, resumable stop."""
+
+    def __init__(self, root: Path, ledger: Ledger, config: Config, task_id: str, *,
+                 emit: Emit = _quiet, models: dict[str, Any] | None = None) -> None:
+        self.root = root
+        self.ledger = ledger
+        self.config = config
+        self.task = load_task(root, ledger, task_id)
+        self.emit = emit
+        self.models = models
+
+    # -- entry ---------------------------------------------------------------------------------
+
+    def run(self) -> Task:
+        """Run under the task's lock; returns the task as it ends. Raises RunError on a resumable stop."""
+        task = self.task
+        if task.status in FINISHED:
+            raise UserError(f"task {task.id} is {task.status}; there is nothing to resume.")
+        if not task.worktree.is_dir():
+            raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). "
+                            f"Its branch {task.branch} is kept; `specrelay discard {task.id}` cleans up.")
+        with task_lock(task.folder, task.id), _sigterm_as_interrupt():
+            self.ledger.update_task(task.id, status="running", message=None)
+            try:
+                asyncio.run(self._run())
+            except KeyboardInterrupt:
+                self._stop("paused", "interrupted")
+                raise Interrupted(f"task {task.id} paused; `specrelay resume {task.id}` continues it.") from None
+            except (BudgetExceeded, ProviderError) as exc:
+                self._stop("paused", str(exc))
+                raise
+            except (StepFailed, RunError, UserError) as exc:
+                self._stop("failed", str(exc))
+                raise
+            except BaseException as exc:
+                self._stop("failed", f"internal error: {exc!r}")
+                raise
+        return load_task(self.root, self.ledger, task.id)
+
+    def _stop(self, status: str, message: str) -> None:
+        with self.ledger.transaction():
+            for row in self.ledger.steps(self.task.id):
+                if row["status"] == "running":
+                    self.ledger.update_step(self.task.id, row["idx"], status="pending")
+            self.ledger.update_task(self.task.id, status=status, message=message)
+        self.emit("task_stopped", {"status": status, "message": message})
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        workflow = load_workflow(self.task.workflow_path)
+        validate(workflow, self.config.presets, has_config_verify=bool(self.config.verify.commands))
+        budget = None
+        if self.task.budget_usd is not None:
+            budget = TaskBudget(self.ledger, self.task.id, self.task.budget_usd)
+        client = Client(self.config, self.ledger, run_id=self.task.id, task_id=self.task.id, budget=budget,
+                        models=self.models)
+        self._sync_ticks(workflow)
+        while True:
+            statuses = [r["status"] for r in self.ledger.steps(self.task.id)]
+            idx = next((i for i, s in enumerate(statuses) if s != "done"), None)
+            if idx is None:
+                self._finish("done", "approved" if self._last_review() else "all steps finished")
+                return
+            outcome = await self._run_step(workflow, idx, client)
+            if outcome is not None:
+                self._finish("needs_attention", outcome)
+                return
+
+    async def _run_step(self, workflow: Workflow, idx: int, client: Client) -> str | None:
+        """Run one step; returns a message when the task must stop as needs_attention."""
+        step = workflow.steps[idx]
+        task = load_task(self.root, self.ledger, self.task.id)
+        state = self._state()
+        run = StepRun(self.root, task, self.config, client, step, idx, task.rounds,
+                      state.get("attempt", 0) if step.kind in (StepKind.IMPLEMENT, StepKind.VERIFY) else 0,
+                      self.emit)
+        self.ledger.update_step(task.id, idx, status="running", round=task.rounds, started_at=time.time())
+        self.ledger.update_task(task.id, current_step=step.title)
+        self.emit("step_started", {"title": step.title, "kind": str(step.kind), "presets": list(step.presets),
+                                   "round": task.rounds})
+        t0 = time.perf_counter()
+        if step.is_panel:
+            raise StepFailed(f"step '{step.title}': review panels (agents: ...) are not yet supported; "
+                             "use a single `agent:` for now.")
+        if step.kind == StepKind.PLAN:
+            await run_plan(run)
+        elif step.kind == StepKind.IMPLEMENT:
+            await run_implement(run, *self._fix_inputs(run, state))
+        elif step.kind == StepKind.VERIFY:
+            return self._after_verify(workflow, run, run_verify(run), state, t0)
+        elif step.kind == StepKind.REVIEW:
+            return self._after_review(workflow, run, await run_review(run), state, t0)
+        else:
+            raise StepFailed(f"step '{step.title}': kind {step.kind} is not yet supported.")
+        self._done(workflow, run, t0, state={**state, "fix": None})
+        return None
+
+    def _fix_inputs(self, run: StepRun, state: dict[str, Any]) -> tuple[str | None, str | None]:
+        if state.get("fix") == "findings":
+            review = self._last_review()
+            return (render_findings_for_builder(review.blocking) if review else None), None
+        if state.get("fix") == "verify":
+            return None, failing_output(run)
+        return None, None
+
+    def _after_verify(self, workflow: Workflow, run: StepRun, result: Any, state: dict[str, Any],
+                      t0: float) -> str | None:
+        impl = _loop_start(workflow, run.index)
+        attempt = state.get("attempt", 0)
+        if not result.passed and impl is not None and attempt < self.config.verify.max_attempts:
+            self.emit("note", {"text": f"verification failed; back to the builder (attempt {attempt + 1} of "
+                                       f"{self.config.verify.max_attempts})"})
+            self._reopen(workflow, impl, run.index, {**state, "attempt": attempt + 1, "fix": "verify"})
+            return None
+        if not result.passed:
+            self.emit("note", {"text": "verification still failing; the reviewer will see it"})
+        self._done(workflow, run, t0, detail={"passed": result.passed}, state=state)
+        return None
+
+    def _after_review(self, workflow: Workflow, run: StepRun, review: Review, state: dict[str, Any],
+                      t0: float) -> str | None:
+        self._done(workflow, run, t0, detail={"verdict": review.verdict, "findings": len(review.findings)},
+                   state=state)
+        if not review.wants_changes:
+            return None
+        impl = _loop_start(workflow, run.index)
+        max_rounds = run.step.max_rounds or DEFAULT_MAX_ROUNDS
+        if impl is None or run.round >= max_rounds:
+            open_items = "; ".join(f"[{f.severity}] {f.title} ({f.where()})" for f in review.blocking)
+            return f"changes still requested after {run.round} round(s): {open_items}"
+        self.emit("note", {"text": f"review requested changes ({len(review.blocking)} blocking finding(s)); "
+                                   f"round {run.round + 1}"})
+        self._reopen(workflow, impl, run.index, {"attempt": 0, "fix": "findings"}, next_round=run.round + 1)
+        return None
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        row = self.ledger.task(self.task.id)
+        return json.loads(row["state"]) if row and row["state"] else {}
+
+    def _done(self, workflow: Workflow, run: StepRun, t0: float, *, state: dict[str, Any],
+              detail: dict[str, Any] | None = None) -> None:
+        with self.ledger.transaction():
+            self.ledger.update_step(self.task.id, run.index, status="done", finished_at=time.time(),
+                                    detail=json.dumps(detail) if detail else None)
+            self.ledger.update_task(self.task.id, state=json.dumps(state))
+        self._tick(workflow.steps[run.index], True)
+        self.emit("step_finished", {"title": run.step.title, "seconds": time.perf_counter() - t0,
+                                    "detail": detail or {}})
+
+    def _reopen(self, workflow: Workflow, first: int, last: int, state: dict[str, Any],
+                next_round: int | None = None) -> None:
+        """Mark steps first..last pending again (a new attempt or round), atomically, then untick them."""
+        with self.ledger.transaction():
+            for i in range(first, last + 1):
+                self.ledger.update_step(self.task.id, i, status="pending")
+            changes: dict[str, Any] = {"state": json.dumps(state)}
+            if next_round is not None:
+                changes["rounds"] = next_round
+            self.ledger.update_task(self.task.id, **changes)
+        for i in range(first, last + 1):
+            self._tick(workflow.steps[i], False)
+
+    def _finish(self, status: str, message: str) -> None:
+        self.ledger.update_task(self.task.id, status=status, message=message, current_step=None)
+        self.emit("task_finished", {"status": status, "message": message})
+
+    def _last_review(self) -> Review | None:
+        path = self.task.folder / "review.json"
+        if not path.is_file():
+            return None
+        return Review.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def _tick(self, step: Step, done: bool) -> None:
+        from specrelay.fsutil import atomic_write_text
+
+        path = self.task.workflow_path
+        text = path.read_text(encoding="utf-8")
+        new = tick_text(text, step.title, done=done)
+        if new != text:
+            atomic_write_text(path, new)
+
+    def _sync_ticks(self, workflow: Workflow) -> None:
+        """Make the checkboxes say what the ledger says (a crash may have come between the two)."""
+        for row, step in zip(self.ledger.steps(self.task.id), workflow.steps, strict=False):
+            self._tick(step, row["status"] == "done")
+
+
+def _loop_start(workflow: Workflow, idx: int) -> int | None:
+    """The implement step a verify or review step sends work back to: the last one before it."""
+    for i in range(idx - 1, -1, -1):
+        if workflow.steps[i].kind == StepKind.IMPLEMENT:
+            return i
+    return None
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM pauses a task as Ctrl-C does (only possible from the main thread)."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+

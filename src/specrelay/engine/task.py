@@ -1,0 +1,145 @@
+"""Tasks: one request run through one workflow, in its own branch, worktree and artifact folder."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specrelay import gitrepo, paths
+from specrelay.config import Config
+from specrelay.errors import GitError, UserError
+from specrelay.fsutil import atomic_write_text
+from specrelay.ledger import Ledger
+from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
+from specrelay.workflow.ticks import tick_text
+
+#: Task statuses. running/paused/failed can be resumed; done and needs_attention are outcomes.
+STATUSES = ("running", "paused", "failed", "done", "needs_attention", "merged", "discarded")
+WORKFLOW_FILE = "workflow.md"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task as the ledger knows it."""
+
+    id: str
+    title: str
+    request: str
+    status: str
+    workflow: str
+    base_sha: str
+    base_branch: str | None
+    branch: str
+    worktree: Path
+    folder: Path
+    budget_usd: float | None
+    rounds: int
+    current_step: str | None
+    message: str | None
+
+    @property
+    def workflow_path(self) -> Path:
+        return self.folder / WORKFLOW_FILE
+
+
+def slugify(text: str, words: int = 5, limit: int = 40) -> str:
+    """A readable, branch-safe slug of the request's first words."""
+    parts = re.findall(r"[a-z0-9]+", text.lower())[:words]
+    slug = "-".join(parts)[:limit].strip("-")
+    return slug or "task"
+
+
+def new_task_id(request: str) -> str:
+    return f"{slugify(request)}-{uuid.uuid4().hex[:4]}"
+
+
+def load_task(root: Path, ledger: Ledger, task_id: str) -> Task:
+    """The task with this id, or a UserError listing recent ones."""
+    row = ledger.task(task_id)
+    if row is None:
+        matches = [t for t in ledger.task_ids() if t.startswith(task_id)]
+        if len(matches) == 1:
+            row = ledger.task(matches[0])
+        else:
+            recent = ", ".join(ledger.task_ids()[-5:]) or "none yet"
+            raise UserError(f"no task '{task_id}' in {root}. Recent tasks: {recent}. "
+                            "`specrelay status` lists them all.")
+    assert row is not None
+    return _task_from_row(root, row)
+
+
+def _task_from_row(root: Path, row: Any) -> Task:
+    return Task(id=row["id"], title=row["title"], request=row["request"], status=row["status"],
+                workflow=row["workflow"], base_sha=row["base_sha"], base_branch=row["base_branch"],
+                branch=row["branch"], worktree=Path(row["worktree"]), folder=paths.task_dir(root, row["id"]),
+                budget_usd=row["budget_usd"], rounds=row["rounds"], current_step=row["current_step"],
+                message=row["message"])
+
+
+def all_tasks(root: Path, ledger: Ledger) -> list[Task]:
+    return [_task_from_row(root, r) for r in ledger.tasks()]
+
+
+def resolve_base(root: Path, base: str | None) -> tuple[str, str | None]:
+    """The base commit and the branch the task will merge into. Refuses a dirty or detached base."""
+    if base is None:
+        branch = gitrepo.current_branch(root)
+        if branch is None:
+            raise GitError(f"{root}: HEAD is detached, so a task would not know where to merge. "
+                           "Check out a branch, or pass --base BRANCH.")
+        dirty = gitrepo.is_dirty(root, untracked=False)
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+            raise GitError(f"{root}: uncommitted changes ({shown}) would not be part of the task, which "
+                           "starts from the last commit. Commit or stash them, or pass --base REF.")
+        return gitrepo.head_sha(root), branch
+    sha = gitrepo.resolve_ref(root, base)
+    branch = base if gitrepo.branch_exists(root, base) else gitrepo.current_branch(root)
+    return sha, branch
+
+
+def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
+    """Find, parse and validate a workflow against the configured presets."""
+    workflow = load_workflow(find_workflow(name_or_path, root))
+    validate(workflow, config.presets, has_config_verify=bool(config.verify.commands))
+    return workflow
+
+
+def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,
+                base: str | None = None, budget_usd: float | None = None) -> Task:
+    """Make the task's folder, its copy of the workflow, its branch and worktree, and its ledger rows."""
+    if not request.strip():
+        raise UserError("the request is empty: say what to build, e.g. specrelay run \"Add a --verbose flag\".")
+    if not gitrepo.has_commits(root):
+        raise GitError(f"{root}: the repository has no commits yet; make a first commit, then run again.")
+    base_sha, base_branch = resolve_base(root, base)
+    task_id = new_task_id(request)
+    folder = paths.task_dir(root, task_id)
+    worktree = paths.worktree_dir(root, task_id)
+    branch = gitrepo.task_branch(task_id)
+    gitrepo.add_exclude(root)
+    folder.mkdir(parents=True)
+    try:
+        atomic_write_text(folder / "request.md", request.rstrip() + "\n")
+        text = workflow.source
+        for step in workflow.steps:
+            text = tick_text(text, step.title, done=False)
+        atomic_write_text(folder / WORKFLOW_FILE, text)
+        gitrepo.add_worktree(root, worktree, branch, base_sha)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    title = request.strip().splitlines()[0][:80]
+    ledger.insert_task({
+        "id": task_id, "title": title, "request": request, "status": "paused", "workflow": workflow.name,
+        "base_ref": base, "base_sha": base_sha, "base_branch": base_branch, "branch": branch,
+        "worktree": str(worktree), "budget_usd": budget_usd if budget_usd is not None else config.budget.task_usd,
+        "rounds": 1, "current_step": workflow.steps[0].title,
+    })
+    ledger.put_steps(task_id, [{"title": s.title, "kind": str(s.kind), "presets": s.presets or ("run",)}
+                               for s in workflow.steps])
+    return load_task(root, ledger, task_id)
