@@ -39,19 +39,54 @@ class MergeConflict(Exception):
 
 def merge(lines: list[str], match: Match, search: list[str], replace: list[str]) -> list[Item]:
     """The new lines of ``lines[match.start:match.stop]`` once ``search`` becomes ``replace``."""
-    markers = [k for k, line in enumerate(replace) if is_elision(line)]
-    if match.parts is not None and markers:
-        if len(markers) > 1:
-            raise MergeConflict("REPLACE has more than one '...' line; use one, standing for "
-                                "the unchanged lines SEARCH's '...' stands for")
-        head, tail = match.parts
+    if match.parts is not None:
         cut = match.align.index(ELIDED)
-        return [
-            *merge(lines, head, search[:cut], replace[: markers[0]]),
-            *range(*match.elided),
-            *merge(lines, tail, search[cut + 1:], replace[markers[0] + 1:]),
-        ]
+        marker = _replace_marker(lines, match, search, replace)
+        if marker is not None:
+            head, tail = match.parts
+            return [
+                *merge(lines, head, search[:cut], replace[:marker]),
+                *range(*match.elided),
+                *merge(lines, tail, search[cut + 1:], replace[marker + 1:]),
+            ]
     return _Merge(lines, match, search, replace).run()
+
+
+def _replace_marker(lines: list[str], match: Match, search: list[str], replace: list[str]) -> int | None:
+    """The REPLACE line standing for the lines SEARCH's ``...`` skipped, if it certainly is one.
+
+    None when REPLACE has no ``...``-like line: then REPLACE is the whole new
+    text of the span. A ``...`` line may also be literal code (a stub body, a
+    doctest); unless it repeats SEARCH's marker exactly, once, and the skipped
+    lines hold no such line themselves, refuse rather than guess.
+    """
+    like = [j for j, line in enumerate(replace) if is_elision(line)]
+    if not like:
+        return None
+    marker = search[match.align.index(ELIDED)]
+    middle = lines[slice(*match.elided)]
+    if (
+        len(like) == 1
+        and replace[like[0]].rstrip() == marker.rstrip()
+        and not any(line.strip() == marker.strip() for line in middle)
+        and not _borrows_middle(search, replace, like[0], middle)
+    ):
+        return like[0]
+    raise MergeConflict(
+        "REPLACE has a '...' line, and it is unclear whether it stands for the lines SEARCH's '...' "
+        "skipped or is meant literally; spell out SEARCH in full"
+    )
+
+
+def _borrows_middle(search: list[str], replace: list[str], at: int, middle: list[str]) -> bool:
+    """True if REPLACE around its ``...`` has lines found only in the skipped middle.
+
+    Then the ``...`` is more likely literal text inside a REPLACE that spells
+    the middle out.
+    """
+    seen = {line.strip() for line in search}
+    inside = {line.strip() for line in middle} - seen
+    return any(line.strip() in inside for j, line in enumerate(replace) if j != at and line.strip())
 
 
 class _Merge:
@@ -63,6 +98,8 @@ class _Merge:
         self.key = _compare_key(level.trailing_ws, level.typography)
         self.theirs = _theirs(lines, match, search, replace)
         self.their_keys = [self.key(t) for t in self.theirs]
+        self.search_of = {f: k for k, f in enumerate(match.align) if f is not None and f != ELIDED}
+        self.known = set(self.search_of) | set(range(*match.elided))
 
     def run(self) -> list[Item]:
         match = self.match
@@ -70,18 +107,41 @@ class _Merge:
         kept = [j for j in range(len(self.theirs)) if j not in dropped]
         span_keys = [self.key(self.lines[f]) for f in range(match.start, match.stop)]
         matcher = SequenceMatcher(None, span_keys, [self.their_keys[j] for j in kept], autojunk=False)
-        known = {f for f in match.align if f is not None and f != ELIDED}
-        known.update(range(*match.elided))
         out: list[Item] = []
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag == "equal":
-                out.extend(range(match.start + i1, match.start + i2))
+                out.extend(self._unchanged(match.start + i1 + off, kept[j1 + off]) for off in range(i2 - i1))
                 continue
-            unseen = [f for f in range(match.start + i1, match.start + i2) if f not in known]
-            if unseen:
-                raise MergeConflict(_unseen_reason(self.lines, unseen))
+            self._check_unseen(match.start + i1, match.start + i2)
             out.extend(self.theirs[kept[j]] for j in range(j1, j2))
         return out
+
+    def _unchanged(self, f: int, j: int) -> Item:
+        """A file line REPLACE keeps: the file's bytes, unless the model really changed the line.
+
+        Equal here means equal under the level's tolerance. If REPLACE's line is
+        the model's own SEARCH line unchanged, the model meant no change and the
+        file's bytes stay; if it differs (trailing spaces removed, a quote fixed),
+        that difference is the edit.
+        """
+        line = self.theirs[j]
+        if line == self.lines[f]:
+            return f
+        k = self.search_of.get(f)
+        if k is not None and line == self._search_in_file_frame(k):
+            return f
+        return line
+
+    def _check_unseen(self, first: int, stop: int) -> None:
+        """Refuse to drop a file line SEARCH never showed, unless it lies inside a changed block.
+
+        A skipped line between two lines that REPLACE both removes (or rewrites) is
+        part of that block. One next to a line REPLACE keeps may be meant to stay.
+        """
+        known = [f for f in range(first, stop) if f in self.known]
+        unseen = [f for f in range(first, stop) if f not in self.known]
+        if unseen and (not known or unseen[0] < known[0] or unseen[-1] > known[-1]):
+            raise MergeConflict(_unseen_reason(self.lines, unseen))
 
     def _extras_kept(self) -> set[int]:
         """REPLACE lines that only repeat a SEARCH line the file does not have at that place.
@@ -103,14 +163,19 @@ class _Merge:
                                     "which is not in the file there")
         return dropped
 
+    def _search_in_file_frame(self, k: int) -> str:
+        if not self.match.level.shift:
+            return self.search[k]
+        shifted = (self.match.shift or IDENTITY).apply(self.search[k])
+        return shifted if shifted is not None else self.search[k]
+
     def _base_key(self, k: int) -> str:
         f = self.match.align[k]
         if f == ELIDED:
             return _ELIDED_KEY
         if f is not None:
             return self.key(self.lines[f])
-        shifted = (self.match.shift or IDENTITY).apply(self.search[k])
-        return self.key(shifted if shifted is not None else self.search[k].strip())
+        return self.key(self._search_in_file_frame(k))
 
 
 def _unseen_reason(lines: list[str], unseen: list[int]) -> str:
@@ -128,13 +193,14 @@ def _compare_key(trailing_ws: bool, typography: bool) -> Callable[[str], str]:
 
 
 def _theirs(lines: list[str], match: Match, search: list[str], replace: list[str]) -> list[str]:
-    """REPLACE in the file's frame: re-indented, trailing spaces and typography undone as SEARCH's were."""
+    """REPLACE in the file's frame: re-indented, and typography undone as SEARCH's was.
+
+    Trailing spaces in REPLACE are left alone: some are meant (a Markdown line
+    break, a string literal), and lines REPLACE keeps come from the file anyway.
+    """
     level = match.level
     span = lines[match.start:match.stop]
     shift = _reply_shift(lines, match, search, replace) if level.shift else None
-    strip_ws = level.trailing_ws and all(s == s.rstrip() for s in span) and any(
-        s != s.rstrip() for s in search
-    )
     drifted = typographic_chars(search) - typographic_chars(span) if level.typography else set()
     out = []
     for number, line in enumerate(replace, 1):
@@ -144,8 +210,6 @@ def _theirs(lines: list[str], match: Match, search: list[str], replace: list[str
                 raise MergeConflict(f"REPLACE line {number} ({line.strip()!r}) is indented less than "
                                     f"SEARCH, so it cannot be moved by {shift.describe()}")
             line = moved
-        if strip_ws:
-            line = line.rstrip()
         out.append(ascii_typography(line, drifted))
     return out
 
