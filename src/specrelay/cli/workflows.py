@@ -1,0 +1,159 @@
+"""``specrelay workflows``: the available workflows, their steps and any problems; ``--show`` one.
+
+Built-in workflows and the project's own (``.specrelay/workflows/NAME.md``, which override a
+built-in of the same name) are listed together. Each is parsed and checked against the
+configured presets; a workflow with a problem is listed with its ``file:line`` error rather
+than stopping the listing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from specrelay.cli import app
+from specrelay.cli.common import console, print_json, repo_root_or_none
+
+if TYPE_CHECKING:
+    from specrelay.config import Config
+    from specrelay.workflow import Step, WorkflowEntry
+
+#: Files in ``.specrelay/workflows/`` that document the folder rather than define a workflow.
+NOT_WORKFLOWS = frozenset({"readme"})
+
+
+def available(root: Path | None) -> list[WorkflowEntry]:
+    """The workflows of repository ``root`` (built-in only when ``None``), without the folder's README."""
+    from specrelay.workflow import list_workflows
+
+    return [entry for entry in list_workflows(root)
+            if not (entry.source == "project" and entry.name.casefold() in NOT_WORKFLOWS)]
+
+
+def _step_row(step: Step) -> dict[str, Any]:
+    return {"title": step.title, "kind": step.kind.value, "presets": list(step.presets),
+            "run": list(step.run), "max_rounds": step.max_rounds}
+
+
+def describe(entry: WorkflowEntry, config: Config, builtin_names: set[str]) -> dict[str, Any]:
+    """One workflow as a JSON-ready row; ``error`` holds its parse or validation problem, else None."""
+    from specrelay.errors import WorkflowError
+    from specrelay.workflow import DEFAULT_WORKFLOW, load_workflow, validate
+
+    row: dict[str, Any] = {
+        "name": entry.name, "source": entry.source, "path": str(entry.path),
+        "default": entry.name == DEFAULT_WORKFLOW,
+        "overrides_builtin": entry.source == "project" and entry.name in builtin_names,
+        "summary": "", "steps": [], "error": None,
+    }
+    try:
+        workflow = load_workflow(entry.path)
+    except WorkflowError as exc:
+        row["error"] = str(exc)
+        return row
+    row["summary"] = workflow.summary
+    row["steps"] = [_step_row(step) for step in workflow.steps]
+    try:
+        validate(workflow, config.presets, has_config_verify=bool(config.verify.commands))
+    except WorkflowError as exc:
+        row["error"] = str(exc)
+    return row
+
+
+def _who(step: dict[str, Any], verify_commands: list[str]) -> str:
+    """Who or what carries out a step, for the listing."""
+    if step["run"]:
+        return "run: " + "; ".join(step["run"])
+    if len(step["presets"]) > 1:
+        return "panel: " + ", ".join(step["presets"])
+    if step["presets"]:
+        return step["presets"][0]
+    if step["kind"] == "verify":
+        return "[verify] commands: " + ("; ".join(verify_commands) if verify_commands else "(none set)")
+    return "(no agent)"
+
+
+def _render(rows: list[dict[str, Any]], root: Path | None, verify_commands: list[str]) -> None:
+    from rich.text import Text
+    from rich.tree import Tree
+
+    for row in rows:
+        where = "built-in"
+        if row["source"] == "project":
+            path = Path(row["path"])
+            shown = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else str(path)
+            where = f"project: {shown}" + (", overrides the built-in" if row["overrides_builtin"] else "")
+        label = Text.assemble((row["name"], "bold"), "  ", (f"({where})", "cyan"),
+                              ("  default" if row["default"] else "", "green"))
+        if row["summary"]:
+            label.append("\n" + row["summary"], style="dim")
+        tree = Tree(label, guide_style="dim")
+        steps = row["steps"]
+        width = max((len(s["title"]) for s in steps), default=0)
+        for number, step in enumerate(steps, 1):
+            line = Text.assemble(f"{number}. ", (step["title"].ljust(width), "bold"), "  ",
+                                 (step["kind"].ljust(9), "magenta"), "  ", _who(step, verify_commands))
+            if step["max_rounds"] is not None:
+                line.append(f" · at most {step['max_rounds']} rounds", style="dim")
+            tree.add(line)
+        console.print(tree)
+        if row["error"]:
+            # soft_wrap: the file:line of the error stays on one line, so terminals can open it.
+            console.print(Text.assemble(("  ✗ ", "bold red"), (row["error"], "red")), soft_wrap=True)
+        console.print()
+    console.print(Text("Copy one with `specrelay workflows --show NAME > .specrelay/workflows/NAME.md`; "
+                       "a project workflow overrides the built-in of the same name.", style="dim"))
+
+
+def _show(name: str, root: Path | None, json_out: bool) -> None:
+    from specrelay.errors import WorkflowError
+    from specrelay.workflow.parse import did_you_mean
+
+    entries = {entry.name: entry for entry in available(root)}
+    name = name.removesuffix(".md")
+    entry = entries.get(name)
+    if entry is None:
+        listed = ", ".join(f"{e.name} (project)" if e.source == "project" else e.name
+                           for e in entries.values()) or "(none)"
+        hint = did_you_mean(name, list(entries))
+        raise WorkflowError(f"unknown workflow '{name}'; available: {listed}.{hint} "
+                            "`specrelay workflows` lists them with their steps.")
+    try:
+        data = entry.path.read_bytes()
+    except OSError as exc:
+        raise WorkflowError(f"{entry.path}: cannot read workflow: {exc.strerror or exc}") from exc
+    if json_out:
+        print_json({"name": entry.name, "source": entry.source, "path": str(entry.path),
+                    "text": data.decode("utf-8", errors="replace")})
+        return
+    # The bytes as they are, so `--show NAME > .specrelay/workflows/NAME.md` makes an exact copy.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data if data.endswith(b"\n") or not data else data + b"\n")
+    sys.stdout.flush()
+
+
+@app.command("workflows")
+def workflows_command(
+    show: str | None = typer.Option(
+        None, "--show", metavar="NAME",
+        help="Print the Markdown of workflow NAME, to copy into .specrelay/workflows/."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a listing."),
+) -> None:
+    """List the workflows (built-in and this project's), their steps and any problems in them."""
+    root = repo_root_or_none()
+    if show is not None:
+        _show(show, root, json_out)
+        return
+    from specrelay.config import load_config
+    from specrelay.workflow import builtin_workflows
+
+    config = load_config(root)
+    builtin_names = set(builtin_workflows())
+    rows = [describe(entry, config, builtin_names) for entry in available(root)]
+    if json_out:
+        print_json(rows)
+        return
+    _render(rows, root, list(config.verify.commands))
