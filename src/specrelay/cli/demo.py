@@ -1,0 +1,55 @@
+"""``specrelay demo``: the whole loop on a sample repository, offline, no keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from specrelay.cli import app
+from specrelay.cli.common import console, print_json
+
+
+@app.command("demo")
+def demo_command(
+    dir: Path | None = typer.Option(None, "--dir", help="Where to create the sample repository (new or empty)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the task's status object as JSON."),
+) -> None:
+    """Run plan → build → verify → review → fix → approve on a sample repo with scripted models."""
+    from specrelay import paths
+    from specrelay.cli.progress import Progress
+    from specrelay.cli.run import render_summary
+    from specrelay.config import load_config
+    from specrelay.engine import Runner, create_task, prepare_workflow, task_summary
+    from specrelay.engine.demo import prepare_demo
+    from specrelay.ledger import Ledger
+
+    root, request = prepare_demo(dir)
+    config = load_config(root)
+    ledger = Ledger(paths.ledger_path(root))
+    flow = prepare_workflow(root, config, "multi-model")
+    task = create_task(root, ledger, config, request, workflow=flow)
+    if not json_out:
+        console.print(f"Sample repository: {root}")
+        console.print(f"Request: {request}\n")
+        console.print(f"Task [bold]{task.id}[/] · workflow {flow.name} · branch {task.branch}")
+    Runner(root, ledger, config, task.id, emit=Progress(quiet=json_out)).run()
+    summary = task_summary(root, ledger, config, task.id)
+    if json_out:
+        print_json(summary)
+        return
+    render_summary(summary)
+    console.print(f"""
+Where everything is:
+  the repository      {root}
+  the task's worktree {task.worktree}   (branch {task.branch})
+  its artifacts       {task.folder}   (spec.md, review.md, verify logs, workflow.md)
+
+Try, inside {root}:
+  specrelay show {task.id} spec.md
+  specrelay show {task.id} review_r1.json
+  specrelay cost --by preset --as opus-planner
+  git log --format='%h %s%n%(trailers)' {task.branch}
+
+[bold]The models in this demo were scripted[/] (replies shipped with specrelay) and every cost is
+[bold]simulated[/] at the real prices of the models they stand for. The tests really ran.""")

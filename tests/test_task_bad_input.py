@@ -1,0 +1,156 @@
+"""Bad input and faults around a task: each is one clear line, a non-zero exit, and nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import assert_clean_error, make_repo, run_cli
+from taskkit import ADD_SUB, SPEC, happy_replies, project, review
+
+
+def tasks_of(repo: Path) -> list[dict]:
+    return json.loads(run_cli("status", "--json", cwd=repo).stdout)
+
+
+def test_not_a_git_repo(tmp_path: Path) -> None:
+    assert_clean_error(run_cli("run", "x", cwd=tmp_path), "not inside a git repository")
+
+
+def test_dirty_base_detached_base_and_missing_ref(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    (repo / "calc.py").write_text("changed\n")
+    assert_clean_error(run_cli("run", "x", cwd=repo), "uncommitted changes", "calc.py", "--base")
+    subprocess.run(["git", "checkout", "-q", "calc.py"], cwd=repo, check=True)
+    subprocess.run(["git", "checkout", "-q", "--detach"], cwd=repo, check=True)
+    assert_clean_error(run_cli("run", "x", cwd=repo), "detached", "--base")
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
+    assert_clean_error(run_cli("run", "x", "--base", "no-such-branch", cwd=repo), "no-such-branch")
+    assert tasks_of(repo) == []
+    assert not (repo / ".specrelay" / "tasks").exists() or not any((repo / ".specrelay" / "tasks").iterdir())
+
+
+def test_unknown_workflow_and_a_broken_one(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    assert_clean_error(run_cli("run", "x", "--workflow", "nope", cwd=repo), "nope", "multi-model")
+    bad = repo / "bad.md"
+    bad.write_text("### [ ] Step: Planning\n<!-- agent: opus-planer -->\nPlan.\n")
+    assert_clean_error(run_cli("run", "x", "--workflow", str(bad), cwd=repo), "bad.md:2", "opus-planner")
+    assert tasks_of(repo) == []
+
+
+def test_panel_is_not_yet_supported(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    proc = run_cli("run", "x", "--workflow", "comprehensive-review", cwd=repo)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_plan_without_affected_files_is_sent_back_once_then_fails(tmp_path: Path) -> None:
+    bad_spec = "# Spec\n\n## Goal\nsomething\n"
+    repo = project(tmp_path, {"opus-planner": [bad_spec, bad_spec], "flash-builder": [], "gpt-reviewer": []})
+    proc = run_cli("run", "x", cwd=repo)
+    assert_clean_error(proc, "Affected files")
+    [task] = tasks_of(repo)
+    assert task["status"] == "failed" and task["calls"] == 2
+
+
+def test_builder_replies_that_do_not_apply(tmp_path: Path) -> None:
+    no_blocks = "I think the change is easy."
+    outside = ADD_SUB.replace("calc.py\n<<<", "../escape.py\n<<<")
+    malformed = "calc.py\n<<<<<<< SEARCH\ndef add(a, b):\n>>>>>>> REPLACE\n"
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [no_blocks, outside, malformed],
+                              "gpt-reviewer": [review()]})
+    proc = run_cli("run", "x", cwd=repo)
+    assert_clean_error(proc, "could not be applied")
+    assert not (tmp_path / "escape.py").exists()
+    [task] = tasks_of(repo)
+    assert task["status"] == "failed"
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=task["worktree"], capture_output=True,
+                          text=True).stdout == ""
+
+
+def test_verify_command_that_hangs_times_out(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, ADD_SUB.replace(
+        "def add(a, b):\n    return a + b\n=======", "def sub(a, b):\n    return a - b\n=======")],
+        "gpt-reviewer": [review()]}, verify=["sleep 30"])
+    config = repo / ".specrelay" / "config.toml"
+    config.write_text(config.read_text().replace("timeout_s = 30", "timeout_s = 0.5\nmax_attempts = 0"))
+    t0 = time.perf_counter()
+    proc = run_cli("run", "x", "--json", cwd=repo)
+    assert time.perf_counter() - t0 < 20
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done"  # the reviewer saw the failure and approved anyway
+    assert "timed out" in (Path(status["folder"]) / "verify_r1_a0_1.log").read_text()
+
+
+def test_reviewer_not_json_twice_fails_clearly(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB],
+                              "gpt-reviewer": ["looks fine to me", "still not json"]})
+    assert_clean_error(run_cli("run", "x", cwd=repo), "valid JSON")
+    assert tasks_of(repo)[0]["status"] == "failed"
+
+
+def _start(repo: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return subprocess.Popen([sys.executable, "-m", "specrelay", *args], cwd=repo, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for_step(repo: Path, title: str, timeout: float = 20) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        tasks = tasks_of(repo)
+        if tasks and tasks[0]["status"] == "running" and tasks[0]["current_step"] == title:
+            return tasks[0]
+        time.sleep(0.05)
+    raise AssertionError(f"never reached {title}: {tasks_of(repo)}")
+
+
+def test_ctrl_c_pauses_and_resume_finishes_and_second_resume_is_refused(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies(), delay=1.0)
+    proc = _start(repo, "run", "Add sub")
+    task = _wait_for_step(repo, "Implementation")
+    other = run_cli("resume", task["id"], cwd=repo)
+    assert_clean_error(other, "already running")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode != 0 and "Traceback" not in err and "resume" in err
+    [paused] = tasks_of(repo)
+    assert paused["status"] == "paused"
+    assert [s["status"] for s in paused["steps"]] == ["done", "pending", "pending", "pending"]
+    done = run_cli("resume", task["id"], "--json", cwd=repo)
+    assert json.loads(done.stdout)["status"] == "done", done.stderr
+    # the plan call was not made again
+    assert json.loads(done.stdout)["calls"] == 3
+
+
+def test_sigterm_pauses_too(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies(), delay=1.0)
+    proc = _start(repo, "run", "Add sub")
+    _wait_for_step(repo, "Planning")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    assert tasks_of(repo)[0]["status"] == "paused"
+
+
+def test_deleted_worktree_is_reported_not_crashed_on(tmp_path: Path) -> None:
+    import shutil
+
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "gpt-reviewer": []})
+    run_cli("run", "x", cwd=repo)  # fails at review: no replies left
+    [task] = tasks_of(repo)
+    shutil.rmtree(task["worktree"])
+    assert "worktree missing" in run_cli("status", cwd=repo, env={"COLUMNS": "200"}).stdout
+    assert_clean_error(run_cli("resume", task["id"], cwd=repo), "worktree", "gone")
+
+
+def test_unknown_task_ids(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    for cmd in (["resume", "nope"], ["show", "nope"], ["merge", "nope"], ["discard", "nope"], ["status", "nope"]):
+        assert_clean_error(run_cli(*cmd, cwd=repo), "no task 'nope'")
