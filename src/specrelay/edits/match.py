@@ -190,7 +190,8 @@ def _find_contiguous(index: FileIndex, search: list[str], level: Level) -> list[
 def _find_skipping_filler(index: FileIndex, search: list[str], level: Level) -> list[Match]:
     anchors = [k for k, line in enumerate(search) if not is_filler(line)]
     if not anchors:
-        return []  # blank and comment lines alone are too weak to place an edit
+        # Only blank and comment lines: too little to skip any of them, so match them all.
+        return _find_contiguous(index, search, level)
     content, keyed = index.content(level.key)
     found = []
     for hit in keyed.runs([level.key(search[k]) for k in anchors]):
@@ -236,8 +237,9 @@ def _align_filler(
             paired += size
         if paired < len(s_gap) and paired < len(f_gap):
             return None
-    _extend_edge(lines, search, align, ks[0], anchored[ks[0]], -1, key)
-    _extend_edge(lines, search, align, ks[-1], anchored[ks[-1]], 1, key)
+    if not (_extend_edge(lines, search, align, ks[0], anchored[ks[0]], -1, key)
+            and _extend_edge(lines, search, align, ks[-1], anchored[ks[-1]], 1, key)):
+        return None
     aligned = sum(f is not None for f in align)
     span = max(f for f in align if f is not None) - min(f for f in align if f is not None) + 1
     unaligned = (len(search) - aligned) + (span - aligned)
@@ -250,16 +252,18 @@ def _align_filler(
 def _extend_edge(
     lines: list[str], search: list[str], align: list[int | None], k: int, f: int, step: int,
     key: Callable[[str], str],
-) -> None:
+) -> bool:
     """Pair SEARCH's leading (step -1) or trailing (step 1) filler lines with the file's.
 
     The file's filler lines next to the anchor are aligned with SEARCH's in order,
     allowing a few the other side lacks, so that a dropped comment line between
-    two kept ones still leaves the outer one inside the span.
+    two kept ones still leaves the outer one inside the span. Returns False when
+    both sides have unpaired lines at their outer end: a changed line, not a
+    dropped one.
     """
     s_side = list(range(k + step, -1 if step < 0 else len(search), step))
     if not s_side:
-        return
+        return True
     f_side: list[int] = []
     f += step
     while 0 <= f < len(lines) and is_filler(lines[f]) and len(f_side) < len(s_side) + 2:
@@ -268,9 +272,13 @@ def _extend_edge(
     matcher = SequenceMatcher(
         None, [key(search[i]) for i in s_side], [key(lines[i]) for i in f_side], autojunk=False
     )
+    s_used = f_used = 0
     for a, b, size in matcher.get_matching_blocks():
         for off in range(size):
             align[s_side[a + off]] = f_side[b + off]
+        if size:
+            s_used, f_used = a + size, b + size
+    return s_used == len(s_side) or f_used == len(f_side)
 
 
 def _find_elided(index: FileIndex, search: list[str], level: Level) -> list[Match]:
@@ -278,7 +286,7 @@ def _find_elided(index: FileIndex, search: list[str], level: Level) -> list[Matc
     if len(markers) != 1:
         return []
     head, tail = search[: markers[0]], search[markers[0] + 1:]
-    if all(is_filler(s) for s in head) or all(is_filler(s) for s in tail):
+    if all(is_blank(s) for s in head) or all(is_blank(s) for s in tail):
         return []  # a head or tail of blank lines could be anywhere
     found = []
     tails = first_matches(index, tail)
