@@ -26,6 +26,8 @@ from specrelay.edits.lines import (
 
 #: ``Match.align`` value for the SEARCH line that is an elision marker (``...``).
 ELIDED = -1
+#: More ``...``-like lines than this in one SEARCH and none is taken for an elision.
+_MAX_MARKERS = 3
 
 
 def _same(line: str) -> str:
@@ -282,10 +284,28 @@ def _extend_edge(
 
 
 def _find_elided(index: FileIndex, search: list[str], level: Level) -> list[Match]:
+    """Matches of SEARCH with one ``...`` line standing for the lines between its head and tail.
+
+    When SEARCH has several ``...``-like lines (a stub body is literally ``...``),
+    each is tried as the elision with the others taken literally; an
+    interpretation where the "elided" lines are just that same ``...`` line is
+    the literal reading, already tried by the stricter levels, and is dropped.
+    """
     markers = [k for k, line in enumerate(search) if is_elision(line)]
-    if len(markers) != 1:
+    if not markers or len(markers) > _MAX_MARKERS:
         return []
-    head, tail = search[: markers[0]], search[markers[0] + 1:]
+    found: list[Match] = []
+    for cut in markers:
+        for match in _elided_at(index, search, level, cut):
+            middle = index.lines[match.elided[0]:match.elided[1]]
+            if len(markers) > 1 and [m.strip() for m in middle] == [search[cut].strip()]:
+                continue
+            found.append(match)
+    return found
+
+
+def _elided_at(index: FileIndex, search: list[str], level: Level, cut: int) -> list[Match]:
+    head, tail = search[:cut], search[cut + 1:]
     if all(is_blank(s) for s in head) or all(is_blank(s) for s in tail):
         return []  # a head or tail of blank lines could be anywhere
     found = []
