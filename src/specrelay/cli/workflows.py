@@ -57,7 +57,7 @@ def describe(entry: WorkflowEntry, config: Config, builtin_names: set[str]) -> d
     row["summary"] = workflow.summary
     row["steps"] = [_step_row(step) for step in workflow.steps]
     try:
-        validate(workflow, config.presets, has_config_verify=bool(config.verify.commands))
+        validate(workflow, config.presets, has_config_verify=True)
     except WorkflowError as exc:
         row["error"] = str(exc)
     return row

@@ -100,7 +100,7 @@ class Runner:
 
     async def _run(self) -> None:
         workflow = load_workflow(self.task.workflow_path)
-        validate(workflow, self.config.presets, has_config_verify=bool(self.config.verify.commands))
+        validate(workflow, self.config.presets, has_config_verify=True)
         budget = None
         if self.task.budget_usd is not None:
             budget = TaskBudget(self.ledger, self.task.id, self.task.budget_usd)

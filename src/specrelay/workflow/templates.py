@@ -30,7 +30,8 @@ class WorkflowEntry(NamedTuple):
 def _md_files(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(folder.glob("*.md")) if p.is_file()}
+    # A README in the folder explains it; it is not a workflow.
+    return {p.stem: p for p in sorted(folder.glob("*.md")) if p.is_file() and p.stem.lower() != "readme"}
 
 
 def builtin_workflows() -> dict[str, Path]:

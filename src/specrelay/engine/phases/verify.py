@@ -75,7 +75,11 @@ def _run_one(command: str, run: StepRun, n: int) -> CommandResult:
 
 def run_verify(run: StepRun) -> VerifyResult:
     """Run every command; write verify.json and the logs; never raises on a failing command."""
-    results = [_run_one(cmd, run, n) for n, cmd in enumerate(commands_for(run), 1)]
+    commands = commands_for(run)
+    if not commands:
+        run.emit("note", {"text": "no verification commands: set [verify] commands in .specrelay/config.toml "
+                                  "or add <!-- run: ... --> to the step; skipped"})
+    results = [_run_one(cmd, run, n) for n, cmd in enumerate(commands, 1)]
     outcome = VerifyResult(run.round, run.attempt, results)
     run.write_artifact("verify.json", json.dumps({**asdict(outcome), "passed": outcome.passed}, indent=2))
     return outcome
@@ -103,6 +107,8 @@ def verify_summary(run: StepRun) -> str:
     if text is None:
         return "No verification was run."
     data = json.loads(text)
+    if not data["commands"]:
+        return "No verification commands are configured for this project; nothing was run."
     lines = [f"Verification {'passed' if data['passed'] else 'FAILED'}:"]
     for c in data["commands"]:
         ok = c["exit_code"] == 0 and not c["timed_out"]
