@@ -98,20 +98,25 @@ def score(cases: Iterator[Case]) -> dict[str, KindScore]:
     return scores
 
 
+def _row(name: str, s: KindScore) -> str:
+    median_ms = statistics.median(s.seconds) * 1000 if s.seconds else 0.0
+    return (f"| {name} | {s.total} | {s.pct(s.correct):.1f}% | {s.pct(s.refused):.1f}% "
+            f"| {s.wrong} ({s.pct(s.wrong):.1f}%) | {median_ms:.3f} |")
+
+
 def table(scores: dict[str, KindScore]) -> str:
     """The scores as a Markdown table, kinds in a fixed order, then a total row."""
     rows = ["| kind | edits | applied correctly | refused | silently wrong | median ms/edit |",
             "|---|---:|---:|---:|---:|---:|"]
     kinds = [k for k in KIND_ORDER if k in scores] + sorted(set(scores) - set(KIND_ORDER))
-    for name in kinds:
-        s = scores[name]
-        rows.append(f"| {name} | {s.total} | {s.pct(s.correct):.1f}% | {s.pct(s.refused):.1f}% "
-                    f"| {s.wrong} ({s.pct(s.wrong):.1f}%) | {statistics.median(s.seconds) * 1000:.3f} |")
-    everything = [t for s in scores.values() for t in s.seconds]
-    total = KindScore(sum(s.correct for s in scores.values()), sum(s.refused for s in scores.values()),
-                      sum(s.wrong for s in scores.values()), everything)
-    rows.append(f"| **all** | {total.total} | {total.pct(total.correct):.1f}% | {total.pct(total.refused):.1f}% "
-                f"| {total.wrong} ({total.pct(total.wrong):.1f}%) | {statistics.median(everything) * 1000:.3f} |")
+    rows += [_row(name, scores[name]) for name in kinds]
+    total = KindScore(
+        sum(s.correct for s in scores.values()),
+        sum(s.refused for s in scores.values()),
+        sum(s.wrong for s in scores.values()),
+        [t for s in scores.values() for t in s.seconds],
+    )
+    rows.append(_row("**all**", total))
     return "\n".join(rows)
 
 

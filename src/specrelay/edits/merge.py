@@ -217,43 +217,45 @@ def _theirs(lines: list[str], match: Match, search: list[str], replace: list[str
 def _reply_shift(lines: list[str], match: Match, search: list[str], replace: list[str]) -> Shift:
     """How to indent REPLACE so that it lands where SEARCH matched.
 
-    When SEARCH matched at a shifted indentation, REPLACE may have lost the same
-    indentation, or only its own: the lines SEARCH and REPLACE share at their
-    start and end tell which. With no such line to tell, refuse.
+    SEARCH matched with its indentation shifted. REPLACE may have lost the same
+    indentation (it repeats SEARCH's first or last line exactly), or only its own
+    (it repeats SEARCH's first line with another indentation, as when it adds
+    less-indented code after that line). Only the outermost lines are used:
+    they are the context a model keeps unchanged, where inner lines may be
+    re-indented by the edit itself. Any other evidence is too weak: refuse.
     """
     if match.shift is None or match.shift.identity:
         return IDENTITY
-    found: set[Shift] = set()
-    for ks, kr in _anchor_pairs(search, replace):
-        f = match.align[ks]
-        if f is None or f == ELIDED or is_blank(search[ks]):
-            continue
-        shift = shift_between(replace[kr], lines[f])
-        if shift is None:
-            raise MergeConflict("REPLACE mixes tabs and spaces differently from the file")
-        found.add(shift)
-    if len(found) == 1:
-        return found.pop()
-    if not found and all(is_blank(line) for line in replace):
+    first = _outer_shift(lines, match, search, replace, 0)
+    last = _outer_shift(lines, match, search, replace, -1)
+    if first is not None and last is not None and first != last:
+        raise MergeConflict("REPLACE's first and last lines are indented inconsistently with SEARCH's; "
+                            "copy the file's indentation exactly")
+    if first is not None:
+        return first
+    if last is not None and last == match.shift:
+        return last
+    if all(is_blank(line) for line in replace):
         return IDENTITY
-    if not found:
-        raise MergeConflict(
-            f"SEARCH matched only with {match.shift.describe()} of indentation, and REPLACE shares no "
-            "first or last line with SEARCH to tell how to indent it; copy the file's indentation exactly"
-        )
-    raise MergeConflict("REPLACE is indented inconsistently with SEARCH; copy the file's indentation exactly")
+    raise MergeConflict(
+        f"SEARCH matched only with {match.shift.describe()} of indentation, and REPLACE does not start "
+        "with SEARCH's first line to tell how to indent it; copy the file's indentation exactly"
+    )
 
 
-def _anchor_pairs(search: list[str], replace: list[str]) -> list[tuple[int, int]]:
-    """Pairs of SEARCH/REPLACE lines with the same text at their common start and end."""
-    pairs = []
-    limit = min(len(search), len(replace))
-    k = 0
-    while k < limit and typography_key(search[k]) == typography_key(replace[k]):
-        pairs.append((k, k))
-        k += 1
-    k = 1
-    while k <= limit and typography_key(search[-k]) == typography_key(replace[-k]):
-        pairs.append((len(search) - k, len(replace) - k))
-        k += 1
-    return pairs
+def _outer_shift(
+    lines: list[str], match: Match, search: list[str], replace: list[str], end: int
+) -> Shift | None:
+    """The shift putting REPLACE's first (``end=0``) or last (``end=-1``) line where SEARCH's is."""
+    ks = [k for k, line in enumerate(search) if not is_blank(line)]
+    kr = [k for k, line in enumerate(replace) if not is_blank(line)]
+    if not ks or not kr:
+        return None
+    k, j = ks[end], kr[end]
+    f = match.align[k]
+    if f is None or f == ELIDED or typography_key(search[k]) != typography_key(replace[j]):
+        return None
+    shift = shift_between(replace[j], lines[f])
+    if shift is None:
+        raise MergeConflict("REPLACE mixes tabs and spaces differently from the file")
+    return shift
