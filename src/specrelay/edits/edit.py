@@ -91,7 +91,7 @@ def _literal(text: str, search: str, replace: str) -> AppliedEdit | None:
 
 def _locate(doc: SplitText, search: list[str], path: str, substring_lines: list[int]) -> Match:
     """Climb the ladder; stop at the first level with any match, and refuse if it has several."""
-    index = FileIndex(doc.lines)
+    index = FileIndex(doc.lines, ascii_only=doc.text.isascii())
     for level in LADDER:
         found = find_matches(index, search, level)
         if len(found) == 1:
@@ -122,9 +122,8 @@ def _assemble(doc: SplitText, match: Match, items: list[Item], replace: str) -> 
     whenever REPLACE does not add one.
     """
     nl = doc.newline
-    before = "".join(line + end for line, end in zip(doc.lines[: match.start], doc.ends, strict=False))
-    after = "".join(line + end for line, end in zip(doc.lines[match.stop:], doc.ends[match.stop:],
-                                                    strict=True))
+    before = doc.text[: doc.offset(match.start)]
+    after = doc.text[doc.offset(match.stop):]
     middle = [[doc.lines[it], doc.ends[it] or nl] if isinstance(it, int) else [it, nl] for it in items]
     if match.stop == len(doc.lines) and not doc.final_newline:
         ending = nl if replace.endswith("\n") else ""

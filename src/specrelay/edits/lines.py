@@ -26,7 +26,7 @@ TYPOGRAPHIC_CHARS = frozenset(chr(code) for code in TYPOGRAPHY)
 
 # Line comments in the languages a builder is likely to touch. "--" needs a space
 # after it so that a CLI option in a docstring ("--port") is not taken for one.
-_COMMENT_PREFIXES = ("#", "//", "/*", "*/", "<!--", "-->", "-- ")
+COMMENT_PREFIXES = ("#", "//", "/*", "*/", "<!--", "-->", "-- ")
 
 # "..." alone on a line, or as a comment ("# ...", "// ... existing code ...").
 _ELISION = re.compile(
@@ -41,42 +41,40 @@ class SplitText:
     lines: list[str]
     ends: list[str]
     newline: str
+    text: str
 
     @property
     def final_newline(self) -> bool:
         """True when the text is empty or its last line ends with a newline."""
         return not self.ends or self.ends[-1] != ""
 
-    def join(self) -> str:
-        """The text these lines came from."""
-        return "".join(line + end for line, end in zip(self.lines, self.ends, strict=True))
+    def offset(self, line: int) -> int:
+        """Where line ``line`` (0-based; may be ``len(lines)``) starts in the text."""
+        return sum(map(len, self.lines[:line])) + sum(map(len, self.ends[:line]))
 
 
 def split_text(text: str) -> SplitText:
     """Split a file's text into lines, remembering each line's own ending.
 
-    Only ``\\n`` and ``\\r\\n`` end lines (not ``\\x0c`` or ``\\u2028``, which
+    Only ``\n`` and ``\r\n`` end lines (not ``\x0c`` or ``\u2028``, which
     :meth:`str.splitlines` would also split on). New lines written into the text
     use the ending most of its lines use.
     """
     parts = text.split("\n")
     last = parts.pop()
-    lines: list[str] = []
-    ends: list[str] = []
-    crlf = 0
-    for part in parts:
-        if part.endswith("\r"):
-            lines.append(part[:-1])
-            ends.append("\r\n")
-            crlf += 1
-        else:
-            lines.append(part)
-            ends.append("\n")
+    if "\r" not in text:  # the common case, without a Python-level loop
+        lines, ends, crlf = parts, ["\n"] * len(parts), 0
+    else:
+        lines, ends, crlf = [], [], 0
+        for part in parts:
+            crlf += part.endswith("\r")
+            lines.append(part[:-1] if part.endswith("\r") else part)
+            ends.append("\r\n" if part.endswith("\r") else "\n")
     if last:
         lines.append(last)
         ends.append("")
     newline = "\r\n" if crlf * 2 > len(parts) else "\n"
-    return SplitText(lines, ends, newline)
+    return SplitText(lines, ends, newline, text)
 
 
 def split_block(text: str) -> list[str]:
@@ -97,7 +95,7 @@ def is_blank(line: str) -> bool:
 def is_filler(line: str) -> bool:
     """True for a line a model may drop or add by mistake: blank, or a whole-line comment."""
     stripped = line.strip()
-    return not stripped or stripped.startswith(_COMMENT_PREFIXES)
+    return not stripped or stripped.startswith(COMMENT_PREFIXES)
 
 
 def is_elision(line: str) -> bool:

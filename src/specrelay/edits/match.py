@@ -8,14 +8,14 @@ that level has more than one (never "first match wins").
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from itertools import accumulate
 
 from specrelay.edits.lines import (
+    COMMENT_PREFIXES,
     IDENTITY,
+    TYPOGRAPHY,
     Shift,
     is_blank,
     is_elision,
@@ -88,16 +88,14 @@ class Match:
 
 @dataclass(slots=True)
 class _Keyed:
-    """Lines under one key, joined by ``\\n`` so that C-speed ``str.find`` does the scanning."""
+    """Lines under one key, joined by ``\n`` so that C-speed ``str.find`` does the scanning."""
 
     keys: list[str]
     joined: str
-    starts: list[int]
 
     @classmethod
     def of(cls, keys: list[str]) -> _Keyed:
-        starts = [0, *accumulate(len(k) + 1 for k in keys)][:-1] if keys else []
-        return cls(keys, "\n".join(keys), starts)
+        return cls(keys, "\n".join(keys))
 
     def runs(self, needle: list[str]) -> list[int]:
         """Indices where ``needle`` occurs as a run of whole keys."""
@@ -109,7 +107,7 @@ class _Keyed:
         while pos != -1:
             end = pos + len(text)
             if (pos == 0 or hay[pos - 1] == "\n") and (end == len(hay) or hay[end] == "\n"):
-                hits.append(bisect_left(self.starts, pos))
+                hits.append(hay.count("\n", 0, pos))
             pos = hay.find(text, pos + 1)
         return hits
 
@@ -117,23 +115,41 @@ class _Keyed:
 class FileIndex:
     """A file's lines with the keyed views the levels need, computed once and on demand."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], *, ascii_only: bool = False) -> None:
         self.lines = lines
+        # Typography only changes non-ASCII characters: in an ASCII file its key is just strip.
+        self._alias: dict[Callable[[str], str], Callable[[str], str]] = (
+            {typography_key: str.strip} if ascii_only else {}
+        )
         self._keyed: dict[Callable[[str], str], _Keyed] = {}
         self._content: dict[Callable[[str], str], tuple[list[int], _Keyed]] = {}
+        self._filler: list[int] | None = None
 
     def keyed(self, key: Callable[[str], str]) -> _Keyed:
         """All lines under ``key``."""
+        key = self._alias.get(key, key)
         if key not in self._keyed:
-            keys = self.lines if key is _same else [key(line) for line in self.lines]
+            if key is _same:
+                keys = self.lines
+            elif key is str.strip or key is str.rstrip:
+                keys = list(map(key, self.lines))
+            elif key is typography_key and self.lines:
+                # One translate over the whole text instead of one per line.
+                keys = list(map(str.strip, "\n".join(self.lines).translate(TYPOGRAPHY).split("\n")))
+            else:
+                keys = [key(line) for line in self.lines]
             self._keyed[key] = _Keyed.of(keys)
         return self._keyed[key]
 
     def content(self, key: Callable[[str], str]) -> tuple[list[int], _Keyed]:
         """The indices of non-filler lines, and those lines under ``key``."""
+        key = self._alias.get(key, key)
         if key not in self._content:
-            indices = [i for i, line in enumerate(self.lines) if not is_filler(line)]
-            self._content[key] = (indices, _Keyed.of([key(self.lines[i]) for i in indices]))
+            if self._filler is None:
+                stripped = self.keyed(str.strip).keys
+                self._filler = [i for i, k in enumerate(stripped) if k and not k.startswith(COMMENT_PREFIXES)]
+            keys = self.keyed(key).keys
+            self._content[key] = (self._filler, _Keyed.of([keys[i] for i in self._filler]))
         return self._content[key]
 
 
