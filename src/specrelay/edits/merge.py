@@ -14,15 +14,18 @@ The result is a list of items: an ``int`` is a file line kept as it is, a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from specrelay.edits.lines import (
     IDENTITY,
+    TYPOGRAPHIC_CHARS,
     TYPOGRAPHY,
     Shift,
     ascii_typography,
     is_blank,
     is_elision,
+    leading_ws,
     shift_between,
     typographic_chars,
     typography_key,
@@ -98,6 +101,7 @@ class _Merge:
         self.key = _compare_key(level.trailing_ws, level.typography)
         self.theirs = _theirs(lines, match, search, replace)
         self.their_keys = [self.key(t) for t in self.theirs]
+        self.typography = _Typography.of(lines, match, search) if level.typography else None
         self.search_of = {f: k for k, f in enumerate(match.align) if f is not None and f != ELIDED}
         self.known = set(self.search_of) | set(range(*match.elided))
 
@@ -113,7 +117,7 @@ class _Merge:
                 out.extend(self._unchanged(match.start + i1 + off, kept[j1 + off]) for off in range(i2 - i1))
                 continue
             self._check_unseen(match.start + i1, match.start + i2)
-            out.extend(self.theirs[kept[j]] for j in range(j1, j2))
+            out.extend(self._new(kept[j]) for j in range(j1, j2))
         return out
 
     def _unchanged(self, f: int, j: int) -> Item:
@@ -130,7 +134,13 @@ class _Merge:
         k = self.search_of.get(f)
         if k is not None and line == self._search_in_file_frame(k):
             return f
-        return line
+        return self._new(j)
+
+    def _new(self, j: int) -> str:
+        """REPLACE line ``j`` as it goes into the file."""
+        if self.typography is None:
+            return self.theirs[j]
+        return self.typography.fix(self.theirs[j], j + 1)
 
     def _check_unseen(self, first: int, stop: int) -> None:
         """Refuse to drop a file line SEARCH never showed, unless it lies inside a changed block.
@@ -193,25 +203,51 @@ def _compare_key(trailing_ws: bool, typography: bool) -> Callable[[str], str]:
 
 
 def _theirs(lines: list[str], match: Match, search: list[str], replace: list[str]) -> list[str]:
-    """REPLACE in the file's frame: re-indented, and typography undone as SEARCH's was.
+    """REPLACE in the file's frame: re-indented as SEARCH had to be.
 
     Trailing spaces in REPLACE are left alone: some are meant (a Markdown line
     break, a string literal), and lines REPLACE keeps come from the file anyway.
     """
-    level = match.level
-    span = lines[match.start:match.stop]
-    shift = _reply_shift(lines, match, search, replace) if level.shift else None
-    drifted = typographic_chars(search) - typographic_chars(span) if level.typography else set()
+    if not match.level.shift:
+        return list(replace)
+    shift = _reply_shift(lines, match, search, replace)
     out = []
     for number, line in enumerate(replace, 1):
-        if shift is not None:
-            moved = shift.apply(line)
-            if moved is None:
-                raise MergeConflict(f"REPLACE line {number} ({line.strip()!r}) is indented less than "
-                                    f"SEARCH, so it cannot be moved by {shift.describe()}")
-            line = moved
-        out.append(ascii_typography(line, drifted))
+        moved = shift.apply(line)
+        if moved is None:
+            raise MergeConflict(f"REPLACE line {number} ({line.strip()!r}) is indented less than "
+                                f"SEARCH, so it cannot be moved by {shift.describe()}")
+        out.append(moved)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Typography:
+    """Which typographic characters SEARCH typed for ASCII ones, to undo in REPLACE's new lines."""
+
+    #: Characters some SEARCH line has more of than the file line it matched.
+    drifted: frozenset[str]
+    #: Drifted characters that the file also uses as they are: in a new line, either may be meant.
+    doubtful: frozenset[str]
+
+    @classmethod
+    def of(cls, lines: list[str], match: Match, search: list[str]) -> _Typography:
+        drifted: set[str] = set()
+        for k, f in enumerate(match.align):
+            if f is not None and f != ELIDED and not search[k].isascii():
+                s = search[k]
+                drifted.update(c for c in TYPOGRAPHIC_CHARS.intersection(s) if s.count(c) > lines[f].count(c))
+        return cls(frozenset(drifted), frozenset(drifted & typographic_chars(lines)))
+
+    def fix(self, line: str, number: int) -> str:
+        """A new REPLACE line with the drifted characters made ASCII; refuse if unsure."""
+        doubtful = self.doubtful.intersection(line)
+        if doubtful:
+            raise MergeConflict(
+                f"REPLACE line {number} has {sorted(doubtful)[0]!r}, which SEARCH typed for an ASCII "
+                "character while the file also uses it as it is; write the line exactly as it should be"
+            )
+        return ascii_typography(line, set(self.drifted))
 
 
 def _reply_shift(lines: list[str], match: Match, search: list[str], replace: list[str]) -> Shift:
@@ -237,10 +273,17 @@ def _reply_shift(lines: list[str], match: Match, search: list[str], replace: lis
         return last
     if all(is_blank(line) for line in replace):
         return IDENTITY
+    if first is None and last is None and _first_lead(search) == _first_lead(replace):
+        # Nothing shared, but both start at the same indentation: REPLACE lost what SEARCH lost.
+        return match.shift
     raise MergeConflict(
         f"SEARCH matched only with {match.shift.describe()} of indentation, and REPLACE does not start "
         "with SEARCH's first line to tell how to indent it; copy the file's indentation exactly"
     )
+
+
+def _first_lead(lines: list[str]) -> str:
+    return next((leading_ws(line) for line in lines if not is_blank(line)), "")
 
 
 def _outer_shift(
