@@ -200,7 +200,8 @@ def test_skipped_line_next_to_a_change_is_refused_with_its_number() -> None:
 
 
 def test_skipped_line_inside_a_removed_block_goes_with_it() -> None:
-    search = "    def get(self, key):\n        path = os.path.join(self.root, key)\n        return load(path)\n"
+    search = ("    def get(self, key):\n        path = os.path.join(self.root, key)\n"
+              "        return load(path)\n")
     out = apply_edit(CODE, search, "")
     assert out == CODE[: CODE.index("\n    def get")] + "\n"
 
@@ -212,7 +213,8 @@ def test_extra_blank_line_in_search_is_tolerated() -> None:
 
 
 def test_changed_comment_is_not_taken_for_a_dropped_one() -> None:
-    search = "    def get(self, key):\n        # Keys are paths.\n        path = os.path.join(self.root, key)\n"
+    search = ("    def get(self, key):\n        # Keys are paths.\n"
+              "        path = os.path.join(self.root, key)\n")
     with pytest.raises(NoMatch):
         apply_edit(CODE, search, search.replace("path =", "p ="))
 

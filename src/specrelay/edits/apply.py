@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from specrelay import fsutil
 from specrelay.edits.confine import resolve_in_worktree
 from specrelay.edits.edit import apply_edit_detailed
 from specrelay.edits.parse import EditBlock
 from specrelay.errors import EditError, NoMatch
-from specrelay.fsutil import atomic_write_bytes, atomic_write_text
 
 #: How much of a file is searched for a NUL byte to call it binary (git does the same).
 _BINARY_PROBE = 8192
@@ -167,7 +167,7 @@ def _write_all(files: list[_File]) -> None:
     done: list[_File] = []
     try:
         for state in files:
-            atomic_write_text(state.target, ("\ufeff" if state.bom else "") + state.text, newline="")
+            fsutil.atomic_write_text(state.target, ("\ufeff" if state.bom else "") + state.text, newline="")
             done.append(state)
             os.chmod(state.target, state.mode if state.mode is not None else 0o666 & ~_umask())
     except OSError as exc:
@@ -181,7 +181,7 @@ def _restore(state: _File) -> None:
         if state.original is None:
             state.target.unlink(missing_ok=True)
         else:
-            atomic_write_bytes(state.target, state.original)
+            fsutil.atomic_write_bytes(state.target, state.original)
             if state.mode is not None:
                 os.chmod(state.target, state.mode)
     except OSError:
