@@ -150,11 +150,11 @@ def test_outdented_search_and_replace_are_reindented() -> None:
 
 
 def test_overindented_search_is_matched_and_replace_outdented() -> None:
-    # Every line changes, so no line is shared; both start at the same indentation.
     search = "        def load(path):\n            with open(path) as fh:\n"
     replace = "        def load(path, mode='r'):\n            with open(path, mode) as fh:\n"
-    out = apply_edit(CODE, search, replace)
-    assert "def load(path, mode='r'):\n    with open(path, mode) as fh:\n" in out
+    body = "                data = fh.read()\n"
+    out = apply_edit(CODE, search + body, replace + body)
+    assert "def load(path, mode='r'):\n    with open(path, mode) as fh:\n        data = fh.read()\n" in out
 
 
 def test_outdented_search_with_replace_at_its_own_indentation() -> None:
@@ -165,9 +165,10 @@ def test_outdented_search_with_replace_at_its_own_indentation() -> None:
     assert "        data = fh.read()\n    return data\n\n\ndef save(path, data):\n    pass\n\n" in out
 
 
-def test_outdented_search_whose_replace_shares_no_line_follows_its_first_line() -> None:
-    out = apply_edit(CODE, "self.root = root\n", "self.root = Path(root)\nself.check()\n")
-    assert "        self.root = Path(root)\n        self.check()\n" in out
+def test_outdented_search_whose_replace_shares_no_line_is_refused() -> None:
+    # REPLACE may have lost the same indentation as SEARCH, or only its own: nothing tells which.
+    with pytest.raises(NoMatch, match="indentation"):
+        apply_edit(CODE, "self.root = root\n", "self.root = Path(root)\nself.check()\n")
 
 
 def test_outdented_search_with_a_reindented_last_line_is_refused() -> None:

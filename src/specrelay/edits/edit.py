@@ -42,14 +42,16 @@ def apply_edit_detailed(text: str, search: str, replace: str, *, path: str = "th
     """Like :func:`apply_edit`, but also say which level matched and where."""
     if not search:
         return _create(text, replace, path)
-    count = text.count(search)
-    if count == 1:
-        literal = _literal(text, search, replace)
+    pos = text.find(search)
+    unique = pos != -1 and text.find(search, pos + 1) == -1  # find, not count: overlaps count too
+    if unique:
+        literal = _literal(text, pos, search, replace)
         if literal is not None:
             return literal
     doc = split_text(text)
     s_lines, r_lines = split_block(search), split_block(replace)
-    match = _locate(doc, s_lines, path, _substring_lines(text, search) if count > 1 else [])
+    several = pos != -1 and not unique
+    match = _locate(doc, s_lines, path, _substring_lines(text, search) if several else [])
     try:
         items = merge(doc.lines, match, s_lines, r_lines)
     except MergeConflict as exc:
@@ -71,22 +73,30 @@ def _create(text: str, replace: str, path: str) -> AppliedEdit:
     return AppliedEdit(replace, "create", 0, 0)
 
 
-def _literal(text: str, search: str, replace: str) -> AppliedEdit | None:
-    """The edit as a plain substring replacement, when that is certainly what was meant.
+def _literal(text: str, pos: int, search: str, replace: str) -> AppliedEdit | None:
+    """The edit as a plain substring replacement at ``pos``, when that is certainly what was meant.
 
-    The one doubtful case: a single SEARCH line found after the indentation of
-    its line. That is a SEARCH that lost its indent, and a REPLACE of several
-    lines would lose it too from its second line on; the line ladder handles it.
+    That is when SEARCH starts a line, or stays on one. The doubtful cases go
+    to the line ladder: SEARCH starting mid-line but spanning lines (its
+    whole-line reading may sit elsewhere), splitting a ``\r\n``, and SEARCH
+    found after the indentation of a line unless REPLACE is one line too: that
+    is a SEARCH that lost its indent, and REPLACE's further lines would lose it
+    too, or a deletion leave it behind.
     """
-    pos = text.find(search)
-    line_start = text.rfind("\n", 0, pos) + 1
-    lead = text[line_start:pos]
-    single_line = "\n" not in search.rstrip("\r\n")
-    if lead and not lead.strip() and single_line and "\n" in replace.rstrip("\r\n"):
+    end = pos + len(search)
+    if search[0] == "\n" and text[pos - 1:pos] == "\r" or search[-1] == "\r" and text[end:end + 1] == "\n":
+        return None
+    lead = text[text.rfind("\n", 0, pos) + 1:pos]
+    if lead and not (_one_line(search) and (lead.strip() or _one_line(replace))):
         return None
     first = text.count("\n", 0, pos) + 1
-    last = first + search.rstrip("\r\n").count("\n")
-    return AppliedEdit(text[:pos] + replace + text[pos + len(search):], "exact", first, last)
+    last = first + search.count("\n") - search.endswith("\n")
+    return AppliedEdit(text[:pos] + replace + text[end:], "exact", first, last)
+
+
+def _one_line(text: str) -> bool:
+    """True for text on a single line, with a final newline or not, and not blank."""
+    return text.count("\n") <= text.endswith("\n") and bool(text.strip())
 
 
 def _locate(doc: SplitText, search: list[str], path: str, substring_lines: list[int]) -> Match:

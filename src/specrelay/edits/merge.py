@@ -25,7 +25,6 @@ from specrelay.edits.lines import (
     ascii_typography,
     is_blank,
     is_elision,
-    leading_ws,
     shift_between,
     typographic_chars,
     typography_key,
@@ -258,7 +257,8 @@ def _reply_shift(lines: list[str], match: Match, search: list[str], replace: lis
     (it repeats SEARCH's first line with another indentation, as when it adds
     less-indented code after that line). Only the outermost lines are used:
     they are the context a model keeps unchanged, where inner lines may be
-    re-indented by the edit itself. Any other evidence is too weak: refuse.
+    re-indented by the edit itself. Without them, REPLACE may have lost more or
+    less indentation than SEARCH did, so refuse.
     """
     if match.shift is None or match.shift.identity:
         return IDENTITY
@@ -273,17 +273,10 @@ def _reply_shift(lines: list[str], match: Match, search: list[str], replace: lis
         return last
     if all(is_blank(line) for line in replace):
         return IDENTITY
-    if first is None and last is None and _first_lead(search) == _first_lead(replace):
-        # Nothing shared, but both start at the same indentation: REPLACE lost what SEARCH lost.
-        return match.shift
     raise MergeConflict(
         f"SEARCH matched only with {match.shift.describe()} of indentation, and REPLACE does not start "
         "with SEARCH's first line to tell how to indent it; copy the file's indentation exactly"
     )
-
-
-def _first_lead(lines: list[str]) -> str:
-    return next((leading_ws(line) for line in lines if not is_blank(line)), "")
 
 
 def _outer_shift(

@@ -1,0 +1,176 @@
+"""Properties of apply_edit over random texts: exact when clean, refusing when unsure, never corrupting."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from specrelay.edits import apply_edit, apply_edit_detailed
+from specrelay.errors import AmbiguousMatch, EditError
+
+# A small vocabulary of code lines, so that random texts repeat lines the way real files do.
+VOCABULARY = [
+    "def f(x):", "    return x", "    x = 'a'", "", "", "# note", "    # note", "x = 1", "y = 2",
+    "    if x:", "        pass", "print('hi')", "    y = f(x)", "class C:", "    def g(self):",
+    "        return 'it'", "\tz = 3", "    ...",
+]
+
+# SPECRELAY_PROPERTY_EXAMPLES raises the count for a longer hunt than CI affords.
+settings.register_profile(
+    "edits",
+    max_examples=int(os.environ.get("SPECRELAY_PROPERTY_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+PROFILE = settings.get_profile("edits")
+
+lines_st = st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=30)
+replace_st = st.lists(st.sampled_from(VOCABULARY + ["z = 'new'", "    w = 4"]), max_size=6)
+
+
+def text_of(lines: list[str], newline: str = "\n") -> str:
+    return "".join(line + newline for line in lines)
+
+
+def runs(lines: list[str], span: list[str]) -> list[int]:
+    return [i for i in range(len(lines) - len(span) + 1) if lines[i:i + len(span)] == span]
+
+
+@dataclass
+class Edit:
+    lines: list[str]
+    start: int
+    stop: int
+    replace: list[str]
+
+    @property
+    def span(self) -> list[str]:
+        return self.lines[self.start:self.stop]
+
+    @property
+    def expected(self) -> str:
+        return text_of(self.lines[: self.start] + self.replace + self.lines[self.stop:])
+
+
+@st.composite
+def unique_edits(draw: st.DrawFn, context: bool = False) -> Edit:
+    """A random text, a span of whole lines that occurs once in it, and a replacement.
+
+    With ``context``, the replacement keeps the span's first and last lines, as
+    a diff hunk keeps its context lines (and as every block in the corpus does).
+    """
+    lines = draw(lines_st)
+    assume(len(lines) >= (2 if context else 1))
+    start = draw(st.integers(0, len(lines) - (2 if context else 1)))
+    stop = draw(st.integers(start + (2 if context else 1), len(lines)))
+    replace = draw(replace_st)
+    if context:
+        span = lines[start:stop]
+        head = draw(st.integers(1, len(span) - 1))
+        tail = draw(st.integers(1, len(span) - head))
+        replace = span[:head] + replace + span[len(span) - tail:]
+    edit = Edit(lines, start, stop, replace)
+    assume(len(runs(lines, edit.span)) == 1)
+    return edit
+
+
+@given(unique_edits(), st.sampled_from(["\n", "\r\n"]))
+@PROFILE
+def test_a_clean_edit_of_a_unique_span_applies_exactly(edit: Edit, newline: str) -> None:
+    text = text_of(edit.lines, newline)
+    out = apply_edit(text, text_of(edit.span), text_of(edit.replace))
+    assert out == edit.expected.replace("\n", newline)
+
+
+@given(lines_st, lines_st, lines_st, st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=5),
+       st.sampled_from(["", "  ", "\t"]), replace_st)
+@PROFILE
+def test_a_search_that_occurs_twice_is_always_refused(
+    a: list[str], b: list[str], c: list[str], span: list[str], trailing: str, replace: list[str]
+) -> None:
+    text = text_of(a + span + b + span + c)
+    search = "".join(line + trailing + "\n" for line in span)
+    try:
+        apply_edit(text, search, text_of(replace))
+    except AmbiguousMatch as exc:
+        assert len(exc.lines) >= 2
+    else:
+        raise AssertionError("applied a SEARCH that occurs twice")
+
+
+def dedent(lines: list[str]) -> list[str]:
+    """Remove the leading whitespace all non-blank lines share, as textwrap.dedent does."""
+    leads = [line[: len(line) - len(line.lstrip())] for line in lines if line.strip()]
+    cut = len(os.path.commonprefix(leads)) if leads else 0
+    return [line[cut:] if line.strip() else line for line in lines]
+
+
+def drifted(edit: Edit, kind: str, data: st.DataObject) -> tuple[list[str], list[str]]:
+    """SEARCH and REPLACE as a model might drift them, in the corpus's ways."""
+    span = edit.span
+    if kind == "trailing_ws":
+        return [line + data.draw(st.sampled_from([" ", "  ", "\t"])) for line in span], edit.replace
+    if kind == "smart_quotes":
+        return [line.replace("'", "\u2019") for line in span], edit.replace
+    if kind == "outdent":
+        assume(dedent(span) != span)  # SEARCH had indentation to lose
+        return dedent(span), dedent(edit.replace)
+    fillers = [k for k in range(1, len(span) - 1) if not span[k].strip() or span[k].strip().startswith("#")]
+    if kind == "drop_inner_line":
+        assume(fillers)
+        k = data.draw(st.sampled_from(fillers))
+        return span[:k] + span[k + 1:], edit.replace
+    assume(len(span) >= 3)
+    head = data.draw(st.integers(1, len(span) - 2))
+    tail = data.draw(st.integers(head + 1, len(span) - 1))
+    return span[:head] + ["..."] + span[tail:], edit.replace
+
+
+DRIFTS = ["trailing_ws", "smart_quotes", "outdent", "drop_inner_line", "elide"]
+
+
+@given(unique_edits(context=True), st.sampled_from(DRIFTS), st.data())
+@PROFILE
+def test_a_drifted_edit_applies_as_intended_or_is_refused(edit: Edit, kind: str, data: st.DataObject) -> None:
+    search, replace = drifted(edit, kind, data)
+    # A drifted SEARCH can coincide with other lines of the file, up to whitespace; then that
+    # place is the better match and nothing can tell the drift. Real drifts rarely coincide.
+    stripped = [line.strip() for line in edit.lines]
+    allowed = [edit.start] if len(search) == len(edit.span) else []
+    assume(all(i in allowed for i in runs(stripped, [line.strip() for line in search])))
+    text = text_of(edit.lines)
+    try:
+        out = apply_edit(text, text_of(search), text_of(replace))
+    except EditError:
+        return
+    assert out == edit.expected
+
+
+@given(unique_edits(), st.sampled_from(["clean", "trailing_ws", "smart_quotes", "outdent",
+                                        "drop_inner_line", "elide"]), st.data(), replace_st)
+@PROFILE
+def test_no_applied_edit_changes_text_outside_its_span(
+    edit: Edit, kind: str, data: st.DataObject, replace: list[str]
+) -> None:
+    search = edit.span if kind == "clean" else drifted(edit, kind, data)[0]
+    text = text_of(edit.lines)
+    try:
+        done = apply_edit_detailed(text, text_of(search), text_of(replace))
+    except EditError:
+        return
+    before = text_of(edit.lines[: done.first_line - 1])
+    after = text_of(edit.lines[done.last_line:])
+    assert done.text.startswith(before) and done.text.endswith(after)
+    assert len(before) + len(after) <= len(done.text)
+
+
+@given(st.text(max_size=200), st.text(max_size=60), st.text(max_size=60))
+@PROFILE
+def test_any_input_gives_a_text_or_an_edit_error(text: str, search: str, replace: str) -> None:
+    try:
+        assert isinstance(apply_edit(text, search, replace), str)
+    except EditError:
+        pass
