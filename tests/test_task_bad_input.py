@@ -113,7 +113,9 @@ def _wait_for_step(repo: Path, title: str, timeout: float = 20) -> dict:
 
 
 def test_ctrl_c_pauses_and_resume_finishes_and_second_resume_is_refused(tmp_path: Path) -> None:
-    repo = project(tmp_path, happy_replies(), delay=1.0)
+    replies = happy_replies()
+    replies["flash-builder"] = [{"text": ADD_SUB, "delay_s": 4.0}]
+    repo = project(tmp_path, replies)
     proc = _start(repo, "run", "Add sub")
     task = _wait_for_step(repo, "Implementation")
     other = run_cli("resume", task["id"], cwd=repo)
@@ -131,7 +133,7 @@ def test_ctrl_c_pauses_and_resume_finishes_and_second_resume_is_refused(tmp_path
 
 
 def test_sigterm_pauses_too(tmp_path: Path) -> None:
-    repo = project(tmp_path, happy_replies(), delay=1.0)
+    repo = project(tmp_path, happy_replies(), delay=3.0)
     proc = _start(repo, "run", "Add sub")
     _wait_for_step(repo, "Planning")
     proc.send_signal(signal.SIGTERM)
