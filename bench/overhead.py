@@ -76,7 +76,7 @@ def main() -> int:
             task = create_task(root, ledger, config, f"Add sub {i}", workflow=flow)
             Runner(root, ledger, config, task.id).run()
             wall = time.perf_counter() - t0
-            git_s = gitrepo.git_stats().seconds
+            git_s = gitrepo.git_stats()["seconds"]
             verify_s = sum(c["seconds"] for c in json.loads((task.folder / "verify.json").read_text())["commands"])
             model_s = sum(r["latency_s"] for r in ledger.calls(task.id))
             status = ledger.task(task.id)["status"]
@@ -84,7 +84,7 @@ def main() -> int:
             if i:
                 rows.append((wall, git_s, verify_s, model_s, wall - git_s - verify_s - model_s))
     med = [statistics.median(col) * 1000 for col in zip(*rows, strict=True)]
-    print(f"| tasks | wall ms | git ms | verify ms | model calls ms | orchestration ms | goal |")
+    print("| tasks | wall ms | git ms | verify ms | model calls ms | orchestration ms | goal |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {len(rows)} | {med[0]:.1f} | {med[1]:.1f} | {med[2]:.1f} | {med[3]:.2f} | {med[4]:.1f} | ≤ 50 ms |")
     return 0 if med[4] <= 50 else 1

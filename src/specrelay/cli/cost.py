@@ -38,7 +38,6 @@ def cost_command(
     out: dict[str, Any] = {"by": by, "task": task, "rows": rows, "total": total}
     if as_preset is not None:
         from specrelay.config import load_config
-
         from specrelay.llm.pricing import reprice
 
         preset = load_config(root).preset(as_preset)

@@ -35,10 +35,11 @@ from specrelay.errors import (
     StepFailed,
     UserError,
 )
+from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
 from specrelay.llm import Client
-from specrelay.workflow import Step, StepKind, Workflow, load_workflow, validate
-from specrelay.workflow.ticks import tick_text
+from specrelay.workflow import StepKind, Workflow, load_workflow, validate
+from specrelay.workflow.ticks import set_box
 
 DEFAULT_MAX_ROUNDS = 3
 FINISHED = ("done", "needs_attention", "merged", "discarded")
@@ -197,7 +198,7 @@ class Runner:
             self.ledger.update_step(self.task.id, run.index, status="done", finished_at=time.time(),
                                     detail=json.dumps(detail) if detail else None)
             self.ledger.update_task(self.task.id, state=json.dumps(state))
-        self._tick(workflow.steps[run.index], True)
+        self._set_boxes(workflow, {run.index: True})
         self.emit("step_finished", {"title": run.step.title, "seconds": time.perf_counter() - t0,
                                     "detail": detail or {}})
 
@@ -211,8 +212,7 @@ class Runner:
             if next_round is not None:
                 changes["rounds"] = next_round
             self.ledger.update_task(self.task.id, **changes)
-        for i in range(first, last + 1):
-            self._tick(workflow.steps[i], False)
+        self._set_boxes(workflow, dict.fromkeys(range(first, last + 1), False))
 
     def _finish(self, status: str, message: str) -> None:
         self.ledger.update_task(self.task.id, status=status, message=message, current_step=None)
@@ -224,19 +224,20 @@ class Runner:
             return None
         return Review.model_validate_json(path.read_text(encoding="utf-8"))
 
-    def _tick(self, step: Step, done: bool) -> None:
-        from specrelay.fsutil import atomic_write_text
-
+    def _set_boxes(self, workflow: Workflow, boxes: dict[int, bool]) -> None:
+        """Tick (True) or untick (False) steps by index in the task's workflow.md, in one write."""
         path = self.task.workflow_path
         text = path.read_text(encoding="utf-8")
-        new = tick_text(text, step.title, done=done)
+        new = text
+        for idx, done in boxes.items():
+            new = set_box(new, workflow.steps[idx].line, done, label=str(path))
         if new != text:
             atomic_write_text(path, new)
 
     def _sync_ticks(self, workflow: Workflow) -> None:
         """Make the checkboxes say what the ledger says (a crash may have come between the two)."""
-        for row, step in zip(self.ledger.steps(self.task.id), workflow.steps, strict=False):
-            self._tick(step, row["status"] == "done")
+        rows = self.ledger.steps(self.task.id)
+        self._set_boxes(workflow, {r["idx"]: r["status"] == "done" for r in rows})
 
 
 def _loop_start(workflow: Workflow, idx: int) -> int | None:

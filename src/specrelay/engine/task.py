@@ -15,7 +15,7 @@ from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
 from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
-from specrelay.workflow.ticks import tick_text
+from specrelay.workflow.ticks import untick_all
 
 #: Task statuses. running/paused/failed can be resumed; done and needs_attention are outcomes.
 STATUSES = ("running", "paused", "failed", "done", "needs_attention", "merged", "discarded")
@@ -129,10 +129,7 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
     folder.mkdir(parents=True)
     try:
         atomic_write_text(folder / "request.md", request.rstrip() + "\n")
-        text = workflow.source
-        for step in workflow.steps:
-            text = tick_text(text, step.title, done=False)
-        atomic_write_text(folder / WORKFLOW_FILE, text)
+        atomic_write_text(folder / WORKFLOW_FILE, untick_all(workflow.source))
         gitrepo.add_worktree(root, worktree, branch, base_sha)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -7,6 +7,7 @@ cached in ``$SPECRELAY_HOME/prices-cache.json``, keyed by the genai-prices versi
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -60,16 +61,26 @@ def cost_of(preset: Preset, usage: Usage) -> float | None:
 def genai_cost(model: str, provider: str | None, usage: Usage) -> float | None:
     """Price ``usage`` with genai-prices (tiers and cache prices included), or None if unknown."""
     from genai_prices import Usage as GUsage
+
+    price = _model_price(model, provider)
+    if price is None:
+        return None
+    calc = price.calc_price(GUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                                   cache_read_tokens=usage.cache_read_tokens or None,
+                                   cache_write_tokens=usage.cache_write_tokens or None))
+    return float(calc["total_price"])
+
+
+@functools.cache
+def _model_price(model: str, provider: str | None) -> Any:
+    """genai-prices' price entry for a model, looked up once per process (the lookup is the slow part)."""
+    from genai_prices import Usage as GUsage
     from genai_prices import calc_price
 
     try:
-        calc = calc_price(GUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                                 cache_read_tokens=usage.cache_read_tokens or None,
-                                 cache_write_tokens=usage.cache_write_tokens or None),
-                          model, provider_id=provider)
+        return calc_price(GUsage(input_tokens=0, output_tokens=0), model, provider_id=provider).model_price
     except LookupError:
         return None
-    return float(calc.total_price)
 
 
 def reprice(rows: Iterable[Mapping[str, Any]], preset: Preset) -> float | None:
@@ -136,14 +147,9 @@ def _cached_unit_price(model: str, provider: str | None) -> UnitPrice | None:
 
 
 def _lookup_unit_price(model: str, provider: str | None) -> UnitPrice | None:
-    from genai_prices import Usage as GUsage
-    from genai_prices import calc_price
-
-    try:
-        calc = calc_price(GUsage(input_tokens=0, output_tokens=0), model, provider_id=provider)
-    except LookupError:
+    mp = _model_price(model, provider)
+    if mp is None:
         return None
-    mp = calc.model_price
 
     def base(value: Any) -> float | None:
         if value is None:

@@ -13,7 +13,7 @@ from specrelay.workflow.templates import (
     find_workflow,
     list_workflows,
 )
-from specrelay.workflow.ticks import checked_titles, tick, tick_text
+from specrelay.workflow.ticks import checked_titles, set_box, tick, tick_text, untick_all
 from specrelay.workflow.validate import validate
 
 __all__ = [
@@ -32,7 +32,9 @@ __all__ = [
     "list_workflows",
     "load_workflow",
     "parse_workflow",
+    "set_box",
     "tick",
     "tick_text",
+    "untick_all",
     "validate",
 ]

@@ -15,6 +15,7 @@ is never mistaken for a step, and every error can name the line it is about.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from specrelay.errors import WorkflowError
 from specrelay.workflow.model import DEFAULT_READS, DEFAULT_WRITES, TITLE_WORDS, Step, StepKind, Workflow
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
 #: Every directive key a step may carry, in the order error messages list them.
@@ -69,10 +71,17 @@ def _normalize(text: str) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _tokens(src: str) -> list[Token]:
+@functools.cache
+def _parser() -> MarkdownIt:
     from markdown_it import MarkdownIt  # imported late: only commands that read workflows pay for it
 
-    return MarkdownIt("commonmark").parse(src)
+    # Block structure is all a workflow needs: heading text and HTML comments are block-level
+    # token content, so the (slow) inline pass is skipped.
+    return MarkdownIt("commonmark").disable("inline")
+
+
+def _tokens(src: str) -> list[Token]:
+    return _parser().parse(src)
 
 
 def _headings(tokens: Sequence[Token]) -> list[StepHeading]:

@@ -42,12 +42,26 @@ def tick_text(text: str, title: str, done: bool = True, *, label: str = "workflo
         titles = ", ".join(repr(h.title) for h in step_headings(text)) or "(none)"
         what = f"no step titled {title!r}" if not headings else f"{len(headings)} steps titled {title!r}"
         raise error(label, headings[1].line if headings else 1, what, f"Steps in this file: {titles}")
-    start = _line_start(text, headings[0].line)
-    match = _BOX_RE.match(text, start)
-    if match is None:  # step_headings found a box on this line, so this is a bug, not user input
-        raise WorkflowError(f"{label}:{headings[0].line}: cannot find the checkbox of step {title!r}")
+    return set_box(text, headings[0].line, done, label=label)
+
+
+def set_box(text: str, line: int, done: bool, *, label: str = "workflow") -> str:
+    """``text`` with the box of the step heading on 1-based ``line`` set; no parsing, for known lines."""
+    try:
+        match = _BOX_RE.match(text, _line_start(text, line))
+    except ValueError:
+        match = None
+    if match is None:
+        raise WorkflowError(f"{label}:{line}: no step checkbox on this line; was the file edited by hand?")
     box = match.start(1)
     return text[:box] + ("x" if done else " ") + text[box + 1:]
+
+
+def untick_all(text: str) -> str:
+    """``text`` with every step's box set to ``[ ]`` (one parse)."""
+    for heading in step_headings(text):
+        text = set_box(text, heading.line, False)
+    return text
 
 
 def tick(path: Path, title: str, done: bool = True) -> bool:
