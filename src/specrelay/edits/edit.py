@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from specrelay.edits.lines import SplitText, split_block, split_text
-from specrelay.edits.match import LADDER, FileIndex, Match, find_matches
+from specrelay.edits.match import LADDER, FileIndex, Level, Match, find_matches
 from specrelay.edits.merge import Item, MergeConflict, merge
 from specrelay.edits.suggest import closest_spans
 from specrelay.errors import AmbiguousMatch, NoMatch
@@ -102,9 +102,10 @@ def _one_line(text: str) -> bool:
 def _locate(doc: SplitText, search: list[str], path: str, substring_lines: list[int]) -> Match:
     """Climb the ladder; stop at the first level with any match, and refuse if it has several."""
     index = FileIndex(doc.lines, ascii_only=doc.text.isascii())
-    for level in LADDER:
+    for rung, level in enumerate(LADDER):
         found = find_matches(index, search, level)
         if len(found) == 1:
+            _check_rivals(index, search, found[0], LADDER[rung + 1:], path)
             return found[0]
         if found:
             raise _ambiguous(path, level.how, [m.start + 1 for m in found])
@@ -112,6 +113,25 @@ def _locate(doc: SplitText, search: list[str], path: str, substring_lines: list[
             # The exact text is there, several times, just not as whole lines.
             raise _ambiguous(path, "exactly", substring_lines)
     raise _not_found(doc, search, path)
+
+
+def _check_rivals(index: FileIndex, search: list[str], match: Match, looser: tuple[Level, ...],
+                  path: str) -> None:
+    """Refuse a match that needed tolerance when a looser level finds another place as well.
+
+    An exact match stands on its own. A drifted SEARCH, though, may resemble
+    one place in one way (say, its indentation) and another place in another
+    (say, a blank line it dropped): nothing says which drift the model made.
+    """
+    if match.level.name == "exact":
+        return
+    for level in looser:
+        if level.elision:
+            return
+        others = [m for m in find_matches(index, search, level) if m.start != match.start]
+        if others:
+            lines = sorted({match.start + 1, *(m.start + 1 for m in others)})
+            raise _ambiguous(path, f"{match.level.how} or {level.how}", lines)
 
 
 def _substring_lines(text: str, search: str) -> list[int]:

@@ -142,11 +142,15 @@ class Shift:
         return not self.remove and not self.add
 
     def apply(self, line: str) -> str | None:
-        """``line`` re-indented; blank lines come out empty; None if ``line`` lacks ``remove``."""
-        if not line.strip():
-            return ""
+        """``line`` re-indented, or None if it lacks ``remove``.
+
+        An empty line stays empty. A whitespace-only line is shifted when it can
+        be and otherwise kept: whitespace alone tells nothing of where it belongs.
+        """
+        if not line or self.identity:
+            return line
         if not line.startswith(self.remove):
-            return None
+            return None if line.strip() else line
         return self.add + line[len(self.remove):]
 
     def describe(self) -> str:

@@ -99,6 +99,7 @@ class _Merge:
         level = match.level
         self.key = _compare_key(level.trailing_ws, level.typography)
         self.theirs = _theirs(lines, match, search, replace)
+        self.reindented = level.shift and match.shift is not None and not match.shift.identity
         self.their_keys = [self.key(t) for t in self.theirs]
         self.typography = _Typography.of(lines, match, search) if level.typography else None
         self.search_of = {f: k for k, f in enumerate(match.align) if f is not None and f != ELIDED}
@@ -137,9 +138,15 @@ class _Merge:
 
     def _new(self, j: int) -> str:
         """REPLACE line ``j`` as it goes into the file."""
+        line = self.theirs[j]
+        if not line and self.reindented and any(f and not f.strip() for f in self.lines):
+            # Losing indentation also empties whitespace-only lines; this file has such lines,
+            # so an empty one here may have been one of them.
+            raise MergeConflict(f"REPLACE line {j + 1} is empty, and this file has blank lines holding "
+                                "spaces; with REPLACE's indentation shifted, which one it is is unclear")
         if self.typography is None:
-            return self.theirs[j]
-        return self.typography.fix(self.theirs[j], j + 1)
+            return line
+        return self.typography.fix(line, j + 1)
 
     def _check_unseen(self, first: int, stop: int) -> None:
         """Refuse to drop a file line SEARCH never showed, unless it lies inside a changed block.
