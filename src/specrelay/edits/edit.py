@@ -117,17 +117,18 @@ def _locate(doc: SplitText, search: list[str], path: str, substring_lines: list[
 
 def _check_rivals(index: FileIndex, search: list[str], match: Match, looser: tuple[Level, ...],
                   path: str) -> None:
-    """Refuse a match that needed tolerance when a looser level finds another place as well.
+    """Refuse a one-drift match when another one-drift level finds a different place.
 
-    An exact match stands on its own. A drifted SEARCH, though, may resemble
-    one place in one way (say, its indentation) and another place in another
-    (say, a blank line it dropped): nothing says which drift the model made.
+    A SEARCH may resemble one place in one way (say, its indentation) and
+    another place in another (say, a blank line it dropped): nothing says which
+    drift the model made. Matches that need two drifts at once do not count
+    against one that needs a single drift.
     """
-    if match.level.name == "exact":
+    if not match.level.solo:
         return
     for level in looser:
-        if level.elision:
-            return
+        if not level.solo:
+            continue
         others = [m for m in find_matches(index, search, level) if m.start != match.start]
         if others:
             lines = sorted({match.start + 1, *(m.start + 1 for m in others)})

@@ -113,6 +113,11 @@ def typography_key(line: str) -> str:
     return line.translate(TYPOGRAPHY).strip()
 
 
+def typography_rkey(line: str) -> str:
+    """``line`` without trailing whitespace, with typographic quotes, dashes and spaces made ASCII."""
+    return line.translate(TYPOGRAPHY).rstrip()
+
+
 def typographic_chars(lines: list[str]) -> set[str]:
     """The typographic characters that occur in ``lines``."""
     found: set[str] = set()

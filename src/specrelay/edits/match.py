@@ -22,6 +22,7 @@ from specrelay.edits.lines import (
     is_filler,
     shift_between,
     typography_key,
+    typography_rkey,
 )
 
 #: ``Match.align`` value for the SEARCH line that is an elision marker (``...``).
@@ -51,16 +52,23 @@ class Level:
     typography: bool = False
     #: A single ``...`` line in SEARCH standing for the lines between its head and tail.
     elision: bool = False
+    #: Tolerates one drift besides trailing whitespace. A unique match at such a level is
+    #: refused if another one-drift level finds a different place (see ``edit._check_rivals``).
+    solo: bool = False
 
 
-#: The ladder. Each level tolerates everything the previous one does, and one drift more.
+#: The ladder, strictest first. Trailing whitespace, invisible and the commonest drift, is
+#: tolerated from the second rung on; each next rung tolerates one other drift; then all of
+#: them at once, for a model that drifted several ways; then an elided middle.
 LADDER: tuple[Level, ...] = (
     Level("exact", "exactly"),
     Level("trailing_ws", "ignoring trailing whitespace", str.rstrip, trailing_ws=True),
-    Level("indent", "ignoring indentation", str.strip, trailing_ws=True, shift=True),
-    Level("blank_or_comment", "ignoring missing or extra blank and comment lines", str.strip,
-          trailing_ws=True, shift=True, skip_filler=True),
-    Level("typography", "ignoring typographic quotes and dashes", typography_key,
+    Level("indent", "ignoring indentation", str.strip, trailing_ws=True, shift=True, solo=True),
+    Level("blank_or_comment", "ignoring missing or extra blank and comment lines", str.rstrip,
+          trailing_ws=True, skip_filler=True, solo=True),
+    Level("typography", "ignoring typographic quotes and dashes", typography_rkey,
+          trailing_ws=True, typography=True, solo=True),
+    Level("combined", "ignoring indentation, blank and comment lines, and typography", typography_key,
           trailing_ws=True, shift=True, skip_filler=True, typography=True),
     Level("elision", "with its '...' line standing for the lines in between", typography_key,
           trailing_ws=True, shift=True, skip_filler=True, typography=True, elision=True),
@@ -112,6 +120,12 @@ class _Keyed:
         return hits
 
 
+# Keys that are a translate then a strip: computed over the whole text at once.
+_TRANSLATED: dict[Callable[[str], str], Callable[[str], str]] = {
+    typography_key: str.strip, typography_rkey: str.rstrip,
+}
+
+
 class FileIndex:
     """A file's lines with the keyed views the levels need, computed once and on demand."""
 
@@ -119,7 +133,7 @@ class FileIndex:
         self.lines = lines
         # Typography only changes non-ASCII characters: in an ASCII file its key is just strip.
         self._alias: dict[Callable[[str], str], Callable[[str], str]] = (
-            {typography_key: str.strip} if ascii_only else {}
+            {typography_key: str.strip, typography_rkey: str.rstrip} if ascii_only else {}
         )
         self._keyed: dict[Callable[[str], str], _Keyed] = {}
         self._content: dict[Callable[[str], str], tuple[list[int], _Keyed]] = {}
@@ -133,9 +147,10 @@ class FileIndex:
                 keys = self.lines
             elif key is str.strip or key is str.rstrip:
                 keys = list(map(key, self.lines))
-            elif key is typography_key and self.lines:
+            elif key in _TRANSLATED and self.lines:
                 # One translate over the whole text instead of one per line.
-                keys = list(map(str.strip, "\n".join(self.lines).translate(TYPOGRAPHY).split("\n")))
+                joined = "\n".join(self.lines).translate(TYPOGRAPHY)
+                keys = list(map(_TRANSLATED[key], joined.split("\n")))
             else:
                 keys = [key(line) for line in self.lines]
             self._keyed[key] = _Keyed.of(keys)
@@ -220,7 +235,7 @@ def _find_skipping_filler(index: FileIndex, search: list[str], level: Level) -> 
         ok, shift = uniform_shift(
             (index.lines[f], search[k]) for k, f in enumerate(align) if f is not None
         )
-        if ok:
+        if ok and (level.shift or shift is None or shift.identity):
             start = min(f for f in align if f is not None)
             stop = max(f for f in align if f is not None) + 1
             found.append(Match(level, start, stop, tuple(align), shift))
@@ -276,8 +291,8 @@ def _extend_edge(
     The file's filler lines next to the anchor are aligned with SEARCH's in order,
     allowing a few the other side lacks, so that a dropped comment line between
     two kept ones still leaves the outer one inside the span. Returns False when
-    both sides have unpaired lines at their outer end: a changed line, not a
-    dropped one.
+    both sides have unpaired lines, between the anchor and the last pair or
+    beyond it: a changed line, not a dropped one.
     """
     s_side = list(range(k + step, -1 if step < 0 else len(search), step))
     if not s_side:
@@ -290,13 +305,15 @@ def _extend_edge(
     matcher = SequenceMatcher(
         None, [key(search[i]) for i in s_side], [key(lines[i]) for i in f_side], autojunk=False
     )
-    s_used = f_used = 0
+    s_used = f_used = paired = 0
     for a, b, size in matcher.get_matching_blocks():
         for off in range(size):
             align[s_side[a + off]] = f_side[b + off]
         if size:
-            s_used, f_used = a + size, b + size
-    return s_used == len(s_side) or f_used == len(f_side)
+            s_used, f_used, paired = a + size, b + size, paired + size
+    changed_inside = paired < s_used and paired < f_used
+    changed_outside = s_used < len(s_side) and f_used < len(f_side)
+    return not changed_inside and not changed_outside
 
 
 def _find_elided(index: FileIndex, search: list[str], level: Level) -> list[Match]:
