@@ -99,15 +99,16 @@ def score(cases: Iterator[Case]) -> dict[str, KindScore]:
 
 
 def _row(name: str, s: KindScore) -> str:
-    median_ms = statistics.median(s.seconds) * 1000 if s.seconds else 0.0
+    ms = sorted(t * 1000 for t in s.seconds) or [0.0]
+    p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
     return (f"| {name} | {s.total} | {s.pct(s.correct):.1f}% | {s.pct(s.refused):.1f}% "
-            f"| {s.wrong} ({s.pct(s.wrong):.1f}%) | {median_ms:.3f} |")
+            f"| {s.wrong} ({s.pct(s.wrong):.1f}%) | {statistics.median(ms):.3f} | {p95:.3f} |")
 
 
 def table(scores: dict[str, KindScore]) -> str:
     """The scores as a Markdown table, kinds in a fixed order, then a total row."""
-    rows = ["| kind | edits | applied correctly | refused | silently wrong | median ms/edit |",
-            "|---|---:|---:|---:|---:|---:|"]
+    rows = ["| kind | edits | applied correctly | refused | silently wrong | median ms/edit | p95 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     kinds = [k for k in KIND_ORDER if k in scores] + sorted(set(scores) - set(KIND_ORDER))
     rows += [_row(name, scores[name]) for name in kinds]
     total = KindScore(

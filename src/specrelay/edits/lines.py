@@ -23,10 +23,14 @@ TYPOGRAPHY: dict[int, str] = str.maketrans(
     }
 )
 TYPOGRAPHIC_CHARS = frozenset(chr(code) for code in TYPOGRAPHY)
+_ASCII_FOR = {chr(code): plain for code, plain in TYPOGRAPHY.items()}
+# A regex finds the few typographic characters far faster than str.translate scans a long text.
+_TYPOGRAPHIC = re.compile("[" + "".join(sorted(TYPOGRAPHIC_CHARS)) + "]")
 
 # Line comments in the languages a builder is likely to touch. "--" needs a space
 # after it so that a CLI option in a docstring ("--port") is not taken for one.
 COMMENT_PREFIXES = ("#", "//", "/*", "*/", "<!--", "-->", "-- ")
+COMMENT_STARTS = frozenset(prefix[0] for prefix in COMMENT_PREFIXES)
 
 # "..." alone on a line, or as a comment ("# ...", "// ... existing code ...").
 _ELISION = re.compile(
@@ -95,7 +99,7 @@ def is_blank(line: str) -> bool:
 def is_filler(line: str) -> bool:
     """True for a line a model may drop or add by mistake: blank, or a whole-line comment."""
     stripped = line.strip()
-    return not stripped or stripped.startswith(COMMENT_PREFIXES)
+    return not stripped or stripped[0] in COMMENT_STARTS and stripped.startswith(COMMENT_PREFIXES)
 
 
 def is_elision(line: str) -> bool:
@@ -108,14 +112,21 @@ def leading_ws(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
+def untypographic(text: str) -> str:
+    """``text`` with typographic quotes, dashes and spaces made ASCII."""
+    if text.isascii():
+        return text
+    return _TYPOGRAPHIC.sub(lambda m: _ASCII_FOR[m.group()], text)
+
+
 def typography_key(line: str) -> str:
     """``line`` stripped, with typographic quotes, dashes and spaces made ASCII."""
-    return line.translate(TYPOGRAPHY).strip()
+    return untypographic(line).strip()
 
 
 def typography_rkey(line: str) -> str:
     """``line`` without trailing whitespace, with typographic quotes, dashes and spaces made ASCII."""
-    return line.translate(TYPOGRAPHY).rstrip()
+    return untypographic(line).rstrip()
 
 
 def typographic_chars(lines: list[str]) -> set[str]:
@@ -131,7 +142,7 @@ def ascii_typography(line: str, chars: set[str]) -> str:
     """Replace only the typographic characters in ``chars`` by their ASCII originals."""
     if not chars or line.isascii():
         return line
-    return "".join(ch.translate(TYPOGRAPHY) if ch in chars else ch for ch in line)
+    return "".join(_ASCII_FOR[ch] if ch in chars else ch for ch in line)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from difflib import SequenceMatcher
 
 from specrelay.edits.lines import (
     COMMENT_PREFIXES,
+    COMMENT_STARTS,
     IDENTITY,
-    TYPOGRAPHY,
     Shift,
     is_blank,
     is_elision,
@@ -23,6 +23,7 @@ from specrelay.edits.lines import (
     shift_between,
     typography_key,
     typography_rkey,
+    untypographic,
 )
 
 #: ``Match.align`` value for the SEARCH line that is an elision marker (``...``).
@@ -73,7 +74,6 @@ LADDER: tuple[Level, ...] = (
     Level("elision", "with its '...' line standing for the lines in between", typography_key,
           trailing_ws=True, shift=True, skip_filler=True, typography=True, elision=True),
 )
-LEVELS_BY_NAME = {level.name: level for level in LADDER}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ class FileIndex:
 
     def __init__(self, lines: list[str], *, ascii_only: bool = False) -> None:
         self.lines = lines
-        # Typography only changes non-ASCII characters: in an ASCII file its key is just strip.
+        # Typography only changes non-ASCII characters: in an ASCII file its keys are strip's.
         self._alias: dict[Callable[[str], str], Callable[[str], str]] = (
             {typography_key: str.strip, typography_rkey: str.rstrip} if ascii_only else {}
         )
@@ -149,7 +149,7 @@ class FileIndex:
                 keys = list(map(key, self.lines))
             elif key in _TRANSLATED and self.lines:
                 # One translate over the whole text instead of one per line.
-                joined = "\n".join(self.lines).translate(TYPOGRAPHY)
+                joined = untypographic("\n".join(self.lines))
                 keys = list(map(_TRANSLATED[key], joined.split("\n")))
             else:
                 keys = [key(line) for line in self.lines]
@@ -162,7 +162,10 @@ class FileIndex:
         if key not in self._content:
             if self._filler is None:
                 stripped = self.keyed(str.strip).keys
-                self._filler = [i for i, k in enumerate(stripped) if k and not k.startswith(COMMENT_PREFIXES)]
+                self._filler = [
+                    i for i, k in enumerate(stripped)
+                    if k and (k[0] not in COMMENT_STARTS or not k.startswith(COMMENT_PREFIXES))
+                ]
             keys = self.keyed(key).keys
             self._content[key] = (self._filler, _Keyed.of([keys[i] for i in self._filler]))
         return self._content[key]

@@ -1,11 +1,13 @@
-"""Turn a matched span and a REPLACE into the span's new lines, as a three-way merge.
+"""Turn a matched span and a REPLACE into the span's new lines, or refuse.
 
-The base is SEARCH as the file has it (each SEARCH line replaced by the file
-line it matched); "ours" is the file, which may hold lines SEARCH skipped;
-"theirs" is REPLACE, re-indented and cleaned the way SEARCH had to be. Lines
-REPLACE keeps unchanged come from the file byte for byte. Where the file's
-skipped lines meet a change REPLACE makes, the intended result is unknowable,
-and the merge refuses rather than guess.
+REPLACE is first put in the file's frame (re-indented as SEARCH had to be),
+then diffed against the file span it replaces. Lines it keeps come from the
+file byte for byte, unless the model really changed them (a quote fixed,
+trailing spaces removed). SEARCH may have skipped lines of the span (a dropped
+blank or comment line): REPLACE may remove such a line only inside a block it
+removes or rewrites around it; next to a line it keeps, the line may be meant
+to stay, and the merge refuses rather than guess. SEARCH lines the file lacks
+(an extra blank or comment line) that REPLACE keeps are simply not written.
 
 The result is a list of items: an ``int`` is a file line kept as it is, a
 ``str`` is a new line.
@@ -20,7 +22,6 @@ from difflib import SequenceMatcher
 from specrelay.edits.lines import (
     IDENTITY,
     TYPOGRAPHIC_CHARS,
-    TYPOGRAPHY,
     Shift,
     ascii_typography,
     is_blank,
@@ -28,6 +29,7 @@ from specrelay.edits.lines import (
     shift_between,
     typographic_chars,
     typography_key,
+    typography_rkey,
 )
 from specrelay.edits.match import ELIDED, Match
 
@@ -104,6 +106,7 @@ class _Merge:
         self.typography = _Typography.of(lines, match, search) if level.typography else None
         self.search_of = {f: k for k, f in enumerate(match.align) if f is not None and f != ELIDED}
         self.known = set(self.search_of) | set(range(*match.elided))
+        self._space_only: bool | None = None
 
     def run(self) -> list[Item]:
         match = self.match
@@ -139,7 +142,7 @@ class _Merge:
     def _new(self, j: int) -> str:
         """REPLACE line ``j`` as it goes into the file."""
         line = self.theirs[j]
-        if not line and self.reindented and any(f and not f.strip() for f in self.lines):
+        if not line and self.reindented and self._has_space_only_lines():
             # Losing indentation also empties whitespace-only lines; this file has such lines,
             # so an empty one here may have been one of them.
             raise MergeConflict(f"REPLACE line {j + 1} is empty, and this file has blank lines holding "
@@ -147,6 +150,11 @@ class _Merge:
         if self.typography is None:
             return line
         return self.typography.fix(line, j + 1)
+
+    def _has_space_only_lines(self) -> bool:
+        if self._space_only is None:
+            self._space_only = any(line and not line.strip() for line in self.lines)
+        return self._space_only
 
     def _check_unseen(self, first: int, stop: int) -> None:
         """Refuse to drop a file line SEARCH never showed, unless it lies inside a changed block.
@@ -202,7 +210,7 @@ def _unseen_reason(lines: list[str], unseen: list[int]) -> str:
 
 def _compare_key(trailing_ws: bool, typography: bool) -> Callable[[str], str]:
     if typography:
-        return lambda line: line.translate(TYPOGRAPHY).rstrip()
+        return typography_rkey
     if trailing_ws:
         return str.rstrip
     return lambda line: line
