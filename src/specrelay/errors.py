@@ -28,6 +28,7 @@ from __future__ import annotations
 class SpecRelayError(Exception):
     """Base of every error specrelay raises on purpose."""
 
+    #: The process exit code when this error ends a command (1 is kept for "review requested changes").
     exit_code = 2
 
 
@@ -53,8 +54,6 @@ class GitError(UserError):
 
 class RunError(SpecRelayError):
     """A run could not go on; its state is saved and it can be resumed."""
-
-    exit_code = 3
 
 
 class ProviderError(RunError):

@@ -53,6 +53,21 @@ def status_command(
         table.add_row(r["id"], r["status"], step, str(r["rounds"]),
                       tokens(r["input_tokens"] + r["output_tokens"]), money(r["cost_usd"], simulated=r["simulated"]))
     console.print(table)
+    for r in rows:
+        if r.get("panel"):
+            console.print(f"{r['id']} review panel: {panel_line(r['panel'])}")
+
+
+def panel_line(panel: list[dict[str, Any]]) -> str:
+    """Each reviewer of a panel: verdict (or FAILED), cost, latency."""
+    parts = []
+    for p in panel:
+        if p.get("error"):
+            parts.append(f"{p['preset']} FAILED")
+            continue
+        latency = f"{p['latency_s']:.1f} s" if p.get("latency_s") is not None else "-"
+        parts.append(f"{p['preset']} {p.get('verdict')} {money(p.get('cost_usd'))} {latency}")
+    return "; ".join(parts)
 
 
 @app.command("show")
@@ -116,6 +131,8 @@ def _render_show(s: dict[str, Any]) -> None:
         calls.add_row(c["step"] or c["phase"], c["preset"], c["outcome"], tokens(c["input_tokens"]),
                       tokens(c["output_tokens"]), money(c["cost_usd"]), ctx)
     console.print(calls)
+    if s.get("panel"):
+        console.print(f"Review panel: {panel_line(s['panel'])}")
     render_summary(s)
     console.print(f"Artifacts: {', '.join(s['artifacts'])} (specrelay show {s['id']} ARTIFACT)")
 

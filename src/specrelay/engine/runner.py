@@ -23,9 +23,8 @@ from specrelay.engine.phases import StepRun
 from specrelay.engine.phases.base import Emit
 from specrelay.engine.phases.implement import run_implement
 from specrelay.engine.phases.plan import run_plan
-from specrelay.engine.phases.review import run_review
+from specrelay.engine.phases.review import FIX_FINDINGS, ReviewOutcome, run_review
 from specrelay.engine.phases.verify import failing_output, run_verify
-from specrelay.engine.reviewdoc import Review, render_findings_for_builder
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import (
     BudgetExceeded,
@@ -112,7 +111,7 @@ class Runner:
             statuses = [r["status"] for r in self.ledger.steps(self.task.id)]
             idx = next((i for i, s in enumerate(statuses) if s != "done"), None)
             if idx is None:
-                self._finish("done", "approved" if self._last_review() else "all steps finished")
+                self._finish("done", "all steps finished" if self._state().get("verdict") is None else "approved")
                 return
             outcome = await self._run_step(workflow, idx, client)
             if outcome is not None:
@@ -132,9 +131,8 @@ class Runner:
         self.emit("step_started", {"title": step.title, "kind": str(step.kind), "presets": list(step.presets),
                                    "round": task.rounds})
         t0 = time.perf_counter()
-        if step.is_panel:
-            raise StepFailed(f"step '{step.title}': review panels (agents: ...) are not yet supported; "
-                             "use a single `agent:` for now.")
+        if step.is_panel and step.kind != StepKind.REVIEW:
+            raise StepFailed(f"step '{step.title}': a panel (agents: ...) is only supported on review steps.")
         if step.kind == StepKind.PLAN:
             await run_plan(run)
         elif step.kind == StepKind.IMPLEMENT:
@@ -150,8 +148,7 @@ class Runner:
 
     def _fix_inputs(self, run: StepRun, state: dict[str, Any]) -> tuple[str | None, str | None]:
         if state.get("fix") == "findings":
-            review = self._last_review()
-            return (render_findings_for_builder(review.blocking) if review else None), None
+            return run.read_artifact(FIX_FINDINGS), None
         if state.get("fix") == "verify":
             return None, failing_output(run)
         return None, None
@@ -170,18 +167,17 @@ class Runner:
         self._done(workflow, run, t0, detail={"passed": result.passed}, state=state)
         return None
 
-    def _after_review(self, workflow: Workflow, run: StepRun, review: Review, state: dict[str, Any],
+    def _after_review(self, workflow: Workflow, run: StepRun, review: ReviewOutcome, state: dict[str, Any],
                       t0: float) -> str | None:
-        self._done(workflow, run, t0, detail={"verdict": review.verdict, "findings": len(review.findings)},
-                   state=state)
+        self._done(workflow, run, t0, detail={"verdict": review.verdict, "findings": review.findings},
+                   state={**state, "verdict": review.verdict})
         if not review.wants_changes:
             return None
         impl = _loop_start(workflow, run.index)
         max_rounds = run.step.max_rounds or DEFAULT_MAX_ROUNDS
         if impl is None or run.round >= max_rounds:
-            open_items = "; ".join(f"[{f.severity}] {f.title} ({f.where()})" for f in review.blocking)
-            return f"changes still requested after {run.round} round(s): {open_items}"
-        self.emit("note", {"text": f"review requested changes ({len(review.blocking)} blocking finding(s)); "
+            return f"changes still requested after {run.round} round(s): {'; '.join(review.open_items)}"
+        self.emit("note", {"text": f"review requested changes ({len(review.open_items)} blocking finding(s)); "
                                    f"round {run.round + 1}"})
         self._reopen(workflow, impl, run.index, {"attempt": 0, "fix": "findings"}, next_round=run.round + 1)
         return None
@@ -217,12 +213,6 @@ class Runner:
     def _finish(self, status: str, message: str) -> None:
         self.ledger.update_task(self.task.id, status=status, message=message, current_step=None)
         self.emit("task_finished", {"status": status, "message": message})
-
-    def _last_review(self) -> Review | None:
-        path = self.task.folder / "review.json"
-        if not path.is_file():
-            return None
-        return Review.model_validate_json(path.read_text(encoding="utf-8"))
 
     def _set_boxes(self, workflow: Workflow, boxes: dict[int, bool]) -> None:
         """Tick (True) or untick (False) steps by index in the task's workflow.md, in one write."""

@@ -32,8 +32,19 @@ def status_object(root: Path, ledger: Ledger, task: Task) -> dict[str, Any]:
         "current_step": task.current_step, "message": task.message, "steps": steps, "rounds": task.rounds,
         "cost_usd": usage["cost_usd"], "simulated": bool(usage["simulated"]), "calls": usage["calls"],
         "input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
-        "budget_usd": task.budget_usd,
+        "budget_usd": task.budget_usd, "panel": panel_of(task),
     }
+
+
+def panel_of(task: Task) -> list[dict[str, Any]] | None:
+    """The last review panel's reviewers (preset, model, verdict, cost, latency, error), if the task had one."""
+    path = task.folder / "final_review.json"
+    if not path.is_file():
+        return None
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get("reviewers", []))
+    except (OSError, ValueError):
+        return None
 
 
 def all_status(root: Path, ledger: Ledger) -> list[dict[str, Any]]:

@@ -1,15 +1,40 @@
-"""Review: a reviewer reads the rules, spec.md, the diff base..HEAD and the verification results,
-and answers a schema-checked JSON review, written as review.json and review.md."""
+"""Review: reviewers read the rules, spec.md, the diff base..HEAD and the verification results, and
+answer schema-checked JSON reviews.
+
+One reviewer writes ``review.json`` and ``review.md``. A panel (``agents:``) runs its reviewers
+concurrently on the same fresh context; each writes ``review_worker_N.json``, and the deterministic
+consolidation by agreement writes ``final_review.json`` and ``final_review.md``. Either way the
+outcome handed to the runner is a :class:`ReviewOutcome`, and the findings the builder must fix are
+written to ``fix_findings.md``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from specrelay import gitrepo
 from specrelay.engine import context as C
+from specrelay.engine.panel import PanelRequest, run_panel
 from specrelay.engine.phases.base import StepRun, prompt
 from specrelay.engine.phases.verify import verify_summary
-from specrelay.engine.reviewdoc import REVIEW_JSON_SHAPE, Review, render_review
+from specrelay.engine.reviewdoc import REVIEW_JSON_SHAPE, Review, render_findings_for_builder, render_review
 
 DIFF_TOKENS = 30000
+FIX_FINDINGS = "fix_findings.md"
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What the runner needs from a review step, whichever way it was reviewed."""
+
+    verdict: str
+    findings: int
+    wants_changes: bool
+    open_items: list[str]
+
+
+def review_system() -> str:
+    return prompt("review") + "\n" + REVIEW_JSON_SHAPE
 
 
 def review_context(run: StepRun) -> C.Context:
@@ -18,15 +43,17 @@ def review_context(run: StepRun) -> C.Context:
     ctx.add("spec", "spec.md", run.read_artifact("spec.md") or run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
     diff = gitrepo.diff(run.worktree, run.task.base_sha)
-    ctx.add("diff", f"Diff {run.task.base_sha[:10]}..HEAD", C.cut_to_tokens(diff, DIFF_TOKENS) or "(empty diff)")
+    ctx.add("diff", f"Diff {run.task.base_sha[:10]}..HEAD",
+            C.cut_to_tokens(diff, DIFF_TOKENS) or "(empty diff)")
     ctx.add("verify", "Verification results", verify_summary(run))
     return ctx
 
 
-async def run_review(run: StepRun) -> Review:
+async def run_review(run: StepRun) -> ReviewOutcome:
+    if run.step.is_panel:
+        return await _panel_review(run)
     preset = run.step.presets[0]
-    result = await run.call(preset, prompt("review") + "\n" + REVIEW_JSON_SHAPE, review_context(run),
-                            schema=Review)
+    result = await run.call(preset, review_system(), review_context(run), schema=Review)
     review: Review = result.value
     target = run.step.writes[0] if run.step.writes else "review.md"
     stem = target.rsplit(".", 1)[0]
@@ -35,4 +62,18 @@ async def run_review(run: StepRun) -> Review:
     run.write_artifact(f"{stem}_r{run.round}.json", data)
     run.write_artifact(target, render_review(review, reviewer=f"{result.preset} ({result.model})",
                                              round_no=run.round))
-    return review
+    blocking = review.blocking if review.wants_changes else []
+    run.write_artifact(FIX_FINDINGS, render_findings_for_builder(blocking))
+    return ReviewOutcome(review.verdict, len(review.findings), review.wants_changes,
+                         [f"[{f.severity}] {f.title} ({f.where()})" for f in blocking])
+
+
+async def _panel_review(run: StepRun) -> ReviewOutcome:
+    ctx = review_context(run)
+    request = PanelRequest(presets=run.step.presets, system=review_system(), context=ctx,
+                           min_agreement=run.config.review.min_agreement,
+                           diff_files=gitrepo.changed_files(run.worktree, run.task.base_sha),
+                           consolidate_preset=run.config.review.consolidate)
+    panel = await run_panel(request, run.call, folder=run.folder, round_no=run.round)
+    run.write_artifact(FIX_FINDINGS, panel.builder_text)
+    return ReviewOutcome(panel.verdict, panel.findings, panel.wants_changes, panel.open_items)

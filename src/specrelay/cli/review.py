@@ -1,0 +1,57 @@
+"""``specrelay review``: an on-demand cross-model review of any diff; a CI or pre-commit gate.
+
+Exit codes: 0 approve (or nothing to review), 1 request_changes, 2 errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from specrelay.cli import app
+from specrelay.cli.common import console, print_json, repo_root
+from specrelay.errors import UserError
+
+
+@app.command("review")
+def review_command(
+    range_: str | None = typer.Argument(None, metavar="[RANGE]",
+                                        help="A..B, a branch, or a task id (default: uncommitted changes)."),
+    panel: str | None = typer.Option(None, "--panel", help="Comma-separated reviewer presets, run in parallel."),
+    preset: str | None = typer.Option(None, "--preset", help="One reviewer preset."),
+    spec: Path | None = typer.Option(None, "--spec", help="A spec to review the change against."),
+    json_out: bool = typer.Option(False, "--json", help="Print final_review.json."),
+) -> None:
+    """Review a diff with one model or a panel; findings merged by agreement."""
+    from specrelay import paths
+    from specrelay.config import load_config
+    from specrelay.engine.adhoc_review import DEFAULT_REVIEWER, resolve_target, review_target
+    from specrelay.ledger import Ledger
+
+    if panel and preset:
+        raise UserError("give either --panel P1,P2,... or --preset P, not both.")
+    root = repo_root()
+    config = load_config(root)
+    if panel is not None:
+        presets = [p.strip() for p in panel.split(",") if p.strip()]
+        if not presets:
+            raise UserError("--panel: name at least one preset, e.g. --panel gpt-reviewer,gemini-reviewer.")
+    else:
+        presets = [preset or config.routes.review or DEFAULT_REVIEWER]
+    ledger = Ledger(paths.ledger_path(root))
+    target = resolve_target(root, ledger, range_, spec)
+    if not target.diff.strip():
+        if json_out:
+            print_json({"verdict": "approve", "reason": "nothing to review", "findings": []})
+        else:
+            console.print(f"Nothing to review: no changes in {target.label}.")
+        return
+    outcome, folder = asyncio.run(review_target(root, config, ledger, target, presets))
+    if json_out:
+        print_json(outcome.report)
+    else:
+        console.print((folder / "final_review.md").read_text(encoding="utf-8"), markup=False, highlight=False)
+        console.print(f"[dim]Report saved in {folder}[/]")
+    raise SystemExit(0 if outcome.verdict == "approve" else 1)

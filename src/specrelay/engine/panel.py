@@ -1,0 +1,112 @@
+"""A review panel: several reviewers of different families, run concurrently on one fresh context,
+their findings merged by agreement (:mod:`specrelay.engine.consolidate`).
+
+Used by a workflow's panel step and by ``specrelay review``. A reviewer that fails (a provider
+error after retries and fallbacks, or invalid output after one repair) is reported as failed; the
+panel goes on while at least two reviewers (one, for a panel of one) have answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specrelay.engine.consolidate import (
+    Consolidated,
+    ReviewerResult,
+    blocking_findings,
+    consolidate,
+    render_blocking_for_builder,
+    render_markdown,
+    to_json,
+)
+from specrelay.engine.context import Context
+from specrelay.engine.reviewdoc import Review
+from specrelay.errors import ProviderError, StepFailed
+from specrelay.fsutil import atomic_write_text
+from specrelay.llm import CallResult
+
+#: How a panel calls one preset: (preset, system prompt, context, schema) → result.
+Call = Callable[..., Awaitable[CallResult]]
+
+SYNTHESIS_SYSTEM = (
+    "You are the lead reviewer. Below is the merged result of several independent code reviews, already "
+    "ranked by how many reviewers agree. Write a short prose synthesis (under 200 words) for the author: "
+    "what matters most and why. Do not add new findings and do not change any verdict or severity."
+)
+
+
+@dataclass(frozen=True)
+class PanelRequest:
+    presets: Sequence[str]
+    system: str
+    context: Context
+    min_agreement: int | None = None
+    diff_files: Collection[str] | None = None
+    consolidate_preset: str | None = None
+
+
+@dataclass(frozen=True)
+class PanelOutcome:
+    consolidated: Consolidated
+    report: dict[str, Any]
+    verdict: str
+    findings: int
+    wants_changes: bool
+    open_items: list[str]
+    builder_text: str
+
+
+async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: Path) -> ReviewerResult:
+    worker = folder / f"review_worker_{index}.json"
+    try:
+        result = await call(preset, req.system, req.context, schema=Review)
+    except (ProviderError, StepFailed) as exc:
+        atomic_write_text(worker, json.dumps({"preset": preset, "error": str(exc)}, indent=2))
+        return ReviewerResult(preset=preset, model="", review=None, error=str(exc))
+    review: Review = result.value
+    atomic_write_text(worker, json.dumps({"preset": result.preset, "model": result.model,
+                                          "cost_usd": result.cost_usd, "latency_s": round(result.latency_s, 3),
+                                          **review.model_dump(mode="json")}, indent=2))
+    return ReviewerResult(preset=result.preset, model=result.model, review=review, cost_usd=result.cost_usd,
+                          latency_s=result.latency_s)
+
+
+async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: int | None = None) -> PanelOutcome:
+    """Run every reviewer at once, consolidate, and write final_review.json / final_review.md."""
+    results = await asyncio.gather(*(_one(call, req, i, p, folder) for i, p in enumerate(req.presets, 1)))
+    answered = [r for r in results if r.review is not None]
+    needed = min(2, len(req.presets))
+    if len(answered) < needed:
+        errors = "; ".join(f"{r.preset}: {r.error}" for r in results if r.error)
+        raise StepFailed(f"review panel: only {len(answered)} of {len(req.presets)} reviewers answered "
+                         f"(at least {needed} needed): {errors}")
+    merged = consolidate(results, min_agreement=req.min_agreement, diff_files=req.diff_files)
+    report = to_json(merged)
+    markdown = render_markdown(merged, round_no=round_no)
+    if req.consolidate_preset:
+        synthesis = await call(req.consolidate_preset, SYNTHESIS_SYSTEM, _synthesis_context(markdown))
+        report["synthesis"] = {"preset": synthesis.preset, "model": synthesis.model, "text": synthesis.text}
+        markdown += f"\n## Synthesis ({synthesis.preset})\n\n{synthesis.text.strip()}\n"
+    data = json.dumps(report, indent=2)
+    atomic_write_text(folder / "final_review.json", data)
+    atomic_write_text(folder / "final_review.md", markdown)
+    if round_no is not None:
+        atomic_write_text(folder / f"final_review_r{round_no}.json", data)
+    blocking = blocking_findings(merged)
+    wants = merged.verdict == "request_changes" and bool(blocking)
+    return PanelOutcome(
+        consolidated=merged, report=report, verdict=merged.verdict, findings=len(merged.findings),
+        wants_changes=wants,
+        open_items=[f"[{f.severity}] {f.title} ({f.file}:{f.line}; {f.agreement} reviewer(s))" for f in blocking],
+        builder_text=render_blocking_for_builder(merged) if wants else "")
+
+
+def _synthesis_context(markdown: str) -> Context:
+    ctx = Context()
+    ctx.add("review", "Merged review", markdown)
+    return ctx

@@ -1,0 +1,106 @@
+"""Review panels: in a workflow step and on demand with `specrelay review`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import assert_clean_error, run_cli
+from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC, project, review
+
+NO_DOC_GEMINI = {**MAJOR, "line": 6, "category": "documentation",
+                 "title": "Function sub lacks a docstring", "detail": "sub() is public and undocumented."}
+NIT = {"file": "calc.py", "line": 1, "severity": "nit", "category": "style", "title": "add could use type hints"}
+FAIL = [{"error": {"status": 500}}] * 2
+
+
+def panel_repo(tmp_path: Path, gpt: list, gemini: list, sonnet: list) -> Path:
+    return project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB],
+                              "gpt-reviewer": gpt, "gemini-reviewer": gemini, "sonnet-reviewer": sonnet})
+
+
+def test_panel_step_merges_by_agreement_and_drives_the_fix_loop(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path,
+                      gpt=[review("request_changes", [MAJOR]), review()],
+                      gemini=[review("request_changes", [NO_DOC_GEMINI]), review()],
+                      sonnet=[review("approve", [NIT]), review()])
+    proc = run_cli("run", "Add sub", "--workflow", "comprehensive-review", "--json", cwd=repo)
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done" and status["rounds"] == 2, proc.stderr
+    folder = Path(status["folder"])
+    first = json.loads((folder / "final_review_r1.json").read_text())
+    assert first["verdict"] == "request_changes"
+    top = first["findings"][0]
+    assert top["agreement"] == 2 and sorted(top["reviewers"]) == ["gemini-reviewer", "gpt-reviewer"]
+    for i in (1, 2, 3):
+        worker = json.loads((folder / f"review_worker_{i}.json").read_text())
+        assert worker["preset"] and worker["model"] and worker["verdict"]
+    calls = json.loads(run_cli("show", status["id"], "--json", cwd=repo).stdout)["calls"]
+    builds = [c for c in calls if c["phase"] == "implement"]
+    assert "findings" not in builds[0]["context"] and "findings" in builds[1]["context"]
+    assert {p["preset"] for p in status["panel"]} == {"gpt-reviewer", "gemini-reviewer", "sonnet-reviewer"}
+    assert "gpt-reviewer" in (folder / "final_review.md").read_text()
+    shown = run_cli("status", cwd=repo, env={"COLUMNS": "200"}).stdout
+    assert "review panel:" in shown and "sonnet-reviewer approve" in shown
+
+
+def test_single_major_does_not_reach_agreement_in_a_panel_of_three(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path, gpt=[review("request_changes", [MAJOR])], gemini=[review()], sonnet=[review()])
+    status = json.loads(run_cli("run", "Add sub", "--workflow", "comprehensive-review", "--json", cwd=repo).stdout)
+    assert status["status"] == "done" and status["rounds"] == 1
+
+
+def test_a_failing_reviewer_is_reported_and_the_panel_goes_on(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path, gpt=FAIL, gemini=[review()], sonnet=[review()])
+    status = json.loads(run_cli("run", "Add sub", "--workflow", "comprehensive-review", "--json", cwd=repo).stdout)
+    assert status["status"] == "done"
+    failed = [p for p in status["panel"] if p.get("error")]
+    assert [p["preset"] for p in failed] == ["gpt-reviewer"]
+
+
+def test_two_failing_reviewers_fail_the_step_clearly(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path, gpt=FAIL, gemini=FAIL, sonnet=[review()])
+    proc = run_cli("run", "Add sub", "--workflow", "comprehensive-review", cwd=repo)
+    assert_clean_error(proc, "only 1 of 3 reviewers answered")
+
+
+def _dirty(repo: Path) -> None:
+    (repo / "calc.py").write_text((repo / "calc.py").read_text() + "\n\ndef sub(a, b):\n    return a - b\n")
+
+
+def test_on_demand_review_exit_codes_and_reports(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path, gpt=[review("request_changes", [MAJOR]), review()],
+                      gemini=[review("request_changes", [NO_DOC_GEMINI]), review()], sonnet=[review(), review()])
+    nothing = run_cli("review", cwd=repo)
+    assert nothing.returncode == 0 and "Nothing to review" in nothing.stdout
+    _dirty(repo)
+    proc = run_cli("review", "--panel", "gpt-reviewer,gemini-reviewer,sonnet-reviewer", "--json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "request_changes" and report["findings"][0]["agreement"] == 2
+    saved = list((repo / ".specrelay" / "reviews").iterdir())
+    assert len(saved) == 1 and (saved[0] / "final_review.md").is_file()
+    assert (saved[0] / "review_worker_3.json").is_file()
+    text = run_cli("review", "--preset", "sonnet-reviewer", cwd=repo)
+    assert text.returncode == 0 and "approve" in text.stdout, text.stderr
+
+
+def test_on_demand_review_of_a_range_a_branch_and_a_task(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path, gpt=[review()] * 5, gemini=[], sonnet=[])
+    _dirty(repo)
+    subprocess.run(["git", "commit", "-qam", "sub"], cwd=repo, check=True)
+    assert run_cli("review", "HEAD~1..HEAD", "--preset", "gpt-reviewer", cwd=repo).returncode == 0
+    subprocess.run(["git", "branch", "feature", "HEAD"], cwd=repo, check=True)
+    subprocess.run(["git", "reset", "-q", "--hard", "HEAD~1"], cwd=repo, check=True)
+    assert run_cli("review", "feature", "--preset", "gpt-reviewer", cwd=repo).returncode == 0
+
+
+def test_on_demand_review_bad_input(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path, gpt=[], gemini=[], sonnet=[])
+    _dirty(repo)
+    assert_clean_error(run_cli("review", "--panel", "gpt-reviewer,nope", cwd=repo), "unknown preset 'nope'")
+    assert_clean_error(run_cli("review", "no-such-ref", cwd=repo), "no-such-ref")
+    assert_clean_error(run_cli("review", "--spec", "missing.md", cwd=repo), "--spec missing.md")
+    proc = run_cli("review", "--preset", "gpt-reviewer", cwd=repo)  # no replies left: a provider error
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
