@@ -140,3 +140,30 @@ def test_discard_refuses_to_lose_work_without_force(tmp_path: Path) -> None:
     assert run_cli("discard", status["id"], "--force", cwd=repo).returncode == 0
     assert not worktree.exists()
     assert "specrelay/" not in git(repo, "branch", "--list")
+
+
+def test_zenflows_documented_example_runs_unchanged(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "sonnet-reviewer": [review()]})
+    zenflow = (Path(__file__).parents[1] / "src/specrelay/data/workflows/zenflow.md").read_text()
+    assert "<!-- agent: opus-planner -->" in zenflow and "review.md" in zenflow
+    proc, status = run_json(repo, "run", "Add sub", "--workflow", "zenflow")
+    assert status["status"] == "done", proc.stderr
+    assert [s["title"] for s in status["steps"]] == ["Planning", "Implementation", "Review"]
+    assert (Path(status["folder"]) / "review.md").is_file()
+
+
+def test_detach_runs_in_the_background_with_a_log(tmp_path: Path) -> None:
+    import time
+
+    repo = project(tmp_path, happy_replies())
+    proc, started = run_json(repo, "run", "Add sub", "--detach")
+    assert proc.returncode == 0 and started["pid"] > 0
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        [task] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
+        if task["status"] in ("done", "failed", "needs_attention"):
+            break
+        time.sleep(0.2)
+    assert task["status"] == "done"
+    log = Path(started["log"]).read_text()
+    assert "Review" in log and "Traceback" not in log
