@@ -83,6 +83,23 @@ def test_whole_line_match_wins_over_the_same_text_inside_another_line() -> None:
     assert apply_edit(text, "total = 0\n", "total = 1\n") == "total = 1\nvalue = total = 0\n"
 
 
+def test_overlapping_occurrences_count_as_several() -> None:
+    # str.count would say 1 here; the block fits at lines 1-2 and at lines 2-3.
+    with pytest.raises(AmbiguousMatch) as info:
+        apply_edit("a\na\na\n", "a\na\n", "b\n")
+    assert info.value.lines == [1, 2]
+
+
+def test_text_starting_mid_line_is_not_taken_for_whole_lines() -> None:
+    with pytest.raises(NoMatch):
+        apply_edit("xa\nb\nc\n", "a\nb\n", "z\n")
+
+
+def test_a_crlf_pair_is_never_split() -> None:
+    assert apply_edit("\r\n", "\n", "") == ""
+    assert apply_edit("a\r\n\r\nb\r\n", "\n", "") == "a\r\nb\r\n"
+
+
 def test_no_match_reports_the_closest_spans_with_line_numbers() -> None:
     search = "    def get(self, name):\n        # Names are file names.\n"
     with pytest.raises(NoMatch) as info:
@@ -139,6 +156,18 @@ def test_trailing_whitespace_in_search_is_ignored_and_file_lines_kept() -> None:
 def test_replace_that_strips_trailing_whitespace_is_honoured() -> None:
     text = "x = 1   \ny = 2\n"
     assert apply_edit(text, "x = 1  \ny = 2\n", "x = 1\ny = 2\n") == "x = 1\ny = 2\n"
+
+
+def test_whitespace_only_lines_in_replace_are_kept() -> None:
+    text = "def f():\n    x = 1\n    return x\n"
+    out = apply_edit(text, "    x = 1  \n    return x\n", "    x = 1\n    \n    return x\n")
+    assert out == "def f():\n    x = 1\n    \n    return x\n"
+
+
+def test_empty_line_after_reindenting_is_refused_where_blank_lines_hold_spaces() -> None:
+    text = "class A:\n    def f(self):\n        x = 1\n        \n        return x\n"
+    with pytest.raises(NoMatch, match="blank lines holding spaces"):
+        apply_edit(text, "def f(self):\n    x = 1\n", "def f(self):\n    x = 1\n\n    y = 2\n")
 
 
 def test_outdented_search_and_replace_are_reindented() -> None:
@@ -300,6 +329,15 @@ def test_several_matches_at_a_fuzzy_level_are_refused() -> None:
         apply_edit(text, "v = 1\n", "v = 0\n")
     assert info.value.lines == [1, 3]
     assert "ignoring trailing whitespace" in str(info.value)
+
+
+def test_one_drift_here_and_another_drift_there_is_refused() -> None:
+    # Ignoring indentation it fits lines 2-3; ignoring a missing blank line, lines 5-7.
+    text = "if a:\n    x = 1\n    y = 2\n\nx = 1\n\ny = 2\n"
+    with pytest.raises(AmbiguousMatch) as info:
+        apply_edit(text, "x = 1\ny = 2\n", "x = 3\ny = 2\n")
+    assert info.value.lines == [2, 5]
+    assert "ignoring indentation or ignoring missing or extra blank" in str(info.value)
 
 
 def test_fuzzy_match_that_would_change_nothing_is_refused() -> None:
