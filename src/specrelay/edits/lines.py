@@ -2,7 +2,8 @@
 
 Everything in :mod:`specrelay.edits` works on lines without their endings; the
 endings are kept aside so that an edit can put every untouched line back byte
-for byte (``\\r\\n`` stays ``\\r\\n``, a missing final newline stays missing).
+for byte: ``\\r\\n`` stays ``\\r\\n``, and a missing final newline stays missing
+(unless an edit rewrites the last line with a REPLACE that ends in one).
 """
 
 from __future__ import annotations
