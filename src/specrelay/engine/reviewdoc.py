@@ -2,36 +2,103 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["blocker", "major", "minor", "nit"]
 SEVERITY_RANK: dict[str, int] = {"blocker": 0, "major": 1, "minor": 2, "nit": 3}
 SCORE_NAMES = ("semantic_resolution", "contract_adherence", "regression_safety", "scope_discipline")
+#: What reviewers write instead of our four severities (compared lower-case); anything else is "minor".
+SEVERITY_SYNONYMS: dict[str, str] = {
+    "critical": "blocker", "blocking": "blocker", "high": "major", "medium": "minor", "moderate": "minor",
+    "low": "nit", "info": "nit", "informational": "nit", "trivial": "nit", "style": "nit",
+}
+VERDICT_SYNONYMS: dict[str, str] = {
+    "approved": "approve", "accept": "approve", "accepted": "approve", "lgtm": "approve", "pass": "approve",
+    "changes_requested": "request_changes", "request_change": "request_changes",
+    "needs_changes": "request_changes", "reject": "request_changes", "rejected": "request_changes",
+}
+_FIRST_INT = re.compile(r"\d+")
+
+
+def _normal_severity(value: object) -> str:
+    """One of our severities for whatever a reviewer wrote: synonyms mapped, anything unknown "minor"."""
+    word = value.strip().lower() if isinstance(value, str) else ""
+    if word in SEVERITY_RANK:
+        return word
+    return SEVERITY_SYNONYMS.get(word, "minor")
+
+
+def _first_int(value: object) -> object:
+    """An int out of "12", "L12", "12-14" or 12.0; None when there is none; anything else unchanged."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return round(value) if value == value and abs(value) < 1e12 else None
+    if isinstance(value, str):
+        match = _FIRST_INT.search(value)
+        return int(match.group()) if match else None
+    return value
 
 
 class Finding(BaseModel):
-    """One problem a reviewer found."""
+    """One problem a reviewer found.
+
+    Input is taken forgivingly, because one malformed finding should not cost a whole review:
+    severities are matched case-insensitively and common synonyms mapped (critical → blocker,
+    high → major, medium/moderate → minor, low/info/trivial/style → nit, anything else → minor);
+    a missing or blank category is "other"; a missing title is taken from the detail's first line;
+    ``null`` text fields are empty; a line number is read out of "L12" or "12-14", and a negative,
+    zero or absurd one is dropped to None.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
     file: str = ""
     line: int | None = None
-    severity: Severity
+    severity: Severity = "minor"
     category: str = "other"
     title: str = Field(min_length=1)
     detail: str = ""
     suggestion: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_gaps(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = {**data}
+        for key in ("file", "detail", "suggestion", "title"):
+            if data.get(key) is None:
+                data[key] = ""
+        if not str(data["title"]).strip() and str(data["detail"]).strip():
+            first = str(data["detail"]).strip().splitlines()[0]
+            data["title"] = first if len(first) <= 80 else first[:79].rstrip() + "…"
+        return data
+
     @field_validator("severity", mode="before")
     @classmethod
-    def _lower(cls, value: object) -> object:
+    def _severity(cls, value: object) -> str:
+        return _normal_severity(value)
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "other"
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("title", "file", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("line", mode="before")
     @classmethod
     def _sane_line(cls, value: object) -> object:
+        value = _first_int(value)
         # A negative, zero or absurd line number points nowhere: keep the finding, drop the line.
         if isinstance(value, int) and not 0 < value < 10_000_000:
             return None
@@ -48,25 +115,57 @@ class Finding(BaseModel):
 
 
 class Scores(BaseModel):
-    """Rubric scores, 1 (poor) to 5 (excellent)."""
+    """Rubric scores, 1 (poor) to 5 (excellent); a score left out, or outside 1-5, is None (not given)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    semantic_resolution: int = Field(ge=1, le=5)
-    contract_adherence: int = Field(ge=1, le=5)
-    regression_safety: int = Field(ge=1, le=5)
-    scope_discipline: int = Field(ge=1, le=5)
+    semantic_resolution: int | None = Field(default=None, ge=1, le=5)
+    contract_adherence: int | None = Field(default=None, ge=1, le=5)
+    regression_safety: int | None = Field(default=None, ge=1, le=5)
+    scope_discipline: int | None = Field(default=None, ge=1, le=5)
+
+    @field_validator(*SCORE_NAMES, mode="before")
+    @classmethod
+    def _sane_score(cls, value: object) -> object:
+        value = _first_int(value)
+        if isinstance(value, int) and not 1 <= value <= 5:
+            return None
+        return value
+
+    def given(self) -> dict[str, int]:
+        """The scores the reviewer gave, by name, in :data:`SCORE_NAMES` order."""
+        return {name: score for name in SCORE_NAMES if (score := getattr(self, name)) is not None}
 
 
 class Review(BaseModel):
-    """What a reviewer answers."""
+    """What a reviewer answers. ``scores`` is None when the reviewer gave none; the verdict's
+    common spellings ("Approved", "changes requested") are accepted."""
 
     model_config = ConfigDict(extra="ignore")
 
     verdict: Literal["approve", "request_changes"]
     summary: str = ""
-    scores: Scores
+    scores: Scores | None = None
     findings: list[Finding] = Field(default_factory=list)
+
+    @field_validator("verdict", mode="before")
+    @classmethod
+    def _verdict(cls, value: object) -> object:
+        # "Approved", "request changes", "CHANGES_REQUESTED": the intent is clear; an unknown word still fails.
+        if not isinstance(value, str):
+            return value
+        word = re.sub(r"[\s-]+", "_", value.strip().lower())
+        return VERDICT_SYNONYMS.get(word, word)
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _no_null_summary(cls, value: object) -> object:
+        return "" if value is None else value
+
+    @field_validator("findings", mode="before")
+    @classmethod
+    def _no_null_findings(cls, value: object) -> object:
+        return [] if value is None else value
 
     @property
     def blocking(self) -> list[Finding]:
@@ -99,7 +198,9 @@ def render_review(review: Review, *, reviewer: str, round_no: int) -> str:
     if review.summary:
         lines += [review.summary.strip(), ""]
     lines += ["## Scores", ""]
-    lines += [f"- {name.replace('_', ' ')}: {getattr(review.scores, name)}/5" for name in SCORE_NAMES]
+    given = review.scores.given() if review.scores else {}
+    lines += [f"- {name.replace('_', ' ')}: {given[name]}/5" if name in given
+              else f"- {name.replace('_', ' ')}: not given" for name in SCORE_NAMES]
     lines += ["", f"## Findings ({len(review.findings)})", ""]
     if not review.findings:
         lines.append("None.")
