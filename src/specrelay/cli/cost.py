@@ -38,12 +38,12 @@ def cost_command(
     out: dict[str, Any] = {"by": by, "task": task, "rows": rows, "total": total}
     if as_preset is not None:
         from specrelay.config import load_config
-        from specrelay.llm.pricing import reprice
+        from specrelay.llm.pricing import priced_model, reprice
 
         preset = load_config(root).preset(as_preset)
         alt = reprice(ledger.usage_rows(task), preset)
         actual = total.get("cost_usd")
-        out["as"] = {"preset": as_preset, "model": preset.model, "cost_usd": alt,
+        out["as"] = {"preset": as_preset, "model": priced_model(preset)[0], "cost_usd": alt,
                      "difference_usd": None if alt is None or actual is None else alt - actual}
     if json_out:
         print_json(out)

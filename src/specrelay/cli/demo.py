@@ -51,5 +51,5 @@ Try, inside {root}:
   specrelay cost --by preset --as opus-planner
   git log --format='%h %s%n%(trailers)' {task.branch}
 
-[bold]The models in this demo were scripted[/] (replies shipped with specrelay) and every cost is
+[bold]The models in this demo were scripted[/] (replies shipped with specrelay) and every cost is \
 [bold]simulated[/] at the real prices of the models they stand for. The tests really ran.""")

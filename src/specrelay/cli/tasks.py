@@ -50,9 +50,12 @@ def status_command(
         step = r["current_step"] or "-"
         if not r["worktree_exists"] and r["status"] not in ("merged", "discarded"):
             step += " (worktree missing)"
-        table.add_row(r["id"], r["status"], step, str(r["rounds"]),
-                      tokens(r["input_tokens"] + r["output_tokens"]), money(r["cost_usd"], simulated=r["simulated"]))
+        cost = money(r["cost_usd"]) + ("*" if r["simulated"] else "")
+        table.add_row(r["id"], r["status"], step, str(r["rounds"]), tokens(r["input_tokens"] + r["output_tokens"]),
+                      cost)
     console.print(table)
+    if any(r["simulated"] for r in rows):
+        console.print("[dim]* simulated: scripted models priced as the real models they stand for[/]")
     for r in rows:
         if r.get("panel"):
             console.print(f"{r['id']} review panel: {panel_line(r['panel'])}")
