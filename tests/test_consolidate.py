@@ -18,10 +18,8 @@ from specrelay.engine.consolidate import (
     blocking_findings,
     consolidate,
     normalise_path,
-    render_blocking_for_builder,
-    render_markdown,
-    to_json,
 )
+from specrelay.engine.review_report import render_blocking_for_builder, render_markdown, to_json
 from specrelay.engine.reviewdoc import Finding, Review, render_review
 
 LABELLED = Path(__file__).parent / "data" / "panel_labelled.json"

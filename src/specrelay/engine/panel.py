@@ -15,16 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specrelay.engine.consolidate import (
-    Consolidated,
-    ReviewerResult,
-    blocking_findings,
-    consolidate,
-    render_blocking_for_builder,
-    render_markdown,
-    to_json,
-)
+from specrelay.engine.consolidate import Consolidated, ReviewerResult, blocking_findings, consolidate
 from specrelay.engine.context import Context
+from specrelay.engine.review_report import render_blocking_for_builder, render_markdown, to_json
 from specrelay.engine.reviewdoc import Review
 from specrelay.errors import ProviderError, StepFailed
 from specrelay.fsutil import atomic_write_text
