@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from specrelay.edits import apply_edit, apply_edit_detailed
-from specrelay.errors import AmbiguousMatch, EditError, NoMatch
+from specrelay.errors import AmbiguousMatch, EditError, NoMatch, UncertainEdit
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared/data/edits/flask.jsonl.gz"
 
@@ -166,7 +166,7 @@ def test_whitespace_only_lines_in_replace_are_kept() -> None:
 
 def test_empty_line_after_reindenting_is_refused_where_blank_lines_hold_spaces() -> None:
     text = "class A:\n    def f(self):\n        x = 1\n        \n        return x\n"
-    with pytest.raises(NoMatch, match="blank lines holding spaces"):
+    with pytest.raises(UncertainEdit, match="blank lines holding spaces"):
         apply_edit(text, "def f(self):\n    x = 1\n", "def f(self):\n    x = 1\n\n    y = 2\n")
 
 
@@ -196,13 +196,13 @@ def test_outdented_search_with_replace_at_its_own_indentation() -> None:
 
 def test_outdented_search_whose_replace_shares_no_line_is_refused() -> None:
     # REPLACE may have lost the same indentation as SEARCH, or only its own: nothing tells which.
-    with pytest.raises(NoMatch, match="indentation"):
+    with pytest.raises(UncertainEdit, match="indentation"):
         apply_edit(CODE, "self.root = root\n", "self.root = Path(root)\nself.check()\n")
 
 
 def test_outdented_search_with_a_reindented_last_line_is_refused() -> None:
     # Wrapping in an "if": the last line is shared but re-indented, so it cannot tell the offset.
-    with pytest.raises(NoMatch, match="indent"):
+    with pytest.raises(UncertainEdit, match="indent"):
         apply_edit(CODE, "self.root = root\n", "if root:\n    self.root = root\n")
 
 
@@ -223,10 +223,10 @@ def test_skipped_line_next_to_a_change_is_refused_with_its_number() -> None:
     # SEARCH skips the comment; REPLACE changes the line after it: keep or drop the comment?
     search = "    def get(self, key):\n        path = os.path.join(self.root, key)\n"
     replace = "    def get(self, key):\n        path = self.root / key\n"
-    with pytest.raises(NoMatch) as info:
+    with pytest.raises(UncertainEdit) as info:
         apply_edit(CODE, search, replace)
     assert "line 15" in str(info.value) and "Keys are file names" in str(info.value)
-    assert info.value.candidates[0][:2] == (14, 16)
+    assert info.value.span[:2] == (14, 16)
 
 
 def test_skipped_line_inside_a_removed_block_goes_with_it() -> None:
@@ -234,6 +234,14 @@ def test_skipped_line_inside_a_removed_block_goes_with_it() -> None:
               "        return load(path)\n")
     out = apply_edit(CODE, search, "")
     assert out == CODE[: CODE.index("\n    def get")] + "\n"
+
+
+def test_leading_comment_lines_pair_with_their_nearest_copies() -> None:
+    # SEARCH dropped the blank line between two "# note" lines; it pairs its own two with the
+    # nearest copies (one line dropped), not with the run of two further up (two lines dropped).
+    text = "x = 0\n# note\n# note\n\n# note\ndef f(x):\n    return x\n"
+    out = apply_edit(text, "# note\n# note\ndef f(x):\n", "# note\n\n# note\n")
+    assert out == "x = 0\n# note\n# note\n\n# note\n    return x\n"
 
 
 def test_extra_blank_line_in_search_is_tolerated() -> None:
@@ -266,7 +274,7 @@ def test_typographic_characters_the_file_really_has_are_kept() -> None:
 def test_typographic_character_both_drifted_and_genuine_is_refused_in_a_new_line() -> None:
     text = "msg = 'it\u2019s'\nx = 'a'\n"
     search = "msg = \u2018it\u2019s\u2019\nx = \u2018a\u2019\n"
-    with pytest.raises(NoMatch, match="also uses it"):
+    with pytest.raises(UncertainEdit, match="also uses it"):
         apply_edit(text, search, "msg = \u2018it\u2019s\u2019\nx = \u2018b\u2019\n")
 
 
@@ -297,15 +305,69 @@ def test_elision_whose_span_is_not_unique_is_refused() -> None:
         apply_edit(text, "    x = 1\n    ...\n    return x\n", "    return 2\n")
 
 
-def test_elision_with_only_blank_lines_on_one_side_is_refused() -> None:
+# A ``...`` may frame several spans (a head or tail that repeats, or is only blank lines): the edit
+# applies only when REPLACE gives the same text for every span, whichever the model meant.
+
+
+def test_blank_tail_that_fits_one_place_frames_a_unique_span() -> None:
+    # After "class Store:" the file has one blank line: the tail can only be that one.
+    out = apply_edit(CODE, "class Store:\n...\n\n", "class Store:\n")
+    assert out == CODE.replace("class Store:\n    def __init__(self, root):\n        self.root = root\n\n",
+                               "class Store:\n")
+    assert level_of(CODE, "class Store:\n...\n\n", "class Store:\n") == "elision"
+
+
+def test_blank_head_with_an_unchanged_middle_applies_wherever_the_span_starts() -> None:
+    # The head (one blank line) fits at 5 blank lines; REPLACE keeps it and the middle, so the
+    # new text is the same whichever of them the model meant.
+    search = "\n...\n        return load(path)\n"
+    replace = "\n...\n        return load(self.root / key)\n"
+    done = apply_edit_detailed(CODE, search, replace)
+    assert done.text == CODE.replace("return load(path)", "return load(self.root / key)")
+    assert done.level == "elision"
+    assert (done.first_line, done.last_line) == (2, 17)  # every span it could have been, together
+
+
+def test_repeated_head_with_an_unchanged_middle_applies() -> None:
+    text = "def a():\n    x = 1\n    y = 2\n    x = 1\n    z = 3\n    return y\n"
+    out = apply_edit(text, "    x = 1\n    ...\n    return y\n", "    x = 1\n    ...\n    return y + z\n")
+    assert out == text.replace("return y", "return y + z")
+
+
+def test_blank_head_framing_spans_that_give_different_texts_is_refused() -> None:
+    # REPLACE spells the span out: deleting from one blank line or from another differs.
+    with pytest.raises(AmbiguousMatch) as info:
+        apply_edit(CODE, "\n...\n        return load(path)\n", "\n        return load(path)\n")
+    message = str(info.value)
+    assert "5 spans" in message and "lines 2-17, 3-17, 8-17, 9-17, 13-17" in message
+    assert "only blank lines" in message and "different result" in message
+    assert info.value.lines == [2, 3, 8, 9, 13]
+
+
+def test_elided_span_where_one_candidate_is_uncertain_is_refused() -> None:
+    # From the first blank line, the middle holds a literal "..." line: REPLACE's "..." might be it.
+    text = "x = 1\n\ndef f():\n    ...\n\ny = 2\nz = 3\n"
+    with pytest.raises(AmbiguousMatch, match="not certain"):
+        apply_edit(text, "\n...\nz = 3\n", "\n...\nz = 4\n")
+    # Framed by a head that fits once, the same edit applies.
+    assert apply_edit(text, "y = 2\n...\nz = 3\n", "y = 2\n...\nz = 4\n") == text.replace("z = 3", "z = 4")
+
+
+def test_elision_framing_too_many_spans_is_refused_without_trying_them() -> None:
+    text = "".join(f"v{i} = {i}\n\n" for i in range(20)) + "end()\n"
+    with pytest.raises(AmbiguousMatch, match="20 spans .* too many to try"):
+        apply_edit(text, "\n...\nend()\n", "\n...\nend(1)\n")
+
+
+def test_elision_with_only_blank_lines_on_both_sides_is_refused() -> None:
     with pytest.raises(NoMatch):
-        apply_edit(CODE, "class Store:\n...\n\n", "class Store:\n")
+        apply_edit(CODE, "\n...\n\n", "\n")
 
 
 def test_literal_ellipsis_in_replace_is_not_taken_for_an_elision() -> None:
     search = "    def get(self, key):\n        ...\n        return load(path)\n"
     replace = "    def get(self, key):\n            ...\n"  # other indentation: a literal Ellipsis?
-    with pytest.raises(NoMatch, match="literally"):
+    with pytest.raises(UncertainEdit, match="literally"):
         apply_edit(CODE, search, replace)
 
 
@@ -341,7 +403,7 @@ def test_one_drift_here_and_another_drift_there_is_refused() -> None:
 
 
 def test_fuzzy_match_that_would_change_nothing_is_refused() -> None:
-    with pytest.raises(NoMatch, match="would not change"):
+    with pytest.raises(UncertainEdit, match="would not change"):
         apply_edit(CODE, "class Store:  \n", "class Store:  \n")
 
 

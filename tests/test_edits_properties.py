@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from specrelay.edits import apply_edit, apply_edit_detailed
+from specrelay.edits.match import FileIndex, first_matches
 from specrelay.errors import AmbiguousMatch, EditError
 
 # A small vocabulary of code lines, so that random texts repeat lines the way real files do.
@@ -174,3 +175,26 @@ def test_any_input_gives_a_text_or_an_edit_error(text: str, search: str, replace
         assert isinstance(apply_edit(text, search, replace), str)
     except EditError:
         pass
+
+
+@given(unique_edits(context=True), replace_st, st.data())
+@PROFILE
+def test_an_elided_search_keeping_its_middle_applies_as_intended_or_is_refused(
+    edit: Edit, new_tail: list[str], data: st.DataObject
+) -> None:
+    # The "unchanged middle" form: REPLACE repeats SEARCH's head and '...' and rewrites the tail.
+    # Heads and tails repeat often here (blank lines, "    return x"), so a '...' frames several
+    # spans; whichever the edit applies to, it must be the intended result.
+    span = edit.span
+    assume(len(span) >= 3)
+    head = data.draw(st.integers(1, len(span) - 2))
+    tail = data.draw(st.integers(head + 1, len(span) - 1))
+    search = span[:head] + ["..."] + span[tail:]
+    # A SEARCH that also reads literally somewhere (the file has "    ..." lines) means that place.
+    assume(not first_matches(FileIndex(edit.lines), search))
+    text = text_of(edit.lines)
+    try:
+        out = apply_edit(text, text_of(search), text_of(span[:head] + ["..."] + new_tail))
+    except EditError:
+        return
+    assert out == text_of(edit.lines[: edit.start] + span[:tail] + new_tail + edit.lines[edit.stop:])

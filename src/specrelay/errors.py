@@ -14,6 +14,8 @@
         ├── EditError        a SEARCH/REPLACE block could not be applied
         │   ├── NoMatch          with the closest candidate spans and their line numbers
         │   ├── AmbiguousMatch   with the line numbers of every match
+        │   ├── UncertainEdit    SEARCH found its place, but how REPLACE applies there is not certain
+        │   ├── EditsRejected    some blocks of a reply failed, so none was applied (every block's report)
         │   ├── OutsideWorktree  a path that leaves the worktree
         │   └── MalformedBlock   a reply whose blocks cannot be parsed (quotes the line)
         └── StepFailed       which step, why, where the logs are
@@ -23,6 +25,11 @@ The CLI prints any ``SpecRelayError`` as one clear message and exits non-zero.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from specrelay.edits.apply import ApplyResult
 
 
 class SpecRelayError(Exception):
@@ -95,6 +102,28 @@ class AmbiguousMatch(EditError):
     def __init__(self, message: str, lines: list[int] | None = None) -> None:
         super().__init__(message)
         self.lines = lines or []
+
+
+class UncertainEdit(EditError):
+    """SEARCH matched one place, but how REPLACE applies there is not certain (a skipped line next
+    to a change, an ambiguous ``...``, a doubtful indentation); ``span`` is (first_line, last_line,
+    text) of the lines SEARCH matched."""
+
+    def __init__(self, message: str, span: tuple[int, int, str] | None = None) -> None:
+        super().__init__(message)
+        self.span = span
+
+
+class EditsRejected(EditError):
+    """Some blocks of a reply could not be applied, so no file was changed.
+
+    ``result`` (an :class:`~specrelay.edits.apply.ApplyResult`) holds every block's report;
+    ``str(exc)`` lists the failures in a form meant to be sent back to the model.
+    """
+
+    def __init__(self, message: str, result: ApplyResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class OutsideWorktree(EditError):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from specrelay.edits.lines import SplitText, split_block, split_text
-from specrelay.edits.match import LADDER, FileIndex, Level, Match, find_matches
+from specrelay.edits.lines import SplitText, is_blank, split_block, split_text
+from specrelay.edits.match import ELIDED, LADDER, FileIndex, Level, Match, find_matches
 from specrelay.edits.merge import Item, MergeConflict, merge
 from specrelay.edits.suggest import closest_spans
-from specrelay.errors import AmbiguousMatch, NoMatch
+from specrelay.errors import AmbiguousMatch, NoMatch, UncertainEdit
 
 #: How many candidate spans a NoMatch shows, and how many lines of each.
 _SHOWN_CANDIDATES = 3
 _SHOWN_LINES = 12
+#: At most this many spans framed by a ``...`` are tried to see if they all give the same text;
+#: with more, the edit is refused as ambiguous without trying (it bounds the time an edit takes).
+MAX_ELIDED_CANDIDATES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +34,14 @@ def apply_edit(text: str, search: str, replace: str, *, path: str = "the file") 
     """Return ``text`` with ``search`` replaced by ``replace``, or raise.
 
     Raises :class:`~specrelay.errors.NoMatch` (with the closest spans) when SEARCH
-    matches nowhere, or matches but the result would be uncertain, and
+    matches nowhere, :class:`~specrelay.errors.UncertainEdit` when it matches one
+    place but how REPLACE applies there is not certain, and
     :class:`~specrelay.errors.AmbiguousMatch` (with every match's first line)
-    when it matches in several places. ``path`` only names the file in messages.
+    when it matches in several places. A SEARCH whose ``...`` line leaves several
+    spans possible is the exception: if REPLACE gives the same new text for every
+    one of them (at most :data:`MAX_ELIDED_CANDIDATES`), that text is the
+    intended one whichever span was meant, and it is returned. ``path`` only
+    names the file in messages.
     """
     return apply_edit_detailed(text, search, replace, path=path).text
 
@@ -51,16 +59,40 @@ def apply_edit_detailed(text: str, search: str, replace: str, *, path: str = "th
     doc = split_text(text)
     s_lines, r_lines = split_block(search), split_block(replace)
     several = pos != -1 and not unique
-    match = _locate(doc, s_lines, path, _substring_lines(text, search) if several else [])
-    try:
-        items = merge(doc.lines, match, s_lines, r_lines)
-    except MergeConflict as exc:
-        raise _conflict(doc, match, path, str(exc)) from None
-    new_text = _assemble(doc, match, items, replace)
-    if new_text == text and match.level.name != "exact":
+    matches = _locate(doc, s_lines, path, _substring_lines(text, search) if several else [])
+    new_text = _agreed_text(doc, matches, s_lines, r_lines, replace, path)
+    first, stop = min(m.start for m in matches), max(m.stop for m in matches)
+    if new_text == text and matches[0].level.name != "exact":
         # The model asked for a change (or copied the file wrongly); doing nothing is not what it meant.
-        raise _conflict(doc, match, path, "the file would not change")
-    return AppliedEdit(new_text, match.level.name, match.start + 1, match.stop)
+        raise _conflict(doc, first, stop, matches[0].level, path, "the file would not change")
+    return AppliedEdit(new_text, matches[0].level.name, first + 1, stop)
+
+
+def _agreed_text(doc: SplitText, matches: list[Match], search: list[str], replace: list[str],
+                 replace_text: str, path: str) -> str:
+    """The new text, the same whichever of ``matches`` SEARCH meant; refuse if they differ.
+
+    Several matches only come from an elided SEARCH whose head or tail frames
+    several spans. Each is merged in turn, and the first that fails or gives
+    another text than the others ends the search: nothing then tells which
+    span the model meant, and picking one (nearest, farthest) could corrupt
+    the file.
+    """
+    agreed: str | None = None
+    for match in matches:
+        try:
+            items = merge(doc.lines, match, search, replace)
+        except MergeConflict as exc:
+            if len(matches) == 1:
+                raise _conflict(doc, match.start, match.stop, match.level, path, str(exc)) from None
+            raise _elided_ambiguous(path, search, matches, f"and for the one at lines {match.start + 1}-{match.stop} "
+                                    f"applying REPLACE is not certain: {exc}") from None
+        new_text = _assemble(doc, match, items, replace_text)
+        if agreed is not None and new_text != agreed:
+            raise _elided_ambiguous(path, search, matches, "and REPLACE gives a different result in each")
+        agreed = new_text
+    assert agreed is not None  # _locate returns at least one match
+    return agreed
 
 
 def _create(text: str, replace: str, path: str) -> AppliedEdit:
@@ -99,14 +131,22 @@ def _one_line(text: str) -> bool:
     return text.count("\n") <= text.endswith("\n") and bool(text.strip())
 
 
-def _locate(doc: SplitText, search: list[str], path: str, substring_lines: list[int]) -> Match:
-    """Climb the ladder; stop at the first level with any match, and refuse if it has several."""
+def _locate(doc: SplitText, search: list[str], path: str, substring_lines: list[int]) -> list[Match]:
+    """Climb the ladder; stop at the first level with any match, and refuse if it has several.
+
+    Only at the elision level are several matches returned (up to
+    :data:`MAX_ELIDED_CANDIDATES`), for the caller to apply if they all agree.
+    """
     index = FileIndex(doc.lines, ascii_only=doc.text.isascii())
     for rung, level in enumerate(LADDER):
         found = find_matches(index, search, level)
         if len(found) == 1:
             _check_rivals(index, search, found[0], LADDER[rung + 1:], path)
-            return found[0]
+            return found
+        if found and level.elision:
+            if len(found) > MAX_ELIDED_CANDIDATES:
+                raise _elided_ambiguous(path, search, found, "too many to try")
+            return found
         if found:
             raise _ambiguous(path, level.how, [m.start + 1 for m in found])
         if level.name == "exact" and substring_lines:
@@ -187,13 +227,28 @@ def _not_found(doc: SplitText, search: list[str], path: str) -> NoMatch:
     return NoMatch(message, candidates=[(first, last, text) for first, last, text, _ in spans])
 
 
-def _conflict(doc: SplitText, match: Match, path: str, reason: str) -> NoMatch:
-    first, last = match.start + 1, match.stop
-    text = "\n".join(doc.lines[match.start:match.stop])
-    return NoMatch(
-        f"SEARCH matches lines {first}-{last} of {path} {match.level.how}, but applying REPLACE "
+def _elided_ambiguous(path: str, search: list[str], matches: list[Match], why: str) -> AmbiguousMatch:
+    """SEARCH's head and tail around its ``...`` frame several spans, and the edit is refused."""
+    spans = sorted({(m.start + 1, m.stop) for m in matches})
+    shown = ", ".join(f"{a}-{b}" for a, b in spans[:12]) + (", ..." if len(spans) > 12 else "")
+    cut = matches[0].align.index(ELIDED)
+    blank = any(all(is_blank(line) for line in part) for part in (search[:cut], search[cut + 1:]))
+    hint = (" (a head or tail of only blank lines fits at every run of blank lines)" if blank else "")
+    return AmbiguousMatch(
+        f"SEARCH matches {len(spans)} spans in {path} with its '...' line standing for the lines in "
+        f"between (lines {shown}){hint}, {why}; add lines to SEARCH before or after its '...' line so "
+        "that they frame exactly one span",
+        lines=[a for a, _ in spans],
+    )
+
+
+def _conflict(doc: SplitText, start: int, stop: int, level: Level, path: str, reason: str) -> UncertainEdit:
+    first, last = start + 1, stop
+    text = "\n".join(doc.lines[start:stop])
+    return UncertainEdit(
+        f"SEARCH matches lines {first}-{last} of {path} {level.how}, but applying REPLACE "
         f"there is not certain: {reason}.\nThose lines are:\n{_excerpt(text)}",
-        candidates=[(first, last, text)],
+        span=(first, last, text),
     )
 
 

@@ -3,7 +3,9 @@
 Each :class:`Level` is data: a key that normalises a line, and the drifts it
 tolerates. :func:`find_matches` returns *every* place SEARCH matches at one
 level; the caller stops at the first level with any match, and refuses when
-that level has more than one (never "first match wins").
+that level has more than one (never "first match wins"). The one exception is
+the elision level, where a ``...`` may frame several spans: there the caller
+applies the edit only if it gives the same text whichever span was meant.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ LADDER: tuple[Level, ...] = (
           trailing_ws=True, shift=True, skip_filler=True, typography=True, elision=True),
 )
 
+#: The level a run of blank lines framing an elided span is matched at.
+_BLANK_LEVEL = next(level for level in LADDER if level.name == "trailing_ws")
+
 
 @dataclass(frozen=True, slots=True)
 class Match:
@@ -138,6 +143,7 @@ class FileIndex:
         self._keyed: dict[Callable[[str], str], _Keyed] = {}
         self._content: dict[Callable[[str], str], tuple[list[int], _Keyed]] = {}
         self._filler: list[int] | None = None
+        self._blank_ends: list[int] | None = None
 
     def keyed(self, key: Callable[[str], str]) -> _Keyed:
         """All lines under ``key``."""
@@ -169,6 +175,26 @@ class FileIndex:
             keys = self.keyed(key).keys
             self._content[key] = (self._filler, _Keyed.of([keys[i] for i in self._filler]))
         return self._content[key]
+
+
+    def blank_runs(self, size: int, lo: int, hi: int) -> list[Match]:
+        """Every run of ``size`` blank lines (whitespace-only ones too) within lines ``[lo, hi)``.
+
+        Matched at the ``trailing_ws`` level, with no shift: blank lines say nothing of indentation.
+        """
+        if self._blank_ends is None:
+            # _blank_ends[i]: how many blank lines end at line i (0 if line i is not blank).
+            ends, run = [], 0
+            for key in self.keyed(str.strip).keys:
+                run = run + 1 if not key else 0
+                ends.append(run)
+            self._blank_ends = ends
+        ends, level = self._blank_ends, _BLANK_LEVEL
+        return [
+            Match(level, stop - size, stop, tuple(range(stop - size, stop)), None)
+            for stop in range(lo + size, hi + 1)
+            if ends[stop - 1] >= size
+        ]
 
 
 def uniform_shift(pairs: Iterable[tuple[str, str]]) -> tuple[bool, Shift | None]:
@@ -316,37 +342,65 @@ def _extend_edge(
             s_used, f_used, paired = a + size, b + size, paired + size
     changed_inside = paired < s_used and paired < f_used
     changed_outside = s_used < len(s_side) and f_used < len(f_side)
-    return not changed_inside and not changed_outside
+    if changed_inside or changed_outside:
+        return False
+    if paired == len(s_side):
+        # Every SEARCH line is in the file: pair each with its nearest copy, so that the fewest
+        # file lines count as dropped (the matcher may pair a farther run of equal lines).
+        at = 0
+        for i in s_side:
+            while key(lines[f_side[at]]) != key(search[i]):
+                at += 1
+            align[i] = f_side[at]
+            at += 1
+    return True
 
 
 def _find_elided(index: FileIndex, search: list[str], level: Level) -> list[Match]:
     """Matches of SEARCH with one ``...`` line standing for the lines between its head and tail.
 
     When SEARCH has several ``...``-like lines (a stub body is literally ``...``),
-    each is tried as the elision with the others taken literally; an
-    interpretation where the "elided" lines are just that same ``...`` line is
-    the literal reading, already tried by the stricter levels, and is dropped.
+    each is tried as the elision with the others taken literally. Every
+    interpretation is a candidate, even one whose "elided" lines are just that
+    same ``...`` line: the stricter levels did not match it literally, so it
+    may be a ``...`` line with drifted indentation. The caller applies the edit
+    only if all candidates give the same text.
     """
     markers = [k for k, line in enumerate(search) if is_elision(line)]
     if not markers or len(markers) > _MAX_MARKERS:
         return []
     found: list[Match] = []
     for cut in markers:
-        for match in _elided_at(index, search, level, cut):
-            middle = index.lines[match.elided[0]:match.elided[1]]
-            if len(markers) > 1 and [m.strip() for m in middle] == [search[cut].strip()]:
-                continue
-            found.append(match)
+        found.extend(_elided_at(index, search, level, cut))
     return found
 
 
 def _elided_at(index: FileIndex, search: list[str], level: Level, cut: int) -> list[Match]:
+    """Every span that SEARCH's head (before line ``cut``) and tail (after it) frame.
+
+    A head or tail of blank lines frames a span at every run of as many blank
+    lines (whitespace-only ones included) on its side of the other part: each
+    is a candidate, and the caller applies the edit only if all of them give
+    the same text. A SEARCH with nothing but blank lines around its ``...``
+    frames no place at all.
+    """
     head, tail = search[:cut], search[cut + 1:]
-    if all(is_blank(s) for s in head) or all(is_blank(s) for s in tail):
-        return []  # a head or tail of blank lines could be anywhere
+    head_blank, tail_blank = all(is_blank(s) for s in head), all(is_blank(s) for s in tail)
+    if not head or not tail or head_blank and tail_blank:
+        return []
+    if head_blank:
+        tails = first_matches(index, tail)
+        heads = index.blank_runs(len(head), 0, max(t.start for t in tails)) if tails else []
+    else:
+        heads = first_matches(index, head)
+        if not heads:
+            tails = []
+        elif tail_blank:
+            tails = index.blank_runs(len(tail), min(h.stop for h in heads), len(index.lines))
+        else:
+            tails = first_matches(index, tail)
     found = []
-    tails = first_matches(index, tail)
-    for h in first_matches(index, head) if tails else []:
+    for h in heads:
         for t in tails:
             if t.start < h.stop:
                 continue
