@@ -73,7 +73,8 @@ PYTHON_TEST = f"{sys.executable} -m unittest -q"
 def project(tmp_path: Path, replies: dict[str, list[Any]], *, verify: list[str] | None = None,
             extra: str = "", delay: float = 0.0) -> Path:
     """A repo with calc.py and scripted opus-planner / flash-builder / gpt-reviewer / sonnet-reviewer."""
-    repo = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST_CALC, "README.md": "# calc\n"})
+    repo = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST_CALC, "README.md": "# calc\n",
+                                         ".gitignore": "__pycache__/\n"})
     sr = repo / ".specrelay"
     sr.mkdir(exist_ok=True)
     lines = ["[retry]", "attempts = 2", "backoff_s = 0.001", ""]

@@ -54,7 +54,7 @@ def major(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("given_", "expected"), [
     ("critical", "blocker"), ("CRITICAL", "blocker"), ("High", "major"), ("medium", "minor"), ("Moderate", "minor"),
     ("low", "nit"), ("info", "nit"), ("trivial", "nit"), ("style", "nit"), ("Blocker", "blocker"),
-    ("catastrophic", "minor"), ("", "minor"), (None, "minor"), (3, "minor")])
+    ("catastrophic", "major"), ("", "minor"), (None, "minor"), (3, "minor")])
 def test_severity_synonyms_and_unknowns(given_: Any, expected: str) -> None:
     assert Finding.model_validate({"title": "t", "severity": given_}).severity == expected
 

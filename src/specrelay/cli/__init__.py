@@ -42,3 +42,11 @@ def main() -> None:
     except KeyboardInterrupt:
         print_error("interrupted")
         sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line; the traceback only on request
+        import os
+
+        if os.environ.get("SPECRELAY_DEBUG"):
+            raise
+        print_error(f"internal error: {type(exc).__name__}: {exc} (this is a bug in specrelay; "
+                    "run again with SPECRELAY_DEBUG=1 to see the traceback)")
+        sys.exit(2)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, money, print_json, repo_root_or_none, tokens
+from specrelay.cli.common import console, money, open_ledger, print_json, repo_root_or_none, tokens
 from specrelay.errors import UserError
 
 ASK_SYSTEM = (
@@ -39,9 +39,7 @@ def ask_command(
     json_out: bool = typer.Option(False, "--json", help="Print the answer and its cost as JSON."),
 ) -> None:
     """Send one prompt through a preset; stream the answer, then tokens, cost and latency."""
-    from specrelay import paths
     from specrelay.config import load_config
-    from specrelay.ledger import Ledger
     from specrelay.llm import Client
 
     root = repo_root_or_none()
@@ -50,7 +48,7 @@ def ask_command(
     if not name:
         raise UserError("no preset given: pass --preset NAME, or set [routes] ask = \"NAME\" in your config.")
     user = prompt if not file else f"{prompt}\n\n{_read_files(file)}"
-    ledger = Ledger(paths.ledger_path(root))
+    ledger = open_ledger(root)
     client = Client(config, ledger)
 
     def stream(chunk: str) -> None:

@@ -14,7 +14,9 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -37,6 +39,17 @@ def repo_root(start: Path | None = None) -> Path:
     from specrelay.gitrepo import find_root
 
     return find_root(start or Path.cwd())
+
+
+def open_ledger(root: Path | None) -> Any:
+    """The ledger of the repository (or the user's, outside one). Inside a repository, the folder it
+    lives in is kept out of git through .git/info/exclude, whichever command creates it first."""
+    from specrelay import gitrepo, paths
+    from specrelay.ledger import Ledger
+
+    if root is not None:
+        gitrepo.add_exclude(root)
+    return Ledger(paths.ledger_path(root))
 
 
 def money(value: float | None, *, simulated: bool = False) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, money, print_json, repo_root_or_none, tokens
+from specrelay.cli.common import console, money, open_ledger, print_json, repo_root_or_none, tokens
 from specrelay.errors import UserError
 
 BY = ("task", "phase", "preset", "model")
@@ -21,13 +21,11 @@ def cost_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Totals of tokens and cost from the ledger."""
-    from specrelay import paths
-    from specrelay.ledger import Ledger
 
     if by is not None and by not in BY:
         raise UserError(f"--by {by}: expected one of {', '.join(BY)}.")
     root = repo_root_or_none()
-    ledger = Ledger(paths.ledger_path(root))
+    ledger = open_ledger(root)
     if task is not None and ledger.task(task) is None and not ledger.calls(task):
         known = ", ".join(ledger.task_ids()[-5:]) or "none yet"
         raise UserError(f"--task {task}: no such task in {ledger.path}. Recent tasks: {known}.")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, print_json
+from specrelay.cli.common import console, open_ledger, print_json
 
 
 @app.command("demo")
@@ -16,17 +16,15 @@ def demo_command(
     json_out: bool = typer.Option(False, "--json", help="Print the task's status object as JSON."),
 ) -> None:
     """Run plan → build → verify → review → fix → approve on a sample repo with scripted models."""
-    from specrelay import paths
     from specrelay.cli.progress import Progress
     from specrelay.cli.run import render_summary
     from specrelay.config import load_config
     from specrelay.engine import Runner, create_task, prepare_workflow, task_summary
     from specrelay.engine.demo import prepare_demo
-    from specrelay.ledger import Ledger
 
     root, request = prepare_demo(dir)
     config = load_config(root)
-    ledger = Ledger(paths.ledger_path(root))
+    ledger = open_ledger(root)
     flow = prepare_workflow(root, config, "multi-model")
     task = create_task(root, ledger, config, request, workflow=flow)
     if not json_out:

@@ -20,6 +20,13 @@ class Progress:
         self.simulated = False
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
+        # Progress is best effort: a closed pipe (`specrelay run ... | head`) must not fail the task.
+        try:
+            self._show(event, data)
+        except (OSError, SystemExit):
+            self.quiet = True
+
+    def _show(self, event: str, data: dict[str, Any]) -> None:
         if event == "call_finished":
             self.tokens += data["input_tokens"] + data["output_tokens"]
             if data["cost_usd"] is None:

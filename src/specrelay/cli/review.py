@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, print_json, repo_root
+from specrelay.cli.common import console, open_ledger, print_json, repo_root
 from specrelay.errors import UserError
 
 
@@ -25,10 +25,8 @@ def review_command(
     json_out: bool = typer.Option(False, "--json", help="Print final_review.json."),
 ) -> None:
     """Review a diff with one model or a panel; findings merged by agreement."""
-    from specrelay import paths
     from specrelay.config import load_config
     from specrelay.engine.adhoc_review import DEFAULT_REVIEWER, resolve_target, review_target
-    from specrelay.ledger import Ledger
 
     if panel and preset:
         raise UserError("give either --panel P1,P2,... or --preset P, not both.")
@@ -40,7 +38,7 @@ def review_command(
             raise UserError("--panel: name at least one preset, e.g. --panel gpt-reviewer,gemini-reviewer.")
     else:
         presets = [preset or config.routes.review or DEFAULT_REVIEWER]
-    ledger = Ledger(paths.ledger_path(root))
+    ledger = open_ledger(root)
     target = resolve_target(root, ledger, range_, spec)
     if not target.diff.strip():
         if json_out:

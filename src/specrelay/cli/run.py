@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -11,16 +12,14 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, print_json, repo_root
+from specrelay.cli.common import console, open_ledger, print_json, repo_root
 from specrelay.errors import SpecRelayError, UserError
 
 
 def _open(root: Path) -> tuple[Any, Any]:
-    from specrelay import paths
     from specrelay.config import load_config
-    from specrelay.ledger import Ledger
 
-    return load_config(root), Ledger(paths.ledger_path(root))
+    return load_config(root), open_ledger(root)
 
 
 @app.command("run")
@@ -35,8 +34,7 @@ def run_command(
     """Run a request through a workflow in a new worktree and branch."""
     from specrelay.engine import create_task, prepare_workflow
 
-    if budget is not None and budget <= 0:
-        raise UserError(f"--budget {budget}: must be a positive amount in USD.")
+    _check_budget(budget)
     root = repo_root()
     config, ledger = _open(root)
     flow = prepare_workflow(root, config, workflow)
@@ -59,25 +57,28 @@ def resume_command(
     """Continue a paused, failed or interrupted task from its first unfinished step."""
     from specrelay.engine import load_task
 
-    if budget is not None and budget <= 0:
-        raise UserError(f"--budget {budget}: must be a positive amount in USD.")
+    _check_budget(budget)
     root = repo_root()
     config, ledger = _open(root)
     task = load_task(root, ledger, task_id)
-    if budget is not None:
-        ledger.update_task(task.id, budget_usd=budget)
     if not json_out:
         console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
-    _run_and_report(root, config, ledger, task.id, json_out)
+    _run_and_report(root, config, ledger, task.id, json_out, budget=budget)
 
 
-def _run_and_report(root: Path, config: Any, ledger: Any, task_id: str, json_out: bool) -> None:
+def _check_budget(budget: float | None) -> None:
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise UserError(f"--budget {budget}: must be a positive amount in USD, e.g. --budget 2.50.")
+
+
+def _run_and_report(root: Path, config: Any, ledger: Any, task_id: str, json_out: bool,
+                    budget: float | None = None) -> None:
     from specrelay.cli.progress import Progress
     from specrelay.engine import Runner, task_summary
 
     progress = Progress(quiet=json_out)
     try:
-        Runner(root, ledger, config, task_id, emit=progress).run()
+        Runner(root, ledger, config, task_id, emit=progress).run(budget_usd=budget)
     except SpecRelayError:
         if json_out:
             print_json(task_summary(root, ledger, config, task_id))

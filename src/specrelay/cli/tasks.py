@@ -9,15 +9,13 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, money, print_json, repo_root, tokens
+from specrelay.cli.common import console, money, open_ledger, print_json, repo_root, tokens
 from specrelay.errors import GitError, UserError
 
 
 def _open(root: Path) -> Any:
-    from specrelay import paths
-    from specrelay.ledger import Ledger
 
-    return Ledger(paths.ledger_path(root))
+    return open_ledger(root)
 
 
 @app.command("status")
@@ -86,7 +84,10 @@ def show_command(
     root = repo_root()
     ledger = _open(root)
     task = load_task(root, ledger, task_id)
-    artifacts = sorted(p.name for p in task.folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not task.folder.is_dir():
+        raise UserError(f"task {task.id}: its folder {task.folder} is gone; its ledger record remains.")
+    artifacts = sorted(p.name for p in task.folder.iterdir()
+                       if p.is_file() and not p.name.startswith(".") and p.suffix != ".lock")
     if artifact is not None:
         path = task.folder / artifact
         if artifact not in artifacts or not path.is_file():

@@ -23,7 +23,7 @@ class TaskBudget:
         spent = self.ledger.spent(self.task_id)
         if spent + worst > self.limit:
             raise BudgetExceeded(
-                f"task {self.task_id} paused: ${spent:.4f} spent of its ${self.limit:.2f} budget, and the next "
+                f"task {self.task_id} paused: ${spent:.4f} spent of its ${self.limit:.4g} budget, and the next "
                 f"call ({preset.name}, up to ${worst:.4f}) could exceed it. To go on with more: "
                 f"specrelay resume {self.task_id} --budget {max(self.limit * 2, spent + worst * 2):.2f}",
                 spent=spent, limit=self.limit)

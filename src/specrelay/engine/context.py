@@ -37,12 +37,16 @@ class Context:
         return {key: estimate_tokens(text) for key, (_, text) in self.parts.items()}
 
 
-def read_rules(root: Path) -> str:
-    """The project's own rules files, each under its name."""
+def read_rules(*roots: Path) -> str:
+    """The project's own rules files, each under its name, from the first of ``roots`` that has it.
+
+    A task passes its worktree (tracked rules, as of the task's base) then the main repository
+    (rules that live only there, such as the git-excluded ``.specrelay/rules.md``).
+    """
     out = []
     for name in RULES_FILES:
-        path = root / name
-        if path.is_file():
+        path = next((r / name for r in roots if (r / name).is_file()), None)
+        if path is not None:
             out.append(f"### {name}\n\n{_read(path)}")
     return "\n\n".join(out)
 

@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Severity = Literal["blocker", "major", "minor", "nit"]
 SEVERITY_RANK: dict[str, int] = {"blocker": 0, "major": 1, "minor": 2, "nit": 3}
 SCORE_NAMES = ("semantic_resolution", "contract_adherence", "regression_safety", "scope_discipline")
-#: What reviewers write instead of our four severities (compared lower-case); anything else is "minor".
+#: What reviewers write instead of our four severities (compared lower-case). Anything else is
+#: "major": an unrecognised word ("severe", "must-fix") must not quietly stop a finding from blocking.
 SEVERITY_SYNONYMS: dict[str, str] = {
-    "critical": "blocker", "blocking": "blocker", "high": "major", "medium": "minor", "moderate": "minor",
+    "critical": "blocker", "blocking": "blocker", "severe": "blocker", "high": "major", "error": "major",
+    "medium": "minor", "moderate": "minor",
     "low": "nit", "info": "nit", "informational": "nit", "trivial": "nit", "style": "nit",
 }
 VERDICT_SYNONYMS: dict[str, str] = {
@@ -24,11 +26,14 @@ _FIRST_INT = re.compile(r"\d+")
 
 
 def _normal_severity(value: object) -> str:
-    """One of our severities for whatever a reviewer wrote: synonyms mapped, anything unknown "minor"."""
+    """One of our severities for whatever a reviewer wrote: synonyms mapped, anything unknown "major";
+    a missing severity is "minor"."""
     word = value.strip().lower() if isinstance(value, str) else ""
     if word in SEVERITY_RANK:
         return word
-    return SEVERITY_SYNONYMS.get(word, "minor")
+    if not word:
+        return "minor"
+    return SEVERITY_SYNONYMS.get(word, "major")
 
 
 def _first_int(value: object) -> object:
@@ -48,7 +53,8 @@ class Finding(BaseModel):
 
     Input is taken forgivingly, because one malformed finding should not cost a whole review:
     severities are matched case-insensitively and common synonyms mapped (critical → blocker,
-    high → major, medium/moderate → minor, low/info/trivial/style → nit, anything else → minor);
+    high → major, medium/moderate → minor, low/info/trivial/style → nit, an unknown word → major
+    so that it is not silently non-blocking, a missing one → minor);
     a missing or blank category is "other"; a missing title is taken from the detail's first line;
     ``null`` text fields are empty; a line number is read out of "L12" or "12-14", and a negative,
     zero or absurd one is dropped to None.

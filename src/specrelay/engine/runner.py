@@ -62,16 +62,24 @@ class Runner:
 
     # -- entry ---------------------------------------------------------------------------------
 
-    def run(self) -> Task:
-        """Run under the task's lock; returns the task as it ends. Raises RunError on a resumable stop."""
+    def run(self, *, budget_usd: float | None = None) -> Task:
+        """Run under the task's lock; returns the task as it ends. Raises RunError on a resumable stop.
+
+        ``budget_usd`` replaces the task's budget (``resume --budget``), once the lock is held.
+        """
         task = self.task
-        if task.status in FINISHED:
-            raise UserError(f"task {task.id} is {task.status}; there is nothing to resume.")
         if not task.worktree.is_dir():
             raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). "
                             f"Its branch {task.branch} is kept; `specrelay discard {task.id}` cleans up.")
         with task_lock(task.folder, task.id), _sigterm_as_interrupt():
-            self.ledger.update_task(task.id, status="running", message=None)
+            task = self.task = load_task(self.root, self.ledger, task.id)  # as it is now, under the lock
+            if task.status in FINISHED:
+                raise UserError(f"task {task.id} is {task.status}; there is nothing to resume.")
+            changes: dict[str, Any] = {"status": "running", "message": None}
+            if budget_usd is not None:
+                changes["budget_usd"] = budget_usd
+            self.ledger.update_task(task.id, **changes)
+            self.task = load_task(self.root, self.ledger, task.id)
             try:
                 asyncio.run(self._run())
             except KeyboardInterrupt:
@@ -81,19 +89,25 @@ class Runner:
                 self._stop("paused", str(exc))
                 raise
             except (StepFailed, RunError, UserError) as exc:
-                self._stop("failed", str(exc))
+                # A new generation: resuming a failed step makes fresh calls instead of replaying
+                # the ones that led to the failure.
+                self._stop("failed", str(exc), new_generation=True)
                 raise
             except BaseException as exc:
                 self._stop("failed", f"internal error: {exc!r}")
                 raise
         return load_task(self.root, self.ledger, task.id)
 
-    def _stop(self, status: str, message: str) -> None:
+    def _stop(self, status: str, message: str, *, new_generation: bool = False) -> None:
         with self.ledger.transaction():
             for row in self.ledger.steps(self.task.id):
                 if row["status"] == "running":
                     self.ledger.update_step(self.task.id, row["idx"], status="pending")
-            self.ledger.update_task(self.task.id, status=status, message=message)
+            changes: dict[str, Any] = {"status": status, "message": message}
+            if new_generation:
+                state = self._state()
+                changes["state"] = json.dumps({**state, "gen": state.get("gen", 0) + 1})
+            self.ledger.update_task(self.task.id, **changes)
         self.emit("task_stopped", {"status": status, "message": message})
 
     # -- the loop ------------------------------------------------------------------------------
@@ -111,76 +125,79 @@ class Runner:
             statuses = [r["status"] for r in self.ledger.steps(self.task.id)]
             idx = next((i for i, s in enumerate(statuses) if s != "done"), None)
             if idx is None:
-                self._finish("done", "all steps finished" if self._state().get("verdict") is None else "approved")
+                self._finish("done", _done_message(self._state().get("verdict")))
                 return
-            outcome = await self._run_step(workflow, idx, client)
-            if outcome is not None:
-                self._finish("needs_attention", outcome)
+            if await self._run_step(workflow, idx, client):
                 return
 
-    async def _run_step(self, workflow: Workflow, idx: int, client: Client) -> str | None:
-        """Run one step; returns a message when the task must stop as needs_attention."""
+    async def _run_step(self, workflow: Workflow, idx: int, client: Client) -> bool:
+        """Run one step; True when the task has ended (needs_attention)."""
         step = workflow.steps[idx]
         task = load_task(self.root, self.ledger, self.task.id)
         state = self._state()
+        # A step that was started before and not finished was interrupted: its execution is redone.
+        interrupted = self.ledger.steps(task.id)[idx]["started_at"] is not None
         run = StepRun(self.root, task, self.config, client, step, idx, task.rounds,
                       state.get("attempt", 0) if step.kind in (StepKind.IMPLEMENT, StepKind.VERIFY) else 0,
-                      self.emit)
+                      self.emit, generation=state.get("gen", 0), interrupted=interrupted)
         self.ledger.update_step(task.id, idx, status="running", round=task.rounds, started_at=time.time())
         self.ledger.update_task(task.id, current_step=step.title)
         self.emit("step_started", {"title": step.title, "kind": str(step.kind), "presets": list(step.presets),
                                    "round": task.rounds})
         t0 = time.perf_counter()
-        if step.is_panel and step.kind != StepKind.REVIEW:
-            raise StepFailed(f"step '{step.title}': a panel (agents: ...) is only supported on review steps.")
         if step.kind == StepKind.PLAN:
             await run_plan(run)
         elif step.kind == StepKind.IMPLEMENT:
             await run_implement(run, *self._fix_inputs(run, state))
         elif step.kind == StepKind.VERIFY:
-            return self._after_verify(workflow, run, run_verify(run), state, t0)
+            return self._after_verify(workflow, run, await run_verify(run), state, t0)
         elif step.kind == StepKind.REVIEW:
             return self._after_review(workflow, run, await run_review(run), state, t0)
-        else:
-            raise StepFailed(f"step '{step.title}': kind {step.kind} is not yet supported.")
-        self._done(workflow, run, t0, state={**state, "fix": None})
-        return None
+        else:  # prepare_workflow refuses other kinds; a hand-edited task copy may still hold one
+            raise StepFailed(f"step '{step.title}': kind {step.kind} is not supported.")
+        self._commit(workflow, run, t0, state={**state, "fix": None})
+        return False
 
     def _fix_inputs(self, run: StepRun, state: dict[str, Any]) -> tuple[str | None, str | None]:
-        if state.get("fix") == "findings":
-            return run.read_artifact(FIX_FINDINGS), None
-        if state.get("fix") == "verify":
-            return None, failing_output(run)
-        return None, None
+        """A fix round sees this round's review findings and, after a failed verification, its output."""
+        findings = run.read_artifact(FIX_FINDINGS) if run.round > 1 else None
+        failing = failing_output(run) if state.get("fix") == "verify" else None
+        return (findings or None), failing
 
     def _after_verify(self, workflow: Workflow, run: StepRun, result: Any, state: dict[str, Any],
-                      t0: float) -> str | None:
+                      t0: float) -> bool:
         impl = _loop_start(workflow, run.index)
         attempt = state.get("attempt", 0)
+        detail = {"passed": result.passed}
         if not result.passed and impl is not None and attempt < self.config.verify.max_attempts:
             self.emit("note", {"text": f"verification failed; back to the builder (attempt {attempt + 1} of "
                                        f"{self.config.verify.max_attempts})"})
-            self._reopen(workflow, impl, run.index, {**state, "attempt": attempt + 1, "fix": "verify"})
-            return None
+            self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index),
+                         state={**state, "attempt": attempt + 1, "fix": "verify"})
+            return False
         if not result.passed:
             self.emit("note", {"text": "verification still failing; the reviewer will see it"})
-        self._done(workflow, run, t0, detail={"passed": result.passed}, state=state)
-        return None
+        self._commit(workflow, run, t0, detail=detail, state=state)
+        return False
 
     def _after_review(self, workflow: Workflow, run: StepRun, review: ReviewOutcome, state: dict[str, Any],
-                      t0: float) -> str | None:
-        self._done(workflow, run, t0, detail={"verdict": review.verdict, "findings": review.findings},
-                   state={**state, "verdict": review.verdict})
+                      t0: float) -> bool:
+        detail = {"verdict": review.verdict, "findings": review.findings}
+        state = {**state, "verdict": review.verdict}
         if not review.wants_changes:
-            return None
+            self._commit(workflow, run, t0, detail=detail, state=state)
+            return False
         impl = _loop_start(workflow, run.index)
         max_rounds = run.step.max_rounds or DEFAULT_MAX_ROUNDS
         if impl is None or run.round >= max_rounds:
-            return f"changes still requested after {run.round} round(s): {'; '.join(review.open_items)}"
+            message = f"changes still requested after {run.round} round(s): {'; '.join(review.open_items)}"
+            self._commit(workflow, run, t0, detail=detail, state=state, finish=("needs_attention", message))
+            return True
         self.emit("note", {"text": f"review requested changes ({len(review.open_items)} blocking finding(s)); "
                                    f"round {run.round + 1}"})
-        self._reopen(workflow, impl, run.index, {"attempt": 0, "fix": "findings"}, next_round=run.round + 1)
-        return None
+        self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index), next_round=run.round + 1,
+                     state={"attempt": 0, "fix": "findings", "gen": state.get("gen", 0)})
+        return False
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -188,27 +205,30 @@ class Runner:
         row = self.ledger.task(self.task.id)
         return json.loads(row["state"]) if row and row["state"] else {}
 
-    def _done(self, workflow: Workflow, run: StepRun, t0: float, *, state: dict[str, Any],
-              detail: dict[str, Any] | None = None) -> None:
+    def _commit(self, workflow: Workflow, run: StepRun, t0: float, *, state: dict[str, Any],
+                detail: dict[str, Any] | None = None, reopen: tuple[int, int] | None = None,
+                next_round: int | None = None, finish: tuple[str, str] | None = None) -> None:
+        """Record a finished step and what follows it (reopened steps, a new round, the task's end)
+        in one transaction, so that a crash can never leave half of a transition; then tick boxes."""
+        boxes = {run.index: True}
         with self.ledger.transaction():
             self.ledger.update_step(self.task.id, run.index, status="done", finished_at=time.time(),
                                     detail=json.dumps(detail) if detail else None)
-            self.ledger.update_task(self.task.id, state=json.dumps(state))
-        self._set_boxes(workflow, {run.index: True})
-        self.emit("step_finished", {"title": run.step.title, "seconds": time.perf_counter() - t0,
-                                    "detail": detail or {}})
-
-    def _reopen(self, workflow: Workflow, first: int, last: int, state: dict[str, Any],
-                next_round: int | None = None) -> None:
-        """Mark steps first..last pending again (a new attempt or round), atomically, then untick them."""
-        with self.ledger.transaction():
-            for i in range(first, last + 1):
-                self.ledger.update_step(self.task.id, i, status="pending")
             changes: dict[str, Any] = {"state": json.dumps(state)}
+            if reopen is not None:
+                for i in range(reopen[0], reopen[1] + 1):
+                    self.ledger.update_step(self.task.id, i, status="pending", started_at=None)
+                    boxes[i] = False
             if next_round is not None:
                 changes["rounds"] = next_round
+            if finish is not None:
+                changes.update(status=finish[0], message=finish[1], current_step=None)
             self.ledger.update_task(self.task.id, **changes)
-        self._set_boxes(workflow, dict.fromkeys(range(first, last + 1), False))
+        self._set_boxes(workflow, boxes)
+        self.emit("step_finished", {"title": run.step.title, "seconds": time.perf_counter() - t0,
+                                    "detail": detail or {}})
+        if finish is not None:
+            self.emit("task_finished", {"status": finish[0], "message": finish[1]})
 
     def _finish(self, status: str, message: str) -> None:
         self.ledger.update_task(self.task.id, status=status, message=message, current_step=None)
@@ -228,6 +248,14 @@ class Runner:
         """Make the checkboxes say what the ledger says (a crash may have come between the two)."""
         rows = self.ledger.steps(self.task.id)
         self._set_boxes(workflow, {r["idx"]: r["status"] == "done" for r in rows})
+
+
+def _done_message(verdict: str | None) -> str:
+    if verdict == "approve":
+        return "approved"
+    if verdict == "request_changes":
+        return "the review asked only for non-blocking changes; see its findings before merging"
+    return "all steps finished"
 
 
 def _loop_start(workflow: Workflow, idx: int) -> int | None:

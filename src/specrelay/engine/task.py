@@ -11,10 +11,10 @@ from typing import Any
 
 from specrelay import gitrepo, paths
 from specrelay.config import Config
-from specrelay.errors import GitError, UserError
+from specrelay.errors import GitError, PresetError, UserError, WorkflowError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
-from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
+from specrelay.workflow import StepKind, Workflow, find_workflow, load_workflow, validate
 from specrelay.workflow.ticks import untick_all
 
 #: Task statuses. running/paused/failed can be resumed; done and needs_attention are outcomes.
@@ -110,7 +110,30 @@ def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
     """
     workflow = load_workflow(find_workflow(name_or_path, root))
     validate(workflow, config.presets, has_config_verify=True)
+    for step in workflow.steps:
+        if step.kind == StepKind.DEBATE:
+            raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' is a debate step, which this "
+                                "version cannot run yet. Use a review step with a panel (agents: ...) instead.")
+        if step.is_panel and step.kind != StepKind.REVIEW:
+            raise WorkflowError(f"{workflow.label}:{step.line}: a panel (agents: ...) can only review; give "
+                                f"'{step.title}' a single agent.")
+    check_keys(config, workflow)
     return workflow
+
+
+def check_keys(config: Config, workflow: Workflow) -> None:
+    """Every preset the workflow uses must have its key (or a fallback that has one), before anything runs."""
+    missing: dict[str, str] = {}
+    for step in workflow.steps:
+        for name in step.presets:
+            preset = config.preset(name)
+            usable = [p for p in (preset, *(config.preset(f) for f in preset.fallbacks)) if p.key_present is not False]
+            if not usable:
+                missing[name] = " or ".join(preset.key_envs)
+    if missing:
+        listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
+        raise PresetError(f"missing API keys: {listed}. Set them in your environment (they are never stored), "
+                          "or point the workflow's steps at presets you have keys for (`specrelay presets`).")
 
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,
@@ -127,20 +150,27 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
     branch = gitrepo.task_branch(task_id)
     gitrepo.add_exclude(root)
     folder.mkdir(parents=True)
+    made_worktree = False
     try:
         atomic_write_text(folder / "request.md", request.rstrip() + "\n")
         atomic_write_text(folder / WORKFLOW_FILE, untick_all(workflow.source))
         gitrepo.add_worktree(root, worktree, branch, base_sha)
+        made_worktree = True
+        title = request.strip().splitlines()[0][:80]
+        with ledger.transaction():  # the task and its steps appear together, or not at all
+            ledger.insert_task({
+                "id": task_id, "title": title, "request": request, "status": "paused",
+                "workflow": workflow.name, "base_ref": base, "base_sha": base_sha, "base_branch": base_branch,
+                "branch": branch, "worktree": str(worktree), "rounds": 1, "current_step": workflow.steps[0].title,
+                "budget_usd": budget_usd if budget_usd is not None else config.budget.task_usd,
+            })
+            ledger.put_steps(task_id, [{"title": s.title, "kind": str(s.kind), "presets": s.presets}
+                                       for s in workflow.steps])
     except BaseException:
+        # Nothing of the user's is in a task that never started: undo it whole.
+        if made_worktree:
+            gitrepo.remove_worktree(root, worktree, force=True)
+            gitrepo.delete_branch(root, branch, force=True)
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    title = request.strip().splitlines()[0][:80]
-    ledger.insert_task({
-        "id": task_id, "title": title, "request": request, "status": "paused", "workflow": workflow.name,
-        "base_ref": base, "base_sha": base_sha, "base_branch": base_branch, "branch": branch,
-        "worktree": str(worktree), "budget_usd": budget_usd if budget_usd is not None else config.budget.task_usd,
-        "rounds": 1, "current_step": workflow.steps[0].title,
-    })
-    ledger.put_steps(task_id, [{"title": s.title, "kind": str(s.kind), "presets": s.presets or ("run",)}
-                               for s in workflow.steps])
     return load_task(root, ledger, task_id)

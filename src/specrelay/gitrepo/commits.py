@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from specrelay.errors import GitError
@@ -17,8 +17,12 @@ FALLBACK_IDENTITY = ("-c", "user.name=specrelay", "-c", "user.email=specrelay@lo
 _TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
-def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None = None) -> str | None:
+def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None = None,
+               paths: Sequence[str] | None = None) -> str | None:
     """Stage everything in ``worktree`` (``git add -A``) and commit it; the new sha, or None if clean.
+
+    With ``paths``, only those files are staged: what a builder edited, not whatever else the
+    worktree holds (build output of a verification run, say).
 
     ``trailers`` (``{"Specrelay-Task": "abc"}``) are added as git trailers. The user's identity,
     hooks and signing settings apply; a failing hook raises :class:`GitError` quoting its output,
@@ -32,7 +36,11 @@ def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None 
             raise ValueError(f"invalid trailer key {key!r}: use letters, digits and '-'")
         trailer_args += ["--trailer", f"{key}: {' '.join(str(value).split())}"]
 
-    run_git(["add", "-A", "--", ":/", EXCLUDE_OWN], worktree)
+    if paths is not None:
+        if paths:
+            run_git(["add", "-A", "--", *paths], worktree)
+    else:
+        run_git(["add", "-A", "--", ":/", EXCLUDE_OWN], worktree)
     if run_git(["diff", "--cached", "--quiet"], worktree, check=False).returncode == 0:
         return None
     # --cleanup=whitespace: a Markdown heading in the message is not a comment to strip.

@@ -12,7 +12,7 @@ from specrelay.config import Config
 from specrelay.engine.context import Context
 from specrelay.engine.task import Task
 from specrelay.fsutil import atomic_write_text
-from specrelay.llm import CallResult, Client
+from specrelay.llm import CallResult, Client, estimate_tokens
 from specrelay.workflow import Step
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -40,11 +40,15 @@ class StepRun:
     round: int
     attempt: int
     emit: Emit
+    #: Bumped when a step fails, so that a resumed failed step makes new calls instead of replaying.
+    generation: int = 0
+    #: True when this execution redoes one that was cut off (a crash, Ctrl-C).
+    interrupted: bool = False
     calls: int = field(default=0)
 
     @property
     def key(self) -> str:
-        return f"s{self.index}.r{self.round}.a{self.attempt}"
+        return f"s{self.index}.r{self.round}.a{self.attempt}.g{self.generation}"
 
     @property
     def worktree(self) -> Path:
@@ -74,7 +78,8 @@ class StepRun:
         """Call a preset with a fresh context; report it; record the context's token split."""
         phase = str(self.step.kind)
         self.emit("call_started", {"step": self.step.title, "preset": preset})
-        kwargs: dict[str, Any] = {"phase": phase, "step": self.step.title, "context": ctx.token_counts(),
+        counts = {"system": estimate_tokens(system), **ctx.token_counts()}
+        kwargs: dict[str, Any] = {"phase": phase, "step": self.step.title, "context": counts,
                                   "key": self.next_key()}
         if schema is None:
             result = await self.client.call(preset, system, ctx.render(), **kwargs)

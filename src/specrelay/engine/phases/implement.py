@@ -20,7 +20,7 @@ def build_context(run: StepRun, findings: str | None, failing_output: str | None
     spec = run.read_artifact("spec.md") or ""
     files = C.affected_files(spec)
     ctx = C.Context()
-    ctx.add("rules", "Project rules", C.read_rules(run.worktree))
+    ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
     ctx.add("spec", "spec.md", spec or run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
     if findings:
@@ -42,7 +42,7 @@ def _already_committed(run: StepRun) -> str | None:
 
 def _set_aside_leftovers(run: StepRun) -> None:
     """Edits left by an interrupted execution are stashed (never deleted) before the step is redone."""
-    if gitrepo.is_dirty(run.worktree):
+    if run.interrupted and gitrepo.is_dirty(run.worktree):
         gitrepo.run_git(["stash", "push", "--include-untracked", "-m",
                          f"specrelay {run.task.id}: leftovers of interrupted step {run.key}"], run.worktree)
         run.emit("note", {"text": "uncommitted leftovers of an interrupted step were stashed (git stash list)"})
@@ -78,7 +78,8 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
                     f"{exc}\n\nAnswer again with the complete, corrected set of SEARCH/REPLACE blocks.")
     run.emit("note", {"text": f"applied edits to {', '.join(applied.changed) or 'no files'}"})
     sha = gitrepo.commit_all(run.worktree, f"specrelay: {run.step.title} (round {run.round})", {
-        "Specrelay-Task": run.task.id, "Specrelay-Model": model, "Specrelay-Step": run.key})
+        "Specrelay-Task": run.task.id, "Specrelay-Model": model, "Specrelay-Step": run.key},
+        paths=sorted(set(applied.changed) | set(applied.created)))
     if sha is None:
         raise StepFailed(f"step '{run.step.title}': the builder's edits changed nothing in the worktree; "
                          f"see its reply with `specrelay show {run.task.id}`.")

@@ -11,7 +11,7 @@ SPEC = "spec.md"
 
 def base_context(run: StepRun) -> C.Context:
     ctx = C.Context()
-    ctx.add("rules", "Project rules", C.read_rules(run.worktree))
+    ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
     ctx.add("request", "Request", run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
     ctx.add("map", "Repository map", C.repo_map(run.worktree))

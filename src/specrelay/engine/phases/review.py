@@ -39,7 +39,7 @@ def review_system() -> str:
 
 def review_context(run: StepRun) -> C.Context:
     ctx = C.Context()
-    ctx.add("rules", "Project rules", C.read_rules(run.worktree))
+    ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
     ctx.add("spec", "spec.md", run.read_artifact("spec.md") or run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
     diff = gitrepo.diff(run.worktree, run.task.base_sha)

@@ -5,10 +5,10 @@ Only commands the user wrote (workflow ``run:`` lines, ``[verify] commands``) ar
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 
@@ -52,34 +52,63 @@ def commands_for(run: StepRun) -> list[str]:
     return list(run.step.run) or list(run.config.verify.commands)
 
 
-def _run_one(command: str, run: StepRun, n: int) -> CommandResult:
+def _env(run: StepRun) -> dict[str, str]:
+    """The environment for the user's commands, without any preset's API key: the tests run code a
+    model wrote, and it has no business reading the user's keys."""
+    keys = {env for p in run.config.presets.values() for env in p.key_envs}
+    return {k: v for k, v in os.environ.items() if k not in keys}
+
+
+async def _run_one(command: str, run: StepRun, n: int) -> CommandResult:
     timeout = run.config.verify.timeout_s
     log_name = f"verify_r{run.round}_a{run.attempt}_{n}.log"
     t0 = time.perf_counter()
-    # A new session, so that a timeout kills the command's whole process group, not just the shell.
-    proc = subprocess.Popen(command, shell=True, cwd=run.worktree, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                            errors="replace", start_new_session=True)
+    # A new session, so that a timeout or an interruption stops the command's whole process group.
+    proc = await asyncio.create_subprocess_shell(
+        command, cwd=run.worktree, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL, start_new_session=True, env=_env(run))
+    chunks: list[bytes] = []
+
+    async def pump() -> None:
+        assert proc.stdout is not None
+        while data := await proc.stdout.read(65536):
+            chunks.append(data)
+
+    reader = asyncio.ensure_future(pump())
     timed_out = False
     try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+        await asyncio.wait_for(asyncio.shield(reader), timeout)
+    except TimeoutError:
         timed_out = True
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
+        _kill_group(proc.pid)
+        await reader  # the pipe closes once the group is gone; keep what it printed
+    except BaseException:  # Ctrl-C, SIGTERM, cancellation: never leave the command running
+        _kill_group(proc.pid)
+        reader.cancel()
+        raise
+    out = b"".join(chunks).decode("utf-8", errors="replace")
+    if timed_out:
         out += f"\n[specrelay] timed out after {timeout:g} s and was stopped\n"
+    await proc.wait()
     seconds = time.perf_counter() - t0
     run.write_artifact(log_name, f"$ {command}\n{out}")
     return CommandResult(command, None if timed_out else proc.returncode, timed_out, seconds, log_name)
 
 
-def run_verify(run: StepRun) -> VerifyResult:
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+async def run_verify(run: StepRun) -> VerifyResult:
     """Run every command; write verify.json and the logs; never raises on a failing command."""
     commands = commands_for(run)
     if not commands:
         run.emit("note", {"text": "no verification commands: set [verify] commands in .specrelay/config.toml "
                                   "or add <!-- run: ... --> to the step; skipped"})
-    results = [_run_one(cmd, run, n) for n, cmd in enumerate(commands, 1)]
+    results = [await _run_one(cmd, run, n) for n, cmd in enumerate(commands, 1)]
     outcome = VerifyResult(run.round, run.attempt, results)
     run.write_artifact("verify.json", json.dumps({**asdict(outcome), "passed": outcome.passed}, indent=2))
     return outcome
