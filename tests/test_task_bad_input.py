@@ -44,12 +44,6 @@ def test_unknown_workflow_and_a_broken_one(tmp_path: Path) -> None:
     assert tasks_of(repo) == []
 
 
-def test_panel_is_not_yet_supported(tmp_path: Path) -> None:
-    repo = project(tmp_path, happy_replies())
-    proc = run_cli("run", "x", "--workflow", "comprehensive-review", cwd=repo)
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
-
-
 def test_plan_without_affected_files_is_sent_back_once_then_fails(tmp_path: Path) -> None:
     bad_spec = "# Spec\n\n## Goal\nsomething\n"
     repo = project(tmp_path, {"opus-planner": [bad_spec, bad_spec], "flash-builder": [], "gpt-reviewer": []})

@@ -202,6 +202,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8.") from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -238,10 +240,10 @@ class _Layer:
     data: dict[str, Any]
 
 
-def _layers(root: Path | None) -> list[_Layer]:
+def _layers(root: Path | None, user: bool) -> list[_Layer]:
     builtin = paths.data_dir() / "presets.toml"
     layers = [_Layer(builtin, "built-in", read_toml(builtin))]
-    candidates: list[tuple[Path, Source]] = [(paths.user_config(), "user")]
+    candidates: list[tuple[Path, Source]] = [(paths.user_config(), "user")] if user else []
     if root is not None:
         candidates.append((paths.project_config(root), "project"))
     for path, source in candidates:
@@ -250,9 +252,12 @@ def _layers(root: Path | None) -> list[_Layer]:
     return layers
 
 
-def load_config(root: Path | None) -> Config:
-    """Merge the built-in presets, the user's config and (inside a repository) the project's config."""
-    layers = _layers(root)
+def load_config(root: Path | None, *, user: bool = True) -> Config:
+    """Merge the built-in presets, the user's config and (inside a repository) the project's config.
+
+    ``user=False`` leaves the user's config out (the demo must run the same for everyone).
+    """
+    layers = _layers(root, user)
     raw_presets: dict[str, dict[str, Any]] = {}
     origins: dict[str, dict[str, Path]] = {}
     sources: dict[str, Source] = {}
@@ -304,11 +309,12 @@ def _check_references(config: Config) -> None:
                 path = preset.origins.get("fallbacks", preset.origins[""])
                 raise ConfigError(f"{path}: [presets.{preset.name}] fallbacks: "
                                   + unknown_preset_message(fb, config.presets))
+        where = preset.origins.get("provider", preset.origins[""])
         if preset.provider == "scripted" and not preset.replies:
-            raise ConfigError(f"{preset.origins['']}: [presets.{preset.name}] is scripted but has no "
+            raise ConfigError(f"{where}: [presets.{preset.name}] is scripted but has no "
                               "'replies' file. Add replies = \"replies.json\" (a JSON list of replies).")
         if preset.provider == "openai-compatible" and not preset.base_url:
-            raise ConfigError(f"{preset.origins['']}: [presets.{preset.name}] needs a base_url for "
+            raise ConfigError(f"{where}: [presets.{preset.name}] needs a base_url for "
                               "provider openai-compatible, e.g. base_url = \"http://localhost:11434/v1\".")
     for route, name in config.routes.model_dump().items():
         if name is not None and name not in config.presets:

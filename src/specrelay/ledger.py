@@ -268,6 +268,10 @@ class Ledger:
     def task_usage(self, task_id: str) -> dict[str, Any]:
         row = self.conn.execute(
             "SELECT COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens,"
-            " SUM(cost_usd) AS cost_usd, MAX(simulated) AS simulated, COUNT(*) AS calls"
+            " SUM(cost_usd) AS cost_usd, COALESCE(MAX(simulated),0) AS simulated, COUNT(*) AS calls,"
+            " COALESCE(SUM(cost_usd IS NULL AND outcome = 'ok'),0) AS unknown_cost_calls"
             " FROM calls WHERE task_id=?", (task_id,)).fetchone()
-        return dict(row)
+        out = dict(row)
+        if out["calls"] == 0:
+            out["cost_usd"] = 0.0  # nothing spent yet is a known zero
+        return out

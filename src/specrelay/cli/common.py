@@ -59,5 +59,15 @@ def money(value: float | None, *, simulated: bool = False) -> str:
     return text + (" (simulated)" if simulated else "")
 
 
+def task_cost(row: dict[str, Any]) -> str:
+    """A task's cost: known part, and how many calls had no price; a star when simulated."""
+    unknown = row.get("unknown_cost_calls") or 0
+    known = row.get("cost_usd")
+    text = "unknown" if known is None else money(known)
+    if unknown and known is not None:
+        text += f" + {unknown} unpriced"
+    return text + ("*" if row.get("simulated") else "")
+
+
 def tokens(n: int | None) -> str:
     return f"{n or 0:,}"

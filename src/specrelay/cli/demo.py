@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -23,7 +24,7 @@ def demo_command(
     from specrelay.engine.demo import prepare_demo
 
     root, request = prepare_demo(dir)
-    config = load_config(root)
+    config = load_config(root, user=False)
     ledger = open_ledger(root)
     flow = prepare_workflow(root, config, "multi-model")
     task = create_task(root, ledger, config, request, workflow=flow)
@@ -35,8 +36,14 @@ def demo_command(
     summary = task_summary(root, ledger, config, task.id)
     if json_out:
         print_json(summary)
-        return
-    render_summary(summary)
+    else:
+        render_summary(summary)
+        _where(root, task)
+    if summary["status"] != "done":
+        raise SystemExit(1)
+
+
+def _where(root: Path, task: Any) -> None:
     console.print(f"""
 Where everything is:
   the repository      {root}

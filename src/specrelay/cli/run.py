@@ -111,12 +111,12 @@ def render_summary(s: dict[str, Any]) -> None:
     """The end-of-run summary: outcome, rounds, tokens and cost by phase and preset, the counterfactual."""
     from rich.table import Table
 
-    from specrelay.cli.common import money, tokens
+    from specrelay.cli.common import money, task_cost, tokens
 
     colour = {"done": "green", "needs_attention": "yellow"}.get(s["status"], "red")
     console.print(f"\n[bold {colour}]{s['status']}[/] · {s['id']} · {s['rounds']} round(s) · "
                   f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
-                  f"{money(s['cost_usd'], simulated=s['simulated'])}")
+                  f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
     if s.get("message"):
         console.print(f"  {s['message']}")
     costs = s["costs"]
@@ -130,7 +130,7 @@ def render_summary(s: dict[str, Any]) -> None:
     console.print(table)
     one = costs.get("one_model")
     if one:
-        if one["cost_usd"] is None or s["cost_usd"] is None:
+        if one["cost_usd"] is None or s["cost_usd"] is None or s.get("unknown_cost_calls"):
             console.print(f"  All on {one['preset']}: unknown")
         else:
             ratio = f" ({one['cost_usd'] / s['cost_usd']:.1f}× this run)" if s["cost_usd"] else ""

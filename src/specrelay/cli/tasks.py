@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, money, open_ledger, print_json, repo_root, tokens
+from specrelay.cli.common import console, money, open_ledger, print_json, repo_root, task_cost, tokens
 from specrelay.errors import GitError, UserError
 
 
@@ -48,7 +48,7 @@ def status_command(
         step = r["current_step"] or "-"
         if not r["worktree_exists"] and r["status"] not in ("merged", "discarded"):
             step += " (worktree missing)"
-        cost = money(r["cost_usd"]) + ("*" if r["simulated"] else "")
+        cost = task_cost(r)
         table.add_row(r["id"], r["status"], step, str(r["rounds"]), tokens(r["input_tokens"] + r["output_tokens"]),
                       cost)
     console.print(table)

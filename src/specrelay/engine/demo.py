@@ -36,8 +36,8 @@ def prepare_demo(target: Path | None) -> tuple[Path, str]:
     """Create the sample repository with its scripted team; returns (repo root, request)."""
     if target is None:
         target = Path(tempfile.mkdtemp(prefix="specrelay-demo-"))
-    elif target.exists() and any(target.iterdir()):
-        raise UserError(f"--dir {target}: the folder is not empty; give a new or empty folder.")
+    elif target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UserError(f"--dir {target}: not an empty folder; give a new or empty folder.")
     root = target.resolve()
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(demo_source() / "project", root, dirs_exist_ok=True)

@@ -33,6 +33,7 @@ from specrelay.errors import (
     RunError,
     StepFailed,
     UserError,
+    WorkflowError,
 )
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
@@ -115,6 +116,10 @@ class Runner:
     async def _run(self) -> None:
         workflow = load_workflow(self.task.workflow_path)
         validate(workflow, self.config.presets, has_config_verify=True)
+        recorded = [r["title"] for r in self.ledger.steps(self.task.id)]
+        if [s.title for s in workflow.steps] != recorded:
+            raise WorkflowError(f"{self.task.workflow_path}: its steps no longer match the task's recorded steps "
+                                f"({', '.join(recorded)}); restore them (only the checkboxes may change).")
         budget = None
         if self.task.budget_usd is not None:
             budget = TaskBudget(self.ledger, self.task.id, self.task.budget_usd)

@@ -31,6 +31,7 @@ def status_object(root: Path, ledger: Ledger, task: Task) -> dict[str, Any]:
         "worktree": str(task.worktree), "worktree_exists": task.worktree.is_dir(), "folder": str(task.folder),
         "current_step": task.current_step, "message": task.message, "steps": steps, "rounds": task.rounds,
         "cost_usd": usage["cost_usd"], "simulated": bool(usage["simulated"]), "calls": usage["calls"],
+        "unknown_cost_calls": usage["unknown_cost_calls"],
         "input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
         "budget_usd": task.budget_usd, "panel": panel_of(task),
     }

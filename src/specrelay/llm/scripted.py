@@ -111,7 +111,7 @@ class ScriptedBackend:
         delay = reply.delay_s if reply.delay_s is not None else preset.delay_s
         if delay:
             await asyncio.sleep(delay)
-        model = preset.price_as or preset.model
+        model = preset.model  # the scripted stand-in, not the real model it is priced as
         if reply.error is not None:
             err = reply.error
             raise AttemptFailed(err["kind"], err.get("message") or f"scripted {err['kind']} error",
