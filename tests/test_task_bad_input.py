@@ -150,3 +150,49 @@ def test_unknown_task_ids(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r")
     for cmd in (["resume", "nope"], ["show", "nope"], ["merge", "nope"], ["discard", "nope"], ["status", "nope"]):
         assert_clean_error(run_cli(*cmd, cwd=repo), "no task 'nope'")
+
+
+def test_resuming_a_failed_step_makes_fresh_calls(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": ["no blocks"] * 3 + [ADD_SUB],
+                              "gpt-reviewer": [review()]})
+    assert run_cli("run", "x", cwd=repo).returncode != 0
+    [task] = tasks_of(repo)
+    assert task["status"] == "failed"
+    proc = run_cli("resume", task["id"], "--json", cwd=repo)
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done", proc.stderr
+    assert status["calls"] == 1 + 4 + 1  # the plan call is reused, the builder is asked afresh
+
+
+def test_ctrl_c_during_verify_stops_the_command_and_pauses(tmp_path: Path) -> None:
+    marker = tmp_path / "verify-finished"
+    repo = project(tmp_path, happy_replies(), verify=[f"sleep 5 && touch {marker}"])
+    proc = _start(repo, "run", "Add sub")
+    _wait_for_step(repo, "Verification")
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=10)
+    assert tasks_of(repo)[0]["status"] == "paused"
+    time.sleep(5.5)
+    assert not marker.exists()  # the verify command was stopped with the run
+
+
+def test_error_text_with_brackets_is_printed_whole(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    assert_clean_error(run_cli("run", "x", "--base", "[/foo]", cwd=repo), "[/foo]")
+    (repo / ".specrelay" / "config.toml").write_text('[presets.x]\nmodle = "m"\n')
+    assert_clean_error(run_cli("presets", cwd=repo), "[presets.x]", "'modle'")
+
+
+def test_missing_keys_are_found_before_the_task_starts(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    assert_clean_error(run_cli("run", "x", cwd=repo), "missing API keys", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
+    assert tasks_of(repo) == []
+    assert "specrelay/" not in subprocess.run(["git", "branch"], cwd=repo, capture_output=True, text=True).stdout
+
+
+def test_read_only_commands_keep_specrelay_out_of_git_status(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    run_cli("status", cwd=repo)
+    run_cli("cost", cwd=repo)
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""

@@ -167,3 +167,11 @@ def test_detach_runs_in_the_background_with_a_log(tmp_path: Path) -> None:
     assert task["status"] == "done"
     log = Path(started["log"]).read_text()
     assert "Review" in log and "Traceback" not in log
+
+
+def test_local_rules_reach_every_phase(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    (repo / ".specrelay" / "rules.md").write_text("Always use tabs.\n")
+    _, status = run_json(repo, "run", "Add sub")
+    _, shown = run_json(repo, "show", status["id"])
+    assert all("rules" in c["context"] for c in shown["calls"])
