@@ -5,7 +5,6 @@ Exit codes: 0 approve (or nothing to review), 1 request_changes, 2 errors.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -25,6 +24,8 @@ def review_command(
     json_out: bool = typer.Option(False, "--json", help="Print final_review.json."),
 ) -> None:
     """Review a diff with one model or a panel; findings merged by agreement."""
+    import asyncio
+
     from specrelay.config import load_config
     from specrelay.engine.adhoc_review import DEFAULT_REVIEWER, resolve_target, review_target
 
