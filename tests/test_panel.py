@@ -104,3 +104,17 @@ def test_on_demand_review_bad_input(tmp_path: Path) -> None:
     assert_clean_error(run_cli("review", "--spec", "missing.md", cwd=repo), "--spec missing.md")
     proc = run_cli("review", "--preset", "gpt-reviewer", cwd=repo)  # no replies left: a provider error
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_optional_prose_synthesis_does_not_change_the_merge(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"gpt-reviewer": [review("request_changes", [MAJOR])],
+                              "gemini-reviewer": [review("request_changes", [NO_DOC_GEMINI])],
+                              "opus-planner": ["Both reviewers want a docstring on sub; nothing else matters."]},
+                   extra='\n[review]\nconsolidate = "opus-planner"\n')
+    _dirty(repo)
+    proc = run_cli("review", "--panel", "gpt-reviewer,gemini-reviewer", "--json", cwd=repo)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and report["synthesis"]["text"].startswith("Both reviewers")
+    assert report["findings"][0]["agreement"] == 2
+    saved = next((repo / ".specrelay" / "reviews").iterdir())
+    assert "## Synthesis (opus-planner)" in (saved / "final_review.md").read_text()
