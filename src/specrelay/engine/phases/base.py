@@ -61,6 +61,11 @@ class StepRun:
     def artifact(self, name: str) -> Path:
         return self.folder / name
 
+    @property
+    def spec_name(self) -> str:
+        """The artifact this step reads as its spec: its first ``reads:`` (spec.md by default)."""
+        return next((r for r in self.step.reads if r.endswith(".md")), "spec.md")
+
     def read_artifact(self, name: str) -> str | None:
         path = self.artifact(name)
         return path.read_text(encoding="utf-8") if path.is_file() else None

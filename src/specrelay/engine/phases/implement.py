@@ -17,11 +17,11 @@ MAX_CORRECTIONS = 2
 
 
 def build_context(run: StepRun, findings: str | None, failing_output: str | None) -> C.Context:
-    spec = run.read_artifact("spec.md") or ""
+    spec = run.read_artifact(run.spec_name) or ""
     files = C.affected_files(spec)
     ctx = C.Context()
     ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
-    ctx.add("spec", "spec.md", spec or run.task.request)
+    ctx.add("spec", run.spec_name, spec or run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
     if findings:
         ctx.add("findings", "Review findings to fix in this round", findings)

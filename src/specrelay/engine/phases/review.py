@@ -40,7 +40,7 @@ def review_system() -> str:
 def review_context(run: StepRun) -> C.Context:
     ctx = C.Context()
     ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
-    ctx.add("spec", "spec.md", run.read_artifact("spec.md") or run.task.request)
+    ctx.add("spec", run.spec_name, run.read_artifact(run.spec_name) or run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
     diff = gitrepo.diff(run.worktree, run.task.base_sha)
     ctx.add("diff", f"Diff {run.task.base_sha[:10]}..HEAD",
