@@ -273,9 +273,12 @@ def test_panel_of_three_a_lone_major_is_not_enough_two_are() -> None:
     lone = consolidate([rev("a", OFF_BY_ONE), rev("b", verdict="approve"), rev("c", verdict="approve")])
     assert (lone.verdict, lone.min_agreement) == ("approve", 2)
     assert "none of the 1 major finding(s)" in lone.reason and blocking_findings(lone) == []
-    pair = consolidate([rev("a", OFF_BY_ONE), rev("b", LAST_ROW | {"severity": "minor"}), rev("c")])
+    pair = consolidate([rev("a", OFF_BY_ONE), rev("b", LAST_ROW | {"severity": "major"}), rev("c")])
     assert pair.verdict == "request_changes" and pair.findings[0].severity == "major"
     assert blocking_findings(pair) == [pair.findings[0]]
+    # one reviewer's major and another's minor on the same problem: only one says it blocks
+    split = consolidate([rev("a", OFF_BY_ONE), rev("b", LAST_ROW | {"severity": "minor"}), rev("c")])
+    assert split.findings[0].agreement == 2 and split.verdict == "approve"
 
 
 def test_a_blocker_from_one_reviewer_requests_changes() -> None:
@@ -312,10 +315,12 @@ def test_changes_requested_without_findings_counts_as_approve() -> None:
     assert "counted as approve" in render_markdown(c)
 
 
-def test_outside_the_diff_majors_do_not_count_blockers_do() -> None:
+def test_outside_the_diff_findings_are_flagged_and_still_count() -> None:
     elsewhere = major(file="legacy/old.py")
     c = consolidate([rev("a", elsewhere), rev("b", elsewhere), rev("c", elsewhere)], diff_files=["src/report.py"])
-    assert c.findings[0].outside_diff and c.findings[0].agreement == 3 and c.verdict == "approve"
+    assert c.findings[0].outside_diff and c.findings[0].agreement == 3 and c.verdict == "request_changes"
+    lone = consolidate([rev("a", elsewhere), rev("b"), rev("c")], diff_files=["src/report.py"])
+    assert lone.verdict == "approve"
     assert any("outside the diff" in n for n in c.notes)
     blocker = consolidate([rev("a", elsewhere | {"severity": "critical"})], diff_files=["src/report.py"])
     assert blocker.verdict == "request_changes" and blocker.findings[0].outside_diff

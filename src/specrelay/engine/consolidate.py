@@ -14,12 +14,11 @@ place, compared with rapidfuzz) is deduplicated first. The constants were tuned 
 of ``tests/data/panel_labelled.json`` (``bench/panel_merge.py``; scores in ``bench/RESULTS.md``).
 
 The panel's verdict comes from the findings, not the reviewers' own verdicts: ``request_changes``
-when a blocker is raised at all (one reviewer is enough) or a major finding by at least
-``min_agreement`` reviewers, else ``approve``. A reviewer that asks for changes but lists no
-findings leaves nothing to fix and counts as approving (noted in the report). Findings on files
-outside the diff (when ``diff_files`` is given) are kept and flagged ``outside_diff``; a major one
-there does not count (reviewers wander into untouched code), a blocker still does (a change can
-break a file it does not touch).
+when a blocker is raised at all (one reviewer is enough) or a major finding that at least
+``min_agreement`` reviewers rated major or worse, else ``approve``. A reviewer that asks for changes
+but lists no findings leaves nothing to fix and counts as approving (noted in the report). Findings
+on files outside the diff (when ``diff_files`` is given) are kept, flagged ``outside_diff`` and count
+like any other (a change can break a file it does not touch).
 """
 
 from __future__ import annotations
@@ -337,10 +336,14 @@ def _labels(results: Sequence[ReviewerResult]) -> list[str]:
 
 
 def is_blocking(m: MergedFinding, min_agreement: int) -> bool:
-    """A blocker anywhere, or a major finding inside the diff raised by at least ``min_agreement``."""
+    """A blocker raised by anyone, or a major finding that at least ``min_agreement`` reviewers rated
+    major or worse. Only those reviewers count: a minor remark merged into someone else's major
+    finding is not agreement that it blocks. Findings outside the diff count too (a change can
+    break code it does not touch)."""
     if m.severity == "blocker":
         return True
-    return m.severity == "major" and m.agreement >= min_agreement and not m.outside_diff
+    raters = {w["reviewer"] for w in m.wordings if SEVERITY_RANK[w["severity"]] <= SEVERITY_RANK["major"]}
+    return m.severity == "major" and len(raters) >= min_agreement
 
 
 def blocking_findings(c: Consolidated) -> list[MergedFinding]:
@@ -390,7 +393,7 @@ def consolidate(results: Sequence[ReviewerResult], *, min_agreement: int | None 
                     key=lambda m: (-m.agreement, SEVERITY_RANK[m.severity], m.file, m.line or 0, m.title))
     reports = tuple(_report(label, r, notes) for label, r in zip(labels, results, strict=True))
     if outside := sum(1 for m in merged if m.outside_diff):
-        notes.append(f"{outside} finding(s) point at files outside the diff; only blockers among them count.")
+        notes.append(f"{outside} finding(s) point at files outside the diff.")
     scores = {label: review.scores.given() if review.scores else {} for label, review in answered}
     medians = {name: float(statistics.median(vals)) for name in SCORE_NAMES
                if (vals := [s[name] for s in scores.values() if name in s])}
