@@ -118,3 +118,33 @@ def test_optional_prose_synthesis_does_not_change_the_merge(tmp_path: Path) -> N
     assert report["findings"][0]["agreement"] == 2
     saved = next((repo / ".specrelay" / "reviews").iterdir())
     assert "## Synthesis (opus-planner)" in (saved / "final_review.md").read_text()
+
+
+def test_review_ranges_name_with_spaces_and_json_on_error(tmp_path: Path) -> None:
+    finding = {**MAJOR, "file": "my file.py", "line": 1}
+    repo = panel_repo(tmp_path, gpt=[review("request_changes", [finding])] * 3 + [review()] * 3,
+                      gemini=[], sonnet=[])
+    (repo / "my file.py").write_text("x = 1\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "base"], cwd=repo, check=True)
+    (repo / "my file.py").write_text("x = 2\n")
+    proc = run_cli("review", "--preset", "gpt-reviewer", "--json", cwd=repo)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and not report["findings"][0]["outside_diff"]
+    assert report["target"]["files"] == ["my file.py"] and Path(report["folder"], "diff.patch").is_file()
+    subprocess.run(["git", "commit", "-qam", "feature work"], cwd=repo, check=True)
+    # an ancestor of HEAD reviews HEAD since it; A...B reviews B since it left A
+    behind = json.loads(run_cli("review", "HEAD~1", "--preset", "gpt-reviewer", "--json", cwd=repo).stdout)
+    assert behind["target"]["label"] == "HEAD since HEAD~1" and behind["target"]["files"] == ["my file.py"]
+    assert run_cli("review", "HEAD~1...HEAD", "--preset", "gpt-reviewer", cwd=repo).returncode == 1
+    bad = run_cli("review", "--panel", "gpt-reviewer,gpt-reviewer", "--json", cwd=repo)
+    assert bad.returncode == 2 and json.loads(bad.stdout)["error"].startswith("--panel")
+
+
+def test_review_from_a_linked_worktree_reviews_that_worktree(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path, gpt=[review()], gemini=[], sonnet=[])
+    other = tmp_path / "wt"
+    subprocess.run(["git", "worktree", "add", "-q", "-b", "feature", str(other)], cwd=repo, check=True)
+    (other / "calc.py").write_text("changed\n")
+    proc = run_cli("review", "--preset", "gpt-reviewer", cwd=other)
+    assert proc.returncode == 0 and "Nothing to review" not in proc.stdout, proc.stderr

@@ -11,7 +11,7 @@ import typer
 
 from specrelay.cli import app
 from specrelay.cli.common import console, open_ledger, print_json, repo_root
-from specrelay.errors import UserError
+from specrelay.errors import SpecRelayError, UserError
 
 
 @app.command("review")
@@ -24,8 +24,18 @@ def review_command(
     json_out: bool = typer.Option(False, "--json", help="Print final_review.json."),
 ) -> None:
     """Review a diff with one model or a panel; findings merged by agreement."""
+    try:
+        _review(range_, panel, preset, spec, json_out)
+    except SpecRelayError as exc:
+        if json_out:  # a CI job reading stdout still gets one JSON object
+            print_json({"verdict": None, "error": str(exc)})
+        raise
+
+
+def _review(range_: str | None, panel: str | None, preset: str | None, spec: Path | None, json_out: bool) -> None:
     import asyncio
 
+    from specrelay import gitrepo
     from specrelay.config import load_config
     from specrelay.engine.adhoc_review import DEFAULT_REVIEWER, resolve_target, review_target
 
@@ -39,11 +49,16 @@ def review_command(
             raise UserError("--panel: name at least one preset, e.g. --panel gpt-reviewer,gemini-reviewer.")
     else:
         presets = [preset or config.routes.review or DEFAULT_REVIEWER]
+    if len(set(presets)) != len(presets):
+        raise UserError(f"--panel {panel}: each reviewer may appear once (agreement counts independent reviewers).")
     ledger = open_ledger(root)
-    target = resolve_target(root, ledger, range_, spec)
+    # Diffs come from the working tree the command runs in (it may be a linked worktree).
+    here = Path(gitrepo.run_git(["rev-parse", "--show-toplevel"], Path.cwd()).stdout.strip())
+    target = resolve_target(root, here, ledger, range_, spec)
     if not target.diff.strip():
         if json_out:
-            print_json({"verdict": "approve", "reason": "nothing to review", "findings": []})
+            print_json({"verdict": "approve", "reason": f"nothing to review: no changes in {target.label}",
+                        "reviewers": [], "findings": [], "target": {"label": target.label, "files": []}})
         else:
             console.print(f"Nothing to review: no changes in {target.label}.")
         return
@@ -51,6 +66,7 @@ def review_command(
     if json_out:
         print_json(outcome.report)
     else:
+        console.print(f"Reviewed: {target.label} ({len(target.files)} file(s))", markup=False, highlight=False)
         console.print((folder / "final_review.md").read_text(encoding="utf-8"), markup=False, highlight=False)
         console.print(f"[dim]Report saved in {folder}[/]")
     raise SystemExit(0 if outcome.verdict == "approve" else 1)

@@ -7,6 +7,7 @@ Reports are saved under ``.specrelay/reviews/<id>/``.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from specrelay.config import Config
 from specrelay.engine import context as C
 from specrelay.engine.panel import PanelOutcome, PanelRequest, run_panel
 from specrelay.engine.phases.review import DIFF_TOKENS, review_system
+from specrelay.engine.task import check_preset_keys
 from specrelay.errors import UserError
+from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
-from specrelay.llm import CallResult, Client
+from specrelay.llm import CallResult, Client, estimate_tokens
 
 DEFAULT_REVIEWER = "sonnet-reviewer"
 
@@ -35,32 +38,50 @@ class Target:
     spec: str | None
 
 
-def resolve_target(root: Path, ledger: Ledger, range_: str | None, spec_file: Path | None) -> Target:
+def resolve_target(root: Path, here: Path, ledger: Ledger, range_: str | None,
+                   spec_file: Path | None) -> Target:
+    """What to review. ``here`` is the working tree the command runs in (the user's main tree or
+    one of their linked worktrees); ``root`` is the main tree, where tasks are recorded."""
     spec = _read_spec(spec_file)
     if range_ is None:
-        diff = gitrepo.diff_uncommitted(root)
-        files = sorted(set(gitrepo.run_git(["diff", "--name-only", "HEAD"], root).stdout.split())
-                       | set(gitrepo.untracked_files(root)))
-        return Target("uncommitted changes against HEAD", diff, files, spec)
-    task = ledger.task(range_) if ledger is not None else None
+        return Target("the uncommitted changes against HEAD", gitrepo.diff_uncommitted(here),
+                      _uncommitted_files(here), spec)
+    task = ledger.task(range_)
     if task is not None:
         worktree = Path(task["worktree"])
         where = worktree if worktree.is_dir() else root
         task_spec = paths.task_dir(root, task["id"]) / "spec.md"
         if spec is None and task_spec.is_file():
             spec = task_spec.read_text(encoding="utf-8")
-        return Target(f"task {task['id']} ({task['branch']} against its base)",
-                      gitrepo.diff(where, task["base_sha"], task["branch"]),
-                      gitrepo.changed_files(where, task["base_sha"], task["branch"]), spec)
-    if ".." in range_:
-        base, _, head = range_.partition("...") if "..." in range_ else range_.partition("..")
+        return _between(where, task["base_sha"], task["branch"], f"task {task['id']} against its base", spec)
+    if "..." in range_:
+        base, _, head = range_.partition("...")
         base, head = base or "HEAD", head or "HEAD"
-        gitrepo.resolve_ref(root, base), gitrepo.resolve_ref(root, head)
-        return Target(range_, gitrepo.diff(root, base, head), gitrepo.changed_files(root, base, head), spec)
-    gitrepo.resolve_ref(root, range_)
-    base = gitrepo.run_git(["merge-base", "HEAD", range_], root).stdout.strip()
-    return Target(f"{range_} since it left HEAD's history", gitrepo.diff(root, base, range_),
-                  gitrepo.changed_files(root, base, range_), spec)
+        gitrepo.resolve_ref(here, base), gitrepo.resolve_ref(here, head)
+        fork = gitrepo.run_git(["merge-base", base, head], here).stdout.strip()
+        return _between(here, fork, head, f"{range_} ({head} since it left {base})", spec)
+    if ".." in range_:
+        base, _, head = range_.partition("..")
+        base, head = base or "HEAD", head or "HEAD"
+        gitrepo.resolve_ref(here, base), gitrepo.resolve_ref(here, head)
+        return _between(here, base, head, range_, spec)
+    ref = gitrepo.resolve_ref(here, range_)
+    fork = gitrepo.run_git(["merge-base", "HEAD", range_], here).stdout.strip()
+    if fork == ref and ref != gitrepo.head_sha(here):
+        # An ancestor of HEAD (say origin/main from a feature branch): review HEAD since it.
+        return _between(here, ref, "HEAD", f"HEAD since {range_}", spec)
+    return _between(here, fork, range_, f"{range_} since it left HEAD's history", spec)
+
+
+def _between(where: Path, base: str, head: str, label: str, spec: str | None) -> Target:
+    return Target(label, gitrepo.diff(where, base, head), gitrepo.changed_files(where, base, head), spec)
+
+
+def _uncommitted_files(here: Path) -> list[str]:
+    """Changed (staged or not) and untracked files; NUL-separated, so any file name works."""
+    against = ["HEAD"] if gitrepo.has_commits(here) else ["--cached"]
+    out = gitrepo.run_git(["diff", "--name-only", "-z", *against], here).stdout
+    return sorted({f for f in out.split("\0") if f} | set(gitrepo.untracked_files(here)))
 
 
 def _read_spec(spec_file: Path | None) -> str | None:
@@ -73,11 +94,15 @@ def _read_spec(spec_file: Path | None) -> str | None:
 
 
 def review_context(root: Path, target: Target) -> C.Context:
+    size = estimate_tokens(target.diff)
+    if size > DIFF_TOKENS:
+        raise UserError(f"the diff ({target.label}) is about {size:,} tokens, more than a reviewer is shown at "
+                        f"once ({DIFF_TOKENS:,}); review a smaller range, e.g. one commit at a time.")
     ctx = C.Context()
     ctx.add("rules", "Project rules", C.read_rules(root))
     ctx.add("spec", "spec.md", target.spec or "No spec was given: review the change on its own merits and "
                                                 "against the project's rules.")
-    ctx.add("diff", f"Diff ({target.label})", C.cut_to_tokens(target.diff, DIFF_TOKENS))
+    ctx.add("diff", f"Diff ({target.label})", target.diff)
     ctx.add("verify", "Verification results", "Not run (on-demand review).")
     return ctx
 
@@ -89,8 +114,11 @@ def review_id() -> str:
 async def review_target(root: Path, config: Config, ledger: Ledger, target: Target, presets: list[str],
                         *, emit: Any = None) -> tuple[PanelOutcome, Path]:
     """Run the panel (or one reviewer) on ``target``; returns the outcome and the report folder."""
-    for name in presets:
-        config.preset(name)  # unknown presets fail before anything runs
+    if len(set(presets)) != len(presets):
+        raise UserError(f"--panel {','.join(presets)}: each reviewer may appear once (agreement counts "
+                        "independent reviewers).")
+    check_preset_keys(config, [*presets, *([config.review.consolidate] if config.review.consolidate else [])])
+    context = review_context(root, target)
     rid = review_id()
     folder = paths.reviews_dir(root) / rid
     folder.mkdir(parents=True)
@@ -104,7 +132,16 @@ async def review_target(root: Path, config: Config, ledger: Ledger, target: Targ
             return await client.call(preset, system, ctx.render(), **kwargs)
         return await client.call_json(preset, system, ctx.render(), schema, **kwargs)
 
-    request = PanelRequest(presets=presets, system=review_system(), context=review_context(root, target),
+    request = PanelRequest(presets=presets, system=review_system(), context=context,
                            min_agreement=config.review.min_agreement, diff_files=target.files,
                            consolidate_preset=config.review.consolidate)
-    return await run_panel(request, call, folder=folder), folder
+    try:
+        outcome = await run_panel(request, call, folder=folder)
+    except BaseException:
+        if not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+    outcome.report.update(id=rid, folder=str(folder), target={"label": target.label, "files": target.files})
+    atomic_write_text(folder / "final_review.json", json.dumps(outcome.report, indent=2))
+    atomic_write_text(folder / "diff.patch", target.diff)
+    return outcome, folder

@@ -82,9 +82,14 @@ async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: in
     report = to_json(merged)
     markdown = render_markdown(merged, round_no=round_no)
     if req.consolidate_preset:
-        synthesis = await call(req.consolidate_preset, SYNTHESIS_SYSTEM, _synthesis_context(markdown))
-        report["synthesis"] = {"preset": synthesis.preset, "model": synthesis.model, "text": synthesis.text}
-        markdown += f"\n## Synthesis ({synthesis.preset})\n\n{synthesis.text.strip()}\n"
+        try:
+            synthesis = await call(req.consolidate_preset, SYNTHESIS_SYSTEM, _synthesis_context(markdown))
+        except (ProviderError, StepFailed) as exc:  # prose is optional: the merged verdict stands
+            report["synthesis"] = {"preset": req.consolidate_preset, "error": str(exc)}
+            markdown += f"\n## Synthesis\n\nNot written: {req.consolidate_preset} failed ({exc}).\n"
+        else:
+            report["synthesis"] = {"preset": synthesis.preset, "model": synthesis.model, "text": synthesis.text}
+            markdown += f"\n## Synthesis ({synthesis.preset})\n\n{synthesis.text.strip()}\n"
     data = json.dumps(report, indent=2)
     atomic_write_text(folder / "final_review.json", data)
     atomic_write_text(folder / "final_review.md", markdown)

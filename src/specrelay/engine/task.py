@@ -114,6 +114,9 @@ def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
         if step.kind == StepKind.DEBATE:
             raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' is a debate step, which this "
                                 "version cannot run yet. Use a review step with a panel (agents: ...) instead.")
+        if len(set(step.presets)) != len(step.presets):
+            raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' names a reviewer twice; "
+                                "agreement counts independent reviewers, so list each preset once.")
         if step.is_panel and step.kind != StepKind.REVIEW:
             raise WorkflowError(f"{workflow.label}:{step.line}: a panel (agents: ...) can only review; give "
                                 f"'{step.title}' a single agent.")
@@ -123,13 +126,20 @@ def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
 
 def check_keys(config: Config, workflow: Workflow) -> None:
     """Every preset the workflow uses must have its key (or a fallback that has one), before anything runs."""
+    names = [name for step in workflow.steps for name in step.presets]
+    if config.review.consolidate and any(step.is_panel for step in workflow.steps):
+        names.append(config.review.consolidate)
+    check_preset_keys(config, names)
+
+
+def check_preset_keys(config: Config, names: list[str]) -> None:
+    """Each named preset must exist and have its key, or a fallback that has one."""
     missing: dict[str, str] = {}
-    for step in workflow.steps:
-        for name in step.presets:
-            preset = config.preset(name)
-            usable = [p for p in (preset, *(config.preset(f) for f in preset.fallbacks)) if p.key_present is not False]
-            if not usable:
-                missing[name] = " or ".join(preset.key_envs)
+    for name in names:
+        preset = config.preset(name)
+        usable = [p for p in (preset, *(config.preset(f) for f in preset.fallbacks)) if p.key_present is not False]
+        if not usable:
+            missing[name] = " or ".join(preset.key_envs)
     if missing:
         listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
         raise PresetError(f"missing API keys: {listed}. Set them in your environment (they are never stored), "
