@@ -43,8 +43,13 @@ def review_context(run: StepRun) -> C.Context:
     ctx.add("spec", run.spec_name, run.read_artifact(run.spec_name) or run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
     diff = gitrepo.diff(run.worktree, run.task.base_sha)
-    ctx.add("diff", f"Diff {run.task.base_sha[:10]}..HEAD",
-            C.cut_to_tokens(diff, DIFF_TOKENS) or "(empty diff)")
+    shown = C.cut_to_tokens(diff, DIFF_TOKENS)
+    if shown != diff:  # say so: a reviewer must not approve what it was never shown
+        unseen = [f for f in gitrepo.changed_files(run.worktree, run.task.base_sha) if f"b/{f}" not in shown]
+        shown += (f"\n\n(The diff was cut at about {DIFF_TOKENS:,} tokens. Files not shown: "
+                  f"{', '.join(unseen) or 'parts of the last file'}. Say so in your summary, and do not "
+                  "approve what you could not see.)")
+    ctx.add("diff", f"Diff {run.task.base_sha[:10]}..HEAD", shown or "(empty diff)")
     ctx.add("verify", "Verification results", verify_summary(run))
     return ctx
 
