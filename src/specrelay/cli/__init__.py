@@ -24,7 +24,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Command modules import only light things at top level, so that --help stays fast.
-    from specrelay.cli import ask, cost, demo, init, presets, review, run, tasks, workflows  # noqa: F401
+    from specrelay.cli import ask, cost, demo, gc, init, presets, review, run, tasks, workflows  # noqa: F401
 
 
 _register()
