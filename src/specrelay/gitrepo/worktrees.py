@@ -34,12 +34,16 @@ def task_branch(task_id: str) -> str:
 def add_worktree(root: Path, path: Path, branch: str, base_sha: str) -> None:
     """Create ``branch`` at ``base_sha`` and check it out in a new worktree at ``path``, in one step.
 
-    Holds the repository lock. Raises :class:`GitError` when the branch already exists or ``path``
-    is already in use.
+    The branch and git's record of the worktree are made under the repository lock; the files are
+    then checked out (the user's post-checkout hook runs) outside it, since that touches only the
+    new worktree's own index and folder, so that tasks starting together do not queue behind each
+    other's checkouts. Raises :class:`GitError` when the branch already exists or ``path`` is
+    already in use.
     """
     with repo_lock(root):
         try:
-            run_git(["worktree", "add", "--no-track", "-b", branch, "--", str(path), base_sha], root)
+            run_git(["worktree", "add", "--no-checkout", "--no-track", "-b", branch, "--", str(path), base_sha],
+                    root)
         except GitCommandError as exc:
             if "already exists" in exc.stderr:
                 raise GitError(
@@ -48,6 +52,13 @@ def add_worktree(root: Path, path: Path, branch: str, base_sha: str) -> None:
                     f"`git branch -D {branch}`) if it is no longer needed"
                 ) from exc
             raise
+    try:
+        run_git(["checkout", "--force", "--quiet", branch], path)
+    except BaseException:
+        with repo_lock(root):  # nothing is in it yet: leave no half-made worktree behind
+            run_git(["worktree", "remove", "--force", "--", str(path)], root, check=False)
+            run_git(["branch", "-D", "--", branch], root, check=False)
+        raise
 
 
 def remove_worktree(root: Path, path: Path, force: bool = False) -> None:

@@ -9,10 +9,12 @@ failed or not, becomes one ledger row.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from specrelay.config import Config, Preset
+from specrelay.config import DEFAULT_KEY_ENVS, Config, Preset
 from specrelay.errors import PresetError, ProviderError, StepFailed
 from specrelay.ledger import CallRecord, Ledger
 from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, estimate_tokens
@@ -56,18 +58,70 @@ class BudgetCheck(Protocol):
     def check(self, preset: Preset, input_tokens: int, max_output_tokens: int) -> None: ...
 
 
+class _Gate:
+    """A semaphore that holds across event loops: several tasks of one process, each run by its own
+    thread and loop, share one provider's ``max_concurrency``. Slots are handed out first come, first
+    served; a waiter is woken on its own loop."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self.lock = threading.Lock()
+        self.waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = \
+            collections.deque()
+
+    async def __aenter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self.lock:
+            if self.in_use < self.limit and not self.waiters:
+                self.in_use += 1
+                return
+            waiter = (loop, loop.create_future())
+            self.waiters.append(waiter)
+        try:
+            await waiter[1]
+        except BaseException:
+            with self.lock:
+                queued = waiter in self.waiters
+                if queued:
+                    self.waiters.remove(waiter)
+            if not queued and waiter[1].done() and not waiter[1].cancelled():
+                self._release()  # the slot arrived just as the wait was cut off
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        with self.lock:
+            while self.waiters:
+                loop, fut = self.waiters.popleft()
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(self._hand_over, fut)
+                    return  # the slot passes to the waiter, in_use unchanged
+            self.in_use -= 1
+
+    def _hand_over(self, fut: asyncio.Future[None]) -> None:
+        if fut.cancelled():
+            self._release()
+        else:
+            fut.set_result(None)
+
+
 @dataclass
 class _Limits:
-    """Per-provider semaphores shared by everything in the process, one set per event loop."""
+    """Per-provider gates shared by everything in the process, whichever thread or loop calls."""
 
-    sems: dict[tuple[int, str], asyncio.Semaphore] = field(default_factory=dict)
+    gates: dict[str, _Gate] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, key: str, limit: int) -> asyncio.Semaphore:
-        loop_id = id(asyncio.get_running_loop())
-        sem = self.sems.get((loop_id, key))
-        if sem is None:
-            sem = self.sems[(loop_id, key)] = asyncio.Semaphore(limit)
-        return sem
+    def get(self, key: str, limit: int) -> _Gate:
+        with self.lock:
+            gate = self.gates.get(key)
+            if gate is None:
+                gate = self.gates[key] = _Gate(limit)
+            gate.limit = limit
+            return gate
 
 
 LIMITS = _Limits()
@@ -217,7 +271,9 @@ class Client:
         retry = self.config.retry
         delay = min(retry.max_backoff_s, retry.backoff_s * (2 ** attempt)) * random.uniform(0.5, 1.0)
         if retry_after is not None:
-            delay = max(delay, min(retry_after, 600.0))
+            # Never sooner than asked; a little later at random, so that tasks told the same wait
+            # (in this process or others) do not all come back as one burst.
+            delay = max(delay, min(retry_after, 600.0) * random.uniform(1.0, 1.25))
         return delay
 
     def _record_failure(self, preset: Preset, exc: AttemptFailed, phase: str, step: str | None,
@@ -258,12 +314,14 @@ class Client:
                 "or set fallbacks = [...] on the preset.")
 
     def _redact(self, text: str) -> str:
-        """Remove any key value of any preset's env vars from text bound for the ledger or the user."""
-        for preset in self.config.presets.values():
-            for env in preset.key_envs:
-                value = os.environ.get(env)
-                if value and len(value) >= 4:
-                    text = text.replace(value, "***")
+        """Remove any key value of any preset's env vars, and of every provider's usual one, from
+        text bound for the ledger or the user."""
+        names = {env for envs in DEFAULT_KEY_ENVS.values() for env in envs}
+        names.update(env for preset in self.config.presets.values() for env in preset.key_envs)
+        for env in sorted(names):
+            value = os.environ.get(env)
+            if value and len(value) >= 4:
+                text = text.replace(value, "***")
         return text
 
 

@@ -1,0 +1,136 @@
+"""Many tasks on one repository at once: separate processes, separate branches, one ledger.
+
+The 20-process test is the issue's own: every ``specrelay run`` (half of them ``--detach``) starts
+at the same moment on one repository, with scripted models answering in 0.2-0.5 s. All must finish
+``done`` on distinct branches, each holding exactly its own change, with no error in any log, and
+``specrelay status`` must show them running side by side while they work.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from fleet import feature_replies, git, shared_repo, start, statuses, team_home, wait_until_settled
+
+from specrelay import paths
+from specrelay.config import load_config
+from specrelay.engine import Runner, create_task, prepare_workflow
+from specrelay.ledger import Ledger
+
+N = 20
+
+
+def _delayed(replies: dict[str, list], rng: random.Random) -> dict[str, list]:
+    return {name: [{"text": t, "delay_s": round(rng.uniform(0.2, 0.5), 2)} for t in items]
+            for name, items in replies.items()}
+
+
+def test_twenty_runs_at_once_on_one_repository(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    repo = shared_repo(tmp_path)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    homes = [team_home(tmp_path / f"home{i}", _delayed(feature_replies(i), rng)) for i in range(N)]
+    procs = []
+    for i, home in enumerate(homes):
+        args = ["run", f"Add feature {i}", *(["--detach"] if i % 2 else []), "--json"]
+        procs.append(start(repo, home, *args))
+
+    # How many run side by side, read straight from the ledger (a `status` process is slow on a
+    # loaded 2-core machine), and what `specrelay status` shows meanwhile.
+    overlap = [0]
+    watching = threading.Event()
+    threading.Thread(target=_watch_ledger, args=(repo, overlap, watching), daemon=True).start()
+    shown_running = 0
+    while any(p.poll() is None for p in procs[::2]):  # the foreground ones
+        rows = statuses(repo)
+        shown_running = max(shown_running, sum(r["status"] == "running" for r in rows))
+        time.sleep(0.2)
+    outputs = [p.communicate(timeout=300) for p in procs]
+    rows = wait_until_settled(repo, N, timeout=300)
+    watching.set()
+    assert overlap[0] >= 5, f"at most {overlap[0]} tasks ran at once"
+    assert shown_running >= 2, "`specrelay status` never showed tasks running side by side"
+
+    for i, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
+        assert proc.returncode == 0, f"task {i}: {err}"
+        assert err.strip() == "", f"task {i} wrote to stderr: {err}"
+        assert json.loads(out)["id"]
+    by_title = {r["title"]: r for r in rows}
+    assert len(rows) == N and len(by_title) == N
+    assert sorted(r["status"] for r in rows) == ["done"] * N, [(r["id"], r["status"], r["message"]) for r in rows]
+    assert len({r["branch"] for r in rows}) == N and len({r["worktree"] for r in rows}) == N
+
+    for i in range(N):
+        task = by_title[f"Add feature {i}"]
+        changed = git(repo, "diff", "--name-only", base, task["branch"]).split()
+        assert changed == [f"feature_{i}.py", f"test_feature_{i}.py"], (i, changed)
+        assert git(repo, "show", f"{task['branch']}:feature_{i}.py") == f"def feature{i}():\n    return {i}\n"
+        assert git(repo, "rev-list", "--count", f"{base}..{task['branch']}").strip() == "1"
+        assert git(Path(task["worktree"]), "status", "--porcelain") == ""
+        log = Path(task["folder"]) / "run.log"
+        if i % 2:
+            text = log.read_text()
+            assert "done" in text and "error" not in text.lower() and "Traceback" not in text, text
+        assert [s["status"] for s in task["steps"]] == ["done"] * 4
+        assert "[ ]" not in (Path(task["folder"]) / "workflow.md").read_text()
+
+    ledger = sqlite3.connect(paths.ledger_path(repo))
+    per_task = ledger.execute("SELECT task_id, COUNT(*), SUM(outcome='ok') FROM calls GROUP BY task_id").fetchall()
+    assert len(per_task) == N and all(count == ok == 3 for _, count, ok in per_task), per_task
+    assert ledger.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "rev-parse", "HEAD").strip() == base
+    assert len(git(repo, "worktree", "list", "--porcelain").split("\n\n")) >= N + 1
+    git(repo, "fsck", "--no-progress")
+
+
+def _watch_ledger(repo: Path, most: list[int], stop: threading.Event) -> None:
+    path = paths.ledger_path(repo)
+    while not stop.is_set():
+        try:
+            db = sqlite3.connect(path, timeout=5)
+            n = db.execute("SELECT COUNT(*) FROM tasks WHERE status='running'").fetchone()[0]
+            db.close()
+            most[0] = max(most[0], n)
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+
+
+def test_max_concurrency_holds_across_tasks_of_one_process(tmp_path: Path, monkeypatch) -> None:
+    """Two tasks run from two threads of one process share the provider's limit of one call at a time."""
+    repo = shared_repo(tmp_path, verify=["true"])
+    replies = {name: [{"text": t, "delay_s": 0.4} for t in items] for name, items in feature_replies(0).items()}
+    home = team_home(tmp_path / "home", replies, preset_extra="max_concurrency = 1")
+    monkeypatch.setenv("SPECRELAY_HOME", str(home))
+    monkeypatch.chdir(repo)
+    config = load_config(repo)
+    ledger = Ledger(paths.ledger_path(repo))
+    flow = prepare_workflow(repo, config, "multi-model")
+    ids = [create_task(repo, ledger, config, f"Task {n}", workflow=flow).id for n in range(2)]
+    errors: list[BaseException] = []
+
+    def work(task_id: str) -> None:
+        try:
+            Runner(repo, Ledger(paths.ledger_path(repo)), config, task_id).run()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert [r["status"] for r in statuses(repo)] == ["done", "done"]
+    for preset in ("opus-planner", "flash-builder", "gpt-reviewer"):
+        spans = sorted((r["started_at"], r["started_at"] + r["latency_s"]) for r in ledger.calls()
+                       if r["preset"] == preset)
+        assert len(spans) == 2
+        (_, end0), (start1, _) = spans
+        assert start1 >= end0 - 0.01, f"{preset}: calls of two tasks overlapped: {spans}"
