@@ -13,7 +13,7 @@ Modules: ``process`` (run_git), ``stats``, ``lock``, ``repo`` (root, refs, statu
 from __future__ import annotations
 
 from .branches import branch_exists, delete_branch, is_merged, unmerged_commits
-from .commits import commit_all
+from .commits import commit_all, running_commits, wait_for_commits
 from .diffs import changed_files, diff, diff_uncommitted, untracked_files
 from .lock import lock_path, repo_lock
 from .merges import merge
@@ -61,8 +61,10 @@ __all__ = [
     "reset_git_stats",
     "resolve_ref",
     "run_git",
+    "running_commits",
     "task_branch",
     "tracked_files",
     "unmerged_commits",
     "untracked_files",
+    "wait_for_commits",
 ]

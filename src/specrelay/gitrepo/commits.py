@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -62,3 +64,53 @@ def _identity_args(worktree: Path) -> tuple[str, ...]:
         if run_git(["var", var], worktree, check=False).returncode != 0:
             return FALLBACK_IDENTITY
     return ()
+
+
+def running_commits(worktree: Path) -> list[int]:
+    """Pids of ``git commit`` processes working in ``worktree`` right now.
+
+    Read from ``/proc`` (Linux); where there is none, nothing is seen. A specrelay run killed while
+    its commit ran a slow hook leaves that commit running, to land a moment later.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    target = str(Path(worktree).resolve())
+    found: list[int] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0")]
+            if Path(argv[0]).name != "git" or _subcommand(argv) != "commit":
+                continue
+            if os.readlink(entry / "cwd") == target:
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def wait_for_commits(worktree: Path, timeout_s: float = 120.0) -> None:
+    """Wait until no ``git commit`` runs in ``worktree``; :class:`GitError` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while pids := running_commits(worktree):
+        if time.monotonic() > deadline:
+            raise GitError(f"a `git commit` (process {', '.join(map(str, pids))}) has been running in {worktree} "
+                           f"for over {timeout_s:g} s, perhaps a hook waiting for input; let it finish or stop it, "
+                           "then resume")
+        time.sleep(0.05)
+
+
+def _subcommand(argv: list[str]) -> str | None:
+    """The git subcommand of a command line: the first word after git's own options."""
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-c", "-C", "--git-dir", "--work-tree", "--namespace"):
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return arg
+    return None

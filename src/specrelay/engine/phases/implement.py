@@ -33,6 +33,13 @@ def build_context(run: StepRun, findings: str | None, failing_output: str | None
     return ctx
 
 
+def _gist(exc: EditError) -> str:
+    """The applier's message in one line: the failing blocks' reasons, without the code it quotes."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [line.removesuffix("; closest:") for line in lines if line.startswith("Block ")] or lines[:1]
+    return "; ".join(reasons).rstrip(":")
+
+
 def _already_committed(run: StepRun) -> str | None:
     """The commit this very step execution made before an interruption, if HEAD is it."""
     out = gitrepo.run_git(["log", "-1", "--format=%H%n%(trailers:key=Specrelay-Step,valueonly)"],
@@ -52,6 +59,8 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
     """Apply the builder's edits and commit them; returns the commit sha."""
     from specrelay.edits import apply_blocks, parse_blocks
 
+    if run.interrupted:  # the cut-off run's `git commit` may still be running its hooks, about to land
+        gitrepo.wait_for_commits(run.worktree)
     done = _already_committed(run)
     if done:
         return done
@@ -70,8 +79,11 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
             break
         except EditError as exc:
             if attempt == MAX_CORRECTIONS:
+                report = run.write_artifact(f"rejected_edits_r{run.round}.md",
+                                            f"# Edits that could not be applied\n\n{exc}\n\n## The last reply\n\n"
+                                            f"{result.text}\n")
                 raise StepFailed(f"step '{run.step.title}': the builder's edits could not be applied after "
-                                 f"{MAX_CORRECTIONS} corrections: {exc}") from None
+                                 f"{MAX_CORRECTIONS} corrections: {_gist(exc)}. The full report: {report}") from None
             run.emit("note", {"text": f"edits did not apply ({str(exc).splitlines()[0]}); asking for a fix"})
             ctx.add("previous", "Your previous reply", result.text)
             ctx.add("problem", "Why it could not be applied (nothing was changed)",
