@@ -12,6 +12,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass
 
+from specrelay.config import DEFAULT_KEY_ENVS
 from specrelay.engine.phases.base import StepRun
 
 OUTPUT_LIMIT = 12000  # characters of failing output handed to the builder
@@ -55,7 +56,10 @@ def commands_for(run: StepRun) -> list[str]:
 def _env(run: StepRun) -> dict[str, str]:
     """The environment for the user's commands, without any preset's API key: the tests run code a
     model wrote, and it has no business reading the user's keys."""
-    keys = {env for p in run.config.presets.values() for env in p.key_envs}
+    # Every provider's usual variable too: a preset overridden (to scripted, say) no longer names
+    # OPENAI_API_KEY, but the key is still there.
+    keys = {env for envs in DEFAULT_KEY_ENVS.values() for env in envs}
+    keys.update(env for p in run.config.presets.values() for env in p.key_envs)
     return {k: v for k, v in os.environ.items() if k not in keys}
 
 
