@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.markup import escape
+
 from specrelay.cli.common import console, money, tokens
 
 
@@ -40,7 +42,7 @@ class Progress:
         if event == "step_started":
             who = ", ".join(data["presets"]) or "commands"
             rnd = f" · round {data['round']}" if data["round"] > 1 else ""
-            console.print(f"{elapsed} [bold]▶ {data['title']}[/] · {who}{rnd}")
+            console.print(f"{elapsed} [bold]▶ {escape(data['title'])}[/] · {who}{rnd}")
         elif event == "call_finished":
             console.print(f"{elapsed}   {data['preset']} ({data['model']}) {tokens(data['input_tokens'])} in / "
                           f"{tokens(data['output_tokens'])} out · {money(data['cost_usd'])} · "
@@ -52,9 +54,9 @@ class Progress:
                 extra = f" · {detail['verdict']} ({detail['findings']} findings)"
             elif "passed" in detail:
                 extra = " · passed" if detail["passed"] else " · FAILED"
-            console.print(f"{elapsed} [green]✓ {data['title']}[/]{extra} ({data['seconds']:.1f} s)")
+            console.print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
         elif event == "note":
-            console.print(f"{elapsed}   [yellow]{data['text']}[/]")
+            console.print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
 
     def total(self) -> str:
         text = money(self.cost, simulated=self.simulated)

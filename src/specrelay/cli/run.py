@@ -118,7 +118,7 @@ def render_summary(s: dict[str, Any]) -> None:
                   f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
                   f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
     if s.get("message"):
-        console.print(f"  {s['message']}")
+        console.print(f"  {s['message']}", markup=False)
     costs = s["costs"]
     table = Table(show_edge=False, box=None, pad_edge=False)
     for col in ("", "calls", "input", "output", "cost"):

@@ -84,6 +84,9 @@ def resolve_ref(root: Path, ref: str) -> str:
                 f"unknown ref {ref!r} in {root} (no branch, tag or commit by that name); "
                 "list branches with `git branch -a`"
             ) from exc
+        if exc.returncode in (1, 128):  # it names something, but not a commit (a tree, a blob...)
+            why = exc.stderr.strip().splitlines()[-1].removeprefix("error: ").removeprefix("fatal: ")
+            raise GitError(f"{ref!r} does not name a commit in {root} ({why}); name a branch, tag or commit") from exc
         raise
 
 
