@@ -28,7 +28,7 @@ def gc_command(
         console.print("Nothing to clean up.")
         return
     for action in report.actions:
-        console.print(action.line(), markup=False)
+        console.print(action.line(), markup=False, soft_wrap=True)
     verb = "would remove" if dry_run else "removed"
     console.print(f"{len(report.removed)} {verb}, {len(report.skipped)} skipped or kept."
                   + (" Run without --dry-run to remove them." if dry_run and report.removed else ""))
