@@ -35,13 +35,20 @@ def main() -> None:
     from specrelay.cli.common import print_error
 
     try:
-        app()
+        code = app(standalone_mode=False)
     except SpecRelayError as exc:
         print_error(str(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         print_error("interrupted")
         sys.exit(130)
+    except typer.TyperException as exc:  # a mistyped command, option or value: one line, like any error
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `specrelay`: the help, as asked
+            print(message)
+            sys.exit(0)
+        print_error(f"{message} (see `specrelay --help`)")
+        sys.exit(2)
     except Exception as exc:  # a bug: say so in one line; the traceback only on request
         import os
 
@@ -50,3 +57,4 @@ def main() -> None:
         print_error(f"internal error: {type(exc).__name__}: {exc} (this is a bug in specrelay; "
                     "run again with SPECRELAY_DEBUG=1 to see the traceback)")
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
