@@ -53,9 +53,12 @@ class CallResult:
 
 
 class BudgetCheck(Protocol):
-    """Raises BudgetExceeded when the worst case of the next call could exceed what is left."""
+    """Reserves the worst case of the next call, or raises BudgetExceeded when it could exceed what is
+    left; the reservation is released when the call ends (its real cost is then in the ledger)."""
 
-    def check(self, preset: Preset, input_tokens: int, max_output_tokens: int) -> None: ...
+    def check(self, preset: Preset, input_tokens: int, max_output_tokens: int) -> float: ...
+
+    def release(self, reserved: float) -> None: ...
 
 
 class _Gate:
@@ -233,9 +236,10 @@ class Client:
         retry = self.config.retry
         failure: AttemptFailed | None = None
         for attempt in range(retry.attempts):
+            reserved = 0.0
             if self.budget is not None:
-                self.budget.check(preset, estimate_tokens(system) + estimate_tokens(user),
-                                  preset.max_tokens or DEFAULT_MAX_OUTPUT)
+                reserved = self.budget.check(preset, estimate_tokens(system) + estimate_tokens(user),
+                                             preset.max_tokens or DEFAULT_MAX_OUTPUT)
             try:
                 reply, latency, started = await self._attempt(preset, system, user, on_delta)
             except AttemptFailed as exc:
@@ -245,6 +249,9 @@ class Client:
                     break
                 await self.sleep(self._backoff(attempt, exc.retry_after))
                 continue
+            finally:
+                if self.budget is not None:
+                    self.budget.release(reserved)
             return self._record_success(preset, reply, latency, started, phase, step, context, attempt + 1, key)
         assert failure is not None
         raise _PresetExhausted(failure, attempt + 1)
