@@ -175,3 +175,10 @@ def test_local_rules_reach_every_phase(tmp_path: Path) -> None:
     _, status = run_json(repo, "run", "Add sub")
     _, shown = run_json(repo, "show", status["id"])
     assert all("rules" in c["context"] for c in shown["calls"])
+
+
+def test_resuming_a_finished_task_is_a_no_op(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = run_json(repo, "run", "Add sub")
+    proc, again = run_json(repo, "resume", status["id"])
+    assert proc.returncode == 0 and again["status"] == "done" and again["calls"] == status["calls"]

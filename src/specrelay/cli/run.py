@@ -61,6 +61,16 @@ def resume_command(
     root = repo_root()
     config, ledger = _open(root)
     task = load_task(root, ledger, task_id)
+    if task.status in ("done", "needs_attention"):  # resuming a finished task is a no-op, not an error
+        from specrelay.engine import task_summary
+
+        summary = task_summary(root, ledger, config, task.id)
+        if json_out:
+            print_json(summary)
+        else:
+            console.print(f"Task {task.id} has already finished; nothing to resume.", markup=False)
+            render_summary(summary)
+        raise SystemExit(0 if task.status == "done" else 1)
     if not json_out:
         console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
     _run_and_report(root, config, ledger, task.id, json_out, budget=budget)
