@@ -190,11 +190,11 @@ def test_a_write_that_fails_midway_puts_back_what_was_written(
     real = fsutil.atomic_write_text
     calls: list[Path] = []
 
-    def flaky(path: Path, text: str, *, newline: str | None = "") -> None:
+    def flaky(path: Path, text: str) -> None:
         calls.append(path)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
-        real(path, text, newline=newline)
+        real(path, text)
 
     monkeypatch.setattr(fsutil, "atomic_write_text", flaky)
     with pytest.raises(EditError, match="No space left on device; no file was changed"):

@@ -155,7 +155,7 @@ def _write_all(files: list[_File]) -> None:
     done: list[_File] = []
     try:
         for state in files:
-            fsutil.atomic_write_text(state.target, ("\ufeff" if state.bom else "") + state.text, newline="")
+            fsutil.atomic_write_text(state.target, ("\ufeff" if state.bom else "") + state.text)
             done.append(state)
             os.chmod(state.target, state.mode if state.mode is not None else 0o666 & ~_umask())
     except OSError as exc:

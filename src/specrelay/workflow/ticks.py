@@ -79,6 +79,6 @@ def tick(path: Path, title: str, done: bool = True) -> bool:
     if ticked == text:
         return False
     mode = stat.S_IMODE(path.stat().st_mode)
-    atomic_write_text(path, ticked, newline="")
+    atomic_write_text(path, ticked)
     os.chmod(path, mode)
     return True
