@@ -6,9 +6,14 @@ user is a bug.
 
 from __future__ import annotations
 
+import os
 import sys
 
-import typer
+# pydantic (used by typer for every parameter, and by the config) otherwise scans every installed
+# package's metadata for plugins at import; specrelay uses none, and the scan slows every command.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+import typer  # noqa: E402
 
 from specrelay.errors import SpecRelayError
 
@@ -50,8 +55,6 @@ def main() -> None:
         print_error(f"{message} (see `specrelay --help`)")
         sys.exit(2)
     except Exception as exc:  # a bug: say so in one line; the traceback only on request
-        import os
-
         if os.environ.get("SPECRELAY_DEBUG"):
             raise
         print_error(f"internal error: {type(exc).__name__}: {exc} (this is a bug in specrelay; "

@@ -47,9 +47,10 @@ def open_ledger(root: Path | None) -> Any:
     from specrelay import gitrepo, paths
     from specrelay.ledger import Ledger
 
-    if root is not None:
+    path = paths.ledger_path(root)
+    if root is not None and not path.exists():  # first use in this repository
         gitrepo.add_exclude(root)
-    return Ledger(paths.ledger_path(root))
+    return Ledger(path)
 
 
 def money(value: float | None, *, simulated: bool = False) -> str:

@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from specrelay import paths
@@ -119,28 +119,40 @@ def unit_price(preset: Preset) -> UnitPrice | None:
     return _cached_unit_price(model, provider)
 
 
-def _cache_file() -> Any:
+def _cache_file() -> Path:
     return paths.home() / "prices-cache.json"
+
+
+def _table_stamp() -> str:
+    """Identifies the installed price table without importing it (or scanning package metadata)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("genai_prices")
+    origin = spec.origin if spec is not None else None
+    return str(Path(origin).parent.joinpath("data.py").stat().st_mtime_ns) if origin else "none"
+
+
+@functools.cache
+def _price_cache() -> dict[str, Any]:
+    """The on-disk cache of per-million prices, read once per process; stale versions are dropped."""
+    stamp = _table_stamp()
+    try:
+        cache = json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    return cache if isinstance(cache, dict) and cache.get("_version") == stamp else {"_version": stamp}
 
 
 def _cached_unit_price(model: str, provider: str | None) -> UnitPrice | None:
     key = f"{provider or '*'}:{model}"
-    stamp = version("genai-prices")
-    path = _cache_file()
-    cache: dict[str, Any] = {}
-    try:
-        cache = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    if cache.get("_version") != stamp:
-        cache = {"_version": stamp}
+    cache = _price_cache()
     if key in cache:
         entry = cache[key]
         return UnitPrice(**entry) if entry else None
     found = _lookup_unit_price(model, provider)
     cache[key] = found.__dict__ if found else None
     try:
-        atomic_write_text(path, json.dumps(cache, indent=0, sort_keys=True))
+        atomic_write_text(_cache_file(), json.dumps(cache, indent=0, sort_keys=True))
     except OSError:
         pass  # a read-only home only costs speed
     return found
