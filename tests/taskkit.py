@@ -71,7 +71,7 @@ PYTHON_TEST = f"{sys.executable} -m unittest -q"
 
 
 def project(tmp_path: Path, replies: dict[str, list[Any]], *, verify: list[str] | None = None,
-            extra: str = "", delay: float = 0.0) -> Path:
+            extra: str = "", delay: float = 0.0, preset_extra: str = "") -> Path:
     """A repo with calc.py and scripted opus-planner / flash-builder / gpt-reviewer / sonnet-reviewer."""
     repo = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST_CALC, "README.md": "# calc\n",
                                          ".gitignore": "__pycache__/\n"})
@@ -81,7 +81,8 @@ def project(tmp_path: Path, replies: dict[str, list[Any]], *, verify: list[str] 
     for name, items in replies.items():
         (sr / f"{name}.json").write_text(json.dumps(items))
         lines += [f"[presets.{name}]", 'provider = "scripted"', f'model = "scripted-{name}"',
-                  f'replies = "{name}.json"', 'price_as = "gpt-5.4"', "fallbacks = []", f"delay_s = {delay}", ""]
+                  f'replies = "{name}.json"', 'price_as = "gpt-5.4"', "fallbacks = []", f"delay_s = {delay}",
+                  preset_extra, ""]
     commands = verify if verify is not None else [PYTHON_TEST]
     lines += ["[verify]", f"commands = {json.dumps(commands)}", "timeout_s = 30", ""]
     (sr / "config.toml").write_text("\n".join(lines) + extra)

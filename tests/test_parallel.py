@@ -18,9 +18,6 @@ from pathlib import Path
 from fleet import feature_replies, git, shared_repo, start, statuses, team_home, wait_until_settled
 
 from specrelay import paths
-from specrelay.config import load_config
-from specrelay.engine import Runner, create_task, prepare_workflow
-from specrelay.ledger import Ledger
 
 N = 20
 
@@ -100,37 +97,3 @@ def _watch_ledger(repo: Path, most: list[int], stop: threading.Event) -> None:
         except sqlite3.Error:
             pass
         time.sleep(0.05)
-
-
-def test_max_concurrency_holds_across_tasks_of_one_process(tmp_path: Path, monkeypatch) -> None:
-    """Two tasks run from two threads of one process share the provider's limit of one call at a time."""
-    repo = shared_repo(tmp_path, verify=["true"])
-    replies = {name: [{"text": t, "delay_s": 0.4} for t in items] for name, items in feature_replies(0).items()}
-    home = team_home(tmp_path / "home", replies, preset_extra="max_concurrency = 1")
-    monkeypatch.setenv("SPECRELAY_HOME", str(home))
-    monkeypatch.chdir(repo)
-    config = load_config(repo)
-    ledger = Ledger(paths.ledger_path(repo))
-    flow = prepare_workflow(repo, config, "multi-model")
-    ids = [create_task(repo, ledger, config, f"Task {n}", workflow=flow).id for n in range(2)]
-    errors: list[BaseException] = []
-
-    def work(task_id: str) -> None:
-        try:
-            Runner(repo, Ledger(paths.ledger_path(repo)), config, task_id).run()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(t,)) for t in ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    assert [r["status"] for r in statuses(repo)] == ["done", "done"]
-    for preset in ("opus-planner", "flash-builder", "gpt-reviewer"):
-        spans = sorted((r["started_at"], r["started_at"] + r["latency_s"]) for r in ledger.calls()
-                       if r["preset"] == preset)
-        assert len(spans) == 2
-        (_, end0), (start1, _) = spans
-        assert start1 >= end0 - 0.01, f"{preset}: calls of two tasks overlapped: {spans}"

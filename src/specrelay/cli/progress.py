@@ -7,14 +7,17 @@ from typing import Any
 
 from rich.markup import escape
 
-from specrelay.cli.common import console, money, tokens
+from specrelay.cli.common import console as default_console
+from specrelay.cli.common import money, tokens
 
 
 class Progress:
     """Prints step starts and ends, each model call with tokens and cost, and running totals."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, *, label: str | None = None, console: Any = None) -> None:
         self.quiet = quiet
+        self.prefix = f"[cyan]{escape(label)}[/] " if label else ""  # which task, when several share the screen
+        self.console = console or default_console
         self.t0 = time.perf_counter()
         self.cost = 0.0
         self.cost_unknown = False
@@ -38,13 +41,13 @@ class Progress:
             self.simulated = self.simulated or data["simulated"]
         if self.quiet:
             return
-        elapsed = f"[dim]{time.perf_counter() - self.t0:6.1f}s[/]"
+        elapsed = f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] {self.prefix}".rstrip()
         if event == "step_started":
             who = ", ".join(data["presets"]) or "commands"
             rnd = f" · round {data['round']}" if data["round"] > 1 else ""
-            console.print(f"{elapsed} [bold]▶ {escape(data['title'])}[/] · {who}{rnd}")
+            self.console.print(f"{elapsed} [bold]▶ {escape(data['title'])}[/] · {who}{rnd}")
         elif event == "call_finished":
-            console.print(f"{elapsed}   {data['preset']} ({data['model']}) {tokens(data['input_tokens'])} in / "
+            self.console.print(f"{elapsed}   {data['preset']} ({data['model']}) {tokens(data['input_tokens'])} in / "
                           f"{tokens(data['output_tokens'])} out · {money(data['cost_usd'])} · "
                           f"{data['latency_s']:.1f} s · total {tokens(self.tokens)} tok, {self.total()}")
         elif event == "step_finished":
@@ -54,9 +57,9 @@ class Progress:
                 extra = f" · {detail['verdict']} ({detail['findings']} findings)"
             elif "passed" in detail:
                 extra = " · passed" if detail["passed"] else " · FAILED"
-            console.print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
+            self.console.print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
         elif event == "note":
-            console.print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
+            self.console.print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
 
     def total(self) -> str:
         text = money(self.cost, simulated=self.simulated)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,9 @@ class Runner:
         self.task = load_task(root, ledger, task_id)
         self.emit = emit
         self.models = models
+        self._cancel_lock = threading.Lock()
+        self._cancelled = False
+        self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
 
     # -- entry ---------------------------------------------------------------------------------
 
@@ -72,7 +76,7 @@ class Runner:
         if not task.worktree.is_dir():
             raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). "
                             f"Its branch {task.branch} is kept; `specrelay discard {task.id}` cleans up.")
-        with task_lock(task.folder, task.id), _sigterm_as_interrupt():
+        with task_lock(task.folder, task.id), sigterm_as_interrupt():
             task = self.task = load_task(self.root, self.ledger, task.id)  # as it is now, under the lock
             if task.status in FINISHED:
                 raise UserError(f"task {task.id} is {task.status}; there is nothing to resume.")
@@ -82,8 +86,8 @@ class Runner:
             self.ledger.update_task(task.id, **changes)
             self.task = load_task(self.root, self.ledger, task.id)
             try:
-                asyncio.run(self._run())
-            except KeyboardInterrupt:
+                asyncio.run(self._cancellable())
+            except (KeyboardInterrupt, asyncio.CancelledError):
                 self._stop("paused", "interrupted")
                 raise Interrupted(f"task {task.id} paused; `specrelay resume {task.id}` continues it.") from None
             except (BudgetExceeded, ProviderError) as exc:
@@ -110,6 +114,26 @@ class Runner:
                 changes["state"] = json.dumps({**state, "gen": state.get("gen", 0) + 1})
             self.ledger.update_task(self.task.id, **changes)
         self.emit("task_stopped", {"status": status, "message": message})
+
+    def cancel(self) -> None:
+        """Pause the run as Ctrl-C would, from any thread: the step in progress is abandoned (a running
+        verification is killed) and the task is left paused, to be resumed."""
+        with self._cancel_lock:
+            self._cancelled = True
+            if self._running is not None:
+                loop, main = self._running
+                loop.call_soon_threadsafe(main.cancel)
+
+    async def _cancellable(self) -> None:
+        with self._cancel_lock:
+            if self._cancelled:
+                raise asyncio.CancelledError
+            self._running = (asyncio.get_running_loop(), asyncio.current_task())  # type: ignore[assignment]
+        try:
+            await self._run()
+        finally:
+            with self._cancel_lock:
+                self._running = None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -272,7 +296,7 @@ def _loop_start(workflow: Workflow, idx: int) -> int | None:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM pauses a task as Ctrl-C does (only possible from the main thread)."""
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

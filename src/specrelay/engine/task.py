@@ -86,6 +86,8 @@ def all_tasks(root: Path, ledger: Ledger) -> list[Task]:
 
 def resolve_base(root: Path, base: str | None) -> tuple[str, str | None]:
     """The base commit and the branch the task will merge into. Refuses a dirty or detached base."""
+    if not gitrepo.has_commits(root):
+        raise GitError(f"{root}: the repository has no commits yet; make a first commit, then run again.")
     if base is None:
         branch = gitrepo.current_branch(root)
         if branch is None:
@@ -147,13 +149,15 @@ def check_preset_keys(config: Config, names: list[str]) -> None:
 
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,
-                base: str | None = None, budget_usd: float | None = None) -> Task:
-    """Make the task's folder, its copy of the workflow, its branch and worktree, and its ledger rows."""
+                base: str | None = None, budget_usd: float | None = None,
+                resolved: tuple[str, str | None] | None = None) -> Task:
+    """Make the task's folder, its copy of the workflow, its branch and worktree, and its ledger rows.
+
+    ``resolved`` is what :func:`resolve_base` gave for ``base``, when several tasks start from it.
+    """
     if not request.strip():
         raise UserError("the request is empty: say what to build, e.g. specrelay run \"Add a --verbose flag\".")
-    if not gitrepo.has_commits(root):
-        raise GitError(f"{root}: the repository has no commits yet; make a first commit, then run again.")
-    base_sha, base_branch = resolve_base(root, base)
+    base_sha, base_branch = resolved or resolve_base(root, base)
     task_id = new_task_id(request)
     folder = paths.task_dir(root, task_id)
     worktree = paths.worktree_dir(root, task_id)

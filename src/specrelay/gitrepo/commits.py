@@ -11,7 +11,7 @@ from pathlib import Path
 from specrelay.errors import GitError
 
 from .process import GitCommandError, first_lines, run_git
-from .repo import EXCLUDE_OWN
+from .repo import EXCLUDE_OWN, git_common_dir
 
 # Only used when git cannot work out who the user is; never overrides a configured identity.
 FALLBACK_IDENTITY = ("-c", "user.name=specrelay", "-c", "user.email=specrelay@localhost")
@@ -32,11 +32,13 @@ def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None 
     """
     if not message.strip():
         raise ValueError("commit_all needs a non-empty message")
-    trailer_args: list[str] = []
+    lines: list[str] = []
     for key, value in (trailers or {}).items():
         if not _TRAILER_KEY.fullmatch(key):
             raise ValueError(f"invalid trailer key {key!r}: use letters, digits and '-'")
-        trailer_args += ["--trailer", f"{key}: {' '.join(str(value).split())}"]
+        lines.append(f"{key}: {' '.join(str(value).split())}")
+    if lines:  # the message's last paragraph: where git reads trailers (no `--trailer`, one process less)
+        message = message.rstrip() + "\n\n" + "\n".join(lines) + "\n"
 
     if paths is not None:
         if paths:
@@ -46,7 +48,7 @@ def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None 
     if run_git(["diff", "--cached", "--quiet"], worktree, check=False).returncode == 0:
         return None
     # --cleanup=whitespace: a Markdown heading in the message is not a comment to strip.
-    args = [*_identity_args(worktree), "commit", "--quiet", "--cleanup=whitespace", "--file=-", *trailer_args]
+    args = [*_identity_args(worktree), "commit", "--quiet", "--cleanup=whitespace", "--file=-"]
     try:
         run_git(args, worktree, input=message)
     except GitCommandError as exc:
@@ -59,11 +61,36 @@ def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None 
 
 
 def _identity_args(worktree: Path) -> tuple[str, ...]:
-    """The fallback identity, only when git has no author or committer identity of the user's."""
+    """The fallback identity, only when git has no author or committer identity of the user's.
+
+    An identity found is remembered per repository and process (every worktree of a repository
+    shares its config); a missing one is asked again, since the user may set it meanwhile.
+    """
+    key = (_repository_of(worktree), *(os.environ.get(v) for v in _IDENTITY_ENV))
+    if key in _have_identity:
+        return ()
     for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
         if run_git(["var", var], worktree, check=False).returncode != 0:
             return FALLBACK_IDENTITY
+    _have_identity.add(key)
     return ()
+
+
+_IDENTITY_ENV = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL",
+                 "HOME", "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
+_have_identity: set[tuple[str | None, ...]] = set()
+
+
+def _repository_of(worktree: Path) -> str:
+    """The repository's shared git dir, read from the worktree's ``.git`` (no git process)."""
+    dot = Path(worktree) / ".git"
+    try:
+        if dot.is_dir():
+            return str(dot.resolve())
+        gitdir = Path(worktree) / dot.read_text(encoding="utf-8").removeprefix("gitdir:").strip()
+        return str((gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve())
+    except (OSError, ValueError):
+        return str(git_common_dir(worktree))
 
 
 def running_commits(worktree: Path) -> list[int]:

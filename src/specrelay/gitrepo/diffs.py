@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .process import run_git
@@ -11,18 +12,25 @@ from .repo import EXCLUDE_OWN, has_commits, resolve_ref
 # diff program, the usual prefixes.
 _DIFF_OPTS = ["--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/"]
 
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
 
 def diff(worktree_or_root: Path, base: str, head: str = "HEAD") -> str:
     """The unified diff from ``base`` to ``head`` (commits, branches, tags...)."""
-    old, new = resolve_ref(worktree_or_root, base), resolve_ref(worktree_or_root, head)
+    old, new = _commit(worktree_or_root, base), _commit(worktree_or_root, head)
     return run_git(["diff", *_DIFF_OPTS, old, new, "--"], worktree_or_root).stdout
 
 
 def changed_files(worktree: Path, base: str, head: str = "HEAD") -> list[str]:
     """Paths (relative to the top) that differ between ``base`` and ``head``."""
-    old, new = resolve_ref(worktree, base), resolve_ref(worktree, head)
+    old, new = _commit(worktree, base), _commit(worktree, head)
     out = run_git(["diff", "--name-only", "-z", "--no-ext-diff", old, new, "--"], worktree).stdout
     return [f for f in out.split("\0") if f]
+
+
+def _commit(root: Path, ref: str) -> str:
+    """``ref`` checked and made a sha, unless it is one already (a task's recorded base)."""
+    return ref if _FULL_SHA.fullmatch(ref) else resolve_ref(root, ref)
 
 
 def diff_uncommitted(root: Path) -> str:

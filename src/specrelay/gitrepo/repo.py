@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 from pathlib import Path
 
 from specrelay.errors import GitError
@@ -92,9 +93,12 @@ def resolve_ref(root: Path, ref: str) -> str:
 
 def head_sha(root: Path) -> str:
     """The full sha of ``HEAD`` in ``root``; :class:`GitError` when there are no commits yet."""
-    if not has_commits(root):
+    proc = run_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], root, check=False)
+    if proc.returncode == 1 and not proc.stderr.strip():
         raise GitError(f"the repository at {root} has no commits yet; make a first commit and retry")
-    return resolve_ref(root, "HEAD")
+    if proc.returncode != 0:
+        return resolve_ref(root, "HEAD")  # raises, with git's own message
+    return proc.stdout.strip()
 
 
 def has_commits(root: Path) -> bool:
@@ -139,7 +143,12 @@ def tracked_files(root: Path) -> list[str]:
 
 def git_common_dir(root: Path) -> Path:
     """The git directory shared by the main tree and every linked worktree of ``root``."""
-    out = run_git(["rev-parse", "--path-format=absolute", "--git-common-dir"], root).stdout.strip()
+    return _common_dir(str(Path(root).resolve()))
+
+
+@functools.lru_cache(maxsize=64)
+def _common_dir(root: str) -> Path:  # asked once per folder and process: a repository does not move
+    out = run_git(["rev-parse", "--path-format=absolute", "--git-common-dir"], Path(root)).stdout.strip()
     return Path(out)
 
 

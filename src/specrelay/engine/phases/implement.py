@@ -49,7 +49,7 @@ def _already_committed(run: StepRun) -> str | None:
 
 def _set_aside_leftovers(run: StepRun) -> None:
     """Edits left by an interrupted execution are stashed (never deleted) before the step is redone."""
-    if run.interrupted and gitrepo.is_dirty(run.worktree):
+    if gitrepo.is_dirty(run.worktree):
         gitrepo.run_git(["stash", "push", "--include-untracked", "-m",
                          f"specrelay {run.task.id}: leftovers of interrupted step {run.key}"], run.worktree)
         run.emit("note", {"text": "uncommitted leftovers of an interrupted step were stashed (git stash list)"})
@@ -61,10 +61,10 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
 
     if run.interrupted:  # the cut-off run's `git commit` may still be running its hooks, about to land
         gitrepo.wait_for_commits(run.worktree)
-    done = _already_committed(run)
-    if done:
-        return done
-    _set_aside_leftovers(run)
+        done = _already_committed(run)
+        if done:
+            return done
+        _set_aside_leftovers(run)
     preset = run.step.presets[0]
     ctx = build_context(run, findings, failing_output)
     model = preset
