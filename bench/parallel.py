@@ -1,19 +1,18 @@
 """Many tasks at once on one repository: wall time against one task alone, memory, git lock waits.
 
-    python bench/parallel.py [--tasks 20] [--latency 0.5] [--alone 3] [--mode both|processes|one-process]
+    python bench/parallel.py [--tasks 20] [--latency 0.5] [--rounds 3] [--mode both|processes|one-process]
 
 Builds a sample repository; every task has a scripted team (every model reply takes ``--latency``
 seconds; a task makes three calls: plan, build, review) and is verified by the project's unittest
-suite. First one task alone (the median of ``--alone`` runs), then ``--tasks`` tasks at once, in
-two ways:
+suite. Each of ``--rounds`` rounds runs one task alone, then ``--tasks`` tasks at once, in two ways:
 
 - ``processes``: one ``specrelay run`` process per task, all started at the same moment, each with
   its own team and its own change;
 - ``one-process``: one ``specrelay run REQUEST...`` with every request (one team, whose presets
   allow ``--tasks`` calls in flight, so every task gets the same change on its own branch).
 
-Reports the wall time of each batch against one task alone (goal: at most 1.5x), peak memory (max
-RSS) and CPU time of the specrelay processes and of their children (git, the tests), and how often
+Reports the median wall time of the batch against the median of one task alone (goal: at most
+1.5x), each round's ratio, peak memory (max RSS) and CPU time of the specrelay processes and of their children (git, the tests), and how often
 and how long the repository lock was waited for.
 
 Each process runs specrelay's CLI in-process through this script (``--child``), which records its
@@ -113,64 +112,49 @@ def finish(proc: subprocess.Popen[str], report: Path) -> tuple[dict[str, Any], l
     return json.loads(report.read_text()), statuses
 
 
-def batch(repo: Path, homes: list[Path], reports: Path, tag: str) -> tuple[float, list[dict[str, Any]]]:
-    """Start one ``specrelay run`` per home at once; the wall time until the last one exits."""
+def run_processes(repo: Path, groups: list[list[Path]], reports: Path,
+                  tag: str) -> tuple[float, list[dict[str, Any]]]:
+    """Start one ``specrelay run`` per group at once, with a request per home of the group (all of a
+    group's homes must be the same); the wall time until the last process exits, and each one's report."""
     t0 = time.perf_counter()
-    procs = [(launch(repo, home, reports / f"{tag}-{n}.json", [f"Add feature {home.name}"]),
-              reports / f"{tag}-{n}.json") for n, home in enumerate(homes)]
+    procs = []
+    for n, homes in enumerate(groups):
+        report = reports / f"{tag}-{n}.json"
+        requests = [f"Add feature {home.name} ({k})" for k, home in enumerate(homes)]
+        procs.append((launch(repo, homes[0], report, requests), report))
     results = []
     for proc, report in procs:
         data, statuses = finish(proc, report)
-        results.append({**data, "status": statuses[0]})
+        results.append({**data, "statuses": statuses})
     return time.perf_counter() - t0, results
 
 
-def one_process(repo: Path, home: Path, reports: Path, tasks: int, tag: str) -> tuple[float, dict[str, Any]]:
-    """One ``specrelay run`` with ``tasks`` requests; the wall time until it exits."""
-    t0 = time.perf_counter()
-    proc = launch(repo, home, reports / f"{tag}.json", [f"Add feature {n}" for n in range(tasks)])
-    data, statuses = finish(proc, reports / f"{tag}.json")
-    return time.perf_counter() - t0, {**data, "statuses": statuses}
-
-
-def processes_row(args: argparse.Namespace, repo: Path, homes: list[Path], reports: Path) -> dict[str, Any]:
-    alone = [batch(repo, [homes[args.tasks + k]], reports, f"alone{k}") for k in range(args.alone)]
-    alone_s = statistics.median(t for t, _ in alone)
-    wall, results = batch(repo, homes[:args.tasks], reports, "batch")
-    one = alone[0][1][0]
+def measure(args: argparse.Namespace, mode: str, alone_run: Any, batch_run: Any) -> dict[str, Any]:
+    """``--rounds`` rounds of (one task alone, then the batch), interleaved so that the machine's load
+    weighs on both alike; times are medians over the rounds, resources those of the last round."""
+    alone_s, batch_s, ratios = [], [], []
+    for _ in range(args.rounds):
+        one_s, one = alone_run()
+        wall, results = batch_run()
+        alone_s.append(one_s)
+        batch_s.append(wall)
+        ratios.append(wall / one_s)
     return {
-        "mode": "processes", "tasks": args.tasks, "alone_s": round(alone_s, 2), "batch_s": round(wall, 2),
-        "ratio": round(wall / alone_s, 2),
-        "not_done": sum(r["status"] != "done" or r["code"] != 0 for r in results),
+        "mode": mode, "tasks": args.tasks, "rounds": args.rounds,
+        "alone_s": round(statistics.median(alone_s), 2), "batch_s": round(statistics.median(batch_s), 2),
+        "ratio": round(statistics.median(batch_s) / statistics.median(alone_s), 2),
+        "ratio_per_round": [round(r, 2) for r in ratios],
+        "not_done": sum(s != "done" for r in results for s in r["statuses"]) + sum(r["code"] != 0 for r in results),
         "alone_cpu_s": round(one["cpu_s"], 2), "alone_children_cpu_s": round(one["children_cpu_s"], 2),
         "alone_maxrss_mb": round(one["maxrss_mb"], 1),
-        "batch_cpu_s_median": round(statistics.median(r["cpu_s"] for r in results), 2),
-        "batch_cpu_s_total": round(sum(r["cpu_s"] for r in results), 1),
-        "batch_children_cpu_s_total": round(sum(r["children_cpu_s"] for r in results), 1),
-        "maxrss_mb_median": round(statistics.median(r["maxrss_mb"] for r in results), 1),
+        "batch_processes": len(results),
+        "batch_cpu_s_total": round(sum(r["cpu_s"] for r in results), 2),
+        "batch_children_cpu_s_total": round(sum(r["children_cpu_s"] for r in results), 2),
         "maxrss_mb_max": round(max(r["maxrss_mb"] for r in results), 1),
-        "git_processes_per_task": round(statistics.median(r["calls"] for r in results)),
+        "git_processes_per_task": round(sum(r["calls"] for r in results) / args.tasks),
         "lock_waits_total": sum(r["lock_waits"] for r in results),
         "lock_wait_s_total": round(sum(r["lock_wait_seconds"] for r in results), 3),
-        "lock_wait_s_max": round(max(r["lock_wait_seconds"] for r in results), 3),
-    }
-
-
-def one_process_row(args: argparse.Namespace, repo: Path, home: Path, reports: Path) -> dict[str, Any]:
-    alone = [one_process(repo, home, reports, 1, f"one-alone{k}") for k in range(args.alone)]
-    alone_s = statistics.median(t for t, _ in alone)
-    wall, result = one_process(repo, home, reports, args.tasks, "one-batch")
-    return {
-        "mode": "one-process", "tasks": args.tasks, "alone_s": round(alone_s, 2), "batch_s": round(wall, 2),
-        "ratio": round(wall / alone_s, 2),
-        "not_done": sum(s != "done" for s in result["statuses"]) + (result["code"] != 0),
-        "alone_cpu_s": round(alone[0][1]["cpu_s"], 2),
-        "alone_children_cpu_s": round(alone[0][1]["children_cpu_s"], 2),
-        "batch_cpu_s_total": round(result["cpu_s"], 2),
-        "batch_children_cpu_s_total": round(result["children_cpu_s"], 2),
-        "maxrss_mb": round(result["maxrss_mb"], 1),
-        "git_processes_per_task": round(result["calls"] / args.tasks),
-        "lock_waits_total": result["lock_waits"], "lock_wait_s_total": round(result["lock_wait_seconds"], 3),
+        "lock_wait_s_max_per_process": round(max(r["lock_wait_seconds"] for r in results), 3),
     }
 
 
@@ -178,7 +162,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per scripted reply")
-    parser.add_argument("--alone", type=int, default=3, help="single-task runs to take the median of")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (one alone, the batch) to take medians of")
     parser.add_argument("--mode", choices=("both", "processes", "one-process"), default="both")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -190,15 +174,29 @@ def main() -> int:
         repo, reports = root / "repo", root / "reports"
         reports.mkdir()
         make_repo(repo)
+        runs = iter(range(10**6))
         if args.mode in ("both", "one-process"):
-            make_home(root / "team", 0, args.latency, concurrency=args.tasks)
-            rows.append(one_process_row(args, repo, root / "team", reports))
+            team = root / "team"
+            make_home(team, 0, args.latency, concurrency=args.tasks)
+
+            def one_alone() -> tuple[float, dict[str, Any]]:
+                wall, [result] = run_processes(repo, [[team]], reports, f"r{next(runs)}")
+                return wall, result
+
+            rows.append(measure(args, "one-process", one_alone,
+                                lambda: run_processes(repo, [[team] * args.tasks], reports, f"r{next(runs)}")))
         if args.mode in ("both", "processes"):
             homes = []
-            for i in range(args.tasks + args.alone):
+            for i in range(args.tasks):
                 make_home(root / f"{i}", i, args.latency)
                 homes.append(root / f"{i}")
-            rows.append(processes_row(args, repo, homes, reports))
+
+            def alone() -> tuple[float, dict[str, Any]]:
+                wall, [result] = run_processes(repo, [[homes[0]]], reports, f"r{next(runs)}")
+                return wall, result
+
+            rows.append(measure(args, "processes", alone,
+                                lambda: run_processes(repo, [[h] for h in homes], reports, f"r{next(runs)}")))
     print(json.dumps({"latency_s": args.latency, "cpus": os.cpu_count(), "rows": rows}, indent=2))
     bad = [r for r in rows if r["not_done"]]
     if bad:
