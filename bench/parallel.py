@@ -12,8 +12,8 @@ suite. Each of ``--rounds`` rounds runs one task alone, then ``--tasks`` tasks a
   allow ``--tasks`` calls in flight, so every task gets the same change on its own branch).
 
 Reports the median wall time of the batch against the median of one task alone (goal: at most
-1.5x), each round's ratio, peak memory (max RSS) and CPU time of the specrelay processes and of their children (git, the tests), and how often
-and how long the repository lock was waited for.
+1.5x), each round's ratio, peak memory (max RSS) and CPU time of the specrelay processes and of
+their children (git, the tests), and how often and how long the repository lock was waited for.
 
 Each process runs specrelay's CLI in-process through this script (``--child``), which records its
 peak RSS and git statistics when it exits.

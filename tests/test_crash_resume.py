@@ -411,3 +411,21 @@ def test_sigkill_around_the_last_review_of_a_task_that_needs_attention(quick_tem
     for n in range(len(events) - 4, len(events)):  # the review's call, its end, the task's end
         last, got = _crash_then_resume(template, tmp_path / f"one-round-{n}", n, "one-round")
         assert got == expected, f"crash at event {last}"
+
+
+def test_a_stale_index_lock_left_by_a_killed_git_is_removed_on_resume(tmp_path: Path) -> None:
+    """A git command killed with its run leaves ``index.lock`` behind; the resumed run clears it (no
+    git process works in the task's worktree any more) instead of failing on it at the commit."""
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [], "gpt-reviewer": [review()]})
+    from conftest import run_cli
+
+    assert run_cli("run", "Add sub", cwd=repo).returncode != 0  # pauses at the build: no replies yet
+    [task] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
+    gitdir = Path(task["worktree"]) / Path(task["worktree"], ".git").read_text().removeprefix("gitdir:").strip()
+    (gitdir / "index.lock").write_text("")
+    (repo / ".specrelay" / "flash-builder.json").write_text(json.dumps([ADD_SUB]))
+    proc = run_cli("resume", task["id"], cwd=repo, env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    assert "removed the index.lock" in proc.stdout
+    assert not (gitdir / "index.lock").exists()
+    assert git(Path(task["worktree"]), "log", "-1", "--format=%(trailers:key=Specrelay-Step,valueonly)").strip()

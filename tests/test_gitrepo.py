@@ -17,6 +17,7 @@ from specrelay.gitrepo import (
     add_worktree,
     branch_exists,
     changed_files,
+    clear_stale_index_lock,
     commit_all,
     current_branch,
     delete_branch,
@@ -144,6 +145,25 @@ def test_run_git_gives_up_on_a_stale_lock(repo: Path) -> None:
     (repo / ".git" / "index.lock").write_text("")
     with pytest.raises(GitError, match=r"index\.lock"):
         run_git(["add", "new.txt"], repo)
+
+
+def test_a_stale_index_lock_is_cleared_only_once_no_git_works_in_the_worktree(repo: Path) -> None:
+    wt = make_task(repo, "t1")
+    lock = Path(git(wt, "rev-parse", "--absolute-git-dir").strip()) / "index.lock"
+    assert not clear_stale_index_lock(wt)  # none there
+    lock.write_text("")
+    waiting = subprocess.Popen(["git", "hash-object", "--stdin"], cwd=wt, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)  # a git process at work in the worktree
+    try:
+        with pytest.raises(GitError, match="running in"):
+            clear_stale_index_lock(wt, timeout_s=0.3)
+        assert lock.exists()
+    finally:
+        waiting.communicate("x", timeout=10)
+    assert clear_stale_index_lock(wt)
+    assert not lock.exists()
+    (wt / "app.py").write_text("x = 5\n")
+    assert commit_all(wt, "after the crash")
 
 
 # --- finding the repository, refs, status -----------------------------------------------------

@@ -24,8 +24,8 @@ def _open(root: Path) -> tuple[Any, Any]:
 
 @app.command("run")
 def run_command(
-    requests: list[str] = typer.Argument(..., metavar="REQUEST", help="What to build, in plain words. Several requests run as "
-                                         "several tasks side by side, in this one process.", show_default=False),
+    requests: list[str] = typer.Argument(..., metavar="REQUEST", show_default=False, help=(
+        "What to build, in plain words. Several requests run as several tasks side by side, in this one process.")),
     workflow: str = typer.Option("multi-model", "--workflow", "-w", help="Workflow name or path."),
     base: str | None = typer.Option(None, "--base", help="Branch or commit to start from (default: HEAD)."),
     budget: float | None = typer.Option(None, "--budget", help="Budget in USD for each task."),
@@ -60,8 +60,8 @@ def run_command(
 
 @app.command("resume")
 def resume_command(
-    task_ids: list[str] = typer.Argument(..., metavar="ID", help="The task(s) to continue; several run side by side.",
-                                         show_default=False),
+    task_ids: list[str] = typer.Argument(..., metavar="ID", show_default=False,
+                                         help="The task(s) to continue; several run side by side."),
     budget: float | None = typer.Option(None, "--budget", help="A new budget in USD for each task."),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
     logs: bool = typer.Option(False, "--logs", hidden=True, help="Write each task's progress to its run.log."),

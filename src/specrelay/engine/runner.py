@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from specrelay import gitrepo
 from specrelay.config import Config
 from specrelay.engine.budget import TaskBudget
 from specrelay.engine.lock import task_lock
@@ -150,6 +151,8 @@ class Runner:
         client = Client(self.config, self.ledger, run_id=self.task.id, task_id=self.task.id, budget=budget,
                         models=self.models)
         self._sync_ticks(workflow)
+        if gitrepo.clear_stale_index_lock(self.task.worktree):
+            self.emit("note", {"text": "removed the index.lock a killed git command had left in the worktree"})
         while True:
             statuses = [r["status"] for r in self.ledger.steps(self.task.id)]
             idx = next((i for i, s in enumerate(statuses) if s != "done"), None)

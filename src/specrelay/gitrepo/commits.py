@@ -83,12 +83,11 @@ _have_identity: set[tuple[str | None, ...]] = set()
 
 def _repository_of(worktree: Path) -> str:
     """The repository's shared git dir, read from the worktree's ``.git`` (no git process)."""
-    dot = Path(worktree) / ".git"
+    gitdir = _git_dir(worktree)
     try:
-        if dot.is_dir():
-            return str(dot.resolve())
-        gitdir = Path(worktree) / dot.read_text(encoding="utf-8").removeprefix("gitdir:").strip()
-        return str((gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve())
+        if (gitdir / "commondir").is_file():
+            return str((gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve())
+        return str(gitdir.resolve())
     except (OSError, ValueError):
         return str(git_common_dir(worktree))
 
@@ -99,6 +98,11 @@ def running_commits(worktree: Path) -> list[int]:
     Read from ``/proc`` (Linux); where there is none, nothing is seen. A specrelay run killed while
     its commit ran a slow hook leaves that commit running, to land a moment later.
     """
+    return _running_git(worktree, "commit")
+
+
+def _running_git(worktree: Path, subcommand: str | None = None) -> list[int]:
+    """Pids of git processes (of ``subcommand``, or any) whose working directory is ``worktree``."""
     proc = Path("/proc")
     if not proc.is_dir():
         return []
@@ -109,7 +113,7 @@ def running_commits(worktree: Path) -> list[int]:
             continue
         try:
             argv = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0")]
-            if Path(argv[0]).name != "git" or _subcommand(argv) != "commit":
+            if Path(argv[0]).name != "git" or (subcommand and _subcommand(argv) != subcommand):
                 continue
             if os.readlink(entry / "cwd") == target:
                 found.append(int(entry.name))
@@ -120,13 +124,47 @@ def running_commits(worktree: Path) -> list[int]:
 
 def wait_for_commits(worktree: Path, timeout_s: float = 120.0) -> None:
     """Wait until no ``git commit`` runs in ``worktree``; :class:`GitError` after ``timeout_s``."""
+    _wait_for_git(worktree, "commit", timeout_s)
+
+
+def _wait_for_git(worktree: Path, subcommand: str | None, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while pids := running_commits(worktree):
+    while pids := _running_git(worktree, subcommand):
         if time.monotonic() > deadline:
-            raise GitError(f"a `git commit` (process {', '.join(map(str, pids))}) has been running in {worktree} "
+            what = f"`git {subcommand}`" if subcommand else "a git command"
+            raise GitError(f"{what} (process {', '.join(map(str, pids))}) has been running in {worktree} "
                            f"for over {timeout_s:g} s, perhaps a hook waiting for input; let it finish or stop it, "
                            "then resume")
         time.sleep(0.05)
+
+
+def clear_stale_index_lock(worktree: Path, timeout_s: float = 120.0) -> bool:
+    """Remove the ``index.lock`` a killed git process left in ``worktree``; True when one was removed.
+
+    Git commands still working in the worktree (a killed run's orphans) are waited for first; the
+    lock is removed only once none is left, when it is certainly stale. Without ``/proc`` nothing
+    can be known, and nothing is removed. Meant for a task's own worktree, when its run starts.
+    """
+    lock = _git_dir(worktree) / "index.lock"
+    if not lock.exists() or not Path("/proc").is_dir():
+        return False
+    _wait_for_git(worktree, None, timeout_s)
+    try:
+        lock.unlink()
+    except FileNotFoundError:  # its git finished meanwhile, and took it away
+        return False
+    return True
+
+
+def _git_dir(worktree: Path) -> Path:
+    """The worktree's own git dir (``.git`` of a main tree, ``.git/worktrees/<name>`` of a linked one)."""
+    dot = Path(worktree) / ".git"
+    try:
+        if dot.is_dir():
+            return dot
+        return Path(worktree) / dot.read_text(encoding="utf-8").removeprefix("gitdir:").strip()
+    except (OSError, ValueError):
+        return Path(run_git(["rev-parse", "--absolute-git-dir"], worktree).stdout.strip())
 
 
 def _subcommand(argv: list[str]) -> str | None:
