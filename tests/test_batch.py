@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from conftest import assert_clean_error, run_cli
-from taskkit import ADD_SUB, SPEC, happy_replies, project
+from taskkit import ADD_SUB, SPEC, happy_replies, project, review
 
 from specrelay import paths
 
@@ -184,3 +184,29 @@ def test_detach_runs_several_in_one_background_process_with_a_log_each(tmp_path:
         assert "✓ Review" in log and f"done · {row['id']}" in log
         assert "error" not in log.lower() and "Traceback" not in log
     assert run_cli("resume", *(i["id"] for i in started), cwd=repo).returncode == 0  # finished: nothing to do
+
+
+def test_a_killed_batch_resumes_to_the_same_result(tmp_path: Path) -> None:
+    """SIGKILL while the tasks are at different steps (one planning, one building, one verifying),
+    then one resume of them all: every task ends done with each model call recorded once."""
+    replies = {"opus-planner": [{"text": SPEC, "delay_s": 0.2}], "flash-builder": [{"text": ADD_SUB, "delay_s": 1.0}],
+               "gpt-reviewer": [review()]}
+    repo = project(tmp_path, replies, verify=["sleep 1"], preset_extra="max_concurrency = 1")
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    proc = _start(repo, "run", "One", "Two", "Three")
+    _wait(repo, lambda rows: len({r["current_step"] for r in rows if r["status"] == "running"}) >= 2)
+    proc.kill()
+    proc.communicate(timeout=10)
+    ids = sorted(r["id"] for r in _tasks(repo))
+    assert len(ids) == 3
+    done = run_cli("resume", *ids, "--json", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    rows = _tasks(repo)
+    assert [r["status"] for r in rows] == ["done"] * 3
+    ok = [c for c in _calls(repo) if c["outcome"] == "ok"]
+    assert sorted((c["task_id"], c["preset"]) for c in ok) == sorted(
+        (t, p) for t in ids for p in ("opus-planner", "flash-builder", "gpt-reviewer"))
+    for row in rows:
+        assert _git(repo, "diff", "--name-only", base, row["branch"]).split() == ["calc.py"]
+        assert _git(repo, "rev-list", "--count", f"{base}..{row['branch']}").strip() == "1"
+        assert _git(Path(row["worktree"]), "status", "--porcelain") == ""
