@@ -210,3 +210,95 @@ def test_a_killed_batch_resumes_to_the_same_result(tmp_path: Path) -> None:
         assert _git(repo, "diff", "--name-only", base, row["branch"]).split() == ["calc.py"]
         assert _git(repo, "rev-list", "--count", f"{base}..{row['branch']}").strip() == "1"
         assert _git(Path(row["worktree"]), "status", "--porcelain") == ""
+
+
+def _hook(repo: Path, name: str, body: str) -> None:
+    hook = repo / ".git" / "hooks" / name
+    hook.write_text("#!/bin/sh\n" + body)
+    hook.chmod(0o755)
+
+
+def test_a_request_whose_task_cannot_be_created_is_named_and_the_others_run(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    # the user's post-checkout hook refuses one task's worktree (its folder is named after the request)
+    _hook(repo, "post-checkout", 'case "$PWD" in *again*) echo "hook says no" >&2; exit 1;; esac\n')
+    proc = run_cli("run", "Add sub", "Add sub again", "Add sub once more", "--json", cwd=repo)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    out = json.loads(proc.stdout)
+    assert sorted(item["status"] for item in out) == ["done", "done", "error"]
+    [bad] = [item for item in out if item["status"] == "error"]
+    assert bad["id"] is None and "hook says no" in bad["message"]
+    [line] = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: request 'Add sub again': ") and "hook says no" in proc.stderr
+    assert len(_tasks(repo)) == 2  # nothing is left of the one that failed
+    assert len(_git(repo, "branch", "--list", "--format=%(refname)", "specrelay/*").split()) == 2
+
+
+def test_one_request_that_cannot_be_created_prints_only_its_error(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _hook(repo, "post-checkout", 'echo "hook says no" >&2; exit 1\n')
+    proc = run_cli("run", "Add sub", "--json", cwd=repo)
+    assert_clean_error(proc, "hook says no")
+    assert proc.stdout == ""
+
+
+def test_detach_starts_the_tasks_it_could_create(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _hook(repo, "post-checkout", 'case "$PWD" in *first*) echo "hook says no" >&2; exit 1;; esac\n')
+    proc = run_cli("run", "--detach", "First", "Second", "--json", cwd=repo)
+    assert proc.returncode == 2 and "request 'First'" in proc.stderr and "hook says no" in proc.stderr
+    [started] = json.loads(proc.stdout)
+    rows = _wait(repo, lambda rows: len(rows) == 1 and rows[0]["status"] == "done", timeout=60)
+    assert rows[0]["id"] == started["id"] and rows[0]["title"] == "Second"
+
+
+def test_resume_runs_a_task_named_twice_once(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [], "gpt-reviewer": [review()]})
+    assert run_cli("run", "Add sub", cwd=repo).returncode != 0
+    [task] = _tasks(repo)
+    (repo / ".specrelay" / "flash-builder.json").write_text(json.dumps([ADD_SUB]))
+    proc = run_cli("resume", task["id"], task["id"][:6], "--json", cwd=repo)  # the id, and a prefix of it
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "done"  # one task: one status object
+
+
+def test_jobs_limits_how_many_tasks_run_at_once(tmp_path: Path) -> None:
+    replies = {name: [{"text": t, "delay_s": 0.2} for t in items] for name, items in happy_replies().items()}
+    repo = project(tmp_path, replies, verify=["true"], preset_extra="max_concurrency = 8")
+    proc = run_cli("run", "One", "Two", "Three", "--jobs", "1", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    spans: dict[str, tuple[float, float]] = {}
+    for c in _calls(repo):
+        first, last = spans.get(c["task_id"], (c["started_at"], 0.0))
+        spans[c["task_id"]] = (min(first, c["started_at"]), max(last, c["started_at"] + c["latency_s"]))
+    ordered = sorted(spans.values())
+    assert len(ordered) == 3
+    for (_, end), (start, _) in zip(ordered, ordered[1:], strict=False):
+        assert start >= end - 0.01, ordered
+    assert_clean_error(run_cli("run", "One", "--jobs", "0", cwd=repo), "--jobs")
+
+
+def test_ctrl_c_in_the_terminal_during_a_commit_hook_pauses_instead_of_failing(tmp_path: Path) -> None:
+    """A real Ctrl-C reaches the whole process group: git and its hook die of it too. That is an
+    interruption, not a hook rejecting the commit: the tasks pause, and resume without new calls."""
+    repo = project(tmp_path, happy_replies())
+    mark = tmp_path / "hook-ran"
+    _hook(repo, "pre-commit", f'[ -e "{mark}" ] && exit 0\ntouch "{mark}"; sleep 10\n')
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    proc = subprocess.Popen([sys.executable, "-m", "specrelay", "run", "One", "Two"], cwd=repo, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mark.exists()
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    rows = _tasks(repo)
+    assert sorted(r["status"] for r in rows) in (["done", "paused"], ["paused", "paused"]), rows
+    done = run_cli("resume", *(r["id"] for r in rows if r["status"] == "paused"), cwd=repo)
+    assert done.returncode == 0, done.stderr
+    ok = [c for c in _calls(repo) if c["outcome"] == "ok"]
+    assert len(ok) == 6  # three calls per task, none made twice

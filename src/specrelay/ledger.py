@@ -124,17 +124,41 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                self.conn = self._open(path)
+                return
+            except sqlite3.OperationalError as exc:
+                # Another process is switching a new ledger to WAL or migrating it: wait, then retry.
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise self._unreadable(exc) from exc
+                if time.monotonic() > deadline:
+                    raise UserError(f"{path}: the ledger stayed locked by another process for 30 s; "
+                                    "wait for it to finish, then try again.") from exc
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                raise self._unreadable(exc) from exc
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
-            self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA busy_timeout=30000")
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout=30000")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # switching takes a lock: only once
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn = conn
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise UserError(
-                f"{path}: the ledger is not a readable SQLite database ({exc}). specrelay left it untouched; "
-                "move it aside (e.g. `mv ledger.db ledger.db.broken`) to start a new one.") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _unreadable(self, exc: Exception) -> UserError:
+        return UserError(
+            f"{self.path}: the ledger is not a readable SQLite database ({exc}). specrelay left it untouched; "
+            "move it aside (e.g. `mv ledger.db ledger.db.broken`) to start a new one.")
 
     def close(self) -> None:
         self.conn.close()

@@ -6,6 +6,8 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ def _open(root: Path) -> tuple[Any, Any]:
     return load_config(root), open_ledger(root)
 
 
+JOBS_HELP = "At most this many tasks run at once; the others wait their turn."
+
+
 @app.command("run")
 def run_command(
     requests: list[str] = typer.Argument(..., metavar="REQUEST", show_default=False, help=(
@@ -29,6 +34,7 @@ def run_command(
     workflow: str = typer.Option("multi-model", "--workflow", "-w", help="Workflow name or path."),
     base: str | None = typer.Option(None, "--base", help="Branch or commit to start from (default: HEAD)."),
     budget: float | None = typer.Option(None, "--budget", help="Budget in USD for each task."),
+    jobs: int = typer.Option(32, "--jobs", "-j", min=1, help=JOBS_HELP),
     detach: bool = typer.Option(False, "--detach", help="Run in the background; logs in each task's folder."),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
 ) -> None:
@@ -51,10 +57,9 @@ def run_command(
                                        resolved=resolved).id
 
     if detach:
-        ids = [start(request)(ledger) for request in requests]
-        _detach(root, ids, json_out)
+        _detach(root, ledger, requests, start, json_out, jobs)
         return
-    _run_and_report(root, config, [start(r) for r in requests], json_out, labels=requests,
+    _run_and_report(root, config, [start(r) for r in requests], json_out, labels=requests, jobs=jobs,
                     header=f"workflow {flow.name}")
 
 
@@ -63,6 +68,7 @@ def resume_command(
     task_ids: list[str] = typer.Argument(..., metavar="ID", show_default=False,
                                          help="The task(s) to continue; several run side by side."),
     budget: float | None = typer.Option(None, "--budget", help="A new budget in USD for each task."),
+    jobs: int = typer.Option(32, "--jobs", "-j", min=1, help=JOBS_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
     logs: bool = typer.Option(False, "--logs", hidden=True, help="Write each task's progress to its run.log."),
 ) -> None:
@@ -72,7 +78,8 @@ def resume_command(
     _check_budget(budget)
     root = repo_root()
     config, ledger = _open(root)
-    tasks = [load_task(root, ledger, task_id) for task_id in dict.fromkeys(task_ids)]  # unknown ids: before any run
+    loaded = [load_task(root, ledger, task_id) for task_id in task_ids]  # every id is checked before any run
+    tasks = list({t.id: t for t in loaded}.values())  # an id given twice (or as a prefix too) runs once
     finished = [t for t in tasks if t.status in ("done", "needs_attention")]
     pending = [t for t in tasks if t not in finished]
     for task in finished:  # resuming a finished task is a no-op, not an error
@@ -87,7 +94,7 @@ def resume_command(
         for task in pending:
             console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
     _run_and_report(root, config, [(lambda led, t=t.id: t) for t in pending], json_out, budget=budget,
-                    labels=[t.id for t in pending], logs=logs,
+                    labels=[t.id for t in pending], logs=logs, jobs=jobs,
                     also=[task_summary(root, ledger, config, t.id) for t in finished])
 
 
@@ -97,98 +104,161 @@ def _check_budget(budget: float | None) -> None:
 
 
 def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, *, labels: list[str],
-                    budget: float | None = None, header: str | None = None, logs: bool = False,
+                    jobs: int, budget: float | None = None, header: str | None = None, logs: bool = False,
                     also: list[dict[str, Any]] | None = None) -> None:
     """Run the tasks (side by side when several), then report each: its summary, its error, the exit code.
 
     ``also`` are the summaries of tasks named but already finished (resume), reported with the rest.
+    With ``logs``, each task's progress, summary and error go to its own run.log.
     """
     from specrelay.cli.progress import Progress
     from specrelay.engine import run_tasks, task_summary
 
     several = len(starts) > 1 or bool(also)
-    ledger = open_ledger(root)
     outs: dict[str, Any] = {}
 
-    def emit_for(task_id: str) -> Progress:
-        out = outs[task_id] = _log_console(root, task_id) if logs else console
+    def emit_for(task: Any) -> Progress:
+        out = outs[task.id] = _log_console(task.folder) if logs else console
         if header and not json_out:
-            task = ledger.task(task_id)
-            out.print(f"Task [bold]{task_id}[/] · {header} · branch {task['branch']}")
+            out.print(f"Task [bold]{task.id}[/] · {header} · branch {task.branch}")
             if not several:
-                out.print(f"[dim]worktree {task['worktree']}[/]")
-        return Progress(quiet=json_out and not logs, label=task_id if several and not logs else None, console=out)
+                out.print(f"[dim]worktree {task.worktree}[/]")
+        return Progress(quiet=json_out and not logs, label=task.id if several and not logs else None, console=out)
 
-    outcomes = run_tasks(root, config, starts, emit_for=emit_for, budget_usd=budget)
+    try:
+        outcomes = run_tasks(root, config, starts, emit_for=emit_for, budget_usd=budget, jobs=jobs)
+    finally:
+        for out in outs.values():
+            if out is not console:
+                out.file.close()
+        outs.clear()
+    ledger = open_ledger(root)
     summaries = {o.task_id: task_summary(root, ledger, config, o.task_id) for o in outcomes if o.task_id}
+    failed = [(label, o) for label, o in zip(labels, outcomes, strict=True) if o.error is not None]
+    if not several and failed and not outcomes[0].task_id:
+        raise failed[0][1].error  # type: ignore[misc]  # one request that never became a task: as before
     if json_out:
-        items = [summaries[o.task_id] if o.task_id else {"request": label, "error": str(o.error)}
+        items = [summaries[o.task_id] if o.task_id else _not_created(label, o.error)
                  for label, o in zip(labels, outcomes, strict=True)]
         _print_json_list([*(also or []), *items], single=not several)
     if not json_out or logs:
         for task_id, summary in summaries.items():
-            render_summary(summary, brief=several and not logs, out=outs[task_id])
-    failed = [(label, o) for label, o in zip(labels, outcomes, strict=True) if o.error is not None]
+            with _output(root, task_id, logs) as out:
+                render_summary(summary, brief=several and not logs, out=out)
     if not several and failed:
-        raise failed[0][1].error  # one task: its error, exactly as it came
-    _report_errors(failed, outs if logs else {})
+        raise failed[0][1].error  # type: ignore[misc]  # one task: its error, exactly as it came
+    _report_errors(root, failed, logs)
     if failed:
         raise SystemExit(max(getattr(o.error, "exit_code", 2) for _, o in failed))
     if any(s["status"] != "done" for s in [*summaries.values(), *(also or [])]):
         raise SystemExit(1)
 
 
-def _report_errors(failed: list[tuple[str, Any]], outs: dict[str, Any]) -> None:
-    """One line per failed task (on stderr, or in its log); paused-by-interrupt tasks share one line."""
+def _not_created(request: str, error: BaseException | None) -> dict[str, Any]:
+    """The JSON item of a request that never became a task (same keys as a task's where they apply)."""
+    from specrelay.errors import Interrupted
+
+    status = "not_started" if isinstance(error, Interrupted) else "error"
+    return {"id": None, "title": request, "request": request, "status": status, "message": str(error)}
+
+
+def _report_errors(root: Path, failed: list[tuple[str, Any]], logs: bool) -> None:
+    """One line per failed task (on stderr, and in its log); paused-by-interrupt tasks share one line."""
     from specrelay.cli.common import print_error
     from specrelay.errors import Interrupted
 
     paused = [o.task_id for _, o in failed if isinstance(o.error, Interrupted) and o.task_id]
+    unstarted = [label for label, o in failed if isinstance(o.error, Interrupted) and not o.task_id]
     for label, outcome in failed:
         error = outcome.error
-        if outcome.task_id in paused:
+        if isinstance(error, Interrupted):
             continue
         text = str(error) if isinstance(error, SpecRelayError) else (
             f"internal error: {type(error).__name__}: {error} (this is a bug in specrelay)")
-        if outcome.task_id not in text:
-            text = f"{outcome.task_id or label}: {text}"
-        if outcome.task_id in outs:
-            outs[outcome.task_id].print(f"error: {text}", markup=False)
+        name = outcome.task_id or f"request {label!r}"
+        if outcome.task_id is None or outcome.task_id not in text:
+            text = f"{name}: {text}"
+        if logs and outcome.task_id:
+            with _output(root, outcome.task_id, logs) as out:
+                out.print(f"error: {text}", markup=False)
         print_error(text)
     if paused:
-        print_error(f"{len(paused)} task(s) paused; `specrelay resume {' '.join(paused)}` continues them.")
+        line = f"{len(paused)} task(s) paused; `specrelay resume {' '.join(paused)}` continues them."
+        for task_id in paused if logs else []:
+            with _output(root, task_id, logs) as out:
+                out.print(line, markup=False)
+        print_error(line)
+    if unstarted:
+        print_error(f"{len(unstarted)} request(s) not started before the interrupt: "
+                    f"{', '.join(repr(r) for r in unstarted)}; run them again.")
+
+
+@contextmanager
+def _output(root: Path, task_id: str, logs: bool) -> Iterator[Any]:
+    """Where a task's report goes: the terminal, or (``logs``) the end of its run.log."""
+    if not logs:
+        yield console
+        return
+    from specrelay import paths
+
+    out = _log_console(paths.task_dir(root, task_id))
+    try:
+        yield out
+    finally:
+        out.file.close()
 
 
 def _print_json_list(items: list[dict[str, Any]], *, single: bool) -> None:
     print_json(items[0] if single else items)
 
 
-def _log_console(root: Path, task_id: str) -> Any:
+def _log_console(folder: Path) -> Any:
+    """A console appending to the task's run.log (a folder gone meanwhile: a log of its own is made)."""
     from rich.console import Console
 
-    from specrelay import paths
-
-    return Console(file=open(paths.task_dir(root, task_id) / "run.log", "a", encoding="utf-8"),  # noqa: SIM115
+    folder.mkdir(parents=True, exist_ok=True)
+    return Console(file=open(folder / "run.log", "a", encoding="utf-8"),  # noqa: SIM115 - closed by the caller
                    highlight=False, width=120, force_terminal=False)
 
 
-def _detach(root: Path, task_ids: list[str], json_out: bool) -> None:
-    """One background process runs every task; each task's progress goes to its own run.log."""
-    from specrelay import paths
+def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: bool, jobs: int) -> None:
+    """Create every task, then one background process runs them all; each writes its own run.log.
 
-    logs = [paths.task_dir(root, t) / "run.log" for t in task_ids]
-    args = [sys.executable, "-m", "specrelay", "resume", *task_ids, *(["--logs"] if len(task_ids) > 1 else [])]
-    with open(logs[0], "ab") as out:
-        proc = subprocess.Popen(args, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, "COLUMNS": "120"})
-    if json_out:
-        items = [{"id": t, "pid": proc.pid, "log": str(log)} for t, log in zip(task_ids, logs, strict=True)]
-        _print_json_list(items, single=len(items) == 1)
-        return
-    for task_id, log in zip(task_ids, logs, strict=True):
-        console.print(f"Task [bold]{task_id}[/] is running in the background (pid {proc.pid}).")
-        console.print(f"Logs: {log}")
-    console.print(f"Progress: specrelay status {' '.join(task_ids)}")
+    A request whose task cannot be created is reported; the others start all the same.
+    """
+    from specrelay import paths
+    from specrelay.cli.common import print_error
+
+    ids: list[str] = []
+    failed: list[str] = []
+    for request in requests:
+        try:
+            ids.append(start(request)(ledger))
+        except SpecRelayError as exc:
+            if len(requests) == 1:
+                raise
+            failed.append(f"request {request!r}: {exc}")
+    if ids:
+        logs = [paths.task_dir(root, t) / "run.log" for t in ids]
+        args = [sys.executable, "-m", "specrelay", "resume", *ids, "--jobs", str(jobs)]
+        args += ["--logs"] if len(ids) > 1 else []
+        # One task: its log is the process's output. Several: each task logs to its own run.log, and
+        # what the process itself says (a crash, say) goes to the first one's.
+        with open(logs[0], "ab") as out:
+            proc = subprocess.Popen(args, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, env={**os.environ, "COLUMNS": "120"})
+        if json_out:
+            items = [{"id": t, "pid": proc.pid, "log": str(log)} for t, log in zip(ids, logs, strict=True)]
+            _print_json_list(items, single=len(requests) == 1)
+        else:
+            for task_id, log in zip(ids, logs, strict=True):
+                console.print(f"Task [bold]{task_id}[/] is running in the background (pid {proc.pid}).")
+                console.print(f"Logs: {log}")
+            console.print(f"Progress: specrelay status {' '.join(ids)}")
+    for line in failed:
+        print_error(line)
+    if failed:
+        raise SystemExit(2)
 
 
 def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -> None:

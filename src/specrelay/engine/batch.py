@@ -19,8 +19,13 @@ from pathlib import Path
 from specrelay import paths
 from specrelay.config import Config
 from specrelay.engine.phases.base import Emit
-from specrelay.engine.runner import Runner, sigterm_as_interrupt
+from specrelay.engine.runner import Runner, signals_pause
+from specrelay.engine.task import Task, load_task
+from specrelay.errors import Interrupted
 from specrelay.ledger import Ledger
+
+MAX_JOBS = 32
+"""Tasks running at once by default: beyond it, verification commands and open files pile up."""
 
 Start = Callable[[Ledger], str]
 """Makes a task ready to run (creating it, or naming an existing one) and returns its id."""
@@ -34,11 +39,12 @@ class Outcome:
     error: BaseException | None = None
 
 
-def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: Callable[[str], Emit],
-              budget_usd: float | None = None) -> list[Outcome]:
+def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: Callable[[Task], Emit],
+              budget_usd: float | None = None, jobs: int = MAX_JOBS) -> list[Outcome]:
     """Run every task to its end or to a resumable stop; one outcome per start, in order.
 
-    ``emit_for(task_id)`` gives the progress callback of each task, once its id is known. A
+    At most ``jobs`` tasks run at a time; the others wait their turn (created only when they start).
+    ``emit_for(task)`` gives the progress callback of each task, once it exists. A
     :class:`SpecRelayError` from creating or running a task (an :class:`Interrupted` one after
     Ctrl-C) becomes that task's outcome. A single task runs in the calling thread, as it always has.
     """
@@ -47,28 +53,34 @@ def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: 
     if len(starts) == 1:
         batch.work(starts[0], outcomes[0])
         return outcomes
-    threads = [threading.Thread(target=batch.work, args=(start, outcome), name=f"task-{n}", daemon=True)
+    slots = threading.BoundedSemaphore(max(1, jobs))
+
+    def work(start: Start, outcome: Outcome) -> None:
+        with slots:
+            if batch.stopping:  # paused before its turn came: never created
+                outcome.error = Interrupted("interrupted before it started")
+                return
+            batch.work(start, outcome)
+
+    threads = [threading.Thread(target=work, args=(start, outcome), name=f"task-{n}")
                for n, (start, outcome) in enumerate(zip(starts, outcomes, strict=True))]
-    with sigterm_as_interrupt():
+    # Ctrl-C and SIGTERM only ask every task to pause; this thread waits until all of them have.
+    with signals_pause(batch.stop, second_raises=False):
         for thread in threads:
             thread.start()
         for thread in threads:
-            while thread.is_alive():
-                try:
-                    thread.join(0.2)
-                except KeyboardInterrupt:  # again and again if need be: every task must reach its pause
-                    batch.stop()
+            thread.join()
     return outcomes
 
 
 class _Batch:
-    def __init__(self, root: Path, config: Config, emit_for: Callable[[str], Emit],
+    def __init__(self, root: Path, config: Config, emit_for: Callable[[Task], Emit],
                  budget_usd: float | None) -> None:
         self.root = root
         self.config = config
         self.emit_for = emit_for
         self.budget_usd = budget_usd
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # RLock: a signal handler may call stop() while this thread holds it
         self.stopping = False
         self.runners: list[Runner] = []
 
@@ -76,7 +88,8 @@ class _Batch:
         ledger = Ledger(paths.ledger_path(self.root))
         try:
             outcome.task_id = start(ledger)
-            runner = Runner(self.root, ledger, self.config, outcome.task_id, emit=self.emit_for(outcome.task_id))
+            task = load_task(self.root, ledger, outcome.task_id)
+            runner = Runner(self.root, ledger, self.config, outcome.task_id, emit=self.emit_for(task))
             with self.lock:
                 self.runners.append(runner)
                 if self.stopping:

@@ -12,7 +12,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class Runner:
         self.task = load_task(root, ledger, task_id)
         self.emit = emit
         self.models = models
-        self._cancel_lock = threading.Lock()
+        self._cancel_lock = threading.RLock()  # RLock: a signal handler may cancel in the middle of _cancellable
         self._cancelled = False
         self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
 
@@ -77,7 +77,7 @@ class Runner:
         if not task.worktree.is_dir():
             raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). "
                             f"Its branch {task.branch} is kept; `specrelay discard {task.id}` cleans up.")
-        with task_lock(task.folder, task.id), sigterm_as_interrupt():
+        with task_lock(task.folder, task.id), signals_pause(self.cancel):
             task = self.task = load_task(self.root, self.ledger, task.id)  # as it is now, under the lock
             if task.status in FINISHED:
                 raise UserError(f"task {task.id} is {task.status}; there is nothing to resume.")
@@ -87,7 +87,12 @@ class Runner:
             self.ledger.update_task(task.id, **changes)
             self.task = load_task(self.root, self.ledger, task.id)
             try:
-                asyncio.run(self._cancellable())
+                try:
+                    asyncio.run(self._cancellable())
+                except Exception:
+                    if self._cancelled:  # a git command or hook stopped by the same Ctrl-C: not a failure
+                        raise KeyboardInterrupt from None
+                    raise
             except (KeyboardInterrupt, asyncio.CancelledError):
                 self._stop("paused", "interrupted")
                 raise Interrupted(f"task {task.id} paused; `specrelay resume {task.id}` continues it.") from None
@@ -299,18 +304,27 @@ def _loop_start(workflow: Workflow, idx: int) -> int | None:
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM pauses a task as Ctrl-C does (only possible from the main thread)."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+def signals_pause(pause: Callable[[], None], *, second_raises: bool = True) -> Iterator[None]:
+    """While inside, Ctrl-C and SIGTERM call ``pause`` (which must not block) instead of raising.
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
+    With ``second_raises``, a second Ctrl-C raises KeyboardInterrupt, to break out of a command that
+    will not end. Outside the main thread signals cannot be handled, and nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    count = 0
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal count
+        count += 1 if signum == signal.SIGINT else 0
+        pause()
+        if count > 1 and second_raises:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -6,6 +6,7 @@ Only commands the user wrote (workflow ``run:`` lines, ``[verify] commands``) ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -89,6 +90,8 @@ async def _run_one(command: str, run: StepRun, n: int) -> CommandResult:
     except BaseException:  # Ctrl-C, SIGTERM, cancellation: never leave the command running
         _kill_group(proc.pid)
         reader.cancel()
+        with contextlib.suppress(BaseException):  # reap it while the loop still runs
+            await asyncio.wait_for(proc.wait(), 5)
         raise
     out = b"".join(chunks).decode("utf-8", errors="replace")
     if timed_out:
