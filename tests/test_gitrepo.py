@@ -154,6 +154,10 @@ def test_a_stale_index_lock_is_cleared_only_once_no_git_works_in_the_worktree(re
     lock.write_text("")
     waiting = subprocess.Popen(["git", "hash-object", "--stdin"], cwd=wt, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)  # a git process at work in the worktree
+    cmdline = Path(f"/proc/{waiting.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while not cmdline.read_bytes().startswith(b"git") and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the child has become git (right after the fork, it is still python)
     try:
         with pytest.raises(GitError, match="running in"):
             clear_stale_index_lock(wt, timeout_s=0.3)
