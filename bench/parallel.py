@@ -129,13 +129,15 @@ def run_processes(repo: Path, groups: list[list[Path]], reports: Path,
     return time.perf_counter() - t0, results
 
 
-def measure(args: argparse.Namespace, mode: str, alone_run: Any, batch_run: Any) -> dict[str, Any]:
+def measure(args: argparse.Namespace, mode: str, fresh_repo: Any, alone_run: Any, batch_run: Any) -> dict[str, Any]:
     """``--rounds`` rounds of (one task alone, then the batch), interleaved so that the machine's load
-    weighs on both alike; times are medians over the rounds, resources those of the last round."""
+    weighs on both alike, each round on a new copy of the repository (git's worktree commands slow
+    down as worktrees pile up); times are medians over the rounds, resources those of the last round."""
     alone_s, batch_s, ratios = [], [], []
     for _ in range(args.rounds):
-        one_s, one = alone_run()
-        wall, results = batch_run()
+        repo = fresh_repo()
+        one_s, one = alone_run(repo)
+        wall, results = batch_run(repo)
         alone_s.append(one_s)
         batch_s.append(wall)
         ratios.append(wall / one_s)
@@ -171,32 +173,37 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        repo, reports = root / "repo", root / "reports"
+        reports = root / "reports"
         reports.mkdir()
-        make_repo(repo)
         runs = iter(range(10**6))
+
+        def fresh_repo() -> Path:
+            repo = root / f"repo{next(runs)}"
+            make_repo(repo)
+            return repo
+
         if args.mode in ("both", "one-process"):
             team = root / "team"
             make_home(team, 0, args.latency, concurrency=args.tasks)
 
-            def one_alone() -> tuple[float, dict[str, Any]]:
+            def one_alone(repo: Path) -> tuple[float, dict[str, Any]]:
                 wall, [result] = run_processes(repo, [[team]], reports, f"r{next(runs)}")
                 return wall, result
 
-            rows.append(measure(args, "one-process", one_alone,
-                                lambda: run_processes(repo, [[team] * args.tasks], reports, f"r{next(runs)}")))
+            rows.append(measure(args, "one-process", fresh_repo, one_alone,
+                                lambda repo: run_processes(repo, [[team] * args.tasks], reports, f"r{next(runs)}")))
         if args.mode in ("both", "processes"):
             homes = []
             for i in range(args.tasks):
                 make_home(root / f"{i}", i, args.latency)
                 homes.append(root / f"{i}")
 
-            def alone() -> tuple[float, dict[str, Any]]:
+            def alone(repo: Path) -> tuple[float, dict[str, Any]]:
                 wall, [result] = run_processes(repo, [[homes[0]]], reports, f"r{next(runs)}")
                 return wall, result
 
-            rows.append(measure(args, "processes", alone,
-                                lambda: run_processes(repo, [[h] for h in homes], reports, f"r{next(runs)}")))
+            rows.append(measure(args, "processes", fresh_repo, alone,
+                                lambda repo: run_processes(repo, [[h] for h in homes], reports, f"r{next(runs)}")))
     print(json.dumps({"latency_s": args.latency, "cpus": os.cpu_count(), "rows": rows}, indent=2))
     bad = [r for r in rows if r["not_done"]]
     if bad:

@@ -6,6 +6,7 @@ A :class:`Context` keeps its parts apart so that the ledger can record how many 
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,11 +81,28 @@ def repo_map(root: Path, budget: int = MAP_TOKENS) -> str:
 
 
 def python_outline(path: Path) -> list[str]:
-    """Top-level classes and functions of a Python file (with class methods), or [] if it does not parse."""
+    """Top-level classes and functions of a Python file (with class methods), or [] if it does not parse.
+
+    Parsing is the slow part of a repo map, and the tasks of one process share their base's files,
+    so an outline is worked out once per file content (remembered by digest, not by text).
+    """
+    source = _read(path)
+    key = hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    if key not in _outlines:
+        if len(_outlines) >= 8192:
+            _outlines.clear()
+        _outlines[key] = _outline(source)
+    return list(_outlines[key])
+
+
+_outlines: dict[bytes, tuple[str, ...]] = {}
+
+
+def _outline(source: str) -> tuple[str, ...]:
     try:
-        tree = ast.parse(_read(path))
+        tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return []
+        return ()
     out = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -92,7 +110,7 @@ def python_outline(path: Path) -> list[str]:
         elif isinstance(node, ast.ClassDef):
             methods = [n.name for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
             out.append(f"class {node.name}" + (f": {', '.join(methods)}" if methods else ""))
-    return out
+    return tuple(out)
 
 
 def _args(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
