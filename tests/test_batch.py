@@ -247,7 +247,8 @@ def test_detach_starts_the_tasks_it_could_create(tmp_path: Path) -> None:
     _hook(repo, "post-checkout", 'case "$PWD" in *first*) echo "hook says no" >&2; exit 1;; esac\n')
     proc = run_cli("run", "--detach", "First", "Second", "--json", cwd=repo)
     assert proc.returncode == 2 and "request 'First'" in proc.stderr and "hook says no" in proc.stderr
-    [started] = json.loads(proc.stdout)
+    started, refused = json.loads(proc.stdout)
+    assert refused["id"] is None and refused["status"] == "error" and refused["request"] == "First"
     rows = _wait(repo, lambda rows: len(rows) == 1 and rows[0]["status"] == "done", timeout=60)
     assert rows[0]["id"] == started["id"] and rows[0]["title"] == "Second"
 
@@ -302,3 +303,34 @@ def test_ctrl_c_in_the_terminal_during_a_commit_hook_pauses_instead_of_failing(t
     assert done.returncode == 0, done.stderr
     ok = [c for c in _calls(repo) if c["outcome"] == "ok"]
     assert len(ok) == 6  # three calls per task, none made twice
+
+
+def test_ctrl_c_while_tasks_wait_for_their_turn(tmp_path: Path) -> None:
+    """With --jobs 1, Ctrl-C pauses the running task; requests not yet started are named, never
+    created; tasks of a resume that were waiting stay as they were and are listed to resume."""
+    replies = happy_replies()
+    replies["flash-builder"] = [{"text": ADD_SUB, "delay_s": 5.0}]
+    repo = project(tmp_path, replies)
+    proc = _start(repo, "run", "One", "Two", "Three", "--jobs", "1")
+    _wait(repo, lambda rows: len(rows) == 1 and rows[0]["current_step"] == "Implementation")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err
+    [first] = _tasks(repo)
+    assert first["status"] == "paused" and first["title"] == "One"
+    assert f"1 task(s) paused; `specrelay resume {first['id']}`" in err
+    assert "2 request(s) not started before the interrupt: 'Two', 'Three'" in err
+
+    proc = _start(repo, "run", "Two", "Three")  # two more tasks, paused the same way
+    _wait(repo, lambda rows: len(rows) == 3 and all(r["status"] == "running" for r in rows if r["title"] != "One"))
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    ids = sorted(r["id"] for r in _tasks(repo))
+    assert [r["status"] for r in _tasks(repo)] == ["paused"] * 3
+    proc = _start(repo, "resume", *ids, "--jobs", "1")
+    _wait(repo, lambda rows: any(r["status"] == "running" for r in rows))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "3 task(s) paused" in err and all(t in err for t in ids) and "not started" not in err
+    assert [r["status"] for r in _tasks(repo)] == ["paused"] * 3

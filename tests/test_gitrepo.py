@@ -159,8 +159,7 @@ def test_a_stale_index_lock_is_cleared_only_once_no_git_works_in_the_worktree(re
     while not cmdline.read_bytes().startswith(b"git") and time.monotonic() < deadline:
         time.sleep(0.01)  # until the child has become git (right after the fork, it is still python)
     try:
-        with pytest.raises(GitError, match="running in"):
-            clear_stale_index_lock(wt, timeout_s=0.3)
+        assert not clear_stale_index_lock(wt, wait_s=0.3)  # its lock may be live: left alone
         assert lock.exists()
     finally:
         waiting.communicate("x", timeout=10)

@@ -93,7 +93,7 @@ def resume_command(
     if not json_out and not logs:
         for task in pending:
             console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
-    _run_and_report(root, config, [(lambda led, t=t.id: t) for t in pending], json_out, budget=budget,
+    _run_and_report(root, config, [t.id for t in pending], json_out, budget=budget,
                     labels=[t.id for t in pending], logs=logs, jobs=jobs,
                     also=[task_summary(root, ledger, config, t.id) for t in finished])
 
@@ -178,16 +178,18 @@ def _report_errors(root: Path, failed: list[tuple[str, Any]], logs: bool) -> Non
         name = outcome.task_id or f"request {label!r}"
         if outcome.task_id is None or outcome.task_id not in text:
             text = f"{name}: {text}"
-        if logs and outcome.task_id:
+        if logs and outcome.task_id:  # a detached run: each task's log says what happened to it
             with _output(root, outcome.task_id, logs) as out:
                 out.print(f"error: {text}", markup=False)
-        print_error(text)
+        else:
+            print_error(text)
     if paused:
         line = f"{len(paused)} task(s) paused; `specrelay resume {' '.join(paused)}` continues them."
         for task_id in paused if logs else []:
             with _output(root, task_id, logs) as out:
                 out.print(line, markup=False)
-        print_error(line)
+        if not logs:
+            print_error(line)
     if unstarted:
         print_error(f"{len(unstarted)} request(s) not started before the interrupt: "
                     f"{', '.join(repr(r) for r in unstarted)}; run them again.")
@@ -230,14 +232,14 @@ def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: 
     from specrelay.cli.common import print_error
 
     ids: list[str] = []
-    failed: list[str] = []
+    failed: list[tuple[str, SpecRelayError]] = []
     for request in requests:
         try:
             ids.append(start(request)(ledger))
         except SpecRelayError as exc:
             if len(requests) == 1:
                 raise
-            failed.append(f"request {request!r}: {exc}")
+            failed.append((request, exc))
     if ids:
         logs = [paths.task_dir(root, t) / "run.log" for t in ids]
         args = [sys.executable, "-m", "specrelay", "resume", *ids, "--jobs", str(jobs)]
@@ -249,14 +251,17 @@ def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: 
                                     start_new_session=True, env={**os.environ, "COLUMNS": "120"})
         if json_out:
             items = [{"id": t, "pid": proc.pid, "log": str(log)} for t, log in zip(ids, logs, strict=True)]
+            items += [_not_created(request, exc) for request, exc in failed]
             _print_json_list(items, single=len(requests) == 1)
         else:
             for task_id, log in zip(ids, logs, strict=True):
                 console.print(f"Task [bold]{task_id}[/] is running in the background (pid {proc.pid}).")
                 console.print(f"Logs: {log}")
             console.print(f"Progress: specrelay status {' '.join(ids)}")
-    for line in failed:
-        print_error(line)
+    elif json_out:
+        _print_json_list([_not_created(request, exc) for request, exc in failed], single=False)
+    for request, exc in failed:
+        print_error(f"request {request!r}: {exc}")
     if failed:
         raise SystemExit(2)
 

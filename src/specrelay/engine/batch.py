@@ -27,8 +27,8 @@ from specrelay.ledger import Ledger
 MAX_JOBS = 32
 """Tasks running at once by default: beyond it, verification commands and open files pile up."""
 
-Start = Callable[[Ledger], str]
-"""Makes a task ready to run (creating it, or naming an existing one) and returns its id."""
+Start = Callable[[Ledger], str] | str
+"""An existing task's id, or what creates a task (with the worker's ledger) and returns its id."""
 
 
 @dataclass
@@ -53,19 +53,24 @@ def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: 
     if len(starts) == 1:
         batch.work(starts[0], outcomes[0])
         return outcomes
-    slots = threading.BoundedSemaphore(max(1, jobs))
+    queue = iter(list(zip(starts, outcomes, strict=True)))
+    take = threading.Lock()
 
-    def work(start: Start, outcome: Outcome) -> None:
-        with slots:
-            if batch.stopping:  # paused before its turn came: never created
-                outcome.error = Interrupted("interrupted before it started")
+    def worker() -> None:  # one of ``jobs`` threads, each running tasks one after another
+        while True:
+            with take:
+                start, outcome = next(queue, (None, None))
+            if start is None or outcome is None:
                 return
+            if batch.stopping:  # paused before its turn came: a new task is never created
+                outcome.task_id = start if isinstance(start, str) else None
+                outcome.error = Interrupted("interrupted before it started")
+                continue
             batch.work(start, outcome)
 
-    threads = [threading.Thread(target=work, args=(start, outcome), name=f"task-{n}")
-               for n, (start, outcome) in enumerate(zip(starts, outcomes, strict=True))]
+    threads = [threading.Thread(target=worker, name=f"tasks-{n}") for n in range(min(max(1, jobs), len(starts)))]
     # Ctrl-C and SIGTERM only ask every task to pause; this thread waits until all of them have.
-    with signals_pause(batch.stop, second_raises=False):
+    with signals_pause(batch.stop):
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -87,7 +92,7 @@ class _Batch:
     def work(self, start: Start, outcome: Outcome) -> None:
         ledger = Ledger(paths.ledger_path(self.root))
         try:
-            outcome.task_id = start(ledger)
+            outcome.task_id = start if isinstance(start, str) else start(ledger)
             task = load_task(self.root, ledger, outcome.task_id)
             runner = Runner(self.root, ledger, self.config, outcome.task_id, emit=self.emit_for(task))
             with self.lock:

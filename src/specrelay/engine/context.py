@@ -88,11 +88,12 @@ def python_outline(path: Path) -> list[str]:
     """
     source = _read(path)
     key = hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    if key not in _outlines:
+    outline = _outlines.get(key)
+    if outline is None:
         if len(_outlines) >= 8192:
             _outlines.clear()
-        _outlines[key] = _outline(source)
-    return list(_outlines[key])
+        outline = _outlines[key] = _outline(source)
+    return list(outline)
 
 
 _outlines: dict[bytes, tuple[str, ...]] = {}

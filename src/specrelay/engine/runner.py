@@ -8,6 +8,7 @@ interrupted mid-way is redone; model calls it already completed are reused from 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import threading
@@ -30,6 +31,7 @@ from specrelay.engine.phases.verify import failing_output, run_verify
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import (
     BudgetExceeded,
+    GitError,
     Interrupted,
     ProviderError,
     RunError,
@@ -89,8 +91,8 @@ class Runner:
             try:
                 try:
                     asyncio.run(self._cancellable())
-                except Exception:
-                    if self._cancelled:  # a git command or hook stopped by the same Ctrl-C: not a failure
+                except GitError:
+                    if self._cancelled:  # a git command or hook killed by the same Ctrl-C: not a failure
                         raise KeyboardInterrupt from None
                     raise
             except (KeyboardInterrupt, asyncio.CancelledError):
@@ -128,13 +130,14 @@ class Runner:
             self._cancelled = True
             if self._running is not None:
                 loop, main = self._running
-                loop.call_soon_threadsafe(main.cancel)
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the run is over
+                    loop.call_soon_threadsafe(main.cancel)
 
     async def _cancellable(self) -> None:
         with self._cancel_lock:
-            if self._cancelled:
-                raise asyncio.CancelledError
             self._running = (asyncio.get_running_loop(), asyncio.current_task())  # type: ignore[assignment]
+        if self._cancelled:  # checked after publishing the loop, so no cancel() can fall in between
+            raise asyncio.CancelledError
         try:
             await self._run()
         finally:
@@ -158,6 +161,9 @@ class Runner:
         self._sync_ticks(workflow)
         if gitrepo.clear_stale_index_lock(self.task.worktree):
             self.emit("note", {"text": "removed the index.lock a killed git command had left in the worktree"})
+        elif gitrepo.index_locked(self.task.worktree):
+            self.emit("note", {"text": "the worktree's index.lock is held by a git command still running there; "
+                                       "if the build step cannot commit, stop that command and resume"})
         while True:
             statuses = [r["status"] for r in self.ledger.steps(self.task.id)]
             idx = next((i for i, s in enumerate(statuses) if s != "done"), None)
@@ -304,27 +310,27 @@ def _loop_start(workflow: Workflow, idx: int) -> int | None:
 
 
 @contextmanager
-def signals_pause(pause: Callable[[], None], *, second_raises: bool = True) -> Iterator[None]:
+def signals_pause(pause: Callable[[], None]) -> Iterator[None]:
     """While inside, Ctrl-C and SIGTERM call ``pause`` (which must not block) instead of raising.
 
-    With ``second_raises``, a second Ctrl-C raises KeyboardInterrupt, to break out of a command that
-    will not end. Outside the main thread signals cannot be handled, and nothing changes.
+    A signal the process inherited as ignored (a background job's Ctrl-C) stays ignored. Outside
+    the main thread signals cannot be handled, and nothing changes.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    count = 0
 
     def handler(signum: int, frame: object) -> None:
-        nonlocal count
-        count += 1 if signum == signal.SIGINT else 0
-        pause()
-        if count > 1 and second_raises:
-            raise KeyboardInterrupt
+        with contextlib.suppress(Exception):  # a handler raising would land at an arbitrary point
+            pause()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig, old in previous.items():
+        if old is not signal.SIG_IGN:
+            signal.signal(sig, handler)
     try:
         yield
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            if old is not signal.SIG_IGN:
+                signal.signal(sig, old)

@@ -138,22 +138,31 @@ def _wait_for_git(worktree: Path, subcommand: str | None, timeout_s: float) -> N
         time.sleep(0.05)
 
 
-def clear_stale_index_lock(worktree: Path, timeout_s: float = 120.0) -> bool:
+def clear_stale_index_lock(worktree: Path, wait_s: float = 10.0) -> bool:
     """Remove the ``index.lock`` a killed git process left in ``worktree``; True when one was removed.
 
-    Git commands still working in the worktree (a killed run's orphans) are waited for first; the
-    lock is removed only once none is left, when it is certainly stale. Without ``/proc`` nothing
+    Git commands still working in the worktree (a killed run's orphans) are waited for, up to
+    ``wait_s``; the lock is removed only once none is left, when it is certainly stale (a git
+    starting meanwhile cannot take the lock while the stale file exists). Without ``/proc`` nothing
     can be known, and nothing is removed. Meant for a task's own worktree, when its run starts.
     """
     lock = _git_dir(worktree) / "index.lock"
     if not lock.exists() or not Path("/proc").is_dir():
         return False
-    _wait_for_git(worktree, None, timeout_s)
+    try:
+        _wait_for_git(worktree, None, wait_s)
+    except GitError:
+        return False  # a git command is still at work: its lock may be live
     try:
         lock.unlink()
     except FileNotFoundError:  # its git finished meanwhile, and took it away
         return False
     return True
+
+
+def index_locked(worktree: Path) -> bool:
+    """Whether git's ``index.lock`` exists in ``worktree`` (held, or left behind)."""
+    return (_git_dir(worktree) / "index.lock").exists()
 
 
 def _git_dir(worktree: Path) -> Path:
