@@ -18,7 +18,7 @@ def demo_command(
 ) -> None:
     """Run plan → build → verify → review → fix → approve on a sample repo with scripted models."""
     from specrelay.cli.progress import Progress
-    from specrelay.cli.run import render_summary
+    from specrelay.cli.summary import render_summary
     from specrelay.config import load_config
     from specrelay.engine import Runner, create_task, prepare_workflow, task_summary
     from specrelay.engine.demo import prepare_demo

@@ -15,6 +15,7 @@ import typer
 
 from specrelay.cli import app
 from specrelay.cli.common import console, open_ledger, print_json, repo_root
+from specrelay.cli.summary import render_summary
 from specrelay.errors import SpecRelayError, UserError
 
 
@@ -264,51 +265,3 @@ def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: 
         print_error(f"request {request!r}: {exc}")
     if failed:
         raise SystemExit(2)
-
-
-def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -> None:
-    """The end-of-run summary: outcome, rounds, tokens and cost by phase and preset, the counterfactual.
-
-    ``brief`` (one task among several): the outcome line, its message and what to do next only.
-    """
-    from rich.table import Table
-
-    from specrelay.cli.common import money, task_cost, tokens
-
-    to = out or console
-    colour = {"done": "green", "needs_attention": "yellow"}.get(s["status"], "red")
-    to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · {s['rounds']} round(s) · "
-             f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
-             f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
-    if s.get("message"):
-        to.print(f"  {s['message']}", markup=False)
-    if brief:
-        _next_steps(s, to)
-        return
-    costs = s["costs"]
-    table = Table(show_edge=False, box=None, pad_edge=False)
-    for col in ("", "calls", "input", "output", "cost"):
-        table.add_column(col, justify="left" if not col else "right")
-    for label, rows in (("phase", costs["by_phase"]), ("preset", costs["by_preset"])):
-        for r in rows:
-            table.add_row(f"{label} {r['key']}", str(r["calls"]), tokens(r["input_tokens"]),
-                          tokens(r["output_tokens"]), money(r["cost_usd"]))
-    to.print(table)
-    one = costs.get("one_model")
-    if one:
-        if one["cost_usd"] is None or s["cost_usd"] is None or s.get("unknown_cost_calls"):
-            to.print(f"  All on {one['preset']}: unknown")
-        else:
-            ratio = f" ({one['cost_usd'] / s['cost_usd']:.1f}× this run)" if s["cost_usd"] else ""
-            to.print(f"  The same tokens all on {one['preset']}: {money(one['cost_usd'])}{ratio}")
-    _next_steps(s, to)
-
-
-def _next_steps(s: dict[str, Any], to: Any) -> None:
-    if s["status"] == "done":
-        to.print(f"  Branch {s['branch']} is ready: `specrelay merge {s['id']}`")
-    elif s["status"] in ("paused", "failed"):
-        to.print(f"  Continue with `specrelay resume {s['id']}`")
-    elif s["status"] == "needs_attention":
-        to.print(f"  Review the work in {s['worktree']}, then `specrelay merge {s['id']}` or "
-                 f"`specrelay discard {s['id']}`")

@@ -116,7 +116,7 @@ def _calls(ledger: Any, task_id: str) -> list[dict[str, Any]]:
 def _render_show(s: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from specrelay.cli.run import render_summary
+    from specrelay.cli.summary import render_summary
 
     console.print(f"[bold]{s['id']}[/] · {s['title']}")
     console.print(f"workflow {s['workflow']} · branch {s['branch']} (from {s['base_sha'][:10]}) · "

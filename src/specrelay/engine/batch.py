@@ -53,13 +53,13 @@ def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: 
     if len(starts) == 1:
         batch.work(starts[0], outcomes[0])
         return outcomes
-    queue = iter(list(zip(starts, outcomes, strict=True)))
+    pending = iter(list(zip(starts, outcomes, strict=True)))
     take = threading.Lock()
 
     def worker() -> None:  # one of ``jobs`` threads, each running tasks one after another
         while True:
             with take:
-                start, outcome = next(queue, (None, None))
+                start, outcome = next(pending, (None, None))
             if start is None or outcome is None:
                 return
             if batch.stopping:  # paused before its turn came: a new task is never created
@@ -90,8 +90,9 @@ class _Batch:
         self.runners: list[Runner] = []
 
     def work(self, start: Start, outcome: Outcome) -> None:
-        ledger = Ledger(paths.ledger_path(self.root))
+        ledger: Ledger | None = None
         try:
+            ledger = Ledger(paths.ledger_path(self.root))
             outcome.task_id = start if isinstance(start, str) else start(ledger)
             task = load_task(self.root, ledger, outcome.task_id)
             runner = Runner(self.root, ledger, self.config, outcome.task_id, emit=self.emit_for(task))
@@ -103,7 +104,8 @@ class _Batch:
         except Exception as exc:  # a SpecRelayError, or a bug: either way, it must not take the others down
             outcome.error = exc
         finally:
-            ledger.close()
+            if ledger is not None:
+                ledger.close()
 
     def stop(self) -> None:
         with self.lock:
