@@ -26,6 +26,7 @@ def _open(root: Path) -> tuple[Any, Any]:
 
 
 JOBS_HELP = "At most this many tasks run at once; the others wait their turn."
+DEFAULT_JOBS = 32  # beyond it, the tasks' verification commands and open files pile up
 
 
 @app.command("run")
@@ -35,7 +36,7 @@ def run_command(
     workflow: str = typer.Option("multi-model", "--workflow", "-w", help="Workflow name or path."),
     base: str | None = typer.Option(None, "--base", help="Branch or commit to start from (default: HEAD)."),
     budget: float | None = typer.Option(None, "--budget", help="Budget in USD for each task."),
-    jobs: int = typer.Option(32, "--jobs", "-j", min=1, help=JOBS_HELP),
+    jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
     detach: bool = typer.Option(False, "--detach", help="Run in the background; logs in each task's folder."),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
 ) -> None:
@@ -69,7 +70,7 @@ def resume_command(
     task_ids: list[str] = typer.Argument(..., metavar="ID", show_default=False,
                                          help="The task(s) to continue; several run side by side."),
     budget: float | None = typer.Option(None, "--budget", help="A new budget in USD for each task."),
-    jobs: int = typer.Option(32, "--jobs", "-j", min=1, help=JOBS_HELP),
+    jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
     logs: bool = typer.Option(False, "--logs", hidden=True, help="Write each task's progress to its run.log."),
 ) -> None:

@@ -24,9 +24,6 @@ from specrelay.engine.task import Task, load_task
 from specrelay.errors import Interrupted
 from specrelay.ledger import Ledger
 
-MAX_JOBS = 32
-"""Tasks running at once by default: beyond it, verification commands and open files pile up."""
-
 Start = Callable[[Ledger], str] | str
 """An existing task's id, or what creates a task (with the worker's ledger) and returns its id."""
 
@@ -40,7 +37,7 @@ class Outcome:
 
 
 def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: Callable[[Task], Emit],
-              budget_usd: float | None = None, jobs: int = MAX_JOBS) -> list[Outcome]:
+              jobs: int, budget_usd: float | None = None) -> list[Outcome]:
     """Run every task to its end or to a resumable stop; one outcome per start, in order.
 
     At most ``jobs`` tasks run at a time; the others wait their turn (created only when they start).

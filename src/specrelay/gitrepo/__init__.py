@@ -13,7 +13,7 @@ Modules: ``process`` (run_git), ``stats``, ``lock``, ``repo`` (root, refs, statu
 from __future__ import annotations
 
 from .branches import branch_exists, delete_branch, is_merged, unmerged_commits
-from .commits import clear_stale_index_lock, commit_all, index_locked, running_commits, wait_for_commits
+from .commits import clear_stale_index_lock, commit_all, index_locked, wait_for_commits
 from .diffs import changed_files, diff, diff_uncommitted, untracked_files
 from .lock import lock_path, repo_lock
 from .merges import merge
@@ -63,7 +63,6 @@ __all__ = [
     "reset_git_stats",
     "resolve_ref",
     "run_git",
-    "running_commits",
     "task_branch",
     "tracked_files",
     "unmerged_commits",

@@ -92,17 +92,12 @@ def _repository_of(worktree: Path) -> str:
         return str(git_common_dir(worktree))
 
 
-def running_commits(worktree: Path) -> list[int]:
-    """Pids of ``git commit`` processes working in ``worktree`` right now.
+def _running_git(worktree: Path, subcommand: str | None = None) -> list[int]:
+    """Pids of git processes (of ``subcommand``, or any) whose working directory is ``worktree``.
 
     Read from ``/proc`` (Linux); where there is none, nothing is seen. A specrelay run killed while
     its commit ran a slow hook leaves that commit running, to land a moment later.
     """
-    return _running_git(worktree, "commit")
-
-
-def _running_git(worktree: Path, subcommand: str | None = None) -> list[int]:
-    """Pids of git processes (of ``subcommand``, or any) whose working directory is ``worktree``."""
     proc = Path("/proc")
     if not proc.is_dir():
         return []
