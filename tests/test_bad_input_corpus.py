@@ -1,4 +1,4 @@
-"""The bad-input corpus (``tests/bad_input/cases.toml``) through the CLI, one case per test.
+"""The bad-input corpus (``tests/bad_input/cases*.toml``) through the CLI, one case per test.
 
 Every case must give exactly one line on stderr (``error: ...`` naming what is wrong), a non-zero
 exit and no traceback, and change nothing outside ``.specrelay/tasks/``: the main working tree, the
@@ -23,7 +23,9 @@ from conftest import run_cli, write_user_config
 from taskkit import happy_replies, project
 
 CORPUS = Path(__file__).parent / "bad_input"
-CASES: list[dict[str, Any]] = tomllib.loads((CORPUS / "cases.toml").read_text())["case"]
+#: Every ``cases*.toml`` file: ``cases.toml`` and one file per area (``cases_merge.toml``, ...).
+CASES: list[dict[str, Any]] = [case for path in sorted(CORPUS.glob("cases*.toml"))
+                               for case in tomllib.loads(path.read_text())["case"]]
 #: Created as a side effect of opening them; their content is specrelay's own bookkeeping.
 OWN_FILES = (".specrelay/ledger.db", ".specrelay/ledger.db-wal", ".specrelay/ledger.db-shm", ".specrelay/git.lock")
 
