@@ -179,7 +179,8 @@ class Progress:
     def _json(self, event: str, data: dict[str, Any]) -> None:
         if event == "call_delta":
             return  # one line per streamed chunk would drown the rest; call_progress carries the count
-        line = {"event": event, "task": self.label, "t": round(time.perf_counter() - self.t0, 3), **data}
+        fields = {k: round(v, 6 if k == "cost_usd" else 3) if isinstance(v, float) else v for k, v in data.items()}
+        line = {"event": event, "task": self.label, "t": round(time.perf_counter() - self.t0, 3), **fields}
         sys.stderr.write(json.dumps(line, default=str) + "\n")
         sys.stderr.flush()
 
