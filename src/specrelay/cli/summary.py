@@ -7,10 +7,11 @@ from typing import Any
 from specrelay.cli.common import console
 
 
-def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -> None:
+def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, message: bool = True) -> None:
     """The end-of-run summary: outcome, rounds, tokens and cost by phase and preset, the counterfactual.
 
     ``brief`` (one task among several): the outcome line, its message and what to do next only.
+    ``message=False`` leaves the task's message out (the error that stopped it is printed apart).
     """
     from rich.table import Table
 
@@ -21,7 +22,7 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -
     to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · {s['rounds']} round(s) · "
              f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
              f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
-    if s.get("message"):
+    if message and s.get("message"):
         to.print(f"  {s['message']}", markup=False)
     if brief:
         _next_steps(s, to)
