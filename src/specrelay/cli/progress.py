@@ -53,13 +53,27 @@ class Progress:
         elif event == "step_finished":
             detail = data.get("detail") or {}
             extra = ""
+            if "state" in detail:  # a verify step
+                self._verified(elapsed, data, detail)
+                return
             if "verdict" in detail:
                 extra = f" · {detail['verdict']} ({detail['findings']} findings)"
-            elif "passed" in detail:
-                extra = " · passed" if detail["passed"] else " · FAILED"
             self.console.print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
         elif event == "note":
             self.console.print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
+
+    def _verified(self, elapsed: str, data: dict[str, Any], detail: dict[str, Any]) -> None:
+        """A verify step's end: ✓ passed, ✗ FAILED with each failing command, or none configured."""
+        from specrelay.cli.summary import VERIFY_MARK, VERIFY_STYLE, command_outcome
+
+        state = detail["state"]
+        colour, mark = VERIFY_STYLE[state], VERIFY_MARK[state]
+        words = {"passed": "passed", "failed": "FAILED", "not_configured": "no verification configured"}[state]
+        self.console.print(f"{elapsed} [{colour}]{mark} {escape(data['title'])}[/] · {words} "
+                           f"({data['seconds']:.1f} s)")
+        for c in detail.get("commands", []) if state == "failed" else []:
+            if c["exit_code"] != 0 or c["timed_out"]:
+                self.console.print(f"{elapsed}   [red]✗[/] {escape(command_outcome(c))}")
 
     def total(self) -> str:
         text = money(self.cost, simulated=self.simulated)
