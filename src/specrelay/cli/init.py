@@ -123,6 +123,11 @@ def config_text(detected: list[Detected]) -> str:
     if not detected:
         return template
     block = _verify_block(detected)
+    if any(d.sure for d in detected):  # the header must stay true of the file it heads
+        template = template.replace(
+            "## Everything below is commented out, so as written this file changes nothing.",
+            "## Everything below is commented out except [verify] commands, which `specrelay init`\n"
+            "## detected from this repository.")
     lines = template.splitlines(keepends=True)
     at = next((i for i, line in enumerate(lines) if line.strip() == "# [verify]"), None)
     if at is None or at + 1 >= len(lines) or not lines[at + 1].startswith("# commands ="):
