@@ -34,6 +34,7 @@ class Detected:
     note: str = ""
 
     def to_json(self) -> dict[str, object]:
+        """``{command, source, sure, note}``, as ``init --json`` reports it."""
         return asdict(self)
 
 
