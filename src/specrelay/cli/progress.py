@@ -139,11 +139,12 @@ class Progress:
         elif event == "step_finished":
             detail = data.get("detail") or {}
             extra = ""
+            if "state" in detail:  # a verify step
+                self._verified(elapsed, data, detail)
+                return
             if "verdict" in detail:
                 n = detail["findings"]
                 extra = f" · {detail['verdict']} ({n} finding{'' if n == 1 else 's'})"
-            elif "passed" in detail:
-                extra = " · passed" if detail["passed"] else " · FAILED"
             self._print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
         elif event == "note":
             self._print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
@@ -166,9 +167,21 @@ class Progress:
                                              "streamed_tokens": call.streamed_tokens})
             elif self.mode == "text":
                 self._print(f"{self._stamp()}   … {escape(call.preset)} still answering · "
-                                   f"{call.elapsed(now):.0f} s · ~{tokens(call.streamed_tokens)} tokens so far")
+                            f"{call.elapsed(now):.0f} s · ~{tokens(call.streamed_tokens)} tokens so far")
         except (OSError, SystemExit, ValueError):
             self.mode = "none"
+
+    def _verified(self, elapsed: str, data: dict[str, Any], detail: dict[str, Any]) -> None:
+        """A verify step's end: ✓ passed, ✗ FAILED with each failing command, or none configured."""
+        from specrelay.cli.summary import VERIFY_MARK, VERIFY_STYLE, command_outcome
+
+        state = detail["state"]
+        colour, mark = VERIFY_STYLE[state], VERIFY_MARK[state]
+        words = {"passed": "passed", "failed": "FAILED", "not_configured": "no verification configured"}[state]
+        self._print(f"{elapsed} [{colour}]{mark} {escape(data['title'])}[/] · {words} ({data['seconds']:.1f} s)")
+        for c in detail.get("commands", []) if state == "failed" else []:
+            if c["exit_code"] != 0 or c["timed_out"]:
+                self._print(f"{elapsed}   [red]✗[/] {escape(command_outcome(c))}")
 
     def total(self) -> str:
         text = money(self.cost, simulated=self.simulated)

@@ -24,6 +24,9 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
              f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
     if message and s.get("message"):
         to.print(f"  {s['message']}", markup=False)
+    verification = s.get("verification")
+    if verification and not (brief and verification["state"] == "passed"):
+        to.print(f"  {verification_line(verification)}", markup=False, style=VERIFY_STYLE[verification["state"]])
     if brief:
         _next_steps(s, to)
         return
@@ -44,6 +47,30 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
             ratio = f" ({one['cost_usd'] / s['cost_usd']:.1f}× this run)" if s["cost_usd"] else ""
             to.print(f"  The same tokens all on {one['preset']}: {money(one['cost_usd'])}{ratio}")
     _next_steps(s, to)
+
+
+#: How each verification state is shown.
+VERIFY_STYLE = {"passed": "green", "failed": "red", "not_configured": "yellow"}
+VERIFY_MARK = {"passed": "✓", "failed": "✗", "not_configured": "-"}
+
+
+def verification_line(v: dict[str, Any]) -> str:
+    """A verification in one line: passed (how many commands), FAILED (each failing command, its exit
+    code and log), or that none is configured (and where to configure it)."""
+    commands = v.get("commands") or []
+    if v["state"] == "passed":
+        return f"verification passed ({len(commands)} command{'' if len(commands) == 1 else 's'})"
+    if v["state"] == "not_configured":
+        return ("no verification configured: nothing was tested. Set [verify] commands in "
+                ".specrelay/config.toml (`specrelay init` detects your tests)")
+    failed = [c for c in commands if c["exit_code"] != 0 or c["timed_out"]]
+    return "verification FAILED: " + "; ".join(command_outcome(c) for c in failed)
+
+
+def command_outcome(c: dict[str, Any]) -> str:
+    """One failing command: the command, its exit code (or its timeout), its log."""
+    how = "timed out" if c["timed_out"] else f"exit {c['exit_code']}"
+    return f"`{c['command']}` {how} · log {c['log']}"
 
 
 def _next_steps(s: dict[str, Any], to: Any) -> None:
