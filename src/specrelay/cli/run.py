@@ -52,7 +52,9 @@ def run_command(
     root = repo_root()
     config, ledger = _open(root)
     flow = prepare_workflow(root, config, workflow)
-    resolved = resolve_base(root, base)  # a dirty or detached base is refused once, before any task exists
+    # From the worktree the command runs in (a linked one too); a dirty or detached base is refused
+    # once, before any task exists.
+    resolved = resolve_base(root, base, where=Path.cwd())
 
     def start(request: str) -> Any:
         return lambda led: create_task(root, led, config, request, workflow=flow, base=base, budget_usd=budget,

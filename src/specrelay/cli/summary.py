@@ -23,6 +23,9 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -
              f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
     if s.get("message"):
         to.print(f"  {s['message']}", markup=False)
+    for kept in s.get("leftovers") or []:
+        to.print(f"  Leftovers of an interrupted build step ({', '.join(kept['files'])}) are kept at "
+                 f"{kept['ref']}: `git diff {kept['ref']}^ {kept['ref']}`", markup=False)
     if brief:
         _next_steps(s, to)
         return
