@@ -231,7 +231,7 @@ class Runner:
             self._commit(workflow, run, t0, detail=detail, state=state)
             return False
         impl = _loop_start(workflow, run.index)
-        max_rounds = run.step.max_rounds or DEFAULT_MAX_ROUNDS
+        max_rounds = (run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.get("extra_rounds", 0)
         if impl is None or run.round >= max_rounds:
             message = f"changes still requested after {run.round} round(s): {'; '.join(review.open_items)}"
             self._commit(workflow, run, t0, detail=detail, state=state, finish=("needs_attention", message))
@@ -239,7 +239,8 @@ class Runner:
         self.emit("note", {"text": f"review requested changes ({len(review.open_items)} blocking finding(s)); "
                                    f"round {run.round + 1}"})
         self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index), next_round=run.round + 1,
-                     state={"attempt": 0, "fix": "findings", "gen": state.get("gen", 0)})
+                     state={"attempt": 0, "fix": "findings", "gen": state.get("gen", 0),
+                            "extra_rounds": state.get("extra_rounds", 0)})
         return False
 
     # -- state ---------------------------------------------------------------------------------
@@ -291,6 +292,39 @@ class Runner:
         """Make the checkboxes say what the ledger says (a crash may have come between the two)."""
         rows = self.ledger.steps(self.task.id)
         self._set_boxes(workflow, {r["idx"]: r["status"] == "done" for r in rows})
+
+
+def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
+    """Allow the task's review→fix loop ``extra`` more rounds (``resume --rounds N``).
+
+    A task that ended as needs_attention continues from its review step: the loop is reopened as if
+    the bound had been higher, so the builder gets that review's findings in a new round. Any other
+    task only keeps the larger allowance for when its review comes.
+    """
+    task = load_task(root, ledger, task_id)
+    with task_lock(task.folder, task.id):
+        row = ledger.task(task.id)
+        state = json.loads(row["state"]) if row and row["state"] else {}
+        state["extra_rounds"] = state.get("extra_rounds", 0) + extra
+        changes: dict[str, Any] = {"state": json.dumps(state)}
+        steps = ledger.steps(task.id)
+        if task.status == "needs_attention":
+            review = next((r["idx"] for r in reversed(steps) if r["kind"] == str(StepKind.REVIEW)
+                           and r["status"] == "done"), None)
+            impl = None if review is None else next(
+                (r["idx"] for r in reversed(steps[:review]) if r["kind"] == str(StepKind.IMPLEMENT)), None)
+            if review is None or impl is None:
+                raise UserError(f"task {task.id} has no review step that sends work back to a build step, so "
+                                "more rounds would change nothing.")
+            state.update(attempt=0, fix="findings")
+            changes.update(state=json.dumps(state), rounds=task.rounds + 1, status="paused", message=None,
+                           current_step=steps[impl]["title"])
+        with ledger.transaction():
+            if "rounds" in changes:
+                for i in range(impl, review + 1):  # type: ignore[arg-type]  # both set above
+                    ledger.update_step(task.id, i, status="pending", started_at=None)
+            ledger.update_task(task.id, **changes)
+    return load_task(root, ledger, task.id)
 
 
 def _done_message(verdict: str | None) -> str:
