@@ -88,7 +88,7 @@ def resume_command(
     loaded = [load_task(root, ledger, task_id) for task_id in task_ids]  # every id is checked before any run
     tasks = list({t.id: t for t in loaded}.values())  # an id given twice (or as a prefix too) runs once
     for task in tasks:  # a task that cannot be resumed stops the command before anything is said or run
-        _check_resumable(task)
+        _check_resumable(task, more_rounds=rounds is not None)
     if rounds is not None:
         tasks = [grant_rounds(root, ledger, t.id, rounds) if t.status not in ("done",) else t for t in tasks]
     finished = [t for t in tasks if t.status in ("done", "needs_attention")]
@@ -109,7 +109,7 @@ def resume_command(
                     also=[task_summary(root, ledger, config, t.id) for t in finished])
 
 
-def _check_resumable(task: Any) -> None:
+def _check_resumable(task: Any, *, more_rounds: bool) -> None:
     """One line saying why a running, merged, discarded or worktree-less task cannot be resumed."""
     from specrelay.engine.summary import effective_status
 
@@ -123,7 +123,8 @@ def _check_resumable(task: Any) -> None:
     if status == "discarded":
         raise UserError(f"task {task.id} was discarded (its worktree and branch are removed); there is nothing to "
                         "resume. Start it again with `specrelay run`.")
-    if not task.worktree.is_dir():
+    will_run = status not in ("done", "needs_attention") or (more_rounds and status == "needs_attention")
+    if will_run and not task.worktree.is_dir():
         raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). Its branch "
                         f"{task.branch} is kept; `specrelay discard {task.id}` cleans up.")
 
