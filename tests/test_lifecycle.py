@@ -288,5 +288,5 @@ def test_leftovers_the_redone_step_reproduces_are_not_kept(tmp_path: Path) -> No
     hook.unlink()
     proc, again = cli_json(repo, "resume", status["id"])
     assert again["status"] == "done", proc.stderr
-    assert again["leftovers"] == [] and git(repo, "for-each-ref", "refs/specrelay/") == ""
     assert git(repo, "stash", "list") == ""
+    assert again["leftovers"] == [] and git(repo, "for-each-ref", "refs/specrelay/") == ""

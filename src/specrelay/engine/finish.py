@@ -206,6 +206,8 @@ def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
     status = effective_status(task)
     if status in ("merged", "discarded"):
         raise UserError(f"task {task.id} is {status}; there is no branch of it to update.")
+    if status == "running":
+        raise UserError(f"task {task.id} is already running; update it once it has stopped.")
     if not task.base_branch:
         raise UserError(f"task {task.id} started from a commit, not a branch, so there is no base to follow; "
                         f"merge what you need into {task.branch} by hand.")
