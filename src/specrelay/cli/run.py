@@ -90,7 +90,7 @@ def resume_command(
     for task in tasks:  # a task that cannot be resumed stops the command before anything is said or run
         _check_resumable(task, more_rounds=rounds is not None)
     if rounds is not None:
-        tasks = [grant_rounds(root, ledger, t.id, rounds) if t.status not in ("done",) else t for t in tasks]
+        tasks = [t if t.status == "done" else grant_rounds(root, ledger, t.id, rounds) for t in tasks]
     finished = [t for t in tasks if t.status in ("done", "needs_attention")]
     pending = [t for t in tasks if t not in finished]
     for task in finished:  # resuming a finished task is a no-op, not an error

@@ -306,24 +306,22 @@ def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
         row = ledger.task(task.id)
         state = json.loads(row["state"]) if row and row["state"] else {}
         state["extra_rounds"] = state.get("extra_rounds", 0) + extra
-        changes: dict[str, Any] = {"state": json.dumps(state)}
+        if task.status != "needs_attention":
+            ledger.update_task(task.id, state=json.dumps(state))
+            return load_task(root, ledger, task.id)
         steps = ledger.steps(task.id)
-        if task.status == "needs_attention":
-            review = next((r["idx"] for r in reversed(steps) if r["kind"] == str(StepKind.REVIEW)
-                           and r["status"] == "done"), None)
-            impl = None if review is None else next(
-                (r["idx"] for r in reversed(steps[:review]) if r["kind"] == str(StepKind.IMPLEMENT)), None)
-            if review is None or impl is None:
-                raise UserError(f"task {task.id} has no review step that sends work back to a build step, so "
-                                "more rounds would change nothing.")
-            state.update(attempt=0, fix="findings")
-            changes.update(state=json.dumps(state), rounds=task.rounds + 1, status="paused", message=None,
-                           current_step=steps[impl]["title"])
-        with ledger.transaction():
-            if "rounds" in changes:
-                for i in range(impl, review + 1):  # type: ignore[arg-type]  # both set above
-                    ledger.update_step(task.id, i, status="pending", started_at=None)
-            ledger.update_task(task.id, **changes)
+        review = next((r["idx"] for r in reversed(steps)
+                       if r["kind"] == str(StepKind.REVIEW) and r["status"] == "done"), None)
+        impl = next((r["idx"] for r in reversed(steps[:review or 0]) if r["kind"] == str(StepKind.IMPLEMENT)), None)
+        if review is None or impl is None:
+            raise UserError(f"task {task.id} has no review step that sends work back to a build step, so more "
+                            "rounds would change nothing.")
+        state.update(attempt=0, fix="findings")
+        with ledger.transaction():  # the reopened loop and the new round land together, as _commit does
+            for i in range(impl, review + 1):
+                ledger.update_step(task.id, i, status="pending", started_at=None)
+            ledger.update_task(task.id, state=json.dumps(state), rounds=task.rounds + 1, status="paused",
+                               message=None, current_step=steps[impl]["title"])
     return load_task(root, ledger, task.id)
 
 
