@@ -84,24 +84,40 @@ def all_tasks(root: Path, ledger: Ledger) -> list[Task]:
     return [_task_from_row(root, r) for r in ledger.tasks()]
 
 
-def resolve_base(root: Path, base: str | None) -> tuple[str, str | None]:
-    """The base commit and the branch the task will merge into. Refuses a dirty or detached base."""
-    if not gitrepo.has_commits(root):
-        raise GitError(f"{root}: the repository has no commits yet; make a first commit, then run again.")
+def resolve_base(root: Path, base: str | None, where: Path | None = None) -> tuple[str, str | None]:
+    """The base commit and the branch the task will merge into. Refuses a dirty or detached base.
+
+    ``where`` is the folder the command runs in: without ``base`` the task starts from the HEAD
+    (and branch) of the worktree holding it, main or linked, not from the main worktree's. From
+    inside a task's own worktree that is refused: it would stack a task on another by accident.
+    """
+    here = gitrepo.worktree_top(where) if where is not None else root
+    task_of = _task_worktree_name(root, here)
+    if task_of is not None and base is None:
+        raise UserError(f"{here} is the worktree of task {task_of}; run specrelay from your own checkout ({root}), "
+                        f"or pass --base {gitrepo.task_branch(task_of)} to build on that task's work.")
+    if not gitrepo.has_commits(here):
+        raise GitError(f"{here}: the repository has no commits yet; make a first commit, then run again.")
     if base is None:
-        branch = gitrepo.current_branch(root)
+        branch = gitrepo.current_branch(here)
         if branch is None:
-            raise GitError(f"{root}: HEAD is detached, so a task would not know where to merge. "
+            raise GitError(f"{here}: HEAD is detached, so a task would not know where to merge. "
                            "Check out a branch, or pass --base BRANCH.")
-        dirty = gitrepo.is_dirty(root, untracked=False)
+        dirty = gitrepo.is_dirty(here, untracked=False)
         if dirty:
             shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
-            raise GitError(f"{root}: uncommitted changes ({shown}) would not be part of the task, which "
+            raise GitError(f"{here}: uncommitted changes ({shown}) would not be part of the task, which "
                            "starts from the last commit. Commit or stash them, or pass --base REF.")
-        return gitrepo.head_sha(root), branch
-    sha = gitrepo.resolve_ref(root, base)
-    branch = base if gitrepo.branch_exists(root, base) else gitrepo.current_branch(root)
+        return gitrepo.head_sha(here), branch
+    sha = gitrepo.resolve_ref(here, base)
+    branch = base if gitrepo.branch_exists(root, base) else gitrepo.current_branch(here)
     return sha, branch
+
+
+def _task_worktree_name(root: Path, here: Path) -> str | None:
+    """The task id when ``here`` is a task's worktree (``.specrelay/worktrees/<id>``), else None."""
+    folder = paths.worktrees_dir(root).resolve()
+    return here.name if here.resolve().parent == folder else None
 
 
 def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
