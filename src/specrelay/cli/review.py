@@ -85,11 +85,10 @@ def _reviewer_line(event: str, data: dict[str, Any]) -> None:
     """Each reviewer starting and finishing, on stderr: stdout holds only the report (or its JSON)."""
     who = escape(data["preset"])
     if event == "reviewer_started":
-        err_console.print(f"▶ {who} reviewing ({data['index']} of {data['of']})")
+        err_console.print(f"▶ {who} reviewing ({data['index']} of {data['of']})", soft_wrap=True)
     elif event == "reviewer_failed":
         err_console.print(f"[red]✗ {who} failed:[/] {escape(data['error'])}", soft_wrap=True)
     elif event == "reviewer_finished":
-        n = data["findings"]
+        n, cost = data["findings"], money(data["cost_usd"], simulated=data["simulated"])
         err_console.print(f"✓ {who} ({escape(data['model'])}) said {data['verdict']} · "
-                          f"{n} finding{'' if n == 1 else 's'} · "
-                          f"{money(data['cost_usd'], simulated=data['simulated'])} · {data['latency_s']:.1f} s")
+                          f"{n} finding{'' if n == 1 else 's'} · {cost} · {data['latency_s']:.1f} s", soft_wrap=True)

@@ -87,16 +87,17 @@ def render_markdown(c: Consolidated, *, round_no: int | None = None) -> str:
     for i, m in enumerate(c.findings, 1):
         flags = [m.category, *["blocking"] * is_blocking(m, c.min_agreement), *["outside the diff"] * m.outside_diff]
         lines += [f"### {i}. [{m.severity}] {m.title} — `{m.where()}`", ""]
-        if not alone:
-            lines += [f"Raised by {m.agreement} of {c.answered}: {', '.join(m.reviewers)} ({'; '.join(flags)})", ""]
-        else:
+        if alone:  # one wording, the reviewer's own: no agreement to report
             lines += [f"({'; '.join(flags)})", ""]
+            lines += [m.detail.strip(), ""] if m.detail.strip() else []
+            lines += [f"Suggestion: {m.suggestion.strip()}", ""] if m.suggestion.strip() else []
+            continue
+        lines += [f"Raised by {m.agreement} of {c.answered}: {', '.join(m.reviewers)} ({'; '.join(flags)})", ""]
         for w in m.wordings:
             at = f", line {w['line']}" if w["line"] else ""
             detail = f" — {w['detail'].strip()}" if w["detail"].strip() else ""
             fix = f" Suggestion: {w['suggestion'].strip()}" if w["suggestion"].strip() else ""
-            who = "" if alone else f"**{w['reviewer']}** "
-            lines.append(f"- {who}({w['severity']}{at}): {w['title']}{detail}{fix}")
+            lines.append(f"- **{w['reviewer']}** ({w['severity']}{at}): {w['title']}{detail}{fix}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
