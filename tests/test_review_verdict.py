@@ -105,3 +105,14 @@ def test_one_major_from_a_single_reviewer_that_approves_still_blocks(tmp_path: P
     repo = _repo(tmp_path, [review("approve", [MAJOR]), review()])
     proc, status = _run(repo)
     assert status["status"] == "done" and status["rounds"] == 2, proc.stderr
+
+
+def test_a_run_shows_when_the_reviewers_own_verdict_did_not_count(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, [APPROVE_WITH_BLOCKER, CHANGES_WITH_MINOR])
+    proc = run_cli("run", "Add sub", cwd=repo, env={"COLUMNS": "200"})
+    shown = proc.stdout + proc.stderr
+    assert proc.returncode == 0, shown
+    assert "the reviewer said approve; a blocker finding overrides it" in shown
+    assert "Review · request_changes (1 finding)" in shown and "1 findings" not in shown
+    assert "the reviewer said request_changes, but raised no blocker or major finding; counted as approve" in shown
+    assert "Review · approve (1 finding)" in shown

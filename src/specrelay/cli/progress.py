@@ -54,7 +54,8 @@ class Progress:
             detail = data.get("detail") or {}
             extra = ""
             if "verdict" in detail:
-                extra = f" · {detail['verdict']} ({detail['findings']} findings)"
+                n = detail["findings"]
+                extra = f" · {detail['verdict']} ({n} finding{'' if n == 1 else 's'})"
             elif "passed" in detail:
                 extra = " · passed" if detail["passed"] else " · FAILED"
             self.console.print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")

@@ -36,15 +36,15 @@ Call = Callable[..., Awaitable[CallResult]]
 #: Where a panel reports each reviewer's start and end: (event, data).
 Emit = Callable[[str, dict[str, Any]], None]
 
-
-def _quiet(event: str, data: dict[str, Any]) -> None:
-    """The default event sink: nobody is listening."""
-
 SYNTHESIS_SYSTEM = (
     "You are the lead reviewer. Below is the merged result of several independent code reviews, already "
     "ranked by how many reviewers agree. Write a short prose synthesis (under 200 words) for the author: "
     "what matters most and why. Do not add new findings and do not change any verdict or severity."
 )
+
+
+def _quiet(event: str, data: dict[str, Any]) -> None:
+    """The default event sink: nobody is listening."""
 
 
 @dataclass(frozen=True)
