@@ -21,6 +21,7 @@ from specrelay.engine.consolidate import (
 )
 from specrelay.engine.review_report import render_blocking_for_builder, render_markdown, to_json
 from specrelay.engine.reviewdoc import Finding, Review, render_review
+from specrelay.engine.verdict import decide_alone
 
 LABELLED = Path(__file__).parent / "data" / "panel_labelled.json"
 SCORES = {"semantic_resolution": 4, "contract_adherence": 3, "regression_safety": 5, "scope_discipline": 5}
@@ -285,6 +286,28 @@ def test_panel_of_three_a_lone_major_is_not_enough_two_are() -> None:
 def test_a_blocker_from_one_reviewer_requests_changes() -> None:
     c = consolidate([rev("a", LAST_ROW), rev("b", verdict="approve"), rev("c", verdict="approve")])
     assert c.verdict == "request_changes" and "1 blocker (one reviewer is enough)" in c.reason
+
+
+ONE_REVIEW = st.tuples(st.sampled_from(["approve", "request_changes"]), st.lists(st.tuples(
+    st.sampled_from(["blocker", "major", "minor", "nit"]), st.sampled_from(["a.py", "b.py", ""]), st.integers(1, 40)),
+    max_size=5))
+
+
+@given(ONE_REVIEW, st.one_of(st.none(), st.integers(1, 4)))
+@settings(max_examples=80, deadline=None)
+def test_one_reviewer_is_decided_alike_in_a_task_and_on_demand(one: Any, min_agreement: int | None) -> None:
+    """A task's single reviewer (decide_alone) and a panel of one (consolidate) reach the same verdict:
+    a blocker or major finding requests changes, whatever the reviewer said, and nothing else does."""
+    stated, raw = one
+    findings = [{"file": f, "line": n, "severity": sev, "title": f"problem {i} {sev}"} for i, (sev, f, n) in
+                enumerate(raw)]
+    review = Review.model_validate({"verdict": stated, "findings": findings})
+    decision, note = decide_alone(review)
+    panel = consolidate([ReviewerResult(preset="r", model="m", review=review)], min_agreement=min_agreement)
+    expected = "request_changes" if any(sev in ("blocker", "major") for sev, _, _ in raw) else "approve"
+    assert decision.verdict == panel.verdict == expected
+    assert (note is None) == (stated == expected) and panel.reviewers[0]["note"] == note
+    assert panel.min_agreement == 1 and not any("min_agreement" in n for n in panel.notes)
 
 
 def test_min_agreement_override_and_clamping() -> None:
