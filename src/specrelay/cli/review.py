@@ -86,8 +86,9 @@ def _reviewer_line(event: str, data: dict[str, Any]) -> None:
     who = escape(data["preset"])
     if event == "reviewer_started":
         err_console.print(f"▶ {who} reviewing ({data['index']} of {data['of']})", soft_wrap=True)
-    elif event == "reviewer_failed":
-        err_console.print(f"[red]✗ {who} failed:[/] {escape(data['error'])}", soft_wrap=True)
+    elif event == "reviewer_failed":  # a lone reviewer's failure is the command's error, printed next
+        why = "" if data["of"] == 1 else f" {escape(data['error'])}"
+        err_console.print(f"[red]✗ {who} failed{':' if why else ''}[/]{why}", soft_wrap=True)
     elif event == "reviewer_finished":
         n, cost = data["findings"], money(data["cost_usd"], simulated=data["simulated"])
         err_console.print(f"✓ {who} ({escape(data['model'])}) said {data['verdict']} · "

@@ -83,7 +83,7 @@ async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: P
         result = await call(preset, req.system, req.context, schema=Review)
     except (ProviderError, StepFailed) as exc:
         atomic_write_text(worker, json.dumps({"preset": preset, "error": str(exc)}, indent=2))
-        emit("reviewer_failed", {"preset": preset, "index": index, "error": str(exc)})
+        emit("reviewer_failed", {"preset": preset, "index": index, "of": len(req.presets), "error": str(exc)})
         return ReviewerResult(preset=preset, model="", review=None, error=str(exc))
     review: Review = result.value
     atomic_write_text(worker, json.dumps({"preset": result.preset, "model": result.model,
@@ -106,6 +106,8 @@ async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: in
     needed = min(2, len(req.presets))
     if len(answered) < needed:
         errors = "; ".join(f"{r.preset}: {r.error}" for r in results if r.error)
+        if len(req.presets) == 1:
+            raise StepFailed(f"review: the reviewer failed: {errors}")
         raise StepFailed(f"review panel: only {len(answered)} of {len(req.presets)} reviewers answered "
                          f"(at least {needed} needed): {errors}")
     merged = consolidate(results, min_agreement=req.min_agreement, diff_files=req.diff_files)
