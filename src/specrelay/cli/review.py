@@ -53,6 +53,8 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
         presets = [preset or config.routes.review or DEFAULT_REVIEWER]
     if len(set(presets)) != len(presets):
         raise UserError(f"--panel {panel}: each reviewer may appear once (agreement counts independent reviewers).")
+    for name in presets:  # a misspelt preset is an error even when there turns out to be nothing to review
+        config.preset(name)
     ledger = open_ledger(root)
     # Diffs come from the working tree the command runs in (it may be a linked worktree).
     here = Path(gitrepo.run_git(["rev-parse", "--show-toplevel"], Path.cwd()).stdout.strip())
