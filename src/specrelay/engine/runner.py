@@ -29,6 +29,7 @@ from specrelay.engine.phases.plan import run_plan
 from specrelay.engine.phases.review import FIX_FINDINGS, ReviewOutcome, run_review
 from specrelay.engine.phases.verify import VerifyResult, VerifyState, failing_output, run_verify
 from specrelay.engine.task import Task, load_task
+from specrelay.engine.verdict import counted
 from specrelay.errors import (
     BudgetExceeded,
     CommandNotRunnable,
@@ -227,7 +228,10 @@ class Runner:
 
     def _after_review(self, workflow: Workflow, run: StepRun, review: ReviewOutcome, state: dict[str, Any],
                       t0: float) -> bool:
-        detail = {"verdict": review.verdict, "findings": review.findings}
+        detail: dict[str, Any] = {"verdict": review.verdict, "findings": review.findings}
+        if review.note:  # the reviewer's own verdict did not count: say so where the verdict is shown
+            detail["note"] = review.note
+            self.emit("note", {"text": review.note})
         state = {**state, "verdict": review.verdict}
         if not review.wants_changes:
             self._commit(workflow, run, t0, detail=detail, state=state)
@@ -238,7 +242,8 @@ class Runner:
             message = f"changes still requested after {run.round} round(s): {'; '.join(review.open_items)}"
             self._commit(workflow, run, t0, detail=detail, state=state, finish=("needs_attention", message))
             return True
-        self.emit("note", {"text": f"review requested changes ({len(review.open_items)} blocking finding(s)); "
+        blocking = counted(len(review.open_items), "blocking finding")
+        self.emit("note", {"text": f"review requested changes ({blocking}); "
                                    f"round {run.round + 1}"})
         self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index), next_round=run.round + 1,
                      state={"attempt": 0, "fix": "findings", "gen": state.get("gen", 0),
