@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo, paths
-from specrelay.config import Config
+from specrelay.config import Config, Preset
 from specrelay.errors import GitError, PresetError, UserError, WorkflowError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
@@ -135,17 +135,25 @@ def check_keys(config: Config, workflow: Workflow) -> None:
 
 
 def check_preset_keys(config: Config, names: list[str]) -> None:
-    """Each named preset must exist and have its key, or a fallback that has one."""
+    """Each named preset must exist and have its key, or a fallback that has one.
+
+    Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid.
+    """
+    from specrelay.llm.scripted import check_replies
+
     missing: dict[str, str] = {}
+    used: dict[str, Preset] = {}
     for name in names:
         preset = config.preset(name)
-        usable = [p for p in (preset, *(config.preset(f) for f in preset.fallbacks)) if p.key_present is not False]
-        if not usable:
+        chain = (preset, *(config.preset(f) for f in preset.fallbacks))
+        used.update((p.name, p) for p in chain)
+        if not [p for p in chain if p.key_present is not False]:
             missing[name] = " or ".join(preset.key_envs)
     if missing:
         listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
         raise PresetError(f"missing API keys: {listed}. Set them in your environment (they are never stored), "
                           "or point the workflow's steps at presets you have keys for (`specrelay presets`).")
+    check_replies(used.values())
 
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,
