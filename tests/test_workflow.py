@@ -17,6 +17,7 @@ from specrelay.workflow import (
     list_workflows,
     load_workflow,
     parse_workflow,
+    problems,
     tick,
     tick_text,
     validate,
@@ -129,7 +130,11 @@ Run everything.
     assert panel.max_rounds == 2 and panel.reads == ("spec.md", "checks.log")
     assert panel.line_of("agents") == 10
     assert panel.line_of("run") == panel.line == 9
-    check(text)
+    # checks.log is written by the step before; spec.md by none, and nothing was built to review
+    found = [str(e) for e in problems(parse(text), PRESETS)]
+    assert len(found) == 2, found
+    assert found[0].startswith("workflow.md:12: 'reads' names 'spec.md', which no earlier step writes")
+    assert found[1].startswith("workflow.md:9: review step 'Panel review' comes before any implement step")
 
 
 def test_comment_further_down_is_body_not_directive() -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 from specrelay import gitrepo, paths
 from specrelay.config import Config, Preset
-from specrelay.errors import GitError, PresetError, UserError, WorkflowError
+from specrelay.errors import GitError, PresetError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
-from specrelay.workflow import StepKind, Workflow, find_workflow, load_workflow, validate
+from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
 from specrelay.workflow.ticks import untick_all
 
 #: Task statuses. running/paused/failed can be resumed; done and needs_attention are outcomes.
@@ -105,23 +105,14 @@ def resolve_base(root: Path, base: str | None) -> tuple[str, str | None]:
 
 
 def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
-    """Find, parse and validate a workflow against the configured presets.
+    """Find, parse and validate a workflow, and check that the presets it uses are ready to run.
 
+    The validation is :func:`~specrelay.workflow.validate`'s, the same ``specrelay workflows`` shows.
     A verify step with no ``run:`` is valid even when ``[verify] commands`` is empty: it is then
     skipped at run time with a note saying how to configure it, so a new project can run at once.
     """
     workflow = load_workflow(find_workflow(name_or_path, root))
     validate(workflow, config.presets, has_config_verify=True)
-    for step in workflow.steps:
-        if step.kind == StepKind.DEBATE:
-            raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' is a debate step, which this "
-                                "version cannot run yet. Use a review step with a panel (agents: ...) instead.")
-        if len(set(step.presets)) != len(step.presets):
-            raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' names a reviewer twice; "
-                                "agreement counts independent reviewers, so list each preset once.")
-        if step.is_panel and step.kind != StepKind.REVIEW:
-            raise WorkflowError(f"{workflow.label}:{step.line}: a panel (agents: ...) can only review; give "
-                                f"'{step.title}' a single agent.")
     check_keys(config, workflow)
     return workflow
 
