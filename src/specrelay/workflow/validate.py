@@ -63,10 +63,11 @@ def problems(workflow: Workflow, known_presets: Collection[str], *,
 
 def _step_problems(step: Step, label: str, known: Collection[str], has_config_verify: bool) -> Iterator[WorkflowError]:
     """What is wrong with ``step`` on its own."""
-    yield from _preset_problems(step, label, known)
-    if step.kind not in RUNNABLE:
+    if step.kind not in RUNNABLE:  # nothing else about the step matters until it can run
         yield error(label, step.line_of("kind"), f"step '{step.title}' is a {step.kind.value} step, which this "
                     "version cannot run yet", "Use a review step with a panel ('<!-- agents: a, b -->') instead")
+        return
+    yield from _preset_problems(step, label, known)
     if step.max_rounds is not None and step.max_rounds < 1:
         yield error(label, step.line_of("max-rounds"),
                     f"'max-rounds' must be a positive whole number, got {step.max_rounds}",
