@@ -64,7 +64,7 @@ def problems(workflow: Workflow, known_presets: Collection[str], *,
 def _step_problems(step: Step, label: str, known: Collection[str], has_config_verify: bool) -> Iterator[WorkflowError]:
     """What is wrong with ``step`` on its own."""
     if step.kind not in RUNNABLE:  # nothing else about the step matters until it can run
-        yield error(label, step.line_of("kind"), f"step '{step.title}' is a {step.kind.value} step, which this "
+        yield error(label, step.line_of("kind"), f"step '{step.title}' is {_a(step.kind)} step, which this "
                     "version cannot run yet", "Use a review step with a panel ('<!-- agents: a, b -->') instead")
         return
     yield from _preset_problems(step, label, known)
@@ -74,13 +74,13 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
                     "Write e.g. '<!-- max-rounds: 3 -->'")
     if step.max_rounds is not None and step.kind is not StepKind.REVIEW:
         yield error(label, step.line_of("max-rounds"),
-                    f"'max-rounds' bounds a review's fix rounds, and '{step.title}' is a {step.kind.value} step",
+                    f"'max-rounds' bounds a review's fix rounds, and '{step.title}' is {_a(step.kind)} step",
                     "Move '<!-- max-rounds: N -->' to the review step")
     if step.kind is StepKind.VERIFY:
         yield from _verify_problems(step, label, has_config_verify)
     elif step.run:
         yield error(label, step.line_of("run"),
-                    f"'run' is only for verify steps, and '{step.title}' is a {step.kind.value} step",
+                    f"'run' is only for verify steps, and '{step.title}' is {_a(step.kind)} step",
                     "Move the command to a verify step, or add '<!-- kind: verify -->' to this one")
     elif not step.presets:
         yield error(label, step.line, f"step '{step.title}' ({step.kind.value}) has no agent",
@@ -101,8 +101,8 @@ def _preset_problems(step: Step, label: str, known: Collection[str]) -> Iterator
         yield error(label, line, f"step '{step.title}' names {', '.join(twice)} twice",
                     "List each reviewer once: agreement counts independent reviewers")
     if step.is_panel and step.kind not in (StepKind.REVIEW, StepKind.VERIFY):
-        yield error(label, line, f"a panel ('agents: ...') can only review, and '{step.title}' is a "
-                    f"{step.kind.value} step", f"Give it one preset: '<!-- agent: {step.presets[0]} -->'")
+        yield error(label, line, f"a panel ('agents: ...') can only review, and '{step.title}' is "
+                    f"{_a(step.kind)} step", f"Give it one preset: '<!-- agent: {step.presets[0]} -->'")
 
 
 def _verify_problems(step: Step, label: str, has_config_verify: bool) -> Iterator[WorkflowError]:
@@ -130,3 +130,8 @@ def _order_problems(step: Step, label: str, written: set[str], implemented: bool
     if step.kind is StepKind.REVIEW and not implemented:
         yield error(label, step.line, f"review step '{step.title}' comes before any implement step, so it "
                     "would have no change to review", "Move it after an implement step")
+
+
+def _a(kind: StepKind) -> str:
+    """The kind with its article: ``a plan``, ``an implement``."""
+    return ("an " if kind.value[0] in "aeiou" else "a ") + kind.value
