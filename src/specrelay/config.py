@@ -332,6 +332,10 @@ def load_config(root: Path | None, *, user: bool = True) -> Config:
         except ValidationError as exc:
             default = next(iter(section_origins[section].values()), layers[-1].path)
             raise _field_error(section_origins[section], section, exc, default) from None
+    consolidate = built["review"].consolidate
+    if consolidate is not None and consolidate not in presets_out:
+        raise ConfigError(f"{section_origins['review']['consolidate']}: [review] consolidate: "
+                          + unknown_preset_message(consolidate, presets_out))
     config = Config(presets=presets_out, files=[layer.path for layer in layers], **built)
     _check_references(config)
     return config
