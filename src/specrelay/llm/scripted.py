@@ -105,6 +105,8 @@ def _error(error: Any, bad: Callable[[str], ConfigError]) -> dict[str, Any]:
         raise bad(f"error retry_after_s must be a number of seconds ≥ 0, got {json.dumps(retry_after)}")
     if not isinstance(error.get("message", ""), str):
         raise bad("error message must be a string")
+    if "kind" in error and error["kind"] not in ERROR_KINDS:
+        raise bad(f"error kind {json.dumps(error['kind'])} is none of {', '.join(ERROR_KINDS)}")
     kind = error.get("kind") or _kind_of_status(status)
     if kind not in ERROR_KINDS:
         raise bad(f"error needs a status (e.g. 429, 500) or a kind ({', '.join(ERROR_KINDS)})")
