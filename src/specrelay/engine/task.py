@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo, paths
-from specrelay.config import Config
-from specrelay.errors import GitError, PresetError, UserError, WorkflowError
+from specrelay.config import Config, Preset
+from specrelay.errors import GitError, PresetError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
-from specrelay.workflow import StepKind, Workflow, find_workflow, load_workflow, validate
+from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
 from specrelay.workflow.ticks import untick_all
 
 #: Task statuses. running/paused/failed can be resumed; done and needs_attention are outcomes.
@@ -121,24 +121,15 @@ def _task_worktree_name(root: Path, here: Path) -> str | None:
 
 
 def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
-    """Find, parse and validate a workflow against the configured presets.
+    """Find, parse and validate a workflow, and check that the presets it uses are ready to run.
 
+    The validation is :func:`~specrelay.workflow.validate`'s, the same ``specrelay workflows`` shows.
     A verify step with no ``run:`` is valid even when ``[verify] commands`` is empty: it then records
     "no verification configured" (never a pass) with a note saying how to configure it, so a new
     project can run at once.
     """
     workflow = load_workflow(find_workflow(name_or_path, root))
     validate(workflow, config.presets, has_config_verify=True)
-    for step in workflow.steps:
-        if step.kind == StepKind.DEBATE:
-            raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' is a debate step, which this "
-                                "version cannot run yet. Use a review step with a panel (agents: ...) instead.")
-        if len(set(step.presets)) != len(step.presets):
-            raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' names a reviewer twice; "
-                                "agreement counts independent reviewers, so list each preset once.")
-        if step.is_panel and step.kind != StepKind.REVIEW:
-            raise WorkflowError(f"{workflow.label}:{step.line}: a panel (agents: ...) can only review; give "
-                                f"'{step.title}' a single agent.")
     check_keys(config, workflow)
     return workflow
 
@@ -152,17 +143,25 @@ def check_keys(config: Config, workflow: Workflow) -> None:
 
 
 def check_preset_keys(config: Config, names: list[str]) -> None:
-    """Each named preset must exist and have its key, or a fallback that has one."""
+    """Each named preset must exist and have its key, or a fallback that has one.
+
+    Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid.
+    """
+    from specrelay.llm.scripted import check_replies
+
     missing: dict[str, str] = {}
+    used: dict[str, Preset] = {}
     for name in names:
         preset = config.preset(name)
-        usable = [p for p in (preset, *(config.preset(f) for f in preset.fallbacks)) if p.key_present is not False]
-        if not usable:
+        chain = (preset, *(config.preset(f) for f in preset.fallbacks))
+        used.update((p.name, p) for p in chain)
+        if not [p for p in chain if p.key_present is not False]:
             missing[name] = " or ".join(preset.key_envs)
     if missing:
         listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
         raise PresetError(f"missing API keys: {listed}. Set them in your environment (they are never stored), "
                           "or point the workflow's steps at presets you have keys for (`specrelay presets`).")
+    check_replies(used.values())
 
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,
