@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -15,7 +16,8 @@ BY = ("task", "phase", "preset", "model")
 
 @app.command("cost")
 def cost_command(
-    task: str | None = typer.Option(None, "--task", help="Only this task's calls."),
+    task: str | None = typer.Option(None, "--task", metavar="ID",
+                                    help="Only this task's calls (an id, a prefix, last)."),
     by: str | None = typer.Option(None, "--by", help="Group by task, phase, preset or model."),
     as_preset: str | None = typer.Option(None, "--as", help="Also price the same tokens on this preset."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -27,8 +29,12 @@ def cost_command(
     root = repo_root_or_none()
     ledger = open_ledger(root)
     if task is not None and ledger.task(task) is None and not ledger.calls(task):
-        known = ", ".join(ledger.task_ids()[-5:]) or "none yet"
-        raise UserError(f"--task {task}: no such task in {ledger.path}. Recent tasks: {known}.")
+        from specrelay.engine.task import resolve_task_id
+
+        try:
+            task = resolve_task_id(root or Path.cwd(), ledger, task)
+        except UserError as exc:
+            raise UserError(f"--task {task}: {exc}") from None
     rows = ledger.totals(by, task)
     overall = ledger.totals(None, task)
     total = overall[0] if overall else {"calls": 0, "cost_usd": None, "input_tokens": 0, "output_tokens": 0,

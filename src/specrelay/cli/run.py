@@ -31,8 +31,11 @@ DEFAULT_JOBS = 32  # beyond it, the tasks' verification commands and open files 
 
 @app.command("run")
 def run_command(
-    requests: list[str] = typer.Argument(..., metavar="REQUEST", show_default=False, help=(
-        "What to build, in plain words. Several requests run as several tasks side by side, in this one process.")),
+    requests: list[str] | None = typer.Argument(None, metavar="REQUEST", show_default=False, help=(
+        "What to build, in plain words; - reads it from stdin. Several requests run as several tasks side by "
+        "side, in this one process.")),
+    files: list[Path] | None = typer.Option(None, "--file", "-f", metavar="FILE", show_default=False, help=(
+        "Read a request from this file (repeat for several).")),
     workflow: str = typer.Option("multi-model", "--workflow", "-w", help="Workflow name or path."),
     base: str | None = typer.Option(None, "--base", help="Branch or commit to start from (default: HEAD)."),
     budget: float | None = typer.Option(None, "--budget", help="Budget in USD for each task."),
@@ -45,6 +48,7 @@ def run_command(
     from specrelay.engine.task import resolve_base
 
     _check_budget(budget)
+    requests = _gather_requests(requests or [], files or [])
     for n, request in enumerate(requests, 1):
         if not request.strip():
             which = f"request {n} of {len(requests)}" if len(requests) > 1 else "the request"
@@ -98,6 +102,45 @@ def resume_command(
     _run_and_report(root, config, [t.id for t in pending], json_out, budget=budget,
                     labels=[t.id for t in pending], logs=logs, jobs=jobs,
                     also=[task_summary(root, ledger, config, t.id) for t in finished])
+
+
+def _gather_requests(words: list[str], files: list[Path]) -> list[str]:
+    """The requests given as words, ``-`` (stdin) and ``--file`` files, in that order; each file read whole."""
+    if not words and not files:
+        raise UserError('say what to build: specrelay run "Add a --verbose flag", --file request.md, '
+                        "or - to read the request from stdin.")
+    out: list[str] = []
+    for word in words:
+        if word != "-":
+            out.append(word)
+            continue
+        text = sys.stdin.read() if not sys.stdin.closed else ""
+        if not text.strip():
+            raise UserError("the request read from stdin (-) is empty: pipe in what to build, "
+                            "e.g. echo \"Add a --verbose flag\" | specrelay run -")
+        out.append(text)
+    return out + [_read_request_file(path) for path in files]
+
+
+def _read_request_file(path: Path) -> str:
+    """A request file's text; one clear line when it is missing, a folder, binary or empty."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"--file {path}: no such file; give the path of a text file holding the request.") from None
+    except IsADirectoryError:
+        raise UserError(f"--file {path} is a directory; give the path of a text file holding the request.") from None
+    except OSError as exc:
+        raise UserError(f"--file {path}: cannot read it ({exc.strerror or exc}).") from None
+    try:
+        if b"\0" in data:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"--file {path} is not UTF-8 text (a binary file?); the request must be plain text.") from None
+    if not text.strip():
+        raise UserError(f"--file {path} is empty: write what to build in it.")
+    return text
 
 
 def _check_budget(budget: float | None) -> None:
