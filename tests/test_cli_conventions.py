@@ -4,10 +4,12 @@ pipes and signals, id prefixes and `last`, requests from files, diff and logs, c
 from __future__ import annotations
 
 import json
+import signal
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,7 +41,7 @@ def test_help_lists_every_command_in_words(tmp_path: Path) -> None:
         text = run_cli(name, "--help", env={"COLUMNS": "80"}).stdout
         for placeholder in ("{", "<list[", "<str>", "<int", "<float>", "[[", "<path>"):
             assert placeholder not in text, f"{name} --help shows {placeholder!r}:\n{text}"
-    assert "Usage: specrelay run [OPTIONS] REQUEST..." in run_cli("run", "--help").stdout
+    assert "Usage: specrelay run [OPTIONS] [REQUEST]..." in run_cli("run", "--help").stdout
 
 
 def test_completion_script_and_answers(tmp_path: Path) -> None:
@@ -48,3 +50,63 @@ def test_completion_script_and_answers(tmp_path: Path) -> None:
     env = {"_SPECRELAY_COMPLETE": "complete_bash", "COMP_WORDS": "specrelay sta", "COMP_CWORD": "1"}
     assert run_cli(env=env).stdout.split() == ["status"]
     assert_clean_error(run_cli("completion", "tcsh"), "tcsh", "bash")
+
+
+def _start(repo: Path, *args: str, stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return subprocess.Popen([sys.executable, "-m", "specrelay", *args], cwd=repo, env=env, text=True,
+                            stdout=stdout, stderr=subprocess.PIPE)
+
+
+def _status(repo: Path, *args: str) -> list[dict]:
+    proc = run_cli("status", *args, "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _wait_for(repo: Path, check, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = _status(repo)
+        if check(rows):
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(f"not reached: {rows}")
+
+
+@pytest.mark.parametrize("args", [["status"], ["status", "--json"], ["--help"], ["show", "last"]])
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path, args: list[str]) -> None:
+    repo = project(tmp_path, happy_replies())
+    assert run_cli("run", "Add sub", cwd=repo).returncode == 0
+    for reader in ("true", "head -c 1 >/dev/null"):
+        cmd = f"{sys.executable} -m specrelay {' '.join(args)} | {reader}; echo \"rc=${{PIPESTATUS[0]}}\" >&2"
+        proc = subprocess.run(["bash", "-c", cmd], cwd=repo, capture_output=True, text=True)
+        assert proc.stderr.strip() == "rc=0", proc.stderr
+
+
+def test_a_run_whose_stdout_closes_still_finishes_its_task(tmp_path: Path) -> None:
+    replies = happy_replies()
+    replies["flash-builder"] = [{"text": replies["flash-builder"][0], "delay_s": 1.0}]
+    repo = project(tmp_path, replies)
+    proc = _start(repo, "run", "Add sub")
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away while the task runs
+    err = proc.stderr.read() if proc.stderr else ""
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and not err.strip(), err
+    assert [r["status"] for r in _status(repo)] == ["done"]
+
+
+def test_sigterm_pauses_a_run_and_exits_143(tmp_path: Path) -> None:
+    replies = happy_replies()
+    replies["flash-builder"] = [{"text": replies["flash-builder"][0], "delay_s": 5.0}]
+    repo = project(tmp_path, replies)
+    proc = _start(repo, "run", "Add sub")
+    _wait_for(repo, lambda rows: len(rows) == 1 and rows[0]["current_step"] == "Implementation")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert [r["status"] for r in _status(repo)] == ["paused"]

@@ -70,7 +70,10 @@ _register()
 
 def main() -> None:
     """Console entry point."""
-    from specrelay.cli.common import print_error
+    from specrelay.cli.common import PipeSafe, exit_code, print_error
+
+    if not isinstance(sys.stdout, PipeSafe):
+        sys.stdout = PipeSafe(sys.stdout)  # type: ignore[assignment]
 
     if os.environ.get("_SPECRELAY_COMPLETE"):  # the shell asks for completions (`specrelay completion`)
         from typer.completion import completion_init
@@ -80,7 +83,7 @@ def main() -> None:
         code = app(prog_name="specrelay", standalone_mode=False)
     except SpecRelayError as exc:
         print_error(str(exc))
-        sys.exit(exc.exit_code)
+        sys.exit(exit_code(exc))
     except (KeyboardInterrupt, typer.Abort):
         print_error("interrupted")
         sys.exit(130)

@@ -3,11 +3,45 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+
+class PipeSafe:
+    """stdout that a reader closing early (``specrelay status | head -1``) does not break.
+
+    The first write that meets a closed pipe points the descriptor at /dev/null; the command goes on
+    (a ``run`` keeps running its task) and ends as it would have, with nothing more said.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -21,6 +55,17 @@ def print_error(message: str) -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code for an error: 128 + the signal for an interrupted run (130 Ctrl-C, 143 SIGTERM)."""
+    from specrelay.errors import Interrupted
+
+    if isinstance(error, Interrupted):
+        from specrelay.engine.runner import interrupt_signal
+
+        return 128 + interrupt_signal()
+    return int(getattr(error, "exit_code", 2))
 
 
 def repo_root_or_none(start: Path | None = None) -> Path | None:

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, open_ledger, print_json, repo_root
+from specrelay.cli.common import console, exit_code, open_ledger, print_json, repo_root
 from specrelay.cli.summary import render_summary
 from specrelay.errors import SpecRelayError, UserError
 
@@ -194,7 +194,7 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
         raise failed[0][1].error  # type: ignore[misc]  # one task: its error, exactly as it came
     _report_errors(root, failed, logs)
     if failed:
-        raise SystemExit(max(getattr(o.error, "exit_code", 2) for _, o in failed))
+        raise SystemExit(max(exit_code(o.error) for _, o in failed))
     if any(s["status"] != "done" for s in [*summaries.values(), *(also or [])]):
         raise SystemExit(1)
 
