@@ -86,7 +86,7 @@ def test_text_output_names_each_task_and_ends_with_one_line_each(tmp_path: Path)
     for task_id in ids:
         assert f"Task {task_id} · workflow multi-model" in proc.stdout
         assert f"{task_id} ▶ Planning" in proc.stdout  # progress lines say which task they are about
-        assert f"done · {task_id} · 1 round(s)" in proc.stdout
+        assert f"done · {task_id} · 1 round · " in proc.stdout
         assert f"`specrelay merge {task_id}`" in proc.stdout
 
 

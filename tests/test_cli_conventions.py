@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import os
 import re
 import subprocess
@@ -110,3 +111,67 @@ def test_sigterm_pauses_a_run_and_exits_143(tmp_path: Path) -> None:
     assert proc.returncode == 143, err
     assert "Traceback" not in err
     assert [r["status"] for r in _status(repo)] == ["paused"]
+
+
+def _three_tasks(tmp_path: Path) -> tuple[Path, list[str]]:
+    """Three finished tasks, oldest first; the middle one marked paused in the ledger."""
+    replies = happy_replies()
+    repo = project(tmp_path, {k: v * 3 for k, v in replies.items()})
+    ids = []
+    for n in range(3):
+        proc = run_cli("run", f"Add sub, take {n}", "--json", cwd=repo)
+        assert proc.returncode == 0, proc.stderr
+        ids.append(json.loads(proc.stdout)["id"])
+    with sqlite3.connect(repo / ".specrelay" / "ledger.db") as db:
+        db.execute("UPDATE tasks SET status='paused' WHERE id=?", (ids[1],))
+    return repo, ids
+
+
+def test_status_filters_newest_first_with_an_age(tmp_path: Path) -> None:
+    repo, ids = _three_tasks(tmp_path)
+    assert [r["id"] for r in _status(repo)] == ids[::-1]
+    assert [r["id"] for r in _status(repo, "--limit", "2")] == [ids[2], ids[1]]
+    assert [r["id"] for r in _status(repo, "--status", "paused")] == [ids[1]]
+    assert [r["id"] for r in _status(repo, "--status", "paused,done", "-n", "1")] == [ids[2]]
+    assert [r["id"] for r in _status(repo, "-s", "done", "-s", "paused")] == ids[::-1]
+    row = _status(repo)[0]
+    assert row["age_s"] >= 0 and row["created_at"].endswith("+00:00")
+    assert row["ok_calls"] == 3 and row["failed_calls"] == 0 and isinstance(row["simulated"], bool)
+    text = run_cli("status", "--status", "paused", cwd=repo).stdout
+    assert ids[1] in text and ids[0] not in text
+    assert re.search(rf"{ids[1]}\s+paused\s.*\s\d+s\s", text), text
+
+
+@pytest.mark.parametrize("columns", ["40", "200"])
+def test_status_never_cuts_ids_or_costs(tmp_path: Path, columns: str) -> None:
+    repo, ids = _three_tasks(tmp_path)
+    text = run_cli("status", cwd=repo, env={"COLUMNS": columns}).stdout
+    for row in _status(repo):
+        line = next(line for line in text.splitlines() if line.startswith(row["id"]))
+        assert line.rstrip().endswith("$0.0060*"), line
+    assert "…" not in text
+
+
+def test_task_ids_by_prefix_and_last(tmp_path: Path) -> None:
+    repo, ids = _three_tasks(tmp_path)
+    assert _status(repo, "last")[0]["id"] == ids[2]
+    assert json.loads(run_cli("show", ids[0][:-2], "--json", cwd=repo).stdout)["id"] == ids[0]
+    cost = json.loads(run_cli("cost", "--task", "last", "--json", cwd=repo).stdout)
+    assert cost["task"] == ids[2]
+    proc = run_cli("show", "add-sub", cwd=repo)
+    assert_clean_error(proc, "ambiguous", *ids)
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cost_json_is_typed_and_text_counts_in_words(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    assert run_cli("run", "Add sub", cwd=repo).returncode == 0
+    out = json.loads(run_cli("cost", "--json", "--by", "phase", cwd=repo).stdout)
+    for row in [*out["rows"], out["total"]]:
+        assert row["simulated"] is True and row["estimated"] in (True, False)
+        assert row["ok_calls"] + row["failed_calls"] == row["calls"]
+        assert row["cost_usd"] == round(row["cost_usd"], 6)
+    text = run_cli("cost", "--by", "phase", cwd=repo, env={"COLUMNS": "200"}).stdout
+    assert "Total: 3 calls," in text
+    show = run_cli("show", "last", cwd=repo, env={"COLUMNS": "200"}).stdout
+    assert " · 1 round · 3 calls · " in show

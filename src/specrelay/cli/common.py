@@ -54,7 +54,63 @@ def print_error(message: str) -> None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Print ``data`` as JSON, every amount in USD (a ``*_usd`` key) rounded to the micro-dollar."""
+    sys.stdout.write(json.dumps(_rounded(data), indent=2, default=str) + "\n")
+
+
+def _rounded(data: Any, key: str = "") -> Any:
+    if isinstance(data, dict):
+        return {k: _rounded(v, str(k)) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_rounded(v, key) for v in data]
+    if isinstance(data, float) and key.endswith("_usd"):
+        return round(data, 6)
+    return data
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 call``, ``2 calls``, ``0 findings``: a count and its noun, in the right number."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def calls_text(row: dict[str, Any]) -> str:
+    """``3 calls``, or ``2 calls + 1 failed attempt``: answered calls and failed attempts apart."""
+    ok = int(row.get("ok_calls") or 0)
+    failed = int(row.get("failed_calls") or 0)
+    return plural(ok, "call") + (f" + {plural(failed, 'failed attempt')}" if failed else "")
+
+
+def age(seconds: float) -> str:
+    """A short age: ``40s``, ``3m``, ``2h``, ``5d``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(0, int(seconds))}s"
+
+
+def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, ...] = (), out: Any = None) -> None:
+    """A table: boxed in a terminal wide enough for every cell; otherwise (piped, narrow) plain columns
+    separated by two spaces, never cutting a cell short (lines may then be longer than the screen)."""
+    to = out or console
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    if to.is_terminal and sum(widths) + 3 * len(columns) + 1 <= to.width:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table()
+        for col in columns:
+            table.add_column(col, justify="right" if col in right else "left", no_wrap=True)
+        for r in rows:
+            table.add_row(*(Text(c) for c in r))
+        to.print(table, markup=False)
+        return
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if col in right else c.ljust(w)
+                         for c, w, col in zip(cells, widths, columns, strict=True)).rstrip()
+
+    for cells in (columns, *rows):
+        to.print(line(cells), markup=False, highlight=False, soft_wrap=True)
 
 
 def exit_code(error: BaseException) -> int:

@@ -14,11 +14,12 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -
     """
     from rich.table import Table
 
-    from specrelay.cli.common import money, task_cost, tokens
+    from specrelay.cli.common import calls_text, money, plural, task_cost, tokens
 
     to = out or console
     colour = {"done": "green", "needs_attention": "yellow"}.get(s["status"], "red")
-    to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · {s['rounds']} round(s) · "
+    to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · "
+             f"{plural(s['rounds'], 'round')} · {calls_text(s)} · "
              f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
              f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
     if s.get("message"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,11 @@ def status_object(root: Path, ledger: Ledger, task: Task) -> dict[str, Any]:
         "branch": task.branch, "base_branch": task.base_branch, "base_sha": task.base_sha,
         "worktree": str(task.worktree), "worktree_exists": task.worktree.is_dir(), "folder": str(task.folder),
         "current_step": task.current_step, "message": task.message, "steps": steps, "rounds": task.rounds,
-        "cost_usd": usage["cost_usd"], "simulated": bool(usage["simulated"]), "calls": usage["calls"],
+        "created_at": datetime.fromtimestamp(task.created_at, UTC).isoformat(timespec="seconds"),
+        "age_s": max(0, round(time.time() - task.created_at)),
+        "cost_usd": usage["cost_usd"], "simulated": bool(usage["simulated"]),
+        # every attempt, then apart: the calls that answered and the attempts that failed (retried or not)
+        "calls": usage["calls"], "ok_calls": usage["ok_calls"], "failed_calls": usage["calls"] - usage["ok_calls"],
         "unknown_cost_calls": usage["unknown_cost_calls"],
         "input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
         "budget_usd": task.budget_usd, "panel": panel_of(task),
@@ -48,8 +54,13 @@ def panel_of(task: Task) -> list[dict[str, Any]] | None:
         return None
 
 
-def all_status(root: Path, ledger: Ledger) -> list[dict[str, Any]]:
-    return [status_object(root, ledger, t) for t in all_tasks(root, ledger)]
+def all_status(root: Path, ledger: Ledger, *, statuses: tuple[str, ...] = (),
+               limit: int | None = None) -> list[dict[str, Any]]:
+    """Every task's status object, newest first; only those in ``statuses`` (when given), at most ``limit``."""
+    tasks = sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True)
+    if statuses:
+        tasks = [t for t in tasks if effective_status(t) in statuses]
+    return [status_object(root, ledger, t) for t in tasks[:limit]]
 
 
 def cost_breakdown(ledger: Ledger, config: Config, task_id: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ class Task:
     rounds: int
     current_step: str | None
     message: str | None
+    created_at: float = 0.0  # seconds since the epoch
 
     @property
     def workflow_path(self) -> Path:
@@ -100,7 +101,7 @@ def _task_from_row(root: Path, row: Any) -> Task:
                 workflow=row["workflow"], base_sha=row["base_sha"], base_branch=row["base_branch"],
                 branch=row["branch"], worktree=Path(row["worktree"]), folder=paths.task_dir(root, row["id"]),
                 budget_usd=row["budget_usd"], rounds=row["rounds"], current_step=row["current_step"],
-                message=row["message"])
+                message=row["message"], created_at=row["created_at"])
 
 
 def all_tasks(root: Path, ledger: Ledger) -> list[Task]:
