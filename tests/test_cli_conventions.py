@@ -4,10 +4,10 @@ pipes and signals, id prefixes and `last`, requests from files, diff and logs, c
 from __future__ import annotations
 
 import json
-import signal
-import sqlite3
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -30,8 +30,9 @@ def test_version_and_short_help(tmp_path: Path) -> None:
 
 
 def test_help_lists_every_command_in_words(tmp_path: Path) -> None:
-    from specrelay.cli import app
     from typer.main import get_command
+
+    from specrelay.cli import app
 
     names = list(get_command(app).commands)  # type: ignore[attr-defined]
     top = run_cli("--help", env={"COLUMNS": "80"}).stdout
