@@ -55,6 +55,7 @@ def _register() -> None:
         completion,
         cost,
         demo,
+        diff,
         gc,
         init,
         presets,

@@ -112,6 +112,7 @@ def show_command(
     """A task's summary, or one of its artifacts."""
     from specrelay.config import load_config
     from specrelay.engine import load_task, task_summary
+    from specrelay.engine.summary import task_diffstat
 
     root = repo_root()
     ledger = _open(root)
@@ -129,6 +130,7 @@ def show_command(
     summary = task_summary(root, ledger, load_config(root), task.id)
     summary["artifacts"] = artifacts
     summary["calls"] = _calls(ledger, task.id)
+    summary["diffstat"] = task_diffstat(root, task)
     if json_out:
         print_json(summary)
         return
@@ -169,6 +171,10 @@ def _render_show(s: dict[str, Any]) -> None:
     console.print(calls)
     if s.get("panel"):
         console.print(f"Review panel: {panel_line(s['panel'])}")
+    if s.get("diffstat"):
+        from specrelay.cli.diff import diffstat_line
+
+        console.print(f"Changes: {diffstat_line(s['diffstat'])} (specrelay diff {s['id']})", markup=False)
     render_summary(s)
     console.print(f"Artifacts: {', '.join(s['artifacts'])} (specrelay show {s['id']} ARTIFACT)")
 

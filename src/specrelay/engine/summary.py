@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from specrelay import gitrepo
 from specrelay.config import Config
 from specrelay.engine.lock import is_running
 from specrelay.engine.task import Task, all_tasks, load_task
+from specrelay.errors import UserError
 from specrelay.ledger import Ledger
 
 
@@ -73,6 +75,36 @@ def cost_breakdown(ledger: Ledger, config: Config, task_id: str) -> dict[str, An
         out["one_model"] = {"preset": planner,
                             "cost_usd": reprice(ledger.usage_rows(task_id), config.preset(planner))}
     return out
+
+
+def _task_head(root: Path, task: Task) -> tuple[Path, str]:
+    """Where to read the task's commits, and its head: the branch (the worktree's HEAD while it exists)."""
+    if task.worktree.is_dir():
+        return task.worktree, "HEAD"
+    if gitrepo.branch_exists(root, task.branch):
+        return root, task.branch
+    raise UserError(f"task {task.id}: its branch {task.branch} and worktree are gone ({task.status}), "
+                    "so there is no diff to show.")
+
+
+def task_diff(root: Path, task: Task) -> str:
+    """The task's unified diff, from its base commit to its head (committed work only)."""
+    where, head = _task_head(root, task)
+    return gitrepo.diff(where, task.base_sha, head)
+
+
+def task_diffstat(root: Path, task: Task) -> dict[str, Any] | None:
+    """Files changed from the task's base to its head, with lines added and deleted; None when it has no branch."""
+    try:
+        where, head = _task_head(root, task)
+    except UserError:
+        return None
+    from specrelay.gitrepo.diffs import diff_stat
+
+    files = [{"path": p, "added": a, "deleted": d, "binary": a is None}
+             for p, a, d in diff_stat(where, task.base_sha, head)]
+    return {"files_changed": len(files), "insertions": sum(f["added"] or 0 for f in files),
+            "deletions": sum(f["deleted"] or 0 for f in files), "files": files}
 
 
 def task_summary(root: Path, ledger: Ledger, config: Config, task_id: str) -> dict[str, Any]:
