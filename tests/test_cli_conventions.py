@@ -176,3 +176,56 @@ def test_cost_json_is_typed_and_text_counts_in_words(tmp_path: Path) -> None:
     assert "Total: 3 calls," in text
     show = run_cli("show", "last", cwd=repo, env={"COLUMNS": "200"}).stdout
     assert " · 1 round · 3 calls · " in show
+
+
+def test_diff_and_diffstat_of_a_task(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    assert run_cli("run", "Add sub", cwd=repo).returncode == 0
+    diff = run_cli("diff", "last", cwd=repo)
+    assert diff.returncode == 0 and diff.stdout.startswith("diff --git a/calc.py b/calc.py")
+    assert "+def sub(a, b):" in diff.stdout and "\x1b[" not in diff.stdout
+    stat = run_cli("diff", "last", "--stat", cwd=repo).stdout
+    assert "calc.py | +4 -0" in stat and "1 file changed, 4 insertions(+), 0 deletions(-)" in stat
+    data = json.loads(run_cli("diff", "last", "--stat", "--json", cwd=repo).stdout)
+    assert data["files"] == [{"path": "calc.py", "added": 4, "deleted": 0, "binary": False}]
+    shown = json.loads(run_cli("show", "last", "--json", cwd=repo).stdout)
+    assert shown["diffstat"]["files_changed"] == 1 and shown["diffstat"]["insertions"] == 4
+    assert "Changes: 1 file changed" in run_cli("show", "last", cwd=repo, env={"COLUMNS": "200"}).stdout
+
+
+def _log_of(repo: Path) -> str:
+    [row] = _status(repo, "-n", "1")
+    return (Path(row["folder"]) / "run.log").read_text()
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_a_foreground_run_writes_run_log(tmp_path: Path, json_out: bool) -> None:
+    repo = project(tmp_path, happy_replies())
+    proc = run_cli("run", "Add sub", *(["--json"] if json_out else []), cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    log = _log_of(repo)
+    assert "▶ Planning" in log and "✓ Review" in log and log.count("done · ") == 1
+    assert "\x1b[" not in log  # plain text
+    logs = run_cli("logs", "last", cwd=repo)
+    assert logs.returncode == 0 and logs.stdout == log
+
+
+def test_a_failed_run_logs_its_error(tmp_path: Path) -> None:
+    replies = happy_replies()
+    replies["gpt-reviewer"] = []  # the review has no reply: the task stops there
+    repo = project(tmp_path, replies)
+    proc = run_cli("run", "Add sub", cwd=repo)
+    assert proc.returncode != 0
+    [error] = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert error in _log_of(repo).splitlines()
+
+
+def test_logs_follow_a_detached_run_to_its_end(tmp_path: Path) -> None:
+    replies = happy_replies()
+    replies["flash-builder"] = [{"text": replies["flash-builder"][0], "delay_s": 1.0}]
+    repo = project(tmp_path, replies)
+    assert run_cli("run", "Add sub", "--detach", cwd=repo).returncode == 0
+    proc = run_cli("logs", "last", "--follow", cwd=repo, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "▶ Planning" in proc.stdout and proc.stdout.count("done · ") == 1
+    assert _status(repo)[0]["status"] == "done"

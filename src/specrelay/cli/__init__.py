@@ -58,6 +58,7 @@ def _register() -> None:
         diff,
         gc,
         init,
+        logs,
         presets,
         review,
         run,

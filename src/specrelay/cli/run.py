@@ -163,12 +163,16 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
     outs: dict[str, Any] = {}
 
     def emit_for(task: Any) -> Progress:
-        out = outs[task.id] = _log_console(task.folder) if logs else console
-        if header and not json_out:
+        log = _log_console(task.folder)
+        if log is not None:
+            outs[task.id] = log
+        # Every run keeps its progress in run.log; a foreground run shows it on the terminal too (not with --json).
+        out = log if logs else _Tee(*([] if json_out else [console]), *([log] if log else []))
+        if header:
             out.print(f"Task [bold]{task.id}[/] · {header} · branch {task.branch}")
             if not several:
                 out.print(f"[dim]worktree {task.worktree}[/]")
-        return Progress(quiet=json_out and not logs, label=task.id if several and not logs else None, console=out)
+        return Progress(label=task.id if several and not logs else None, console=out)
 
     try:
         outcomes = run_tasks(root, config, starts, emit_for=emit_for, budget_usd=budget, jobs=jobs)
@@ -186,11 +190,12 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
         items = [summaries[o.task_id] if o.task_id else _not_created(label, o.error)
                  for label, o in zip(labels, outcomes, strict=True)]
         _print_json_list([*(also or []), *items], single=not several)
-    if not json_out or logs:
-        for task_id, summary in summaries.items():
-            with _output(root, task_id, logs) as out:
-                render_summary(summary, brief=several and not logs, out=out)
+    for task_id, summary in summaries.items():
+        with _output(root, task_id, logs, terminal=not json_out) as out:
+            render_summary(summary, brief=several and not logs, out=out)
     if not several and failed:
+        if not logs:  # a detached run's stderr is its log already
+            _append_log(root, outcomes[0].task_id, f"error: {failed[0][1].error}")
         raise failed[0][1].error  # type: ignore[misc]  # one task: its error, exactly as it came
     _report_errors(root, failed, logs)
     if failed:
@@ -223,16 +228,14 @@ def _report_errors(root: Path, failed: list[tuple[str, Any]], logs: bool) -> Non
         name = outcome.task_id or f"request {label!r}"
         if outcome.task_id is None or outcome.task_id not in text:
             text = f"{name}: {text}"
-        if logs and outcome.task_id:  # a detached run: each task's log says what happened to it
-            with _output(root, outcome.task_id, logs) as out:
-                out.print(f"error: {text}", markup=False)
-        else:
+        if outcome.task_id:  # each task's log says what happened to it
+            _append_log(root, outcome.task_id, f"error: {text}")
+        if not (logs and outcome.task_id):
             print_error(text)
     if paused:
         line = f"{len(paused)} task(s) paused; `specrelay resume {' '.join(paused)}` continues them."
-        for task_id in paused if logs else []:
-            with _output(root, task_id, logs) as out:
-                out.print(line, markup=False)
+        for task_id in paused:
+            _append_log(root, task_id, line)
         if not logs:
             print_error(line)
     if unstarted:
@@ -241,18 +244,45 @@ def _report_errors(root: Path, failed: list[tuple[str, Any]], logs: bool) -> Non
 
 
 @contextmanager
-def _output(root: Path, task_id: str, logs: bool) -> Iterator[Any]:
-    """Where a task's report goes: the terminal, or (``logs``) the end of its run.log."""
-    if not logs:
-        yield console
-        return
+def _output(root: Path, task_id: str, logs: bool, *, terminal: bool = True) -> Iterator[Any]:
+    """Where a task's report goes: the end of its run.log, and (unless ``logs``) the terminal too."""
     from specrelay import paths
 
-    out = _log_console(paths.task_dir(root, task_id))
+    log = _log_console(paths.task_dir(root, task_id))
     try:
-        yield out
+        yield log if logs and log else _Tee(*([console] if terminal and not logs else []), *([log] if log else []))
     finally:
-        out.file.close()
+        if log is not None:
+            log.file.close()
+
+
+def _append_log(root: Path, task_id: str | None, line: str) -> None:
+    """One plain line at the end of the task's run.log (best effort: a log never fails a run)."""
+    if task_id is None:
+        return
+    with _output(root, task_id, True, terminal=False) as out:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+class _Tee:
+    """Prints to several consoles at once: the terminal and a task's run.log."""
+
+    def __init__(self, *outs: Any) -> None:
+        self.outs = outs
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        for out in self.outs:
+            out.print(*args, **kwargs)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the first output (the terminal, when there is one) is a terminal."""
+        return bool(self.outs) and bool(self.outs[0].is_terminal)
+
+    def __getattr__(self, name: str) -> Any:  # width, size...: those of the first output
+        if not self.outs:
+            raise AttributeError(name)
+        return getattr(self.outs[0], name)
 
 
 def _print_json_list(items: list[dict[str, Any]], *, single: bool) -> None:
@@ -260,12 +290,16 @@ def _print_json_list(items: list[dict[str, Any]], *, single: bool) -> None:
 
 
 def _log_console(folder: Path) -> Any:
-    """A console appending to the task's run.log (a folder gone meanwhile: a log of its own is made)."""
+    """A console appending plain text to the task's run.log (a folder gone meanwhile: a log of its own is
+    made); None when the log cannot be written, which never stops a run."""
     from rich.console import Console
 
-    folder.mkdir(parents=True, exist_ok=True)
-    return Console(file=open(folder / "run.log", "a", encoding="utf-8"),  # noqa: SIM115 - closed by the caller
-                   highlight=False, width=120, force_terminal=False)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        file = open(folder / "run.log", "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    except OSError:
+        return None
+    return Console(file=file, highlight=False, width=120, force_terminal=False, no_color=True)
 
 
 def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: bool, jobs: int) -> None:
@@ -288,9 +322,9 @@ def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: 
     if ids:
         logs = [paths.task_dir(root, t) / "run.log" for t in ids]
         args = [sys.executable, "-m", "specrelay", "resume", *ids, "--jobs", str(jobs)]
-        args += ["--logs"] if len(ids) > 1 else []
-        # One task: its log is the process's output. Several: each task logs to its own run.log, and
-        # what the process itself says (a crash, say) goes to the first one's.
+        args += ["--logs"]
+        # Each task logs to its own run.log; what the process itself says (a crash, say) goes to the
+        # first one's.
         with open(logs[0], "ab") as out:
             proc = subprocess.Popen(args, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, env={**os.environ, "COLUMNS": "120"})
