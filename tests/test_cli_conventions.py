@@ -229,3 +229,23 @@ def test_logs_follow_a_detached_run_to_its_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "▶ Planning" in proc.stdout and proc.stdout.count("done · ") == 1
     assert _status(repo)[0]["status"] == "done"
+
+
+def test_counts_read_in_words(tmp_path: Path) -> None:
+    from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC, review
+
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB],
+                              "gpt-reviewer": [review("request_changes", [MAJOR]), review()]})
+    proc = run_cli("run", "Add sub", cwd=repo, env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    assert "(1 finding)" in proc.stdout and "(0 findings)" in proc.stdout
+    assert " · 2 rounds · 5 calls · " in proc.stdout
+
+
+def test_review_of_a_task_by_last_and_prefix(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    task = json.loads(run_cli("run", "Add sub", "--json", cwd=repo).stdout)
+    for ref in ("last", task["id"][:9]):
+        proc = run_cli("review", ref, "--preset", "gpt-reviewer", "--json", cwd=repo)
+        assert proc.returncode == 0, proc.stderr
+        assert "calc.py" in proc.stdout

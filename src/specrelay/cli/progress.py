@@ -8,7 +8,7 @@ from typing import Any
 from rich.markup import escape
 
 from specrelay.cli.common import console as default_console
-from specrelay.cli.common import money, tokens
+from specrelay.cli.common import money, plural, tokens
 
 
 class Progress:
@@ -54,7 +54,7 @@ class Progress:
             detail = data.get("detail") or {}
             extra = ""
             if "verdict" in detail:
-                extra = f" · {detail['verdict']} ({detail['findings']} findings)"
+                extra = f" · {detail['verdict']} ({plural(detail['findings'], 'finding')})"
             elif "passed" in detail:
                 extra = " · passed" if detail["passed"] else " · FAILED"
             self.console.print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, exit_code, open_ledger, print_json, repo_root
+from specrelay.cli.common import console, exit_code, open_ledger, plural, print_json, repo_root
 from specrelay.cli.summary import render_summary
 from specrelay.errors import SpecRelayError, UserError
 
@@ -233,13 +233,14 @@ def _report_errors(root: Path, failed: list[tuple[str, Any]], logs: bool) -> Non
         if not (logs and outcome.task_id):
             print_error(text)
     if paused:
-        line = f"{len(paused)} task(s) paused; `specrelay resume {' '.join(paused)}` continues them."
+        them = "them" if len(paused) > 1 else "it"
+        line = f"{plural(len(paused), 'task')} paused; `specrelay resume {' '.join(paused)}` continues {them}."
         for task_id in paused:
             _append_log(root, task_id, line)
         if not logs:
             print_error(line)
     if unstarted:
-        print_error(f"{len(unstarted)} request(s) not started before the interrupt: "
+        print_error(f"{plural(len(unstarted), 'request')} not started before the interrupt: "
                     f"{', '.join(repr(r) for r in unstarted)}; run them again.")
 
 
