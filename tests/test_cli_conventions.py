@@ -172,6 +172,9 @@ def test_cost_json_is_typed_and_text_counts_in_words(tmp_path: Path) -> None:
         assert row["simulated"] is True and row["estimated"] in (True, False)
         assert row["ok_calls"] + row["failed_calls"] == row["calls"]
         assert row["cost_usd"] == round(row["cost_usd"], 6)
+    shown = json.loads(run_cli("show", "last", "--json", cwd=repo).stdout)
+    for row in shown["costs"]["by_phase"] + shown["costs"]["by_preset"]:
+        assert row["simulated"] is True and row["failed_calls"] == 0
     text = run_cli("cost", "--by", "phase", cwd=repo, env={"COLUMNS": "200"}).stdout
     assert "Total: 3 calls," in text
     show = run_cli("show", "last", cwd=repo, env={"COLUMNS": "200"}).stdout

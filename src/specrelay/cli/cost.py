@@ -35,9 +35,9 @@ def cost_command(
             task = resolve_task_id(root or Path.cwd(), ledger, task)
         except UserError as exc:
             raise UserError(f"--task {task}: {exc}") from None
-    rows = [_typed(r) for r in ledger.totals(by, task)]
+    rows = ledger.totals(by, task)
     overall = ledger.totals(None, task)
-    total = _typed(overall[0]) if overall else {
+    total = overall[0] if overall else {
         "calls": 0, "ok_calls": 0, "failed_calls": 0, "cost_usd": None, "input_tokens": 0, "output_tokens": 0,
         "unknown_cost_calls": 0, "simulated": False, "estimated": False}
     out: dict[str, Any] = {"by": by, "task": task, "rows": rows, "total": total}
@@ -54,19 +54,6 @@ def cost_command(
         print_json(out)
         return
     _render(out)
-
-
-def _typed(row: dict[str, Any]) -> dict[str, Any]:
-    """A totals row as JSON shows it: flags as true/false, answered calls and failed attempts apart."""
-    out = dict(row)
-    for flag in ("simulated", "estimated"):
-        if flag in out:
-            out[flag] = bool(out[flag])
-    if out.get("latency_s") is not None:
-        out["latency_s"] = round(out["latency_s"], 3)
-    ok = int(out.get("ok_calls") or 0)
-    out["ok_calls"], out["failed_calls"] = ok, int(out.get("calls") or 0) - ok
-    return out
 
 
 def _render(out: dict[str, Any]) -> None:
