@@ -252,3 +252,17 @@ def test_review_of_a_task_by_last_and_prefix(tmp_path: Path) -> None:
         proc = run_cli("review", ref, "--preset", "gpt-reviewer", "--json", cwd=repo)
         assert proc.returncode == 0, proc.stderr
         assert "calc.py" in proc.stdout
+
+
+def test_failed_attempts_are_counted_apart_from_calls(tmp_path: Path) -> None:
+    replies = happy_replies()
+    replies["flash-builder"][:0] = [{"error": {"status": 500}}]  # one failed attempt, retried
+    repo = project(tmp_path, replies)
+    proc = run_cli("run", "Add sub", cwd=repo, env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    assert " · 3 calls + 1 failed attempt · " in proc.stdout
+    [row] = _status(repo)
+    assert (row["calls"], row["ok_calls"], row["failed_calls"]) == (4, 3, 1)
+    total = json.loads(run_cli("cost", "--json", cwd=repo).stdout)["total"]
+    assert (total["ok_calls"], total["failed_calls"]) == (3, 1)
+    assert "Total: 3 calls + 1 failed attempt," in run_cli("cost", cwd=repo, env={"COLUMNS": "200"}).stdout

@@ -29,12 +29,14 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -
         return
     costs = s["costs"]
     table = Table(show_edge=False, box=None, pad_edge=False)
-    for col in ("", "calls", "input", "output", "cost"):
+    failures = any(r.get("failed_calls") for r in costs["by_phase"])  # a column only when there are some
+    for col in ("", "calls", *(["failed"] if failures else []), "input", "output", "cost"):
         table.add_column(col, justify="left" if not col else "right")
     for label, rows in (("phase", costs["by_phase"]), ("preset", costs["by_preset"])):
         for r in rows:
-            table.add_row(f"{label} {r['key']}", str(r["calls"]), tokens(r["input_tokens"]),
-                          tokens(r["output_tokens"]), money(r["cost_usd"]))
+            failed = [str(r.get("failed_calls") or 0)] if failures else []
+            table.add_row(f"{label} {r['key']}", str(r.get("ok_calls", r["calls"])), *failed,
+                          tokens(r["input_tokens"]), tokens(r["output_tokens"]), money(r["cost_usd"]))
     to.print(table)
     one = costs.get("one_model")
     if one:
