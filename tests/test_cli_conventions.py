@@ -266,3 +266,25 @@ def test_failed_attempts_are_counted_apart_from_calls(tmp_path: Path) -> None:
     total = json.loads(run_cli("cost", "--json", cwd=repo).stdout)["total"]
     assert (total["ok_calls"], total["failed_calls"]) == (3, 1)
     assert "Total: 3 calls + 1 failed attempt," in run_cli("cost", cwd=repo, env={"COLUMNS": "200"}).stdout
+
+
+def _run_with_stdin(repo: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return subprocess.run([sys.executable, "-m", "specrelay", *args], cwd=repo, env=env, input=text,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_request_from_a_file_or_stdin(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    request = tmp_path / "request.md"
+    request.write_text("Add sub\n\nA function sub(a, b) in calc.py.\n", encoding="utf-8")
+    done = json.loads(run_cli("run", "--file", str(request), "--json", cwd=repo).stdout)
+    assert done["status"] == "done" and done["title"] == "Add sub"
+    assert (Path(done["folder"]) / "request.md").read_text() == request.read_text()
+    piped = _run_with_stdin(repo, "Add sub, from a pipe\n", "run", "-", "--json")
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["title"] == "Add sub, from a pipe"
+    empty = _run_with_stdin(repo, "  \n", "run", "-")
+    assert_clean_error(empty, "stdin", "empty")
+    assert len(empty.stderr.strip().splitlines()) == 1

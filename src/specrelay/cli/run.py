@@ -114,7 +114,10 @@ def _gather_requests(words: list[str], files: list[Path]) -> list[str]:
         if word != "-":
             out.append(word)
             continue
-        text = sys.stdin.read() if not sys.stdin.closed else ""
+        stdin = sys.stdin  # None when the process was started with no stdin at all
+        if stdin is not None and not stdin.closed and stdin.isatty():
+            print("Type the request, then Ctrl-D on a line of its own:", file=sys.stderr)
+        text = stdin.read() if stdin is not None and not stdin.closed else ""
         if not text.strip():
             raise UserError("the request read from stdin (-) is empty: pipe in what to build, "
                             "e.g. echo \"Add a --verbose flag\" | specrelay run -")
