@@ -118,6 +118,17 @@ class CallRecord:
     reply: str | None = None
 
 
+def _typed_totals(row: dict[str, Any]) -> dict[str, Any]:
+    """A totals row as callers (and JSON) use it: flags as booleans, answered calls and failed attempts apart."""
+    for flag in ("simulated", "estimated"):
+        row[flag] = bool(row.get(flag))
+    row["ok_calls"] = int(row.get("ok_calls") or 0)
+    row["failed_calls"] = int(row.get("calls") or 0) - row["ok_calls"]
+    if row.get("latency_s") is not None:
+        row["latency_s"] = round(row["latency_s"], 3)
+    return row
+
+
 class Ledger:
     """A connection to one ledger file. Cheap to open; safe to use from several processes."""
 
@@ -230,7 +241,7 @@ class Ledger:
                    SUM(cost_usd) AS cost_usd, SUM(cost_usd IS NULL AND outcome = 'ok') AS unknown_cost_calls,
                    MAX(simulated) AS simulated, MAX(estimated) AS estimated, SUM(latency_s) AS latency_s
             FROM calls {where} GROUP BY {column} ORDER BY cost_usd DESC NULLS LAST, key"""
-        return [dict(r) for r in self.conn.execute(sql, args)]
+        return [_typed_totals(dict(r)) for r in self.conn.execute(sql, args)]
 
     def usage_rows(self, task_id: str | None = None) -> Iterator[sqlite3.Row]:
         """Per-call tokens, for re-pricing the same usage under another model."""
@@ -293,6 +304,7 @@ class Ledger:
         row = self.conn.execute(
             "SELECT COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens,"
             " SUM(cost_usd) AS cost_usd, COALESCE(MAX(simulated),0) AS simulated, COUNT(*) AS calls,"
+            " COALESCE(SUM(outcome = 'ok'),0) AS ok_calls,"
             " COALESCE(SUM(cost_usd IS NULL AND outcome = 'ok'),0) AS unknown_cost_calls"
             " FROM calls WHERE task_id=?", (task_id,)).fetchone()
         out = dict(row)

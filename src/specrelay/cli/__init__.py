@@ -15,21 +15,56 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from specrelay.errors import SpecRelayError
+from specrelay.cli.usage import App, HelpGroup  # noqa: E402
+from specrelay.errors import SpecRelayError  # noqa: E402
 
-app = typer.Typer(
+app = App(
     name="specrelay",
     help="Run a coding task through a team of models: plan, build, verify, review, in your own git repo.",
+    cls=HelpGroup,
     no_args_is_help=True,
+    # typer's --install-completion imports its shell detection at every start; `specrelay completion`
+    # prints the same script only when asked.
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from specrelay import __version__
+
+        print(f"specrelay {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print specrelay's version and exit."),
+) -> None:
+    pass
 
 
 def _register() -> None:
     # Command modules import only light things at top level, so that --help stays fast.
-    from specrelay.cli import ask, cost, demo, gc, init, presets, review, run, tasks, workflows  # noqa: F401
+    from specrelay.cli import (  # noqa: F401
+        ask,
+        completion,
+        cost,
+        demo,
+        diff,
+        gc,
+        init,
+        logs,
+        presets,
+        review,
+        run,
+        tasks,
+        workflows,
+    )
 
 
 _register()
@@ -37,13 +72,20 @@ _register()
 
 def main() -> None:
     """Console entry point."""
-    from specrelay.cli.common import print_error
+    from specrelay.cli.common import PipeSafe, exit_code, print_error
 
+    if not isinstance(sys.stdout, PipeSafe):
+        sys.stdout = PipeSafe(sys.stdout)  # type: ignore[assignment]
+
+    if os.environ.get("_SPECRELAY_COMPLETE"):  # the shell asks for completions (`specrelay completion`)
+        from typer.completion import completion_init
+
+        completion_init()
     try:
-        code = app(standalone_mode=False)
+        code = app(prog_name="specrelay", standalone_mode=False)
     except SpecRelayError as exc:
         print_error(str(exc))
-        sys.exit(exc.exit_code)
+        sys.exit(exit_code(exc))
     except (KeyboardInterrupt, typer.Abort):
         print_error("interrupted")
         sys.exit(130)

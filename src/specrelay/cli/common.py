@@ -3,11 +3,45 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+
+class PipeSafe:
+    """stdout that a reader closing early (``specrelay status | head -1``) does not break.
+
+    The first write that meets a closed pipe points the descriptor at /dev/null; the command goes on
+    (a ``run`` keeps running its task) and ends as it would have, with nothing more said.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -20,7 +54,74 @@ def print_error(message: str) -> None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Print ``data`` as JSON, every amount in USD (a ``*_usd`` key) rounded to the micro-dollar."""
+    sys.stdout.write(json.dumps(_rounded(data), indent=2, default=str) + "\n")
+
+
+def _rounded(data: Any, key: str = "") -> Any:
+    if isinstance(data, dict):
+        return {k: _rounded(v, str(k)) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_rounded(v, key) for v in data]
+    if isinstance(data, float) and key.endswith("_usd"):
+        return round(data, 6)
+    return data
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 call``, ``2 calls``, ``0 findings``: a count and its noun, in the right number."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def calls_text(row: dict[str, Any]) -> str:
+    """``3 calls``, or ``2 calls + 1 failed attempt``: answered calls and failed attempts apart."""
+    ok = int(row.get("ok_calls") or 0)
+    failed = int(row.get("failed_calls") or 0)
+    return plural(ok, "call") + (f" + {plural(failed, 'failed attempt')}" if failed else "")
+
+
+def age(seconds: float) -> str:
+    """A short age: ``40s``, ``3m``, ``2h``, ``5d``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(0, int(seconds))}s"
+
+
+def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, ...] = (), out: Any = None) -> None:
+    """A table: boxed in a terminal wide enough for every cell; otherwise (piped, narrow) plain columns
+    separated by two spaces, never cutting a cell short (lines may then be longer than the screen)."""
+    to = out or console
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    if to.is_terminal and sum(widths) + 3 * len(columns) + 1 <= to.width:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table()
+        for col in columns:
+            table.add_column(col, justify="right" if col in right else "left", no_wrap=True)
+        for r in rows:
+            table.add_row(*(Text(c) for c in r))
+        to.print(table, markup=False)
+        return
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if col in right else c.ljust(w)
+                         for c, w, col in zip(cells, widths, columns, strict=True)).rstrip()
+
+    for cells in (columns, *rows):
+        to.print(line(cells), markup=False, highlight=False, soft_wrap=True)
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code for an error: 128 + the signal for an interrupted run (130 Ctrl-C, 143 SIGTERM)."""
+    from specrelay.errors import Interrupted
+
+    if isinstance(error, Interrupted):
+        from specrelay.engine.runner import interrupt_signal
+
+        return 128 + interrupt_signal()
+    return int(getattr(error, "exit_code", 2))
 
 
 def repo_root_or_none(start: Path | None = None) -> Path | None:

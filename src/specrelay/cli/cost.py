@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, money, open_ledger, print_json, repo_root_or_none, tokens
+from specrelay.cli.common import calls_text, console, money, open_ledger, plural, print_json, repo_root_or_none, tokens
 from specrelay.errors import UserError
 
 BY = ("task", "phase", "preset", "model")
@@ -15,7 +16,8 @@ BY = ("task", "phase", "preset", "model")
 
 @app.command("cost")
 def cost_command(
-    task: str | None = typer.Option(None, "--task", help="Only this task's calls."),
+    task: str | None = typer.Option(None, "--task", metavar="ID",
+                                    help="Only this task's calls (an id, a prefix, last)."),
     by: str | None = typer.Option(None, "--by", help="Group by task, phase, preset or model."),
     as_preset: str | None = typer.Option(None, "--as", help="Also price the same tokens on this preset."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -27,12 +29,17 @@ def cost_command(
     root = repo_root_or_none()
     ledger = open_ledger(root)
     if task is not None and ledger.task(task) is None and not ledger.calls(task):
-        known = ", ".join(ledger.task_ids()[-5:]) or "none yet"
-        raise UserError(f"--task {task}: no such task in {ledger.path}. Recent tasks: {known}.")
+        from specrelay.engine.task import resolve_task_id
+
+        try:
+            task = resolve_task_id(root or Path.cwd(), ledger, task)
+        except UserError as exc:
+            raise UserError(f"--task {task}: {exc}") from None
     rows = ledger.totals(by, task)
     overall = ledger.totals(None, task)
-    total = overall[0] if overall else {"calls": 0, "cost_usd": None, "input_tokens": 0, "output_tokens": 0,
-                                        "unknown_cost_calls": 0, "simulated": 0}
+    total = overall[0] if overall else {
+        "calls": 0, "ok_calls": 0, "failed_calls": 0, "cost_usd": None, "input_tokens": 0, "output_tokens": 0,
+        "unknown_cost_calls": 0, "simulated": False, "estimated": False}
     out: dict[str, Any] = {"by": by, "task": task, "rows": rows, "total": total}
     if as_preset is not None:
         from specrelay.config import load_config
@@ -56,13 +63,13 @@ def _render(out: dict[str, Any]) -> None:
     sim = bool(total.get("simulated"))
     if out["by"]:
         table = Table(title=f"Cost by {out['by']}" + (f" (task {out['task']})" if out["task"] else ""))
-        for col in (out["by"], "calls", "input", "output", "cost"):
+        for col in (out["by"], "calls", "failed", "input", "output", "cost"):
             table.add_column(col, justify="left" if col == out["by"] else "right")
         for r in out["rows"]:
-            table.add_row(str(r["key"] or "-"), str(r["calls"]), tokens(r["input_tokens"]),
+            table.add_row(str(r["key"] or "-"), str(r["ok_calls"]), str(r["failed_calls"]), tokens(r["input_tokens"]),
                           tokens(r["output_tokens"]), _cost_cell(r))
         console.print(table)
-    console.print(f"Total: {total['calls']} calls, {tokens(total['input_tokens'])} input and "
+    console.print(f"Total: {calls_text(total)}, {tokens(total['input_tokens'])} input and "
                   f"{tokens(total['output_tokens'])} output tokens, {_cost_cell(total)}"
                   + (" (scripted models: simulated prices)" if sim else ""))
     if "as" in out:
@@ -79,5 +86,5 @@ def _cost_cell(row: dict[str, Any]) -> str:
     unknown = row.get("unknown_cost_calls") or 0
     base = money(row.get("cost_usd")) if row.get("cost_usd") is not None else ("unknown" if unknown else "$0")
     if unknown and row.get("cost_usd") is not None:
-        base += f" + unknown ({unknown} call{'s' * (unknown > 1)})"
+        base += f" + unknown ({plural(unknown, 'call')})"
     return base

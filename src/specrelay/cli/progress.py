@@ -21,7 +21,7 @@ from typing import Any
 from rich.markup import escape
 
 from specrelay.cli.common import console as default_console
-from specrelay.cli.common import money, tokens
+from specrelay.cli.common import money, plural, tokens
 
 MODES = ("text", "json", "none")
 #: Seconds between two signs of life of a call still running, when no live line can be drawn.
@@ -143,8 +143,7 @@ class Progress:
                 self._verified(elapsed, data, detail)
                 return
             if "verdict" in detail:
-                n = detail["findings"]
-                extra = f" · {detail['verdict']} ({n} finding{'' if n == 1 else 's'})"
+                extra = f" · {detail['verdict']} ({plural(detail['findings'], 'finding')})"
             self._print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
         elif event == "note":
             self._print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")

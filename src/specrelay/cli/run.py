@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, open_ledger, print_json, repo_root
+from specrelay.cli.common import console, exit_code, open_ledger, plural, print_json, repo_root
 from specrelay.cli.summary import render_summary
 from specrelay.errors import SpecRelayError, UserError
 
@@ -33,8 +33,11 @@ DEFAULT_JOBS = 32  # beyond it, the tasks' verification commands and open files 
 
 @app.command("run")
 def run_command(
-    requests: list[str] = typer.Argument(..., metavar="REQUEST", show_default=False, help=(
-        "What to build, in plain words. Several requests run as several tasks side by side, in this one process.")),
+    requests: list[str] | None = typer.Argument(None, metavar="REQUEST", show_default=False, help=(
+        "What to build, in plain words; - reads it from stdin. Several requests run as several tasks side by "
+        "side, in this one process.")),
+    files: list[Path] | None = typer.Option(None, "--file", "-f", metavar="FILE", show_default=False, help=(
+        "Read a request from this file (repeat for several).")),
     workflow: str = typer.Option("multi-model", "--workflow", "-w", help="Workflow name or path."),
     base: str | None = typer.Option(None, "--base", help="Branch or commit to start from (default: HEAD)."),
     budget: float | None = typer.Option(None, "--budget", help="Budget in USD for each task."),
@@ -49,6 +52,7 @@ def run_command(
 
     _check_budget(budget)
     _check_progress(progress)
+    requests = _gather_requests(requests or [], files or [])
     for n, request in enumerate(requests, 1):
         if not request.strip():
             which = f"request {n} of {len(requests)}" if len(requests) > 1 else "the request"
@@ -142,6 +146,48 @@ def _check_resumable(task: Any, *, more_rounds: bool) -> None:
                         f"{task.branch} is kept; `specrelay discard {task.id}` cleans up.")
 
 
+def _gather_requests(words: list[str], files: list[Path]) -> list[str]:
+    """The requests given as words, ``-`` (stdin) and ``--file`` files, in that order; each file read whole."""
+    if not words and not files:
+        raise UserError('say what to build: specrelay run "Add a --verbose flag", --file request.md, '
+                        "or - to read the request from stdin.")
+    out: list[str] = []
+    for word in words:
+        if word != "-":
+            out.append(word)
+            continue
+        stdin = sys.stdin  # None when the process was started with no stdin at all
+        if stdin is not None and not stdin.closed and stdin.isatty():
+            print("Type the request, then Ctrl-D on a line of its own:", file=sys.stderr)
+        text = stdin.read() if stdin is not None and not stdin.closed else ""
+        if not text.strip():
+            raise UserError("the request read from stdin (-) is empty: pipe in what to build, "
+                            "e.g. echo \"Add a --verbose flag\" | specrelay run -")
+        out.append(text)
+    return out + [_read_request_file(path) for path in files]
+
+
+def _read_request_file(path: Path) -> str:
+    """A request file's text; one clear line when it is missing, a folder, binary or empty."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"--file {path}: no such file; give the path of a text file holding the request.") from None
+    except IsADirectoryError:
+        raise UserError(f"--file {path} is a directory; give the path of a text file holding the request.") from None
+    except OSError as exc:
+        raise UserError(f"--file {path}: cannot read it ({exc.strerror or exc}).") from None
+    try:
+        if b"\0" in data:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"--file {path} is not UTF-8 text (a binary file?); the request must be plain text.") from None
+    if not text.strip():
+        raise UserError(f"--file {path} is empty: write what to build in it.")
+    return text
+
+
 def _check_budget(budget: float | None) -> None:
     if budget is not None and not (math.isfinite(budget) and budget > 0):
         raise UserError(f"--budget {budget}: must be a positive amount in USD, e.g. --budget 2.50.")
@@ -163,14 +209,28 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
     mode = "text" if logs else (progress or ("none" if json_out else "text"))
     outs: dict[str, Any] = {}
 
-    def emit_for(task: Any) -> Progress:
-        out = outs[task.id] = _log_console(task.folder) if logs else console
-        if header and mode == "text":
+    def emit_for(task: Any) -> Any:
+        log = _log_console(task.folder)
+        if log is not None:
+            outs[task.id] = log
+        if logs:  # a detached run: everything goes to the task's run.log
+            return beating.watch(Progress(console=log, mode="text")) if log is not None else _quiet
+        # Every run keeps its progress in run.log; the terminal shows it too, as --progress says.
+        out = _Tee(*([console] if mode == "text" else []), *([log] if log is not None else []))
+        if header:
             out.print(f"Task [bold]{task.id}[/] · {header} · branch {task.branch}")
             if not several:
                 out.print(f"[dim]worktree {task.worktree}[/]")
-        label = task.id if (several or mode == "json") and not logs else None
-        return beating.watch(Progress(label=label, console=out, mode=mode))
+        text = beating.watch(Progress(label=task.id if several else None, console=out, mode="text"))
+        if mode != "json":
+            return text
+        as_json = beating.watch(Progress(label=task.id, mode="json"))
+
+        def both(event: str, data: dict[str, Any]) -> None:
+            text(event, data)
+            as_json(event, data)
+
+        return both
 
     try:
         with pulse() as beating:
@@ -191,17 +251,22 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
         _print_json_list([*(also or []), *items], single=not several)
     # A task that stopped on an error has it printed once, on its own line below, not in its summary too.
     stopped = {o.task_id for _, o in failed}
-    if not json_out or logs:
-        for task_id, summary in summaries.items():
-            with _output(root, task_id, logs) as out:
-                render_summary(summary, brief=several and not logs, out=out, message=task_id not in stopped)
+    for task_id, summary in summaries.items():
+        with _output(root, task_id, logs, terminal=not json_out) as out:
+            render_summary(summary, brief=several and not logs, out=out, message=task_id not in stopped)
     if not several and failed:
+        if not logs:  # a detached run's stderr is its log already
+            _append_log(root, outcomes[0].task_id, f"error: {failed[0][1].error}")
         raise failed[0][1].error  # type: ignore[misc]  # one task: its error, exactly as it came
     _report_errors(root, failed, logs)
     if failed:
-        raise SystemExit(max(getattr(o.error, "exit_code", 2) for _, o in failed))
+        raise SystemExit(max(exit_code(o.error) for _, o in failed))
     if any(s["status"] != "done" for s in [*summaries.values(), *(also or [])]):
         raise SystemExit(1)
+
+
+def _quiet(event: str, data: dict[str, Any]) -> None:
+    pass
 
 
 def _not_created(request: str, error: BaseException | None) -> dict[str, Any]:
@@ -228,36 +293,62 @@ def _report_errors(root: Path, failed: list[tuple[str, Any]], logs: bool) -> Non
         name = outcome.task_id or f"request {label!r}"
         if outcome.task_id is None or outcome.task_id not in text:
             text = f"{name}: {text}"
-        if logs and outcome.task_id:  # a detached run: each task's log says what happened to it
-            with _output(root, outcome.task_id, logs) as out:
-                out.print(f"error: {text}", markup=False)
-        else:
+        if outcome.task_id:  # each task's log says what happened to it
+            _append_log(root, outcome.task_id, f"error: {text}")
+        if not (logs and outcome.task_id):
             print_error(text)
     if paused:
-        line = f"{len(paused)} task(s) paused; `specrelay resume {' '.join(paused)}` continues them."
-        for task_id in paused if logs else []:
-            with _output(root, task_id, logs) as out:
-                out.print(line, markup=False)
+        them = "them" if len(paused) > 1 else "it"
+        line = f"{plural(len(paused), 'task')} paused; `specrelay resume {' '.join(paused)}` continues {them}."
+        for task_id in paused:
+            _append_log(root, task_id, line)
         if not logs:
             print_error(line)
     if unstarted:
-        print_error(f"{len(unstarted)} request(s) not started before the interrupt: "
+        print_error(f"{plural(len(unstarted), 'request')} not started before the interrupt: "
                     f"{', '.join(repr(r) for r in unstarted)}; run them again.")
 
 
 @contextmanager
-def _output(root: Path, task_id: str, logs: bool) -> Iterator[Any]:
-    """Where a task's report goes: the terminal, or (``logs``) the end of its run.log."""
-    if not logs:
-        yield console
-        return
+def _output(root: Path, task_id: str, logs: bool, *, terminal: bool = True) -> Iterator[Any]:
+    """Where a task's report goes: the end of its run.log, and (unless ``logs``) the terminal too."""
     from specrelay import paths
 
-    out = _log_console(paths.task_dir(root, task_id))
+    log = _log_console(paths.task_dir(root, task_id))
     try:
-        yield out
+        yield log if logs and log else _Tee(*([console] if terminal and not logs else []), *([log] if log else []))
     finally:
-        out.file.close()
+        if log is not None:
+            log.file.close()
+
+
+def _append_log(root: Path, task_id: str | None, line: str) -> None:
+    """One plain line at the end of the task's run.log (best effort: a log never fails a run)."""
+    if task_id is None:
+        return
+    with _output(root, task_id, True, terminal=False) as out:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+class _Tee:
+    """Prints to several consoles at once: the terminal and a task's run.log."""
+
+    def __init__(self, *outs: Any) -> None:
+        self.outs = outs
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        for out in self.outs:
+            out.print(*args, **kwargs)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the first output (the terminal, when there is one) is a terminal."""
+        return bool(self.outs) and bool(self.outs[0].is_terminal)
+
+    def __getattr__(self, name: str) -> Any:  # width, size...: those of the first output
+        if not self.outs:
+            raise AttributeError(name)
+        return getattr(self.outs[0], name)
 
 
 def _print_json_list(items: list[dict[str, Any]], *, single: bool) -> None:
@@ -265,12 +356,16 @@ def _print_json_list(items: list[dict[str, Any]], *, single: bool) -> None:
 
 
 def _log_console(folder: Path) -> Any:
-    """A console appending to the task's run.log (a folder gone meanwhile: a log of its own is made)."""
+    """A console appending plain text to the task's run.log (a folder gone meanwhile: a log of its own is
+    made); None when the log cannot be written, which never stops a run."""
     from rich.console import Console
 
-    folder.mkdir(parents=True, exist_ok=True)
-    return Console(file=open(folder / "run.log", "a", encoding="utf-8"),  # noqa: SIM115 - closed by the caller
-                   highlight=False, width=120, force_terminal=False)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        file = open(folder / "run.log", "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    except OSError:
+        return None
+    return Console(file=file, highlight=False, width=120, force_terminal=False, no_color=True)
 
 
 def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: bool, jobs: int) -> None:
@@ -293,9 +388,9 @@ def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: 
     if ids:
         logs = [paths.task_dir(root, t) / "run.log" for t in ids]
         args = [sys.executable, "-m", "specrelay", "resume", *ids, "--jobs", str(jobs)]
-        args += ["--logs"] if len(ids) > 1 else []
-        # One task: its log is the process's output. Several: each task logs to its own run.log, and
-        # what the process itself says (a crash, say) goes to the first one's.
+        args += ["--logs"]
+        # Each task logs to its own run.log; what the process itself says (a crash, say) goes to the
+        # first one's.
         with open(logs[0], "ab") as out:
             proc = subprocess.Popen(args, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, env={**os.environ, "COLUMNS": "120"})

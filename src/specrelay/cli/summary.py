@@ -15,11 +15,12 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
     """
     from rich.table import Table
 
-    from specrelay.cli.common import money, task_cost, tokens
+    from specrelay.cli.common import calls_text, money, plural, task_cost, tokens
 
     to = out or console
     colour = {"done": "green", "needs_attention": "yellow"}.get(s["status"], "red")
-    to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · {s['rounds']} round(s) · "
+    to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · "
+             f"{plural(s['rounds'], 'round')} · {calls_text(s)} · "
              f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
              f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
     if message and s.get("message"):
@@ -35,12 +36,14 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
         return
     costs = s["costs"]
     table = Table(show_edge=False, box=None, pad_edge=False)
-    for col in ("", "calls", "input", "output", "cost"):
+    failures = any(r.get("failed_calls") for r in costs["by_phase"])  # a column only when there are some
+    for col in ("", "calls", *(["failed"] if failures else []), "input", "output", "cost"):
         table.add_column(col, justify="left" if not col else "right")
     for label, rows in (("phase", costs["by_phase"]), ("preset", costs["by_preset"])):
         for r in rows:
-            table.add_row(f"{label} {r['key']}", str(r["calls"]), tokens(r["input_tokens"]),
-                          tokens(r["output_tokens"]), money(r["cost_usd"]))
+            failed = [str(r.get("failed_calls") or 0)] if failures else []
+            table.add_row(f"{label} {r['key']}", str(r.get("ok_calls", r["calls"])), *failed,
+                          tokens(r["input_tokens"]), tokens(r["output_tokens"]), money(r["cost_usd"]))
     to.print(table)
     one = costs.get("one_model")
     if one:

@@ -9,7 +9,17 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, money, open_ledger, print_json, repo_root, task_cost, tokens
+from specrelay.cli.common import (
+    age,
+    console,
+    money,
+    open_ledger,
+    print_json,
+    print_table,
+    repo_root,
+    task_cost,
+    tokens,
+)
 from specrelay.errors import UserError
 
 
@@ -20,43 +30,65 @@ def _open(root: Path) -> Any:
 
 @app.command("status")
 def status_command(
-    task_id: str | None = typer.Argument(None, help="One task (default: all)."),
+    task_id: str | None = typer.Argument(None, metavar="ID", help="One task: an id, a unique prefix, or last "
+                                         "(default: every task)."),
+    status: list[str] | None = typer.Option(None, "--status", "-s", metavar="STATUS", help=(
+        "Only tasks with this status (repeat it, or a comma list: paused,failed).")),
+    limit: int | None = typer.Option(None, "--limit", "-n", metavar="N", help="At most N tasks, the newest."),
     json_out: bool = typer.Option(False, "--json", help="Print a list of status objects."),
 ) -> None:
-    """Every task (or one): status, current step, round, tokens and cost."""
+    """Every task (or one), newest first: status, current step, round, age, tokens and cost."""
     from specrelay.engine import all_status, load_task, status_object
 
+    wanted = _statuses(status or [])
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit {limit}: give a number of tasks, 1 or more (e.g. --limit 10).")
     root = repo_root()
     ledger = _open(root)
     if task_id:
         rows = [status_object(root, ledger, load_task(root, ledger, task_id))]
     else:
-        rows = all_status(root, ledger)
+        rows = all_status(root, ledger, statuses=wanted, limit=limit)
     if json_out:
         print_json(rows)
         return
     if not rows:
-        console.print("No tasks yet. Start one with: specrelay run \"describe the change\"")
+        if wanted:
+            console.print(f"No {' or '.join(wanted)} tasks.", markup=False)
+        else:
+            console.print("No tasks yet. Start one with: specrelay run \"describe the change\"", markup=False)
         return
-    from rich.table import Table
+    _render_status(rows)
 
-    table = Table()
-    for col in ("task", "status", "step", "round", "tokens", "cost"):
-        table.add_column(col, justify="right" if col in ("round", "tokens", "cost") else "left",
-                         no_wrap=col == "task")
+
+def _statuses(given: list[str]) -> tuple[str, ...]:
+    """The --status values, each checked: repeated options and comma lists alike."""
+    from specrelay.engine.task import STATUSES
+
+    names = [name.strip() for item in given for name in item.split(",") if name.strip()]
+    for name in names:
+        if name not in STATUSES:
+            raise UserError(f"--status {name}: no such status; expected one of {', '.join(STATUSES)}.")
+    if given and not names:
+        raise UserError(f"--status: name a status, one of {', '.join(STATUSES)}.")
+    return tuple(dict.fromkeys(names))
+
+
+def _render_status(rows: list[dict[str, Any]]) -> None:
+    cells = []
     for r in rows:
         step = r["current_step"] or "-"
         if not r["worktree_exists"] and r["status"] not in ("merged", "discarded"):
             step += " (worktree missing)"
-        cost = task_cost(r)
-        table.add_row(r["id"], r["status"], step, str(r["rounds"]), tokens(r["input_tokens"] + r["output_tokens"]),
-                      cost)
-    console.print(table)
+        cells.append([r["id"], r["status"], step, str(r["rounds"]), age(r["age_s"]),
+                      tokens(r["input_tokens"] + r["output_tokens"]), task_cost(r)])
+    print_table(["task", "status", "step", "round", "age", "tokens", "cost"], cells,
+                right=("round", "age", "tokens", "cost"))
     if any(r["simulated"] for r in rows):
         console.print("[dim]* simulated: scripted models priced as the real models they stand for[/]")
     for r in rows:
         if r.get("panel"):
-            console.print(f"{r['id']} review panel: {panel_line(r['panel'])}")
+            console.print(f"{r['id']} review panel: {panel_line(r['panel'])}", markup=False)
     _verification_lines(rows)
 
 
@@ -91,6 +123,7 @@ def show_command(
     """A task's summary, or one of its artifacts."""
     from specrelay.config import load_config
     from specrelay.engine import load_task, task_summary
+    from specrelay.engine.summary import task_diffstat
 
     root = repo_root()
     ledger = _open(root)
@@ -108,6 +141,7 @@ def show_command(
     summary = task_summary(root, ledger, load_config(root), task.id)
     summary["artifacts"] = artifacts
     summary["calls"] = _calls(ledger, task.id)
+    summary["diffstat"] = task_diffstat(root, task)
     if json_out:
         print_json(summary)
         return
@@ -148,6 +182,10 @@ def _render_show(s: dict[str, Any]) -> None:
     console.print(calls)
     if s.get("panel"):
         console.print(f"Review panel: {panel_line(s['panel'])}")
+    if s.get("diffstat"):
+        from specrelay.cli.diff import diffstat_line
+
+        console.print(f"Changes: {diffstat_line(s['diffstat'])} (specrelay diff {s['id']})", markup=False)
     render_summary(s)
     console.print(f"Artifacts: {', '.join(s['artifacts'])} (specrelay show {s['id']} ARTIFACT)")
 

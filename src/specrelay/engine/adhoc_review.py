@@ -19,8 +19,8 @@ from specrelay.config import Config
 from specrelay.engine import context as C
 from specrelay.engine.panel import Emit, PanelOutcome, PanelRequest, run_panel
 from specrelay.engine.phases.review import DIFF_TOKENS, review_system
-from specrelay.engine.task import check_preset_keys
-from specrelay.errors import UserError
+from specrelay.engine.task import LAST, check_preset_keys, matching_task_ids
+from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
 from specrelay.llm import CallResult, Client, estimate_tokens
@@ -38,6 +38,20 @@ class Target:
     spec: str | None
 
 
+def _task_named(here: Path, ledger: Ledger, ref: str) -> Any:
+    """The task row ``ref`` names: its id, ``last``, or a unique prefix of an id that is not also a git ref."""
+    matches = matching_task_ids(ledger, ref) if ".." not in ref else []
+    if len(matches) != 1:
+        return None
+    if matches[0] != ref and ref != LAST:
+        try:
+            gitrepo.resolve_ref(here, ref)
+            return None  # a branch or commit of that name wins over a task id's prefix
+        except GitError:
+            pass
+    return ledger.task(matches[0])
+
+
 def resolve_target(root: Path, here: Path, ledger: Ledger, range_: str | None,
                    spec_file: Path | None) -> Target:
     """What to review. ``here`` is the working tree the command runs in (the user's main tree or
@@ -46,7 +60,7 @@ def resolve_target(root: Path, here: Path, ledger: Ledger, range_: str | None,
     if range_ is None:
         return Target("the uncommitted changes against HEAD", gitrepo.diff_uncommitted(here),
                       _uncommitted_files(here), spec)
-    task = ledger.task(range_)
+    task = _task_named(here, ledger, range_)
     if task is not None:
         worktree = Path(task["worktree"])
         where = worktree if worktree.is_dir() else root

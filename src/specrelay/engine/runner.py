@@ -356,6 +356,15 @@ def _loop_start(workflow: Workflow, idx: int) -> int | None:
     return None
 
 
+#: The signals :func:`signals_pause` has turned into a pause, in order (the exit code follows the last).
+_received: list[int] = []
+
+
+def interrupt_signal() -> int:
+    """The signal that paused the run (SIGTERM or SIGINT); SIGINT when none was caught (a KeyboardInterrupt)."""
+    return _received[-1] if _received else int(signal.SIGINT)
+
+
 @contextmanager
 def signals_pause(pause: Callable[[], None]) -> Iterator[None]:
     """While inside, Ctrl-C and SIGTERM call ``pause`` (which must not block) instead of raising.
@@ -368,6 +377,7 @@ def signals_pause(pause: Callable[[], None]) -> Iterator[None]:
         return
 
     def handler(signum: int, frame: object) -> None:
+        _received.append(signum)
         with contextlib.suppress(Exception):  # a handler raising would land at an arbitrary point
             pause()
 

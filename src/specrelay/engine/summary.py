@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from specrelay import gitrepo
 from specrelay.config import Config
 from specrelay.engine.lock import is_running
 from specrelay.engine.task import Task, all_tasks, load_task
+from specrelay.errors import UserError
 from specrelay.ledger import Ledger
 
 
@@ -30,7 +34,11 @@ def status_object(root: Path, ledger: Ledger, task: Task) -> dict[str, Any]:
         "branch": task.branch, "base_branch": task.base_branch, "base_sha": task.base_sha,
         "worktree": str(task.worktree), "worktree_exists": task.worktree.is_dir(), "folder": str(task.folder),
         "current_step": task.current_step, "message": task.message, "steps": steps, "rounds": task.rounds,
-        "cost_usd": usage["cost_usd"], "simulated": bool(usage["simulated"]), "calls": usage["calls"],
+        "created_at": datetime.fromtimestamp(task.created_at, UTC).isoformat(timespec="seconds"),
+        "age_s": max(0, round(time.time() - task.created_at)),
+        "cost_usd": usage["cost_usd"], "simulated": bool(usage["simulated"]),
+        # every attempt, then apart: the calls that answered and the attempts that failed (retried or not)
+        "calls": usage["calls"], "ok_calls": usage["ok_calls"], "failed_calls": usage["calls"] - usage["ok_calls"],
         "unknown_cost_calls": usage["unknown_cost_calls"],
         "input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
         "budget_usd": task.budget_usd, "panel": panel_of(task), "verification": verification_of(steps),
@@ -65,8 +73,13 @@ def panel_of(task: Task) -> list[dict[str, Any]] | None:
         return None
 
 
-def all_status(root: Path, ledger: Ledger) -> list[dict[str, Any]]:
-    return [status_object(root, ledger, t) for t in all_tasks(root, ledger)]
+def all_status(root: Path, ledger: Ledger, *, statuses: tuple[str, ...] = (),
+               limit: int | None = None) -> list[dict[str, Any]]:
+    """Every task's status object, newest first; only those in ``statuses`` (when given), at most ``limit``."""
+    tasks = sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True)
+    if statuses:
+        tasks = [t for t in tasks if effective_status(t) in statuses]
+    return [status_object(root, ledger, t) for t in tasks[:limit]]
 
 
 def cost_breakdown(ledger: Ledger, config: Config, task_id: str) -> dict[str, Any]:
@@ -79,6 +92,36 @@ def cost_breakdown(ledger: Ledger, config: Config, task_id: str) -> dict[str, An
         out["one_model"] = {"preset": planner,
                             "cost_usd": reprice(ledger.usage_rows(task_id), config.preset(planner))}
     return out
+
+
+def _task_head(root: Path, task: Task) -> tuple[Path, str]:
+    """Where to read the task's commits, and its head: the branch (the worktree's HEAD while it exists)."""
+    if task.worktree.is_dir():
+        return task.worktree, "HEAD"
+    if gitrepo.branch_exists(root, task.branch):
+        return root, task.branch
+    raise UserError(f"task {task.id}: its branch {task.branch} and worktree are gone ({task.status}), "
+                    "so there is no diff to show.")
+
+
+def task_diff(root: Path, task: Task) -> str:
+    """The task's unified diff, from its base commit to its head (committed work only)."""
+    where, head = _task_head(root, task)
+    return gitrepo.diff(where, task.base_sha, head)
+
+
+def task_diffstat(root: Path, task: Task) -> dict[str, Any] | None:
+    """Files changed from the task's base to its head, with lines added and deleted; None when it has no branch."""
+    try:
+        where, head = _task_head(root, task)
+    except UserError:
+        return None
+    from specrelay.gitrepo.diffs import diff_stat
+
+    files = [{"path": p, "added": a, "deleted": d, "binary": a is None}
+             for p, a, d in diff_stat(where, task.base_sha, head)]
+    return {"files_changed": len(files), "insertions": sum(f["added"] or 0 for f in files),
+            "deletions": sum(f["deleted"] or 0 for f in files), "files": files}
 
 
 def task_summary(root: Path, ledger: Ledger, config: Config, task_id: str) -> dict[str, Any]:

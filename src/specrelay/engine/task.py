@@ -40,6 +40,7 @@ class Task:
     rounds: int
     current_step: str | None
     message: str | None
+    created_at: float = 0.0  # seconds since the epoch
 
     @property
     def workflow_path(self) -> Path:
@@ -57,17 +58,40 @@ def new_task_id(request: str) -> str:
     return f"{slugify(request)}-{uuid.uuid4().hex[:4]}"
 
 
+#: The word that names the newest task wherever a task id is expected.
+LAST = "last"
+
+
+def matching_task_ids(ledger: Ledger, ref: str) -> list[str]:
+    """The ids ``ref`` can mean: the exact id, the newest task for ``last``, else every id it begins."""
+    if ledger.task(ref) is not None:
+        return [ref]
+    ids = ledger.task_ids()  # oldest first
+    if ref == LAST:
+        return ids[-1:]
+    return [t for t in ids if t.startswith(ref)] if ref else []
+
+
+def resolve_task_id(root: Path, ledger: Ledger, ref: str) -> str:
+    """The one task id that ``ref`` (an id, a unique prefix of one, or ``last``) names; a UserError otherwise."""
+    matches = matching_task_ids(ledger, ref)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(matches[:8]) + (f" and {len(matches) - 8} more" if len(matches) > 8 else "")
+        raise UserError(f"task id '{ref}' is ambiguous: it begins {len(matches)} tasks ({shown}); "
+                        "type more of the id.")
+    recent = ledger.task_ids()[-5:]
+    if not recent:
+        raise UserError(f"no task '{ref}': {root} has no tasks yet. Start one with: "
+                        "specrelay run \"describe the change\"")
+    raise UserError(f"no task '{ref}' in {root}. Recent tasks: {', '.join(recent)} (or `{LAST}` for the newest). "
+                    "`specrelay status` lists them all.")
+
+
 def load_task(root: Path, ledger: Ledger, task_id: str) -> Task:
-    """The task with this id, or a UserError listing recent ones."""
-    row = ledger.task(task_id)
-    if row is None:
-        matches = [t for t in ledger.task_ids() if t.startswith(task_id)]
-        if len(matches) == 1:
-            row = ledger.task(matches[0])
-        else:
-            recent = ", ".join(ledger.task_ids()[-5:]) or "none yet"
-            raise UserError(f"no task '{task_id}' in {root}. Recent tasks: {recent}. "
-                            "`specrelay status` lists them all.")
+    """The task that ``task_id`` names (an id, a unique prefix, or ``last``), or a UserError saying why not."""
+    row = ledger.task(resolve_task_id(root, ledger, task_id))
     assert row is not None
     return _task_from_row(root, row)
 
@@ -77,7 +101,7 @@ def _task_from_row(root: Path, row: Any) -> Task:
                 workflow=row["workflow"], base_sha=row["base_sha"], base_branch=row["base_branch"],
                 branch=row["branch"], worktree=Path(row["worktree"]), folder=paths.task_dir(root, row["id"]),
                 budget_usd=row["budget_usd"], rounds=row["rounds"], current_step=row["current_step"],
-                message=row["message"])
+                message=row["message"], created_at=row["created_at"])
 
 
 def all_tasks(root: Path, ledger: Ledger) -> list[Task]:

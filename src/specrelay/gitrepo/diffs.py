@@ -28,6 +28,19 @@ def changed_files(worktree: Path, base: str, head: str = "HEAD") -> list[str]:
     return [f for f in out.split("\0") if f]
 
 
+def diff_stat(worktree_or_root: Path, base: str, head: str = "HEAD") -> list[tuple[str, int | None, int | None]]:
+    """Each changed path from ``base`` to ``head`` with its added and deleted lines (None for a binary file)."""
+    old, new = _commit(worktree_or_root, base), _commit(worktree_or_root, head)
+    out = run_git(["diff", "--numstat", "-z", "--no-renames", "--no-ext-diff", old, new, "--"],
+                  worktree_or_root).stdout
+    stats: list[tuple[str, int | None, int | None]] = []
+    for entry in out.split("\0"):
+        if entry:
+            added, deleted, path = entry.split("\t", 2)
+            stats.append((path, None if added == "-" else int(added), None if deleted == "-" else int(deleted)))
+    return stats
+
+
 def _commit(root: Path, ref: str) -> str:
     """``ref`` checked and made a sha, unless it is one already (a task's recorded base)."""
     return ref if _FULL_SHA.fullmatch(ref) else resolve_ref(root, ref)
