@@ -149,7 +149,7 @@ def test_status_never_cuts_ids_or_costs(tmp_path: Path, columns: str) -> None:
     text = run_cli("status", cwd=repo, env={"COLUMNS": columns}).stdout
     for row in _status(repo):
         line = next(line for line in text.splitlines() if line.startswith(row["id"]))
-        assert line.rstrip().endswith("$0.0060*"), line
+        assert line.rstrip().endswith(f"${row['cost_usd']:.4f}*"), line
     assert "…" not in text
 
 
