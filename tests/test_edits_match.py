@@ -434,3 +434,42 @@ def test_flask_history_is_never_silently_corrupted() -> None:
     floors = {"trailing_ws": 0.99, "smart_quotes": 0.99, "outdent": 0.95, "drop_inner_line": 0.90,
               "no_context": 0.95, "elide": 0.65}
     assert {k: rate(k) >= floor for k, floor in floors.items()} == dict.fromkeys(floors, True)
+
+
+# --- no silent whitespace change ------------------------------------------------------------------
+
+
+def test_a_replace_without_final_newline_removes_the_files_when_search_matched_by_the_ladder() -> None:
+    # The literal reading removes the final newline; the line ladder used to keep it.
+    assert apply_edit("a\nb  \n", "b\n", "c") == "a\nc"  # trailing_ws level
+    assert apply_edit("xb\nb\n", "b\n", "c") == "xb\nc"  # exact whole line, "b\n" twice as a substring
+    assert apply_edit("a\nb\nc\n", "b \nc \n", "b") == "a\nb"
+    assert apply_edit("a\r\nb \r\n", "b\n", "c") == "a\r\nc"
+
+
+def test_a_search_stopping_short_of_its_line_break_leaves_the_break() -> None:
+    assert apply_edit("xb\nb\nd\n", "b", "c") == "xb\nc\nd\n"
+    assert apply_edit("xb\nb\nd\n", "b", "c\n") == "xb\nc\n\nd\n"
+    assert apply_edit("xb\r\nb\r\nd\r\n", "b", "c") == "xb\r\nc\r\nd\r\n"
+
+
+def test_deleting_one_of_two_blank_lines_keeps_the_one_replace_shows() -> None:
+    text = "x\n    \n\ny\n"
+    assert apply_edit(text, "x \n    \n\ny\n", "x\n    \ny\n") == "x\n    \ny\n"
+    assert apply_edit(text, "x \n    \n\ny\n", "x\n\ny\n") == "x\n\ny\n"
+    text = "x\n\n    \ny\n"
+    assert apply_edit(text, "x \n\n    \ny\n", "x\n    \ny\n") == "x\n    \ny\n"
+    assert apply_edit(text, "x \n\n    \ny\n", "x\n\ny\n") == "x\n\ny\n"
+
+
+@pytest.mark.parametrize(("search", "replace"), [
+    ("x\n    \n    \ny\n", "x\n    \ny\n"),  # SEARCH shows both alike: which one stays is a guess
+    ("x\n\n\ny\n", "x\n\ny\n"),
+])
+def test_deleting_one_of_two_blank_lines_that_search_shows_alike_is_refused(search: str, replace: str) -> None:
+    with pytest.raises(UncertainEdit, match="keeps 1 of the 2 blank lines at lines 2-3"):
+        apply_edit("x\n\n    \ny\n", search, replace)
+
+
+def test_blank_lines_shown_without_their_spaces_and_kept_stay_as_they_are() -> None:
+    assert apply_edit("x\n    \ny\n", "x\n\ny\n", "x\n\ny\nz\n") == "x\n    \ny\nz\n"

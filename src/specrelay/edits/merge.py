@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from itertools import combinations
+from math import comb
 
 from specrelay.edits.lines import (
     IDENTITY,
@@ -35,6 +37,8 @@ from specrelay.edits.match import ELIDED, Match
 
 Item = int | str
 _ELIDED_KEY = "\x00elided\x00"  # never equal to a REPLACE line, so the marker always reads as changed
+#: At most this many ways of keeping some blank lines of a run are compared (see _Merge._check_blank_runs).
+_MAX_BLANK_CHOICES = 256
 
 
 class MergeConflict(Exception):
@@ -115,13 +119,56 @@ class _Merge:
         span_keys = [self.key(self.lines[f]) for f in range(match.start, match.stop)]
         matcher = SequenceMatcher(None, span_keys, [self.their_keys[j] for j in kept], autojunk=False)
         out: list[Item] = []
+        pairs: dict[int, int] = {}
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag == "equal":
+                pairs.update((match.start + i1 + off, kept[j1 + off]) for off in range(i2 - i1))
                 out.extend(self._unchanged(match.start + i1 + off, kept[j1 + off]) for off in range(i2 - i1))
                 continue
             self._check_unseen(match.start + i1, match.start + i2)
             out.extend(self._new(kept[j]) for j in range(j1, j2))
+        self._check_blank_runs(pairs)
         return out
+
+    def _check_blank_runs(self, pairs: dict[int, int]) -> None:
+        """Refuse when which blank lines of a run REPLACE keeps is a guess that changes the result.
+
+        Under a tolerant key an empty line and one holding spaces look the same, so
+        when REPLACE keeps some of a run of such lines and drops the others, the
+        matcher's pick of which ones is arbitrary. Every other pick is tried: if
+        any gives other bytes for the kept lines, nothing tells which the model
+        meant (its SEARCH may show them alike), and the edit is refused.
+        """
+        lines, start, stop = self.lines, self.match.start, self.match.stop
+        f = start
+        while f < stop:
+            end = f
+            while end < stop and is_blank(lines[end]):
+                end += 1
+            run = range(f, end)
+            kept = [pairs[g] for g in run if g in pairs]
+            f = end + 1
+            if not kept or len(kept) == len(run) or len({lines[g] for g in run}) == 1:
+                continue
+            chosen = [self._kept_bytes(g, pairs[g]) for g in run if g in pairs]
+            alike = comb(len(run), len(kept)) <= _MAX_BLANK_CHOICES and all(
+                [self._kept_bytes(g, j) for g, j in zip(choice, kept, strict=True)] == chosen
+                for choice in combinations(run, len(kept))
+            )
+            if not alike:
+                raise MergeConflict(
+                    f"REPLACE keeps {len(kept)} of the {len(run)} blank lines at lines {run.start + 1}-{run.stop}, "
+                    "which differ in whitespace, and which ones it keeps is unclear; copy those lines into "
+                    "SEARCH and REPLACE exactly as they are in the file"
+                )
+
+    def _kept_bytes(self, f: int, j: int) -> str | None:
+        """The text REPLACE line ``j`` puts in the file if it is file line ``f`` kept; None if uncertain."""
+        try:
+            item = self._unchanged(f, j)
+        except MergeConflict:
+            return None
+        return self.lines[item] if isinstance(item, int) else item
 
     def _unchanged(self, f: int, j: int) -> Item:
         """A file line REPLACE keeps: the file's bytes, unless the model really changed the line.
