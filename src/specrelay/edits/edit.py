@@ -194,7 +194,7 @@ def _assemble(doc: SplitText, match: Match, items: list[Item], search: str, repl
     a final newline, on a span reaching the end of the file, removes the file's.
     Where the file's last line has no break, the text ends the way REPLACE ends
     whether SEARCH ends with a break or not (a parsed block always does), and an
-    empty REPLACE there keeps the file ending without one.
+    empty REPLACE with a SEARCH ending in a break keeps the file ending without one.
     """
     nl = doc.newline
     before = doc.text[: doc.offset(match.start)]
@@ -203,7 +203,8 @@ def _assemble(doc: SplitText, match: Match, items: list[Item], search: str, repl
     tail = "" if search.endswith("\n") else doc.ends[match.stop - 1]
     if middle and not replace.endswith("\n"):
         middle[-1][1] = ""
-    elif not middle and match.stop == len(doc.lines) and not doc.final_newline:
+    elif not middle and search.endswith("\n") and match.stop == len(doc.lines) and not doc.final_newline:
+        # An empty REPLACE for lines up to the end, SEARCH's last break being the model's.
         before = before.removesuffix("\n").removesuffix("\r")
     return before + "".join(line + end for line, end in middle) + tail + after
 

@@ -105,6 +105,7 @@ class _Merge:
         level = match.level
         self.key = _compare_key(level.trailing_ws, level.typography)
         self.theirs = _theirs(lines, match, search, replace)
+        self.replace = replace
         self.reindented = level.shift and match.shift is not None and not match.shift.identity
         self.their_keys = [self.key(t) for t in self.theirs]
         self.typography = _Typography.of(lines, match, search) if level.typography else None
@@ -194,6 +195,10 @@ class _Merge:
             # so an empty one here may have been one of them.
             raise MergeConflict(f"REPLACE line {j + 1} is empty, and this file has blank lines holding "
                                 "spaces; with REPLACE's indentation shifted, which one it is is unclear")
+        if line and not line.strip() and line != self.replace[j]:
+            # Whitespace alone says nothing of indentation: whether it moved with the rest is a guess.
+            raise MergeConflict(f"REPLACE line {j + 1} holds only whitespace, and with REPLACE's indentation "
+                                "shifted, whether that whitespace shifts too is unclear; leave the line empty")
         if self.typography is None:
             return line
         return self.typography.fix(line, j + 1)
