@@ -473,3 +473,15 @@ def test_deleting_one_of_two_blank_lines_that_search_shows_alike_is_refused(sear
 
 def test_blank_lines_shown_without_their_spaces_and_kept_stay_as_they_are() -> None:
     assert apply_edit("x\n    \ny\n", "x\n\ny\n", "x\n\ny\nz\n") == "x\n    \ny\nz\n"
+
+
+def test_a_new_whitespace_only_line_under_an_indentation_shift_is_refused() -> None:
+    text = "def f():\n    x = 1\n    y = 2\n"
+    with pytest.raises(UncertainEdit, match="holds only whitespace"):
+        apply_edit(text, "x = 1\ny = 2\n", "x = 1\n    \ny = 2\n")
+    assert apply_edit(text, "x = 1\ny = 2\n", "x = 1\n\ny = 2\n") == "def f():\n    x = 1\n\n    y = 2\n"
+
+
+def test_an_empty_replace_for_a_last_line_without_its_break() -> None:
+    assert apply_edit("xb\nb", "b", "") == "xb\n"  # SEARCH without the break: the one before stays
+    assert apply_edit("xb\nb", "b\n", "") == "xb"  # a parsed block: the file keeps ending without one
