@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from conftest import run_cli
@@ -83,3 +84,14 @@ def test_a_long_title_is_cut_at_a_word(tmp_path: Path) -> None:
     status = run_task(repo)
     subject = git(repo, "log", "-1", "--format=%s", status["branch"]).strip()
     assert len(subject) <= 72 and subject.endswith("...") and title.startswith(subject[:-3])
+
+
+def test_a_fix_for_failing_verification_says_so(tmp_path: Path) -> None:
+    check = f"{sys.executable} -c \"import calc, sys; sys.exit(0 if calc.sub.__doc__ else 1)\""
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB],
+                              "gpt-reviewer": [review()]}, verify=[check])
+    status = run_task(repo)
+    subjects = git(repo, "log", "--format=%s", f"main..{status['branch']}").splitlines()
+    assert subjects == ["Fix failing verification: Subtraction", "Subtraction"]
+    body = git(repo, "log", "-1", "--format=%b", status["branch"])
+    assert "fixes the failing verification." in body and "Specrelay-Step: " in body
