@@ -128,40 +128,79 @@ class _Merge:
                 continue
             self._check_unseen(match.start + i1, match.start + i2)
             out.extend(self._new(kept[j]) for j in range(j1, j2))
-        self._check_blank_runs(pairs)
+        self._check_blank_runs(pairs, kept)
         return out
 
-    def _check_blank_runs(self, pairs: dict[int, int]) -> None:
-        """Refuse when which blank lines of a run REPLACE keeps is a guess that changes the result.
+    def _check_blank_runs(self, pairs: dict[int, int], kept: list[int]) -> None:
+        """Refuse when which blank lines are kept is a guess that changes the result.
 
         Under a tolerant key an empty line and one holding spaces look the same, so
-        when REPLACE keeps some of a run of such lines and drops the others, the
-        matcher's pick of which ones is arbitrary. Every other pick is tried: if
-        any gives other bytes for the kept lines, nothing tells which the model
-        meant (its SEARCH may show them alike), and the edit is refused.
+        where a run of blank file lines meets a run of blank REPLACE lines, which
+        of them the matcher paired (kept) and which it deleted or inserted is
+        arbitrary. Every other pairing is tried: if any gives other bytes, nothing
+        tells which the model meant (its SEARCH may show the lines alike), and the
+        edit is refused.
         """
-        lines, start, stop = self.lines, self.match.start, self.match.stop
-        f = start
+        lines, stop = self.lines, self.match.stop
+        f = self.match.start
         while f < stop:
             end = f
             while end < stop and is_blank(lines[end]):
                 end += 1
-            run = range(f, end)
-            kept = [pairs[g] for g in run if g in pairs]
-            f = end + 1
-            if not kept or len(kept) == len(run) or len({lines[g] for g in run}) == 1:
+            ours, f = range(f, end), end + 1
+            paired = [g for g in ours if g in pairs]
+            if not paired:
                 continue
-            chosen = [self._kept_bytes(g, pairs[g]) for g in run if g in pairs]
-            alike = comb(len(run), len(kept)) <= _MAX_BLANK_CHOICES and all(
-                [self._kept_bytes(g, j) for g, j in zip(choice, kept, strict=True)] == chosen
-                for choice in combinations(run, len(kept))
-            )
-            if not alike:
+            theirs = self._blank_run_of(kept, [pairs[g] for g in paired])
+            if theirs is None:
+                theirs = [pairs[g] for g in paired]  # spread around other lines: only our side may vary
+            if (len(paired) == len(ours) and len(paired) == len(theirs)) or (
+                    len({lines[g] for g in ours}) == 1 and len({self.theirs[j] for j in theirs}) == 1):
+                continue
+            if not self._pairings_agree(list(ours), theirs, dict((g, pairs[g]) for g in paired)):
+                where = f"line {ours.stop}" if len(ours) == 1 else f"lines {ours.start + 1}-{ours.stop}"
                 raise MergeConflict(
-                    f"REPLACE keeps {len(kept)} of the {len(run)} blank lines at lines {run.start + 1}-{run.stop}, "
-                    "which differ in whitespace, and which ones it keeps is unclear; copy those lines into "
-                    "SEARCH and REPLACE exactly as they are in the file"
+                    f"the blank lines at and next to {where} differ in whitespace, and which of "
+                    f"them REPLACE keeps is unclear; copy those lines into SEARCH and REPLACE exactly as they "
+                    "are in the file"
                 )
+
+    def _blank_run_of(self, kept: list[int], js: list[int]) -> list[int] | None:
+        """The run of consecutive blank REPLACE lines (in ``kept`` order) holding all of ``js``, if one does."""
+        at = [kept.index(j) for j in js]
+        lo, hi = at[0], at[-1]
+        if any(not is_blank(self.theirs[kept[p]]) for p in range(lo, hi + 1)):
+            return None
+        while lo > 0 and is_blank(self.theirs[kept[lo - 1]]):
+            lo -= 1
+        while hi + 1 < len(kept) and is_blank(self.theirs[kept[hi + 1]]):
+            hi += 1
+        return kept[lo:hi + 1]
+
+    def _pairings_agree(self, ours: list[int], theirs: list[int], chosen: dict[int, int]) -> bool:
+        """True if every order-keeping pairing of as many lines of ``ours`` and ``theirs`` gives these bytes."""
+        k = len(chosen)
+        if comb(len(ours), k) * comb(len(theirs), k) > _MAX_BLANK_CHOICES:
+            return False
+        want = self._run_bytes(theirs, chosen)
+        return all(
+            self._run_bytes(theirs, dict(zip(mine, yours, strict=True))) == want
+            for mine in combinations(ours, k) for yours in combinations(theirs, k)
+        )
+
+    def _run_bytes(self, theirs: list[int], pairing: dict[int, int]) -> list[str | None]:
+        """What the REPLACE lines ``theirs`` write when file line f is kept as REPLACE line pairing[f]."""
+        kept_as = {j: f for f, j in pairing.items()}
+        out: list[str | None] = []
+        for j in theirs:
+            if j in kept_as:
+                out.append(self._kept_bytes(kept_as[j], j))
+                continue
+            try:
+                out.append(self._new(j))
+            except MergeConflict:
+                out.append(None)
+        return out
 
     def _kept_bytes(self, f: int, j: int) -> str | None:
         """The text REPLACE line ``j`` puts in the file if it is file line ``f`` kept; None if uncertain."""
