@@ -467,7 +467,7 @@ def test_deleting_one_of_two_blank_lines_keeps_the_one_replace_shows() -> None:
     ("x\n\n\ny\n", "x\n\ny\n"),
 ])
 def test_deleting_one_of_two_blank_lines_that_search_shows_alike_is_refused(search: str, replace: str) -> None:
-    with pytest.raises(UncertainEdit, match="blank lines at and next to lines 2-3 differ"):
+    with pytest.raises(UncertainEdit, match="differ only in whitespace meet at lines 2-3"):
         apply_edit("x\n\n    \ny\n", search, replace)
 
 
@@ -490,6 +490,11 @@ def test_an_empty_replace_for_a_last_line_without_its_break() -> None:
 def test_inserting_a_blank_line_next_to_one_that_search_shows_otherwise_is_refused() -> None:
     # SEARCH shows the file's empty line 1 holding spaces; REPLACE has an empty line and one holding
     # spaces: which one is the file's line and which one is new is a guess.
-    with pytest.raises(UncertainEdit, match="blank lines at and next to line 1 differ"):
+    with pytest.raises(UncertainEdit, match="differ only in whitespace meet at line 1"):
         apply_edit("\ndef f(x):\n", "  \ndef f(x): \n", "\n  \ndef f(x):\n")
     assert apply_edit("\ndef f(x):\n", "\ndef f(x): \n", "\n  \ndef f(x):\n") == "\n  \ndef f(x):\n"
+
+
+def test_a_kept_blank_line_that_replace_may_have_moved_across_a_new_line_is_refused() -> None:
+    with pytest.raises(UncertainEdit, match="differ only in whitespace meet at line 1"):
+        apply_edit("\ndef f(x):\n", "  \ndef f(x): \n", "\n    return x\n  \ndef f(x):\n")

@@ -18,8 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from itertools import combinations
-from math import comb
 
 from specrelay.edits.lines import (
     IDENTITY,
@@ -37,7 +35,7 @@ from specrelay.edits.match import ELIDED, Match
 
 Item = int | str
 _ELIDED_KEY = "\x00elided\x00"  # never equal to a REPLACE line, so the marker always reads as changed
-#: At most this many ways of keeping some blank lines of a run are compared (see _Merge._check_blank_runs).
+#: At most this many other pairings of a kept blank line are compared (see _Merge._check_blank_runs).
 _MAX_BLANK_CHOICES = 256
 
 
@@ -135,58 +133,33 @@ class _Merge:
         """Refuse when which blank lines are kept is a guess that changes the result.
 
         Under a tolerant key an empty line and one holding spaces look the same, so
-        where a run of blank file lines meets a run of blank REPLACE lines, which
-        of them the matcher paired (kept) and which it deleted or inserted is
-        arbitrary. Every other pairing is tried: if any gives other bytes, nothing
-        tells which the model meant (its SEARCH may show the lines alike), and the
-        edit is refused.
+        which blank file line the matcher kept as which blank REPLACE line, and
+        which it deleted or inserted instead, is arbitrary. Each such pair is moved
+        to every other blank file and REPLACE line between its neighbouring pairs:
+        if any move gives other bytes, nothing tells which the model meant (its
+        SEARCH may show the lines alike), and the edit is refused.
         """
-        lines, stop = self.lines, self.match.stop
-        f = self.match.start
-        while f < stop:
-            end = f
-            while end < stop and is_blank(lines[end]):
-                end += 1
-            ours, f = range(f, end), end + 1
-            paired = [g for g in ours if g in pairs]
-            if not paired:
+        order = sorted(pairs.items())
+        for n, (f, j) in enumerate(order):
+            if not is_blank(self.lines[f]):
                 continue
-            theirs = self._blank_run_of(kept, [pairs[g] for g in paired])
-            if theirs is None:
-                theirs = [pairs[g] for g in paired]  # spread around other lines: only our side may vary
-            if (len(paired) == len(ours) and len(paired) == len(theirs)) or (
-                    len({lines[g] for g in ours}) == 1 and len({self.theirs[j] for j in theirs}) == 1):
+            f_lo, j_lo = order[n - 1] if n else (self.match.start - 1, -1)
+            f_hi, j_hi = order[n + 1] if n + 1 < len(order) else (self.match.stop, len(self.theirs))
+            window = [i for i in kept if j_lo < i < j_hi]
+            ours = [g for g in range(f_lo + 1, f_hi) if is_blank(self.lines[g])]
+            theirs = [i for i in window if is_blank(self.theirs[i])]
+            if len(ours) * len(theirs) == 1:
                 continue
-            if not self._pairings_agree(list(ours), theirs, dict((g, pairs[g]) for g in paired)):
-                where = f"line {ours.stop}" if len(ours) == 1 else f"lines {ours.start + 1}-{ours.stop}"
+            want = self._run_bytes(window, {f: j})
+            moves = [(g, i) for g in ours for i in theirs
+                     if (g, i) != (f, j) and self.key(self.lines[g]) == self.their_keys[i]]
+            if len(moves) > _MAX_BLANK_CHOICES or any(self._run_bytes(window, {g: i}) != want for g, i in moves):
+                where = f"line {f + 1}" if len(ours) == 1 else f"lines {ours[0] + 1}-{ours[-1] + 1}"
                 raise MergeConflict(
-                    f"the blank lines at and next to {where} differ in whitespace, and which of "
-                    f"them REPLACE keeps is unclear; copy those lines into SEARCH and REPLACE exactly as they "
-                    "are in the file"
+                    f"blank lines that differ only in whitespace meet at {where}, and which blank file line "
+                    "REPLACE keeps as which of its own is unclear; copy the blank lines into SEARCH and REPLACE "
+                    "exactly as they are in the file"
                 )
-
-    def _blank_run_of(self, kept: list[int], js: list[int]) -> list[int] | None:
-        """The run of consecutive blank REPLACE lines (in ``kept`` order) holding all of ``js``, if one does."""
-        at = [kept.index(j) for j in js]
-        lo, hi = at[0], at[-1]
-        if any(not is_blank(self.theirs[kept[p]]) for p in range(lo, hi + 1)):
-            return None
-        while lo > 0 and is_blank(self.theirs[kept[lo - 1]]):
-            lo -= 1
-        while hi + 1 < len(kept) and is_blank(self.theirs[kept[hi + 1]]):
-            hi += 1
-        return kept[lo:hi + 1]
-
-    def _pairings_agree(self, ours: list[int], theirs: list[int], chosen: dict[int, int]) -> bool:
-        """True if every order-keeping pairing of as many lines of ``ours`` and ``theirs`` gives these bytes."""
-        k = len(chosen)
-        if comb(len(ours), k) * comb(len(theirs), k) > _MAX_BLANK_CHOICES:
-            return False
-        want = self._run_bytes(theirs, chosen)
-        return all(
-            self._run_bytes(theirs, dict(zip(mine, yours, strict=True))) == want
-            for mine in combinations(ours, k) for yours in combinations(theirs, k)
-        )
 
     def _run_bytes(self, theirs: list[int], pairing: dict[int, int]) -> list[str | None]:
         """What the REPLACE lines ``theirs`` write when file line f is kept as REPLACE line pairing[f]."""
