@@ -306,6 +306,11 @@ def test_a_drifted_edit_among_whitespace_only_lines_applies_as_intended_or_is_re
     stripped = [line.strip() for line in edit.lines]
     allowed = [edit.start] if len(search) == len(edit.span) else []
     assume(all(i in allowed for i in runs(stripped, [line.strip() for line in search])))
+    if kind == "trailing_ws":
+        # A REPLACE line equal to a drifted SEARCH line reads as that line kept unchanged (a model
+        # drifts both alike: it strips a blank line's spaces in SEARCH and REPLACE), so the file's
+        # bytes stay. Here REPLACE only happens to equal it; that is not the drift modelled.
+        assume(not (set(search) - set(edit.span)) & set(replace))
     text = file_of(edit.lines, newline, True)
     try:
         out = apply_edit(text, text_of(search), text_of(replace))
