@@ -145,15 +145,14 @@ class _Merge:
                 continue
             f_lo, j_lo = order[n - 1] if n else (self.match.start - 1, -1)
             f_hi, j_hi = order[n + 1] if n + 1 < len(order) else (self.match.stop, len(self.theirs))
-            window = [i for i in kept if j_lo < i < j_hi]
             ours = [g for g in range(f_lo + 1, f_hi) if is_blank(self.lines[g])]
-            theirs = [i for i in window if is_blank(self.theirs[i])]
-            if len(ours) * len(theirs) == 1:
-                continue
-            want = self._run_bytes(window, {f: j})
+            theirs = [i for i in kept if j_lo < i < j_hi and is_blank(self.theirs[i])]
             moves = [(g, i) for g in ours for i in theirs
                      if (g, i) != (f, j) and self.key(self.lines[g]) == self.their_keys[i]]
-            if len(moves) > _MAX_BLANK_CHOICES or any(self._run_bytes(window, {g: i}) != want for g, i in moves):
+            if not moves:
+                continue
+            # A move changes what REPLACE lines j and i write, and nothing else.
+            if len(moves) > _MAX_BLANK_CHOICES or any(self._moved(f, j, g, i) for g, i in moves):
                 where = f"line {f + 1}" if len(ours) == 1 else f"lines {ours[0] + 1}-{ours[-1] + 1}"
                 raise MergeConflict(
                     f"blank lines that differ only in whitespace meet at {where}, and which blank file line "
@@ -161,19 +160,19 @@ class _Merge:
                     "exactly as they are in the file"
                 )
 
-    def _run_bytes(self, theirs: list[int], pairing: dict[int, int]) -> list[str | None]:
-        """What the REPLACE lines ``theirs`` write when file line f is kept as REPLACE line pairing[f]."""
-        kept_as = {j: f for f, j in pairing.items()}
-        out: list[str | None] = []
-        for j in theirs:
-            if j in kept_as:
-                out.append(self._kept_bytes(kept_as[j], j))
-                continue
-            try:
-                out.append(self._new(j))
-            except MergeConflict:
-                out.append(None)
-        return out
+    def _moved(self, f: int, j: int, g: int, i: int) -> bool:
+        """True if keeping file line g as REPLACE line i, not f as j, writes other bytes."""
+        if i == j:
+            return self._kept_bytes(g, j) != self._kept_bytes(f, j)
+        return (self._new_bytes(j) != self._kept_bytes(f, j)
+                or self._kept_bytes(g, i) != self._new_bytes(i))
+
+    def _new_bytes(self, j: int) -> str | None:
+        """What REPLACE line ``j`` writes as a new line; None if that is uncertain."""
+        try:
+            return self._new(j)
+        except MergeConflict:
+            return None
 
     def _kept_bytes(self, f: int, j: int) -> str | None:
         """The text REPLACE line ``j`` puts in the file if it is file line ``f`` kept; None if uncertain."""
