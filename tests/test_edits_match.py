@@ -498,3 +498,11 @@ def test_inserting_a_blank_line_next_to_one_that_search_shows_otherwise_is_refus
 def test_a_kept_blank_line_that_replace_may_have_moved_across_a_new_line_is_refused() -> None:
     with pytest.raises(UncertainEdit, match="differ only in whitespace meet at line 1"):
         apply_edit("\ndef f(x):\n", "  \ndef f(x): \n", "\n    return x\n  \ndef f(x):\n")
+
+
+def test_a_dots_line_among_comment_lines_is_no_anchor_to_skip_lines_around() -> None:
+    # SEARCH's only content line is '...': read literally it matched the file's stub body at
+    # another place (the comment lines skipped around it), and the wrong line was deleted.
+    text = "def f(x):\ndef f(x):\n# note\ndef f(x):\n    # note\n    ...\n"
+    out = apply_edit(text, "# note\n...\n    # note\n", "# note\n    # note\n")
+    assert out == "def f(x):\ndef f(x):\n# note\n    # note\n    ...\n"
