@@ -232,7 +232,7 @@ def reference(template: Path, tmp_path: Path) -> dict[str, Any]:
         ref = _references[template] = final_result(repo)
         assert ref["status"] == "done" and ref["rounds"] == 2 and ref["clean"]
         assert len(ref["calls"]) == 5 and ref["subjects"] == [
-            "specrelay: Implementation (round 2)", "specrelay: Implementation (round 1)"]
+            "Fix review findings: Subtraction", "Subtraction"]
     return _references[template]
 
 

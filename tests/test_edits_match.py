@@ -434,3 +434,75 @@ def test_flask_history_is_never_silently_corrupted() -> None:
     floors = {"trailing_ws": 0.99, "smart_quotes": 0.99, "outdent": 0.95, "drop_inner_line": 0.90,
               "no_context": 0.95, "elide": 0.65}
     assert {k: rate(k) >= floor for k, floor in floors.items()} == dict.fromkeys(floors, True)
+
+
+# --- no silent whitespace change ------------------------------------------------------------------
+
+
+def test_a_replace_without_final_newline_removes_the_files_when_search_matched_by_the_ladder() -> None:
+    # The literal reading removes the final newline; the line ladder used to keep it.
+    assert apply_edit("a\nb  \n", "b\n", "c") == "a\nc"  # trailing_ws level
+    assert apply_edit("xb\nb\n", "b\n", "c") == "xb\nc"  # exact whole line, "b\n" twice as a substring
+    assert apply_edit("a\nb\nc\n", "b \nc \n", "b") == "a\nb"
+    assert apply_edit("a\r\nb \r\n", "b\n", "c") == "a\r\nc"
+
+
+def test_a_search_stopping_short_of_its_line_break_leaves_the_break() -> None:
+    assert apply_edit("xb\nb\nd\n", "b", "c") == "xb\nc\nd\n"
+    assert apply_edit("xb\nb\nd\n", "b", "c\n") == "xb\nc\n\nd\n"
+    assert apply_edit("xb\r\nb\r\nd\r\n", "b", "c") == "xb\r\nc\r\nd\r\n"
+
+
+def test_deleting_one_of_two_blank_lines_keeps_the_one_replace_shows() -> None:
+    text = "x\n    \n\ny\n"
+    assert apply_edit(text, "x \n    \n\ny\n", "x\n    \ny\n") == "x\n    \ny\n"
+    assert apply_edit(text, "x \n    \n\ny\n", "x\n\ny\n") == "x\n\ny\n"
+    text = "x\n\n    \ny\n"
+    assert apply_edit(text, "x \n\n    \ny\n", "x\n    \ny\n") == "x\n    \ny\n"
+    assert apply_edit(text, "x \n\n    \ny\n", "x\n\ny\n") == "x\n\ny\n"
+
+
+@pytest.mark.parametrize(("search", "replace"), [
+    ("x\n    \n    \ny\n", "x\n    \ny\n"),  # SEARCH shows both alike: which one stays is a guess
+    ("x\n\n\ny\n", "x\n\ny\n"),
+])
+def test_deleting_one_of_two_blank_lines_that_search_shows_alike_is_refused(search: str, replace: str) -> None:
+    with pytest.raises(UncertainEdit, match="differ only in whitespace meet at lines 2-3"):
+        apply_edit("x\n\n    \ny\n", search, replace)
+
+
+def test_blank_lines_shown_without_their_spaces_and_kept_stay_as_they_are() -> None:
+    assert apply_edit("x\n    \ny\n", "x\n\ny\n", "x\n\ny\nz\n") == "x\n    \ny\nz\n"
+
+
+def test_a_new_whitespace_only_line_under_an_indentation_shift_is_refused() -> None:
+    text = "def f():\n    x = 1\n    y = 2\n"
+    with pytest.raises(UncertainEdit, match="holds only whitespace"):
+        apply_edit(text, "x = 1\ny = 2\n", "x = 1\n    \ny = 2\n")
+    assert apply_edit(text, "x = 1\ny = 2\n", "x = 1\n\ny = 2\n") == "def f():\n    x = 1\n\n    y = 2\n"
+
+
+def test_an_empty_replace_for_a_last_line_without_its_break() -> None:
+    assert apply_edit("xb\nb", "b", "") == "xb\n"  # SEARCH without the break: the one before stays
+    assert apply_edit("xb\nb", "b\n", "") == "xb"  # a parsed block: the file keeps ending without one
+
+
+def test_inserting_a_blank_line_next_to_one_that_search_shows_otherwise_is_refused() -> None:
+    # SEARCH shows the file's empty line 1 holding spaces; REPLACE has an empty line and one holding
+    # spaces: which one is the file's line and which one is new is a guess.
+    with pytest.raises(UncertainEdit, match="differ only in whitespace meet at line 1"):
+        apply_edit("\ndef f(x):\n", "  \ndef f(x): \n", "\n  \ndef f(x):\n")
+    assert apply_edit("\ndef f(x):\n", "\ndef f(x): \n", "\n  \ndef f(x):\n") == "\n  \ndef f(x):\n"
+
+
+def test_a_kept_blank_line_that_replace_may_have_moved_across_a_new_line_is_refused() -> None:
+    with pytest.raises(UncertainEdit, match="differ only in whitespace meet at line 1"):
+        apply_edit("\ndef f(x):\n", "  \ndef f(x): \n", "\n    return x\n  \ndef f(x):\n")
+
+
+def test_a_dots_line_among_comment_lines_is_no_anchor_to_skip_lines_around() -> None:
+    # SEARCH's only content line is '...': read literally it matched the file's stub body at
+    # another place (the comment lines skipped around it), and the wrong line was deleted.
+    text = "def f(x):\ndef f(x):\n# note\ndef f(x):\n    # note\n    ...\n"
+    out = apply_edit(text, "# note\n...\n    # note\n", "# note\n    # note\n")
+    assert out == "def f(x):\ndef f(x):\n# note\n    # note\n    ...\n"

@@ -46,16 +46,37 @@ def test_several_blocks_for_one_file_and_a_path_left_out_on_a_later_block() -> N
 
 @pytest.mark.parametrize("written", [
     "src/app.py", "`src/app.py`", "**src/app.py**", "### src/app.py", "File: src/app.py",
-    "**File:** `src/app.py`", "# src/app.py", "src/app.py:", "  src/app.py  ",
+    "**File:** `src/app.py`", "# src/app.py", "src/app.py:", "  src/app.py  ", "*src/app.py*",
+    "__src/app.py__", "**File**: src/app.py", "**`src/app.py`**:", "'src/app.py'",
 ])
 def test_decorated_paths_are_cleaned(written: str) -> None:
     assert parse_blocks(block(written, "a\n", "b\n"))[0].path == "src/app.py"
 
 
-def test_a_path_with_spaces_needs_backticks() -> None:
-    assert parse_blocks(block("`docs/user guide.md`", "a\n", "b\n"))[0].path == "docs/user guide.md"
+@pytest.mark.parametrize("name", [
+    "__init__.py", "pkg/__init__.py", "__main__.py", "__tests__/a.test.js", "__pycache__/x.py",
+    "pkg/__main__", "_private.py", "lib/_impl_.c", "a.py_", "x*",
+])
+def test_underscores_and_stars_of_a_name_are_kept(name: str) -> None:
+    for written in (name, f"`{name}`", f"**{name}**", f"File: {name}", f"### {name}"):
+        assert parse_blocks(block(written, "a\n", "b\n"))[0].path == name, written
+
+
+@pytest.mark.parametrize("written", [
+    "docs/user guide.md", "`docs/user guide.md`", "**docs/user guide.md**", "File: `docs/user guide.md`",
+    '"docs/user guide.md"',
+])
+def test_a_path_with_spaces_alone_on_its_line_is_that_path(written: str) -> None:
+    assert parse_blocks(block(written, "a\n", "b\n"))[0].path == "docs/user guide.md"
+
+
+@pytest.mark.parametrize("prose", [
+    "Here is the change:", "Here is the change to app.py:", "I will rename the variable.",
+    "src/app.py (new file)", "Makefile for the build",
+])
+def test_prose_with_spaces_is_not_taken_for_a_path(prose: str) -> None:
     with pytest.raises(MalformedBlock, match="line 1"):
-        parse_blocks(block("docs/user guide.md", "a\n", "b\n"))
+        parse_blocks(block(prose, "a\n", "b\n"))
 
 
 def test_empty_search_means_create_and_keeps_blank_lines_exact() -> None:

@@ -198,3 +198,122 @@ def test_an_elided_search_keeping_its_middle_applies_as_intended_or_is_refused(
     except EditError:
         return
     assert out == text_of(edit.lines[: edit.start] + span[:tail] + new_tail + edit.lines[edit.stop:])
+
+
+# --- line endings and whitespace-only lines ---------------------------------------------------------
+
+# Whitespace-only lines next to empty ones: under a tolerant key they look alike, in bytes they differ.
+WS_VOCABULARY = [*VOCABULARY, "    ", "  ", "\t", "", "    return x  "]
+ws_lines_st = st.lists(st.sampled_from(WS_VOCABULARY), min_size=1, max_size=24)
+ws_replace_st = st.lists(st.sampled_from([*WS_VOCABULARY, "z = 'new'"]), max_size=6)
+newline_st = st.sampled_from(["\n", "\r\n"])
+
+
+def file_of(lines: list[str], newline: str, final: bool) -> str:
+    return newline.join(lines) + (newline if final and lines else "")
+
+
+@given(ws_lines_st, newline_st, st.booleans(), ws_replace_st, st.booleans(), st.booleans(), st.data())
+@PROFILE
+def test_an_exact_edit_gives_exactly_the_intended_bytes(
+    lines: list[str], newline: str, final: bool, replace: list[str], search_break: bool, replace_break: bool,
+    data: st.DataObject,
+) -> None:
+    # SEARCH is the file's own bytes for a span of whole lines that occurs once, with or without the
+    # span's last line break; REPLACE ends with a break or not. The result is that literal edit.
+    start = data.draw(st.integers(0, len(lines) - 1))
+    stop = data.draw(st.integers(start + 1, len(lines)))
+    span = lines[start:stop]
+    # A last empty line without its break reads as the lines before it with theirs: another example.
+    assume(len(runs(lines, span)) == 1 and (search_break or span[-1]))
+    text = file_of(lines, newline, final)
+    head = file_of(lines[:start], newline, True)
+    has_break = stop < len(lines) or final
+    search = newline.join(span) + (newline if search_break and has_break else "")
+    assume(search.strip(" \t") and text.startswith(search, len(head)))
+    replace_text = newline.join(replace) + (newline if replace_break and replace else "")
+    expected = head + replace_text + text[len(head) + len(search):]
+    assert apply_edit(text, search, replace_text) == expected
+
+
+@given(ws_lines_st, newline_st, st.booleans(), ws_replace_st, st.data())
+@PROFILE
+def test_a_parsed_block_keeps_every_line_ending_it_does_not_touch(
+    lines: list[str], newline: str, final: bool, replace: list[str], data: st.DataObject
+) -> None:
+    # A block as the parser gives it ("\n" after every line) on a file of any line endings.
+    start = data.draw(st.integers(0, len(lines) - 1))
+    stop = data.draw(st.integers(start + 1, len(lines)))
+    span = lines[start:stop]
+    assume(len(runs(lines, span)) == 1 and any(line.strip() for line in span))
+    assume(final or lines[-1])  # a last empty line without its break is no line at all
+    text = file_of(lines, newline, final)
+    try:
+        out = apply_edit(text, text_of(span), text_of(replace))
+    except EditError:
+        # Only a SEARCH that also reads literally elsewhere, or a no-op, may be refused.
+        return
+    # The file's final newline changes only where a REPLACE (which ends with one) ends the file.
+    ends = final or (stop == len(lines) and bool(replace))
+    # New line breaks are the file's kind; a file without any gets "\n".
+    expected = file_of(lines[:start] + replace + lines[stop:], newline if newline in text else "\n", ends)
+    if not (lines[:start] + replace + lines[stop:]):
+        expected = ""
+    assert out == expected
+
+
+@given(unique_edits(context=True), st.sampled_from(DRIFTS), st.data(), newline_st, st.booleans())
+@PROFILE
+def test_a_drifted_edit_on_any_line_endings_applies_as_intended_or_is_refused(
+    edit: Edit, kind: str, data: st.DataObject, newline: str, final: bool
+) -> None:
+    search, replace = drifted(edit, kind, data)
+    stripped = [line.strip() for line in edit.lines]
+    allowed = [edit.start] if len(search) == len(edit.span) else []
+    assume(all(i in allowed for i in runs(stripped, [line.strip() for line in search])))
+    assume(final or edit.lines[-1])  # a last empty line without its break is no line at all
+    text = file_of(edit.lines, newline, final)
+    try:
+        out = apply_edit(text, text_of(search), text_of(replace))
+    except EditError:
+        return
+    new = edit.lines[: edit.start] + edit.replace + edit.lines[edit.stop:]
+    # REPLACE ends with a break: where it ends the file, so does the result.
+    assert out == file_of(new, newline, final or edit.stop == len(edit.lines))
+
+
+@st.composite
+def ws_unique_edits(draw: st.DrawFn) -> Edit:
+    """Like unique_edits(context=True), over lines that mix empty and whitespace-only ones."""
+    lines = draw(ws_lines_st)
+    assume(len(lines) >= 2)
+    start = draw(st.integers(0, len(lines) - 2))
+    stop = draw(st.integers(start + 2, len(lines)))
+    span = lines[start:stop]
+    head = draw(st.integers(1, len(span) - 1))
+    tail = draw(st.integers(1, len(span) - head))
+    edit = Edit(lines, start, stop, span[:head] + draw(ws_replace_st) + span[len(span) - tail:])
+    assume(len(runs(lines, edit.span)) == 1)
+    return edit
+
+
+@given(ws_unique_edits(), st.sampled_from(DRIFTS), st.data(), newline_st)
+@PROFILE
+def test_a_drifted_edit_among_whitespace_only_lines_applies_as_intended_or_is_refused(
+    edit: Edit, kind: str, data: st.DataObject, newline: str
+) -> None:
+    search, replace = drifted(edit, kind, data)
+    stripped = [line.strip() for line in edit.lines]
+    allowed = [edit.start] if len(search) == len(edit.span) else []
+    assume(all(i in allowed for i in runs(stripped, [line.strip() for line in search])))
+    if kind == "trailing_ws":
+        # A REPLACE line equal to a drifted SEARCH line reads as that line kept unchanged (a model
+        # drifts both alike: it strips a blank line's spaces in SEARCH and REPLACE), so the file's
+        # bytes stay. Here REPLACE only happens to equal it; that is not the drift modelled.
+        assume(not (set(search) - set(edit.span)) & set(replace))
+    text = file_of(edit.lines, newline, True)
+    try:
+        out = apply_edit(text, text_of(search), text_of(replace))
+    except EditError:
+        return
+    assert out == file_of(edit.lines[: edit.start] + edit.replace + edit.lines[edit.stop:], newline, True)

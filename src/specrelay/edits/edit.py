@@ -60,7 +60,7 @@ def apply_edit_detailed(text: str, search: str, replace: str, *, path: str = "th
     s_lines, r_lines = split_block(search), split_block(replace)
     several = pos != -1 and not unique
     matches = _locate(doc, s_lines, path, _substring_lines(text, search) if several else [])
-    new_text = _agreed_text(doc, matches, s_lines, r_lines, replace, path)
+    new_text = _agreed_text(doc, matches, s_lines, r_lines, (search, replace), path)
     first, stop = min(m.start for m in matches), max(m.stop for m in matches)
     if new_text == text and matches[0].level.name != "exact":
         # The model asked for a change (or copied the file wrongly); doing nothing is not what it meant.
@@ -69,7 +69,7 @@ def apply_edit_detailed(text: str, search: str, replace: str, *, path: str = "th
 
 
 def _agreed_text(doc: SplitText, matches: list[Match], search: list[str], replace: list[str],
-                 replace_text: str, path: str) -> str:
+                 texts: tuple[str, str], path: str) -> str:
     """The new text, the same whichever of ``matches`` SEARCH meant; refuse if they differ.
 
     Several matches only come from an elided SEARCH whose head or tail frames
@@ -87,7 +87,7 @@ def _agreed_text(doc: SplitText, matches: list[Match], search: list[str], replac
                 raise _conflict(doc, match.start, match.stop, match.level, path, str(exc)) from None
             raise _elided_ambiguous(path, search, matches, f"and for the one at lines {match.start + 1}-{match.stop} "
                                     f"applying REPLACE is not certain: {exc}") from None
-        new_text = _assemble(doc, match, items, replace_text)
+        new_text = _assemble(doc, match, items, *texts)
         if agreed is not None and new_text != agreed:
             raise _elided_ambiguous(path, search, matches, "and REPLACE gives a different result in each")
         agreed = new_text
@@ -184,25 +184,29 @@ def _substring_lines(text: str, search: str) -> list[int]:
     return found
 
 
-def _assemble(doc: SplitText, match: Match, items: list[Item], replace: str) -> str:
+def _assemble(doc: SplitText, match: Match, items: list[Item], search: str, replace: str) -> str:
     """The whole new text: untouched lines as they were, the span's items in between.
 
-    Kept lines keep their own endings; new lines get the file's usual one. When
-    the span reaches a last line that had no newline, the text ends the way
-    REPLACE ends (with a newline or not), which keeps a missing final newline
-    whenever REPLACE does not add one.
+    Kept lines keep their own endings; new lines get the file's usual one. The
+    span's last line break follows the edit's literal reading: REPLACE's last
+    line ends with a break only if REPLACE does, and a SEARCH that stops short of
+    its last line's break leaves that break after REPLACE. So a REPLACE without
+    a final newline, on a span reaching the end of the file, removes the file's.
+    Where the file's last line has no break, the text ends the way REPLACE ends
+    whether SEARCH ends with a break or not (a parsed block always does), and an
+    empty REPLACE with a SEARCH ending in a break keeps the file ending without one.
     """
     nl = doc.newline
     before = doc.text[: doc.offset(match.start)]
     after = doc.text[doc.offset(match.stop):]
     middle = [[doc.lines[it], doc.ends[it] or nl] if isinstance(it, int) else [it, nl] for it in items]
-    if match.stop == len(doc.lines) and not doc.final_newline:
-        ending = nl if replace.endswith("\n") else ""
-        if middle:
-            middle[-1][1] = ending
-        elif not ending:
-            before = before.removesuffix("\n").removesuffix("\r")
-    return before + "".join(line + end for line, end in middle) + after
+    tail = "" if search.endswith("\n") else doc.ends[match.stop - 1]
+    if middle and not replace.endswith("\n"):
+        middle[-1][1] = ""
+    elif not middle and search.endswith("\n") and match.stop == len(doc.lines) and not doc.final_newline:
+        # An empty REPLACE for lines up to the end, SEARCH's last break being the model's.
+        before = before.removesuffix("\n").removesuffix("\r")
+    return before + "".join(line + end for line, end in middle) + tail + after
 
 
 def _ambiguous(path: str, how: str, lines: list[int]) -> AmbiguousMatch:

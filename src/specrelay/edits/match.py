@@ -251,8 +251,9 @@ def _find_contiguous(index: FileIndex, search: list[str], level: Level) -> list[
 
 def _find_skipping_filler(index: FileIndex, search: list[str], level: Level) -> list[Match]:
     anchors = [k for k, line in enumerate(search) if not is_filler(line)]
-    if not anchors:
-        # Only blank and comment lines: too little to skip any of them, so match them all.
+    if all(is_elision(search[k]) for k in anchors):
+        # Only blank and comment lines, or '...' lines besides them (which may stand for the lines
+        # in between, not be one): too little to skip any of them, so match them all.
         return _find_contiguous(index, search, level)
     content, keyed = index.content(level.key)
     found = []

@@ -35,6 +35,8 @@ from specrelay.edits.match import ELIDED, Match
 
 Item = int | str
 _ELIDED_KEY = "\x00elided\x00"  # never equal to a REPLACE line, so the marker always reads as changed
+#: At most this many other pairings of a kept blank line are compared (see _Merge._check_blank_runs).
+_MAX_BLANK_CHOICES = 256
 
 
 class MergeConflict(Exception):
@@ -101,6 +103,7 @@ class _Merge:
         level = match.level
         self.key = _compare_key(level.trailing_ws, level.typography)
         self.theirs = _theirs(lines, match, search, replace)
+        self.replace = replace
         self.reindented = level.shift and match.shift is not None and not match.shift.identity
         self.their_keys = [self.key(t) for t in self.theirs]
         self.typography = _Typography.of(lines, match, search) if level.typography else None
@@ -115,13 +118,69 @@ class _Merge:
         span_keys = [self.key(self.lines[f]) for f in range(match.start, match.stop)]
         matcher = SequenceMatcher(None, span_keys, [self.their_keys[j] for j in kept], autojunk=False)
         out: list[Item] = []
+        pairs: dict[int, int] = {}
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag == "equal":
+                pairs.update((match.start + i1 + off, kept[j1 + off]) for off in range(i2 - i1))
                 out.extend(self._unchanged(match.start + i1 + off, kept[j1 + off]) for off in range(i2 - i1))
                 continue
             self._check_unseen(match.start + i1, match.start + i2)
             out.extend(self._new(kept[j]) for j in range(j1, j2))
+        self._check_blank_runs(pairs, kept)
         return out
+
+    def _check_blank_runs(self, pairs: dict[int, int], kept: list[int]) -> None:
+        """Refuse when which blank lines are kept is a guess that changes the result.
+
+        Under a tolerant key an empty line and one holding spaces look the same, so
+        which blank file line the matcher kept as which blank REPLACE line, and
+        which it deleted or inserted instead, is arbitrary. Each such pair is moved
+        to every other blank file and REPLACE line between its neighbouring pairs:
+        if any move gives other bytes, nothing tells which the model meant (its
+        SEARCH may show the lines alike), and the edit is refused.
+        """
+        order = sorted(pairs.items())
+        for n, (f, j) in enumerate(order):
+            if not is_blank(self.lines[f]):
+                continue
+            f_lo, j_lo = order[n - 1] if n else (self.match.start - 1, -1)
+            f_hi, j_hi = order[n + 1] if n + 1 < len(order) else (self.match.stop, len(self.theirs))
+            ours = [g for g in range(f_lo + 1, f_hi) if is_blank(self.lines[g])]
+            theirs = [i for i in kept if j_lo < i < j_hi and is_blank(self.theirs[i])]
+            moves = [(g, i) for g in ours for i in theirs
+                     if (g, i) != (f, j) and self.key(self.lines[g]) == self.their_keys[i]]
+            if not moves:
+                continue
+            # A move changes what REPLACE lines j and i write, and nothing else.
+            if len(moves) > _MAX_BLANK_CHOICES or any(self._moved(f, j, g, i) for g, i in moves):
+                where = f"line {f + 1}" if len(ours) == 1 else f"lines {ours[0] + 1}-{ours[-1] + 1}"
+                raise MergeConflict(
+                    f"blank lines that differ only in whitespace meet at {where}, and which blank file line "
+                    "REPLACE keeps as which of its own is unclear; copy the blank lines into SEARCH and REPLACE "
+                    "exactly as they are in the file"
+                )
+
+    def _moved(self, f: int, j: int, g: int, i: int) -> bool:
+        """True if keeping file line g as REPLACE line i, not f as j, writes other bytes."""
+        if i == j:
+            return self._kept_bytes(g, j) != self._kept_bytes(f, j)
+        return (self._new_bytes(j) != self._kept_bytes(f, j)
+                or self._kept_bytes(g, i) != self._new_bytes(i))
+
+    def _new_bytes(self, j: int) -> str | None:
+        """What REPLACE line ``j`` writes as a new line; None if that is uncertain."""
+        try:
+            return self._new(j)
+        except MergeConflict:
+            return None
+
+    def _kept_bytes(self, f: int, j: int) -> str | None:
+        """The text REPLACE line ``j`` puts in the file if it is file line ``f`` kept; None if uncertain."""
+        try:
+            item = self._unchanged(f, j)
+        except MergeConflict:
+            return None
+        return self.lines[item] if isinstance(item, int) else item
 
     def _unchanged(self, f: int, j: int) -> Item:
         """A file line REPLACE keeps: the file's bytes, unless the model really changed the line.
@@ -147,6 +206,10 @@ class _Merge:
             # so an empty one here may have been one of them.
             raise MergeConflict(f"REPLACE line {j + 1} is empty, and this file has blank lines holding "
                                 "spaces; with REPLACE's indentation shifted, which one it is is unclear")
+        if line and not line.strip() and line != self.replace[j]:
+            # Whitespace alone says nothing of indentation: whether it moved with the rest is a guess.
+            raise MergeConflict(f"REPLACE line {j + 1} holds only whitespace, and with REPLACE's indentation "
+                                "shifted, whether that whitespace shifts too is unclear; leave the line empty")
         if self.typography is None:
             return line
         return self.typography.fix(line, j + 1)

@@ -29,9 +29,15 @@ _SEARCH = re.compile(r"^<{5,}\s*SEARCH\s*$", re.IGNORECASE)
 _DIVIDER = re.compile(r"^={5,9}\s*$")
 _REPLACE = re.compile(r"^>{5,}\s*REPLACE\s*$", re.IGNORECASE)
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_LABEL = re.compile(r"^(?:file\s*name|file\s*path|file|path)\s*:\s*", re.IGNORECASE)
-_EMPHASIS = "*_ \t"
+# "File:", "**Path:**", "__File__:": a label before the path, possibly in emphasis.
+_LABEL = re.compile(r"^(?P<em>\*{1,2}|_{1,2})?(?:file\s*name|file\s*path|file|path)\s*"
+                    r"(?:(?(em)(?P=em)):|:\s*(?(em)(?P=em)))\s*", re.IGNORECASE)
 _QUOTES = "`'\""
+# Underscores closing a Markdown emphasis right after a file extension ("__src/app.py__"): a name
+# never ends so, while "__init__" and "pkg/__main__" do end in underscores that belong to them.
+_UNDERSCORE_EMPHASIS = re.compile(r"^(_+)(?P<inner>.*\.[A-Za-z0-9]+)(_+)$")
+# A path with spaces, written bare: ends in a file extension, not in sentence punctuation.
+_SPACED_PATH = re.compile(r"^[^\s/][^/]*(?:/[^\s/][^/]*)*\.[A-Za-z0-9]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,18 +134,43 @@ def _path_before(lines: list[str], search_at: int, previous: str | None) -> str:
 def clean_path(line: str) -> str | None:
     """The path on a line like ``src/app.py``, ``**src/app.py**``, ``### File: `src/app.py```.
 
-    None when the line is not plainly a path (prose, empty). Spaces inside a
-    path are accepted only when the path is quoted in backticks or quotes.
+    Only decoration that pairs is removed: ``**`` or ``*`` on both ends, backticks or quotes
+    around the path, underscores around it when they close after a file extension (so
+    ``__init__.py`` stays whole), and a heading's ``#``, a ``File:`` label or a colon after
+    it. Characters of the name itself are never removed. None when the line is not plainly
+    a path (prose, empty). A path with spaces is that path when it is quoted, or bare and
+    ending in a file extension (``docs/user guide.md``).
     """
-    text = line.strip().lstrip("#")
-    for _ in range(2):  # "**File:** `path`" needs two rounds: emphasis, label, emphasis
-        text = _LABEL.sub("", text.strip(_EMPHASIS)).rstrip(":").strip(_EMPHASIS)
-    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES
-    if quoted:
-        text = text[1:-1].strip()
-    if not text or any(ch in _QUOTES for ch in text) or (not quoted and any(ch.isspace() for ch in text)):
+    text = line.strip()
+    if text.startswith("#"):
+        text = text.lstrip("#").strip()
+    text = _LABEL.sub("", text)
+    # "Here is the change to app.py:" is prose ending in a colon, not a path with spaces.
+    colon, quoted = text.endswith(":"), False
+    for _ in range(4):  # "**`path`**:" unwraps a layer at a time
+        unwrapped, was_quoted = _unwrap(text.removesuffix(":").rstrip())
+        if unwrapped == text:
+            break
+        text, quoted = unwrapped, quoted or was_quoted
+    if not text or any(ch in _QUOTES for ch in text):
+        return None
+    if not quoted and any(ch.isspace() for ch in text) and (colon or not _SPACED_PATH.match(text)):
         return None
     return text
+
+
+def _unwrap(text: str) -> tuple[str, bool]:
+    """``text`` without one pair of decoration around it, and whether that pair was quotes."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES:
+        return text[1:-1].strip(), True
+    for emphasis in ("**", "*"):
+        if len(text) > 2 * len(emphasis) and text.startswith(emphasis) and text.endswith(emphasis):
+            return text[len(emphasis):-len(emphasis)].strip(), False
+    found = _UNDERSCORE_EMPHASIS.match(text)
+    if found and len(found.group(1)) >= len(found.group(3)):
+        closing = len(found.group(3))
+        return text[closing:-closing].strip(), False
+    return text, False
 
 
 def _malformed(lines: list[str], index: int, problem: str) -> MalformedBlock:

@@ -7,6 +7,8 @@ applies whole or not at all.
 
 from __future__ import annotations
 
+import re
+
 from specrelay import gitrepo
 from specrelay.engine import context as C
 from specrelay.engine import leftovers
@@ -15,6 +17,12 @@ from specrelay.errors import EditError, StepFailed
 
 #: How many corrected replies a builder may send after its first one fails to apply.
 MAX_CORRECTIONS = 2
+#: A commit subject longer than this is cut at a word (git's own advice is about 50-72 characters).
+SUBJECT_CHARS = 72
+
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
+_GENERIC_TITLES = {"goal", "spec", "spec.md", "specification", "plan"}
+_SPEC_LABEL = re.compile(r"^(?:spec(?:ification)?|plan)\s*[:\u2014-]\s*", re.IGNORECASE)
 
 
 def build_context(run: StepRun, findings: str | None, failing_output: str | None) -> C.Context:
@@ -32,6 +40,53 @@ def build_context(run: StepRun, findings: str | None, failing_output: str | None
     if not files:
         ctx.add("map", "Repository map", C.repo_map(run.worktree))
     return ctx
+
+
+def commit_message(spec: str, request: str, step: str, round_: int, *, findings: bool,
+                   failing: bool) -> str:
+    """The commit's subject (what changed, from the spec) and body (which step, round and why).
+
+    The subject is spec.md's first heading, else the first sentence of its Goal, else the
+    request's first line. The trailers are added by the caller and never change: crash-resume
+    finds a step's commit by them.
+    """
+    why = ("fixes the review findings and the failing verification" if findings and failing
+           else "fixes the review findings" if findings
+           else "fixes the failing verification" if failing
+           else "implements the spec" if spec.strip() else "implements the request")
+    subject = _subject(spec) or _first_sentence(request) or step
+    if findings or failing:
+        subject = f"Fix {'review findings' if findings else 'failing verification'}: {subject}"
+    return f"{_cut(subject)}\n\nspecrelay: {step} (round {round_}) {why}.\n"
+
+
+def _subject(spec: str) -> str:
+    """spec.md's title: its first heading, or the first sentence of its Goal section."""
+    lines = spec.splitlines()
+    headings = [(i, m.group(1).strip("*_` ")) for i, m in enumerate(map(_HEADING.match, lines)) if m]
+    if headings and headings[0][1].lower() not in _GENERIC_TITLES:
+        return _SPEC_LABEL.sub("", headings[0][1])
+    goal = next((i for i, title in headings if title.lower() == "goal"), None)
+    if goal is None:
+        return ""
+    following = [i for i, _ in headings if i > goal]
+    body = lines[goal + 1:following[0] if following else len(lines)]
+    return _first_sentence(" ".join(body))
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    end = re.search(r"[.!?](?:\s|$)", text)
+    return (text[:end.start()] if end else text).strip()
+
+
+def _cut(subject: str) -> str:
+    """One line of at most SUBJECT_CHARS characters, cut at a word."""
+    subject = " ".join(subject.split())
+    if len(subject) <= SUBJECT_CHARS:
+        return subject
+    cut = subject[:SUBJECT_CHARS - 3].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "..."
 
 
 def _gist(exc: EditError) -> str:
@@ -95,7 +150,9 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
             ctx.add("problem", "Why it could not be applied (nothing was changed)",
                     f"{exc}\n\nAnswer again with the complete, corrected set of SEARCH/REPLACE blocks.")
     run.emit("note", {"text": f"applied edits to {', '.join(applied.changed) or 'no files'}"})
-    sha = gitrepo.commit_all(run.worktree, f"specrelay: {run.step.title} (round {run.round})", {
+    message = commit_message(run.read_artifact(run.spec_name) or "", run.task.request, run.step.title, run.round,
+                             findings=bool(findings), failing=bool(failing_output))
+    sha = gitrepo.commit_all(run.worktree, message, {
         "Specrelay-Task": run.task.id, "Specrelay-Model": model, "Specrelay-Step": run.key},
         paths=sorted(set(applied.changed) | set(applied.created)))
     if sha is None:
