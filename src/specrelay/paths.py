@@ -64,3 +64,52 @@ def reviews_dir(root: Path) -> Path:
 def data_dir() -> Path:
     """Package data shipped with specrelay (built-in presets, workflow templates, demo)."""
     return Path(__file__).parent / "data"
+
+
+def make_dir(path: Path, *, exist_ok: bool = True) -> None:
+    """Create ``path`` and its parents, or raise a UserError naming what is in the way and the fix.
+
+    A file where a folder should be, or a folder the user cannot write to, is the user's to fix;
+    it must read as such, not as a traceback.
+    """
+    from specrelay.errors import UserError
+
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError as exc:
+        blocker = _blocking_file(path)
+        if blocker is None:
+            raise UserError(f"{path} already exists.") from exc
+        raise UserError(f"{blocker} is a file, but specrelay keeps a folder there; move it aside "
+                        f"(e.g. `mv {blocker} {blocker}.bak`), then run again.") from exc
+    except NotADirectoryError as exc:
+        blocker = _blocking_file(path) or path
+        raise UserError(f"{blocker} is a file, but specrelay keeps a folder there; move it aside "
+                        f"(e.g. `mv {blocker} {blocker}.bak`), then run again.") from exc
+    except PermissionError as exc:
+        raise UserError(not_writable(path)) from exc
+    except OSError as exc:
+        raise UserError(f"cannot create the folder {path}: {exc.strerror or exc}.") from exc
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first of ``path`` and its parents that exists and is not a folder."""
+    for candidate in (*reversed(path.parents), path):
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return None
+
+
+def not_writable(path: Path) -> str:
+    """A sentence naming the folder or file that stops specrelay writing ``path``, and the fix."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), path)
+    blocker = existing if not os.access(existing, os.W_OK) else path
+    fix = f"make it writable (`chmod u+w {blocker}`)"
+    try:
+        owner = blocker.stat().st_uid
+    except OSError:
+        owner = os.geteuid()
+    if owner != os.geteuid():
+        fix += f" or run as its owner (uid {owner})"
+    what = "" if blocker == path else f", so specrelay cannot create {path}"
+    return f"{blocker} is not writable{what}; {fix}, then run again."

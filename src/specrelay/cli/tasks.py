@@ -13,9 +13,8 @@ from specrelay.cli.common import console, money, open_ledger, print_json, repo_r
 from specrelay.errors import GitError, UserError
 
 
-def _open(root: Path) -> Any:
-
-    return open_ledger(root)
+def _open(root: Path, *, readonly: bool = False) -> Any:
+    return open_ledger(root, readonly=readonly)
 
 
 @app.command("status")
@@ -27,7 +26,7 @@ def status_command(
     from specrelay.engine import all_status, load_task, status_object
 
     root = repo_root()
-    ledger = _open(root)
+    ledger = _open(root, readonly=True)
     if task_id:
         rows = [status_object(root, ledger, load_task(root, ledger, task_id))]
     else:
@@ -82,7 +81,7 @@ def show_command(
     from specrelay.engine import load_task, task_summary
 
     root = repo_root()
-    ledger = _open(root)
+    ledger = _open(root, readonly=True)
     task = load_task(root, ledger, task_id)
     if not task.folder.is_dir():
         raise UserError(f"task {task.id}: its folder {task.folder} is gone; its ledger record remains.")
