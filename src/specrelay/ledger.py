@@ -206,6 +206,9 @@ class Ledger:
     def _open_readonly(self, path: Path) -> sqlite3.Connection | None:
         """A read-only connection; None when the ledger needs upgrading and the user may write it."""
         if not path.exists():
+            in_the_way = paths.file_in_the_way(path.parent)
+            if in_the_way:
+                raise UserError(in_the_way)
             conn = self._connect(":memory:")  # no ledger yet: it reads as an empty one, and nothing is created
             self.conn = conn
             self._migrate()

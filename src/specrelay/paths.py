@@ -76,27 +76,20 @@ def make_dir(path: Path, *, exist_ok: bool = True) -> None:
 
     try:
         path.mkdir(parents=True, exist_ok=exist_ok)
-    except FileExistsError as exc:
-        blocker = _blocking_file(path)
-        if blocker is None:
-            raise UserError(f"{path} already exists.") from exc
-        raise UserError(f"{blocker} is a file, but specrelay keeps a folder there; move it aside "
-                        f"(e.g. `mv {blocker} {blocker}.bak`), then run again.") from exc
-    except NotADirectoryError as exc:
-        blocker = _blocking_file(path) or path
-        raise UserError(f"{blocker} is a file, but specrelay keeps a folder there; move it aside "
-                        f"(e.g. `mv {blocker} {blocker}.bak`), then run again.") from exc
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise UserError(file_in_the_way(path) or f"{path} already exists.") from exc
     except PermissionError as exc:
         raise UserError(not_writable(path)) from exc
     except OSError as exc:
         raise UserError(f"cannot create the folder {path}: {exc.strerror or exc}.") from exc
 
 
-def _blocking_file(path: Path) -> Path | None:
-    """The first of ``path`` and its parents that exists and is not a folder."""
-    for candidate in (*reversed(path.parents), path):
+def file_in_the_way(folder: Path) -> str | None:
+    """A sentence naming the file that stands where ``folder`` or one of its parents should be; None if none."""
+    for candidate in (*reversed(folder.parents), folder):
         if candidate.exists() and not candidate.is_dir():
-            return candidate
+            return (f"{candidate} is a file, but specrelay keeps a folder there; move it aside "
+                    f"(e.g. `mv {candidate} {candidate}.bak`), then run again.")
     return None
 
 
