@@ -53,7 +53,7 @@ def locked(path: Path, wait_s: float) -> LedgerLocked:
     who = ", ".join(f"process {pid} ({_command(pid)})" for pid in holders) if holders else (
         "another process (another specrelay command, or a tool with the database open)")
     return LedgerLocked(f"{path}: the ledger is being written by {who}, which kept it locked for {wait_s:g} s; "
-                        "wait for it to finish, then run the command again. Nothing was changed.")
+                        "wait for it to finish, then run the command again.")
 
 
 def unwritable(path: Path, exc: sqlite3.Error) -> UserError:
@@ -109,5 +109,5 @@ def _command(pid: int) -> str:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "command unknown"
-    text = " ".join(a.decode(errors="replace") for a in argv if a)
+    text = " ".join(" ".join(a.decode(errors="replace").split()) for a in argv if a)  # one line, always
     return text if len(text) <= 80 else text[:77] + "..."
