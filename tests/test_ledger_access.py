@@ -227,3 +227,14 @@ def test_tasks_folder_unwritable(done_task: tuple[Path, str]) -> None:
     assert_clean_error(proc, f"{tasks} is not writable", f"chmod u+w {tasks}")
     assert "internal error" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in tasks.iterdir()) == [task_id]
+
+
+def test_ledger_path_is_a_folder(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    ledger = repo / ".specrelay" / "ledger.db"
+    (ledger / "keep").mkdir(parents=True)
+    for args in (["status"], ["run", "Add sub"]):
+        proc = run_cli(*args, cwd=repo)
+        assert_clean_error(proc, f"{ledger} is a folder", "move it aside")
+        assert "not a readable" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert (ledger / "keep").is_dir()

@@ -161,6 +161,8 @@ class Ledger:
         self.path = path
         self.readonly = readonly
         self.wait_s = wait_s()
+        if path.is_dir():  # SQLite calls it a disk I/O error, which would read as corruption
+            raise ledger_errors.a_folder(path)
         if readonly:
             conn = self._open_readonly(path)
             if conn is not None:

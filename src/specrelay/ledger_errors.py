@@ -59,8 +59,7 @@ def locked(path: Path, wait_s: float) -> LedgerLocked:
 def unwritable(path: Path, exc: sqlite3.Error) -> UserError:
     """A ledger specrelay may not write: name the folder or file in the way (or say it is not a file)."""
     if path.is_dir():
-        return UserError(f"{path} is a folder, but specrelay keeps its ledger file there; move it aside "
-                         f"(e.g. `mv {path} {path}.bak`), then run again.")
+        return a_folder(path)
     wal, shm = sidecars(path)
     candidates = [path.parent, path] + [p for p in (wal, shm) if p.exists()]
     blocker = next((p for p in candidates if p.exists() and not os.access(p, os.W_OK)), None)
@@ -69,6 +68,12 @@ def unwritable(path: Path, exc: sqlite3.Error) -> UserError:
         return UserError(f"{path}: specrelay cannot write its ledger ({exc}); check that the file and its folder "
                          f"are writable, then run again. {reads}")
     return UserError(f"{path}: the ledger cannot be written: {not_writable(blocker)} {reads}")
+
+
+def a_folder(path: Path) -> UserError:
+    """A folder where the ledger file should be."""
+    return UserError(f"{path} is a folder, but specrelay keeps its ledger file there; move it aside "
+                     f"(e.g. `mv {path} {path}.bak`), then run again.")
 
 
 def lock_holders(path: Path) -> list[int]:
