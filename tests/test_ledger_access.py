@@ -238,3 +238,10 @@ def test_ledger_path_is_a_folder(tmp_path: Path) -> None:
         assert_clean_error(proc, f"{ledger} is a folder", "move it aside")
         assert "not a readable" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert (ledger / "keep").is_dir()
+
+
+def test_commands_on_a_task_that_does_not_exist_create_nothing(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    for args in (["merge", "nope"], ["discard", "nope"], ["resume", "nope"], ["show", "nope"]):
+        assert_clean_error(run_cli(*args, cwd=repo), "no task 'nope'")
+    assert not (repo / ".specrelay").exists()

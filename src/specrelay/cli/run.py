@@ -20,7 +20,7 @@ from specrelay.errors import SpecRelayError, UserError
 
 
 def _open(root: Path) -> tuple[Any, Any]:
-    return _open_config(root), open_ledger(root)
+    return _open_config(root), open_ledger(root, create=False)  # resume: only tasks that exist
 
 
 def _open_config(root: Path) -> Any:

@@ -14,7 +14,7 @@ from specrelay.errors import GitError, UserError
 
 
 def _open(root: Path, *, readonly: bool = False) -> Any:
-    return open_ledger(root, readonly=readonly)
+    return open_ledger(root, readonly=readonly, create=False)  # these commands act on tasks that exist
 
 
 @app.command("status")
