@@ -245,3 +245,13 @@ def test_commands_on_a_task_that_does_not_exist_create_nothing(tmp_path: Path) -
     for args in (["merge", "nope"], ["discard", "nope"], ["resume", "nope"], ["show", "nope"]):
         assert_clean_error(run_cli(*args, cwd=repo), "no task 'nope'")
     assert not (repo / ".specrelay").exists()
+
+
+def test_unreadable_ledger_file(done_task: tuple[Path, str]) -> None:
+    repo, _ = done_task
+    ledger = repo / ".specrelay" / "ledger.db"
+    with mode(ledger, 0o000):
+        for args in (["status"], ["run", "Add mul"]):
+            proc = run_bound(*args, cwd=repo)
+            assert_clean_error(proc, f"{ledger}: the ledger cannot be read", f"chmod u+r {ledger}")
+            assert "not a readable SQLite database" not in proc.stderr

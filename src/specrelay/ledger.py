@@ -130,12 +130,13 @@ class _Connection(sqlite3.Connection):
 
     ledger_path: Path
     wait_s: float
+    reading: bool = False
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
             return super().execute(sql, parameters)
         except sqlite3.OperationalError as exc:
-            error = ledger_errors.translate(self.ledger_path, exc, wait_s=self.wait_s)
+            error = ledger_errors.translate(self.ledger_path, exc, wait_s=self.wait_s, reading=self.reading)
             if error is None:
                 raise
             raise error from exc
@@ -183,11 +184,18 @@ class Ledger:
             except sqlite3.DatabaseError as exc:
                 raise self._unreadable(exc) from exc
 
-    def _connect(self, target: str, *, uri: bool = False) -> _Connection:
-        conn = sqlite3.connect(target, timeout=self.wait_s, isolation_level=None, check_same_thread=False,
-                               uri=uri, factory=_Connection)
+    def _connect(self, target: str, *, reading: bool = False) -> _Connection:
+        """A connection to ``target`` (a path, or a read-only ``file:`` URI when ``reading``)."""
+        try:
+            conn = sqlite3.connect(target, timeout=self.wait_s, isolation_level=None, check_same_thread=False,
+                                   uri=reading, factory=_Connection)
+        except sqlite3.OperationalError as exc:  # the file cannot even be opened
+            error = ledger_errors.translate(self.path, exc, wait_s=self.wait_s, reading=reading)
+            if error is None:
+                raise
+            raise error from exc
         assert isinstance(conn, _Connection)
-        conn.ledger_path, conn.wait_s = self.path, self.wait_s
+        conn.ledger_path, conn.wait_s, conn.reading = self.path, self.wait_s, reading
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={int(self.wait_s * 1000)}")
         return conn
@@ -248,7 +256,7 @@ class Ledger:
         Neither ever writes, migrates or switches the journal mode.
         """
         base = "file:" + urllib.parse.quote(str(path.resolve()))
-        conn = self._connect(base + "?mode=ro", uri=True)
+        conn = self._connect(base + "?mode=ro", reading=True)
         try:
             conn.execute("PRAGMA query_only=ON")
             conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # opens the file and its -shm
@@ -261,7 +269,7 @@ class Ledger:
         except BaseException:
             conn.close()
             raise
-        conn = self._connect(base + "?mode=ro&immutable=1", uri=True)
+        conn = self._connect(base + "?mode=ro&immutable=1", reading=True)
         conn.execute("PRAGMA query_only=ON")
         return conn
 

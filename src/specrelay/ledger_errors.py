@@ -39,12 +39,15 @@ def is_access(exc: sqlite3.Error) -> bool:
     return name.startswith(_ACCESS_NAMES) or "readonly" in str(exc) or "unable to open" in str(exc)
 
 
-def translate(path: Path, exc: sqlite3.Error, *, wait_s: float) -> UserError | None:
-    """The UserError for a lock or an access problem on the ledger at ``path``; None for anything else."""
+def translate(path: Path, exc: sqlite3.Error, *, wait_s: float, reading: bool = False) -> UserError | None:
+    """The UserError for a lock or an access problem on the ledger at ``path``; None for anything else.
+
+    ``reading``: the connection is a read-only one, so the problem stops even reading.
+    """
     if is_lock(exc):
         return locked(path, wait_s)
     if is_access(exc):
-        return unwritable(path, exc)
+        return unreadable(path) if reading else unwritable(path, exc)
     return None
 
 
@@ -57,17 +60,28 @@ def locked(path: Path, wait_s: float) -> LedgerLocked:
 
 
 def unwritable(path: Path, exc: sqlite3.Error) -> UserError:
-    """A ledger specrelay may not write: name the folder or file in the way (or say it is not a file)."""
+    """A ledger specrelay may not write: name the file or folder in the way (or say it is not a file)."""
     if path.is_dir():
         return a_folder(path)
+    if path.exists() and not os.access(path, os.R_OK):
+        return unreadable(path)
     wal, shm = sidecars(path)
-    candidates = [path.parent, path] + [p for p in (wal, shm) if p.exists()]
+    candidates = [path, *(p for p in (wal, shm) if p.exists()), path.parent]
     blocker = next((p for p in candidates if p.exists() and not os.access(p, os.W_OK)), None)
     reads = "`specrelay status`, `show` and `cost` still read it as it is."
     if blocker is None:
         return UserError(f"{path}: specrelay cannot write its ledger ({exc}); check that the file and its folder "
                          f"are writable, then run again. {reads}")
     return UserError(f"{path}: the ledger cannot be written: {not_writable(blocker)} {reads}")
+
+
+def unreadable(path: Path) -> UserError:
+    """A ledger that cannot even be read: the file itself, or (in WAL mode) the index next to it."""
+    if path.exists() and not os.access(path, os.R_OK):
+        return UserError(f"{path}: the ledger cannot be read; make it readable (`chmod u+r {path}`), then run again.")
+    return UserError(f"{path}: the ledger cannot be read here: its write-ahead log holds recent writes, and "
+                     f"reading them needs its index {sidecars(path)[1].name}, which specrelay cannot create: "
+                     f"{not_writable(path.parent)}")
 
 
 def a_folder(path: Path) -> UserError:
