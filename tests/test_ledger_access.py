@@ -116,6 +116,7 @@ def test_read_only_ledger_file(done_task: tuple[Path, str]) -> None:
         proc = run_bound("discard", task_id, "--force", cwd=repo)
         assert_clean_error(proc, f"{ledger} is not writable", f"chmod u+w {ledger}")
         assert "not a readable" not in proc.stderr
+    assert (repo / ".specrelay" / "worktrees" / task_id).is_dir()  # refused before it acted, not after
     assert ledger.read_bytes() == before  # read, never migrated nor switched
 
 

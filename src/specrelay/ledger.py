@@ -208,6 +208,9 @@ class Ledger:
             conn.execute("PRAGMA synchronous=NORMAL")
             self.conn = conn
             self._migrate()
+            # A write that changes nothing: a ledger that cannot be written (or stays locked) says so
+            # now, before the command acts (removes a worktree, merges), not when it records what it did.
+            conn.execute("DELETE FROM migrations WHERE 0")
         except BaseException:
             conn.close()
             raise
