@@ -57,7 +57,7 @@ def state(repo: Path) -> dict[str, Any]:
     if ledger.exists():
         try:
             tasks = [r[0] for r in sqlite3.connect(ledger).execute("SELECT id FROM tasks ORDER BY id")]
-        except sqlite3.OperationalError:
+        except sqlite3.DatabaseError:  # a case may damage the ledger itself
             tasks = []
     return {
         "files": files,

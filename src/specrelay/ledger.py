@@ -8,14 +8,17 @@ A cost is a number or NULL (unknown), never a made-up zero.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from specrelay import ledger_errors, paths
 from specrelay.errors import UserError
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -129,41 +132,159 @@ def _typed_totals(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-class Ledger:
-    """A connection to one ledger file. Cheap to open; safe to use from several processes."""
+class _Connection(sqlite3.Connection):
+    """A connection whose statements report a lock or an access problem as what it is.
 
-    def __init__(self, path: Path) -> None:
+    Every statement of the ledger goes through ``execute``, so a write refused because another
+    process holds the lock, or because the file is read-only, says so wherever it happens.
+    """
+
+    ledger_path: Path
+    wait_s: float
+    reading: bool = False
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            error = ledger_errors.translate(self.ledger_path, exc, wait_s=self.wait_s, reading=self.reading)
+            if error is None:
+                raise
+            raise error from exc
+
+
+def wait_s() -> float:
+    """How long a command waits for another process's write: ``$SPECRELAY_LEDGER_WAIT_S``, else 30 s."""
+    try:
+        return max(0.0, float(os.environ.get("SPECRELAY_LEDGER_WAIT_S", "30")))
+    except ValueError:
+        return 30.0
+
+
+class Ledger:
+    """A connection to one ledger file. Cheap to open; safe to use from several processes.
+
+    ``readonly=True`` is for commands that only read: it never creates, migrates or switches the
+    file's journal mode, and works on a ledger (or a folder) the user cannot write. A ledger that
+    does not exist yet reads as an empty one, and nothing is created.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + 30.0
+        self.readonly = readonly
+        self.wait_s = wait_s()
+        if path.is_dir():  # SQLite calls it a disk I/O error, which would read as corruption
+            raise ledger_errors.a_folder(path)
+        if readonly:
+            conn = self._open_readonly(path)
+            if conn is not None:
+                self.conn = conn
+                return
+            self.readonly = False  # an older ledger that this user may write: upgrade it, as any command would
+        paths.make_dir(path.parent)
+        deadline = time.monotonic() + self.wait_s
         while True:
             try:
                 self.conn = self._open(path)
                 return
-            except sqlite3.OperationalError as exc:
+            except ledger_errors.LedgerLocked:
                 # Another process is switching a new ledger to WAL or migrating it: wait, then retry.
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise self._unreadable(exc) from exc
                 if time.monotonic() > deadline:
-                    raise UserError(f"{path}: the ledger stayed locked by another process for 30 s; "
-                                    "wait for it to finish, then try again.") from exc
+                    raise
                 time.sleep(0.05)
             except sqlite3.DatabaseError as exc:
                 raise self._unreadable(exc) from exc
 
-    def _open(self, path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    def _connect(self, target: str, *, reading: bool = False) -> _Connection:
+        """A connection to ``target`` (a path, or a read-only ``file:`` URI when ``reading``)."""
         try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn = sqlite3.connect(target, timeout=self.wait_s, isolation_level=None, check_same_thread=False,
+                                   uri=reading, factory=_Connection)
+        except sqlite3.OperationalError as exc:  # the file cannot even be opened
+            error = ledger_errors.translate(self.path, exc, wait_s=self.wait_s, reading=reading)
+            if error is None:
+                raise
+            raise error from exc
+        assert isinstance(conn, _Connection)
+        conn.ledger_path, conn.wait_s, conn.reading = self.path, self.wait_s, reading
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(self.wait_s * 1000)}")
+        return conn
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        conn = self._connect(str(path))
+        try:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # switching takes a lock: only once
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self.conn = conn
             self._migrate()
+            # A write that changes nothing: a ledger that cannot be written (or stays locked) says so
+            # now, before the command acts (removes a worktree, merges), not when it records what it did.
+            conn.execute("DELETE FROM migrations WHERE 0")
         except BaseException:
             conn.close()
             raise
+        return conn
+
+    def _open_readonly(self, path: Path) -> sqlite3.Connection | None:
+        """A read-only connection; None when the ledger needs upgrading and the user may write it."""
+        if not path.exists():
+            in_the_way = paths.file_in_the_way(path.parent)
+            if in_the_way:
+                raise UserError(in_the_way)
+            conn = self._connect(":memory:")  # no ledger yet: it reads as an empty one, and nothing is created
+            self.conn = conn
+            self._migrate()
+            return conn
+        try:
+            conn = self._connect_readonly(path)
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from exc
+        try:
+            done = {r[0] for r in conn.execute("SELECT name FROM migrations")}
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                conn.close()
+                raise self._unreadable(exc) from exc
+            done = set()  # an empty file: a ledger no command has written yet
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise self._unreadable(exc) from exc
+        if all(name in done for name, _ in MIGRATIONS):
+            return conn
+        conn.close()
+        if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+            return None
+        blocker = path if os.access(path.parent, os.W_OK) else path.parent
+        raise UserError(f"{path} was written by an older specrelay and must be upgraded before it can be read: "
+                        f"{paths.not_writable(blocker)}")
+
+    def _connect_readonly(self, path: Path) -> _Connection:
+        """``mode=ro``, which reads alongside a live writer; ``immutable=1`` only when that cannot open.
+
+        In WAL mode even a reader needs the ``-shm`` index, created next to the file when missing:
+        in a folder the user cannot write, ``mode=ro`` then fails. ``immutable=1`` reads the file
+        alone, ignoring the write-ahead log, so it is used only when that log is absent or empty:
+        then the file holds every committed write, and no writer is at work (a writer keeps a log).
+        Neither ever writes, migrates or switches the journal mode.
+        """
+        base = "file:" + urllib.parse.quote(str(path.resolve()))
+        conn = self._connect(base + "?mode=ro", reading=True)
+        try:
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # opens the file and its -shm
+            return conn
+        except UserError as exc:
+            conn.close()
+            wal, _ = ledger_errors.sidecars(path)
+            if isinstance(exc, ledger_errors.LedgerLocked) or (wal.exists() and wal.stat().st_size > 0):
+                raise
+        except BaseException:
+            conn.close()
+            raise
+        conn = self._connect(base + "?mode=ro&immutable=1", reading=True)
+        conn.execute("PRAGMA query_only=ON")
         return conn
 
     def _unreadable(self, exc: Exception) -> UserError:

@@ -64,3 +64,45 @@ def reviews_dir(root: Path) -> Path:
 def data_dir() -> Path:
     """Package data shipped with specrelay (built-in presets, workflow templates, demo)."""
     return Path(__file__).parent / "data"
+
+
+def make_dir(path: Path, *, exist_ok: bool = True) -> None:
+    """Create ``path`` and its parents, or raise a UserError naming what is in the way and the fix.
+
+    A file where a folder should be, or a folder the user cannot write to, is the user's to fix;
+    it must read as such, not as a traceback.
+    """
+    from specrelay.errors import UserError
+
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise UserError(file_in_the_way(path) or f"{path} already exists.") from exc
+    except PermissionError as exc:
+        raise UserError(not_writable(path)) from exc
+    except OSError as exc:
+        raise UserError(f"cannot create the folder {path}: {exc.strerror or exc}.") from exc
+
+
+def file_in_the_way(folder: Path) -> str | None:
+    """A sentence naming the file that stands where ``folder`` or one of its parents should be; None if none."""
+    for candidate in (*reversed(folder.parents), folder):
+        if candidate.exists() and not candidate.is_dir():
+            return (f"{candidate} is a file, but specrelay keeps a folder there; move it aside "
+                    f"(e.g. `mv {candidate} {candidate}.bak`), then run again.")
+    return None
+
+
+def not_writable(path: Path) -> str:
+    """A sentence naming the folder or file that stops specrelay writing ``path``, and the fix."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), path)
+    blocker = existing if not os.access(existing, os.W_OK) else path
+    fix = f"make it writable (`chmod u+w {blocker}`)"
+    try:
+        owner = blocker.stat().st_uid
+    except OSError:
+        owner = os.geteuid()
+    if owner != os.geteuid():
+        fix += f" or run as its owner (uid {owner})"
+    what = "" if blocker == path else f", so specrelay cannot create {path}"
+    return f"{blocker} is not writable{what}; {fix}, then run again."

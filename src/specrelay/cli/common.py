@@ -142,13 +142,20 @@ def repo_root(start: Path | None = None) -> Path:
     return find_root(start or Path.cwd())
 
 
-def open_ledger(root: Path | None) -> Any:
+def open_ledger(root: Path | None, *, readonly: bool = False, create: bool = True) -> Any:
     """The ledger of the repository (or the user's, outside one). Inside a repository, the folder it
-    lives in is kept out of git through .git/info/exclude, whichever command creates it first."""
+    lives in is kept out of git through .git/info/exclude, whichever command creates it first.
+
+    ``readonly`` is for the commands that only read: they create nothing (no folder, no ledger, no
+    exclude line) and work on a ledger the user cannot write. ``create=False`` is for the commands
+    that act on an existing task: without a ledger there is none, and they too create nothing.
+    """
     from specrelay import gitrepo, paths
     from specrelay.ledger import Ledger
 
     path = paths.ledger_path(root)
+    if readonly or (not create and not path.exists()):
+        return Ledger(path, readonly=True)
     if root is not None and not path.exists():  # first use in this repository
         gitrepo.add_exclude(root)
     return Ledger(path)

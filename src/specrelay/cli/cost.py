@@ -27,7 +27,7 @@ def cost_command(
     if by is not None and by not in BY:
         raise UserError(f"--by {by}: expected one of {', '.join(BY)}.")
     root = repo_root_or_none()
-    ledger = open_ledger(root)
+    ledger = open_ledger(root, readonly=True)
     if task is not None and ledger.task(task) is None and not ledger.calls(task):
         from specrelay.engine.task import resolve_task_id
 

@@ -20,7 +20,8 @@ def gc_command(
     from specrelay.ledger import Ledger
 
     root = repo_root()
-    report = collect(root, Ledger(paths.ledger_path(root)), dry_run=dry_run, force=force)
+    ledger = Ledger(paths.ledger_path(root), readonly=True)  # gc removes worktrees; it only reads the ledger
+    report = collect(root, ledger, dry_run=dry_run, force=force)
     if json_out:
         print_json(report.to_json())
         return

@@ -20,9 +20,13 @@ from specrelay.errors import SpecRelayError, UserError
 
 
 def _open(root: Path) -> tuple[Any, Any]:
+    return _open_config(root), open_ledger(root, create=False)  # resume: only tasks that exist
+
+
+def _open_config(root: Path) -> Any:
     from specrelay.config import load_config
 
-    return load_config(root), open_ledger(root)
+    return load_config(root)
 
 
 JOBS_HELP = "At most this many tasks run at once; the others wait their turn."
@@ -58,11 +62,12 @@ def run_command(
             which = f"request {n} of {len(requests)}" if len(requests) > 1 else "the request"
             raise UserError(f"{which} is empty: say what to build, e.g. specrelay run \"Add a --verbose flag\".")
     root = repo_root()
-    config, ledger = _open(root)
+    config = _open_config(root)
     flow = prepare_workflow(root, config, workflow)
     # From the worktree the command runs in (a linked one too); a dirty or detached base is refused
     # once, before any task exists.
     resolved = resolve_base(root, base, where=Path.cwd())
+    ledger = open_ledger(root)  # only now: a bad config, workflow or base creates nothing
 
     def start(request: str) -> Any:
         return lambda led: create_task(root, led, config, request, workflow=flow, base=base, budget_usd=budget,

@@ -23,9 +23,8 @@ from specrelay.cli.common import (
 from specrelay.errors import UserError
 
 
-def _open(root: Path) -> Any:
-
-    return open_ledger(root)
+def _open(root: Path, *, readonly: bool = False) -> Any:
+    return open_ledger(root, readonly=readonly, create=False)  # these commands act on tasks that exist
 
 
 @app.command("status")
@@ -44,7 +43,7 @@ def status_command(
     if limit is not None and limit < 1:
         raise UserError(f"--limit {limit}: give a number of tasks, 1 or more (e.g. --limit 10).")
     root = repo_root()
-    ledger = _open(root)
+    ledger = _open(root, readonly=True)
     if task_id:
         rows = [status_object(root, ledger, load_task(root, ledger, task_id))]
     else:
@@ -126,7 +125,7 @@ def show_command(
     from specrelay.engine.summary import task_diffstat
 
     root = repo_root()
-    ledger = _open(root)
+    ledger = _open(root, readonly=True)
     task = load_task(root, ledger, task_id)
     if not task.folder.is_dir():
         raise UserError(f"task {task.id}: its folder {task.folder} is gone; its ledger record remains.")

@@ -203,7 +203,9 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
     worktree = paths.worktree_dir(root, task_id)
     branch = gitrepo.task_branch(task_id)
     gitrepo.add_exclude(root)
-    folder.mkdir(parents=True)
+    # A file or a read-only folder in the way is one clear line (git's own error for it is several).
+    paths.make_dir(worktree.parent)
+    paths.make_dir(folder, exist_ok=False)
     made_worktree = False
     try:
         atomic_write_text(folder / "request.md", request.rstrip() + "\n")
