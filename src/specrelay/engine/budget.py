@@ -12,6 +12,7 @@ produces more than its cap, so it never costs more than it reserved, and calls i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from specrelay.config import Preset
 from specrelay.errors import BudgetExceeded
@@ -53,30 +54,47 @@ class Budget:
         self.more = more
         #: Reservations of calls in flight (a review panel calls several presets at once).
         self.in_flight = 0.0
+        #: Claims made and not yet grown (see :meth:`grow`).
+        self.growing = 0
 
     @property
     def left(self) -> float:
         return self.limit - self.spent - self.in_flight
 
     def reserve(self, preset: Preset, input_tokens: int, max_output_tokens: int, phase: str) -> Reservation:
-        """Reserve the next call: at its full cap if that fits, else at the largest cap that does, down
-        to the phase's floor; raises BudgetExceeded when even the floor does not fit."""
+        """Claim the next call's floor (the phase's, or the whole cap when that is smaller); raises
+        BudgetExceeded when even the floor does not fit. :meth:`grow` then raises the claim to the
+        largest cap up to the preset's that its share of what is left pays for."""
         full = cost_of(preset, Usage(input_tokens=input_tokens, output_tokens=max_output_tokens))
         if full is None:
             return Reservation(max_output_tokens, 0.0)  # no price known: nothing to check (shown as unknown)
-        cap, usd = max_output_tokens, full
-        if full > self.left:
-            floor = min(output_floor(preset, phase), max_output_tokens)
-            at_floor = cost_of(preset, Usage(input_tokens=input_tokens, output_tokens=floor)) or 0.0
-            if at_floor > self.left:
-                raise self._exceeded(preset, phase, input_tokens, floor, at_floor, full)
-            cap = _largest_cap(preset, input_tokens, floor, max_output_tokens, self.left)
-            usd = cost_of(preset, Usage(input_tokens=input_tokens, output_tokens=cap)) or 0.0
-        self.in_flight += usd
-        return Reservation(cap, usd, lowered=cap < max_output_tokens)
+        floor = min(output_floor(preset, phase), max_output_tokens)
+        at_floor = cost_of(preset, Usage(input_tokens=input_tokens, output_tokens=floor)) or 0.0
+        if at_floor > self.left:
+            raise self._exceeded(preset, phase, input_tokens, floor, at_floor, full)
+        self.in_flight += at_floor
+        self.growing += 1
+        return Reservation(floor, at_floor, lowered=floor < max_output_tokens,
+                           growth=_Growth(preset, input_tokens, max_output_tokens))
+
+    def grow(self, claim: Reservation) -> Reservation:
+        """Raise a claim to the largest cap its share of what is left pays for: what is left is split
+        evenly among the claims still to grow, so that calls started together (a review panel) each get
+        their part instead of the first taking it all."""
+        g = claim.growth
+        if g is None:
+            return claim
+        self.growing -= 1
+        share = claim.usd + max(self.left, 0.0) / (self.growing + 1)
+        cap = _largest_cap(g.preset, g.input_tokens, claim.cap, g.max_output_tokens, share)
+        usd = cost_of(g.preset, Usage(input_tokens=g.input_tokens, output_tokens=cap)) or 0.0
+        self.in_flight += usd - claim.usd
+        return Reservation(cap, usd, lowered=cap < g.max_output_tokens)
 
     def release(self, reservation: Reservation, cost_usd: float | None) -> None:
         """The call ended: free its reservation and count what it really cost (None: nothing known)."""
+        if reservation.growth is not None:
+            self.growing -= 1  # ended (cut off) before it grew
         self.in_flight = max(0.0, self.in_flight - reservation.usd)
         if cost_usd is not None:
             self.spent += cost_usd
@@ -99,6 +117,15 @@ class TaskBudget(Budget):
     def __init__(self, ledger: Ledger, task_id: str, limit_usd: float) -> None:
         super().__init__(limit_usd, spent_usd=ledger.spent(task_id), owner=f"task {task_id}",
                          more=f"specrelay resume {task_id} --budget {{usd}}")
+
+
+@dataclass(frozen=True)
+class _Growth:
+    """What a claim needs to grow: the call's preset, counted input and the preset's own cap."""
+
+    preset: Preset
+    input_tokens: int
+    max_output_tokens: int
 
 
 def _largest_cap(preset: Preset, input_tokens: int, low: int, high: int, left: float) -> int:

@@ -65,14 +65,22 @@ class Reservation:
     usd: float
     #: True when the cap is below the preset's own: the budget lowered it.
     lowered: bool = False
+    #: Set on a claim that is still to grow (the budget's own bookkeeping).
+    growth: Any = None
 
 
 class BudgetCheck(Protocol):
     """Reserves the next call's cost at an output cap the budget can pay for (lowering the preset's cap
     if need be), or raises BudgetExceeded; the reservation is released, with the call's real cost, when
-    the call ends."""
+    the call ends.
+
+    Reserving is two steps: ``reserve`` claims the least the call needs, then, once calls started at the
+    same moment (a panel) have claimed theirs, ``grow`` raises the claim to the call's share.
+    """
 
     def reserve(self, preset: Preset, input_tokens: int, max_output_tokens: int, phase: str) -> Reservation: ...
+
+    def grow(self, claim: Reservation) -> Reservation: ...
 
     def release(self, reservation: Reservation, cost_usd: float | None) -> None: ...
 
@@ -252,34 +260,43 @@ class Client:
         retry = self.config.retry
         failure: AttemptFailed | None = None
         for attempt in range(retry.attempts):
-            held = self._reserve(preset, system, user, phase)
+            held = await self._reserve(preset, system, user, phase)
             sent = preset if held is None else preset.model_copy(update={"max_tokens": held.cap})
             cost: float | None = None
+            failed: AttemptFailed | None = None
             try:
                 reply, latency, started = await self._attempt(sent, system, user, on_delta)
                 cost = cost_of(preset, reply.usage)
             except AttemptFailed as exc:
-                failure = exc
-                self._record_failure(preset, exc, phase, step, context, key)
-                if not exc.retryable or attempt == retry.attempts - 1:
-                    break
-                await self.sleep(self._backoff(attempt, exc.retry_after))
-                continue
+                failed = exc
             finally:
                 if self.budget is not None and held is not None:
-                    self.budget.release(held, cost)
+                    self.budget.release(held, cost)  # before any backoff: a waiting retry holds nothing
+            if failed is not None:
+                failure = failed
+                self._record_failure(preset, failed, phase, step, context, key)
+                if not failed.retryable or attempt == retry.attempts - 1:
+                    break
+                await self.sleep(self._backoff(attempt, failed.retry_after))
+                continue
             return self._record_success(preset, reply, latency, started, phase, step, context, attempt + 1, key,
                                         cost=cost, sent=sent, lowered=held is not None and held.lowered)
         assert failure is not None
         raise _PresetExhausted(failure, attempt + 1)
 
-    def _reserve(self, preset: Preset, system: str, user: str, phase: str) -> Reservation | None:
+    async def _reserve(self, preset: Preset, system: str, user: str, phase: str) -> Reservation | None:
         """The budget's reservation for the next attempt (None without a budget); its cap is the
         max_tokens the attempt is sent with."""
         if self.budget is None:
             return None
-        return self.budget.reserve(preset, estimate_tokens(system) + estimate_tokens(user),
-                                   preset.max_tokens or DEFAULT_MAX_OUTPUT, phase)
+        claim = self.budget.reserve(preset, estimate_tokens(system) + estimate_tokens(user),
+                                    preset.max_tokens or DEFAULT_MAX_OUTPUT, phase)
+        try:
+            await asyncio.sleep(0)  # calls started together (a panel) all claim before any grows
+        except BaseException:
+            self.budget.release(claim, None)
+            raise
+        return self.budget.grow(claim)
 
     async def _attempt(self, preset: Preset, system: str, user: str,
                        on_delta: OnDelta | None) -> tuple[Reply, float, float]:
