@@ -13,7 +13,6 @@ from conftest import run_cli, write_user_config
 from taskkit import ADD_SUB, SPEC, happy_replies, project, review
 
 from specrelay.config import load_config
-from specrelay.engine.budget import Budget
 from specrelay.errors import BudgetExceeded
 
 
@@ -96,6 +95,8 @@ def test_a_scripted_reply_longer_than_its_cap_is_cut_and_counted_as_the_cap(tmp_
 
 
 def test_claims_in_flight_cannot_overshoot_together(tmp_path: Path) -> None:
+    from specrelay.engine.budget import Budget
+
     write_user_config('[presets.p]\nprovider = "scripted"\nmodel = "p"\nreplies = "r.json"\n'
                       'price = {input = 1.0, output = 1.0}\n')
     preset = load_config(None).preset("p")
