@@ -42,15 +42,15 @@ class Budget:
     """A spending limit for one run: reserves each call's cost at its (possibly lowered) output cap.
 
     ``spent_usd`` is what was spent before this run; calls settled through :meth:`release` add to it.
-    ``owner`` names what the budget belongs to in messages; ``more`` says how to go on with a larger
-    limit, given a suggested amount.
+    ``stopped`` opens the message when a call does not fit ("task T paused"); ``more`` says how to go
+    on with a larger limit, given a suggested amount as ``{usd}``.
     """
 
-    def __init__(self, limit_usd: float, *, spent_usd: float = 0.0, owner: str = "this command",
+    def __init__(self, limit_usd: float, *, spent_usd: float = 0.0, stopped: str = "stopped",
                  more: str = "pass a larger --budget, e.g. --budget {usd}") -> None:
         self.limit = limit_usd
         self.spent = spent_usd
-        self.owner = owner
+        self.stopped = stopped
         self.more = more
         #: Reservations of calls in flight (a review panel calls several presets at once).
         self.in_flight = 0.0
@@ -104,7 +104,7 @@ class Budget:
         reserved = f", ${self.in_flight:.4f} reserved by calls in flight" if self.in_flight > 0 else ""
         suggest = math.ceil(max(self.limit * 2, self.spent + self.in_flight + full) * 100) / 100
         return BudgetExceeded(
-            f"{self.owner} paused: ${max(self.left, 0.0):.4f} is left of its ${self.limit:.4g} budget "
+            f"{self.stopped}: ${max(self.left, 0.0):.4f} is left of its ${self.limit:.4g} budget "
             f"(${self.spent:.4f} spent{reserved}), and the next call ({phase} on {preset.name}, about "
             f"{input_tokens:,} tokens in) needs ${at_floor:.4f} even at its floor of {floor:,} output tokens "
             f"(min_output_tokens). To go on: {self.more.format(usd=f'{suggest:.2f}')}",
@@ -115,7 +115,7 @@ class TaskBudget(Budget):
     """A task's budget: what earlier runs of the task spent counts, and the way on is ``resume --budget``."""
 
     def __init__(self, ledger: Ledger, task_id: str, limit_usd: float) -> None:
-        super().__init__(limit_usd, spent_usd=ledger.spent(task_id), owner=f"task {task_id}",
+        super().__init__(limit_usd, spent_usd=ledger.spent(task_id), stopped=f"task {task_id} paused",
                          more=f"specrelay resume {task_id} --budget {{usd}}")
 
 
