@@ -59,9 +59,9 @@ def ask_command(
         return
     if not result.text.endswith("\n"):
         sys.stdout.write("\n")
-    notes = [n for n, on in (("estimated tokens", result.estimated), ("scripted", result.simulated),
-                             (f"output capped at {result.max_tokens:,} by the budget", result.capped_by_budget))
-             if on]
+    notes = [n for n, on in (("estimated tokens", result.estimated), ("scripted", result.simulated)) if on]
+    if result.capped_by_budget:
+        notes.append(f"output capped at {result.max_tokens or 0:,} tokens by the budget")
     console.print(
         f"[dim]{result.preset} · {result.model} · {tokens(result.usage.input_tokens)} in / "
         f"{tokens(result.usage.output_tokens)} out tokens · {money(result.cost_usd, simulated=result.simulated)}"
