@@ -387,7 +387,8 @@ def _from_row(row: Any) -> CallResult:
     usage = Usage(row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_write_tokens"])
     return CallResult(text=row["reply"] or "", usage=usage, cost_usd=row["cost_usd"], latency_s=row["latency_s"],
                       preset=row["preset"], provider=row["provider"], model=row["model"],
-                      estimated=bool(row["estimated"]), simulated=bool(row["simulated"]), attempts=0)
+                      estimated=bool(row["estimated"]), simulated=bool(row["simulated"]), attempts=0,
+                      max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]))
 
 
 def _with_value(result: CallResult, value: Any) -> CallResult:
