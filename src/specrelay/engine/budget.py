@@ -5,8 +5,9 @@ what is left (the limit, less what was spent, less what calls in flight have res
 preset's own cap (``max_tokens``) does not fit, the call's cap is lowered to what the rest of the
 budget can pay for, down to a floor the phase needs (a review's JSON or a plan cannot be written in
 a few tokens); only when even the floor does not fit does the run stop, resumably. A call never
-produces more than its cap, so it never costs more than it reserved, and calls in flight together
-(a review panel) never overshoot either: each holds its own lowered reservation until it ends.
+produces more than its cap, so it never costs more than it reserved. Calls started together (a review
+panel) never overshoot together either, and share what is left: each first claims its floor, then
+grows to an even share of the rest, and holds its reservation until it ends.
 """
 
 from __future__ import annotations
