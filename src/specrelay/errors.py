@@ -18,7 +18,8 @@
         │   ├── EditsRejected    some blocks of a reply failed, so none was applied (every block's report)
         │   ├── OutsideWorktree  a path that leaves the worktree
         │   └── MalformedBlock   a reply whose blocks cannot be parsed (quotes the line)
-        └── StepFailed       which step, why, where the logs are
+        ├── StepFailed       which step, why, where the logs are
+        └── CommandNotRunnable  a verify command the shell cannot start (exit 126/127): where to fix it
 
 Third-party and subprocess errors are translated at the boundary (``raise X from exc``).
 The CLI prints any ``SpecRelayError`` as one clear message and exits non-zero.
@@ -136,6 +137,11 @@ class MalformedBlock(EditError):
 
 class StepFailed(RunError):
     """A workflow step failed: which step, why, and where its logs are."""
+
+
+class CommandNotRunnable(RunError):
+    """A verification command could not be started (not found, not executable): the user's setup to
+    fix, not the change's. The task is paused, and ``resume`` runs the step again once it is fixed."""
 
 
 class Interrupted(RunError):

@@ -1,20 +1,25 @@
 """``specrelay init``: set up ``.specrelay/`` in a repository, never overwriting what is there.
 
 Creates ``.specrelay/config.toml`` (every setting as a commented-out example, so it changes
-nothing until edited), ``.specrelay/workflows/`` with a README, and keeps ``.specrelay/`` out of
-git through ``.git/info/exclude`` (private to this clone; the user's ``.gitignore`` is never
-touched). Running it again changes nothing.
+nothing until edited, except the project's test command when one is detected: it is written into
+``[verify] commands``, commented out where init is not sure of it), ``.specrelay/workflows/`` with a
+README, and keeps ``.specrelay/`` out of git through ``.git/info/exclude`` (private to this clone;
+the user's ``.gitignore`` is never touched). Running it again changes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from specrelay.cli import app
 from specrelay.cli.common import console, print_json, repo_root
+
+if TYPE_CHECKING:
+    from specrelay.engine.detect_verify import Detected
 
 #: The package-data file ``.specrelay/config.toml`` is created from.
 TEMPLATE_NAME = "config_template.toml"
@@ -49,15 +54,21 @@ class InitResult:
     kept: list[str] = field(default_factory=list)
     exclude_file: str = ""
     exclude_added: bool = False
+    #: The test commands found in the repository, and whether they went into a config created now.
+    detected: list[Detected] = field(default_factory=list)
+    verify_written: bool = False
 
     def to_json(self) -> dict[str, object]:
-        """The ``--json`` shape: ``{created, kept, root, exclude}``."""
+        """The ``--json`` shape: ``{created, kept, root, exclude, verify}``."""
         return {
             "created": self.created,
             "kept": self.kept,
             "root": str(self.root),
             "exclude": {"file": self.exclude_file, "pattern": _exclude_pattern(),
                         "added": self.exclude_added},
+            "verify": {"detected": [d.to_json() for d in self.detected],
+                       "commands": [d.command for d in self.detected if d.sure],
+                       "written": self.verify_written},
         }
 
 
@@ -105,6 +116,44 @@ def template_text() -> str:
     return (paths.data_dir() / TEMPLATE_NAME).read_text(encoding="utf-8")
 
 
+def config_text(detected: list[Detected]) -> str:
+    """The template, with the detected test commands written into its ``[verify]`` example: the sure
+    ones as ``commands``, the others commented out with what init is unsure of."""
+    template = template_text()
+    if not detected:
+        return template
+    block = _verify_block(detected)
+    if any(d.sure for d in detected):  # the header must stay true of the file it heads
+        template = template.replace(
+            "## Everything below is commented out, so as written this file changes nothing.",
+            "## Everything below is commented out except [verify] commands, which `specrelay init`\n"
+            "## detected from this repository.")
+    lines = template.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.strip() == "# [verify]"), None)
+    if at is None or at + 1 >= len(lines) or not lines[at + 1].startswith("# commands ="):
+        return template.rstrip("\n") + "\n\n" + block  # the example moved: add the block at the end
+    return "".join(lines[:at]) + block + "".join(lines[at + 2:])
+
+
+def _verify_block(detected: list[Detected]) -> str:
+    import json
+
+    sure = [d for d in detected if d.sure]
+    unsure = [d for d in detected if not d.sure]
+    out = []
+    if sure:
+        out.append(f"## Detected by `specrelay init` from {', '.join(d.source for d in sure)}.\n")
+        out.append("[verify]\n")
+        out.append(f"commands = {json.dumps([d.command for d in sure])}\n")
+    for d in unsure:
+        out.append(f"## Detected by `specrelay init` from {d.source}, but not sure: {d.note}. "
+                   "Check that it runs, then uncomment.\n")
+    if unsure:
+        out.append("" if sure else "# [verify]\n")
+        out.append(f"# commands = {json.dumps([d.command for d in detected])}\n")
+    return "".join(out)
+
+
 def initialize(root: Path) -> InitResult:
     """Create what is missing of ``.specrelay/`` in repository ``root``; keep everything that exists."""
     from specrelay import paths
@@ -122,7 +171,11 @@ def initialize(root: Path) -> InitResult:
 
         raise UserError(f"{_relative(config, root)} is a folder, but specrelay needs a file there. "
                         "Move or rename it, then run `specrelay init` again.")
-    note(_create_file(config, template_text()), config)
+    from specrelay.engine.detect_verify import detect_verify_commands
+
+    result.detected = detect_verify_commands(root)
+    result.verify_written = _create_file(config, config_text(result.detected))
+    note(result.verify_written, config)
     workflows = paths.project_workflows(root)
     note(_create_dir(workflows, root), workflows, "/")
     readme = workflows / "README.md"
@@ -145,6 +198,7 @@ def _render(result: InitResult) -> None:
         console.print(f"  [green]added[/] {pattern} to {exclude} (your .gitignore is not touched)")
     else:
         console.print(f"  [dim]kept existing[/] {pattern} line in {exclude}")
+    _render_detected(result)
     if not result.created and not result.exclude_added:
         console.print("Nothing to do: this repository was already set up.")
     console.print()
@@ -157,13 +211,33 @@ def _render(result: InitResult) -> None:
     for command, what in steps:
         console.print(f"  [bold]{command:<22}[/] {what}")
     console.print("Set [verify] commands (your tests, your linter) and anything else in "
-                  ".specrelay/config.toml: every setting is there as a commented-out example.",
+                  ".specrelay/config.toml: every other setting is there as a commented-out example.",
                   markup=False)
+
+
+def _render_detected(result: InitResult) -> None:
+    """What init found of the project's tests, and where in the new config it went (a kept config is
+    left alone, and not talked about: ``--json`` still reports what was detected)."""
+    from rich.markup import escape
+
+    if not result.verify_written:
+        return
+    if not result.detected:
+        console.print("  [yellow]no test command detected[/]: until \\[verify] commands is set, tasks run "
+                      "with no verification")
+    for d in result.detected:
+        if d.sure:
+            console.print(f"  [green]detected[/] {escape(d.command)} (from {escape(d.source)}) → "
+                          "\\[verify] commands")
+        else:
+            console.print(f"  [yellow]not sure of[/] {escape(d.command)} ({escape(d.note)}) → "
+                          "left commented out in \\[verify]")
 
 
 @app.command("init")
 def init_command(json_out: bool = typer.Option(False, "--json", help="Print what was done as JSON.")) -> None:
-    """Set up .specrelay/ in this repository: a commented config, a workflows folder, a git exclude."""
+    """Set up .specrelay/ in this repository: a config (with your test command when one is detected), a
+    workflows folder, a git exclude."""
     result = initialize(repo_root())
     if json_out:
         print_json(result.to_json())

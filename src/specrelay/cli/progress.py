@@ -1,8 +1,21 @@
-"""Live progress of a task run, printed as events arrive (works in a terminal and in a log file)."""
+"""Live progress of a task run, printed as events arrive (works in a terminal and in a log file).
+
+Three ways to show it (``--progress``): ``text`` lines for people, ``json`` lines on stderr for
+programs, or ``none``. While a model call runs, :class:`Pulse` gives signs of life: in a terminal a
+live line per call in flight (elapsed time, tokens streamed so far), elsewhere one line every few
+seconds, or a ``call_progress`` JSON line.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.markup import escape
@@ -10,12 +23,49 @@ from rich.markup import escape
 from specrelay.cli.common import console as default_console
 from specrelay.cli.common import money, tokens
 
+MODES = ("text", "json", "none")
+#: Seconds between two signs of life of a call still running, when no live line can be drawn.
+DEFAULT_INTERVAL_S = 10.0
+
+
+def pulse_interval() -> float:
+    """``$SPECRELAY_PROGRESS_INTERVAL`` seconds, else the default (a bad value is ignored, not fatal)."""
+    try:
+        value = float(os.environ.get("SPECRELAY_PROGRESS_INTERVAL", ""))
+    except ValueError:
+        return DEFAULT_INTERVAL_S
+    return value if value > 0 else DEFAULT_INTERVAL_S
+
+
+@dataclass
+class _Call:
+    """A model call in flight."""
+
+    preset: str
+    step: str
+    started: float = field(default_factory=time.monotonic)
+    chars: int = 0
+    last_beat: float = field(default_factory=time.monotonic)
+
+    def elapsed(self, now: float) -> float:
+        return now - self.started
+
+    @property
+    def streamed_tokens(self) -> int:
+        return (self.chars + 3) // 4  # the same estimate as everywhere else: 4 characters a token
+
 
 class Progress:
-    """Prints step starts and ends, each model call with tokens and cost, and running totals."""
+    """Prints step starts and ends, each model call with tokens and cost, and running totals.
 
-    def __init__(self, quiet: bool = False, *, label: str | None = None, console: Any = None) -> None:
-        self.quiet = quiet
+    Calls reused from the ledger on a resume are shown as reused and add nothing to the totals:
+    they were paid for by the run that made them.
+    """
+
+    def __init__(self, quiet: bool = False, *, label: str | None = None, console: Any = None,
+                 mode: str = "text") -> None:
+        self.mode = "none" if quiet and mode == "text" else mode
+        self.label = label
         self.prefix = f"[cyan]{escape(label)}[/] " if label else ""  # which task, when several share the screen
         self.console = console or default_console
         self.t0 = time.perf_counter()
@@ -23,44 +73,205 @@ class Progress:
         self.cost_unknown = False
         self.tokens = 0
         self.simulated = False
+        self.calls: dict[int, _Call] = {}
+        self._calls_lock = threading.Lock()
+        self._next_call = 0
+
+    @property
+    def quiet(self) -> bool:
+        return self.mode == "none"
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
         # Progress is best effort: a closed pipe (`specrelay run ... | head`) must not fail the task.
         try:
-            self._show(event, data)
-        except (OSError, SystemExit):
-            self.quiet = True
+            self._track(event, data)
+            if self.mode == "json":
+                self._json(event, data)
+            elif self.mode == "text":
+                self._show(event, data)
+        except (OSError, SystemExit, ValueError):  # ValueError: a file closed under us
+            self.mode = "none"
 
-    def _show(self, event: str, data: dict[str, Any]) -> None:
-        if event == "call_finished":
+    # -- state -------------------------------------------------------------------------------
+
+    def _track(self, event: str, data: dict[str, Any]) -> None:
+        with self._calls_lock:
+            if event == "call_started":
+                self._next_call += 1
+                self.calls[self._next_call] = _Call(data.get("preset", "?"), data.get("step", ""))
+            elif event == "call_delta" and self.calls:
+                self.calls[max(self.calls)].chars += data.get("chars", 0)
+            elif event in ("call_finished", "call_failed") and self.calls:
+                self._end_call(data.get("preset"))
+        if event == "call_finished" and not data.get("reused"):
             self.tokens += data["input_tokens"] + data["output_tokens"]
             if data["cost_usd"] is None:
                 self.cost_unknown = True
             else:
                 self.cost += data["cost_usd"]
             self.simulated = self.simulated or data["simulated"]
-        if self.quiet:
-            return
-        elapsed = f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] {self.prefix}".rstrip()
+
+    def _end_call(self, preset: str | None) -> None:
+        # A fallback may answer for another preset; the oldest call of that preset, else the oldest.
+        ids = [n for n, c in self.calls.items() if c.preset == preset] or sorted(self.calls)
+        del self.calls[min(ids)]
+
+    def in_flight(self) -> list[_Call]:
+        with self._calls_lock:
+            return list(self.calls.values())
+
+    # -- text --------------------------------------------------------------------------------
+
+    def _print(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True)  # a progress line is never folded: logs stay greppable
+
+    def _stamp(self) -> str:
+        return f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] {self.prefix}".rstrip()
+
+    def _show(self, event: str, data: dict[str, Any]) -> None:
+        elapsed = self._stamp()
         if event == "step_started":
             who = ", ".join(data["presets"]) or "commands"
             rnd = f" · round {data['round']}" if data["round"] > 1 else ""
-            self.console.print(f"{elapsed} [bold]▶ {escape(data['title'])}[/] · {who}{rnd}")
+            self._print(f"{elapsed} [bold]▶ {escape(data['title'])}[/] · {who}{rnd}")
         elif event == "call_finished":
-            self.console.print(f"{elapsed}   {data['preset']} ({data['model']}) {tokens(data['input_tokens'])} in / "
-                          f"{tokens(data['output_tokens'])} out · {money(data['cost_usd'])} · "
-                          f"{data['latency_s']:.1f} s · total {tokens(self.tokens)} tok, {self.total()}")
+            self._print(f"{elapsed}   {self._call_line(data)}")
         elif event == "step_finished":
             detail = data.get("detail") or {}
             extra = ""
+            if "state" in detail:  # a verify step
+                self._verified(elapsed, data, detail)
+                return
             if "verdict" in detail:
-                extra = f" · {detail['verdict']} ({detail['findings']} findings)"
-            elif "passed" in detail:
-                extra = " · passed" if detail["passed"] else " · FAILED"
-            self.console.print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
+                n = detail["findings"]
+                extra = f" · {detail['verdict']} ({n} finding{'' if n == 1 else 's'})"
+            self._print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
         elif event == "note":
-            self.console.print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
+            self._print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
+
+    def _call_line(self, data: dict[str, Any]) -> str:
+        head = f"{escape(data['preset'])} ({escape(data['model'])}) {tokens(data['input_tokens'])} in / " \
+               f"{tokens(data['output_tokens'])} out · "
+        if data.get("reused"):
+            return (head + f"reused from the ledger (paid before: {money(data['cost_usd'])}, not added) · "
+                    f"total {tokens(self.tokens)} tok, {self.total()}")
+        return (head + f"{money(data['cost_usd'])} · {data['latency_s']:.1f} s · "
+                f"total {tokens(self.tokens)} tok, {self.total()}")
+
+    def beat(self, call: _Call, now: float) -> None:
+        """One sign of life of a call still running, where no live line can be drawn."""
+        try:
+            if self.mode == "json":
+                self._json("call_progress", {"step": call.step, "preset": call.preset,
+                                             "elapsed_s": round(call.elapsed(now), 1),
+                                             "streamed_tokens": call.streamed_tokens})
+            elif self.mode == "text":
+                self._print(f"{self._stamp()}   … {escape(call.preset)} still answering · "
+                            f"{call.elapsed(now):.0f} s · ~{tokens(call.streamed_tokens)} tokens so far")
+        except (OSError, SystemExit, ValueError):
+            self.mode = "none"
+
+    def _verified(self, elapsed: str, data: dict[str, Any], detail: dict[str, Any]) -> None:
+        """A verify step's end: ✓ passed, ✗ FAILED with each failing command, or none configured."""
+        from specrelay.cli.summary import VERIFY_MARK, VERIFY_STYLE, command_outcome
+
+        state = detail["state"]
+        colour, mark = VERIFY_STYLE[state], VERIFY_MARK[state]
+        words = {"passed": "passed", "failed": "FAILED", "not_configured": "no verification configured"}[state]
+        self._print(f"{elapsed} [{colour}]{mark} {escape(data['title'])}[/] · {words} ({data['seconds']:.1f} s)")
+        for c in detail.get("commands", []) if state == "failed" else []:
+            if c["exit_code"] != 0 or c["timed_out"]:
+                self._print(f"{elapsed}   [red]✗[/] {escape(command_outcome(c))}")
 
     def total(self) -> str:
         text = money(self.cost, simulated=self.simulated)
         return text + (" + unknown" if self.cost_unknown else "")
+
+    # -- json --------------------------------------------------------------------------------
+
+    def _json(self, event: str, data: dict[str, Any]) -> None:
+        if event == "call_delta":
+            return  # one line per streamed chunk would drown the rest; call_progress carries the count
+        fields = {k: round(v, 6 if k == "cost_usd" else 3) if isinstance(v, float) else v for k, v in data.items()}
+        line = {"event": event, "task": self.label, "t": round(time.perf_counter() - self.t0, 3), **fields}
+        sys.stderr.write(json.dumps(line, default=str) + "\n")
+        sys.stderr.flush()
+
+
+class Pulse:
+    """Signs of life for the calls in flight of every :class:`Progress` it watches.
+
+    On a terminal (text mode): one live line per call, redrawn four times a second, removed when the
+    call ends. Otherwise (a pipe, a log file, JSON): a line per call every ``interval`` seconds.
+    """
+
+    def __init__(self, interval: float | None = None) -> None:
+        self.interval = interval or pulse_interval()
+        self.watched: list[Progress] = []
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.live: Any = None
+
+    def watch(self, progress: Progress) -> Progress:
+        with self.lock:
+            self.watched.append(progress)
+        return progress
+
+    def _live_ones(self) -> list[Progress]:
+        return [p for p in self.watched if p.mode == "text" and p.console.is_terminal]
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        now = time.monotonic()
+        lines = []
+        with self.lock:
+            for p in self._live_ones():
+                for call in p.in_flight():
+                    who = f"{p.label} " if p.label else ""
+                    lines.append(f"  ⋯ {who}{call.preset} · {call.elapsed(now):.1f} s · "
+                                 f"~{call.streamed_tokens:,} tokens streamed")
+        return Text("\n".join(lines), style="dim")
+
+    def start(self) -> None:
+        if default_console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self, console=default_console, transient=True, refresh_per_second=4,
+                             redirect_stdout=False, redirect_stderr=False)
+            self.live.start()
+        self.thread = threading.Thread(target=self._beats, name="progress-pulse", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=2)
+        if self.live is not None:
+            self.live.stop()
+
+    def _beats(self) -> None:
+        tick = min(0.5, self.interval / 4)
+        while not self.stopped.wait(tick):
+            now = time.monotonic()
+            with self.lock:
+                watched = list(self.watched)
+            for p in watched:
+                if p.mode == "text" and p.console.is_terminal:
+                    continue  # the live line shows it
+                for call in p.in_flight():
+                    if now - call.last_beat >= self.interval:
+                        call.last_beat = now
+                        p.beat(call, now)
+
+
+@contextmanager
+def pulse() -> Iterator[Pulse]:
+    """A :class:`Pulse` running for the duration of the block."""
+    beating = Pulse()
+    beating.start()
+    try:
+        yield beating
+    finally:
+        beating.stop()

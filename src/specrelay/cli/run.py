@@ -26,6 +26,8 @@ def _open(root: Path) -> tuple[Any, Any]:
 
 
 JOBS_HELP = "At most this many tasks run at once; the others wait their turn."
+PROGRESS_HELP = ("How to show progress: text (default; none with --json), json (one JSON object a line on "
+                 "stderr), or none.")
 DEFAULT_JOBS = 32  # beyond it, the tasks' verification commands and open files pile up
 
 
@@ -39,12 +41,14 @@ def run_command(
     jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
     detach: bool = typer.Option(False, "--detach", help="Run in the background; logs in each task's folder."),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
+    progress: str | None = typer.Option(None, "--progress", metavar="text|json|none", help=PROGRESS_HELP),
 ) -> None:
     """Run requests through a workflow, each in a new worktree and branch."""
     from specrelay.engine import create_task, prepare_workflow
     from specrelay.engine.task import resolve_base
 
     _check_budget(budget)
+    _check_progress(progress)
     for n, request in enumerate(requests, 1):
         if not request.strip():
             which = f"request {n} of {len(requests)}" if len(requests) > 1 else "the request"
@@ -62,7 +66,7 @@ def run_command(
         _detach(root, ledger, requests, start, json_out, jobs)
         return
     _run_and_report(root, config, [start(r) for r in requests], json_out, labels=requests, jobs=jobs,
-                    header=f"workflow {flow.name}")
+                    header=f"workflow {flow.name}", progress=progress)
 
 
 @app.command("resume")
@@ -73,11 +77,13 @@ def resume_command(
     jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
     logs: bool = typer.Option(False, "--logs", hidden=True, help="Write each task's progress to its run.log."),
+    progress: str | None = typer.Option(None, "--progress", metavar="text|json|none", help=PROGRESS_HELP),
 ) -> None:
     """Continue paused, failed or interrupted tasks from their first unfinished step."""
     from specrelay.engine import load_task, task_summary
 
     _check_budget(budget)
+    _check_progress(progress)
     root = repo_root()
     config, ledger = _open(root)
     loaded = [load_task(root, ledger, task_id) for task_id in task_ids]  # every id is checked before any run
@@ -96,8 +102,15 @@ def resume_command(
         for task in pending:
             console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
     _run_and_report(root, config, [t.id for t in pending], json_out, budget=budget,
-                    labels=[t.id for t in pending], logs=logs, jobs=jobs,
+                    labels=[t.id for t in pending], logs=logs, jobs=jobs, progress=progress,
                     also=[task_summary(root, ledger, config, t.id) for t in finished])
+
+
+def _check_progress(progress: str | None) -> None:
+    from specrelay.cli.progress import MODES
+
+    if progress is not None and progress not in MODES:
+        raise UserError(f"--progress {progress}: must be one of {', '.join(MODES)}.")
 
 
 def _check_budget(budget: float | None) -> None:
@@ -107,28 +120,32 @@ def _check_budget(budget: float | None) -> None:
 
 def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, *, labels: list[str],
                     jobs: int, budget: float | None = None, header: str | None = None, logs: bool = False,
-                    also: list[dict[str, Any]] | None = None) -> None:
+                    also: list[dict[str, Any]] | None = None, progress: str | None = None) -> None:
     """Run the tasks (side by side when several), then report each: its summary, its error, the exit code.
 
     ``also`` are the summaries of tasks named but already finished (resume), reported with the rest.
-    With ``logs``, each task's progress, summary and error go to its own run.log.
+    With ``logs``, each task's progress, summary and error go to its own run.log. ``progress`` is
+    the ``--progress`` mode (text, or none with ``--json``, by default).
     """
-    from specrelay.cli.progress import Progress
+    from specrelay.cli.progress import Progress, pulse
     from specrelay.engine import run_tasks, task_summary
 
     several = len(starts) > 1 or bool(also)
+    mode = "text" if logs else (progress or ("none" if json_out else "text"))
     outs: dict[str, Any] = {}
 
     def emit_for(task: Any) -> Progress:
         out = outs[task.id] = _log_console(task.folder) if logs else console
-        if header and not json_out:
+        if header and mode == "text":
             out.print(f"Task [bold]{task.id}[/] · {header} · branch {task.branch}")
             if not several:
                 out.print(f"[dim]worktree {task.worktree}[/]")
-        return Progress(quiet=json_out and not logs, label=task.id if several and not logs else None, console=out)
+        label = task.id if (several or mode == "json") and not logs else None
+        return beating.watch(Progress(label=label, console=out, mode=mode))
 
     try:
-        outcomes = run_tasks(root, config, starts, emit_for=emit_for, budget_usd=budget, jobs=jobs)
+        with pulse() as beating:
+            outcomes = run_tasks(root, config, starts, emit_for=emit_for, budget_usd=budget, jobs=jobs)
     finally:
         for out in outs.values():
             if out is not console:
@@ -143,10 +160,12 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
         items = [summaries[o.task_id] if o.task_id else _not_created(label, o.error)
                  for label, o in zip(labels, outcomes, strict=True)]
         _print_json_list([*(also or []), *items], single=not several)
+    # A task that stopped on an error has it printed once, on its own line below, not in its summary too.
+    stopped = {o.task_id for _, o in failed}
     if not json_out or logs:
         for task_id, summary in summaries.items():
             with _output(root, task_id, logs) as out:
-                render_summary(summary, brief=several and not logs, out=out)
+                render_summary(summary, brief=several and not logs, out=out, message=task_id not in stopped)
     if not several and failed:
         raise failed[0][1].error  # type: ignore[misc]  # one task: its error, exactly as it came
     _report_errors(root, failed, logs)

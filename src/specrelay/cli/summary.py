@@ -7,10 +7,11 @@ from typing import Any
 from specrelay.cli.common import console
 
 
-def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -> None:
+def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, message: bool = True) -> None:
     """The end-of-run summary: outcome, rounds, tokens and cost by phase and preset, the counterfactual.
 
     ``brief`` (one task among several): the outcome line, its message and what to do next only.
+    ``message=False`` leaves the task's message out (the error that stopped it is printed apart).
     """
     from rich.table import Table
 
@@ -21,8 +22,11 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -
     to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · {s['rounds']} round(s) · "
              f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
              f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
-    if s.get("message"):
+    if message and s.get("message"):
         to.print(f"  {s['message']}", markup=False)
+    verification = s.get("verification")
+    if verification and not (brief and verification["state"] == "passed"):
+        to.print(f"  {verification_line(verification)}", markup=False, style=VERIFY_STYLE[verification["state"]])
     if brief:
         _next_steps(s, to)
         return
@@ -43,6 +47,30 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None) -
             ratio = f" ({one['cost_usd'] / s['cost_usd']:.1f}× this run)" if s["cost_usd"] else ""
             to.print(f"  The same tokens all on {one['preset']}: {money(one['cost_usd'])}{ratio}")
     _next_steps(s, to)
+
+
+#: How each verification state is shown.
+VERIFY_STYLE = {"passed": "green", "failed": "red", "not_configured": "yellow"}
+VERIFY_MARK = {"passed": "✓", "failed": "✗", "not_configured": "-"}
+
+
+def verification_line(v: dict[str, Any]) -> str:
+    """A verification in one line: passed (how many commands), FAILED (each failing command, its exit
+    code and log), or that none is configured (and where to configure it)."""
+    commands = v.get("commands") or []
+    if v["state"] == "passed":
+        return f"verification passed ({len(commands)} command{'' if len(commands) == 1 else 's'})"
+    if v["state"] == "not_configured":
+        return ("no verification configured: nothing was tested. Set [verify] commands in "
+                ".specrelay/config.toml (`specrelay init` detects your tests)")
+    failed = [c for c in commands if c["exit_code"] != 0 or c["timed_out"]]
+    return "verification FAILED: " + "; ".join(command_outcome(c) for c in failed)
+
+
+def command_outcome(c: dict[str, Any]) -> str:
+    """One failing command: the command, its exit code (or its timeout), its log."""
+    how = "timed out" if c["timed_out"] else f"exit {c['exit_code']}"
+    return f"`{c['command']}` {how} · log {c['log']}"
 
 
 def _next_steps(s: dict[str, Any], to: Any) -> None:

@@ -57,6 +57,17 @@ def status_command(
     for r in rows:
         if r.get("panel"):
             console.print(f"{r['id']} review panel: {panel_line(r['panel'])}")
+    _verification_lines(rows)
+
+
+def _verification_lines(rows: list[dict[str, Any]]) -> None:
+    """A line for each task whose verification did not pass: failed, or none configured."""
+    from specrelay.cli.summary import VERIFY_STYLE, verification_line
+
+    for r in rows:
+        v = r.get("verification")
+        if v and v["state"] != "passed":
+            console.print(f"{r['id']}: {verification_line(v)}", markup=False, style=VERIFY_STYLE[v["state"]])
 
 
 def panel_line(panel: list[dict[str, Any]]) -> str:

@@ -27,10 +27,11 @@ from specrelay.engine.phases.base import Emit
 from specrelay.engine.phases.implement import run_implement
 from specrelay.engine.phases.plan import run_plan
 from specrelay.engine.phases.review import FIX_FINDINGS, ReviewOutcome, run_review
-from specrelay.engine.phases.verify import failing_output, run_verify
+from specrelay.engine.phases.verify import VerifyResult, VerifyState, failing_output, run_verify
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import (
     BudgetExceeded,
+    CommandNotRunnable,
     GitError,
     Interrupted,
     ProviderError,
@@ -98,7 +99,7 @@ class Runner:
             except (KeyboardInterrupt, asyncio.CancelledError):
                 self._stop("paused", "interrupted")
                 raise Interrupted(f"task {task.id} paused; `specrelay resume {task.id}` continues it.") from None
-            except (BudgetExceeded, ProviderError) as exc:
+            except (BudgetExceeded, ProviderError, CommandNotRunnable) as exc:
                 self._stop("paused", str(exc))
                 raise
             except (StepFailed, RunError, UserError) as exc:
@@ -207,20 +208,21 @@ class Runner:
         failing = failing_output(run) if state.get("fix") == "verify" else None
         return (findings or None), failing
 
-    def _after_verify(self, workflow: Workflow, run: StepRun, result: Any, state: dict[str, Any],
+    def _after_verify(self, workflow: Workflow, run: StepRun, result: VerifyResult, state: dict[str, Any],
                       t0: float) -> bool:
         impl = _loop_start(workflow, run.index)
         attempt = state.get("attempt", 0)
-        detail = {"passed": result.passed}
-        if not result.passed and impl is not None and attempt < self.config.verify.max_attempts:
-            self.emit("note", {"text": f"verification failed; back to the builder (attempt {attempt + 1} of "
-                                       f"{self.config.verify.max_attempts})"})
+        detail = result.detail(_shown_path(run.folder, self.root))
+        failed = result.state is VerifyState.FAILED  # nothing configured is not a failure to fix
+        if failed and impl is not None and attempt < self.config.verify.max_attempts:
             self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index),
                          state={**state, "attempt": attempt + 1, "fix": "verify"})
+            self.emit("note", {"text": f"verification failed; back to the builder (attempt {attempt + 1} of "
+                                       f"{self.config.verify.max_attempts})"})
             return False
-        if not result.passed:
-            self.emit("note", {"text": "verification still failing; the reviewer will see it"})
         self._commit(workflow, run, t0, detail=detail, state=state)
+        if failed:
+            self.emit("note", {"text": "verification still failing; the reviewer will see it"})
         return False
 
     def _after_review(self, workflow: Workflow, run: StepRun, review: ReviewOutcome, state: dict[str, Any],
@@ -299,6 +301,14 @@ def _done_message(verdict: str | None) -> str:
     if verdict == "request_changes":
         return "the review asked only for non-blocking changes; see its findings before merging"
     return "all steps finished"
+
+
+def _shown_path(folder: Path, root: Path) -> Path:
+    """The task folder as the user is shown it: relative to the repository when inside it."""
+    try:
+        return folder.relative_to(root)
+    except ValueError:
+        return folder
 
 
 def _loop_start(workflow: Workflow, idx: int) -> int | None:

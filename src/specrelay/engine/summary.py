@@ -33,8 +33,25 @@ def status_object(root: Path, ledger: Ledger, task: Task) -> dict[str, Any]:
         "cost_usd": usage["cost_usd"], "simulated": bool(usage["simulated"]), "calls": usage["calls"],
         "unknown_cost_calls": usage["unknown_cost_calls"],
         "input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
-        "budget_usd": task.budget_usd, "panel": panel_of(task),
+        "budget_usd": task.budget_usd, "panel": panel_of(task), "verification": verification_of(steps),
     }
+
+
+def verification_of(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The task's last verification: ``state`` (passed / failed / not_configured), ``passed`` (None when
+    nothing was configured) and every command with its exit code and log. None before any verify step ran.
+
+    Several verify steps: failed if any failed, passed if any passed, else not configured.
+    """
+    details = [s["detail"] for s in steps if s["kind"] == "verify" and s["detail"]]
+    if not details:
+        return None
+    # A ledger written before verification had three states recorded only "passed".
+    states = [d.get("state") or ("passed" if d.get("passed") else "failed") for d in details]
+    state = next((x for x in ("failed", "passed") if x in states), "not_configured")
+    commands = [c for d in details for c in d.get("commands", [])]
+    return {"state": state, "passed": None if state == "not_configured" else state == "passed",
+            "commands": commands}
 
 
 def panel_of(task: Task) -> list[dict[str, Any]] | None:

@@ -107,8 +107,9 @@ def resolve_base(root: Path, base: str | None) -> tuple[str, str | None]:
 def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
     """Find, parse and validate a workflow against the configured presets.
 
-    A verify step with no ``run:`` is valid even when ``[verify] commands`` is empty: it is then
-    skipped at run time with a note saying how to configure it, so a new project can run at once.
+    A verify step with no ``run:`` is valid even when ``[verify] commands`` is empty: it then records
+    "no verification configured" (never a pass) with a note saying how to configure it, so a new
+    project can run at once.
     """
     workflow = load_workflow(find_workflow(name_or_path, root))
     validate(workflow, config.presets, has_config_verify=True)

@@ -52,6 +52,8 @@ class CallResult:
     simulated: bool
     attempts: int
     value: Any = None  # the validated object of a structured call
+    #: True when the call was not made but taken from the ledger (a resumed task): already paid for.
+    reused: bool = False
     #: The output cap the call was sent with (None: the provider's default), and whether a budget lowered it.
     max_tokens: int | None = None
     capped_by_budget: bool = False
@@ -204,9 +206,10 @@ class Client:
 
     async def call_json(self, preset_name: str, system: str, user: str, schema: type[T], *, phase: str,
                         step: str | None = None, context: dict[str, int] | None = None,
-                        key: str | None = None) -> CallResult:
+                        key: str | None = None, on_delta: OnDelta | None = None) -> CallResult:
         """A call whose answer must be a JSON object valid against ``schema``; one repair request on failure."""
-        result = await self.call(preset_name, system, user, phase=phase, step=step, context=context, key=key)
+        result = await self.call(preset_name, system, user, phase=phase, step=step, context=context, key=key,
+                                 on_delta=on_delta)
         try:
             return _with_value(result, parse_json_reply(result.text, schema))
         except ValueError as exc:
@@ -214,7 +217,7 @@ class Client:
         repair = (f"{user}\n\n---\nYour previous reply could not be used: {problem}\n"
                   "Answer again with only the JSON object described above, and nothing else.")
         result = await self.call(preset_name, system, repair, phase=phase, step=step, context=context,
-                                 key=None if key is None else f"{key}.repair")
+                                 key=None if key is None else f"{key}.repair", on_delta=on_delta)
         try:
             return _with_value(result, parse_json_reply(result.text, schema))
         except ValueError as exc:
@@ -388,7 +391,7 @@ def _from_row(row: Any) -> CallResult:
     return CallResult(text=row["reply"] or "", usage=usage, cost_usd=row["cost_usd"], latency_s=row["latency_s"],
                       preset=row["preset"], provider=row["provider"], model=row["model"],
                       estimated=bool(row["estimated"]), simulated=bool(row["simulated"]), attempts=0,
-                      max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]))
+                      reused=True, max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]))
 
 
 def _with_value(result: CallResult, value: Any) -> CallResult:

@@ -80,18 +80,25 @@ class StepRun:
         return f"{self.key}.c{self.calls}"
 
     async def call(self, preset: str, system: str, ctx: Context, *, schema: Any = None) -> CallResult:
-        """Call a preset with a fresh context; report it; record the context's token split."""
+        """Call a preset with a fresh context; report it (its start, the text streamed, its end); record
+        the context's token split."""
         phase = str(self.step.kind)
         self.emit("call_started", {"step": self.step.title, "preset": preset})
         counts = {"system": estimate_tokens(system), **ctx.token_counts()}
         kwargs: dict[str, Any] = {"phase": phase, "step": self.step.title, "context": counts,
-                                  "key": self.next_key()}
-        if schema is None:
-            result = await self.client.call(preset, system, ctx.render(), **kwargs)
-        else:
-            result = await self.client.call_json(preset, system, ctx.render(), schema, **kwargs)
+                                  "key": self.next_key(),
+                                  "on_delta": lambda chunk: self.emit("call_delta", {"chars": len(chunk)})}
+        try:
+            if schema is None:
+                result = await self.client.call(preset, system, ctx.render(), **kwargs)
+            else:
+                result = await self.client.call_json(preset, system, ctx.render(), schema, **kwargs)
+        except BaseException as exc:
+            self.emit("call_failed", {"step": self.step.title, "preset": preset, "error": str(exc)})
+            raise
         self.emit("call_finished", {"step": self.step.title, "preset": result.preset, "model": result.model,
                                     "input_tokens": result.usage.input_tokens,
                                     "output_tokens": result.usage.output_tokens, "cost_usd": result.cost_usd,
-                                    "latency_s": result.latency_s, "simulated": result.simulated})
+                                    "latency_s": result.latency_s, "simulated": result.simulated,
+                                    "reused": result.reused})
         return result
