@@ -97,7 +97,7 @@ def setup_case(case: dict[str, Any], tmp_path: Path) -> tuple[Path, dict[str, st
         with sqlite3.connect(repo / ".specrelay" / "ledger.db") as db:
             db.execute(_fill(sql, subst))
     for args in damage.get("git", []):
-        git(repo, *args)
+        git(repo, *[_fill(a, subst) for a in args])
     return repo, subst
 
 

@@ -284,14 +284,19 @@ def test_a_broken_project_workflow_is_listed_with_its_error(tmp_path: Path) -> N
     folder.mkdir(parents=True)
     (folder / "broken.md").write_text("# Broken\n\n### [ ] Step: Planning\n<!-- agnet: opus-planner -->\n")
     (folder / "typo.md").write_text("# Typo\n\n### [ ] Step: Planning\n<!-- agent: opus-planer -->\n")
-    rows = {r["name"]: r for r in _json("workflows", cwd=repo)}
+    as_json = run_cli("workflows", "--json", cwd=repo)
+    assert as_json.returncode != 0  # listed, and the exit code says some cannot run
+    assert "2 workflows cannot run: broken: " in as_json.stderr and len(as_json.stderr.splitlines()) == 1
+    rows = {r["name"]: r for r in json.loads(as_json.stdout)}
     assert set(rows) == BUILTINS | {"broken", "typo"}
     broken, typo = rows["broken"], rows["typo"]
     assert broken["steps"] == [] and "broken.md:4: unknown directive 'agnet'" in broken["error"]
+    assert broken["errors"] == [broken["error"]]
     assert typo["steps"][0]["presets"] == ["opus-planer"]
     assert "typo.md:4: unknown preset 'opus-planer'" in typo["error"] and "opus-planner" in typo["error"]
+    assert all(rows[name]["errors"] == [] for name in BUILTINS)
     proc = run_cli("workflows", cwd=repo)
-    assert proc.returncode == 0 and "Traceback" not in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
     assert "broken.md:4: unknown directive 'agnet'" in proc.stdout
     assert "typo.md:4: unknown preset 'opus-planer'" in proc.stdout
     assert "zenflow" in proc.stdout  # the others are still listed

@@ -21,6 +21,7 @@ from specrelay.engine.consolidate import (
 )
 from specrelay.engine.review_report import render_blocking_for_builder, render_markdown, to_json
 from specrelay.engine.reviewdoc import Finding, Review, render_review
+from specrelay.engine.verdict import decide_alone
 
 LABELLED = Path(__file__).parent / "data" / "panel_labelled.json"
 SCORES = {"semantic_resolution": 4, "contract_adherence": 3, "regression_safety": 5, "scope_discipline": 5}
@@ -84,13 +85,14 @@ def test_title_falls_back_to_the_detail_and_both_missing_is_an_error() -> None:
 def test_scores_are_optional_and_render_review_copes() -> None:
     bare = Review.model_validate({"verdict": "approve"})
     assert bare.scores is None and bare.findings == []
-    assert "semantic resolution: not given" in render_review(bare, reviewer="r", round_no=1)
+    assert "semantic resolution: not given" in render_review(bare, reviewer="r", round_no=1, verdict="approve",
+                                                             reason="Approved: no blocker or major finding.")
     partial = Review.model_validate({"verdict": "approve", "scores": {"semantic_resolution": "4/5",
                                                                        "contract_adherence": 9,
                                                                        "regression_safety": 3.0}})
     assert partial.scores is not None
     assert partial.scores.given() == {"semantic_resolution": 4, "regression_safety": 3}
-    text = render_review(partial, reviewer="r", round_no=1)
+    text = render_review(partial, reviewer="r", round_no=1, verdict="approve", reason="Approved.")
     assert "semantic resolution: 4/5" in text and "contract adherence: not given" in text
 
 
@@ -272,7 +274,7 @@ def test_panel_of_two_one_reviewer_is_enough_by_default() -> None:
 def test_panel_of_three_a_lone_major_is_not_enough_two_are() -> None:
     lone = consolidate([rev("a", OFF_BY_ONE), rev("b", verdict="approve"), rev("c", verdict="approve")])
     assert (lone.verdict, lone.min_agreement) == ("approve", 2)
-    assert "none of the 1 major finding(s)" in lone.reason and blocking_findings(lone) == []
+    assert "none of the 1 major finding was" in lone.reason and blocking_findings(lone) == []
     pair = consolidate([rev("a", OFF_BY_ONE), rev("b", LAST_ROW | {"severity": "major"}), rev("c")])
     assert pair.verdict == "request_changes" and pair.findings[0].severity == "major"
     assert blocking_findings(pair) == [pair.findings[0]]
@@ -283,7 +285,29 @@ def test_panel_of_three_a_lone_major_is_not_enough_two_are() -> None:
 
 def test_a_blocker_from_one_reviewer_requests_changes() -> None:
     c = consolidate([rev("a", LAST_ROW), rev("b", verdict="approve"), rev("c", verdict="approve")])
-    assert c.verdict == "request_changes" and "1 blocker(s)" in c.reason
+    assert c.verdict == "request_changes" and "1 blocker (one reviewer is enough)" in c.reason
+
+
+ONE_REVIEW = st.tuples(st.sampled_from(["approve", "request_changes"]), st.lists(st.tuples(
+    st.sampled_from(["blocker", "major", "minor", "nit"]), st.sampled_from(["a.py", "b.py", ""]), st.integers(1, 40)),
+    max_size=5))
+
+
+@given(ONE_REVIEW, st.one_of(st.none(), st.integers(1, 4)))
+@settings(max_examples=80, deadline=None)
+def test_one_reviewer_is_decided_alike_in_a_task_and_on_demand(one: Any, min_agreement: int | None) -> None:
+    """A task's single reviewer (decide_alone) and a panel of one (consolidate) reach the same verdict:
+    a blocker or major finding requests changes, whatever the reviewer said, and nothing else does."""
+    stated, raw = one
+    findings = [{"file": f, "line": n, "severity": sev, "title": f"problem {i} {sev}"} for i, (sev, f, n) in
+                enumerate(raw)]
+    review = Review.model_validate({"verdict": stated, "findings": findings})
+    decision, note = decide_alone(review)
+    panel = consolidate([ReviewerResult(preset="r", model="m", review=review)], min_agreement=min_agreement)
+    expected = "request_changes" if any(sev in ("blocker", "major") for sev, _, _ in raw) else "approve"
+    assert decision.verdict == panel.verdict == expected
+    assert (note is None) == (stated == expected) and panel.reviewers[0]["note"] == note
+    assert panel.min_agreement == 1 and not any("min_agreement" in n for n in panel.notes)
 
 
 def test_min_agreement_override_and_clamping() -> None:
@@ -311,8 +335,8 @@ def test_failed_reviewers_are_reported_and_left_out() -> None:
 def test_changes_requested_without_findings_counts_as_approve() -> None:
     c = consolidate([rev("a", verdict="request_changes"), rev("b", verdict="approve")])
     assert c.verdict == "approve"
-    assert c.reviewers[0]["note"] and any("listed no findings" in n for n in c.notes)
-    assert "counted as approve" in render_markdown(c)
+    assert c.reviewers[0]["note"] and any("raised no blocker or major finding" in n for n in c.notes)
+    assert "| request_changes (counted as approve) |" in render_markdown(c)
 
 
 def test_outside_the_diff_findings_are_flagged_and_still_count() -> None:
@@ -339,7 +363,8 @@ def test_scores_per_reviewer_and_median_skipping_missing_ones() -> None:
     assert c.scores["a"] == {"semantic_resolution": 2, "scope_discipline": 4} and c.scores["c"] == {}
     assert c.median_scores == {"semantic_resolution": 4.0, "scope_discipline": 4.5}
     none = consolidate([rev("a", scores=None)])
-    assert none.median_scores == {} and "No reviewer gave scores." in render_markdown(none)
+    assert none.median_scores == {} and "semantic resolution: not given" in render_markdown(none)
+    assert "No reviewer gave scores." in render_markdown(consolidate([rev("a", scores=None), rev("b", scores=None)]))
 
 
 def test_to_json_shape() -> None:
@@ -361,8 +386,8 @@ def test_markdown_report_and_builder_text() -> None:
                      rev("sonnet-reviewer", cost=None)])
     md = render_markdown(c, round_no=2)
     assert md.startswith("# Panel review (round 2)") and "**Verdict: request_changes**" in md
-    assert "Raised by 2/3: gpt-reviewer, gemini-reviewer" in md and "`src/report.py:10`" in md
-    assert "| sonnet-reviewer | model-sonnet-reviewer | request_changes (no findings" in md and "unknown" in md
+    assert "Raised by 2 of 3: gpt-reviewer, gemini-reviewer" in md and "`src/report.py:10`" in md
+    assert "| sonnet-reviewer | model-sonnet-reviewer | request_changes (counted as approve)" in md and "unknown" in md
     assert "**gpt-reviewer** (major, line 10): Off-by-one in loop bound" in md
     assert "| semantic resolution | 4 |" in md
     text = render_blocking_for_builder(c)

@@ -182,7 +182,8 @@ def test_parse_json_reply_reports_why() -> None:
     ("{", "not valid JSON"),
     ('{"a": 1}', "must hold a JSON list"),
     ('[{"txt": "a"}]', r"reply \[0\]"),
-    ('[{"error": {"status": "x"}}]', "needs a status"),
+    ('[{"error": {"status": "x"}}]', "must be an HTTP status"),
+    ('[{"error": {}}]', "needs a status"),
 ])
 def test_bad_replies_files(tmp_path: Path, content: str | None, needle: str) -> None:
     write_user_config(FAST_RETRY + '[presets.s]\nprovider = "scripted"\nmodel = "s"\nreplies = "r.json"\n')

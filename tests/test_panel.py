@@ -104,6 +104,8 @@ def test_on_demand_review_bad_input(tmp_path: Path) -> None:
     assert_clean_error(run_cli("review", "--spec", "missing.md", cwd=repo), "--spec missing.md")
     proc = run_cli("review", "--preset", "gpt-reviewer", cwd=repo)  # no replies left: a provider error
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "✗ gpt-reviewer failed\n" in proc.stderr and proc.stderr.count("no reply left") == 1, proc.stderr
+    assert "error: review: the reviewer failed: gpt-reviewer: " in proc.stderr
 
 
 def test_optional_prose_synthesis_does_not_change_the_merge(tmp_path: Path) -> None:

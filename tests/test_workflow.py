@@ -17,6 +17,7 @@ from specrelay.workflow import (
     list_workflows,
     load_workflow,
     parse_workflow,
+    problems,
     tick,
     tick_text,
     validate,
@@ -129,7 +130,11 @@ Run everything.
     assert panel.max_rounds == 2 and panel.reads == ("spec.md", "checks.log")
     assert panel.line_of("agents") == 10
     assert panel.line_of("run") == panel.line == 9
-    check(text)
+    # checks.log is written by the step before; spec.md by none, and nothing was built to review
+    found = [str(e) for e in problems(parse(text), PRESETS)]
+    assert len(found) == 2, found
+    assert found[0].startswith("workflow.md:12: 'reads' names 'spec.md', which no earlier step writes")
+    assert found[1].startswith("workflow.md:9: review step 'Panel review' comes before any implement step")
 
 
 def test_comment_further_down_is_body_not_directive() -> None:
@@ -356,3 +361,41 @@ def test_find_workflow_unknown_lists_names(tmp_path: Path) -> None:
         assert name in message
     with pytest.raises(WorkflowError, match="no such workflow file"):
         find_workflow("flows/missing.md", tmp_path)
+
+
+# --- the one validation: every problem, in file order ------------------------------------------
+
+BUILD = "### [ ] Step: Implementation\n<!-- agent: flash-builder -->\nBuild.\n"
+
+
+def test_problems_lists_every_problem_in_file_order() -> None:
+    text = ("### [ ] Step: Review\n<!-- agents: gpt-reviewer, gpt-reviewer -->\n\n"
+            "### [ ] Step: Implementation\n<!-- agents: flash-builder, opus-planner -->\n<!-- reads: notes.md -->\n\n"
+            "### [ ] Step: Verification\n<!-- agent: gpt-reviewer -->\n<!-- max-rounds: 2 -->\n")
+    found = [str(e) for e in problems(parse(text), PRESETS)]
+    assert [m.split(": ")[0] for m in found] == [
+        "workflow.md:2", "workflow.md:1", "workflow.md:5", "workflow.md:6", "workflow.md:10", "workflow.md:9"]
+    assert "gpt-reviewer twice" in found[0] and "before any implement step" in found[1]
+    assert "can only review" in found[2] and "'notes.md', which no earlier step writes" in found[3]
+    assert "bounds a review's fix rounds" in found[4] and "would be ignored" in found[5]
+    with pytest.raises(WorkflowError, match="gpt-reviewer twice"):
+        validate(parse(text), PRESETS)
+
+
+def test_reads_of_what_earlier_steps_write_are_fine() -> None:
+    text = ("### [ ] Step: Planning\n<!-- agent: opus-planner -->\n<!-- writes: notes.md -->\n\n"
+            "### [ ] Step: Implementation\n<!-- agent: flash-builder -->\n<!-- reads: notes.md, request.md -->\n\n"
+            "### [ ] Step: Tests\n<!-- run: pytest -q -->\n\n"
+            "### [ ] Step: Review\n<!-- agent: gpt-reviewer -->\n<!-- reads: notes.md, verify.json -->\n"
+            "<!-- max-rounds: 2 -->\n")
+    assert problems(parse(text), PRESETS) == []
+
+
+def test_default_reads_are_not_required() -> None:
+    # an implement step reads spec.md by default, and goes without it when no step plans
+    assert problems(parse(BUILD + "### [ ] Step: Review\n<!-- agent: gpt-reviewer -->\n"), PRESETS) == []
+
+
+def test_builtin_workflows_have_no_problems() -> None:
+    for path in builtin_workflows().values():
+        assert problems(load_workflow(path), PRESETS, has_config_verify=True) == [], path

@@ -16,7 +16,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,7 +37,13 @@ DEFAULT_KEY_ENVS: dict[str, tuple[str, ...]] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML value is taken as written, never converted ("5" is not a number, true is not 1);
+    # a TOML integer still fills a float field (task_usd = 5). NaN and infinities are refused.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+#: A string that is not empty or only spaces (a name, a command, a path).
+Text = Annotated[str, Field(min_length=1, pattern=r"\S")]
 
 
 class Price(_Strict):
@@ -53,9 +59,9 @@ class PresetFields(_Strict):
     """The TOML keys of a ``[presets.NAME]`` table."""
 
     provider: ProviderName
-    model: str = Field(min_length=1)
-    base_url: str | None = None
-    api_key_env: str | None = None
+    model: Text
+    base_url: Text | None = None
+    api_key_env: Text | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
     #: The fewest output tokens a budget may lower this preset's calls to (default: by phase).
@@ -64,12 +70,12 @@ class PresetFields(_Strict):
     context_window: int | None = Field(default=None, gt=0)
     reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     price: Price | None = None
-    fallbacks: list[str] = Field(default_factory=list)
+    fallbacks: list[Text] = Field(default_factory=list)
     max_concurrency: int = Field(default=4, ge=1)
     timeout_s: float = Field(default=600.0, gt=0)
-    replies: str | None = None
+    replies: Text | None = None
     delay_s: float = Field(default=0.0, ge=0)
-    price_as: str | None = None
+    price_as: Text | None = None
 
 
 PRESET_KEYS = tuple(PresetFields.model_fields)
@@ -129,14 +135,14 @@ class Preset(PresetFields):
 class Routes(_Strict):
     """Which preset a command uses when none is given."""
 
-    ask: str | None = None
-    review: str | None = None
+    ask: Text | None = None
+    review: Text | None = None
 
 
 class Verify(_Strict):
     """The project's own verification commands, run in the task's worktree."""
 
-    commands: list[str] = Field(default_factory=list)
+    commands: list[Text] = Field(default_factory=list)
     timeout_s: float = Field(default=600.0, gt=0)
     max_attempts: int = Field(default=2, ge=0)
 
@@ -160,7 +166,7 @@ class Review(_Strict):
     """How review panels are consolidated."""
 
     min_agreement: int | None = Field(default=None, ge=1)
-    consolidate: str | None = None
+    consolidate: Text | None = None
 
 
 SECTIONS: dict[str, type[_Strict]] = {
@@ -227,14 +233,40 @@ def _check_keys(path: Path, where: str, raw: Any, allowed: tuple[str, ...]) -> d
     return raw
 
 
+#: What a type error expected, in TOML's words (strict: nothing is converted).
+_EXPECTED = {
+    "float_type": "a number", "int_type": "a whole number", "string_type": "a string",
+    "bool_type": "true or false", "list_type": "a list, e.g. [\"a\", \"b\"]", "model_type": "a table",
+    "dict_type": "a table",
+}
+
+
+def _toml_value(value: Any) -> str:
+    """``value`` with its TOML type: ``'5' (a string)``, ``true (a boolean)``."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str):
+        return f"{value!r} (a string)"
+    if isinstance(value, int | float):
+        return f"{value!r} (a number)"
+    kind = "a list" if isinstance(value, list) else "a table" if isinstance(value, dict) else "a value"
+    return f"{value!r} ({kind})"
+
+
 def _field_error(path_of: dict[str, Path], where: str, exc: ValidationError, default: Path) -> ConfigError:
     err = exc.errors()[0]
-    loc = [str(x) for x in err["loc"]]
-    fld = loc[0] if loc else ""
+    loc = err["loc"]
+    fld = str(loc[0]) if loc else ""
     path = path_of.get(fld, default)
-    dotted = ".".join(loc)
-    if err["type"] == "missing":
+    dotted = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in loc).lstrip(".")
+    kind = err["type"]
+    if kind == "missing":
         return ConfigError(f"{path}: [{where}] is missing required field '{dotted}'.")
+    if kind in _EXPECTED:
+        return ConfigError(f"{path}: [{where}] field '{dotted}' must be {_EXPECTED[kind]}, got "
+                           f"{_toml_value(err.get('input'))}; values are taken as written, never converted.")
+    if kind in ("string_pattern_mismatch", "string_too_short"):
+        return ConfigError(f"{path}: [{where}] field '{dotted}' is empty; give it a value or remove it.")
     return ConfigError(f"{path}: [{where}] field '{dotted}': {err['msg']} (got {err.get('input')!r}).")
 
 
@@ -252,7 +284,11 @@ def _layers(root: Path | None, user: bool) -> list[_Layer]:
     if root is not None:
         candidates.append((paths.project_config(root), "project"))
     for path, source in candidates:
-        if path.is_file():
+        if path.exists() and not path.is_file():  # never skipped as if absent: it was meant as the config
+            what = "a directory" if path.is_dir() else "not a regular file"
+            raise ConfigError(f"{path}: is {what}, not a config file. Move it aside and write the config "
+                              "as a TOML file there (`specrelay init` creates one).")
+        if path.exists():
             layers.append(_Layer(path, source, read_toml(path)))
     return layers
 
@@ -301,6 +337,10 @@ def load_config(root: Path | None, *, user: bool = True) -> Config:
         except ValidationError as exc:
             default = next(iter(section_origins[section].values()), layers[-1].path)
             raise _field_error(section_origins[section], section, exc, default) from None
+    consolidate = built["review"].consolidate
+    if consolidate is not None and consolidate not in presets_out:
+        raise ConfigError(f"{section_origins['review']['consolidate']}: [review] consolidate: "
+                          + unknown_preset_message(consolidate, presets_out))
     config = Config(presets=presets_out, files=[layer.path for layer in layers], **built)
     _check_references(config)
     return config

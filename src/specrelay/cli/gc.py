@@ -12,7 +12,7 @@ from specrelay.cli.common import console, print_json, repo_root
 def gc_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be removed; change nothing."),
     force: bool = typer.Option(False, "--force", help="Also remove worktrees with uncommitted changes."),
-    json_out: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was done (or, with --dry-run, would be) as JSON."),
 ) -> None:
     """Remove worktrees of merged or discarded tasks and stray ones; skips any with uncommitted work."""
     from specrelay import paths

@@ -6,11 +6,13 @@ Exit codes: 0 approve (or nothing to review), 1 request_changes, 2 errors.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from specrelay.cli import app
-from specrelay.cli.common import console, open_ledger, print_json, repo_root
+from specrelay.cli.common import console, err_console, money, open_ledger, print_json, repo_root
 from specrelay.errors import SpecRelayError, UserError
 
 
@@ -51,6 +53,8 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
         presets = [preset or config.routes.review or DEFAULT_REVIEWER]
     if len(set(presets)) != len(presets):
         raise UserError(f"--panel {panel}: each reviewer may appear once (agreement counts independent reviewers).")
+    for name in presets:  # a misspelt preset is an error even when there turns out to be nothing to review
+        config.preset(name)
     ledger = open_ledger(root)
     # Diffs come from the working tree the command runs in (it may be a linked worktree).
     here = Path(gitrepo.run_git(["rev-parse", "--show-toplevel"], Path.cwd()).stdout.strip())
@@ -62,11 +66,32 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
         else:
             console.print(f"Nothing to review: no changes in {target.label}.")
         return
-    outcome, folder = asyncio.run(review_target(root, config, ledger, target, presets))
+    outcome, folder = asyncio.run(review_target(root, config, ledger, target, presets, emit=_reviewer_line))
     if json_out:
         print_json(outcome.report)
     else:
-        console.print(f"Reviewed: {target.label} ({len(target.files)} file(s))", markup=False, highlight=False)
-        console.print((folder / "final_review.md").read_text(encoding="utf-8"), markup=False, highlight=False)
-        console.print(f"[dim]Report saved in {folder}[/]")
+        _print_report(target.label, len(target.files), folder)
     raise SystemExit(0 if outcome.verdict == "approve" else 1)
+
+
+def _print_report(label: str, files: int, folder: Path) -> None:
+    """The saved final_review.md, rendered for the terminal (the file itself stays Markdown)."""
+    from rich.markdown import Markdown
+
+    console.print(f"Reviewed: {label} ({files} file{'' if files == 1 else 's'})", markup=False)
+    console.print(Markdown((folder / "final_review.md").read_text(encoding="utf-8")))
+    console.print(f"Report saved in {folder}", style="dim", markup=False)
+
+
+def _reviewer_line(event: str, data: dict[str, Any]) -> None:
+    """Each reviewer starting and finishing, on stderr: stdout holds only the report (or its JSON)."""
+    who = escape(data["preset"])
+    if event == "reviewer_started":
+        err_console.print(f"▶ {who} reviewing ({data['index']} of {data['of']})", soft_wrap=True)
+    elif event == "reviewer_failed":  # a lone reviewer's failure is the command's error, printed next
+        why = "" if data["of"] == 1 else f" {escape(data['error'])}"
+        err_console.print(f"[red]✗ {who} failed{':' if why else ''}[/]{why}", soft_wrap=True)
+    elif event == "reviewer_finished":
+        n, cost = data["findings"], money(data["cost_usd"], simulated=data["simulated"])
+        err_console.print(f"✓ {who} ({escape(data['model'])}) said {data['verdict']} · "
+                          f"{n} finding{'' if n == 1 else 's'} · {cost} · {data['latency_s']:.1f} s", soft_wrap=True)

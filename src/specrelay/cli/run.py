@@ -56,7 +56,9 @@ def run_command(
     root = repo_root()
     config, ledger = _open(root)
     flow = prepare_workflow(root, config, workflow)
-    resolved = resolve_base(root, base)  # a dirty or detached base is refused once, before any task exists
+    # From the worktree the command runs in (a linked one too); a dirty or detached base is refused
+    # once, before any task exists.
+    resolved = resolve_base(root, base, where=Path.cwd())
 
     def start(request: str) -> Any:
         return lambda led: create_task(root, led, config, request, workflow=flow, base=base, budget_usd=budget,
@@ -74,6 +76,8 @@ def resume_command(
     task_ids: list[str] = typer.Argument(..., metavar="ID", show_default=False,
                                          help="The task(s) to continue; several run side by side."),
     budget: float | None = typer.Option(None, "--budget", help="A new budget in USD for each task."),
+    rounds: int | None = typer.Option(None, "--rounds", min=1, help=(
+        "Allow N more review rounds: a needs_attention task continues from its review, fixing its findings.")),
     jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
     logs: bool = typer.Option(False, "--logs", hidden=True, help="Write each task's progress to its run.log."),
@@ -81,6 +85,7 @@ def resume_command(
 ) -> None:
     """Continue paused, failed or interrupted tasks from their first unfinished step."""
     from specrelay.engine import load_task, task_summary
+    from specrelay.engine.runner import grant_rounds
 
     _check_budget(budget)
     _check_progress(progress)
@@ -88,6 +93,10 @@ def resume_command(
     config, ledger = _open(root)
     loaded = [load_task(root, ledger, task_id) for task_id in task_ids]  # every id is checked before any run
     tasks = list({t.id: t for t in loaded}.values())  # an id given twice (or as a prefix too) runs once
+    for task in tasks:  # a task that cannot be resumed stops the command before anything is said or run
+        _check_resumable(task, more_rounds=rounds is not None)
+    if rounds is not None:
+        tasks = [t if t.status == "done" else grant_rounds(root, ledger, t.id, rounds) for t in tasks]
     finished = [t for t in tasks if t.status in ("done", "needs_attention")]
     pending = [t for t in tasks if t not in finished]
     for task in finished:  # resuming a finished task is a no-op, not an error
@@ -111,6 +120,26 @@ def _check_progress(progress: str | None) -> None:
 
     if progress is not None and progress not in MODES:
         raise UserError(f"--progress {progress}: must be one of {', '.join(MODES)}.")
+
+
+def _check_resumable(task: Any, *, more_rounds: bool) -> None:
+    """One line saying why a running, merged, discarded or worktree-less task cannot be resumed."""
+    from specrelay.engine.summary import effective_status
+
+    status = effective_status(task)
+    if status == "running":
+        raise UserError(f"task {task.id} is already running in another process; `specrelay status {task.id}` "
+                        "shows its progress.")
+    if status == "merged":
+        raise UserError(f"task {task.id} is merged ({task.message or 'into its base branch'}); there is nothing "
+                        "to resume.")
+    if status == "discarded":
+        raise UserError(f"task {task.id} was discarded (its worktree and branch are removed); there is nothing to "
+                        "resume. Start it again with `specrelay run`.")
+    will_run = status not in ("done", "needs_attention") or (more_rounds and status == "needs_attention")
+    if will_run and not task.worktree.is_dir():
+        raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). Its branch "
+                        f"{task.branch} is kept; `specrelay discard {task.id}` cleans up.")
 
 
 def _check_budget(budget: float | None) -> None:

@@ -27,6 +27,9 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
     verification = s.get("verification")
     if verification and not (brief and verification["state"] == "passed"):
         to.print(f"  {verification_line(verification)}", markup=False, style=VERIFY_STYLE[verification["state"]])
+    for kept in s.get("leftovers") or []:
+        to.print(f"  Leftovers of an interrupted build step ({', '.join(kept['files'])}) are kept at "
+                 f"{kept['ref']}: `git diff {kept['ref']}^ {kept['ref']}`", markup=False)
     if brief:
         _next_steps(s, to)
         return

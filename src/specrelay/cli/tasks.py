@@ -1,4 +1,4 @@
-"""Commands around tasks: ``status``, ``show``, ``merge``, ``discard``."""
+"""Commands around tasks: ``status``, ``show``, ``merge``, ``discard``, ``update``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from specrelay.cli import app
 from specrelay.cli.common import console, money, open_ledger, print_json, repo_root, task_cost, tokens
-from specrelay.errors import GitError, UserError
+from specrelay.errors import UserError
 
 
 def _open(root: Path) -> Any:
@@ -159,37 +159,20 @@ def merge_command(
     task_id: str = typer.Argument(..., help="The task whose branch to merge."),
     ff_only: bool = typer.Option(False, "--ff-only", help="Only fast-forward."),
     delete: bool = typer.Option(False, "--delete", help="Then remove the task's worktree and branch."),
+    force: bool = typer.Option(False, "--force", help="Merge even a task that is not finished (paused, failed, "
+                               "needs_attention, failing verification)."),
 ) -> None:
-    """Merge a task's branch into its base branch, in the main worktree."""
-    from specrelay import gitrepo
-    from specrelay.engine import load_task
-    from specrelay.engine.summary import effective_status
+    """Merge a task's branch into its base branch, in the worktree that has the base checked out."""
+    from specrelay.engine.finish import merge_task
 
     root = repo_root()
-    ledger = _open(root)
-    task = load_task(root, ledger, task_id)
-    status = effective_status(task)
-    if status in ("running", "merged", "discarded"):
-        raise UserError(f"task {task.id} is {status}; it cannot be merged now.")
-    if not task.base_branch:
-        raise UserError(f"task {task.id} has no base branch to merge into; merge {task.branch} by hand.")
-    current = gitrepo.current_branch(root)
-    if current != task.base_branch:
-        raise GitError(f"{root} is on {current or 'a detached HEAD'}, not on {task.base_branch}, the task's base. "
-                       f"Run `git switch {task.base_branch}` first.")
-    if delete and task.worktree.is_dir():
-        dirty = gitrepo.is_dirty(task.worktree)
-        if dirty:
-            raise GitError(f"the task's worktree has uncommitted changes ({', '.join(dirty[:5])}); "
-                           "commit or remove them before --delete. Nothing was merged.")
-    sha = gitrepo.merge(root, task.branch, ff_only=ff_only, message=f"Merge specrelay task {task.id}: {task.title}")
-    ledger.update_task(task.id, status="merged", message=f"merged into {task.base_branch} at {sha[:10]}")
-    console.print(f"Merged {task.branch} into {task.base_branch} ({sha[:10]}).")
-    if delete:
-        if task.worktree.is_dir():
-            gitrepo.remove_worktree(root, task.worktree)
-        gitrepo.delete_branch(root, task.branch, base=task.base_branch)
-        console.print(f"Removed worktree {task.worktree} and branch {task.branch}.")
+    result = merge_task(root, _open(root), task_id, ff_only=ff_only, delete=delete, force=force)
+    if result.forced:
+        console.print(f"Merging unfinished work (--force): {'; '.join(result.forced)}", markup=False)
+    where = "" if result.worktree == root else f" in {result.worktree}"
+    console.print(f"Merged {result.branch} into {result.into}{where} ({result.sha[:10]}).", markup=False)
+    if result.removed:
+        console.print(f"Removed the task's worktree and branch {result.branch}.", markup=False)
 
 
 @app.command("discard")
@@ -198,35 +181,27 @@ def discard_command(
     force: bool = typer.Option(False, "--force", help="Even with uncommitted or unmerged work."),
 ) -> None:
     """Remove a task's worktree and branch; refuses to lose work unless --force."""
-    from specrelay import gitrepo
-    from specrelay.engine import load_task
-    from specrelay.engine.summary import effective_status
+    from specrelay.engine.finish import discard_task
 
     root = repo_root()
-    ledger = _open(root)
-    task = load_task(root, ledger, task_id)
-    if effective_status(task) == "running":
-        raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
-    has_tree = task.worktree.is_dir()
-    has_branch = gitrepo.branch_exists(root, task.branch)
-    if not force:
-        problems = []
-        dirty = gitrepo.is_dirty(task.worktree) if has_tree else []
-        if dirty:
-            problems.append(f"uncommitted changes in {task.worktree} ({', '.join(dirty[:5])})")
-        if has_branch:
-            unmerged = gitrepo.unmerged_commits(root, task.branch, task.base_branch or task.base_sha)
-            if unmerged:
-                problems.append(f"{len(unmerged)} commit(s) on {task.branch} not merged into "
-                                f"{task.base_branch or task.base_sha[:10]}")
-        if problems:
-            raise GitError(f"task {task.id} has work that would be lost: {'; '.join(problems)}. "
-                           f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
-    if has_tree:
-        gitrepo.remove_worktree(root, task.worktree, force=force)
-    else:
-        gitrepo.prune_worktrees(root)
-    if has_branch:
-        gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
-    ledger.update_task(task.id, status="discarded", message="worktree and branch removed")
-    console.print(f"Discarded {task.id}: worktree and branch removed; its record stays in {task.folder}.")
+    result = discard_task(root, _open(root), task_id, force=force)
+    kept = " (it stays merged)" if result.status == "merged" else ""
+    console.print(f"Discarded {result.task_id}{kept}: worktree and branch removed; its record stays in "
+                  f"{result.folder}.", markup=False)
+
+
+@app.command("update")
+def update_command(
+    task_id: str = typer.Argument(..., help="The task whose branch to bring up to date."),
+) -> None:
+    """Merge the base branch's new commits into a task's branch, in the task's worktree."""
+    from specrelay.engine.finish import update_task
+
+    root = repo_root()
+    result = update_task(root, _open(root), task_id)
+    if result.sha is None:
+        console.print(f"{result.branch} already has every commit of {result.base_branch}; its base is now "
+                      f"{result.new_base[:10]}.", markup=False)
+        return
+    console.print(f"Merged {result.base_branch} ({result.new_base[:10]}) into {result.branch} ({result.sha[:10]}); "
+                  f"diffs and reviews now start from {result.new_base[:10]}.", markup=False)

@@ -2,8 +2,8 @@
 
 Built-in workflows and the project's own (``.specrelay/workflows/NAME.md``, which override a
 built-in of the same name) are listed together. Each is parsed and checked against the
-configured presets; a workflow with a problem is listed with its ``file:line`` error rather
-than stopping the listing.
+configured presets by the validation ``run`` applies; a workflow with problems is listed with
+each ``file:line`` error rather than stopping the listing, and the command then exits non-zero.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from specrelay.cli.common import console, print_json, repo_root_or_none
 
 if TYPE_CHECKING:
     from specrelay.config import Config
+    from specrelay.errors import WorkflowError
     from specrelay.workflow import Step, WorkflowEntry
 
 #: Files in ``.specrelay/workflows/`` that document the folder rather than define a workflow.
@@ -39,28 +40,47 @@ def _step_row(step: Step) -> dict[str, Any]:
 
 
 def describe(entry: WorkflowEntry, config: Config, builtin_names: set[str]) -> dict[str, Any]:
-    """One workflow as a JSON-ready row; ``error`` holds its parse or validation problem, else None."""
+    """One workflow as a JSON-ready row; ``errors`` lists its problems (``error`` is the first, else None).
+
+    The problems are those ``specrelay run`` refuses the workflow for: the same validation.
+    """
     from specrelay.errors import WorkflowError
-    from specrelay.workflow import DEFAULT_WORKFLOW, load_workflow, validate
+    from specrelay.workflow import DEFAULT_WORKFLOW, load_workflow, problems
 
     row: dict[str, Any] = {
         "name": entry.name, "source": entry.source, "path": str(entry.path),
         "default": entry.name == DEFAULT_WORKFLOW,
         "overrides_builtin": entry.source == "project" and entry.name in builtin_names,
-        "summary": "", "steps": [], "error": None,
+        "summary": "", "steps": [], "error": None, "errors": [],
     }
     try:
         workflow = load_workflow(entry.path)
     except WorkflowError as exc:
-        row["error"] = str(exc)
+        row["error"], row["errors"] = str(exc), [str(exc)]
         return row
     row["summary"] = workflow.summary
     row["steps"] = [_step_row(step) for step in workflow.steps]
-    try:
-        validate(workflow, config.presets, has_config_verify=True)
-    except WorkflowError as exc:
-        row["error"] = str(exc)
+    row["errors"] = [str(exc) for exc in problems(workflow, config.presets, has_config_verify=True)]
+    row["error"] = row["errors"][0] if row["errors"] else None
     return row
+
+
+def broken_error(rows: list[dict[str, Any]]) -> WorkflowError | None:
+    """One line naming the workflows that cannot run and the first problem of each, or None."""
+    from specrelay.errors import WorkflowError
+
+    broken = [row for row in rows if row["errors"]]
+    if not broken:
+        return None
+    if len(broken) == 1:
+        return WorkflowError(f"workflow '{broken[0]['name']}' cannot run: {_first_problem(broken[0])}")
+    return WorkflowError(f"{len(broken)} workflows cannot run: "
+                         + "; ".join(f"{row['name']}: {_first_problem(row)}" for row in broken))
+
+
+def _first_problem(row: dict[str, Any]) -> str:
+    more = len(row["errors"]) - 1
+    return row["errors"][0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
 
 def _who(step: dict[str, Any], verify_commands: list[str]) -> str:
@@ -100,16 +120,17 @@ def _render(rows: list[dict[str, Any]], root: Path | None, verify_commands: list
                 line.append(f" · at most {step['max_rounds']} rounds", style="dim")
             tree.add(line)
         console.print(tree)
-        if row["error"]:
+        for problem in row["errors"]:
             # soft_wrap: the file:line of the error stays on one line, so terminals can open it.
-            console.print(Text.assemble(("  ✗ ", "bold red"), (row["error"], "red")), soft_wrap=True)
+            console.print(Text.assemble(("  ✗ ", "bold red"), (problem, "red")), soft_wrap=True)
         console.print()
     console.print(Text("Copy one with `specrelay workflows --show NAME > .specrelay/workflows/NAME.md`; "
                        "a project workflow overrides the built-in of the same name.", style="dim"))
 
 
-def _show(name: str, root: Path | None, json_out: bool) -> None:
+def _show(name: str, root: Path | None, config: Config, json_out: bool) -> None:
     from specrelay.errors import WorkflowError
+    from specrelay.workflow import builtin_workflows
     from specrelay.workflow.parse import did_you_mean
 
     entries = {entry.name: entry for entry in available(root)}
@@ -125,14 +146,18 @@ def _show(name: str, root: Path | None, json_out: bool) -> None:
         data = entry.path.read_bytes()
     except OSError as exc:
         raise WorkflowError(f"{entry.path}: cannot read workflow: {exc.strerror or exc}") from exc
+    row = describe(entry, config, set(builtin_workflows()))
     if json_out:
         print_json({"name": entry.name, "source": entry.source, "path": str(entry.path),
-                    "text": data.decode("utf-8", errors="replace")})
-        return
-    # The bytes as they are, so `--show NAME > .specrelay/workflows/NAME.md` makes an exact copy.
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data if data.endswith(b"\n") or not data else data + b"\n")
-    sys.stdout.flush()
+                    "text": data.decode("utf-8", errors="replace"), "errors": row["errors"]})
+    else:
+        # The bytes as they are, so `--show NAME > .specrelay/workflows/NAME.md` makes an exact copy.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data if data.endswith(b"\n") or not data else data + b"\n")
+        sys.stdout.flush()
+    problem = broken_error([row])
+    if problem is not None:  # shown, so it can be copied and fixed, but not passed as runnable
+        raise problem
 
 
 @app.command("workflows")
@@ -143,17 +168,20 @@ def workflows_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a listing."),
 ) -> None:
     """List the workflows (built-in and this project's), their steps and any problems in them."""
-    root = repo_root_or_none()
-    if show is not None:
-        _show(show, root, json_out)
-        return
     from specrelay.config import load_config
     from specrelay.workflow import builtin_workflows
 
+    root = repo_root_or_none()
     config = load_config(root)
+    if show is not None:
+        _show(show, root, config, json_out)
+        return
     builtin_names = set(builtin_workflows())
     rows = [describe(entry, config, builtin_names) for entry in available(root)]
     if json_out:
         print_json(rows)
-        return
-    _render(rows, root, list(config.verify.commands))
+    else:
+        _render(rows, root, list(config.verify.commands))
+    problem = broken_error(rows)
+    if problem is not None:  # every workflow is listed first; the exit code says some cannot run
+        raise problem

@@ -17,7 +17,7 @@ from typing import Any
 from specrelay import gitrepo, paths
 from specrelay.config import Config
 from specrelay.engine import context as C
-from specrelay.engine.panel import PanelOutcome, PanelRequest, run_panel
+from specrelay.engine.panel import Emit, PanelOutcome, PanelRequest, run_panel
 from specrelay.engine.phases.review import DIFF_TOKENS, review_system
 from specrelay.engine.task import check_preset_keys
 from specrelay.errors import UserError
@@ -112,8 +112,10 @@ def review_id() -> str:
 
 
 async def review_target(root: Path, config: Config, ledger: Ledger, target: Target, presets: list[str],
-                        *, emit: Any = None) -> tuple[PanelOutcome, Path]:
-    """Run the panel (or one reviewer) on ``target``; returns the outcome and the report folder."""
+                        *, emit: Emit | None = None) -> tuple[PanelOutcome, Path]:
+    """Run the panel (or one reviewer) on ``target``; returns the outcome and the report folder. The
+    verdict is the one rule's (:mod:`specrelay.engine.verdict`), as in a task. ``emit`` hears each
+    reviewer start and finish (see :mod:`specrelay.engine.panel`)."""
     if len(set(presets)) != len(presets):
         raise UserError(f"--panel {','.join(presets)}: each reviewer may appear once (agreement counts "
                         "independent reviewers).")
@@ -125,8 +127,6 @@ async def review_target(root: Path, config: Config, ledger: Ledger, target: Targ
     client = Client(config, ledger, run_id=f"review-{rid}")
 
     async def call(preset: str, system: str, ctx: C.Context, schema: Any = None) -> CallResult:
-        if emit:
-            emit("call_started", {"preset": preset})
         kwargs: dict[str, Any] = {"phase": "review", "step": "on-demand review", "context": ctx.token_counts()}
         if schema is None:
             return await client.call(preset, system, ctx.render(), **kwargs)
@@ -136,7 +136,7 @@ async def review_target(root: Path, config: Config, ledger: Ledger, target: Targ
                            min_agreement=config.review.min_agreement, diff_files=target.files,
                            consolidate_preset=config.review.consolidate)
     try:
-        outcome = await run_panel(request, call, folder=folder)
+        outcome = await run_panel(request, call, folder=folder, emit=emit)
     except BaseException:
         if not any(folder.iterdir()):
             folder.rmdir()

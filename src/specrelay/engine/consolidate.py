@@ -13,12 +13,11 @@ their wordings share telling words. A reviewer that repeats itself (near-identic
 place, compared with rapidfuzz) is deduplicated first. The constants were tuned on the odd cases
 of ``tests/data/panel_labelled.json`` (``bench/panel_merge.py``; scores in ``bench/RESULTS.md``).
 
-The panel's verdict comes from the findings, not the reviewers' own verdicts: ``request_changes``
-when a blocker is raised at all (one reviewer is enough) or a major finding that at least
-``min_agreement`` reviewers rated major or worse, else ``approve``. A reviewer that asks for changes
-but lists no findings leaves nothing to fix and counts as approving (noted in the report). Findings
-on files outside the diff (when ``diff_files`` is given) are kept, flagged ``outside_diff`` and count
-like any other (a change can break a file it does not touch).
+The verdict is decided from the merged findings by the one verdict rule
+(:func:`specrelay.engine.verdict.decide`), not by the reviewers' own verdicts; a reviewer whose own
+verdict its findings contradict keeps it in the report, with a note saying why it did not count.
+Findings on files outside the diff (when ``diff_files`` is given) are kept, flagged ``outside_diff``
+and count like any other (a change can break a file it does not touch).
 """
 
 from __future__ import annotations
@@ -29,13 +28,12 @@ import statistics
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from rapidfuzz import fuzz
 
 from specrelay.engine.reviewdoc import SCORE_NAMES, SEVERITY_RANK, Finding, Review, Severity
-
-Verdict = Literal["approve", "request_changes"]
+from specrelay.engine.verdict import Raised, Verdict, blocks, counted, decide, default_agreement, stated_note
 
 #: How far apart two findings' lines may be and still be one problem (reviewers miscount a little).
 NEAR_LINES = 4
@@ -335,34 +333,20 @@ def _labels(results: Sequence[ReviewerResult]) -> list[str]:
     return out
 
 
+def severe_raters(m: MergedFinding) -> int:
+    """How many reviewers rated a merged finding major or worse: only they agree that it blocks."""
+    return len({w["reviewer"] for w in m.wordings if SEVERITY_RANK[w["severity"]] <= SEVERITY_RANK["major"]})
+
+
 def is_blocking(m: MergedFinding, min_agreement: int) -> bool:
-    """A blocker raised by anyone, or a major finding that at least ``min_agreement`` reviewers rated
-    major or worse. Only those reviewers count: a minor remark merged into someone else's major
-    finding is not agreement that it blocks. Findings outside the diff count too (a change can
-    break code it does not touch)."""
-    if m.severity == "blocker":
-        return True
-    raters = {w["reviewer"] for w in m.wordings if SEVERITY_RANK[w["severity"]] <= SEVERITY_RANK["major"]}
-    return m.severity == "major" and len(raters) >= min_agreement
+    """Whether a merged finding requests changes under the verdict rule
+    (:func:`specrelay.engine.verdict.blocks`)."""
+    return blocks(m.severity, severe_raters(m), min_agreement)
 
 
 def blocking_findings(c: Consolidated) -> list[MergedFinding]:
     """The merged findings that drive the fix loop, in rank order."""
     return [m for m in c.findings if is_blocking(m, c.min_agreement)]
-
-
-def _reason(findings: Sequence[MergedFinding], min_agreement: int, answered: int) -> str:
-    blocking = [m for m in findings if is_blocking(m, min_agreement)]
-    blockers = sum(1 for m in blocking if m.severity == "blocker")
-    majors = len(blocking) - blockers
-    if blocking:
-        parts = [f"{blockers} blocker(s) (one reviewer is enough)"] * bool(blockers) + [
-            f"{majors} major finding(s) raised by at least {min_agreement} of {answered} reviewer(s)"] * bool(majors)
-        return "Changes requested: " + " and ".join(parts) + "."
-    if weak := sum(1 for m in findings if m.severity == "major"):
-        return (f"Approved: no blocker, and none of the {weak} major finding(s) was raised inside the diff "
-                f"by at least {min_agreement} of {answered} reviewer(s).")
-    return f"Approved: none of the {answered} reviewer(s) raised a blocker or a major finding."
 
 
 def consolidate(results: Sequence[ReviewerResult], *, min_agreement: int | None = None,
@@ -380,35 +364,38 @@ def consolidate(results: Sequence[ReviewerResult], *, min_agreement: int | None 
     if not answered:
         raise ValueError("consolidate: no reviewer returned a review")
     notes: list[str] = []
-    agreement = 2 if len(answered) >= 3 else 1
+    agreement = default_agreement(len(answered))
     if min_agreement is not None:
         agreement = max(1, min(min_agreement, len(answered)))
-        if agreement != min_agreement:
-            notes.append(f"min_agreement {min_agreement} is not possible with {len(answered)} answering "
-                         f"reviewer(s); used {agreement}.")
+        # One reviewer asked: its agreement is 1 by definition, nothing worth a note.
+        if agreement != min_agreement and len(results) > 1:
+            who = counted(len(answered), "answering reviewer")
+            notes.append(f"min_agreement {min_agreement} is not possible with {who}; used {agreement}.")
     diff = None if diff_files is None else {normalise_path(f): f for f in diff_files}
     items = sorted((it for label, review in answered for it in _items(label, review, diff)), key=_Item.sort_key)
     order = {label: i for i, label in enumerate(labels)}
     merged = sorted((_merge(c, order, diff) for c in _cluster(items)),
                     key=lambda m: (-m.agreement, SEVERITY_RANK[m.severity], m.file, m.line or 0, m.title))
-    reports = tuple(_report(label, r, notes) for label, r in zip(labels, results, strict=True))
+    alone = len(answered) == 1
+    reports = tuple(_report(label, r, notes, alone=alone) for label, r in zip(labels, results, strict=True))
     if outside := sum(1 for m in merged if m.outside_diff):
-        notes.append(f"{outside} finding(s) point at files outside the diff.")
+        notes.append(f"{counted(outside, 'finding')} {'points' if outside == 1 else 'point'} at "
+                     f"{'a file' if outside == 1 else 'files'} outside the diff.")
     scores = {label: review.scores.given() if review.scores else {} for label, review in answered}
     medians = {name: float(statistics.median(vals)) for name in SCORE_NAMES
                if (vals := [s[name] for s in scores.values() if name in s])}
-    verdict: Verdict = "request_changes" if any(is_blocking(m, agreement) for m in merged) else "approve"
-    return Consolidated(verdict=verdict, reason=_reason(merged, agreement, len(answered)), findings=tuple(merged),
+    decision = decide([Raised(m.severity, severe_raters(m)) for m in merged], min_agreement=agreement,
+                      answered=len(answered))
+    return Consolidated(verdict=decision.verdict, reason=decision.reason, findings=tuple(merged),
                         scores=scores, median_scores=medians, reviewers=reports, min_agreement=agreement,
                         notes=tuple(notes))
 
 
-def _report(label: str, r: ReviewerResult, notes: list[str]) -> ReviewerReport:
+def _report(label: str, r: ReviewerResult, notes: list[str], *, alone: bool) -> ReviewerReport:
     note = None
     if r.review is None:
         notes.append(f"{label} failed: {r.error or 'no review'}")
-    elif r.review.verdict == "request_changes" and not r.review.findings:
-        note = "requested changes but listed no findings; counted as approve"
+    elif note := stated_note(r.review.verdict, (f.severity for f in r.review.findings), alone=alone):
         notes.append(f"{label} {note}.")
     return ReviewerReport(preset=label, model=r.model, verdict=r.review.verdict if r.review else None,
                           error=None if r.review else (r.error or "no review"), cost_usd=r.cost_usd,

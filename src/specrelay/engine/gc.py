@@ -6,7 +6,8 @@ setting up). A candidate is skipped, and reported, when removing it could lose w
 untracked files, commits its ``HEAD`` holds that no branch does, a git lock on the worktree, or (for
 a folder git does not know) any file at all. ``force`` removes those too. A task branch is deleted
 only when every commit on it is in another branch. Git's records of worktrees whose folders were
-deleted by hand are pruned. Tasks that still matter and whose worktree is gone are only reported.
+deleted by hand are pruned, and a removed task's kept leftovers refs go with it. Tasks that still
+matter and whose worktree is gone are only reported.
 
 A worktree with no task record but with a task folder is a task being created (or one whose
 creation was cut off): it is left alone for ``CREATION_GRACE_S`` after it appeared, so that a
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo, paths
+from specrelay.engine import leftovers
 from specrelay.engine.lock import is_running
 from specrelay.engine.task import all_tasks
 from specrelay.errors import GitError
@@ -37,16 +39,18 @@ CREATION_GRACE_S = 600.0
 class GcAction:
     """One thing gc did, would do, or refused to do."""
 
-    kind: str  # "worktree", "stray", "branch", "prune", "missing"
+    kind: str  # "worktree", "stray", "branch", "leftovers", "prune", "missing"
     outcome: str  # "removed" / "would remove" / "skipped" / "kept" / "reported"
     reason: str
     path: str | None = None
     task: str | None = None
     branch: str | None = None
+    ref: str | None = None
 
     def line(self) -> str:
         what = {"worktree": f"worktree {self.path}", "stray": f"stray worktree {self.path}",
-                "branch": f"branch {self.branch}", "prune": f"stale worktree record {self.path}",
+                "branch": f"branch {self.branch}", "leftovers": f"leftovers ref {self.ref}",
+                "prune": f"stale worktree record {self.path}",
                 "missing": f"task {self.task}: worktree {self.path} is missing"}[self.kind]
         if self.kind == "missing":
             return f"{what} ({self.reason})"
@@ -77,8 +81,11 @@ class GcReport:
         return [a for a in self.actions if a.outcome in ("skipped", "kept")]
 
     def to_json(self) -> dict[str, Any]:
+        """Counts say what happened: a dry run removes nothing, and says what it would remove."""
+        count = len(self.removed)
         return {"dry_run": self.dry_run, "actions": [asdict(a) for a in self.actions],
-                "removed": len(self.removed), "skipped": len(self.skipped)}
+                "removed": 0 if self.dry_run else count, "would_remove": count if self.dry_run else 0,
+                "skipped": len(self.skipped)}
 
 
 def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = False) -> GcReport:
@@ -93,6 +100,8 @@ def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = 
                 if task.worktree.is_dir():
                     _collect_task(root, task, registered.get(_key(task.worktree)), report, dry_run, force)
                 _collect_branch(root, task.branch, task.base_branch, task.id, report, dry_run)
+                if not task.worktree.is_dir() or _key(task.worktree) in report.gone:
+                    _collect_leftovers(root, task.id, report, dry_run)
             elif not task.worktree.is_dir():
                 report.add(GcAction("missing", "reported", f"{task.status}; its branch {task.branch} is kept. "
                                     f"`specrelay discard {task.id}` cleans up", path=str(task.worktree),
@@ -108,6 +117,16 @@ def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = 
         if not dry_run:
             gitrepo.prune_worktrees(root)
     return report
+
+
+def _collect_leftovers(root: Path, task_id: str, report: GcReport, dry_run: bool) -> None:
+    """A finished task's kept leftovers go with its worktree."""
+    for kept in leftovers.leftovers_of(root, task_id):
+        report.add(GcAction("leftovers", "would remove" if dry_run else "removed",
+                            f"kept from an interrupted build step ({', '.join(kept.files)})", task=task_id,
+                            ref=kept.ref))
+        if not dry_run:
+            gitrepo.delete_ref(root, kept.ref)
 
 
 def _age(path: Path) -> float:

@@ -1,9 +1,11 @@
 """A review panel: several reviewers of different families, run concurrently on one fresh context,
 their findings merged by agreement (:mod:`specrelay.engine.consolidate`).
 
-Used by a workflow's panel step and by ``specrelay review``. A reviewer that fails (a provider
-error after retries and fallbacks, or invalid output after one repair) is reported as failed; the
-panel goes on while at least two reviewers (one, for a panel of one) have answered.
+Used by a workflow's panel step and by ``specrelay review`` (also for one reviewer). A reviewer that
+fails (a provider error after retries and fallbacks, or invalid output after one repair) is reported
+as failed; the panel goes on while at least two reviewers (one, for a panel of one) have answered.
+Each reviewer's start and end are emitted as events (``reviewer_started``, ``reviewer_finished``,
+``reviewer_failed``) for a face to show.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specrelay.engine.consolidate import Consolidated, ReviewerResult, blocking_findings, consolidate
+from specrelay.engine.consolidate import (
+    Consolidated,
+    MergedFinding,
+    ReviewerResult,
+    blocking_findings,
+    consolidate,
+)
 from specrelay.engine.context import Context
 from specrelay.engine.review_report import render_blocking_for_builder, render_markdown, to_json
 from specrelay.engine.reviewdoc import Review
@@ -25,12 +33,18 @@ from specrelay.llm import CallResult
 
 #: How a panel calls one preset: (preset, system prompt, context, schema) → result.
 Call = Callable[..., Awaitable[CallResult]]
+#: Where a panel reports each reviewer's start and end: (event, data).
+Emit = Callable[[str, dict[str, Any]], None]
 
 SYNTHESIS_SYSTEM = (
     "You are the lead reviewer. Below is the merged result of several independent code reviews, already "
     "ranked by how many reviewers agree. Write a short prose synthesis (under 200 words) for the author: "
     "what matters most and why. Do not add new findings and do not change any verdict or severity."
 )
+
+
+def _quiet(event: str, data: dict[str, Any]) -> None:
+    """The default event sink: nobody is listening."""
 
 
 @dataclass(frozen=True)
@@ -45,37 +59,55 @@ class PanelRequest:
 
 @dataclass(frozen=True)
 class PanelOutcome:
+    """A finished panel: the merged review, its report, the decided verdict and what blocks it.
+    ``note`` gathers the reviewers whose own verdict their findings overrode."""
+
     consolidated: Consolidated
     report: dict[str, Any]
     verdict: str
     findings: int
-    wants_changes: bool
     open_items: list[str]
     builder_text: str
+    note: str | None = None
+
+    @property
+    def wants_changes(self) -> bool:
+        """Another build round is needed: the decided verdict requests changes."""
+        return self.verdict == "request_changes"
 
 
-async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: Path) -> ReviewerResult:
+async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: Path, emit: Emit) -> ReviewerResult:
     worker = folder / f"review_worker_{index}.json"
+    emit("reviewer_started", {"preset": preset, "index": index, "of": len(req.presets)})
     try:
         result = await call(preset, req.system, req.context, schema=Review)
     except (ProviderError, StepFailed) as exc:
         atomic_write_text(worker, json.dumps({"preset": preset, "error": str(exc)}, indent=2))
+        emit("reviewer_failed", {"preset": preset, "index": index, "of": len(req.presets), "error": str(exc)})
         return ReviewerResult(preset=preset, model="", review=None, error=str(exc))
     review: Review = result.value
     atomic_write_text(worker, json.dumps({"preset": result.preset, "model": result.model,
                                           "cost_usd": result.cost_usd, "latency_s": round(result.latency_s, 3),
                                           **review.model_dump(mode="json")}, indent=2))
+    emit("reviewer_finished", {"preset": result.preset, "index": index, "model": result.model,
+                               "verdict": review.verdict, "findings": len(review.findings),
+                               "cost_usd": result.cost_usd, "simulated": result.simulated,
+                               "latency_s": result.latency_s})
     return ReviewerResult(preset=result.preset, model=result.model, review=review, cost_usd=result.cost_usd,
                           latency_s=result.latency_s)
 
 
-async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: int | None = None) -> PanelOutcome:
+async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: int | None = None,
+                    emit: Emit | None = None) -> PanelOutcome:
     """Run every reviewer at once, consolidate, and write final_review.json / final_review.md."""
-    results = await asyncio.gather(*(_one(call, req, i, p, folder) for i, p in enumerate(req.presets, 1)))
+    sink = emit or _quiet
+    results = await asyncio.gather(*(_one(call, req, i, p, folder, sink) for i, p in enumerate(req.presets, 1)))
     answered = [r for r in results if r.review is not None]
     needed = min(2, len(req.presets))
     if len(answered) < needed:
         errors = "; ".join(f"{r.preset}: {r.error}" for r in results if r.error)
+        if len(req.presets) == 1:
+            raise StepFailed(f"review: the reviewer failed: {errors}")
         raise StepFailed(f"review panel: only {len(answered)} of {len(req.presets)} reviewers answered "
                          f"(at least {needed} needed): {errors}")
     merged = consolidate(results, min_agreement=req.min_agreement, diff_files=req.diff_files)
@@ -96,12 +128,16 @@ async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: in
     if round_no is not None:
         atomic_write_text(folder / f"final_review_r{round_no}.json", data)
     blocking = blocking_findings(merged)
-    wants = merged.verdict == "request_changes" and bool(blocking)
+    notes = [f"{r['preset']} {r['note']}" for r in merged.reviewers if r["note"]]
     return PanelOutcome(
         consolidated=merged, report=report, verdict=merged.verdict, findings=len(merged.findings),
-        wants_changes=wants,
-        open_items=[f"[{f.severity}] {f.title} ({f.file}:{f.line}; {f.agreement} reviewer(s))" for f in blocking],
-        builder_text=render_blocking_for_builder(merged) if wants else "")
+        open_items=[_open_item(f, merged.answered) for f in blocking],
+        builder_text=render_blocking_for_builder(merged), note="; ".join(notes) or None)
+
+
+def _open_item(f: MergedFinding, answered: int) -> str:
+    raised = "" if answered == 1 else f"; raised by {f.agreement} of {answered}"
+    return f"[{f.severity}] {f.title} ({f.where()}{raised})"
 
 
 def _synthesis_context(markdown: str) -> Context:

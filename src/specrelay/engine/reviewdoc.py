@@ -175,12 +175,9 @@ class Review(BaseModel):
 
     @property
     def blocking(self) -> list[Finding]:
+        """The blocker and major findings. Whether they request changes is the verdict rule's call
+        (:mod:`specrelay.engine.verdict`), not this review's own ``verdict``."""
         return [f for f in self.findings if f.blocking]
-
-    @property
-    def wants_changes(self) -> bool:
-        """Another build round is needed: changes requested with at least one blocker or major finding."""
-        return self.verdict == "request_changes" and bool(self.blocking)
 
 
 REVIEW_JSON_SHAPE = """{
@@ -197,19 +194,22 @@ REVIEW_JSON_SHAPE = """{
 }"""
 
 
-def render_review(review: Review, *, reviewer: str, round_no: int) -> str:
-    """review.md: the verdict, the scores and the findings, most severe first."""
-    lines = [f"# Review (round {round_no})", "", f"- Reviewer: {reviewer}",
-             f"- Verdict: **{review.verdict}**", ""]
+def render_review(review: Review, *, reviewer: str, round_no: int, verdict: str, reason: str,
+                  note: str | None = None) -> str:
+    """review.md for one reviewer: the decided ``verdict`` and ``reason`` (and, in ``note``, why the
+    reviewer's own verdict did not count when it differed), the scores and the findings, most severe first."""
+    lines = [f"# Review (round {round_no})", "", f"- Reviewer: {reviewer}", f"- Verdict: **{verdict}** — {reason}"]
+    if note:
+        lines.append(f"- The reviewer {note}.")
+    lines.append("")
     if review.summary:
         lines += [review.summary.strip(), ""]
     lines += ["## Scores", ""]
     given = review.scores.given() if review.scores else {}
     lines += [f"- {name.replace('_', ' ')}: {given[name]}/5" if name in given
               else f"- {name.replace('_', ' ')}: not given" for name in SCORE_NAMES]
-    lines += ["", f"## Findings ({len(review.findings)})", ""]
-    if not review.findings:
-        lines.append("None.")
+    count = len(review.findings)
+    lines += ["", "## No findings" if not count else f"## {count} finding" + ("" if count == 1 else "s"), ""]
     for i, f in enumerate(sorted(review.findings, key=lambda f: SEVERITY_RANK[f.severity]), 1):
         lines.append(f"{i}. **[{f.severity}] {f.title}** — `{f.where()}` ({f.category})")
         if f.detail:

@@ -29,6 +29,7 @@ from specrelay.engine.phases.plan import run_plan
 from specrelay.engine.phases.review import FIX_FINDINGS, ReviewOutcome, run_review
 from specrelay.engine.phases.verify import VerifyResult, VerifyState, failing_output, run_verify
 from specrelay.engine.task import Task, load_task
+from specrelay.engine.verdict import counted
 from specrelay.errors import (
     BudgetExceeded,
     CommandNotRunnable,
@@ -227,21 +228,26 @@ class Runner:
 
     def _after_review(self, workflow: Workflow, run: StepRun, review: ReviewOutcome, state: dict[str, Any],
                       t0: float) -> bool:
-        detail = {"verdict": review.verdict, "findings": review.findings}
+        detail: dict[str, Any] = {"verdict": review.verdict, "findings": review.findings}
+        if review.note:  # the reviewer's own verdict did not count: say so where the verdict is shown
+            detail["note"] = review.note
+            self.emit("note", {"text": review.note})
         state = {**state, "verdict": review.verdict}
         if not review.wants_changes:
             self._commit(workflow, run, t0, detail=detail, state=state)
             return False
         impl = _loop_start(workflow, run.index)
-        max_rounds = run.step.max_rounds or DEFAULT_MAX_ROUNDS
+        max_rounds = (run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.get("extra_rounds", 0)
         if impl is None or run.round >= max_rounds:
             message = f"changes still requested after {run.round} round(s): {'; '.join(review.open_items)}"
             self._commit(workflow, run, t0, detail=detail, state=state, finish=("needs_attention", message))
             return True
-        self.emit("note", {"text": f"review requested changes ({len(review.open_items)} blocking finding(s)); "
+        blocking = counted(len(review.open_items), "blocking finding")
+        self.emit("note", {"text": f"review requested changes ({blocking}); "
                                    f"round {run.round + 1}"})
         self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index), next_round=run.round + 1,
-                     state={"attempt": 0, "fix": "findings", "gen": state.get("gen", 0)})
+                     state={"attempt": 0, "fix": "findings", "gen": state.get("gen", 0),
+                            "extra_rounds": state.get("extra_rounds", 0)})
         return False
 
     # -- state ---------------------------------------------------------------------------------
@@ -293,6 +299,37 @@ class Runner:
         """Make the checkboxes say what the ledger says (a crash may have come between the two)."""
         rows = self.ledger.steps(self.task.id)
         self._set_boxes(workflow, {r["idx"]: r["status"] == "done" for r in rows})
+
+
+def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
+    """Allow the task's review→fix loop ``extra`` more rounds (``resume --rounds N``).
+
+    A task that ended as needs_attention continues from its review step: the loop is reopened as if
+    the bound had been higher, so the builder gets that review's findings in a new round. Any other
+    task only keeps the larger allowance for when its review comes.
+    """
+    task = load_task(root, ledger, task_id)
+    with task_lock(task.folder, task.id):
+        row = ledger.task(task.id)
+        state = json.loads(row["state"]) if row and row["state"] else {}
+        state["extra_rounds"] = state.get("extra_rounds", 0) + extra
+        if task.status != "needs_attention":
+            ledger.update_task(task.id, state=json.dumps(state))
+            return load_task(root, ledger, task.id)
+        steps = ledger.steps(task.id)
+        review = next((r["idx"] for r in reversed(steps)
+                       if r["kind"] == str(StepKind.REVIEW) and r["status"] == "done"), None)
+        impl = next((r["idx"] for r in reversed(steps[:review or 0]) if r["kind"] == str(StepKind.IMPLEMENT)), None)
+        if review is None or impl is None:
+            raise UserError(f"task {task.id} has no review step that sends work back to a build step, so more "
+                            "rounds would change nothing.")
+        state.update(attempt=0, fix="findings")
+        with ledger.transaction():  # the reopened loop and the new round land together, as _commit does
+            for i in range(impl, review + 1):
+                ledger.update_step(task.id, i, status="pending", started_at=None)
+            ledger.update_task(task.id, state=json.dumps(state), rounds=task.rounds + 1, status="paused",
+                               message=None, current_step=steps[impl]["title"])
+    return load_task(root, ledger, task.id)
 
 
 def _done_message(verdict: str | None) -> str:

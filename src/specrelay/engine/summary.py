@@ -82,5 +82,8 @@ def cost_breakdown(ledger: Ledger, config: Config, task_id: str) -> dict[str, An
 
 
 def task_summary(root: Path, ledger: Ledger, config: Config, task_id: str) -> dict[str, Any]:
+    from specrelay.engine.leftovers import leftovers_of
+
     task = load_task(root, ledger, task_id)
-    return {**status_object(root, ledger, task), "costs": cost_breakdown(ledger, config, task_id)}
+    return {**status_object(root, ledger, task), "costs": cost_breakdown(ledger, config, task_id),
+            "leftovers": [kept.to_json() for kept in leftovers_of(root, task.id)]}

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo, paths
-from specrelay.config import Config
-from specrelay.errors import GitError, PresetError, UserError, WorkflowError
+from specrelay.config import Config, Preset
+from specrelay.errors import GitError, PresetError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
-from specrelay.workflow import StepKind, Workflow, find_workflow, load_workflow, validate
+from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
 from specrelay.workflow.ticks import untick_all
 
 #: Task statuses. running/paused/failed can be resumed; done and needs_attention are outcomes.
@@ -84,45 +84,52 @@ def all_tasks(root: Path, ledger: Ledger) -> list[Task]:
     return [_task_from_row(root, r) for r in ledger.tasks()]
 
 
-def resolve_base(root: Path, base: str | None) -> tuple[str, str | None]:
-    """The base commit and the branch the task will merge into. Refuses a dirty or detached base."""
-    if not gitrepo.has_commits(root):
-        raise GitError(f"{root}: the repository has no commits yet; make a first commit, then run again.")
+def resolve_base(root: Path, base: str | None, where: Path | None = None) -> tuple[str, str | None]:
+    """The base commit and the branch the task will merge into. Refuses a dirty or detached base.
+
+    ``where`` is the folder the command runs in: without ``base`` the task starts from the HEAD
+    (and branch) of the worktree holding it, main or linked, not from the main worktree's. From
+    inside a task's own worktree that is refused: it would stack a task on another by accident.
+    """
+    here = gitrepo.worktree_top(where) if where is not None else root
+    task_of = _task_worktree_name(root, here)
+    if task_of is not None and base is None:
+        raise UserError(f"{here} is the worktree of task {task_of}; run specrelay from your own checkout ({root}), "
+                        f"or pass --base {gitrepo.task_branch(task_of)} to build on that task's work.")
+    if not gitrepo.has_commits(here):
+        raise GitError(f"{here}: the repository has no commits yet; make a first commit, then run again.")
     if base is None:
-        branch = gitrepo.current_branch(root)
+        branch = gitrepo.current_branch(here)
         if branch is None:
-            raise GitError(f"{root}: HEAD is detached, so a task would not know where to merge. "
+            raise GitError(f"{here}: HEAD is detached, so a task would not know where to merge. "
                            "Check out a branch, or pass --base BRANCH.")
-        dirty = gitrepo.is_dirty(root, untracked=False)
+        dirty = gitrepo.is_dirty(here, untracked=False)
         if dirty:
             shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
-            raise GitError(f"{root}: uncommitted changes ({shown}) would not be part of the task, which "
+            raise GitError(f"{here}: uncommitted changes ({shown}) would not be part of the task, which "
                            "starts from the last commit. Commit or stash them, or pass --base REF.")
-        return gitrepo.head_sha(root), branch
-    sha = gitrepo.resolve_ref(root, base)
-    branch = base if gitrepo.branch_exists(root, base) else gitrepo.current_branch(root)
+        return gitrepo.head_sha(here), branch
+    sha = gitrepo.resolve_ref(here, base)
+    branch = base if gitrepo.branch_exists(root, base) else gitrepo.current_branch(here)
     return sha, branch
 
 
-def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
-    """Find, parse and validate a workflow against the configured presets.
+def _task_worktree_name(root: Path, here: Path) -> str | None:
+    """The task id when ``here`` is a task's worktree (``.specrelay/worktrees/<id>``), else None."""
+    folder = paths.worktrees_dir(root).resolve()
+    return here.name if here.resolve().parent == folder else None
 
+
+def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
+    """Find, parse and validate a workflow, and check that the presets it uses are ready to run.
+
+    The validation is :func:`~specrelay.workflow.validate`'s, the same ``specrelay workflows`` shows.
     A verify step with no ``run:`` is valid even when ``[verify] commands`` is empty: it then records
     "no verification configured" (never a pass) with a note saying how to configure it, so a new
     project can run at once.
     """
     workflow = load_workflow(find_workflow(name_or_path, root))
     validate(workflow, config.presets, has_config_verify=True)
-    for step in workflow.steps:
-        if step.kind == StepKind.DEBATE:
-            raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' is a debate step, which this "
-                                "version cannot run yet. Use a review step with a panel (agents: ...) instead.")
-        if len(set(step.presets)) != len(step.presets):
-            raise WorkflowError(f"{workflow.label}:{step.line}: step '{step.title}' names a reviewer twice; "
-                                "agreement counts independent reviewers, so list each preset once.")
-        if step.is_panel and step.kind != StepKind.REVIEW:
-            raise WorkflowError(f"{workflow.label}:{step.line}: a panel (agents: ...) can only review; give "
-                                f"'{step.title}' a single agent.")
     check_keys(config, workflow)
     return workflow
 
@@ -136,17 +143,25 @@ def check_keys(config: Config, workflow: Workflow) -> None:
 
 
 def check_preset_keys(config: Config, names: list[str]) -> None:
-    """Each named preset must exist and have its key, or a fallback that has one."""
+    """Each named preset must exist and have its key, or a fallback that has one.
+
+    Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid.
+    """
+    from specrelay.llm.scripted import check_replies
+
     missing: dict[str, str] = {}
+    used: dict[str, Preset] = {}
     for name in names:
         preset = config.preset(name)
-        usable = [p for p in (preset, *(config.preset(f) for f in preset.fallbacks)) if p.key_present is not False]
-        if not usable:
+        chain = (preset, *(config.preset(f) for f in preset.fallbacks))
+        used.update((p.name, p) for p in chain)
+        if not [p for p in chain if p.key_present is not False]:
             missing[name] = " or ".join(preset.key_envs)
     if missing:
         listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
         raise PresetError(f"missing API keys: {listed}. Set them in your environment (they are never stored), "
                           "or point the workflow's steps at presets you have keys for (`specrelay presets`).")
+    check_replies(used.values())
 
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,

@@ -7,7 +7,8 @@ time spent in git (:func:`git_stats`). Operations that change shared git state (
 branches, merges) hold :func:`repo_lock`, a cross-process lock on ``.specrelay/git.lock``.
 
 Modules: ``process`` (run_git), ``stats``, ``lock``, ``repo`` (root, refs, status, excludes),
-``worktrees``, ``branches``, ``commits``, ``diffs``, ``merges``.
+``worktrees``, ``branches``, ``commits``, ``diffs``, ``merges``, ``snapshots`` (uncommitted work kept
+on refs of specrelay's own).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from .repo import (
     is_dirty,
     resolve_ref,
     tracked_files,
+    worktree_top,
 )
+from .snapshots import create_ref, delete_ref, drop_uncommitted, files_in, list_refs, snapshot_uncommitted, tree_of
 from .stats import GitStats, git_stats, reset_git_stats
 from .worktrees import Worktree, add_worktree, list_worktrees, prune_worktrees, remove_worktree, task_branch
 
@@ -68,4 +71,12 @@ __all__ = [
     "unmerged_commits",
     "untracked_files",
     "wait_for_commits",
+    "worktree_top",
+    "create_ref",
+    "delete_ref",
+    "drop_uncommitted",
+    "files_in",
+    "list_refs",
+    "snapshot_uncommitted",
+    "tree_of",
 ]

@@ -48,7 +48,7 @@ def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None 
     if run_git(["diff", "--cached", "--quiet"], worktree, check=False).returncode == 0:
         return None
     # --cleanup=whitespace: a Markdown heading in the message is not a comment to strip.
-    args = [*_identity_args(worktree), "commit", "--quiet", "--cleanup=whitespace", "--file=-"]
+    args = [*identity_args(worktree), "commit", "--quiet", "--cleanup=whitespace", "--file=-"]
     try:
         run_git(args, worktree, input=message)
     except GitCommandError as exc:
@@ -60,7 +60,7 @@ def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None 
     return run_git(["rev-parse", "HEAD"], worktree).stdout.strip()
 
 
-def _identity_args(worktree: Path) -> tuple[str, ...]:
+def identity_args(worktree: Path) -> tuple[str, ...]:
     """The fallback identity, only when git has no author or committer identity of the user's.
 
     An identity found is remembered per repository and process (every worktree of a repository

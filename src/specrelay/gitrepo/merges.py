@@ -11,20 +11,24 @@ from .process import GitCommandError, first_lines, name_list, run_git
 from .repo import current_branch, is_dirty, resolve_ref
 
 
-def merge(root: Path, branch: str, ff_only: bool = False, message: str | None = None) -> str:
-    """Merge ``branch`` into what is checked out in the main working tree ``root``; the new ``HEAD`` sha.
+def merge(root: Path, branch: str, ff_only: bool = False, message: str | None = None, *,
+          worktree: Path | None = None, conflict_hint: str | None = None) -> str:
+    """Merge ``branch`` into what is checked out in ``worktree`` (default: the main working tree
+    ``root``); the new ``HEAD`` sha.
 
-    Refuses with :class:`GitError` naming the files when tracked files in ``root`` have uncommitted
-    changes (untracked files are fine: git refuses to overwrite them by itself). On a conflict the
-    merge is aborted, ``root`` is left as it was, and the :class:`GitError` names the conflicting
-    files. The user's merge settings and hooks apply. Holds the repository lock.
+    Refuses with :class:`GitError` naming the files when tracked files in the worktree have
+    uncommitted changes (untracked files are fine: git refuses to overwrite them by itself). On a
+    conflict the merge is aborted, the worktree is left as it was, and the :class:`GitError` names
+    the conflicting files, then ``conflict_hint`` (what to do) when given. The user's merge settings
+    and hooks apply. Holds the repository lock of ``root``.
     """
+    where = worktree or root
     with repo_lock(root):
-        resolve_ref(root, branch)  # a clear error for a missing branch
-        dirty = is_dirty(root, untracked=False)
+        resolve_ref(where, branch)  # a clear error for a missing branch
+        dirty = is_dirty(where, untracked=False)
         if dirty:
             raise GitError(
-                f"the working tree at {root} has uncommitted changes ({name_list(dirty)}); "
+                f"the working tree at {where} has uncommitted changes ({name_list(dirty)}); "
                 "commit or stash them, then merge again"
             )
         args = ["merge", "--no-edit"]
@@ -33,13 +37,13 @@ def merge(root: Path, branch: str, ff_only: bool = False, message: str | None = 
         if message is not None:
             args += ["-m", message]
         try:
-            run_git([*args, "--end-of-options", branch], root)
+            run_git([*args, "--end-of-options", branch], where)
         except GitCommandError as exc:
-            _undo_failed_merge(root, branch, exc)
-        return run_git(["rev-parse", "HEAD"], root).stdout.strip()
+            _undo_failed_merge(where, branch, exc, conflict_hint)
+        return run_git(["rev-parse", "HEAD"], where).stdout.strip()
 
 
-def _undo_failed_merge(root: Path, branch: str, exc: GitCommandError) -> None:
+def _undo_failed_merge(root: Path, branch: str, exc: GitCommandError, hint: str | None = None) -> None:
     """Abort a half-done merge and raise the :class:`GitError` that explains what happened."""
     unmerged = run_git(["diff", "--name-only", "-z", "--diff-filter=U"], root).stdout
     conflicts = [f for f in unmerged.split("\0") if f]
@@ -51,8 +55,8 @@ def _undo_failed_merge(root: Path, branch: str, exc: GitCommandError) -> None:
     if conflicts:
         raise GitError(
             f"merging {branch} into {target} conflicts in: {name_list(conflicts)}. The merge was aborted "
-            f"and {root} is unchanged; update {branch} so it merges cleanly, or run `git merge {branch}` "
-            "and resolve the conflicts by hand"
+            f"and {root} is unchanged; " + (hint or f"update {branch} so it merges cleanly, or run "
+                                              f"`git merge {branch}` and resolve the conflicts by hand")
         ) from exc
     output = exc.stderr.strip() or exc.stdout.strip()
     if "Not possible to fast-forward" in output or "not possible to fast-forward" in output:

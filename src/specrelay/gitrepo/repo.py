@@ -49,6 +49,11 @@ def find_root(start: Path) -> Path:
     return _main_tree_of(start, common)
 
 
+def worktree_top(start: Path) -> Path:
+    """The top of the working tree (main or linked) that contains ``start``."""
+    return Path(run_git(["rev-parse", "--show-toplevel"], start).stdout.strip()).resolve()
+
+
 def _main_tree_of(start: Path, common: Path) -> Path:
     """The main working tree, seen from a linked worktree whose common git dir is ``common``."""
     proc = run_git(["config", "--file", str(common / "config"), "--get-regexp", r"^core\.(bare|worktree)$"],

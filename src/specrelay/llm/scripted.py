@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,28 +64,72 @@ def load_replies(preset: Preset) -> list[ScriptedReply]:
     return replies
 
 
+_REPLY_KEYS = ("text", "delay_s", "error")
+_ERROR_KEYS = ("status", "kind", "retry_after_s", "message")
+_SHAPE = 'a string, {"text": "..."} or {"error": {"status": 429}}'
+
+
 def _reply(path: Path, i: int, item: Any) -> ScriptedReply:
+    """Check one item of a replies file; the error names the file, the item's index and what is wrong."""
+    def bad(what: str) -> ConfigError:
+        return ConfigError(f"{path}: reply [{i}] {what}; each reply is {_SHAPE}.")
+
     if isinstance(item, str):
         return ScriptedReply(item, None, None)
-    bad = ConfigError(f"{path}: reply [{i}] must be a string, {{\"text\": ...}} or {{\"error\": {{...}}}}.")
-    if not isinstance(item, dict) or not ({"text", "error"} & item.keys()) or item.keys() - {
-            "text", "delay_s", "error"}:
-        raise bad
+    if not isinstance(item, dict):
+        raise bad(f"is {_shown(item)}")
+    unknown = sorted(item.keys() - set(_REPLY_KEYS))
+    if unknown:
+        raise bad(f"has unknown key '{unknown[0]}' (known: {', '.join(_REPLY_KEYS)})")
+    if "text" in item and "error" in item:
+        raise bad("has both 'text' and 'error', which exclude each other")
     delay = item.get("delay_s")
-    if delay is not None and (not isinstance(delay, int | float) or delay < 0):
-        raise ConfigError(f"{path}: reply [{i}] delay_s must be a number ≥ 0.")
-    error = item.get("error")
-    if error is not None:
-        if not isinstance(error, dict):
-            raise bad
-        kind = error.get("kind") or _kind_of_status(error.get("status"))
-        if kind not in ERROR_KINDS:
-            raise ConfigError(f"{path}: reply [{i}] error needs a status (e.g. 429, 500) or a kind "
-                              f"({', '.join(ERROR_KINDS)}).")
-        return ScriptedReply(None, delay, {**error, "kind": kind})
+    if delay is not None and not _is_number(delay, minimum=0):
+        raise bad(f"delay_s must be a number of seconds ≥ 0, got {json.dumps(delay)}")
+    if "error" in item:
+        return ScriptedReply(None, delay, _error(item["error"], bad))
+    if "text" not in item:
+        raise bad("has neither 'text' nor 'error'")
     if not isinstance(item["text"], str):
-        raise bad
+        raise bad(f"'text' must be a string, got {_shown(item['text'])}")
     return ScriptedReply(item["text"], delay, None)
+
+
+def _error(error: Any, bad: Callable[[str], ConfigError]) -> dict[str, Any]:
+    if not isinstance(error, dict):
+        raise bad(f"'error' must be an object like {{\"status\": 429}}, got {_shown(error)}")
+    unknown = sorted(error.keys() - set(_ERROR_KEYS))
+    if unknown:
+        raise bad(f"error has unknown key '{unknown[0]}' (known: {', '.join(_ERROR_KEYS)})")
+    status = error.get("status")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
+        raise bad(f"error status must be an HTTP status such as 429 or 500, got {json.dumps(status)}")
+    retry_after = error.get("retry_after_s")
+    if retry_after is not None and not _is_number(retry_after, minimum=0):
+        raise bad(f"error retry_after_s must be a number of seconds ≥ 0, got {json.dumps(retry_after)}")
+    if not isinstance(error.get("message", ""), str):
+        raise bad("error message must be a string")
+    if "kind" in error and error["kind"] not in ERROR_KINDS:
+        raise bad(f"error kind {json.dumps(error['kind'])} is none of {', '.join(ERROR_KINDS)}")
+    kind = error.get("kind") or _kind_of_status(status)
+    if kind not in ERROR_KINDS:
+        raise bad(f"error needs a status (e.g. 429, 500) or a kind ({', '.join(ERROR_KINDS)})")
+    return {**error, "kind": kind}
+
+
+def _is_number(value: Any, *, minimum: float) -> bool:
+    # JSON true/false are not numbers here, though Python counts bool as int.
+    return (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= minimum)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as the user wrote it, with its JSON type: ``a number 123``, ``null``."""
+    if value is None:
+        return "null"
+    kind = {bool: "a boolean", list: "a list", dict: "an object", str: "a string"}.get(type(value), "a number")
+    text = json.dumps(value, ensure_ascii=False)
+    return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def _kind_of_status(status: Any) -> str | None:
@@ -134,3 +180,14 @@ def _cut_to_cap(text: str, cap: int | None) -> str:
     if cap is None or estimate_tokens(text) <= cap:
         return text
     return text[:cap * 4]
+
+
+def check_replies(presets: Iterable[Preset]) -> None:
+    """Read and check the replies file of every scripted preset among ``presets``, item by item.
+
+    Called before a task (or a review) is created, so that a bad item is reported as a config error
+    rather than as a task that fails at its first call.
+    """
+    for preset in presets:
+        if preset.provider == "scripted":
+            load_replies(preset)

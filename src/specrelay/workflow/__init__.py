@@ -14,7 +14,7 @@ from specrelay.workflow.templates import (
     list_workflows,
 )
 from specrelay.workflow.ticks import checked_titles, set_box, tick, tick_text, untick_all
-from specrelay.workflow.validate import validate
+from specrelay.workflow.validate import problems, validate
 
 __all__ = [
     "DEFAULT_READS",
@@ -32,6 +32,7 @@ __all__ = [
     "list_workflows",
     "load_workflow",
     "parse_workflow",
+    "problems",
     "set_box",
     "tick",
     "tick_text",

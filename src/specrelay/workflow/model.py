@@ -45,6 +45,16 @@ DEFAULT_WRITES: dict[StepKind, tuple[str, ...]] = {
 }
 
 
+#: Artifacts every task folder holds from the start, for any step to read.
+TASK_ARTIFACTS: tuple[str, ...] = ("request.md",)
+
+#: Artifacts a step of a kind writes whatever its ``writes:`` says (what a later ``reads:`` may name).
+ALWAYS_WRITES: dict[StepKind, tuple[str, ...]] = {
+    StepKind.VERIFY: ("verify.json",),
+    StepKind.REVIEW: ("fix_findings.md",),
+}
+
+
 @dataclass(frozen=True)
 class Step:
     """One ``### [ ] Step: Title`` section of a workflow.

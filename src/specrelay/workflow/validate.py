@@ -1,15 +1,23 @@
-"""Check a parsed workflow against what the configuration knows (presets, verify commands).
+"""Check a parsed workflow against what the configuration knows and what the engine can run.
 
-Kept apart from parsing so that reading a workflow never needs config loaded.
+This is the one validation every command that loads a workflow applies (``run``, ``resume``,
+``workflows`` and its ``--show``, the demo): a workflow ``specrelay workflows`` lists as fine is one
+``run`` accepts, and the other way round. Kept apart from parsing so that reading a workflow never
+needs config loaded. Every problem is a :class:`~specrelay.errors.WorkflowError` in the
+``file:line: what. fix`` shape; :func:`problems` lists them all, :func:`validate` raises the first.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
-from specrelay.workflow.model import Step, StepKind, Workflow
+from specrelay.errors import WorkflowError
+from specrelay.workflow.model import ALWAYS_WRITES, TASK_ARTIFACTS, Step, StepKind, Workflow
 from specrelay.workflow.parse import did_you_mean, error
+
+#: Step kinds the engine has a runner for; a workflow naming another kind is refused up front.
+RUNNABLE = frozenset({StepKind.PLAN, StepKind.IMPLEMENT, StepKind.VERIFY, StepKind.REVIEW})
 
 
 def closest_first(word: str, choices: Collection[str]) -> list[str]:
@@ -19,50 +27,111 @@ def closest_first(word: str, choices: Collection[str]) -> list[str]:
 
 
 def validate(workflow: Workflow, known_presets: Collection[str], *, has_config_verify: bool = False) -> None:
-    """Raise :class:`~specrelay.errors.WorkflowError` for the first problem, in file order.
+    """Raise the first of :func:`problems` (in file order), if any."""
+    found = problems(workflow, known_presets, has_config_verify=has_config_verify)
+    if found:
+        raise found[0]
+
+
+def problems(workflow: Workflow, known_presets: Collection[str], *,
+             has_config_verify: bool = False) -> list[WorkflowError]:
+    """Every problem of ``workflow``, in file order.
 
     ``known_presets`` are the preset names the configuration defines. ``has_config_verify``
     says that ``[verify] commands`` are configured, so a verify step may name no ``run:``.
     """
     label = workflow.label
     if not workflow.steps:
-        raise error(label, 1, "no steps found",
-                    "Add a step such as '### [ ] Step: Planning' with '<!-- agent: PRESET -->' under it")
+        return [error(label, 1, "no steps found",
+                      "Add a step such as '### [ ] Step: Planning' with '<!-- agent: PRESET -->' under it")]
+    found: list[WorkflowError] = []
     seen: dict[str, Step] = {}
+    written: set[str] = set(TASK_ARTIFACTS)
+    implemented = False
     for step in workflow.steps:
         first = seen.setdefault(step.title.casefold(), step)
         if first is not step:
-            raise error(label, step.line, f"duplicate step title '{step.title}' (first on line {first.line})",
-                        "Give each step its own title; progress is ticked by title")
-        _check_step(step, label, known_presets, has_config_verify)
+            found.append(error(label, step.line, f"duplicate step title '{step.title}' (first on line "
+                               f"{first.line})", "Give each step its own title; progress is ticked by title"))
+        found.extend(_step_problems(step, label, known_presets, has_config_verify))
+        found.extend(_order_problems(step, label, written, implemented))
+        written.update(step.writes)
+        written.update(ALWAYS_WRITES.get(step.kind, ()))
+        implemented = implemented or step.kind is StepKind.IMPLEMENT
+    return found
 
 
-def _check_step(step: Step, label: str, known: Collection[str], has_config_verify: bool) -> None:
-    agent_key = "agents" if step.is_panel else "agent"
-    for preset in step.presets:
-        if preset not in known:
-            listed = ", ".join(closest_first(preset, known)) or "(none)"
-            raise error(label, step.line_of(agent_key), f"unknown preset '{preset}'; known: {listed}",
-                        (did_you_mean(preset, list(known)).strip() + " Or define it in "
-                         ".specrelay/config.toml").strip())
+def _step_problems(step: Step, label: str, known: Collection[str], has_config_verify: bool) -> Iterator[WorkflowError]:
+    """What is wrong with ``step`` on its own."""
+    if step.kind not in RUNNABLE:  # nothing else about the step matters until it can run
+        yield error(label, step.line_of("kind"), f"step '{step.title}' is {_a(step.kind)} step, which this "
+                    "version cannot run yet", "Use a review step with a panel ('<!-- agents: a, b -->') instead")
+        return
+    yield from _preset_problems(step, label, known)
     if step.max_rounds is not None and step.max_rounds < 1:
-        raise error(label, step.line_of("max-rounds"),
+        yield error(label, step.line_of("max-rounds"),
                     f"'max-rounds' must be a positive whole number, got {step.max_rounds}",
                     "Write e.g. '<!-- max-rounds: 3 -->'")
+    if step.max_rounds is not None and step.kind is not StepKind.REVIEW:
+        yield error(label, step.line_of("max-rounds"),
+                    f"'max-rounds' bounds a review's fix rounds, and '{step.title}' is {_a(step.kind)} step",
+                    "Move '<!-- max-rounds: N -->' to the review step")
     if step.kind is StepKind.VERIFY:
-        _check_verify(step, label, has_config_verify)
+        yield from _verify_problems(step, label, has_config_verify)
     elif step.run:
-        raise error(label, step.line_of("run"),
-                    f"'run' is only for verify steps, and '{step.title}' is a {step.kind.value} step",
+        yield error(label, step.line_of("run"),
+                    f"'run' is only for verify steps, and '{step.title}' is {_a(step.kind)} step",
                     "Move the command to a verify step, or add '<!-- kind: verify -->' to this one")
     elif not step.presets:
-        raise error(label, step.line, f"step '{step.title}' ({step.kind.value}) has no agent",
+        yield error(label, step.line, f"step '{step.title}' ({step.kind.value}) has no agent",
                     "Add '<!-- agent: PRESET -->' under its heading")
 
 
-def _check_verify(step: Step, label: str, has_config_verify: bool) -> None:
-    if step.run or step.presets or has_config_verify:
-        return
-    raise error(label, step.line, f"verify step '{step.title}' has nothing to run",
-                "Add '<!-- run: pytest -q -->' under its heading, or set '[verify] commands' "
-                "in .specrelay/config.toml")
+def _preset_problems(step: Step, label: str, known: Collection[str]) -> Iterator[WorkflowError]:
+    agent_key = "agents" if step.is_panel else "agent"
+    line = step.line_of(agent_key)
+    for preset in dict.fromkeys(step.presets):
+        if preset not in known:
+            listed = ", ".join(closest_first(preset, known)) or "(none)"
+            yield error(label, line, f"unknown preset '{preset}'; known: {listed}",
+                        (did_you_mean(preset, list(known)).strip() + " Or define it in "
+                         ".specrelay/config.toml").strip())
+    twice = sorted({p for p in step.presets if step.presets.count(p) > 1})
+    if twice:
+        yield error(label, line, f"step '{step.title}' names {', '.join(twice)} twice",
+                    "List each reviewer once: agreement counts independent reviewers")
+    if step.is_panel and step.kind not in (StepKind.REVIEW, StepKind.VERIFY):
+        yield error(label, line, f"a panel ('agents: ...') can only review, and '{step.title}' is "
+                    f"{_a(step.kind)} step", f"Give it one preset: '<!-- agent: {step.presets[0]} -->'")
+
+
+def _verify_problems(step: Step, label: str, has_config_verify: bool) -> Iterator[WorkflowError]:
+    if step.presets:
+        key = "agents" if step.is_panel else "agent"
+        # A verify step runs the user's commands; a preset on it would silently do nothing.
+        yield error(label, step.line_of(key), f"verify step '{step.title}' runs commands, so its '{key}' "
+                    "would be ignored", f"Remove '<!-- {key}: ... -->', or make it a review step with "
+                    "'<!-- kind: review -->'")
+    elif not step.run and not has_config_verify:
+        yield error(label, step.line, f"verify step '{step.title}' has nothing to run",
+                    "Add '<!-- run: pytest -q -->' under its heading, or set '[verify] commands' "
+                    "in .specrelay/config.toml")
+
+
+def _order_problems(step: Step, label: str, written: set[str], implemented: bool) -> Iterator[WorkflowError]:
+    """What is wrong with where ``step`` stands: what it reads, what comes before it."""
+    if "reads" in dict(step.directives):
+        for name in step.reads:
+            if name not in written:
+                have = ", ".join(sorted(written))
+                yield error(label, step.line_of("reads"), f"'reads' names {name!r}, which no earlier step "
+                            f"writes (available by then: {have})",
+                            f"Add '<!-- writes: {name} -->' to an earlier step, or read one of those")
+    if step.kind is StepKind.REVIEW and not implemented:
+        yield error(label, step.line, f"review step '{step.title}' comes before any implement step, so it "
+                    "would have no change to review", "Move it after an implement step")
+
+
+def _a(kind: StepKind) -> str:
+    """The kind with its article: ``a plan``, ``an implement``."""
+    return ("an " if kind.value[0] in "aeiou" else "a ") + kind.value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from specrelay import gitrepo
 from specrelay.engine import context as C
+from specrelay.engine import leftovers
 from specrelay.engine.phases.base import StepRun, prompt
 from specrelay.errors import EditError, StepFailed
 
@@ -47,24 +48,29 @@ def _already_committed(run: StepRun) -> str | None:
     return out[0] if len(out) > 1 and out[1].strip() == run.key else None
 
 
-def _set_aside_leftovers(run: StepRun) -> None:
-    """Edits left by an interrupted execution are stashed (never deleted) before the step is redone."""
-    if gitrepo.is_dirty(run.worktree):
-        gitrepo.run_git(["stash", "push", "--include-untracked", "-m",
-                         f"specrelay {run.task.id}: leftovers of interrupted step {run.key}"], run.worktree)
-        run.emit("note", {"text": "uncommitted leftovers of an interrupted step were stashed (git stash list)"})
+def _set_aside_leftovers(run: StepRun) -> str | None:
+    """Edits left by an interrupted execution are kept on a ref of specrelay's own (never deleted, never
+    in the user's stash) before the step is redone; the ref, or None when the worktree was clean."""
+    if not gitrepo.is_dirty(run.worktree):
+        return None
+    ref = leftovers.set_aside(run.root, run.worktree, run.task.id,
+                              f"specrelay {run.task.id}: leftovers of interrupted step {run.key}")
+    if ref:
+        run.emit("note", {"text": f"uncommitted leftovers of an interrupted step were kept at {ref}"})
+    return ref
 
 
 async def run_implement(run: StepRun, findings: str | None = None, failing_output: str | None = None) -> str:
     """Apply the builder's edits and commit them; returns the commit sha."""
     from specrelay.edits import apply_blocks, parse_blocks
 
+    kept = None
     if run.interrupted:  # the cut-off run's `git commit` may still be running its hooks, about to land
         gitrepo.wait_for_commits(run.worktree)
         done = _already_committed(run)
         if done:
             return done
-        _set_aside_leftovers(run)
+        kept = _set_aside_leftovers(run)
     preset = run.step.presets[0]
     ctx = build_context(run, findings, failing_output)
     model = preset
@@ -95,4 +101,6 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
     if sha is None:
         raise StepFailed(f"step '{run.step.title}': the builder's edits changed nothing in the worktree; "
                          f"see its reply with `specrelay show {run.task.id}`.")
+    if kept and leftovers.drop_if_reproduced(run.root, kept, sha):
+        run.emit("note", {"text": "the redone step committed exactly the leftovers; their copy was dropped"})
     return sha

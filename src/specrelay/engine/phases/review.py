@@ -4,12 +4,14 @@ answer schema-checked JSON reviews.
 One reviewer writes ``review.json`` and ``review.md``. A panel (``agents:``) runs its reviewers
 concurrently on the same fresh context; each writes ``review_worker_N.json``, and the deterministic
 consolidation by agreement writes ``final_review.json`` and ``final_review.md``. Either way the
+verdict is decided from the findings by the one verdict rule (:mod:`specrelay.engine.verdict`), the
 outcome handed to the runner is a :class:`ReviewOutcome`, and the findings the builder must fix are
 written to ``fix_findings.md``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from specrelay import gitrepo
@@ -18,6 +20,7 @@ from specrelay.engine.panel import PanelRequest, run_panel
 from specrelay.engine.phases.base import StepRun, prompt
 from specrelay.engine.phases.verify import verify_summary
 from specrelay.engine.reviewdoc import REVIEW_JSON_SHAPE, Review, render_findings_for_builder, render_review
+from specrelay.engine.verdict import decide_alone
 
 DIFF_TOKENS = 30000
 FIX_FINDINGS = "fix_findings.md"
@@ -25,12 +28,19 @@ FIX_FINDINGS = "fix_findings.md"
 
 @dataclass(frozen=True)
 class ReviewOutcome:
-    """What the runner needs from a review step, whichever way it was reviewed."""
+    """What the runner needs from a review step, whichever way it was reviewed. ``verdict`` is the
+    one decided by the verdict rule (:mod:`specrelay.engine.verdict`); ``note`` says why a reviewer's
+    own verdict did not count, when it differed."""
 
     verdict: str
     findings: int
-    wants_changes: bool
     open_items: list[str]
+    note: str | None = None
+
+    @property
+    def wants_changes(self) -> bool:
+        """Another build round is needed: the decided verdict requests changes."""
+        return self.verdict == "request_changes"
 
 
 def review_system() -> str:
@@ -60,17 +70,22 @@ async def run_review(run: StepRun) -> ReviewOutcome:
     preset = run.step.presets[0]
     result = await run.call(preset, review_system(), review_context(run), schema=Review)
     review: Review = result.value
+    decision, note = decide_alone(review)
     target = run.step.writes[0] if run.step.writes else "review.md"
     stem = target.rsplit(".", 1)[0]
-    data = review.model_dump_json(indent=2)
+    # The decided verdict is the recorded one; the reviewer's own stays beside it.
+    data = json.dumps({"verdict": decision.verdict, "reason": decision.reason, "reviewer_verdict": review.verdict,
+                       "note": note, **review.model_dump(mode="json", exclude={"verdict"})}, indent=2)
     run.write_artifact(f"{stem}.json", data)
     run.write_artifact(f"{stem}_r{run.round}.json", data)
     run.write_artifact(target, render_review(review, reviewer=f"{result.preset} ({result.model})",
-                                             round_no=run.round))
-    blocking = review.blocking if review.wants_changes else []
+                                             round_no=run.round, verdict=decision.verdict, reason=decision.reason,
+                                             note=note))
+    blocking = [review.findings[i] for i in decision.blocking]
     run.write_artifact(FIX_FINDINGS, render_findings_for_builder(blocking))
-    return ReviewOutcome(review.verdict, len(review.findings), review.wants_changes,
-                         [f"[{f.severity}] {f.title} ({f.where()})" for f in blocking])
+    return ReviewOutcome(decision.verdict, len(review.findings),
+                         [f"[{f.severity}] {f.title} ({f.where()})" for f in blocking],
+                         note=f"the reviewer {note}" if note else None)
 
 
 async def _panel_review(run: StepRun) -> ReviewOutcome:
@@ -79,6 +94,6 @@ async def _panel_review(run: StepRun) -> ReviewOutcome:
                            min_agreement=run.config.review.min_agreement,
                            diff_files=gitrepo.changed_files(run.worktree, run.task.base_sha),
                            consolidate_preset=run.config.review.consolidate)
-    panel = await run_panel(request, run.call, folder=run.folder, round_no=run.round)
+    panel = await run_panel(request, run.call, folder=run.folder, round_no=run.round, emit=run.emit)
     run.write_artifact(FIX_FINDINGS, panel.builder_text)
-    return ReviewOutcome(panel.verdict, panel.findings, panel.wants_changes, panel.open_items)
+    return ReviewOutcome(panel.verdict, panel.findings, panel.open_items, note=panel.note)

@@ -1,0 +1,230 @@
+"""A task's lifecycle around git once it has run: merge it, discard it, or bring it up to date.
+
+Every face (the CLI, later an MCP server or a dashboard) calls these functions and renders what
+they return; the rules live here. ``merge`` never takes unfinished work silently: a task that is
+paused, failed, needs attention, or whose last verification failed is refused, naming what is open,
+unless ``force``. A running task is never merged, forced or not: its branch is still moving.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from specrelay import gitrepo
+from specrelay.engine import leftovers
+from specrelay.engine.lock import task_lock
+from specrelay.engine.summary import effective_status
+from specrelay.engine.task import Task, load_task
+from specrelay.errors import GitError, UserError
+from specrelay.ledger import Ledger
+
+#: Statuses a task can be merged from without ``force``.
+MERGEABLE = ("done",)
+#: How much of a task's message goes into a one-line refusal.
+MESSAGE_LIMIT = 240
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """A task merged into its base branch."""
+
+    task_id: str
+    branch: str
+    into: str
+    worktree: Path
+    sha: str
+    #: What was still open and merged anyway (``force``); empty for a finished task.
+    forced: list[str] = field(default_factory=list)
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class DiscardResult:
+    """A task's worktree, branch and leftovers removed."""
+
+    task_id: str
+    status: str
+    removed_worktree: bool
+    removed_branch: bool
+    removed_refs: list[str]
+    folder: Path
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """A task branch brought up to date with its base branch."""
+
+    task_id: str
+    branch: str
+    base_branch: str
+    old_base: str
+    new_base: str
+    #: The new HEAD of the task branch; None when it already held the base branch's tip.
+    sha: str | None
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= MESSAGE_LIMIT else flat[:MESSAGE_LIMIT - 3] + "..."
+
+
+def open_work(task: Task, status: str) -> list[str]:
+    """What is unfinished in a task, one phrase each; empty when it can be merged as it is."""
+    items: list[str] = []
+    if status not in MERGEABLE:
+        where = f" at step '{task.current_step}'" if task.current_step else ""
+        why = f": {_one_line(task.message)}" if task.message else ""
+        items.append(f"it is {status}{where}{why}")
+    failing = failing_checks(task)
+    if failing:
+        items.append(f"its last verification failed ({'; '.join(failing)})")
+    return items
+
+
+def failing_checks(task: Task) -> list[str]:
+    """The commands of the task's last verification that failed, with exit code and log."""
+    path = task.folder / "verify.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, dict) or data.get("passed", True):
+        return []
+    out = []
+    for c in data.get("commands") or []:
+        if c.get("exit_code") == 0 and not c.get("timed_out"):
+            continue
+        state = "timed out" if c.get("timed_out") else f"exit {c.get('exit_code')}"
+        log = f", log {task.folder / c['log']}" if c.get("log") else ""
+        out.append(f"`{c.get('command')}` {state}{log}")
+    return out
+
+
+def merge_target(root: Path, branch: str, task_id: str) -> Path:
+    """The worktree that has ``branch`` checked out (the main one first), or a GitError saying where."""
+    for wt in gitrepo.list_worktrees(root):
+        if wt.branch == branch and wt.path.exists():
+            return wt.path
+    raise GitError(f"no worktree has {branch} checked out, so there is nowhere to merge task {task_id} into; "
+                   f"run `git switch {branch}` in {root} (or in one of your worktrees), then merge again.")
+
+
+def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = False, delete: bool = False,
+               force: bool = False) -> MergeResult:
+    """Merge the task's branch into its base branch, in the worktree that has it checked out."""
+    task = load_task(root, ledger, task_id)
+    status = effective_status(task)
+    if status == "running":
+        raise UserError(f"task {task.id} is running; its branch is still moving. Let it finish (or stop it), "
+                        "then merge.")
+    if status in ("merged", "discarded"):
+        raise UserError(f"task {task.id} is {status}; it cannot be merged again.")
+    if not task.base_branch:
+        raise UserError(f"task {task.id} has no base branch to merge into; merge {task.branch} by hand.")
+    unfinished = open_work(task, status)
+    if unfinished and not force:
+        raise UserError(f"task {task.id} is not finished: {'; '.join(unfinished)}. Finish it "
+                        f"(`specrelay resume {task.id}`), or merge it as it is with `specrelay merge {task.id} "
+                        "--force`.")
+    where = merge_target(root, task.base_branch, task.id)
+    if delete and task.worktree.is_dir():
+        dirty = gitrepo.is_dirty(task.worktree)
+        if dirty:
+            raise GitError(f"the task's worktree has uncommitted changes ({', '.join(dirty[:5])}); "
+                           "commit or remove them before --delete. Nothing was merged.")
+    hint = (f"bring the task up to date with `specrelay update {task.id}` (it names the conflicts to fix in "
+            f"{task.worktree}), then merge again")
+    sha = gitrepo.merge(root, task.branch, ff_only=ff_only, message=f"Merge specrelay task {task.id}: {task.title}",
+                        worktree=where, conflict_hint=hint)
+    ledger.update_task(task.id, status="merged", message=f"merged into {task.base_branch} at {sha[:10]}")
+    if delete:
+        if task.worktree.is_dir():
+            gitrepo.remove_worktree(root, task.worktree)
+        gitrepo.delete_branch(root, task.branch, base=task.base_branch)
+        leftovers.drop_all(root, task.id)
+    return MergeResult(task.id, task.branch, task.base_branch, where, sha, unfinished, delete)
+
+
+def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = False) -> DiscardResult:
+    """Remove the task's worktree, branch and leftovers; refuses to lose work unless ``force``.
+
+    A merged task stays merged: only what it no longer needs goes.
+    """
+    task = load_task(root, ledger, task_id)
+    status = effective_status(task)
+    if status == "running":
+        raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
+    has_tree = task.worktree.is_dir()
+    has_branch = gitrepo.branch_exists(root, task.branch)
+    if not force:
+        _refuse_losing_work(root, task, has_tree, has_branch)
+    if has_tree:
+        gitrepo.remove_worktree(root, task.worktree, force=force)
+    else:
+        gitrepo.prune_worktrees(root)
+    if has_branch:
+        gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
+    refs = leftovers.drop_all(root, task.id)
+    if status == "merged":
+        if has_tree or has_branch:
+            ledger.update_task(task.id, message=f"{task.message}; worktree and branch removed" if task.message
+                               else "worktree and branch removed")
+    else:
+        ledger.update_task(task.id, status="discarded", message="worktree and branch removed")
+    return DiscardResult(task.id, "merged" if status == "merged" else "discarded", has_tree, has_branch, refs,
+                         task.folder)
+
+
+def _refuse_losing_work(root: Path, task: Task, has_tree: bool, has_branch: bool) -> None:
+    problems = []
+    dirty = gitrepo.is_dirty(task.worktree) if has_tree else []
+    if dirty:
+        problems.append(f"uncommitted changes in {task.worktree} ({', '.join(dirty[:5])})")
+    if has_branch:
+        unmerged = gitrepo.unmerged_commits(root, task.branch, task.base_branch or task.base_sha)
+        if unmerged:
+            problems.append(f"{len(unmerged)} commit(s) on {task.branch} not merged into "
+                            f"{task.base_branch or task.base_sha[:10]}")
+    kept = leftovers.leftovers_of(root, task.id)
+    if kept:
+        problems.append(f"leftovers of an interrupted build step at {', '.join(k.ref for k in kept)}")
+    if problems:
+        raise GitError(f"task {task.id} has work that would be lost: {'; '.join(problems)}. "
+                       f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
+
+
+def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
+    """Merge the base branch's new commits into the task branch, in the task's worktree.
+
+    Refuses a running task and a worktree with uncommitted changes; on a conflict the merge is
+    aborted and the files are named. The base branch's tip becomes the task's base, so later diffs
+    and reviews are ``base..HEAD`` from it.
+    """
+    task = load_task(root, ledger, task_id)
+    status = effective_status(task)
+    if status in ("merged", "discarded"):
+        raise UserError(f"task {task.id} is {status}; there is no branch of it to update.")
+    if status == "running":
+        raise UserError(f"task {task.id} is already running; update it once it has stopped.")
+    if not task.base_branch:
+        raise UserError(f"task {task.id} started from a commit, not a branch, so there is no base to follow; "
+                        f"merge what you need into {task.branch} by hand.")
+    if not task.worktree.is_dir():
+        raise UserError(f"task {task.id}: its worktree {task.worktree} is gone; `specrelay discard {task.id}` "
+                        "cleans up.")
+    with task_lock(task.folder, task.id):  # no run may start while the branch moves under it
+        dirty = gitrepo.is_dirty(task.worktree, untracked=False)
+        if dirty:
+            raise GitError(f"task {task.id}'s worktree {task.worktree} has uncommitted changes "
+                           f"({', '.join(dirty[:5])}); commit or remove them, then update again.")
+        new_base = gitrepo.resolve_ref(root, task.base_branch)
+        sha = None
+        if not gitrepo.is_merged(root, new_base, task.branch):
+            hint = (f"to resolve them by hand, run `git merge {task.base_branch}` in {task.worktree}, fix and "
+                    f"commit, then `specrelay update {task.id}` records the new base")
+            sha = gitrepo.merge(root, task.base_branch, message=f"Merge {task.base_branch} into {task.branch}",
+                                worktree=task.worktree, conflict_hint=hint)
+        ledger.update_task(task.id, base_sha=new_base)
+    return UpdateResult(task.id, task.branch, task.base_branch, task.base_sha, new_base, sha)

@@ -1,0 +1,292 @@
+"""A task's lifecycle around git, through the CLI: merge, discard, gc, resume, update, leftovers, base."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import assert_clean_error, run_cli
+from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC, happy_replies, project, review
+
+WORKFLOW = Path(__file__).parents[1] / "src/specrelay/data/workflows/multi-model.md"
+APPROVE_AFTER_FIX = {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB],
+                     "gpt-reviewer": [review("request_changes", [MAJOR]), review()]}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def cli_json(repo: Path, *args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess[str], Any]:
+    proc = run_cli(*args, "--json", cwd=cwd or repo)
+    try:
+        return proc, json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(proc.stdout + proc.stderr) from None
+
+
+def one_round(repo: Path) -> None:
+    """A project workflow ``one-round``: the default one with a single review round."""
+    flows = repo / ".specrelay" / "workflows"
+    flows.mkdir(exist_ok=True)
+    (flows / "one-round.md").write_text(WORKFLOW.read_text().replace("<!-- max-rounds: 3 -->",
+                                                                     "<!-- max-rounds: 1 -->"))
+
+
+def needs_attention(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    repo = project(tmp_path, APPROVE_AFTER_FIX)
+    one_round(repo)
+    proc, status = cli_json(repo, "run", "Add sub", "--workflow", "one-round")
+    assert status["status"] == "needs_attention", proc.stderr
+    return repo, status
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert_clean_error(proc, *needles)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and proc.stdout == "", proc.stdout + proc.stderr
+    return lines[0]
+
+
+# -- merge never takes unfinished work silently -------------------------------------------------
+
+
+def test_merge_refuses_a_task_that_needs_attention_unless_forced(tmp_path: Path) -> None:
+    repo, status = needs_attention(tmp_path)
+    line = one_error_line(run_cli("merge", status["id"], cwd=repo), "needs_attention", "sub has no docstring",
+                          "--force")
+    assert "not finished" in line
+    assert "def sub" not in (repo / "calc.py").read_text()
+    proc = run_cli("merge", status["id"], "--force", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "needs_attention" in proc.stdout and "Merged" in proc.stdout
+    assert "def sub" in (repo / "calc.py").read_text()
+
+
+def test_merge_refuses_a_paused_task_naming_the_step_and_why(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub", "--budget", "0.001")
+    assert status["status"] == "paused"
+    one_error_line(run_cli("merge", status["id"], cwd=repo), "paused", f"at step '{status['current_step']}'",
+                   "budget", f"specrelay resume {status['id']}")
+
+
+def test_merge_refuses_a_done_task_whose_last_verification_failed(tmp_path: Path) -> None:
+    failing = f"{sys.executable} -c \"raise SystemExit(3)\""
+    repo = project(tmp_path, happy_replies(), verify=[failing])
+    config = repo / ".specrelay" / "config.toml"
+    config.write_text(config.read_text().replace("timeout_s = 30", "timeout_s = 30\nmax_attempts = 0"))
+    _, status = cli_json(repo, "run", "Add sub")
+    assert status["status"] == "done"  # the reviewer approved despite the failing check
+    one_error_line(run_cli("merge", status["id"], cwd=repo), "verification failed", "exit 3", "verify_r1_a0_1.log")
+    assert run_cli("merge", status["id"], "--force", cwd=repo).returncode == 0
+
+
+def test_merge_says_where_to_run_when_no_worktree_has_the_base(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub")
+    git(repo, "switch", "-q", "-c", "other")
+    one_error_line(run_cli("merge", status["id"], cwd=repo), "no worktree has main checked out", "git switch main")
+
+
+# -- a task starts from the HEAD the user stands on ---------------------------------------------
+
+
+def test_a_task_run_from_a_linked_worktree_starts_from_its_head_and_merges_there(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    feature = tmp_path / "feature"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(feature))
+    (feature / "NOTES.md").write_text("feature work\n")
+    git(feature, "add", "NOTES.md")
+    git(feature, "commit", "-qm", "feature work")
+    proc, status = cli_json(repo, "run", "Add sub", cwd=feature)
+    assert status["status"] == "done", proc.stderr
+    assert status["base_branch"] == "feature"
+    assert status["base_sha"] == git(feature, "rev-parse", "HEAD").strip()
+    assert (Path(status["worktree"]) / "NOTES.md").is_file()  # the feature's commits are in the task
+    proc = run_cli("merge", status["id"], cwd=repo, env={"COLUMNS": "300"})
+    assert proc.returncode == 0, proc.stderr
+    assert "into feature" in proc.stdout and str(feature.resolve()) in proc.stdout.replace("\n", "")
+    assert "def sub" in (feature / "calc.py").read_text()
+    assert "def sub" not in (repo / "calc.py").read_text()  # main is left alone
+
+
+def test_run_from_inside_a_tasks_worktree_says_so(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub")
+    line = one_error_line(run_cli("run", "Another", cwd=Path(status["worktree"])),
+                          f"is the worktree of task {status['id']}", "--base")
+    assert str(repo) in line
+    [only] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
+    assert only["id"] == status["id"]
+
+
+# -- discard and gc -----------------------------------------------------------------------------
+
+
+def test_discard_of_a_merged_task_keeps_it_merged(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub")
+    assert run_cli("merge", status["id"], cwd=repo).returncode == 0
+    proc = run_cli("discard", status["id"], cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    [after] = json.loads(run_cli("status", status["id"], "--json", cwd=repo).stdout)
+    assert after["status"] == "merged" and not after["worktree_exists"]
+    assert status["branch"] not in git(repo, "branch", "--list")
+
+
+def test_gc_dry_run_json_counts_what_it_would_remove(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub")
+    assert run_cli("merge", status["id"], cwd=repo).returncode == 0
+    _, dry = cli_json(repo, "gc", "--dry-run")
+    assert dry["dry_run"] is True and dry["removed"] == 0 and dry["would_remove"] == 2
+    assert Path(status["worktree"]).is_dir()
+    _, done = cli_json(repo, "gc")
+    assert done["removed"] == 2 and done["would_remove"] == 0
+
+
+# -- resume -------------------------------------------------------------------------------------
+
+
+def test_resuming_a_merged_or_discarded_task_is_one_line_saying_why(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC, SPEC], "flash-builder": [ADD_SUB, ADD_SUB],
+                              "gpt-reviewer": [review(), review()]})
+    _, merged = cli_json(repo, "run", "Add sub")
+    assert run_cli("merge", merged["id"], "--delete", cwd=repo).returncode == 0
+    one_error_line(run_cli("resume", merged["id"], cwd=repo), "is merged", "nothing to resume")
+    _, dropped = cli_json(repo, "run", "Add sub again", "--budget", "0.001")
+    assert run_cli("discard", dropped["id"], "--force", cwd=repo).returncode == 0
+    line = one_error_line(run_cli("resume", dropped["id"], cwd=repo), "was discarded", "nothing to resume")
+    assert "removed by hand" not in line
+    # several ids: nothing is resumed when one of them cannot be
+    one_error_line(run_cli("resume", dropped["id"], merged["id"], cwd=repo), "was discarded")
+
+
+def test_resuming_a_running_task_is_one_line_before_anything_else(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies(), delay=3.0)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTEST_CURRENT_TEST"}
+    proc = subprocess.Popen([sys.executable, "-m", "specrelay", "run", "Add sub"], cwd=repo, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            out = run_cli("status", "--json", cwd=repo)
+            rows = json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else []
+            if rows and rows[0]["status"] == "running":
+                break
+            assert time.monotonic() < deadline and proc.poll() is None, "the task never ran"
+            time.sleep(0.1)
+        one_error_line(run_cli("resume", rows[0]["id"], cwd=repo), "already running")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_resume_rounds_gives_a_needs_attention_task_more_rounds(tmp_path: Path) -> None:
+    repo, status = needs_attention(tmp_path)
+    proc, again = cli_json(repo, "resume", status["id"], "--rounds", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert again["status"] == "done" and again["rounds"] == 2
+    assert '"""a minus b."""' in (Path(again["worktree"]) / "calc.py").read_text()
+    # the new round's builder saw the open findings of the review the task had stopped at
+    _, shown = cli_json(repo, "show", status["id"])
+    assert "findings" in [c for c in shown["calls"] if c["phase"] == "implement"][-1]["context"]
+    assert len(git(Path(again["worktree"]), "log", "--format=%s", "main..HEAD").splitlines()) == 2
+
+
+def test_resume_rounds_counts_on_top_of_the_bound_again(tmp_path: Path) -> None:
+    again_fix = 'calc.py\n<<<<<<< SEARCH\n    """a minus b."""\n=======\n    """Return a minus b."""\n>>>>>>> REPLACE\n'
+    replies = {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB, again_fix],
+               "gpt-reviewer": [review("request_changes", [MAJOR])] * 3}
+    repo = project(tmp_path, replies)
+    one_round(repo)
+    _, status = cli_json(repo, "run", "Add sub", "--workflow", "one-round")
+    _, again = cli_json(repo, "resume", status["id"], "--rounds", "1")
+    assert again["status"] == "needs_attention" and again["rounds"] == 2
+    _, third = cli_json(repo, "resume", status["id"], "--rounds", "1")
+    assert third["status"] == "needs_attention" and third["rounds"] == 3
+
+
+# -- update -------------------------------------------------------------------------------------
+
+
+def test_update_merges_the_moved_base_into_the_task_and_records_it(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub")
+    (repo / "NEWS.md").write_text("news\n")
+    git(repo, "add", "NEWS.md")
+    git(repo, "commit", "-qm", "news on main")
+    proc = run_cli("update", status["id"], cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    worktree = Path(status["worktree"])
+    assert (worktree / "NEWS.md").read_text() == "news\n"
+    [after] = json.loads(run_cli("status", status["id"], "--json", cwd=repo).stdout)
+    assert after["base_sha"] == git(repo, "rev-parse", "main").strip() != status["base_sha"]
+    assert git(worktree, "diff", "--name-only", f"{after['base_sha']}..HEAD").split() == ["calc.py"]
+    assert "already has every commit" in run_cli("update", status["id"], cwd=repo).stdout
+    assert run_cli("merge", status["id"], cwd=repo).returncode == 0
+
+
+def test_update_aborts_on_a_conflict_naming_the_files_and_refuses_a_dirty_worktree(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub")
+    worktree = Path(status["worktree"])
+    head = git(worktree, "rev-parse", "HEAD")
+    (repo / "calc.py").write_text("def add(a, b):\n    return b + a\n")
+    git(repo, "commit", "-qam", "conflicting change")
+    one_error_line(run_cli("update", status["id"], cwd=repo), "conflicts in: calc.py", "aborted")
+    assert git(worktree, "rev-parse", "HEAD") == head and git(worktree, "status", "--porcelain") == ""
+    [after] = json.loads(run_cli("status", status["id"], "--json", cwd=repo).stdout)
+    assert after["base_sha"] == status["base_sha"]
+    (worktree / "calc.py").write_text("mine\n")
+    one_error_line(run_cli("update", status["id"], cwd=repo), "uncommitted changes", "calc.py")
+    assert (worktree / "calc.py").read_text() == "mine\n"
+
+
+# -- leftovers of an interrupted build step -----------------------------------------------------
+
+
+def failing_commit_hook(repo: Path) -> Path:
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    return hook
+
+
+def test_leftovers_are_kept_on_a_ref_of_specrelays_own_not_in_the_stash(tmp_path: Path) -> None:
+    other = ADD_SUB.replace("return a - b", "return -(b - a)")
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, other], "gpt-reviewer": [review()]})
+    hook = failing_commit_hook(repo)
+    _, status = cli_json(repo, "run", "Add sub")
+    assert status["status"] == "failed"  # the edits were applied, the commit refused: leftovers
+    hook.unlink()
+    proc, again = cli_json(repo, "resume", status["id"])
+    assert again["status"] == "done", proc.stderr
+    assert git(repo, "stash", "list") == ""  # nothing of specrelay's in the user's stash
+    [kept] = again["leftovers"]
+    assert kept["ref"] == f"refs/specrelay/leftovers/{status['id']}/1" and kept["files"] == ["calc.py"]
+    assert "return a - b" in git(repo, "show", f"{kept['ref']}:calc.py")
+    _, shown = cli_json(repo, "show", status["id"])
+    assert shown["leftovers"] == [kept]
+    assert kept["ref"] in run_cli("show", status["id"], cwd=repo, env={"COLUMNS": "300"}).stdout
+    assert run_cli("discard", status["id"], "--force", cwd=repo).returncode == 0
+    assert git(repo, "for-each-ref", "refs/specrelay/") == ""
+
+
+def test_leftovers_the_redone_step_reproduces_are_not_kept(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, ADD_SUB],
+                              "gpt-reviewer": [review()]})
+    hook = failing_commit_hook(repo)
+    _, status = cli_json(repo, "run", "Add sub")
+    assert status["status"] == "failed"
+    hook.unlink()
+    proc, again = cli_json(repo, "resume", status["id"])
+    assert again["status"] == "done", proc.stderr
+    assert git(repo, "stash", "list") == ""
+    assert again["leftovers"] == [] and git(repo, "for-each-ref", "refs/specrelay/") == ""
