@@ -24,6 +24,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
         mode = self.path.strip("/").split("/")[0]
         self.server.hits.append((mode, self.headers.get("authorization", "")))
+        self.server.bodies.append(body)
         if mode == "down" or (mode == "flaky" and sum(1 for m, _ in self.server.hits if m == "flaky") == 1):
             status = 500 if mode == "down" else 429
             payload = json.dumps({"error": {"message": f"fake {status}", "type": "server_error"}}).encode()
@@ -70,12 +71,14 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     hits: list[tuple[str, str]]
+    bodies: list[dict[str, Any]]
 
 
 @contextmanager
 def fake_openai() -> Iterator[_Server]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.hits = []
+    server.bodies = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

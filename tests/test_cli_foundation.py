@@ -83,3 +83,48 @@ def test_ask_outside_a_repo_uses_the_home_ledger(tmp_path: Path) -> None:
     write_user_config(scripted("mock", ["x"]))
     assert run_cli("ask", "q", "--preset", "mock").returncode == 0
     assert (tmp_path / "specrelay-home" / "ledger.db").is_file()
+
+
+def test_ask_refuses_an_empty_prompt_before_anything_is_created(tmp_path: Path) -> None:
+    write_user_config(scripted("mock", ["x"]))
+    for prompt in ("", "   \n"):
+        assert_clean_error(run_cli("ask", prompt, "--preset", "mock"), "the prompt is empty")
+    assert not (tmp_path / "specrelay-home" / "ledger.db").exists()
+
+
+def test_ask_refuses_files_it_cannot_send(tmp_path: Path) -> None:
+    write_user_config(scripted("mock", ["x"], extra='price_as = "gpt-4"'))  # an 8,192-token window
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "blob.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (tmp_path / "big.txt").write_text("abcd" * 10_000)  # about 10,000 tokens
+    assert_clean_error(run_cli("ask", "hi", "--preset", "mock", "--file", "folder"), "--file folder: is a directory")
+    assert_clean_error(run_cli("ask", "hi", "--preset", "mock", "--file", "blob.bin"), "--file blob.bin: is a binary")
+    proc = run_cli("ask", "hi", "--preset", "mock", "--file", "big.txt")
+    assert_clean_error(proc, "--file big.txt", "big.txt about 10,000 tokens", "context window of 8,192 tokens",
+                       "about $0.30")  # 10,000+ input tokens at gpt-4's $30/M
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "specrelay-home" / "ledger.db").exists()
+    # a preset's own context_window wins over the price table's
+    write_user_config(scripted("mock", ["x"], extra='price_as = "gpt-4"\ncontext_window = 20000'))
+    assert run_cli("ask", "hi", "--preset", "mock", "--file", "big.txt").returncode == 0
+
+
+def test_ask_honours_budget_and_ask_usd_by_lowering_the_cap_it_sends(tmp_path: Path) -> None:
+    from fake_openai import base_url, fake_openai
+
+    with fake_openai() as server:
+        url = base_url(server, "ok")
+        table = (f'[presets.loc]\nprovider = "openai-compatible"\nmodel = "tiny"\nbase_url = "{url}"\n'
+                 'max_tokens = 4000\nprice = {input = 1.0, output = 2.0}\n')
+        write_user_config(table)
+        free = json.loads(run_cli("ask", "hi", "--preset", "loc", "--json").stdout)
+        capped = json.loads(run_cli("ask", "hi", "--preset", "loc", "--budget", "0.002", "--json").stdout)
+        write_user_config(table + "[budget]\nask_usd = 0.0015\n")
+        by_config = json.loads(run_cli("ask", "hi", "--preset", "loc", "--json").stdout)
+        refused = run_cli("ask", "hi", "--preset", "loc", "--budget", "0.0005")
+    sent = [b.get("max_completion_tokens", b.get("max_tokens")) for b in server.bodies]
+    assert free["max_tokens"] == 4000 and not free["capped_by_budget"]
+    assert capped["capped_by_budget"] and 512 <= capped["max_tokens"] < 1000  # ($0.002 - input) / $2 per M
+    assert by_config["budget_usd"] == 0.0015 and by_config["max_tokens"] < capped["max_tokens"]
+    assert sent == [4000, capped["max_tokens"], by_config["max_tokens"]]  # the backend got the lowered caps
+    assert_clean_error(refused, "ask not sent", "floor of 512 output tokens", "--budget")

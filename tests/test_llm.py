@@ -192,19 +192,3 @@ def test_bad_replies_files(tmp_path: Path, content: str | None, needle: str) -> 
     client = Client(load_config(None), Ledger(tmp_path / "ledger.db"))
     with pytest.raises(ConfigError, match=needle):
         client.call_sync("s", "", "q", phase="t")
-
-
-def test_budget_reserves_calls_in_flight(tmp_path: Path) -> None:
-    from specrelay.engine.budget import TaskBudget
-    from specrelay.errors import BudgetExceeded
-
-    write_user_config('[presets.p]\nprovider = "scripted"\nmodel = "p"\nreplies = "r.json"\n'
-                      'price = {input = 1.0, output = 1.0}\n')
-    preset = load_config(None).preset("p")
-    budget = TaskBudget(Ledger(tmp_path / "l.db"), "t", limit_usd=0.0025)
-    first = budget.check(preset, 0, 1000)  # $0.001 worst case each
-    budget.check(preset, 0, 1000)
-    with pytest.raises(BudgetExceeded, match="spent or reserved"):
-        budget.check(preset, 0, 1000)  # a third call at once could overshoot
-    budget.release(first)
-    budget.check(preset, 0, 1000)

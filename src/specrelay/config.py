@@ -64,6 +64,10 @@ class PresetFields(_Strict):
     api_key_env: Text | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
+    #: The fewest output tokens a budget may lower this preset's calls to (default: by phase).
+    min_output_tokens: int | None = Field(default=None, gt=0)
+    #: Tokens the model takes in and writes per call (default: from genai-prices, when it knows).
+    context_window: int | None = Field(default=None, gt=0)
     reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     price: Price | None = None
     fallbacks: list[Text] = Field(default_factory=list)
@@ -147,6 +151,7 @@ class Budget(_Strict):
     """Spending limits."""
 
     task_usd: float | None = Field(default=None, gt=0)
+    ask_usd: float | None = Field(default=None, gt=0)
 
 
 class Retry(_Strict):

@@ -89,6 +89,10 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("004_task_state", """
         ALTER TABLE tasks ADD COLUMN state TEXT;
     """),
+    ("005_call_output_cap", """
+        ALTER TABLE calls ADD COLUMN max_tokens INTEGER;
+        ALTER TABLE calls ADD COLUMN capped_by_budget INTEGER NOT NULL DEFAULT 0;
+    """),
 ]
 
 
@@ -119,6 +123,9 @@ class CallRecord:
     #: resumed task reuses a completed call instead of paying for (and recording) it twice.
     call_key: str | None = None
     reply: str | None = None
+    #: The output cap the call was sent with (None: the provider's default); True when a budget lowered it.
+    max_tokens: int | None = None
+    capped_by_budget: bool = False
 
 
 def _typed_totals(row: dict[str, Any]) -> dict[str, Any]:

@@ -153,6 +153,7 @@ def _calls(ledger: Any, task_id: str) -> list[dict[str, Any]]:
         out.append({"step": r["step"], "phase": r["phase"], "preset": r["preset"], "model": r["model"],
                     "outcome": r["outcome"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
                     "cost_usd": r["cost_usd"], "latency_s": round(r["latency_s"], 3),
+                    "max_tokens": r["max_tokens"], "capped_by_budget": bool(r["capped_by_budget"]),
                     "context": json.loads(r["context_json"]) if r["context_json"] else {}})
     return out
 
@@ -176,8 +177,9 @@ def _render_show(s: dict[str, Any]) -> None:
         calls.add_column(col)
     for c in s["calls"]:
         ctx = ", ".join(f"{k} {v:,}" for k, v in c["context"].items())
+        out = tokens(c["output_tokens"]) + (f" (cap {c['max_tokens']:,}: budget)" if c["capped_by_budget"] else "")
         calls.add_row(c["step"] or c["phase"], c["preset"], c["outcome"], tokens(c["input_tokens"]),
-                      tokens(c["output_tokens"]), money(c["cost_usd"]), ctx)
+                      out, money(c["cost_usd"]), ctx)
     console.print(calls)
     if s.get("panel"):
         console.print(f"Review panel: {panel_line(s['panel'])}")

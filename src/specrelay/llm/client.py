@@ -1,6 +1,7 @@
 """The client every phase calls: one prompt through one preset, priced and recorded.
 
-Around a backend attempt it adds, in order: a budget check, the provider's concurrency limit,
+Around a backend attempt it adds, in order: a budget reservation (which may lower the attempt's
+output cap to what the budget can pay for), the provider's concurrency limit,
 retries with exponential backoff and jitter (honouring Retry-After), then the preset's fallbacks,
 then a :class:`ProviderError` that names the provider, the status and what to do. Every attempt,
 failed or not, becomes one ledger row.
@@ -31,7 +32,8 @@ from specrelay.llm.pricing import Usage, cost_of
 
 T = TypeVar("T", bound=BaseModel)
 
-#: Assumed output ceiling for the budget check when a preset sets no max_tokens.
+#: The output cap a budgeted call is sent with when its preset sets no max_tokens (a cap must be sent:
+#: a budget's promise rests on the call not writing more than it reserved for).
 DEFAULT_MAX_OUTPUT = 8192
 
 
@@ -52,15 +54,37 @@ class CallResult:
     value: Any = None  # the validated object of a structured call
     #: True when the call was not made but taken from the ledger (a resumed task): already paid for.
     reused: bool = False
+    #: The output cap the call was sent with (None: the provider's default), and whether a budget lowered it.
+    max_tokens: int | None = None
+    capped_by_budget: bool = False
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What a budget set aside for one attempt: the output cap it can pay for, and that cost."""
+
+    cap: int
+    usd: float
+    #: True when the cap is below the preset's own: the budget lowered it.
+    lowered: bool = False
+    #: Set on a claim that is still to grow (the budget's own bookkeeping).
+    growth: Any = None
 
 
 class BudgetCheck(Protocol):
-    """Reserves the worst case of the next call, or raises BudgetExceeded when it could exceed what is
-    left; the reservation is released when the call ends (its real cost is then in the ledger)."""
+    """Reserves the next call's cost at an output cap the budget can pay for (lowering the preset's cap
+    if need be), or raises BudgetExceeded; the reservation is released, with the call's real cost, when
+    the call ends.
 
-    def check(self, preset: Preset, input_tokens: int, max_output_tokens: int) -> float: ...
+    Reserving is two steps: ``reserve`` claims the least the call needs, then, once calls started at the
+    same moment (a panel) have claimed theirs, ``grow`` raises the claim to the call's share.
+    """
 
-    def release(self, reserved: float) -> None: ...
+    def reserve(self, preset: Preset, input_tokens: int, max_output_tokens: int, phase: str) -> Reservation: ...
+
+    def grow(self, claim: Reservation) -> Reservation: ...
+
+    def release(self, reservation: Reservation, cost_usd: float | None) -> None: ...
 
 
 class _Gate:
@@ -239,25 +263,43 @@ class Client:
         retry = self.config.retry
         failure: AttemptFailed | None = None
         for attempt in range(retry.attempts):
-            reserved = 0.0
-            if self.budget is not None:
-                reserved = self.budget.check(preset, estimate_tokens(system) + estimate_tokens(user),
-                                             preset.max_tokens or DEFAULT_MAX_OUTPUT)
+            held = await self._reserve(preset, system, user, phase)
+            sent = preset if held is None else preset.model_copy(update={"max_tokens": held.cap})
+            cost: float | None = None
+            failed: AttemptFailed | None = None
             try:
-                reply, latency, started = await self._attempt(preset, system, user, on_delta)
+                reply, latency, started = await self._attempt(sent, system, user, on_delta)
+                cost = cost_of(preset, reply.usage)
             except AttemptFailed as exc:
-                failure = exc
-                self._record_failure(preset, exc, phase, step, context, key)
-                if not exc.retryable or attempt == retry.attempts - 1:
-                    break
-                await self.sleep(self._backoff(attempt, exc.retry_after))
-                continue
+                failed = exc
             finally:
-                if self.budget is not None:
-                    self.budget.release(reserved)
-            return self._record_success(preset, reply, latency, started, phase, step, context, attempt + 1, key)
+                if self.budget is not None and held is not None:
+                    self.budget.release(held, cost)  # before any backoff: a waiting retry holds nothing
+            if failed is not None:
+                failure = failed
+                self._record_failure(preset, failed, phase, step, context, key)
+                if not failed.retryable or attempt == retry.attempts - 1:
+                    break
+                await self.sleep(self._backoff(attempt, failed.retry_after))
+                continue
+            return self._record_success(preset, reply, latency, started, phase, step, context, attempt + 1, key,
+                                        cost=cost, sent=sent, lowered=held is not None and held.lowered)
         assert failure is not None
         raise _PresetExhausted(failure, attempt + 1)
+
+    async def _reserve(self, preset: Preset, system: str, user: str, phase: str) -> Reservation | None:
+        """The budget's reservation for the next attempt (None without a budget); its cap is the
+        max_tokens the attempt is sent with."""
+        if self.budget is None:
+            return None
+        claim = self.budget.reserve(preset, estimate_tokens(system) + estimate_tokens(user),
+                                    preset.max_tokens or DEFAULT_MAX_OUTPUT, phase)
+        try:
+            await asyncio.sleep(0)  # calls started together (a panel) all claim before any grows
+        except BaseException:
+            self.budget.release(claim, None)
+            raise
+        return self.budget.grow(claim)
 
     async def _attempt(self, preset: Preset, system: str, user: str,
                        on_delta: OnDelta | None) -> tuple[Reply, float, float]:
@@ -296,8 +338,8 @@ class Client:
             simulated=preset.provider == "scripted", context=context, call_key=key))
 
     def _record_success(self, preset: Preset, reply: Reply, latency: float, started: float, phase: str,
-                        step: str | None, context: dict[str, int], attempts: int, key: str | None) -> CallResult:
-        cost = cost_of(preset, reply.usage)
+                        step: str | None, context: dict[str, int], attempts: int, key: str | None, *,
+                        cost: float | None, sent: Preset, lowered: bool) -> CallResult:
         simulated = preset.provider == "scripted"
         u = reply.usage
         self.ledger.record_call(CallRecord(
@@ -305,10 +347,12 @@ class Client:
             provider=preset.provider, model=reply.model, started_at=started, latency_s=latency, outcome="ok",
             input_tokens=u.input_tokens, output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
             cache_write_tokens=u.cache_write_tokens, cost_usd=cost, estimated=reply.estimated,
-            simulated=simulated, context=context, call_key=key, reply=reply.text if key else None))
+            simulated=simulated, context=context, call_key=key, reply=reply.text if key else None,
+            max_tokens=sent.max_tokens, capped_by_budget=lowered))
         return CallResult(text=reply.text, usage=u, cost_usd=cost, latency_s=latency, preset=preset.name,
                           provider=preset.provider, model=reply.model, estimated=reply.estimated,
-                          simulated=simulated, attempts=attempts)
+                          simulated=simulated, attempts=attempts, max_tokens=sent.max_tokens,
+                          capped_by_budget=lowered)
 
     def _failure_message(self, primary: Preset, failures: list[str], last: AttemptFailed) -> str:
         where = primary.provider + (f" at {primary.base_url}" if primary.base_url else "")
@@ -347,7 +391,7 @@ def _from_row(row: Any) -> CallResult:
     return CallResult(text=row["reply"] or "", usage=usage, cost_usd=row["cost_usd"], latency_s=row["latency_s"],
                       preset=row["preset"], provider=row["provider"], model=row["model"],
                       estimated=bool(row["estimated"]), simulated=bool(row["simulated"]), attempts=0,
-                      reused=True)
+                      reused=True, max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]))
 
 
 def _with_value(result: CallResult, value: Any) -> CallResult:

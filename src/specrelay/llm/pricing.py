@@ -71,16 +71,34 @@ def genai_cost(model: str, provider: str | None, usage: Usage) -> float | None:
     return float(calc["total_price"])
 
 
-@functools.cache
 def _model_price(model: str, provider: str | None) -> Any:
-    """genai-prices' price entry for a model, looked up once per process (the lookup is the slow part)."""
+    """genai-prices' price entry for a model, or None."""
+    found = _lookup(model, provider)
+    return None if found is None else found.model_price
+
+
+@functools.cache
+def _lookup(model: str, provider: str | None) -> Any:
+    """genai-prices' entry for a model, looked up once per process (the lookup is the slow part)."""
     from genai_prices import Usage as GUsage
     from genai_prices import calc_price
 
     try:
-        return calc_price(GUsage(input_tokens=0, output_tokens=0), model, provider_id=provider).model_price
+        return calc_price(GUsage(input_tokens=0, output_tokens=0), model, provider_id=provider)
     except LookupError:
         return None
+
+
+def context_window(preset: Preset) -> int | None:
+    """How many tokens the preset's model takes per call: the preset's ``context_window``, else
+    genai-prices' figure for the model it is priced as, else None (unknown)."""
+    if preset.context_window is not None:
+        return preset.context_window
+    if preset.provider == "scripted" and not preset.price_as:
+        return None
+    found = _lookup(*priced_model(preset))
+    window = getattr(getattr(found, "model", None), "context_window", None)
+    return window if isinstance(window, int) and window > 0 else None
 
 
 def reprice(rows: Iterable[Mapping[str, Any]], preset: Preset) -> float | None:

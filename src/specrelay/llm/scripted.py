@@ -5,6 +5,10 @@ The file holds a list; each item is the reply text, or ``{"text": "...", "delay_
 attempt fails as a provider would). Replies are consumed in order per preset within one run; the
 client keeps the cursor (see ``Client``), derived from the ledger so a resumed task continues where
 it left off. Usage is estimated by :func:`~specrelay.llm.backend.estimate_tokens`.
+
+A reply longer than the attempt's output cap (the preset's ``max_tokens``, or the lower cap a budget
+gave the call) is cut at the cap and counted as the cap's tokens, as a provider stops at ``max_tokens``
+and bills what it wrote: a budget's promise holds for scripted calls exactly as for real ones.
 """
 
 from __future__ import annotations
@@ -162,13 +166,20 @@ class ScriptedBackend:
             err = reply.error
             raise AttemptFailed(err["kind"], err.get("message") or f"scripted {err['kind']} error",
                                 status=err.get("status"), retry_after=err.get("retry_after_s"), model=model)
-        text = reply.text or ""
+        text = _cut_to_cap(reply.text or "", preset.max_tokens)
         if on_delta is not None:
             for line in text.splitlines(keepends=True):
                 on_delta(line)
         usage = Usage(input_tokens=estimate_tokens(system) + estimate_tokens(user),
                       output_tokens=estimate_tokens(text))
         return Reply(text=text, usage=usage, model=model, estimated=True)
+
+
+def _cut_to_cap(text: str, cap: int | None) -> str:
+    """The first ``cap`` tokens of ``text``, by the estimate's own measure (4 characters a token)."""
+    if cap is None or estimate_tokens(text) <= cap:
+        return text
+    return text[:cap * 4]
 
 
 def check_replies(presets: Iterable[Preset]) -> None:

@@ -1,0 +1,105 @@
+"""One prompt through one preset, outside any task, checked before anything is paid.
+
+An empty prompt, an attachment that is missing, a folder or binary, a prompt too large for the
+preset's context window, or a budget that is not a positive amount is refused before the ledger
+is opened or a model is called. A budget (``--budget``, else ``[budget] ask_usd``) caps the call's
+output to what it can pay for, as a task's budget does (``engine/budget.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from specrelay.config import Config, Preset
+from specrelay.engine.budget import Budget, output_floor
+from specrelay.errors import UserError
+from specrelay.ledger import Ledger
+from specrelay.llm import CallResult, Client, Usage, cost_of, estimate_tokens
+
+ASK_SYSTEM = (
+    "You are a senior software engineer answering a quick question from a colleague. "
+    "Answer directly and concisely; use code blocks for code. If files are attached, ground your answer in them."
+)
+#: Bytes looked at for a NUL to tell a binary file from text (as git does).
+BINARY_SNIFF = 8000
+
+
+def check_prompt(prompt: str) -> None:
+    """Refuse a prompt that is empty or only whitespace."""
+    if not prompt.strip():
+        raise UserError("ask: the prompt is empty; say what to ask, e.g. "
+                        "`specrelay ask \"What does calc.add do?\"`.")
+
+
+def check_budget(budget_usd: float | None) -> None:
+    """Refuse a ``--budget`` that is not a positive, finite amount."""
+    if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
+        raise UserError(f"--budget {budget_usd:g}: must be a positive amount in USD, e.g. --budget 0.10.")
+
+
+def read_attachments(files: list[Path]) -> list[tuple[Path, str]]:
+    """Each ``--file`` as text; one clear error for a missing file, a folder, or a binary file."""
+    out = []
+    for path in files:
+        if path.is_dir():
+            raise UserError(f"--file {path}: is a directory; attach its files one by one "
+                            f"(--file {path / 'a.py'} --file ...).")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise UserError(f"--file {path}: no such file.") from None
+        except OSError as exc:
+            raise UserError(f"--file {path}: cannot read it ({exc.strerror or exc}).") from None
+        if b"\0" in data[:BINARY_SNIFF]:
+            raise UserError(f"--file {path}: is a binary file, not text; attach text files only.")
+        try:
+            out.append((path, data.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise UserError(f"--file {path}: is not UTF-8 text (byte {exc.start}); attach text files "
+                            "only, or save it as UTF-8.") from None
+    return out
+
+
+def build_prompt(prompt: str, attachments: list[tuple[Path, str]]) -> str:
+    """The user message: the prompt, then each attached file, fenced and named."""
+    parts = [prompt] + [f"File: {path}\n```\n{text}\n```" for path, text in attachments]
+    return "\n\n".join(parts)
+
+
+def check_window(preset: Preset, user: str, attachments: list[tuple[Path, str]]) -> None:
+    """Refuse a prompt that, with room for a short answer, does not fit the preset's context window
+    (its ``context_window``, else genai-prices' figure; unknown: not checked)."""
+    from specrelay.llm.pricing import context_window
+
+    window = context_window(preset)
+    if window is None:
+        return
+    needed = estimate_tokens(ASK_SYSTEM) + estimate_tokens(user)
+    room = min(output_floor(preset, "ask"), preset.max_tokens or window)
+    if needed + room <= window:
+        return
+    cost = cost_of(preset, Usage(input_tokens=needed))
+    price = f"about ${cost:.4f} for its input alone" if cost is not None else "an unknown cost (no price known)"
+    sizes = ", ".join(f"{path} about {estimate_tokens(text):,} tokens" for path, text in attachments)
+    what = f"--file {', '.join(str(p) for p, _ in attachments)}" if attachments else "ask"
+    raise UserError(f"{what}: the prompt would be about {needed:,} tokens ({sizes or 'the prompt itself'}), "
+                    f"more than preset {preset.name}'s context window of {window:,} tokens leaves with room "
+                    f"for a {room:,}-token answer; it would have cost {price}. Attach less, or pick a preset "
+                    "with a larger context_window (--preset).")
+
+
+def ask_budget(limit_usd: float | None) -> Budget | None:
+    """The budget of one ask (None: no limit)."""
+    if limit_usd is None:
+        return None
+    return Budget(limit_usd, stopped="ask not sent",
+                  more="pass a larger --budget, e.g. --budget {usd} (or raise [budget] ask_usd)")
+
+
+def ask(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd: float | None,
+        on_delta: Callable[[str], None] | None) -> CallResult:
+    """Send one checked prompt; returns the answer with what it cost."""
+    client = Client(config, ledger, budget=ask_budget(budget_usd))
+    return client.call_sync(preset.name, ASK_SYSTEM, user, phase="ask", on_delta=on_delta)
