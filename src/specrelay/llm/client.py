@@ -350,12 +350,12 @@ class Client:
             provider=preset.provider, model=exc.model or preset.model, started_at=time.time() - exc.latency_s,
             latency_s=exc.latency_s, outcome=exc.kind,
             error=self._redact(f"{exc.status or ''} {exc}".strip()),
-            simulated=preset.provider == "scripted", context=context, call_key=key))
+            context=context, call_key=key))
 
     def _record_success(self, preset: Preset, reply: Reply, latency: float, started: float, phase: str,
                         step: str | None, context: dict[str, int], attempts: int, key: str | None, *,
                         cost: float | None, sent: Preset, lowered: bool) -> CallResult:
-        simulated = preset.provider == "scripted"
+        simulated = preset.provider == "scripted" and cost is not None  # a scripted call priced as a real model
         u = reply.usage
         self.ledger.record_call(CallRecord(
             run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
@@ -380,7 +380,8 @@ class Client:
             provider=preset.provider, model=reply.model, started_at=started, latency_s=latency,
             outcome="cut_by_budget", input_tokens=u.input_tokens, output_tokens=u.output_tokens,
             cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens, cost_usd=cost,
-            estimated=reply.estimated, simulated=preset.provider == "scripted", context=context, call_key=key,
+            estimated=reply.estimated, simulated=preset.provider == "scripted" and cost is not None,
+            context=context, call_key=key,
             error=f"the reply reached its output cap of {sent.max_tokens:,} tokens, lowered to fit the budget",
             max_tokens=sent.max_tokens, capped_by_budget=True))
         assert self.budget is not None
