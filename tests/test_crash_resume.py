@@ -251,7 +251,7 @@ config, ledger = load_config(root), Ledger(paths.ledger_path(root))
 seen = []
 
 def emit(event, data):
-    if event == "call_started":  # nothing happens between it and the step's start or the call's end
+    if event in ("call_started", "call_delta"):  # nothing is recorded between them and the call's end
         return
     seen.append(event)
     print(len(seen), event, data.get("title") or data.get("preset") or data.get("text") or "", flush=True)

@@ -158,7 +158,7 @@ def test_ledger_locked_by_another_process(done_task: tuple[Path, str]) -> None:
     finally:
         holder.kill()
         holder.wait()
-    assert_clean_error(proc, "ledger.db", f"process {holder.pid}", "python -c", "wait for it to finish")
+    assert_clean_error(proc, "ledger.db", f"process {holder.pid}", " -c import sqlite3", "wait for it to finish")
     assert "not a readable" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert sorted(p.name for p in (repo / ".specrelay" / "tasks").iterdir()) == [task_id]  # nothing half-made
     assert run_cli("status", "--json", cwd=repo).stdout.count('"id"') == 1

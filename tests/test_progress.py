@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -97,7 +98,7 @@ def test_a_terminal_shows_a_live_line_while_a_call_runs(tmp_path: Path) -> None:
     os.close(main)
     text = out.decode("utf-8", errors="replace")
     assert proc.returncode == 0, text
-    assert "tokens streamed" in text and "opus-planner ·" in text, text
+    assert re.search(r"⋯ opus-planner · \d+\.\d s", text), text  # the call's live line, its time ticking
     assert "still answering" not in text  # the live line replaces the periodic ones
 
 
@@ -118,7 +119,7 @@ def test_resume_marks_reused_calls_and_adds_nothing_for_them(tmp_path: Path) -> 
     assert "reused from the ledger" in lines[0] and "not added" in lines[0]
     assert "reused" not in lines[1]
     # The running total after the reused call is still zero: nothing was paid in this run yet.
-    assert "total 0 tok, $0.0000" in lines[0], lines[0]
+    assert "this run 0 tok, $0.0000" in lines[0], lines[0]
 
 
 def test_a_failed_run_says_its_error_once(tmp_path: Path) -> None:
@@ -140,3 +141,42 @@ def test_a_paused_batch_task_says_its_error_once(tmp_path: Path) -> None:
     for line in proc.stderr.splitlines():
         if "failed:" in line:
             assert both.count(line.split(": ", 1)[1][:60]) == 1, both
+
+
+def test_unpriced_scripted_calls_are_unknown_not_simulated_zero(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    config = repo / ".specrelay" / "config.toml"
+    config.write_text(config.read_text().replace('price_as = "gpt-5.4"', ""))
+    proc = run_cli("run", "Add sub", cwd=repo, env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    calls = [line for line in proc.stdout.splitlines() if "opus-planner (" in line]
+    assert "unknown · " in calls[0] and "this run 591 tok, unknown" in calls[0], calls
+    assert "simulated" not in proc.stdout
+    task = json.loads(run_cli("status", "--json", cwd=repo).stdout)[0]
+    assert task["simulated"] is False and task["cost_usd"] is None
+
+
+def test_a_paused_run_marks_its_step_and_says_how_to_go_on_once(tmp_path: Path) -> None:
+    reviewer = [{"error": {"status": 500}}] * 2
+    repo = project(tmp_path, {**happy_replies(), "gpt-reviewer": reviewer})
+    proc = run_cli("run", "Add sub", cwd=repo, env={"COLUMNS": "200"})
+    assert proc.returncode != 0
+    assert re.search(r"⏸ Review · paused", proc.stdout), proc.stdout
+    assert "Continue with" not in proc.stdout  # the last line says it
+    assert (proc.stdout + proc.stderr).count("specrelay resume") == 1, proc.stdout + proc.stderr
+
+
+def test_ctrl_c_is_a_pause_not_an_error(tmp_path: Path) -> None:
+    import signal
+
+    repo = project(tmp_path, happy_replies(), delay=3.0)
+    env = {**os.environ}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    proc = subprocess.Popen([sys.executable, "-m", "specrelay", "run", "Add sub"], cwd=repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.startswith("paused: ") and "specrelay resume" in err and "error" not in err, err
+

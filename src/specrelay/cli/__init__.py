@@ -16,7 +16,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import typer  # noqa: E402
 
 from specrelay.cli.usage import App, HelpGroup  # noqa: E402
-from specrelay.errors import SpecRelayError  # noqa: E402
+from specrelay.errors import Interrupted, SpecRelayError  # noqa: E402
 
 app = App(
     name="specrelay",
@@ -84,7 +84,8 @@ def main() -> None:
     try:
         code = app(prog_name="specrelay", standalone_mode=False)
     except SpecRelayError as exc:
-        print_error(str(exc))
+        # A pause the user asked for (Ctrl-C, SIGTERM) is not an error: it says how to go on.
+        print_error(str(exc), label="paused" if isinstance(exc, Interrupted) else "error")
         sys.exit(exit_code(exc))
     except (KeyboardInterrupt, typer.Abort):
         print_error("interrupted")

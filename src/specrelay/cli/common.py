@@ -47,10 +47,11 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-def print_error(message: str) -> None:
+def print_error(message: str, *, label: str = "error") -> None:
+    """One line on stderr: ``error: MESSAGE`` (or another label, e.g. ``paused`` for an interrupt)."""
     from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]{label}:[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

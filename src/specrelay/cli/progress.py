@@ -71,7 +71,9 @@ class Progress:
         self.t0 = time.perf_counter()
         self.cost = 0.0
         self.cost_unknown = False
+        self.priced = 0  # calls of this run with a known cost
         self.tokens = 0
+        self.step: str | None = None  # the step running now
         self.simulated = False
         self.calls: dict[int, _Call] = {}
         self._calls_lock = threading.Lock()
@@ -109,6 +111,7 @@ class Progress:
                 self.cost_unknown = True
             else:
                 self.cost += data["cost_usd"]
+                self.priced += 1
             self.simulated = self.simulated or data["simulated"]
 
     def _end_call(self, preset: str | None) -> None:
@@ -131,12 +134,14 @@ class Progress:
     def _show(self, event: str, data: dict[str, Any]) -> None:
         elapsed = self._stamp()
         if event == "step_started":
+            self.step = data["title"]
             who = ", ".join(data["presets"]) or "commands"
             rnd = f" · round {data['round']}" if data["round"] > 1 else ""
             self._print(f"{elapsed} [bold]▶ {escape(data['title'])}[/] · {who}{rnd}")
         elif event == "call_finished":
             self._print(f"{elapsed}   {self._call_line(data)}")
         elif event == "step_finished":
+            self.step = None
             detail = data.get("detail") or {}
             extra = ""
             if "state" in detail:  # a verify step
@@ -147,15 +152,18 @@ class Progress:
             self._print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
         elif event == "note":
             self._print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
+        elif event == "task_stopped" and self.step:  # the step cut off: say so, the reason follows below
+            mark = "⏸" if data["status"] == "paused" else "✗"
+            self._print(f"{elapsed} [red]{mark} {escape(self.step)}[/] · {data['status']}")
 
     def _call_line(self, data: dict[str, Any]) -> str:
         head = f"{escape(data['preset'])} ({escape(data['model'])}) {tokens(data['input_tokens'])} in / " \
                f"{tokens(data['output_tokens'])} out · "
         if data.get("reused"):
             return (head + f"reused from the ledger (paid before: {money(data['cost_usd'])}, not added) · "
-                    f"total {tokens(self.tokens)} tok, {self.total()}")
+                    f"this run {tokens(self.tokens)} tok, {self.total()}")
         return (head + f"{money(data['cost_usd'])} · {data['latency_s']:.1f} s · "
-                f"total {tokens(self.tokens)} tok, {self.total()}")
+                f"this run {tokens(self.tokens)} tok, {self.total()}")
 
     def beat(self, call: _Call, now: float) -> None:
         """One sign of life of a call still running, where no live line can be drawn."""
@@ -165,8 +173,9 @@ class Progress:
                                              "elapsed_s": round(call.elapsed(now), 1),
                                              "streamed_tokens": call.streamed_tokens})
             elif self.mode == "text":
+                streamed = f" · ~{tokens(call.streamed_tokens)} tokens so far" if call.chars else ""
                 self._print(f"{self._stamp()}   … {escape(call.preset)} still answering · "
-                            f"{call.elapsed(now):.0f} s · ~{tokens(call.streamed_tokens)} tokens so far")
+                            f"{call.elapsed(now):.0f} s{streamed}")
         except (OSError, SystemExit, ValueError):
             self.mode = "none"
 
@@ -183,6 +192,9 @@ class Progress:
                 self._print(f"{elapsed}   [red]✗[/] {escape(command_outcome(c))}")
 
     def total(self) -> str:
+        """What this run has spent so far (calls reused from the ledger were paid by an earlier run)."""
+        if self.cost_unknown and not self.priced:
+            return "unknown"
         text = money(self.cost, simulated=self.simulated)
         return text + (" + unknown" if self.cost_unknown else "")
 
@@ -229,8 +241,8 @@ class Pulse:
             for p in self._live_ones():
                 for call in p.in_flight():
                     who = f"{p.label} " if p.label else ""
-                    lines.append(f"  ⋯ {who}{call.preset} · {call.elapsed(now):.1f} s · "
-                                 f"~{call.streamed_tokens:,} tokens streamed")
+                    streamed = f" · ~{call.streamed_tokens:,} tokens streamed" if call.chars else ""
+                    lines.append(f"  ⋯ {who}{call.preset} · {call.elapsed(now):.1f} s{streamed}")
         return Text("\n".join(lines), style="dim")
 
     def start(self) -> None:

@@ -308,7 +308,7 @@ def _report_errors(root: Path, failed: list[tuple[str, Any]], logs: bool) -> Non
         for task_id in paused:
             _append_log(root, task_id, line)
         if not logs:
-            print_error(line)
+            print_error(line, label="paused")
     if unstarted:
         print_error(f"{plural(len(unstarted), 'request')} not started before the interrupt: "
                     f"{', '.join(repr(r) for r in unstarted)}; run them again.")

@@ -31,8 +31,11 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
     for kept in s.get("leftovers") or []:
         to.print(f"  Leftovers of an interrupted build step ({', '.join(kept['files'])}) are kept at "
                  f"{kept['ref']}: `git diff {kept['ref']}^ {kept['ref']}`", markup=False)
+    # A pause's own line (printed apart when ``message`` is False) already says how to go on.
+    next_steps = message or s["status"] != "paused"
     if brief:
-        _next_steps(s, to)
+        if next_steps:
+            _next_steps(s, to)
         return
     costs = s["costs"]
     table = Table(show_edge=False, box=None, pad_edge=False)
@@ -52,7 +55,8 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
         else:
             ratio = f" ({one['cost_usd'] / s['cost_usd']:.1f}× this run)" if s["cost_usd"] else ""
             to.print(f"  The same tokens all on {one['preset']}: {money(one['cost_usd'])}{ratio}")
-    _next_steps(s, to)
+    if next_steps:
+        _next_steps(s, to)
 
 
 #: How each verification state is shown.

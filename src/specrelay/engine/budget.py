@@ -100,6 +100,16 @@ class Budget:
         if cost_usd is not None:
             self.spent += cost_usd
 
+    def cut_off(self, preset: Preset, phase: str, cap: int, wanted: int) -> BudgetExceeded:
+        """The stop of a call whose reply reached the cap the budget lowered it to: cut work is not
+        built on, so the run stops, to go on with a budget that lets the call write in full."""
+        suggest = math.ceil(max(self.limit * 2, self.limit + (self.limit - self.left)) * 100) / 100
+        return BudgetExceeded(
+            f"{self.stopped}: the {phase} reply of {preset.name} was cut off at {cap:,} output tokens, the most "
+            f"the ${self.limit:.4g} budget could pay for (the preset allows {wanted:,}), so it was not used "
+            f"(${max(self.left, 0.0):.4f} is left). To go on: {self.more.format(usd=f'{suggest:.2f}')}",
+            spent=self.spent, limit=self.limit)
+
     def _exceeded(self, preset: Preset, phase: str, input_tokens: int, floor: int, at_floor: float,
                   full: float) -> BudgetExceeded:
         reserved = f", ${self.in_flight:.4f} reserved by calls in flight" if self.in_flight > 0 else ""

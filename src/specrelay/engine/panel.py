@@ -101,7 +101,15 @@ async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: in
                     emit: Emit | None = None) -> PanelOutcome:
     """Run every reviewer at once, consolidate, and write final_review.json / final_review.md."""
     sink = emit or _quiet
-    results = await asyncio.gather(*(_one(call, req, i, p, folder, sink) for i, p in enumerate(req.presets, 1)))
+    reviewers = [asyncio.ensure_future(_one(call, req, i, p, folder, sink)) for i, p in enumerate(req.presets, 1)]
+    try:
+        results = await asyncio.gather(*reviewers)
+    except BaseException:
+        # One reviewer stopped the run (a budget, Ctrl-C): the others must not go on calling and paying.
+        for reviewer in reviewers:
+            reviewer.cancel()
+        await asyncio.gather(*reviewers, return_exceptions=True)
+        raise
     answered = [r for r in results if r.review is not None]
     needed = min(2, len(req.presets))
     if len(answered) < needed:

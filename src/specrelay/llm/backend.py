@@ -29,6 +29,8 @@ class Reply:
     model: str
     #: True when the usage is an estimate (scripted models), not the provider's count.
     estimated: bool = False
+    #: True when the model stopped because it reached the call's output cap, not because it was done.
+    truncated: bool = False
 
 
 class AttemptFailed(Exception):

@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from specrelay.config import DEFAULT_KEY_ENVS, Config, Preset
-from specrelay.errors import PresetError, ProviderError, StepFailed
+from specrelay.errors import BudgetExceeded, PresetError, ProviderError, StepFailed
 from specrelay.ledger import CallRecord, Ledger
 from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, estimate_tokens
 from specrelay.llm.pricing import Usage, cost_of
@@ -59,6 +59,14 @@ class CallResult:
     capped_by_budget: bool = False
 
 
+def budget_input_tokens(preset: Preset, text: str) -> int:
+    """The input tokens a budget counts a call at. Scripted usage is the 4-characters-a-token estimate
+    itself; a real tokenizer can count more (code and diffs run nearer 3 characters a token), so for
+    real providers the estimate is raised by half, that a budgeted call is not undercounted."""
+    estimate = estimate_tokens(text)
+    return estimate if preset.provider == "scripted" else (estimate * 3 + 1) // 2
+
+
 @dataclass(frozen=True)
 class Reservation:
     """What a budget set aside for one attempt: the output cap it can pay for, and that cost."""
@@ -83,6 +91,10 @@ class BudgetCheck(Protocol):
     def reserve(self, preset: Preset, input_tokens: int, max_output_tokens: int, phase: str) -> Reservation: ...
 
     def grow(self, claim: Reservation) -> Reservation: ...
+
+    def cut_off(self, preset: Preset, phase: str, cap: int, wanted: int) -> BudgetExceeded:
+        """The stop of a call whose reply reached the cap the budget lowered it to."""
+        ...
 
     def release(self, reservation: Reservation, cost_usd: float | None) -> None: ...
 
@@ -282,8 +294,11 @@ class Client:
                     break
                 await self.sleep(self._backoff(attempt, failed.retry_after))
                 continue
+            lowered = held is not None and held.lowered
+            if lowered and reply.truncated:
+                raise self._cut_by_budget(preset, reply, latency, started, phase, step, context, key, cost, sent)
             return self._record_success(preset, reply, latency, started, phase, step, context, attempt + 1, key,
-                                        cost=cost, sent=sent, lowered=held is not None and held.lowered)
+                                        cost=cost, sent=sent, lowered=lowered)
         assert failure is not None
         raise _PresetExhausted(failure, attempt + 1)
 
@@ -292,7 +307,7 @@ class Client:
         max_tokens the attempt is sent with."""
         if self.budget is None:
             return None
-        claim = self.budget.reserve(preset, estimate_tokens(system) + estimate_tokens(user),
+        claim = self.budget.reserve(preset, budget_input_tokens(preset, system + user),
                                     preset.max_tokens or DEFAULT_MAX_OUTPUT, phase)
         try:
             await asyncio.sleep(0)  # calls started together (a panel) all claim before any grows
@@ -335,12 +350,12 @@ class Client:
             provider=preset.provider, model=exc.model or preset.model, started_at=time.time() - exc.latency_s,
             latency_s=exc.latency_s, outcome=exc.kind,
             error=self._redact(f"{exc.status or ''} {exc}".strip()),
-            simulated=preset.provider == "scripted", context=context, call_key=key))
+            context=context, call_key=key))
 
     def _record_success(self, preset: Preset, reply: Reply, latency: float, started: float, phase: str,
                         step: str | None, context: dict[str, int], attempts: int, key: str | None, *,
                         cost: float | None, sent: Preset, lowered: bool) -> CallResult:
-        simulated = preset.provider == "scripted"
+        simulated = preset.provider == "scripted" and cost is not None  # a scripted call priced as a real model
         u = reply.usage
         self.ledger.record_call(CallRecord(
             run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
@@ -353,6 +368,24 @@ class Client:
                           provider=preset.provider, model=reply.model, estimated=reply.estimated,
                           simulated=simulated, attempts=attempts, max_tokens=sent.max_tokens,
                           capped_by_budget=lowered)
+
+    def _cut_by_budget(self, preset: Preset, reply: Reply, latency: float, started: float, phase: str,
+                       step: str | None, context: dict[str, int], key: str | None, cost: float | None,
+                       sent: Preset) -> BudgetExceeded:
+        """A reply the budget's lower cap cut short is not work to build on: it is recorded (it was paid
+        for) but never reused, and the run stops as a budget stop does, to go on with more."""
+        u = reply.usage
+        self.ledger.record_call(CallRecord(
+            run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
+            provider=preset.provider, model=reply.model, started_at=started, latency_s=latency,
+            outcome="cut_by_budget", input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+            cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens, cost_usd=cost,
+            estimated=reply.estimated, simulated=preset.provider == "scripted" and cost is not None,
+            context=context, call_key=key,
+            error=f"the reply reached its output cap of {sent.max_tokens:,} tokens, lowered to fit the budget",
+            max_tokens=sent.max_tokens, capped_by_budget=True))
+        assert self.budget is not None
+        return self.budget.cut_off(preset, phase, sent.max_tokens or 0, preset.max_tokens or DEFAULT_MAX_OUTPUT)
 
     def _failure_message(self, primary: Preset, failures: list[str], last: AttemptFailed) -> str:
         where = primary.provider + (f" at {primary.base_url}" if primary.base_url else "")

@@ -121,7 +121,8 @@ class PydanticAIBackend:
         u = response.usage
         usage = Usage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
                       cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens)
-        return Reply(text=text, usage=usage, model=response.model_name or preset.model)
+        return Reply(text=text, usage=usage, model=response.model_name or preset.model,
+                     truncated=response.finish_reason == "length")
 
 
 def translate_error(exc: Exception, preset: Preset) -> Exception:

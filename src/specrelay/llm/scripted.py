@@ -166,13 +166,14 @@ class ScriptedBackend:
             err = reply.error
             raise AttemptFailed(err["kind"], err.get("message") or f"scripted {err['kind']} error",
                                 status=err.get("status"), retry_after=err.get("retry_after_s"), model=model)
-        text = _cut_to_cap(reply.text or "", preset.max_tokens)
+        full = reply.text or ""
+        text = _cut_to_cap(full, preset.max_tokens)
         if on_delta is not None:
             for line in text.splitlines(keepends=True):
                 on_delta(line)
         usage = Usage(input_tokens=estimate_tokens(system) + estimate_tokens(user),
                       output_tokens=estimate_tokens(text))
-        return Reply(text=text, usage=usage, model=model, estimated=True)
+        return Reply(text=text, usage=usage, model=model, estimated=True, truncated=text != full)
 
 
 def _cut_to_cap(text: str, cap: int | None) -> str:
