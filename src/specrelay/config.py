@@ -207,6 +207,17 @@ def unknown_preset_message(name: str, known: Any) -> str:
             "Define new ones as [presets.NAME] in .specrelay/config.toml; `specrelay presets` lists them all.")
 
 
+def missing_keys_error(missing: dict[str, str], fix: str) -> PresetError:
+    """The one message for presets whose API key is not set. ``missing`` maps each preset to the
+    variables it reads (``"A or B"``); ``fix`` is what to do instead, in the words of the command
+    (a workflow's steps, ``review --preset``, ``ask --preset``)."""
+    one = len(missing) == 1 and " or " not in next(iter(missing.values()))
+    listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
+    first = next(iter(missing.values())).split(" or ")[0]
+    return PresetError(f"missing API key{'' if one else 's'}: {listed}. Set {'it' if one else 'them'} in your "
+                       f"environment (e.g. `export {first}=...`; keys are never stored), or {fix}.")
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; errors name the file and the line."""
     try:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo, paths
-from specrelay.config import Config, Preset
-from specrelay.errors import GitError, PresetError, UserError
+from specrelay.config import Config, Preset, missing_keys_error
+from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
 from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
@@ -166,8 +166,13 @@ def check_keys(config: Config, workflow: Workflow) -> None:
     check_preset_keys(config, names)
 
 
-def check_preset_keys(config: Config, names: list[str]) -> None:
-    """Each named preset must exist and have its key, or a fallback that has one.
+#: What to do about a missing key when a workflow's steps name the preset.
+WORKFLOW_KEY_FIX = "point the workflow's steps at presets you have keys for (`specrelay presets`)"
+
+
+def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_KEY_FIX) -> None:
+    """Each named preset must exist and have its key, or a fallback that has one; ``fix`` says what
+    else the user can do, in the words of the command that names the presets.
 
     Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid.
     """
@@ -182,9 +187,7 @@ def check_preset_keys(config: Config, names: list[str]) -> None:
         if not [p for p in chain if p.key_present is not False]:
             missing[name] = " or ".join(preset.key_envs)
     if missing:
-        listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
-        raise PresetError(f"missing API keys: {listed}. Set them in your environment (they are never stored), "
-                          "or point the workflow's steps at presets you have keys for (`specrelay presets`).")
+        raise missing_keys_error(missing, fix)
     check_replies(used.values())
 
 
