@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from specrelay.config import Config, Preset, missing_keys_error
+from specrelay.config import Config, Preset, check_price_as, missing_keys_error
 from specrelay.engine.budget import Budget, output_floor
 from specrelay.errors import UserError
 from specrelay.ledger import Ledger
@@ -112,6 +112,7 @@ def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
     if preset.key_present is False:
         raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, ASK_KEY_FIX)
     check_replies([preset])
+    check_price_as([preset])
     budget = ask_budget(budget_usd)
     if budget is not None:  # the client reserves the same way; here nothing is held
         budget.reserve(preset, estimate_tokens(ASK_SYSTEM) + estimate_tokens(user),

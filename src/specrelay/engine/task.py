@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo, paths
-from specrelay.config import Config, Preset, missing_keys_error
+from specrelay.config import Config, Preset, check_price_as, missing_keys_error
 from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
@@ -174,7 +174,8 @@ def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_K
     """Each named preset must exist and have its key, or a fallback that has one; ``fix`` says what
     else the user can do, in the words of the command that names the presets.
 
-    Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid.
+    Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid,
+    and a ``price_as`` the price table knows.
     """
     from specrelay.llm.scripted import check_replies
 
@@ -189,6 +190,7 @@ def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_K
     if missing:
         raise missing_keys_error(missing, fix)
     check_replies(used.values())
+    check_price_as(used.values())
 
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,

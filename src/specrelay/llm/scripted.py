@@ -186,8 +186,10 @@ def check_replies(presets: Iterable[Preset]) -> None:
     """Read and check the replies file of every scripted preset among ``presets``, item by item.
 
     Called before a task (or a review) is created, so that a bad item is reported as a config error
-    rather than as a task that fails at its first call.
+    rather than as a task that fails at its first call. An empty list is refused too: its first
+    call would have no reply.
     """
     for preset in presets:
-        if preset.provider == "scripted":
-            load_replies(preset)
+        if preset.provider == "scripted" and not load_replies(preset):
+            raise ConfigError(f"{preset.replies_path}: replies file of preset {preset.name} is an empty list; "
+                              f"add at least one reply ({_SHAPE}).")
