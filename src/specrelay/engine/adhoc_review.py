@@ -146,7 +146,8 @@ def check_review(root: Path, config: Config, target: Target, presets: list[str])
         raise UserError(f"--panel {','.join(presets)}: each reviewer may appear once (agreement counts "
                         "independent reviewers).")
     check_preset_keys(config, [*presets, *([config.review.consolidate] if config.review.consolidate else [])],
-                      fix="pass --preset P or --panel P1,P2 with presets you have keys for (`specrelay presets`)")
+                      fix="pass --preset P or --panel P1,P2 with presets you have keys for (`specrelay presets`)",
+                      called=presets)
     return review_context(root, target)
 
 

@@ -111,7 +111,7 @@ def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
 
     if preset.key_present is False:
         raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, ASK_KEY_FIX)
-    check_replies([preset])
+    check_replies([preset], called=[preset.name])
     check_price_as([preset])
     budget = ask_budget(budget_usd)
     if budget is not None:  # the client reserves the same way; here nothing is held

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,16 +164,19 @@ def check_keys(config: Config, workflow: Workflow) -> None:
     names = [name for step in workflow.steps for name in step.presets]
     if config.review.consolidate and any(step.is_panel for step in workflow.steps):
         names.append(config.review.consolidate)
-    check_preset_keys(config, names)
+    first = next((step.presets for step in workflow.steps if step.presets), [])
+    check_preset_keys(config, names, called=first)
 
 
 #: What to do about a missing key when a workflow's steps name the preset.
 WORKFLOW_KEY_FIX = "point the workflow's steps at presets you have keys for (`specrelay presets`)"
 
 
-def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_KEY_FIX) -> None:
+def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_KEY_FIX,
+                      called: Collection[str] = ()) -> None:
     """Each named preset must exist and have its key, or a fallback that has one; ``fix`` says what
-    else the user can do, in the words of the command that names the presets.
+    else the user can do, in the words of the command that names the presets. ``called``: the
+    presets certain to be called, whose replies file (scripted) may not be empty.
 
     Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid,
     and a ``price_as`` the price table knows.
@@ -189,7 +193,7 @@ def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_K
             missing[name] = " or ".join(preset.key_envs)
     if missing:
         raise missing_keys_error(missing, fix)
-    check_replies(used.values())
+    check_replies(used.values(), called=called)
     check_price_as(used.values())
 
 
