@@ -215,3 +215,15 @@ def test_parsed_reply_end_to_end(tree: Path) -> None:
     result = apply_blocks(tree, parse_blocks(reply))
     assert (tree / "src/app.py").read_text() == "def main():\n    print('hi')\n"
     assert result.reports[0].level == "trailing_ws" and result.reports[0].reply_line == 5
+
+
+def test_a_bare_line_with_spaces_names_only_an_existing_file(tree: Path) -> None:
+    (tree / "docs").mkdir()
+    (tree / "docs" / "user guide.md").write_text("old\n", encoding="utf-8")
+    before = snapshot(tree)
+    prose = parse_blocks("Here is the new file tests/test_a.py\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n")
+    with pytest.raises(EditsRejected, match="backticks"):
+        apply_blocks(tree, prose)
+    assert snapshot(tree) == before
+    existing = parse_blocks("docs/user guide.md\n<<<<<<< SEARCH\nold\n=======\nnew\n>>>>>>> REPLACE\n")
+    assert apply_blocks(tree, existing).changed == ("docs/user guide.md",)

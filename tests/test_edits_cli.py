@@ -10,7 +10,8 @@ from pathlib import Path
 from conftest import run_cli
 from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC, project, review
 
-# Paths a Markdown-minded cleaner would mangle: underscores that are the name's, and a space.
+# Paths a Markdown-minded cleaner would mangle: underscores that are the name's, and a space (a new
+# file whose name has spaces is created from a path in backticks).
 CREATES = """pkg/__init__.py
 <<<<<<< SEARCH
 =======
@@ -23,7 +24,7 @@ VERSION = "1"
 print("main")
 >>>>>>> REPLACE
 
-docs/user guide.md
+`docs/user guide.md`
 <<<<<<< SEARCH
 =======
 # User guide
@@ -95,3 +96,51 @@ def test_a_fix_for_failing_verification_says_so(tmp_path: Path) -> None:
     assert subjects == ["Fix failing verification: Subtraction", "Subtraction"]
     body = git(repo, "log", "-1", "--format=%b", status["branch"])
     assert "fixes the failing verification." in body and "Specrelay-Step: " in body
+
+
+# Prose and list items before a block: the path is what the list item names; a sentence is no path.
+PROSE = """Here is the new file tests/test_a.py
+<<<<<<< SEARCH
+=======
+def test_a():
+    pass
+>>>>>>> REPLACE
+
+- notes.md
+<<<<<<< SEARCH
+=======
+notes
+>>>>>>> REPLACE
+"""
+
+LISTED = """- notes.md
+<<<<<<< SEARCH
+=======
+notes
+>>>>>>> REPLACE
+
+1. docs/guide notes.md
+<<<<<<< SEARCH
+old text
+=======
+new text
+>>>>>>> REPLACE
+"""
+
+
+def test_a_sentence_before_a_block_gets_a_correction_not_a_file(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB + "\n" + PROSE,
+                                                                         ADD_SUB + "\n" + LISTED],
+                              "gpt-reviewer": [review()]})
+    (repo / "docs").mkdir()
+    (repo / "docs" / "guide notes.md").write_text("old text\n")  # an existing file: bare spaces are its path
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "guide"], cwd=repo, check=True)
+    status = run_task(repo)
+    assert status["status"] == "done", status
+    files = git(repo, "ls-tree", "-r", "--name-only", status["branch"]).splitlines()
+    assert "notes.md" in files and not any(f.startswith(("Here is", "- ", "1. ")) for f in files), files
+    assert git(repo, "show", f"{status['branch']}:docs/guide notes.md") == "new text\n"
+    calls = json.loads(run_cli("cost", "--by", "preset", "--json", cwd=repo).stdout)
+    builder = [row for row in calls["rows"] if row["key"] == "flash-builder"]
+    assert builder and builder[0]["calls"] == 2, calls  # the first reply was refused and corrected

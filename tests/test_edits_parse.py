@@ -157,3 +157,24 @@ def test_malformed_block_is_an_edit_error_naming_the_reply_line() -> None:
     with pytest.raises(MalformedBlock) as info:
         parse_blocks("intro\n\nb.py\n<<<<<<< SEARCH\n")
     assert str(info.value).startswith("Malformed edit block at line 4 of the reply")
+
+
+@pytest.mark.parametrize("written", ["- src/util.py", "* src/util.py", "+ src/util.py", "1. src/util.py",
+                                     "12) src/util.py", "- `src/util.py`", "* **src/util.py**", "1. File: src/util.py"])
+def test_a_list_marker_is_decoration(written: str) -> None:
+    found = parse_blocks(block(written, "a\n", "b\n"))[0]
+    assert (found.path, found.bare_spaces) == ("src/util.py", False)
+
+
+@pytest.mark.parametrize("name", ["__init__.py", "-x.py", "1.py", "*.py"])
+def test_a_name_that_only_looks_like_a_marker_is_kept(name: str) -> None:
+    assert parse_blocks(block(name, "a\n", "b\n"))[0].path == name
+
+
+def test_bare_spaces_are_flagged_quoted_ones_are_not() -> None:
+    prose = parse_blocks(block("Here is the new file tests/test_a.py", "", "x\n"))[0]
+    assert prose.bare_spaces and prose.path == "Here is the new file tests/test_a.py"
+    assert parse_blocks(block("docs/user guide.md", "a\n", "b\n"))[0].bare_spaces
+    for quoted in ("`docs/user guide.md`", '"docs/user guide.md"', "- `docs/user guide.md`"):
+        found = parse_blocks(block(quoted, "a\n", "b\n"))[0]
+        assert (found.path, found.bare_spaces) == ("docs/user guide.md", False), quoted

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error, make_repo, run_cli, scripted, write_user_config
-from taskkit import happy_replies, project
+from taskkit import happy_replies, project, review
 
 DROP = ["--bounding-set", "-dac_override,-dac_read_search"]
 
@@ -93,6 +93,11 @@ def _reads_work(repo: Path, task_id: str) -> None:
     for command in ("presets", "workflows"):
         proc = run_bound(command, cwd=repo)
         assert proc.returncode == 0, proc.stderr
+    diff = run_bound("diff", task_id, "--stat", "--json", cwd=repo)
+    assert diff.returncode == 0, diff.stderr
+    assert json.loads(diff.stdout)["files_changed"] >= 1
+    logs = run_bound("logs", task_id, cwd=repo)
+    assert logs.returncode == 0 and task_id in logs.stdout, logs.stderr
 
 
 def test_read_only_folder(done_task: tuple[Path, str]) -> None:
@@ -256,3 +261,32 @@ def test_unreadable_ledger_file(done_task: tuple[Path, str]) -> None:
             proc = run_bound(*args, cwd=repo)
             assert_clean_error(proc, f"{ledger}: the ledger cannot be read", f"chmod u+r {ledger}")
             assert "not a readable SQLite database" not in proc.stderr
+
+
+def test_diff_and_logs_of_no_task_create_nothing(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    for args in (["diff", "x"], ["diff", "x", "--stat"], ["logs", "x"], ["logs", "last"]):
+        assert_clean_error(run_cli(*args, cwd=repo), "no task")
+    assert not (repo / ".specrelay").exists()
+
+
+def test_refused_asks_and_reviews_create_nothing(tmp_path: Path) -> None:
+    """A refused ask or review records nothing, so it creates no ledger (nor .specrelay/)."""
+    repo = make_repo(tmp_path / "repo")
+    write_user_config(scripted("mock", ["x"], extra='price_as = "gpt-4"')
+                      + scripted("sonnet-reviewer", [review()])
+                      + '[presets.bad]\nprovider = "scripted"\nmodel = "bad"\nreplies = "bad.json"\n')
+    (Path(os.environ["SPECRELAY_HOME"]) / "bad.json").write_text('[{"text": 123}]')
+    assert_clean_error(run_cli("ask", "", "--preset", "mock", cwd=repo), "the prompt is empty")
+    assert_clean_error(run_cli("ask", "hi", "--preset", "mock", "--budget", "0.000001", cwd=repo), "ask not sent")
+    assert_clean_error(run_cli("ask", "hi", "--preset", "bad", cwd=repo), "bad.json: reply [0]")
+    nothing = run_cli("review", "--json", cwd=repo)
+    assert nothing.returncode == 0 and json.loads(nothing.stdout)["verdict"] == "approve", nothing.stderr
+    assert_clean_error(run_cli("review", "nope..main", cwd=repo), "nope")
+    (repo / "README.md").write_text("# changed\n")
+    assert_clean_error(run_cli("review", "--preset", "bad", cwd=repo), "bad.json: reply [0]")
+    assert_clean_error(run_cli("review", "--preset", "gpt-reviewer", cwd=repo), "missing API key")
+    assert not (repo / ".specrelay").exists()
+    assert not (Path(os.environ["SPECRELAY_HOME"]) / "ledger.db").exists()
+    assert run_cli("review", cwd=repo).returncode == 0  # something to review: now it is recorded
+    assert (repo / ".specrelay" / "ledger.db").is_file()

@@ -97,14 +97,16 @@ def test_on_demand_review_of_a_range_a_branch_and_a_task(tmp_path: Path) -> None
 
 
 def test_on_demand_review_bad_input(tmp_path: Path) -> None:
-    repo = panel_repo(tmp_path, gpt=[], gemini=[], sonnet=[])
+    repo = panel_repo(tmp_path, gpt=[{"error": {"kind": "auth", "message": "key refused"}}], gemini=[], sonnet=[])
     _dirty(repo)
     assert_clean_error(run_cli("review", "--panel", "gpt-reviewer,nope", cwd=repo), "unknown preset 'nope'")
     assert_clean_error(run_cli("review", "no-such-ref", cwd=repo), "no-such-ref")
     assert_clean_error(run_cli("review", "--spec", "missing.md", cwd=repo), "--spec missing.md")
-    proc = run_cli("review", "--preset", "gpt-reviewer", cwd=repo)  # no replies left: a provider error
+    # a reviewer with no replies at all is refused before it is asked
+    assert_clean_error(run_cli("review", "--preset", "gemini-reviewer", cwd=repo), "gemini-reviewer.json", "empty list")
+    proc = run_cli("review", "--preset", "gpt-reviewer", cwd=repo)  # a provider error
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "✗ gpt-reviewer failed\n" in proc.stderr and proc.stderr.count("no reply left") == 1, proc.stderr
+    assert "✗ gpt-reviewer failed\n" in proc.stderr and proc.stderr.count("key refused") == 1, proc.stderr
     assert "error: review: the reviewer failed: gpt-reviewer: " in proc.stderr
 
 

@@ -207,6 +207,17 @@ def unknown_preset_message(name: str, known: Any) -> str:
             "Define new ones as [presets.NAME] in .specrelay/config.toml; `specrelay presets` lists them all.")
 
 
+def missing_keys_error(missing: dict[str, str], fix: str) -> PresetError:
+    """The one message for presets whose API key is not set. ``missing`` maps each preset to the
+    variables it reads (``"A or B"``); ``fix`` is what to do instead, in the words of the command
+    (a workflow's steps, ``review --preset``, ``ask --preset``)."""
+    one = len(missing) == 1 and " or " not in next(iter(missing.values()))
+    listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
+    first = next(iter(missing.values())).split(" or ")[0]
+    return PresetError(f"missing API key{'' if one else 's'}: {listed}. Set {'it' if one else 'them'} in your "
+                       f"environment (e.g. `export {first}=...`; keys are never stored), or {fix}.")
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; errors name the file and the line."""
     try:
@@ -342,12 +353,13 @@ def load_config(root: Path | None, *, user: bool = True) -> Config:
         raise ConfigError(f"{section_origins['review']['consolidate']}: [review] consolidate: "
                           + unknown_preset_message(consolidate, presets_out))
     config = Config(presets=presets_out, files=[layer.path for layer in layers], **built)
-    _check_references(config)
+    _check_references(config, section_origins["routes"])
     return config
 
 
-def _check_references(config: Config) -> None:
-    """Fallbacks, routes and price_as must name things that exist."""
+def _check_references(config: Config, route_origins: dict[str, Path]) -> None:
+    """Fallbacks and routes must name presets that exist; a base_url must be an http(s) URL.
+    (price_as is checked when a preset is about to be used: :func:`check_price_as`.)"""
     for preset in config.presets.values():
         for fb in preset.fallbacks:
             if fb not in config.presets:
@@ -361,6 +373,45 @@ def _check_references(config: Config) -> None:
         if preset.provider == "openai-compatible" and not preset.base_url:
             raise ConfigError(f"{where}: [presets.{preset.name}] needs a base_url for "
                               "provider openai-compatible, e.g. base_url = \"http://localhost:11434/v1\".")
+        if preset.base_url is not None and not _is_http_url(preset.base_url):
+            raise ConfigError(f"{preset.origins.get('base_url', where)}: [presets.{preset.name}] base_url "
+                              f"{preset.base_url!r} is not an http:// or https:// URL; write it in full, e.g. "
+                              "base_url = \"http://localhost:11434/v1\".")
     for route, name in config.routes.model_dump().items():
         if name is not None and name not in config.presets:
-            raise ConfigError(f"[routes] {route}: " + unknown_preset_message(name, config.presets))
+            where = route_origins.get(route)
+            prefix = f"{where}: [routes] {route}: " if where else f"[routes] {route}: "
+            raise ConfigError(prefix + unknown_preset_message(name, config.presets))
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in url.strip()
+
+
+def check_price_as(presets: Any) -> None:
+    """Refuse a preset whose ``price_as`` names a model genai-prices does not know (its calls would
+    all cost "unknown"), listing close matches. Called before a command uses the presets: the
+    price table takes a quarter of a second to load, too slow for every command's config."""
+    wanted = [p for p in presets if p.price_as and p.price is None]
+    if not wanted:
+        return
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
+    from genai_prices.data import providers
+
+    for preset in wanted:
+        try:
+            calc_price(GUsage(input_tokens=0, output_tokens=0), preset.price_as)
+            continue
+        except LookupError:
+            pass
+        known = sorted({m.id for provider in providers for m in provider.models})
+        close = difflib.get_close_matches(preset.price_as, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        where = preset.origins.get("price_as", preset.origins.get("", "?"))
+        raise ConfigError(f"{where}: [presets.{preset.name}] price_as {preset.price_as!r} is a model the price "
+                          f"table does not know.{hint} Name a known model, or set price = {{input = ..., "
+                          "output = ...} (USD per million tokens).")

@@ -38,7 +38,8 @@ def ask_command(
     user = A.build_prompt(prompt, attachments)
     A.check_window(chosen, user, attachments)
     limit = budget if budget is not None else config.budget.ask_usd
-    ledger = open_ledger(root)
+    A.check_call(chosen, user, limit)
+    ledger = open_ledger(root)  # only now: a refused ask records nothing, and creates no ledger
 
     def stream(chunk: str) -> None:
         sys.stdout.write(chunk)

@@ -55,7 +55,8 @@ def print_error(message: str, *, label: str = "error") -> None:
 
 
 def print_json(data: Any) -> None:
-    """Print ``data`` as JSON, every amount in USD (a ``*_usd`` key) rounded to the micro-dollar."""
+    """Print ``data`` as JSON, every amount in USD (a ``*_usd`` key) rounded to the micro-dollar and
+    every duration in seconds (a ``*_s`` key, ``latency_s``) to the millisecond."""
     sys.stdout.write(json.dumps(_rounded(data), indent=2, default=str) + "\n")
 
 
@@ -66,6 +67,8 @@ def _rounded(data: Any, key: str = "") -> Any:
         return [_rounded(v, key) for v in data]
     if isinstance(data, float) and key.endswith("_usd"):
         return round(data, 6)
+    if isinstance(data, float) and key.endswith("_s"):
+        return round(data, 3)
     return data
 
 

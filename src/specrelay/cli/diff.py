@@ -24,7 +24,7 @@ def diff_command(
     from specrelay.engine.task import load_task
 
     root = repo_root()
-    task = load_task(root, open_ledger(root), task_id)
+    task = load_task(root, open_ledger(root, readonly=True), task_id)  # reads only: creates nothing
     if stat or json_out:
         summary = task_diffstat(root, task)
         if summary is None:

@@ -27,7 +27,7 @@ def logs_command(
     from specrelay.engine.task import load_task
 
     root = repo_root()
-    task = load_task(root, open_ledger(root), task_id)
+    task = load_task(root, open_ledger(root, readonly=True), task_id)  # reads only: creates nothing
     log = task.folder / "run.log"
     if not log.is_file() and not follow:
         raise UserError(f"task {task.id} has no run.log yet in {task.folder} (it has not run since specrelay "

@@ -39,7 +39,13 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
 
     from specrelay import gitrepo
     from specrelay.config import load_config
-    from specrelay.engine.adhoc_review import DEFAULT_REVIEWER, resolve_target, review_target
+    from specrelay.engine.adhoc_review import (
+        DEFAULT_REVIEWER,
+        check_review,
+        nothing_to_review,
+        resolve_target,
+        review_target,
+    )
 
     if panel and preset:
         raise UserError("give either --panel P1,P2,... or --preset P, not both.")
@@ -55,18 +61,19 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
         raise UserError(f"--panel {panel}: each reviewer may appear once (agreement counts independent reviewers).")
     for name in presets:  # a misspelt preset is an error even when there turns out to be nothing to review
         config.preset(name)
-    ledger = open_ledger(root)
     # Diffs come from the working tree the command runs in (it may be a linked worktree).
     here = Path(gitrepo.run_git(["rev-parse", "--show-toplevel"], Path.cwd()).stdout.strip())
-    target = resolve_target(root, here, ledger, range_, spec)
+    target = resolve_target(root, here, open_ledger(root, readonly=True), range_, spec)
     if not target.diff.strip():
         if json_out:
-            print_json({"verdict": "approve", "reason": f"nothing to review: no changes in {target.label}",
-                        "reviewers": [], "findings": [], "target": {"label": target.label, "files": []}})
+            print_json(nothing_to_review(target, presets, config.review.min_agreement))
         else:
             console.print(f"Nothing to review: no changes in {target.label}.")
         return
-    outcome, folder = asyncio.run(review_target(root, config, ledger, target, presets, emit=_reviewer_line))
+    context = check_review(root, config, target, presets)
+    ledger = open_ledger(root)  # only now, with something to record: a refused review creates nothing
+    outcome, folder = asyncio.run(review_target(root, config, ledger, target, presets, context,
+                                                emit=_reviewer_line))
     if json_out:
         print_json(outcome.report)
     else:

@@ -112,6 +112,11 @@ def _apply_one(root: Path, files: dict[Path, _File], index: int, block: EditBloc
         state = files.get(target)
         if state is None:
             state = files[target] = _load(root, target, block.path)
+        if block.bare_spaces and not state.present:
+            # Bare, "Here is the new file a.py" reads as a path too: only an existing file settles it.
+            raise EditError(f"the line {block.path!r} before '<<<<<<< SEARCH' names no file that exists. "
+                            "Put the file's path alone on that line; a path with spaces goes in backticks "
+                            "(`docs/user guide.md`)")
         if not state.present and not block.creates:
             raise NoMatch(f"{block.path} does not exist; to create it, send a block with an empty SEARCH")
         outcome = apply_edit_detailed(state.text, block.search, block.replace, path=block.path)

@@ -10,7 +10,7 @@ The conventional form, possibly inside code fences, several per reply::
     >>>>>>> REPLACE
 
 An empty SEARCH means "create this file". The parser is lenient about what is
-harmless (marker length, a path decorated as ``**path**`` or ``File: path``, a
+harmless (marker length, a path decorated as ``**path**``, ``- path`` or ``File: path``, a
 fence between the path and the block, a path left out on a later block for the
 same file) and strict about structure: a block that does not close, or whose
 parts are out of order, is a :class:`~specrelay.errors.MalformedBlock` that
@@ -38,6 +38,8 @@ _QUOTES = "`'\""
 _UNDERSCORE_EMPHASIS = re.compile(r"^(_+)(?P<inner>.*\.[A-Za-z0-9]+)(_+)$")
 # A path with spaces, written bare: ends in a file extension, not in sentence punctuation.
 _SPACED_PATH = re.compile(r"^[^\s/][^/]*(?:/[^\s/][^/]*)*\.[A-Za-z0-9]+$")
+# A Markdown list item's marker ("- ", "* ", "+ ", "1. ", "1) "): decoration, like a heading's "#".
+_LIST_MARKER = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,10 @@ class EditBlock:
     replace: str
     #: 1-based line of the ``<<<<<<< SEARCH`` marker in the reply.
     line: int
+    #: True when the path holds spaces and was written bare (not in backticks or quotes): such a
+    #: line may be prose ("Here is the new file a.py"), so it is taken as a path only for a file
+    #: that exists (see :func:`~specrelay.edits.apply.apply_blocks`).
+    bare_spaces: bool = False
 
     @property
     def creates(self) -> bool:
@@ -68,9 +74,10 @@ def parse_blocks(reply: str) -> list[EditBlock]:
     while i < len(lines):
         if _SEARCH.match(lines[i]):
             previous = blocks[-1].path if blocks else None
-            path = _path_before(lines, i, previous)
+            path, bare = _path_before(lines, i, previous)
             end, divider = _block_end(lines, i)
-            blocks.append(EditBlock(path, _join(lines[i + 1:divider]), _join(lines[divider + 1:end]), i + 1))
+            blocks.append(EditBlock(path, _join(lines[i + 1:divider]), _join(lines[divider + 1:end]), i + 1,
+                                    bare))
             i = end + 1
             continue
         if _REPLACE.match(lines[i]):
@@ -113,8 +120,9 @@ def _pick_divider(lines: list[str], dividers: list[int]) -> int:
                                          "SEARCH ends is ambiguous")
 
 
-def _path_before(lines: list[str], search_at: int, previous: str | None) -> str:
-    """The file path written on the last line before the SEARCH marker (fences and blanks skipped).
+def _path_before(lines: list[str], search_at: int, previous: str | None) -> tuple[str, bool]:
+    """The file path written on the last line before the SEARCH marker (fences and blanks skipped),
+    and whether it holds spaces written bare.
 
     A block right after another block, with no path of its own, edits the same file.
     """
@@ -122,28 +130,37 @@ def _path_before(lines: list[str], search_at: int, previous: str | None) -> str:
     while k >= 0 and (not lines[k].strip() or _FENCE.match(lines[k])):
         k -= 1
     if k >= 0 and _REPLACE.match(lines[k]) and previous is not None:
-        return previous
+        return previous, False
     if k < 0 or _REPLACE.match(lines[k]):
         raise _malformed(lines, search_at, "no file path on the line before '<<<<<<< SEARCH'")
-    path = clean_path(lines[k])
-    if path is None:
+    found = read_path(lines[k])
+    if found is None:
         raise _malformed(lines, k, "expected the file path alone on the line before '<<<<<<< SEARCH'")
-    return path
+    return found
 
 
 def clean_path(line: str) -> str | None:
-    """The path on a line like ``src/app.py``, ``**src/app.py**``, ``### File: `src/app.py```.
+    """The path on a line like ``src/app.py``, ``**src/app.py**``, ``### File: `src/app.py```,
+    ``- src/app.py``; None when the line is not plainly a path. See :func:`read_path`."""
+    found = read_path(line)
+    return None if found is None else found[0]
+
+
+def read_path(line: str) -> tuple[str, bool] | None:
+    """The path on a line, and whether it holds spaces written bare (not quoted).
 
     Only decoration that pairs is removed: ``**`` or ``*`` on both ends, backticks or quotes
     around the path, underscores around it when they close after a file extension (so
-    ``__init__.py`` stays whole), and a heading's ``#``, a ``File:`` label or a colon after
-    it. Characters of the name itself are never removed. None when the line is not plainly
-    a path (prose, empty). A path with spaces is that path when it is quoted, or bare and
-    ending in a file extension (``docs/user guide.md``).
+    ``__init__.py`` stays whole), and a heading's ``#``, a list item's marker (``- ``, ``1. ``),
+    a ``File:`` label or a colon after it. Characters of the name itself are never removed.
+    None when the line is not plainly a path (prose, empty). A path with spaces is that path
+    when it is quoted; bare and ending in a file extension (``docs/user guide.md``) it may be a
+    path or prose, which only the worktree can tell: the flag says so.
     """
     text = line.strip()
     if text.startswith("#"):
         text = text.lstrip("#").strip()
+    text = _LIST_MARKER.sub("", text, count=1)
     text = _LABEL.sub("", text)
     # "Here is the change to app.py:" is prose ending in a colon, not a path with spaces.
     colon, quoted = text.endswith(":"), False
@@ -154,9 +171,10 @@ def clean_path(line: str) -> str | None:
         text, quoted = unwrapped, quoted or was_quoted
     if not text or any(ch in _QUOTES for ch in text):
         return None
-    if not quoted and any(ch.isspace() for ch in text) and (colon or not _SPACED_PATH.match(text)):
+    bare_spaces = not quoted and any(ch.isspace() for ch in text)
+    if bare_spaces and (colon or not _SPACED_PATH.match(text)):
         return None
-    return text
+    return text, bare_spaces
 
 
 def _unwrap(text: str) -> tuple[str, bool]:

@@ -125,16 +125,38 @@ def review_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
 
 
-async def review_target(root: Path, config: Config, ledger: Ledger, target: Target, presets: list[str],
-                        *, emit: Emit | None = None) -> tuple[PanelOutcome, Path]:
-    """Run the panel (or one reviewer) on ``target``; returns the outcome and the report folder. The
-    verdict is the one rule's (:mod:`specrelay.engine.verdict`), as in a task. ``emit`` hears each
-    reviewer start and finish (see :mod:`specrelay.engine.panel`)."""
+def nothing_to_review(target: Target, presets: list[str], min_agreement: int | None) -> dict[str, Any]:
+    """The report of a review with no changes to look at: approve, with the same keys as
+    final_review.json (no reviewer was asked, nothing was paid, no report folder was made, so
+    ``id`` and ``folder`` are null). ``min_agreement`` is the one the panel would have used."""
+    from specrelay.engine.consolidate import default_agreement
+
+    agreement = default_agreement(len(presets)) if min_agreement is None else max(1, min(min_agreement,
+                                                                                          len(presets)))
+    return {"verdict": "approve", "reason": f"nothing to review: no changes in {target.label}",
+            "min_agreement": agreement, "answered": 0, "cost_usd": 0.0, "reviewers": [],
+            "median_scores": {}, "scores": {}, "notes": [], "findings": [], "id": None, "folder": None,
+            "target": {"label": target.label, "files": target.files}}
+
+
+def check_review(root: Path, config: Config, target: Target, presets: list[str]) -> C.Context:
+    """Everything that can refuse a review before anything is recorded: a reviewer named twice, a
+    missing key, a bad replies file, a diff too large. Returns the reviewers' context."""
     if len(set(presets)) != len(presets):
         raise UserError(f"--panel {','.join(presets)}: each reviewer may appear once (agreement counts "
                         "independent reviewers).")
-    check_preset_keys(config, [*presets, *([config.review.consolidate] if config.review.consolidate else [])])
-    context = review_context(root, target)
+    check_preset_keys(config, [*presets, *([config.review.consolidate] if config.review.consolidate else [])],
+                      fix="pass --preset P or --panel P1,P2 with presets you have keys for (`specrelay presets`)",
+                      called=presets)
+    return review_context(root, target)
+
+
+async def review_target(root: Path, config: Config, ledger: Ledger, target: Target, presets: list[str],
+                        context: C.Context, *, emit: Emit | None = None) -> tuple[PanelOutcome, Path]:
+    """Run the panel (or one reviewer) on ``target`` with the ``context`` :func:`check_review` gave;
+    returns the outcome and the report folder. The verdict is the one rule's
+    (:mod:`specrelay.engine.verdict`), as in a task. ``emit`` hears each reviewer start and finish
+    (see :mod:`specrelay.engine.panel`)."""
     rid = review_id()
     folder = paths.reviews_dir(root) / rid
     folder.mkdir(parents=True)

@@ -1,9 +1,10 @@
 """One prompt through one preset, outside any task, checked before anything is paid.
 
 An empty prompt, an attachment that is missing, a folder or binary, a prompt too large for the
-preset's context window, or a budget that is not a positive amount is refused before the ledger
-is opened or a model is called. A budget (``--budget``, else ``[budget] ask_usd``) caps the call's
-output to what it can pay for, as a task's budget does (``engine/budget.py``).
+preset's context window, a missing key, a bad replies file, or a budget that is not a positive
+amount or cannot pay for a short answer is refused before the ledger is opened or a model is
+called. A budget (``--budget``, else ``[budget] ask_usd``) caps the call's output to what it can
+pay for, as a task's budget does (``engine/budget.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from specrelay.config import Config, Preset
+from specrelay.config import Config, Preset, check_price_as, missing_keys_error
 from specrelay.engine.budget import Budget, output_floor
 from specrelay.errors import UserError
 from specrelay.ledger import Ledger
@@ -96,6 +97,26 @@ def ask_budget(limit_usd: float | None) -> Budget | None:
         return None
     return Budget(limit_usd, stopped="ask not sent",
                   more="pass a larger --budget, e.g. --budget {usd} (or raise [budget] ask_usd)")
+
+
+#: What to do about a missing key, in ask's words.
+ASK_KEY_FIX = "pick a preset you have a key for with --preset (`specrelay presets` shows which keys are present)"
+
+
+def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
+    """Refuse, before the ledger is opened, an ask that could not be sent: the preset's key is not
+    set, its replies file is bad (scripted), or the budget cannot pay for even a short answer."""
+    from specrelay.llm.client import DEFAULT_MAX_OUTPUT
+    from specrelay.llm.scripted import check_replies
+
+    if preset.key_present is False:
+        raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, ASK_KEY_FIX)
+    check_replies([preset], called=[preset.name])
+    check_price_as([preset])
+    budget = ask_budget(budget_usd)
+    if budget is not None:  # the client reserves the same way; here nothing is held
+        budget.reserve(preset, estimate_tokens(ASK_SYSTEM) + estimate_tokens(user),
+                       preset.max_tokens or DEFAULT_MAX_OUTPUT, "ask")
 
 
 def ask(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd: float | None,

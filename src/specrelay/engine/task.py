@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo, paths
-from specrelay.config import Config, Preset
-from specrelay.errors import GitError, PresetError, UserError
+from specrelay.config import Config, Preset, check_price_as, missing_keys_error
+from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
 from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
@@ -163,13 +164,22 @@ def check_keys(config: Config, workflow: Workflow) -> None:
     names = [name for step in workflow.steps for name in step.presets]
     if config.review.consolidate and any(step.is_panel for step in workflow.steps):
         names.append(config.review.consolidate)
-    check_preset_keys(config, names)
+    first = next((step.presets for step in workflow.steps if step.presets), [])
+    check_preset_keys(config, names, called=first)
 
 
-def check_preset_keys(config: Config, names: list[str]) -> None:
-    """Each named preset must exist and have its key, or a fallback that has one.
+#: What to do about a missing key when a workflow's steps name the preset.
+WORKFLOW_KEY_FIX = "point the workflow's steps at presets you have keys for (`specrelay presets`)"
 
-    Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid.
+
+def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_KEY_FIX,
+                      called: Collection[str] = ()) -> None:
+    """Each named preset must exist and have its key, or a fallback that has one; ``fix`` says what
+    else the user can do, in the words of the command that names the presets. ``called``: the
+    presets certain to be called, whose replies file (scripted) may not be empty.
+
+    Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid,
+    and a ``price_as`` the price table knows.
     """
     from specrelay.llm.scripted import check_replies
 
@@ -182,10 +192,9 @@ def check_preset_keys(config: Config, names: list[str]) -> None:
         if not [p for p in chain if p.key_present is not False]:
             missing[name] = " or ".join(preset.key_envs)
     if missing:
-        listed = "; ".join(f"{name} needs {envs}" for name, envs in missing.items())
-        raise PresetError(f"missing API keys: {listed}. Set them in your environment (they are never stored), "
-                          "or point the workflow's steps at presets you have keys for (`specrelay presets`).")
-    check_replies(used.values())
+        raise missing_keys_error(missing, fix)
+    check_replies(used.values(), called=called)
+    check_price_as(used.values())
 
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,

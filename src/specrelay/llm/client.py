@@ -24,8 +24,8 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from specrelay.config import DEFAULT_KEY_ENVS, Config, Preset
-from specrelay.errors import BudgetExceeded, PresetError, ProviderError, StepFailed
+from specrelay.config import DEFAULT_KEY_ENVS, Config, Preset, missing_keys_error
+from specrelay.errors import BudgetExceeded, ProviderError, StepFailed
 from specrelay.ledger import CallRecord, Ledger
 from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, estimate_tokens
 from specrelay.llm.pricing import Usage, cost_of
@@ -35,6 +35,8 @@ T = TypeVar("T", bound=BaseModel)
 #: The output cap a budgeted call is sent with when its preset sets no max_tokens (a cap must be sent:
 #: a budget's promise rests on the call not writing more than it reserved for).
 DEFAULT_MAX_OUTPUT = 8192
+#: What to do about a preset whose key is missing, when the call itself finds it (``ask`` says so sooner).
+KEY_FIX = "pick a preset you have a key for (`specrelay presets` shows which keys are present)"
 
 
 @dataclass(frozen=True)
@@ -248,10 +250,7 @@ class Client:
     @staticmethod
     def _require_key(preset: Preset) -> None:
         if preset.key_present is False:
-            envs = " or ".join(preset.key_envs)
-            raise PresetError(f"preset {preset.name} ({preset.provider}) needs an API key: set {envs} in "
-                              f"your environment (e.g. `export {preset.key_envs[0]}=...`), or pick another "
-                              "preset with --preset; `specrelay presets` shows which keys are present.")
+            raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, KEY_FIX)
 
     def _backend(self, preset: Preset) -> tuple[Backend, int | None]:
         if preset.provider == "scripted":

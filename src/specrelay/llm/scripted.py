@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,12 +183,16 @@ def _cut_to_cap(text: str, cap: int | None) -> str:
     return text[:cap * 4]
 
 
-def check_replies(presets: Iterable[Preset]) -> None:
+def check_replies(presets: Iterable[Preset], *, called: Collection[str] = ()) -> None:
     """Read and check the replies file of every scripted preset among ``presets``, item by item.
 
     Called before a task (or a review) is created, so that a bad item is reported as a config error
-    rather than as a task that fails at its first call.
+    rather than as a task that fails at its first call. ``called`` names the presets certain to be
+    called (the first step's, every reviewer of a review, ask's): an empty list is refused for
+    them, as their first call would have no reply. (A preset that may never be reached, such as a
+    fallback, may have none.)
     """
     for preset in presets:
-        if preset.provider == "scripted":
-            load_replies(preset)
+        if preset.provider == "scripted" and not load_replies(preset) and preset.name in called:
+            raise ConfigError(f"{preset.replies_path}: replies file of preset {preset.name} is an empty list; "
+                              f"add at least one reply ({_SHAPE}).")
