@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/edits.py /work/shared/data/edits/flask.jsonl.gz [--limit N] [--json] [--show-wrong K]
+    python bench/edits.py ../shared/data/edits/flask.jsonl.gz [--limit N] [--json] [--show-wrong K]
     python bench/edits.py OUT.jsonl.gz --synthesize-from DIR [--seed N] [--records N]
 
 The corpus format is described in ``shared/data/edits/README.md``: one JSON
