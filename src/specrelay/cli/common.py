@@ -47,6 +47,18 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+def write_bytes(data: bytes) -> None:
+    """Write ``data`` to stdout exactly as it is: no wrapping, no re-encoding, no added newline."""
+    sys.stdout.flush()
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    except BrokenPipeError:  # a reader that stopped early (`| head`): nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def print_error(message: str) -> None:
     from rich.markup import escape
 

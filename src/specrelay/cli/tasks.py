@@ -19,6 +19,7 @@ from specrelay.cli.common import (
     repo_root,
     task_cost,
     tokens,
+    write_bytes,
 )
 from specrelay.errors import UserError
 
@@ -135,7 +136,8 @@ def show_command(
         path = task.folder / artifact
         if artifact not in artifacts or not path.is_file():
             raise UserError(f"task {task.id} has no artifact '{artifact}'. It has: {', '.join(artifacts)}.")
-        console.print(path.read_text(encoding="utf-8", errors="replace"), markup=False, highlight=False, end="")
+        # The file's bytes as they are: a JSON or Markdown artifact piped on must parse as the file does.
+        write_bytes(path.read_bytes())
         return
     summary = task_summary(root, ledger, load_config(root), task.id)
     summary["artifacts"] = artifacts

@@ -1,0 +1,32 @@
+"""What the commands print, through the CLI: artifacts byte for byte, tables that never cut a cell,
+piped text that is not hard-wrapped, usage that names its arguments, and messages that say what is wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import assert_clean_error, run_cli
+from taskkit import happy_replies, project
+
+NARROW = {"COLUMNS": "40"}
+
+
+def _done_task(tmp_path: Path) -> tuple[Path, str]:
+    repo = project(tmp_path, happy_replies())
+    proc = run_cli("run", "Add a sub function to calc.py", cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    task_id = json.loads(run_cli("status", "--json", cwd=repo).stdout)[0]["id"]
+    return repo, task_id
+
+
+def test_show_artifact_prints_the_file_bytes_unchanged(tmp_path: Path) -> None:
+    repo, task_id = _done_task(tmp_path)
+    folder = repo / ".specrelay" / "tasks" / task_id
+    long_line = "A line far longer than the forty columns of this terminal, which must stay one line. " * 3
+    (folder / "notes.md").write_text(f"# Notes\n\n{long_line}\n| a | b |\n|---|---|\n", encoding="utf-8")
+    for name in ("review_r1.json", "spec.md", "notes.md"):
+        proc = run_cli("show", task_id, name, cwd=repo, env=NARROW)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == (folder / name).read_text(encoding="utf-8"), name
+    json.loads(run_cli("show", "last", "review_r1.json", cwd=repo, env=NARROW).stdout)
