@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import assert_clean_error, run_cli
+from conftest import run_cli
 from taskkit import happy_replies, project
 
 NARROW = {"COLUMNS": "40"}
@@ -30,3 +30,17 @@ def test_show_artifact_prints_the_file_bytes_unchanged(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == (folder / name).read_text(encoding="utf-8"), name
     json.loads(run_cli("show", "last", "review_r1.json", cwd=repo, env=NARROW).stdout)
+
+
+def test_tables_never_cut_a_cell_when_narrow_or_piped(tmp_path: Path) -> None:
+    repo, task_id = _done_task(tmp_path)
+    cost = run_cli("cost", "--by", "preset", cwd=repo, env=NARROW).stdout
+    rows = {line.split()[0]: line for line in cost.splitlines() if line.split()}
+    for name in ("opus-planner", "flash-builder", "gpt-reviewer"):
+        assert name in rows, cost
+        assert rows[name].split()[-1].startswith("$0.00") and "…" not in rows[name], cost
+    presets = run_cli("presets", cwd=repo, env=NARROW).stdout
+    assert "…" not in presets and "scripted-opus-planner" in presets, presets
+    assert "no: $ANTHROPIC_API_KEY" in presets, presets
+    show = run_cli("show", task_id, cwd=repo, env=NARROW).stdout
+    assert "…" not in show and "Implementation  implement  flash-builder" in show, show

@@ -100,16 +100,19 @@ def age(seconds: float) -> str:
     return f"{max(0, int(seconds))}s"
 
 
-def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, ...] = (), out: Any = None) -> None:
+def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, ...] = (), out: Any = None,
+                title: str | None = None, boxed: bool = True) -> None:
     """A table: boxed in a terminal wide enough for every cell; otherwise (piped, narrow) plain columns
-    separated by two spaces, never cutting a cell short (lines may then be longer than the screen)."""
+    separated by two spaces, never cutting a cell short (lines may then be longer than the screen).
+
+    Every table specrelay prints goes through here, so none of them ever shows ``gp…`` for a name."""
     to = out or console
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
     if to.is_terminal and sum(widths) + 3 * len(columns) + 1 <= to.width:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table()
+        table = Table(title=title) if boxed else Table(title=title, show_edge=False, box=None, pad_edge=False)
         for col in columns:
             table.add_column(col, justify="right" if col in right else "left", no_wrap=True)
         for r in rows:
@@ -121,6 +124,8 @@ def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, 
         return "  ".join(c.rjust(w) if col in right else c.ljust(w)
                          for c, w, col in zip(cells, widths, columns, strict=True)).rstrip()
 
+    if title:
+        to.print(f"{title}:", markup=False, highlight=False, soft_wrap=True)
     for cells in (columns, *rows):
         to.print(line(cells), markup=False, highlight=False, soft_wrap=True)
 

@@ -161,28 +161,21 @@ def _calls(ledger: Any, task_id: str) -> list[dict[str, Any]]:
 
 
 def _render_show(s: dict[str, Any]) -> None:
-    from rich.table import Table
-
     from specrelay.cli.summary import render_summary
 
     console.print(f"[bold]{s['id']}[/] · {s['title']}")
     console.print(f"workflow {s['workflow']} · branch {s['branch']} (from {s['base_sha'][:10]}) · "
                   f"worktree {s['worktree']}")
-    steps = Table(title="Steps")
-    for col in ("step", "kind", "presets", "status", "round"):
-        steps.add_column(col)
-    for st in s["steps"]:
-        steps.add_row(st["title"], st["kind"], ", ".join(st["presets"]), st["status"], str(st["round"]))
-    console.print(steps)
-    calls = Table(title="Model calls (context tokens by part)")
-    for col in ("step", "preset", "outcome", "in", "out", "cost", "context"):
-        calls.add_column(col)
+    steps = [[st["title"], st["kind"], ", ".join(st["presets"]), st["status"], str(st["round"])] for st in s["steps"]]
+    print_table(["step", "kind", "presets", "status", "round"], steps, right=("round",), title="Steps")
+    calls = []
     for c in s["calls"]:
         ctx = ", ".join(f"{k} {v:,}" for k, v in c["context"].items())
         out = tokens(c["output_tokens"]) + (f" (cap {c['max_tokens']:,}: budget)" if c["capped_by_budget"] else "")
-        calls.add_row(c["step"] or c["phase"], c["preset"], c["outcome"], tokens(c["input_tokens"]),
-                      out, money(c["cost_usd"]), ctx)
-    console.print(calls)
+        calls.append([c["step"] or c["phase"], c["preset"], c["outcome"], tokens(c["input_tokens"]),
+                      out, money(c["cost_usd"]), ctx])
+    print_table(["step", "preset", "outcome", "in", "out", "cost", "context"], calls,
+                right=("in", "out", "cost"), title="Model calls (context tokens by part)")
     if s.get("panel"):
         console.print(f"Review panel: {panel_line(s['panel'])}")
     if s.get("diffstat"):
