@@ -44,3 +44,13 @@ def test_tables_never_cut_a_cell_when_narrow_or_piped(tmp_path: Path) -> None:
     assert "no: $ANTHROPIC_API_KEY" in presets, presets
     show = run_cli("show", task_id, cwd=repo, env=NARROW).stdout
     assert "…" not in show and "Implementation  implement  flash-builder" in show, show
+
+
+def test_demo_task_has_a_run_log_like_any_run(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    proc = run_cli("demo", "--dir", str(target), env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    logs = run_cli("logs", "last", cwd=target)
+    assert logs.returncode == 0, logs.stderr
+    assert "▶ Planning" in logs.stdout and "is ready: `specrelay merge" in logs.stdout, logs.stdout
+    assert "Where everything is:" in proc.stdout
