@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from conftest import run_cli
-from taskkit import happy_replies, project
+from taskkit import MAJOR, happy_replies, project, review
 
 NARROW = {"COLUMNS": "40"}
 
@@ -54,3 +54,24 @@ def test_demo_task_has_a_run_log_like_any_run(tmp_path: Path) -> None:
     assert logs.returncode == 0, logs.stderr
     assert "▶ Planning" in logs.stdout and "is ready: `specrelay merge" in logs.stdout, logs.stdout
     assert "Where everything is:" in proc.stdout
+
+
+def test_piped_text_is_not_hard_wrapped(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    proc = run_cli("run", "Add a sub function to calc.py", cwd=repo, env=NARROW)
+    assert proc.returncode == 0, proc.stderr
+    task_id = json.loads(run_cli("status", "--json", cwd=repo).stdout)[0]["id"]
+    assert f"is ready: `specrelay merge {task_id}`" in proc.stdout.splitlines()[-1], proc.stdout
+    worktree = json.loads(run_cli("show", task_id, "--json", cwd=repo).stdout)["worktree"]
+    show = run_cli("show", task_id, cwd=repo, env=NARROW).stdout
+    assert any(line.endswith(f"worktree {worktree}") for line in show.splitlines()), show
+
+
+def test_piped_review_report_has_no_padding(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"gpt-reviewer": [review("request_changes", [MAJOR])]})
+    (repo / "calc.py").write_text((repo / "calc.py").read_text() + "\n\ndef sub(a, b):\n    return a - b\n")
+    proc = run_cli("review", "--preset", "gpt-reviewer", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    assert "sub has no docstring" in proc.stdout
+    padded = [line for line in proc.stdout.splitlines() if line != line.rstrip()]
+    assert not padded, padded

@@ -43,8 +43,16 @@ class PipeSafe:
         return getattr(self._stream, name)
 
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _console(*, stderr: bool = False) -> Console:
+    """A console that wraps lines only for a terminal: piped or redirected, a line stays one line, so a
+    command, a path or an id is never split at column 80 (``| grep``, ``| xargs`` and copying all work)."""
+    out = Console(stderr=stderr, highlight=False)
+    out.soft_wrap = not out.is_terminal
+    return out
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def write_bytes(data: bytes) -> None:
