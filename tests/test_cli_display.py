@@ -4,9 +4,10 @@ piped text that is not hard-wrapped, usage that names its arguments, and message
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import assert_clean_error, run_cli
 from taskkit import MAJOR, happy_replies, project, review
 
 NARROW = {"COLUMNS": "40"}
@@ -75,3 +76,21 @@ def test_piped_review_report_has_no_padding(tmp_path: Path) -> None:
     assert "sub has no docstring" in proc.stdout
     padded = [line for line in proc.stdout.splitlines() if line != line.rstrip()]
     assert not padded, padded
+
+
+def test_usage_names_the_id_and_values_alike_everywhere(tmp_path: Path) -> None:
+    for name in ("status", "show", "resume", "diff", "logs", "merge", "discard", "update"):
+        usage = run_cli(name, "-h").stdout.splitlines()[0]
+        assert re.search(r"[ \[]ID\b", usage) and "TASK_ID" not in usage, usage
+    assert_clean_error(run_cli("show"), "Missing argument 'ID'", "(see `specrelay show -h`)")
+    cost = run_cli("cost", "-h", env={"COLUMNS": "120"}).stdout
+    assert "--by task|phase|preset|model" in cost and "--as PRESET" in cost and "AS_PRESET" not in cost, cost
+    for name in ("run", "resume", "ask"):
+        assert "--budget USD" in run_cli(name, "-h", env={"COLUMNS": "120"}).stdout, name
+
+
+def test_a_tiny_budget_is_written_as_given(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    proc = run_cli("run", "Add a sub function to calc.py", "--budget", "0.000001", cwd=repo)
+    assert_clean_error(proc, "of its $0.000001 budget")
+    assert "e-06" not in proc.stderr

@@ -28,8 +28,9 @@ BY = ("task", "phase", "preset", "model")
 def cost_command(
     task: str | None = typer.Option(None, "--task", metavar="ID",
                                     help="Only this task's calls (an id, a prefix, last)."),
-    by: str | None = typer.Option(None, "--by", help="Group by task, phase, preset or model."),
-    as_preset: str | None = typer.Option(None, "--as", help="Also price the same tokens on this preset."),
+    by: str | None = typer.Option(None, "--by", metavar="|".join(BY), help="Group by task, phase, preset or model."),
+    as_preset: str | None = typer.Option(None, "--as", metavar="PRESET",
+                                         help="Also price the same tokens on this preset."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Totals of tokens and cost from the ledger."""
