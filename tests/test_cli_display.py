@@ -94,3 +94,12 @@ def test_a_tiny_budget_is_written_as_given(tmp_path: Path) -> None:
     proc = run_cli("run", "Add a sub function to calc.py", "--budget", "0.000001", cwd=repo)
     assert_clean_error(proc, "of its $0.000001 budget")
     assert "e-06" not in proc.stderr
+
+
+def test_a_user_config_that_is_a_folder_is_not_sent_to_init(tmp_path: Path) -> None:
+    import os
+
+    (Path(os.environ["SPECRELAY_HOME"]) / "config.toml").mkdir(parents=True)
+    proc = run_cli("presets")
+    assert_clean_error(proc, "config.toml: is a directory", "Move it aside")
+    assert "specrelay init" not in proc.stderr

@@ -98,14 +98,12 @@ def _create_file(path: Path, text: str) -> bool:
 
 def _create_dir(path: Path, root: Path) -> bool:
     """Create the folder ``path``; False when it already exists; a UserError when a file is in the way."""
-    from specrelay.errors import UserError
 
     if path.is_dir():
         return False
-    if path.exists():
-        raise UserError(f"{_relative(path, root)} is a file, but specrelay needs a folder there. "
-                        "Move or rename it, then run `specrelay init` again.")
-    path.mkdir(parents=True, exist_ok=True)
+    from specrelay import paths
+
+    paths.make_dir(path)  # a file in the way: the one message every command gives for it
     return True
 
 
