@@ -103,3 +103,21 @@ def test_a_user_config_that_is_a_folder_is_not_sent_to_init(tmp_path: Path) -> N
     proc = run_cli("presets")
     assert_clean_error(proc, "config.toml: is a directory", "Move it aside")
     assert "specrelay init" not in proc.stderr
+
+
+def test_help_lists_the_commands_in_one_order(tmp_path: Path) -> None:
+    top = run_cli("--help", env={"COLUMNS": "200"}).stdout
+    listed = re.findall(r"^  (\w+)\s", top.split("Commands:")[1], flags=re.M)
+    assert listed == ["run", "resume", "status", "show", "diff", "logs", "merge", "discard", "update", "review",
+                      "ask", "cost", "presets", "workflows", "init", "demo", "gc", "completion"]
+
+
+def test_init_asks_for_verify_commands_only_when_it_wrote_none(tmp_path: Path) -> None:
+    from conftest import make_repo
+
+    with_tests = make_repo(tmp_path / "a", {"test_a.py": "def test_a():\n    pass\n"})
+    said = run_cli("init", cwd=with_tests).stdout
+    assert "detected" in said and "Set [verify] commands" not in said, said
+    bare = make_repo(tmp_path / "b")
+    assert "Set [verify] commands" in run_cli("init", cwd=bare).stdout
+    assert "Set [verify] commands" not in run_cli("init", cwd=bare).stdout  # its config is kept as it is

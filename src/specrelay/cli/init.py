@@ -208,9 +208,18 @@ def _render(result: InitResult) -> None:
     ]
     for command, what in steps:
         console.print(f"  [bold]{command:<22}[/] {what}")
-    console.print("Set [verify] commands (your tests, your linter) and anything else in "
-                  ".specrelay/config.toml: every other setting is there as a commented-out example.",
-                  markup=False)
+    console.print(_closing_hint(result), markup=False)
+
+
+def _closing_hint(result: InitResult) -> str:
+    """Where the settings are; asks for [verify] commands only when init did not just write them."""
+    if not result.verify_written:  # a config of the user's, kept as it is
+        return "Every setting is in .specrelay/config.toml."
+    if any(d.sure for d in result.detected):
+        return ("[verify] commands now runs the tests init detected; add your linter there, and anything "
+                "else in .specrelay/config.toml: every other setting is there as a commented-out example.")
+    return ("Set [verify] commands (your tests, your linter) and anything else in "
+            ".specrelay/config.toml: every other setting is there as a commented-out example.")
 
 
 def _render_detected(result: InitResult) -> None:

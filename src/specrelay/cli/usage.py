@@ -75,8 +75,19 @@ class HelpCommand(core.TyperCommand):
                     formatter.write_dl(rows)
 
 
+#: The order ``--help`` lists the commands in: a task's life first, then the tools around it.
+COMMAND_ORDER = ("run", "resume", "status", "show", "diff", "logs", "merge", "discard", "update", "review",
+                 "ask", "cost", "presets", "workflows", "init", "demo", "gc", "completion")
+
+
 class HelpGroup(core.TyperGroup):
-    """The top-level command: every command listed with its first sentence, never cut short."""
+    """The top-level command: every command listed with its first sentence, never cut short, in one
+    order (:data:`COMMAND_ORDER`; a command not named there comes after, alphabetically)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: n for n, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = []
