@@ -121,3 +121,29 @@ def test_init_asks_for_verify_commands_only_when_it_wrote_none(tmp_path: Path) -
     bare = make_repo(tmp_path / "b")
     assert "Set [verify] commands" in run_cli("init", cwd=bare).stdout
     assert "Set [verify] commands" not in run_cli("init", cwd=bare).stdout  # its config is kept as it is
+
+
+def test_a_long_title_is_cut_at_a_word(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    request = "Add a sub function to calc.py " + "and describe every one of its arguments carefully " * 3
+    assert run_cli("run", request, cwd=repo).returncode == 0
+    title = json.loads(run_cli("show", "last", "--json", cwd=repo).stdout)["title"]
+    assert len(title) <= 80 and title.endswith("…") and not title[:-1].endswith(" "), repr(title)
+    assert request.startswith(title[:-1]) and request[len(title) - 1] == " ", repr(title)  # a whole word
+    assert run_cli("show", "last", cwd=repo, env={"COLUMNS": "200"}).stdout.splitlines()[0].endswith(title)
+
+
+def test_show_of_a_discarded_task_says_its_worktree_is_removed(tmp_path: Path) -> None:
+    repo, task_id = _done_task(tmp_path)
+    worktree = json.loads(run_cli("show", task_id, "--json", cwd=repo).stdout)["worktree"]
+    assert run_cli("discard", task_id, "--force", cwd=repo).returncode == 0
+    show = run_cli("show", task_id, cwd=repo, env={"COLUMNS": "200"}).stdout
+    assert "worktree removed" in show and worktree not in show, show
+
+
+def test_unknown_id_lists_recent_tasks_newest_first(tmp_path: Path) -> None:
+    repo, first = _done_task(tmp_path)
+    assert run_cli("run", "Second task", cwd=repo).returncode in (0, 1)
+    second = json.loads(run_cli("status", "--json", cwd=repo).stdout)[0]["id"]
+    assert second != first
+    assert_clean_error(run_cli("show", "nope", cwd=repo), f"Recent tasks: {second}, {first} ")

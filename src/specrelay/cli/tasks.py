@@ -164,8 +164,10 @@ def _render_show(s: dict[str, Any]) -> None:
     from specrelay.cli.summary import render_summary
 
     console.print(f"[bold]{s['id']}[/] · {s['title']}")
+    # A discarded (or hand-removed) task's worktree is gone: naming its old path would send the user there.
+    where = s["worktree"] if s.get("worktree_exists", True) else "removed"
     console.print(f"workflow {s['workflow']} · branch {s['branch']} (from {s['base_sha'][:10]}) · "
-                  f"worktree {s['worktree']}")
+                  f"worktree {where}", markup=False)
     steps = [[st["title"], st["kind"], ", ".join(st["presets"]), st["status"], str(st["round"])] for st in s["steps"]]
     print_table(["step", "kind", "presets", "status", "round"], steps, right=("round",), title="Steps")
     calls = []
