@@ -297,8 +297,9 @@ def _layers(root: Path | None, user: bool) -> list[_Layer]:
     for path, source in candidates:
         if path.exists() and not path.is_file():  # never skipped as if absent: it was meant as the config
             what = "a directory" if path.is_dir() else "not a regular file"
+            how = "`specrelay init` creates one" if source == "project" else "see the README's Presets and config"
             raise ConfigError(f"{path}: is {what}, not a config file. Move it aside and write the config "
-                              "as a TOML file there (`specrelay init` creates one).")
+                              f"as a TOML file there ({how}).")
         if path.exists():
             layers.append(_Layer(path, source, read_toml(path)))
     return layers

@@ -95,7 +95,9 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `specrelay`: the help, as asked
             print(message)
             sys.exit(0)
-        print_error(f"{message} (see `specrelay --help`)")
+        ctx = getattr(exc, "ctx", None)  # the command the mistake is in: its own help is the one to read
+        where = ctx.command_path if ctx is not None and ctx.command_path else "specrelay"
+        print_error(f"{message} (see `{where} -h`)")
         sys.exit(2)
     except Exception as exc:  # a bug: say so in one line; the traceback only on request
         if os.environ.get("SPECRELAY_DEBUG"):

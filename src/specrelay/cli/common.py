@@ -43,8 +43,28 @@ class PipeSafe:
         return getattr(self._stream, name)
 
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _console(*, stderr: bool = False) -> Console:
+    """A console that wraps lines only for a terminal: piped or redirected, a line stays one line, so a
+    command, a path or an id is never split at column 80 (``| grep``, ``| xargs`` and copying all work)."""
+    out = Console(stderr=stderr, highlight=False)
+    out.soft_wrap = not out.is_terminal
+    return out
+
+
+console = _console()
+err_console = _console(stderr=True)
+
+
+def write_bytes(data: bytes) -> None:
+    """Write ``data`` to stdout exactly as it is: no wrapping, no re-encoding, no added newline."""
+    sys.stdout.flush()
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    except BrokenPipeError:  # a reader that stopped early (`| head`): nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def print_error(message: str, *, label: str = "error") -> None:
@@ -92,16 +112,19 @@ def age(seconds: float) -> str:
     return f"{max(0, int(seconds))}s"
 
 
-def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, ...] = (), out: Any = None) -> None:
+def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, ...] = (), out: Any = None,
+                title: str | None = None, boxed: bool = True) -> None:
     """A table: boxed in a terminal wide enough for every cell; otherwise (piped, narrow) plain columns
-    separated by two spaces, never cutting a cell short (lines may then be longer than the screen)."""
+    separated by two spaces, never cutting a cell short (lines may then be longer than the screen).
+
+    Every table specrelay prints goes through here, so none of them ever shows ``gp…`` for a name."""
     to = out or console
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
     if to.is_terminal and sum(widths) + 3 * len(columns) + 1 <= to.width:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table()
+        table = Table(title=title) if boxed else Table(title=title, show_edge=False, box=None, pad_edge=False)
         for col in columns:
             table.add_column(col, justify="right" if col in right else "left", no_wrap=True)
         for r in rows:
@@ -113,6 +136,8 @@ def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, 
         return "  ".join(c.rjust(w) if col in right else c.ljust(w)
                          for c, w, col in zip(cells, widths, columns, strict=True)).rstrip()
 
+    if title:
+        to.print(f"{title}:", markup=False, highlight=False, soft_wrap=True)
     for cells in (columns, *rows):
         to.print(line(cells), markup=False, highlight=False, soft_wrap=True)
 

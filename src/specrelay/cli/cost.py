@@ -8,7 +8,17 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import calls_text, console, money, open_ledger, plural, print_json, repo_root_or_none, tokens
+from specrelay.cli.common import (
+    calls_text,
+    console,
+    money,
+    open_ledger,
+    plural,
+    print_json,
+    print_table,
+    repo_root_or_none,
+    tokens,
+)
 from specrelay.errors import UserError
 
 BY = ("task", "phase", "preset", "model")
@@ -18,8 +28,9 @@ BY = ("task", "phase", "preset", "model")
 def cost_command(
     task: str | None = typer.Option(None, "--task", metavar="ID",
                                     help="Only this task's calls (an id, a prefix, last)."),
-    by: str | None = typer.Option(None, "--by", help="Group by task, phase, preset or model."),
-    as_preset: str | None = typer.Option(None, "--as", help="Also price the same tokens on this preset."),
+    by: str | None = typer.Option(None, "--by", metavar="|".join(BY), help="Group by task, phase, preset or model."),
+    as_preset: str | None = typer.Option(None, "--as", metavar="PRESET",
+                                         help="Also price the same tokens on this preset."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Totals of tokens and cost from the ledger."""
@@ -57,18 +68,14 @@ def cost_command(
 
 
 def _render(out: dict[str, Any]) -> None:
-    from rich.table import Table
-
     total = out["total"]
     sim = bool(total.get("simulated"))
     if out["by"]:
-        table = Table(title=f"Cost by {out['by']}" + (f" (task {out['task']})" if out["task"] else ""))
-        for col in (out["by"], "calls", "failed", "input", "output", "cost"):
-            table.add_column(col, justify="left" if col == out["by"] else "right")
-        for r in out["rows"]:
-            table.add_row(str(r["key"] or "-"), str(r["ok_calls"]), str(r["failed_calls"]), tokens(r["input_tokens"]),
-                          tokens(r["output_tokens"]), _cost_cell(r))
-        console.print(table)
+        cells = [[str(r["key"] or "-"), str(r["ok_calls"]), str(r["failed_calls"]), tokens(r["input_tokens"]),
+                  tokens(r["output_tokens"]), _cost_cell(r)] for r in out["rows"]]
+        print_table([out["by"], "calls", "failed", "input", "output", "cost"], cells,
+                    right=("calls", "failed", "input", "output", "cost"),
+                    title=f"Cost by {out['by']}" + (f" (task {out['task']})" if out["task"] else ""))
     console.print(f"Total: {calls_text(total)}, {tokens(total['input_tokens'])} input and "
                   f"{tokens(total['output_tokens'])} output tokens, {_cost_cell(total)}"
                   + (" (scripted models: simulated prices)" if sim else ""))

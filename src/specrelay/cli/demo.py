@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, open_ledger, print_json
+from specrelay.cli.common import console, open_ledger
 
 
 @app.command("demo")
@@ -17,10 +17,9 @@ def demo_command(
     json_out: bool = typer.Option(False, "--json", help="Print the task's status object as JSON."),
 ) -> None:
     """Run plan → build → verify → review → fix → approve on a sample repo with scripted models."""
-    from specrelay.cli.progress import Progress
-    from specrelay.cli.summary import render_summary
+    from specrelay.cli.run import _run_and_report
     from specrelay.config import load_config
-    from specrelay.engine import Runner, create_task, prepare_workflow, task_summary
+    from specrelay.engine import create_task, prepare_workflow
     from specrelay.engine.demo import prepare_demo
 
     root, request = prepare_demo(dir)
@@ -29,18 +28,15 @@ def demo_command(
     flow = prepare_workflow(root, config, "multi-model")
     task = create_task(root, ledger, config, request, workflow=flow)
     if not json_out:
-        console.print(f"Sample repository: {root}")
-        console.print(f"Request: {request}\n")
-        console.print(f"Task [bold]{task.id}[/] · workflow {flow.name} · branch {task.branch}")
-    Runner(root, ledger, config, task.id, emit=Progress(quiet=json_out)).run()
-    summary = task_summary(root, ledger, config, task.id)
-    if json_out:
-        print_json(summary)
-    else:
-        render_summary(summary)
-        _where(root, task)
-    if summary["status"] != "done":
-        raise SystemExit(1)
+        console.print(f"Sample repository: {root}", markup=False)
+        console.print(f"Request: {request}\n", markup=False)
+    # The run path every `specrelay run` takes: the same progress, summary, exit code, and run.log.
+    try:
+        _run_and_report(root, config, [task.id], json_out, labels=[request], jobs=1,
+                        header=f"workflow {flow.name}")
+    finally:
+        if not json_out:
+            _where(root, task)
 
 
 def _where(root: Path, task: Any) -> None:

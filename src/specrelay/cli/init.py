@@ -98,14 +98,12 @@ def _create_file(path: Path, text: str) -> bool:
 
 def _create_dir(path: Path, root: Path) -> bool:
     """Create the folder ``path``; False when it already exists; a UserError when a file is in the way."""
-    from specrelay.errors import UserError
 
     if path.is_dir():
         return False
-    if path.exists():
-        raise UserError(f"{_relative(path, root)} is a file, but specrelay needs a folder there. "
-                        "Move or rename it, then run `specrelay init` again.")
-    path.mkdir(parents=True, exist_ok=True)
+    from specrelay import paths
+
+    paths.make_dir(path)  # a file in the way: the one message every command gives for it
     return True
 
 
@@ -210,9 +208,18 @@ def _render(result: InitResult) -> None:
     ]
     for command, what in steps:
         console.print(f"  [bold]{command:<22}[/] {what}")
-    console.print("Set [verify] commands (your tests, your linter) and anything else in "
-                  ".specrelay/config.toml: every other setting is there as a commented-out example.",
-                  markup=False)
+    console.print(_closing_hint(result), markup=False)
+
+
+def _closing_hint(result: InitResult) -> str:
+    """Where the settings are; asks for [verify] commands only when init did not just write them."""
+    if not result.verify_written:  # a config of the user's, kept as it is
+        return "Every setting is in .specrelay/config.toml."
+    if any(d.sure for d in result.detected):
+        return ("[verify] commands now runs the tests init detected; add your linter there, and anything "
+                "else in .specrelay/config.toml: every other setting is there as a commented-out example.")
+    return ("Set [verify] commands (your tests, your linter) and anything else in "
+            ".specrelay/config.toml: every other setting is there as a commented-out example.")
 
 
 def _render_detected(result: InitResult) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, print_json, repo_root_or_none
+from specrelay.cli.common import print_json, print_table, repo_root_or_none
 
 
 def _price(value: float | None) -> str:
@@ -37,15 +37,11 @@ def presets_command(json_out: bool = typer.Option(False, "--json", help="Print J
     if json_out:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table(title="Presets (USD per million tokens)")
-    for col in ("name", "provider", "model", "source", "key", "input", "output"):
-        table.add_column(col, justify="right" if col in ("input", "output") else "left",
-                         no_wrap=col in ("name", "model"))
+    cells = []
     for r in rows:
         key = "not needed" if r["key_present"] is None else (
             "yes" if r["key_present"] else f"no: ${r['key_env'][0]}")
-        table.add_row(r["name"], r["provider"], r["model"], r["source"], key,
-                      _price(r["input_per_mtok"]), _price(r["output_per_mtok"]))
-    console.print(table)
+        cells.append([r["name"], r["provider"], r["model"], r["source"], key,
+                      _price(r["input_per_mtok"]), _price(r["output_per_mtok"])])
+    print_table(["name", "provider", "model", "source", "key", "input", "output"], cells,
+                right=("input", "output"), title="Presets (USD per million tokens)")

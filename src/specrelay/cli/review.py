@@ -86,7 +86,14 @@ def _print_report(label: str, files: int, folder: Path) -> None:
     from rich.markdown import Markdown
 
     console.print(f"Reviewed: {label} ({files} file{'' if files == 1 else 's'})", markup=False)
-    console.print(Markdown((folder / "final_review.md").read_text(encoding="utf-8")))
+    report = Markdown((folder / "final_review.md").read_text(encoding="utf-8"))
+    if console.is_terminal:
+        console.print(report)
+    else:  # rich pads each line to the full width: piped, the spaces are only noise (and diff churn)
+        with console.capture() as captured:
+            console.print(report)
+        lines = captured.get().splitlines()
+        console.print("\n".join(line.rstrip() for line in lines), markup=False, highlight=False)
     console.print(f"Report saved in {folder}", style="dim", markup=False)
 
 

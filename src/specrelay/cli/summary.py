@@ -13,9 +13,7 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
     ``brief`` (one task among several): the outcome line, its message and what to do next only.
     ``message=False`` leaves the task's message out (the error that stopped it is printed apart).
     """
-    from rich.table import Table
-
-    from specrelay.cli.common import calls_text, money, plural, task_cost, tokens
+    from specrelay.cli.common import calls_text, money, plural, print_table, task_cost, tokens
 
     to = out or console
     colour = {"done": "green", "needs_attention": "yellow"}.get(s["status"], "red")
@@ -38,16 +36,15 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
             _next_steps(s, to)
         return
     costs = s["costs"]
-    table = Table(show_edge=False, box=None, pad_edge=False)
     failures = any(r.get("failed_calls") for r in costs["by_phase"])  # a column only when there are some
-    for col in ("", "calls", *(["failed"] if failures else []), "input", "output", "cost"):
-        table.add_column(col, justify="left" if not col else "right")
+    cells = []
     for label, rows in (("phase", costs["by_phase"]), ("preset", costs["by_preset"])):
         for r in rows:
             failed = [str(r.get("failed_calls") or 0)] if failures else []
-            table.add_row(f"{label} {r['key']}", str(r.get("ok_calls", r["calls"])), *failed,
-                          tokens(r["input_tokens"]), tokens(r["output_tokens"]), money(r["cost_usd"]))
-    to.print(table)
+            cells.append([f"{label} {r['key']}", str(r.get("ok_calls", r["calls"])), *failed,
+                          tokens(r["input_tokens"]), tokens(r["output_tokens"]), money(r["cost_usd"])])
+    numbers = ("calls", *(["failed"] if failures else []), "input", "output", "cost")
+    print_table(["", *numbers], cells, right=numbers, out=to, boxed=False)
     one = costs.get("one_model")
     if one:
         if one["cost_usd"] is None or s["cost_usd"] is None or s.get("unknown_cost_calls"):

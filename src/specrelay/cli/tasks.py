@@ -19,6 +19,7 @@ from specrelay.cli.common import (
     repo_root,
     task_cost,
     tokens,
+    write_bytes,
 )
 from specrelay.errors import UserError
 
@@ -135,7 +136,8 @@ def show_command(
         path = task.folder / artifact
         if artifact not in artifacts or not path.is_file():
             raise UserError(f"task {task.id} has no artifact '{artifact}'. It has: {', '.join(artifacts)}.")
-        console.print(path.read_text(encoding="utf-8", errors="replace"), markup=False, highlight=False, end="")
+        # The file's bytes as they are: a JSON or Markdown artifact piped on must parse as the file does.
+        write_bytes(path.read_bytes())
         return
     summary = task_summary(root, ledger, load_config(root), task.id)
     summary["artifacts"] = artifacts
@@ -159,28 +161,23 @@ def _calls(ledger: Any, task_id: str) -> list[dict[str, Any]]:
 
 
 def _render_show(s: dict[str, Any]) -> None:
-    from rich.table import Table
-
     from specrelay.cli.summary import render_summary
 
     console.print(f"[bold]{s['id']}[/] · {s['title']}")
+    # A discarded (or hand-removed) task's worktree is gone: naming its old path would send the user there.
+    where = s["worktree"] if s.get("worktree_exists", True) else "removed"
     console.print(f"workflow {s['workflow']} · branch {s['branch']} (from {s['base_sha'][:10]}) · "
-                  f"worktree {s['worktree']}")
-    steps = Table(title="Steps")
-    for col in ("step", "kind", "presets", "status", "round"):
-        steps.add_column(col)
-    for st in s["steps"]:
-        steps.add_row(st["title"], st["kind"], ", ".join(st["presets"]), st["status"], str(st["round"]))
-    console.print(steps)
-    calls = Table(title="Model calls (context tokens by part)")
-    for col in ("step", "preset", "outcome", "in", "out", "cost", "context"):
-        calls.add_column(col)
+                  f"worktree {where}", markup=False)
+    steps = [[st["title"], st["kind"], ", ".join(st["presets"]), st["status"], str(st["round"])] for st in s["steps"]]
+    print_table(["step", "kind", "presets", "status", "round"], steps, right=("round",), title="Steps")
+    calls = []
     for c in s["calls"]:
         ctx = ", ".join(f"{k} {v:,}" for k, v in c["context"].items())
         out = tokens(c["output_tokens"]) + (f" (cap {c['max_tokens']:,}: budget)" if c["capped_by_budget"] else "")
-        calls.add_row(c["step"] or c["phase"], c["preset"], c["outcome"], tokens(c["input_tokens"]),
-                      out, money(c["cost_usd"]), ctx)
-    console.print(calls)
+        calls.append([c["step"] or c["phase"], c["preset"], c["outcome"], tokens(c["input_tokens"]),
+                      out, money(c["cost_usd"]), ctx])
+    print_table(["step", "preset", "outcome", "in", "out", "cost", "context"], calls,
+                right=("in", "out", "cost"), title="Model calls (context tokens by part)")
     if s.get("panel"):
         console.print(f"Review panel: {panel_line(s['panel'])}")
     if s.get("diffstat"):

@@ -15,8 +15,16 @@ from typer import core
 #: The word shown for an option's value when the command gives none, by the value's type.
 _VALUE_WORDS = {"int": "N", "float": "NUMBER", "path": "PATH"}
 
+#: Words by the option's name, before its type: what the value means, not what Python holds it in.
+_NAMED_WORDS = {"budget": "USD"}
+
+#: Arguments shown by another name than their parameter's: every task id is ``ID``.
+_ARGUMENT_WORDS = {"task_id": "ID"}
+
 
 def _value_word(param: Any) -> str:
+    if param.name in _NAMED_WORDS:
+        return _NAMED_WORDS[param.name]
     annotation = getattr(param.type_descriptor, "annotation", None)
     name = getattr(annotation, "__name__", "").lower()
     if name in _VALUE_WORDS:
@@ -40,6 +48,9 @@ class HelpCommand(core.TyperCommand):
         for param in self.params:
             if isinstance(param, core.TyperOption) and not param.is_flag and param.metavar is None:
                 param.metavar = _value_word(param)
+            elif isinstance(param, core.TyperArgument) and param.metavar is None:
+                # The usage line and the "Missing argument" error then name it alike.
+                param.metavar = _ARGUMENT_WORDS.get(param.name or "", (param.name or "arg").upper())
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
@@ -64,8 +75,19 @@ class HelpCommand(core.TyperCommand):
                     formatter.write_dl(rows)
 
 
+#: The order ``--help`` lists the commands in: a task's life first, then the tools around it.
+COMMAND_ORDER = ("run", "resume", "status", "show", "diff", "logs", "merge", "discard", "update", "review",
+                 "ask", "cost", "presets", "workflows", "init", "demo", "gc", "completion")
+
+
 class HelpGroup(core.TyperGroup):
-    """The top-level command: every command listed with its first sentence, never cut short."""
+    """The top-level command: every command listed with its first sentence, never cut short, in one
+    order (:data:`COMMAND_ORDER`; a command not named there comes after, alphabetically)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: n for n, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = []

@@ -103,8 +103,14 @@ def _read_spec(spec_file: Path | None) -> str | None:
         return None
     try:
         return spec_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"--spec {spec_file}: cannot read it as UTF-8 text ({exc}).") from None
+    except FileNotFoundError:
+        raise UserError(f"--spec {spec_file}: no such file; give the path of the spec to review against.") from None
+    except IsADirectoryError:
+        raise UserError(f"--spec {spec_file}: is a folder; give the path of a spec file in it.") from None
+    except OSError as exc:
+        raise UserError(f"--spec {spec_file}: cannot read it: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--spec {spec_file}: not UTF-8 text; save the spec as UTF-8 and try again.") from None
 
 
 def review_context(root: Path, target: Target) -> C.Context:

@@ -32,6 +32,11 @@ MIN_OUTPUT_TOKENS: dict[str, int] = {
 DEFAULT_FLOOR = 1024
 
 
+def _amount(usd: float) -> str:
+    """A budget as the user wrote it: ``5``, ``2.5``, ``0.000001`` (never ``1e-06``)."""
+    return f"{usd:.6f}".rstrip("0").rstrip(".") or "0"
+
+
 def output_floor(preset: Preset, phase: str) -> int:
     """The output cap below which a call of ``phase`` on ``preset`` is not worth making."""
     if preset.min_output_tokens is not None:
@@ -115,7 +120,7 @@ class Budget:
         reserved = f", ${self.in_flight:.4f} reserved by calls in flight" if self.in_flight > 0 else ""
         suggest = math.ceil(max(self.limit * 2, self.spent + self.in_flight + full) * 100) / 100
         return BudgetExceeded(
-            f"{self.stopped}: ${max(self.left, 0.0):.4f} is left of its ${self.limit:.4g} budget "
+            f"{self.stopped}: ${max(self.left, 0.0):.4f} is left of its ${_amount(self.limit)} budget "
             f"(${self.spent:.4f} spent{reserved}), and the next call ({phase} on {preset.name}, about "
             f"{input_tokens:,} tokens in) needs ${at_floor:.4f} even at its floor of {floor:,} output tokens "
             f"(min_output_tokens). To go on: {self.more.format(usd=f'{suggest:.2f}')}",

@@ -36,7 +36,9 @@ def prepare_demo(target: Path | None) -> tuple[Path, str]:
     """Create the sample repository with its scripted team; returns (repo root, request)."""
     if target is None:
         target = Path(tempfile.mkdtemp(prefix="specrelay-demo-"))
-    elif target.exists() and (not target.is_dir() or any(target.iterdir())):
+    elif target.exists() and not target.is_dir():
+        raise UserError(f"--dir {target}: is a file; give a new or empty folder for the sample repository.")
+    elif target.exists() and any(target.iterdir()):
         raise UserError(f"--dir {target}: not an empty folder; give a new or empty folder.")
     root = target.resolve()
     root.mkdir(parents=True, exist_ok=True)

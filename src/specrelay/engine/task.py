@@ -55,6 +55,22 @@ def slugify(text: str, words: int = 5, limit: int = 40) -> str:
     return slug or "task"
 
 
+#: The longest title a task gets, ellipsis included.
+TITLE_CHARS = 80
+
+
+def task_title(request: str) -> str:
+    """The request's first line as the task's title; a long one cut at a word, with an ellipsis
+    (never in the middle of a word, never ending in a space)."""
+    line = " ".join(request.strip().splitlines()[0].split()) if request.strip() else ""
+    if len(line) <= TITLE_CHARS:
+        return line
+    cut = line[:TITLE_CHARS - 1]
+    if line[TITLE_CHARS - 1] != " " and " " in cut:  # the cut falls inside a word: drop that word
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
 def new_task_id(request: str) -> str:
     return f"{slugify(request)}-{uuid.uuid4().hex[:4]}"
 
@@ -82,7 +98,7 @@ def resolve_task_id(root: Path, ledger: Ledger, ref: str) -> str:
         shown = ", ".join(matches[:8]) + (f" and {len(matches) - 8} more" if len(matches) > 8 else "")
         raise UserError(f"task id '{ref}' is ambiguous: it begins {len(matches)} tasks ({shown}); "
                         "type more of the id.")
-    recent = ledger.task_ids()[-5:]
+    recent = ledger.task_ids()[-5:][::-1]  # newest first, as `status` lists them
     if not recent:
         raise UserError(f"no task '{ref}': {root} has no tasks yet. Start one with: "
                         "specrelay run \"describe the change\"")
@@ -221,7 +237,7 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
         atomic_write_text(folder / WORKFLOW_FILE, untick_all(workflow.source))
         gitrepo.add_worktree(root, worktree, branch, base_sha)
         made_worktree = True
-        title = request.strip().splitlines()[0][:80]
+        title = task_title(request)
         with ledger.transaction():  # the task and its steps appear together, or not at all
             ledger.insert_task({
                 "id": task_id, "title": title, "request": request, "status": "paused",
