@@ -195,7 +195,7 @@ def _read_request_file(path: Path) -> str:
 
 def _check_budget(budget: float | None) -> None:
     if budget is not None and not (math.isfinite(budget) and budget > 0):
-        raise UserError(f"--budget {budget}: must be a positive amount in USD, e.g. --budget 2.50.")
+        raise UserError(f"--budget {budget:g}: must be a positive amount in USD, e.g. --budget 2.50.")
 
 
 def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, *, labels: list[str],
@@ -370,7 +370,9 @@ def _log_console(folder: Path) -> Any:
         file = open(folder / "run.log", "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
     except OSError:
         return None
-    return Console(file=file, highlight=False, width=120, force_terminal=False, no_color=True)
+    log = Console(file=file, highlight=False, width=120, force_terminal=False, no_color=True)
+    log.soft_wrap = True  # a log line is never folded: it stays greppable
+    return log
 
 
 def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: bool, jobs: int) -> None:
