@@ -81,7 +81,7 @@ def test_merge_refuses_a_done_task_whose_last_verification_failed(tmp_path: Path
     config = repo / ".specrelay" / "config.toml"
     config.write_text(config.read_text().replace("timeout_s = 30", "timeout_s = 30\nmax_attempts = 0"))
     _, status = cli_json(repo, "run", "Add sub")
-    assert status["status"] == "done"  # the reviewer approved despite the failing check
+    assert status["status"] == "needs_attention"  # the reviewer approved, but the check still fails
     one_error_line(run_cli("merge", status["id"], cwd=repo), "verification failed", "exit 3", "verify_r1_a0_1.log")
     assert run_cli("merge", status["id"], "--force", cwd=repo).returncode == 0
 

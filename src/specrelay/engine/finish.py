@@ -8,22 +8,17 @@ unless ``force``. A running task is never merged, forced or not: its branch is s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from specrelay import gitrepo
 from specrelay.engine import leftovers
 from specrelay.engine.lock import task_lock
+from specrelay.engine.openwork import open_work
 from specrelay.engine.summary import effective_status
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import GitError, UserError
 from specrelay.ledger import Ledger
-
-#: Statuses a task can be merged from without ``force``.
-MERGEABLE = ("done",)
-#: How much of a task's message goes into a one-line refusal.
-MESSAGE_LIMIT = 240
 
 
 @dataclass(frozen=True)
@@ -63,43 +58,6 @@ class UpdateResult:
     new_base: str
     #: The new HEAD of the task branch; None when it already held the base branch's tip.
     sha: str | None
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MESSAGE_LIMIT else flat[:MESSAGE_LIMIT - 3] + "..."
-
-
-def open_work(task: Task, status: str) -> list[str]:
-    """What is unfinished in a task, one phrase each; empty when it can be merged as it is."""
-    items: list[str] = []
-    if status not in MERGEABLE:
-        where = f" at step '{task.current_step}'" if task.current_step else ""
-        why = f": {_one_line(task.message)}" if task.message else ""
-        items.append(f"it is {status}{where}{why}")
-    failing = failing_checks(task)
-    if failing:
-        items.append(f"its last verification failed ({'; '.join(failing)})")
-    return items
-
-
-def failing_checks(task: Task) -> list[str]:
-    """The commands of the task's last verification that failed, with exit code and log."""
-    path = task.folder / "verify.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(data, dict) or data.get("passed", True):
-        return []
-    out = []
-    for c in data.get("commands") or []:
-        if c.get("exit_code") == 0 and not c.get("timed_out"):
-            continue
-        state = "timed out" if c.get("timed_out") else f"exit {c.get('exit_code')}"
-        log = f", log {task.folder / c['log']}" if c.get("log") else ""
-        out.append(f"`{c.get('command')}` {state}{log}")
-    return out
 
 
 def merge_target(root: Path, branch: str, task_id: str) -> Path:
