@@ -290,3 +290,41 @@ def test_leftovers_the_redone_step_reproduces_are_not_kept(tmp_path: Path) -> No
     assert again["status"] == "done", proc.stderr
     assert git(repo, "stash", "list") == ""
     assert again["leftovers"] == [] and git(repo, "for-each-ref", "refs/specrelay/") == ""
+
+
+def done_with_leftovers(tmp_path: Path) -> tuple[Path, dict[str, Any], str]:
+    """A done task whose interrupted build step left leftovers the redone step did not reproduce."""
+    other = ADD_SUB.replace("return a - b", "return -(b - a)")
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, other], "gpt-reviewer": [review()]})
+    hook = failing_commit_hook(repo)
+    _, status = cli_json(repo, "run", "Add sub")
+    hook.unlink()
+    _, again = cli_json(repo, "resume", status["id"])
+    [kept] = again["leftovers"]
+    return repo, again, kept["ref"]
+
+
+def test_merge_delete_refuses_to_drop_leftovers_unless_forced_and_names_them(tmp_path: Path) -> None:
+    repo, status, ref = done_with_leftovers(tmp_path)
+    line = one_error_line(run_cli("merge", status["id"], "--delete", cwd=repo), ref, "--force", "Nothing was merged")
+    assert "leftovers" in line
+    assert "def sub" not in (repo / "calc.py").read_text() and Path(status["worktree"]).is_dir()
+    proc = run_cli("merge", status["id"], "--delete", "--force", cwd=repo, env={"COLUMNS": "300"})
+    assert proc.returncode == 0, proc.stderr
+    assert "Merged" in proc.stdout and f"Deleted its leftovers (--force): {ref}" in proc.stdout
+    assert git(repo, "for-each-ref", "refs/specrelay/") == ""
+
+
+def test_gc_keeps_a_merged_tasks_leftovers_unless_forced(tmp_path: Path) -> None:
+    repo, status, ref = done_with_leftovers(tmp_path)
+    assert run_cli("merge", status["id"], cwd=repo).returncode == 0
+    _, report = cli_json(repo, "gc")
+    [action] = [a for a in report["actions"] if a["kind"] == "leftovers"]
+    assert action["outcome"] == "kept" and action["ref"] == ref and "--force" in action["reason"]
+    assert not Path(status["worktree"]).is_dir()  # the worktree held nothing at risk: it went
+    assert ref in git(repo, "for-each-ref", "refs/specrelay/")
+    _, dry = cli_json(repo, "gc", "--force", "--dry-run")
+    assert [a["outcome"] for a in dry["actions"] if a["kind"] == "leftovers"] == ["would remove"]
+    _, forced = cli_json(repo, "gc", "--force")
+    assert [a["outcome"] for a in forced["actions"] if a["kind"] == "leftovers"] == ["removed"]
+    assert git(repo, "for-each-ref", "refs/specrelay/") == ""

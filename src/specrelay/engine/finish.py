@@ -19,6 +19,7 @@ from specrelay.engine.summary import effective_status
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import GitError, UserError
 from specrelay.ledger import Ledger
+from specrelay.text import plural
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class MergeResult:
     #: What was still open and merged anyway (``force``); empty for a finished task.
     forced: list[str] = field(default_factory=list)
     removed: bool = False
+    #: Leftovers refs ``--delete --force`` deleted with the worktree and branch.
+    dropped_refs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,15 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
                force: bool = False) -> MergeResult:
     """Merge the task's branch into its base branch, in the worktree that has it checked out."""
     task = load_task(root, ledger, task_id)
-    status = effective_status(task)
-    if status == "running":
+    if effective_status(task) == "running":
         raise UserError(f"task {task.id} is running; its branch is still moving. Let it finish (or stop it), "
                         "then merge.")
+    with task_lock(task.folder, task.id):  # no resume may start on a branch being merged (and removed)
+        return _merge_locked(root, ledger, load_task(root, ledger, task.id), ff_only, delete, force)
+
+
+def _merge_locked(root: Path, ledger: Ledger, task: Task, ff_only: bool, delete: bool, force: bool) -> MergeResult:
+    status = effective_status(task)
     if status in ("merged", "discarded"):
         raise UserError(f"task {task.id} is {status}; it cannot be merged again.")
     if not task.base_branch:
@@ -87,22 +95,57 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
                         f"(`specrelay resume {task.id}`), or merge it as it is with `specrelay merge {task.id} "
                         "--force`.")
     where = merge_target(root, task.base_branch, task.id)
-    if delete and task.worktree.is_dir():
-        dirty = gitrepo.is_dirty(task.worktree)
-        if dirty:
-            raise GitError(f"the task's worktree has uncommitted changes ({', '.join(dirty[:5])}); "
-                           "commit or remove them before --delete. Nothing was merged.")
+    if delete:  # the branch is merged, so only what is outside it can be lost
+        at_risk = work_at_risk(root, task, branch=False)
+        if at_risk and not force:
+            raise GitError(f"task {task.id}: --delete would lose {'; '.join(at_risk)}. Nothing was merged; "
+                           "merge without --delete, or pass --force to throw that away.")
     hint = (f"bring the task up to date with `specrelay update {task.id}` (it names the conflicts to fix in "
             f"{task.worktree}), then merge again")
     sha = gitrepo.merge(root, task.branch, ff_only=ff_only, message=f"Merge specrelay task {task.id}: {task.title}",
                         worktree=where, conflict_hint=hint)
     ledger.update_task(task.id, status="merged", message=f"merged into {task.base_branch} at {sha[:10]}")
+    dropped: list[str] = []
     if delete:
         if task.worktree.is_dir():
-            gitrepo.remove_worktree(root, task.worktree)
+            gitrepo.remove_worktree(root, task.worktree, force=force)
         gitrepo.delete_branch(root, task.branch, base=task.base_branch)
-        leftovers.drop_all(root, task.id)
-    return MergeResult(task.id, task.branch, task.base_branch, where, sha, unfinished, delete)
+        dropped = leftovers.drop_all(root, task.id)
+    return MergeResult(task.id, task.branch, task.base_branch, where, sha, unfinished, delete, dropped)
+
+
+def work_at_risk(root: Path, task: Task, *, tree: bool = True, branch: bool = True,
+                 refs: bool = True) -> list[str]:
+    """What removing the task's worktree (``tree``), branch (``branch``) and kept leftovers refs
+    (``refs``) would lose, one phrase each; empty when nothing would be.
+
+    The one rule ``discard``, ``merge --delete`` and ``gc`` refuse by, unless ``--force``.
+    """
+    in_tree = tree_at_risk(task.worktree) if tree and task.worktree.is_dir() else []
+    problems = [f"{phrase} in {task.worktree}" for phrase in in_tree]
+    if branch and gitrepo.branch_exists(root, task.branch):
+        unmerged = gitrepo.unmerged_commits(root, task.branch, task.base_branch or task.base_sha)
+        if unmerged:
+            problems.append(f"{plural(len(unmerged), 'commit')} on {task.branch} not merged into "
+                            f"{task.base_branch or task.base_sha[:10]}")
+    kept = leftovers.leftovers_of(root, task.id) if refs else []
+    if kept:
+        problems.append(f"the leftovers of an interrupted build step at {', '.join(k.ref for k in kept)}")
+    return problems
+
+
+def tree_at_risk(path: Path, head: str | None = None) -> list[str]:
+    """What removing the worktree at ``path`` would lose: uncommitted or untracked files, and commits
+    its HEAD (``head``, when known) holds that no branch does."""
+    dirty = gitrepo.is_dirty(path)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        return [f"uncommitted changes ({shown})"]
+    if head:
+        loose = gitrepo.run_git(["rev-list", "--max-count=1", head, "--not", "--branches"], path).stdout.split()
+        if loose:
+            return [f"commits on no branch (e.g. {loose[0][:12]})"]
+    return []
 
 
 def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = False) -> DiscardResult:
@@ -114,43 +157,28 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
     status = effective_status(task)
     if status == "running":
         raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
-    has_tree = task.worktree.is_dir()
-    has_branch = gitrepo.branch_exists(root, task.branch)
-    if not force:
-        _refuse_losing_work(root, task, has_tree, has_branch)
-    if has_tree:
-        gitrepo.remove_worktree(root, task.worktree, force=force)
-    else:
-        gitrepo.prune_worktrees(root)
-    if has_branch:
-        gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
-    refs = leftovers.drop_all(root, task.id)
-    if status == "merged":
-        if has_tree or has_branch:
-            ledger.update_task(task.id, message=f"{task.message}; worktree and branch removed" if task.message
-                               else "worktree and branch removed")
-    else:
-        ledger.update_task(task.id, status="discarded", message="worktree and branch removed")
+    with task_lock(task.folder, task.id):  # no resume may start in a worktree being removed
+        has_tree = task.worktree.is_dir()
+        has_branch = gitrepo.branch_exists(root, task.branch)
+        at_risk = work_at_risk(root, task, tree=has_tree, branch=has_branch)
+        if at_risk and not force:
+            raise GitError(f"task {task.id} has work that would be lost: {'; '.join(at_risk)}. "
+                           f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
+        if has_tree:
+            gitrepo.remove_worktree(root, task.worktree, force=force)
+        else:
+            gitrepo.prune_worktrees(root)
+        if has_branch:
+            gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
+        refs = leftovers.drop_all(root, task.id)
+        if status == "merged":
+            if has_tree or has_branch:
+                ledger.update_task(task.id, message=f"{task.message}; worktree and branch removed"
+                                   if task.message else "worktree and branch removed")
+        else:
+            ledger.update_task(task.id, status="discarded", message="worktree and branch removed")
     return DiscardResult(task.id, "merged" if status == "merged" else "discarded", has_tree, has_branch, refs,
                          task.folder)
-
-
-def _refuse_losing_work(root: Path, task: Task, has_tree: bool, has_branch: bool) -> None:
-    problems = []
-    dirty = gitrepo.is_dirty(task.worktree) if has_tree else []
-    if dirty:
-        problems.append(f"uncommitted changes in {task.worktree} ({', '.join(dirty[:5])})")
-    if has_branch:
-        unmerged = gitrepo.unmerged_commits(root, task.branch, task.base_branch or task.base_sha)
-        if unmerged:
-            problems.append(f"{len(unmerged)} commit(s) on {task.branch} not merged into "
-                            f"{task.base_branch or task.base_sha[:10]}")
-    kept = leftovers.leftovers_of(root, task.id)
-    if kept:
-        problems.append(f"leftovers of an interrupted build step at {', '.join(k.ref for k in kept)}")
-    if problems:
-        raise GitError(f"task {task.id} has work that would be lost: {'; '.join(problems)}. "
-                       f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
 
 
 def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
