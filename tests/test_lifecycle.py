@@ -328,3 +328,18 @@ def test_gc_keeps_a_merged_tasks_leftovers_unless_forced(tmp_path: Path) -> None
     _, forced = cli_json(repo, "gc", "--force")
     assert [a["outcome"] for a in forced["actions"] if a["kind"] == "leftovers"] == ["removed"]
     assert git(repo, "for-each-ref", "refs/specrelay/") == ""
+
+
+def test_merge_and_discard_refuse_while_a_run_holds_the_task_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub")
+    lock = Path(status["folder"]) / "run.lock"
+    with lock.open("a") as held:  # a resume that has just taken the lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        one_error_line(run_cli("merge", status["id"], "--delete", cwd=repo), "already running")
+        one_error_line(run_cli("discard", status["id"], "--force", cwd=repo), "already running")
+        assert "def sub" not in (repo / "calc.py").read_text() and Path(status["worktree"]).is_dir()
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert run_cli("merge", status["id"], "--delete", cwd=repo).returncode == 0
