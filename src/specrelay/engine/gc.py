@@ -17,6 +17,7 @@ creation was cut off): it is left alone for ``CREATION_GRACE_S`` after it appear
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -93,7 +94,8 @@ class GcReport:
 def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = False) -> GcReport:
     """Remove (or, with ``dry_run``, list) what nothing needs any more; see the module docstring."""
     report = GcReport(dry_run=dry_run)
-    with gitrepo.repo_lock(root):
+    # A dry run changes nothing, so it takes no lock (and creates no lock file).
+    with contextlib.nullcontext() if dry_run else gitrepo.repo_lock(root):
         registered = {_key(w.path): w for w in gitrepo.list_worktrees(root)[1:]}
         tasks = all_tasks(root, ledger)
         owned = {_key(t.worktree) for t in tasks}
