@@ -343,3 +343,13 @@ def test_merge_and_discard_refuse_while_a_run_holds_the_task_lock(tmp_path: Path
         assert "def sub" not in (repo / "calc.py").read_text() and Path(status["worktree"]).is_dir()
         fcntl.flock(held, fcntl.LOCK_UN)
     assert run_cli("merge", status["id"], "--delete", cwd=repo).returncode == 0
+
+
+def test_run_and_review_from_inside_the_git_folder_say_to_run_from_a_working_tree(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    for where in (repo / ".git", repo / ".git" / "objects"):
+        for args in (("run", "Add sub"), ("review", "--preset", "gpt-reviewer")):
+            line = one_error_line(run_cli(*args, cwd=where), "run specrelay from a working tree of the repository",
+                                  f"cd {repo}")
+            assert "rev-parse" not in line and "must be run in a work tree" not in line
+    assert json.loads(run_cli("status", "--json", cwd=repo).stdout) == []

@@ -57,7 +57,7 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
         config.preset(name)
     ledger = open_ledger(root)
     # Diffs come from the working tree the command runs in (it may be a linked worktree).
-    here = Path(gitrepo.run_git(["rev-parse", "--show-toplevel"], Path.cwd()).stdout.strip())
+    here = gitrepo.worktree_top(Path.cwd())
     target = resolve_target(root, here, ledger, range_, spec)
     if not target.diff.strip():
         if json_out:
