@@ -353,3 +353,26 @@ def test_run_and_review_from_inside_the_git_folder_say_to_run_from_a_working_tre
                                   f"cd {repo}")
             assert "rev-parse" not in line and "must be run in a work tree" not in line
     assert json.loads(run_cli("status", "--json", cwd=repo).stdout) == []
+
+
+def test_the_engine_refuses_to_run_a_discarded_task_by_the_same_rule_resume_uses(tmp_path: Path) -> None:
+    """Every face reaches the one rule: the runner itself says why, not "worktree gone (removed by hand?)"."""
+    import pytest
+
+    from specrelay import paths
+    from specrelay.config import load_config
+    from specrelay.engine.runner import Runner
+    from specrelay.errors import UserError
+    from specrelay.ledger import Ledger
+
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub", "--budget", "0.001")
+    assert run_cli("discard", status["id"], "--force", cwd=repo).returncode == 0
+    cli_line = one_error_line(run_cli("resume", status["id"], cwd=repo), "was discarded")
+    ledger = Ledger(paths.ledger_path(repo))
+    try:
+        with pytest.raises(UserError) as refused:
+            Runner(repo, ledger, load_config(repo), status["id"]).run()
+    finally:
+        ledger.close()
+    assert str(refused.value) in cli_line and "removed by hand" not in str(refused.value)

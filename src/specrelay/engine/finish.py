@@ -63,6 +63,26 @@ class UpdateResult:
     sha: str | None
 
 
+def check_resumable(task: Task, *, more_rounds: bool = False) -> None:
+    """Refuse, in one line saying why, a task that cannot be resumed: running, merged, discarded, or
+    (when it would run) with its worktree gone. A done or needs_attention task passes: resuming it is a
+    no-op, or (``more_rounds``, needs_attention) a new round."""
+    status = effective_status(task)
+    if status == "running":
+        raise UserError(f"task {task.id} is already running in another process; `specrelay status {task.id}` "
+                        "shows its progress.")
+    if status == "merged":
+        raise UserError(f"task {task.id} is merged ({task.message or 'into its base branch'}); there is nothing "
+                        "to resume.")
+    if status == "discarded":
+        raise UserError(f"task {task.id} was discarded (its worktree and branch are removed); there is nothing to "
+                        "resume. Start it again with `specrelay run`.")
+    will_run = status not in ("done", "needs_attention") or (more_rounds and status == "needs_attention")
+    if will_run and not task.worktree.is_dir():
+        raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). Its branch "
+                        f"{task.branch} is kept; `specrelay discard {task.id}` cleans up.")
+
+
 def merge_target(root: Path, branch: str, task_id: str) -> Path:
     """The worktree that has ``branch`` checked out (the main one first), or a GitError saying where."""
     for wt in gitrepo.list_worktrees(root):

@@ -21,6 +21,7 @@ from typing import Any
 from specrelay import gitrepo
 from specrelay.config import Config
 from specrelay.engine.budget import TaskBudget
+from specrelay.engine.finish import check_resumable
 from specrelay.engine.lock import task_lock
 from specrelay.engine.openwork import failed_verification_message, failing_checks
 from specrelay.engine.phases import StepRun
@@ -79,9 +80,7 @@ class Runner:
         ``budget_usd`` replaces the task's budget (``resume --budget``), once the lock is held.
         """
         task = self.task
-        if not task.worktree.is_dir():
-            raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). "
-                            f"Its branch {task.branch} is kept; `specrelay discard {task.id}` cleans up.")
+        check_resumable(task)  # the rule every face shares: running, merged, discarded, worktree gone
         with task_lock(task.folder, task.id), signals_pause(self.cancel):
             task = self.task = load_task(self.root, self.ledger, task.id)  # as it is now, under the lock
             if task.status in FINISHED:
