@@ -376,3 +376,19 @@ def test_the_engine_refuses_to_run_a_discarded_task_by_the_same_rule_resume_uses
     finally:
         ledger.close()
     assert str(refused.value) in cli_line and "removed by hand" not in str(refused.value)
+
+
+def test_counts_in_discard_and_gc_messages_are_in_the_right_number(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    _, status = cli_json(repo, "run", "Add sub")
+    line = one_error_line(run_cli("discard", status["id"], cwd=repo, env={"COLUMNS": "300"}),
+                          f"1 commit on {status['branch']} not merged into main")
+    assert "(s)" not in line
+    assert run_cli("merge", status["id"], cwd=repo).returncode == 0
+    stray = repo / ".specrelay" / "worktrees" / "left-behind"
+    stray.mkdir()
+    (stray / "note.txt").write_text("mine\n")
+    dry = run_cli("gc", "--dry-run", cwd=repo, env={"COLUMNS": "300"})
+    assert dry.returncode == 0, dry.stderr
+    assert "holds 1 file (note.txt)" in dry.stdout and "2 items would be removed, 1 skipped or kept." in dry.stdout
+    assert "(s)" not in dry.stdout

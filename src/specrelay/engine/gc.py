@@ -31,6 +31,7 @@ from specrelay.engine.lock import is_running
 from specrelay.engine.task import Task, all_tasks
 from specrelay.errors import GitError
 from specrelay.ledger import Ledger
+from specrelay.text import plural
 
 #: Task statuses whose worktree is no longer needed.
 COLLECTABLE = ("merged", "discarded")
@@ -179,7 +180,7 @@ def _collect_stray(root: Path, path: Path, wt: gitrepo.Worktree | None, report: 
     kind = "worktree" if task else "stray"
     if files and not force:
         shown = ", ".join(str(p.relative_to(path)) for p in files[:5]) + (" ..." if len(files) > 5 else "")
-        report.add(GcAction(kind, "skipped", f"not a git worktree and holds {len(files)} file(s) ({shown}); "
+        report.add(GcAction(kind, "skipped", f"not a git worktree and holds {plural(len(files), 'file')} ({shown}); "
                             "move what you need, or pass --force", path=str(path), task=task))
         return
     report.add(GcAction(kind, "would remove" if dry_run else "removed",
@@ -232,7 +233,9 @@ def _collect_branch(root: Path, branch: str, base: str | None, task: str | None,
     only_here = gitrepo.run_git(["rev-list", f"refs/heads/{branch}", "--not", f"--exclude={branch}",
                                  "--branches"], root).stdout.split()
     if only_here:
-        report.add(GcAction("branch", "kept", f"{len(only_here)} commit(s) on it are not merged anywhere", **common))
+        verb = "is" if len(only_here) == 1 else "are"
+        report.add(GcAction("branch", "kept", f"{plural(len(only_here), 'commit')} on it {verb} not merged anywhere",
+                            **common))
         return
     report.add(GcAction("branch", "would remove" if dry_run else "removed", "fully merged", **common))
     if not dry_run:

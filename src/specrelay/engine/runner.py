@@ -46,6 +46,7 @@ from specrelay.errors import (
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
 from specrelay.llm import Client
+from specrelay.text import plural
 from specrelay.workflow import StepKind, Workflow, load_workflow, validate
 from specrelay.workflow.ticks import set_box
 
@@ -243,7 +244,7 @@ class Runner:
         impl = _loop_start(workflow, run.index)
         max_rounds = (run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.get("extra_rounds", 0)
         if impl is None or run.round >= max_rounds:
-            message = f"changes still requested after {run.round} round(s): {'; '.join(review.open_items)}"
+            message = f"changes still requested after {plural(run.round, 'round')}: {'; '.join(review.open_items)}"
             self._commit(workflow, run, t0, detail=detail, state=state, finish=("needs_attention", message))
             return True
         blocking = counted(len(review.open_items), "blocking finding")
