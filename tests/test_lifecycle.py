@@ -216,7 +216,7 @@ def test_resume_rounds_counts_on_top_of_the_bound_again(tmp_path: Path) -> None:
 
 
 def test_update_merges_the_moved_base_into_the_task_and_records_it(tmp_path: Path) -> None:
-    repo = project(tmp_path, happy_replies())
+    repo = project(tmp_path, {**happy_replies(), "gpt-reviewer": [review(), review()]})
     _, status = cli_json(repo, "run", "Add sub")
     (repo / "NEWS.md").write_text("news\n")
     git(repo, "add", "NEWS.md")
@@ -229,6 +229,29 @@ def test_update_merges_the_moved_base_into_the_task_and_records_it(tmp_path: Pat
     assert after["base_sha"] == git(repo, "rev-parse", "main").strip() != status["base_sha"]
     assert git(worktree, "diff", "--name-only", f"{after['base_sha']}..HEAD").split() == ["calc.py"]
     assert "already has every commit" in run_cli("update", status["id"], cwd=repo).stdout
+    proc, done = cli_json(repo, "resume", status["id"])  # the update reopened verify and review
+    assert done["status"] == "done", proc.stderr
+    assert run_cli("merge", status["id"], cwd=repo).returncode == 0
+
+
+def test_update_that_brings_commits_into_a_done_task_reopens_its_verify_and_review(tmp_path: Path) -> None:
+    repo = project(tmp_path, {**happy_replies(), "gpt-reviewer": [review(), review()]})
+    _, status = cli_json(repo, "run", "Add sub")
+    (repo / "NEWS.md").write_text("news\n")
+    git(repo, "add", "NEWS.md")
+    git(repo, "commit", "-qm", "news on main")
+    proc = run_cli("update", status["id"], cwd=repo, env={"COLUMNS": "300"})
+    assert proc.returncode == 0, proc.stderr
+    assert "Reopened Verification, Review" in proc.stdout and f"specrelay resume {status['id']}" in proc.stdout
+    [after] = json.loads(run_cli("status", status["id"], "--json", cwd=repo).stdout)
+    assert after["status"] == "paused" and after["message"].startswith("updated from main")
+    assert f"`specrelay resume {status['id']}` verifies and reviews it again" in after["message"]
+    assert [s["status"] for s in after["steps"]] == ["done", "done", "pending", "pending"]
+    one_error_line(run_cli("merge", status["id"], cwd=repo), "paused", "updated from main")
+    proc, done = cli_json(repo, "resume", status["id"])
+    assert done["status"] == "done" and done["verification"]["state"] == "passed", proc.stderr
+    _, shown = cli_json(repo, "show", status["id"])
+    assert [c["phase"] for c in shown["calls"]] == ["plan", "implement", "review", "review"]  # no new build
     assert run_cli("merge", status["id"], cwd=repo).returncode == 0
 
 

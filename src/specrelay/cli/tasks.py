@@ -247,3 +247,6 @@ def update_command(
         return
     console.print(f"Merged {result.base_branch} ({result.new_base[:10]}) into {result.branch} ({result.sha[:10]}); "
                   f"diffs and reviews now start from {result.new_base[:10]}.", markup=False)
+    if result.reopened:
+        console.print(f"Reopened {', '.join(result.reopened)}: `specrelay resume {result.task_id}` verifies and "
+                      "reviews it again.", markup=False)

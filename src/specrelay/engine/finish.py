@@ -8,8 +8,10 @@ unless ``force``. A running task is never merged, forced or not: its branch is s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from specrelay import gitrepo
 from specrelay.engine import leftovers
@@ -20,6 +22,7 @@ from specrelay.engine.task import Task, load_task
 from specrelay.errors import GitError, UserError
 from specrelay.ledger import Ledger
 from specrelay.text import plural
+from specrelay.workflow import StepKind
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class UpdateResult:
     new_base: str
     #: The new HEAD of the task branch; None when it already held the base branch's tip.
     sha: str | None
+    #: The verify and review steps reopened because new commits came in (run again by ``resume``).
+    reopened: list[str] = field(default_factory=list)
 
 
 def check_resumable(task: Task, *, more_rounds: bool = False) -> None:
@@ -206,7 +211,8 @@ def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
 
     Refuses a running task and a worktree with uncommitted changes; on a conflict the merge is
     aborted and the files are named. The base branch's tip becomes the task's base, so later diffs
-    and reviews are ``base..HEAD`` from it.
+    and reviews are ``base..HEAD`` from it. When new commits came in, the verify and review steps
+    after the last build step are reopened, and a finished task is paused until they run again.
     """
     task = load_task(root, ledger, task_id)
     status = effective_status(task)
@@ -232,5 +238,34 @@ def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
                     f"commit, then `specrelay update {task.id}` records the new base")
             sha = gitrepo.merge(root, task.base_branch, message=f"Merge {task.base_branch} into {task.branch}",
                                 worktree=task.worktree, conflict_hint=hint)
-        ledger.update_task(task.id, base_sha=new_base)
-    return UpdateResult(task.id, task.branch, task.base_branch, task.base_sha, new_base, sha)
+        reopened = _reopen_checks(ledger, task, status, new_base) if sha is not None else []
+        if not reopened:
+            ledger.update_task(task.id, base_sha=new_base)
+    return UpdateResult(task.id, task.branch, task.base_branch, task.base_sha, new_base, sha, reopened)
+
+
+def _reopen_checks(ledger: Ledger, task: Task, status: str, new_base: str) -> list[str]:
+    """New commits came in: the verify and review steps after the last build step no longer speak
+    for the branch, so they are reopened (with the new base, in one transaction); their titles.
+
+    A finished task is paused, to be verified and reviewed again by ``resume``.
+    """
+    steps = ledger.steps(task.id)
+    last_build = max((r["idx"] for r in steps if r["kind"] == str(StepKind.IMPLEMENT)), default=-1)
+    again = [r for r in steps[last_build + 1:] if r["status"] == "done"]
+    if not again:
+        return []
+    row = ledger.task(task.id)
+    state = json.loads(row["state"]) if row and row["state"] else {}
+    # A new generation: the review sees a new diff, so its earlier call must not be replayed.
+    state.update(attempt=0, fix=None, verdict=None, gen=state.get("gen", 0) + 1)
+    changes: dict[str, Any] = {"base_sha": new_base, "state": json.dumps(state)}
+    if status in ("done", "needs_attention"):
+        changes.update(status="paused", current_step=again[0]["title"],
+                       message=f"updated from {task.base_branch} ({new_base[:10]}); `specrelay resume {task.id}` "
+                               "verifies and reviews it again")
+    with ledger.transaction():
+        for r in again:
+            ledger.update_step(task.id, r["idx"], status="pending", started_at=None)
+        ledger.update_task(task.id, **changes)
+    return [r["title"] for r in again]
