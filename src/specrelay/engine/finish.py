@@ -4,6 +4,9 @@ Every face (the CLI, later an MCP server or a dashboard) calls these functions a
 they return; the rules live here. ``merge`` never takes unfinished work silently: a task that is
 paused, failed, needs attention, or whose last verification failed is refused, naming what is open,
 unless ``force``. A running task is never merged, forced or not: its branch is still moving.
+One rule, :func:`work_at_risk` (uncommitted changes, unmerged commits, kept leftovers refs), decides
+what ``discard``, ``merge --delete`` and ``gc`` refuse to throw away without ``force``. Merge, discard
+and update hold the task's lock, so no resume starts on a branch that is moving or going away.
 """
 
 from __future__ import annotations
