@@ -141,3 +141,33 @@ def test_worktree_deleted_by_hand_is_reported_not_crashed_on(tmp_path: Path) -> 
     assert run_cli("discard", task["id"], "--force", cwd=repo).returncode == 0
     assert task["branch"] not in branches(repo)
     assert cli_json(repo, "gc")["actions"] == []
+
+
+# -- the repository lock: a dry run takes none, and a read-only .specrelay is said so ----------
+
+
+def test_gc_dry_run_creates_nothing_in_a_repository_without_specrelay(tmp_path: Path) -> None:
+    from conftest import make_repo
+
+    repo = make_repo(tmp_path / "plain")
+    for args in (("gc", "--dry-run"), ("gc", "--dry-run", "--json")):
+        proc = run_cli(*args, cwd=repo)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert not (repo / ".specrelay").exists()
+
+
+def test_gc_on_a_read_only_specrelay_is_one_line_naming_it_and_a_dry_run_still_works(tmp_path: Path) -> None:
+    from conftest import assert_clean_error
+    from test_ledger_access import mode, run_bound
+
+    repo = project(tmp_path, happy_replies())
+    folder = repo / ".specrelay"
+    assert not (folder / "git.lock").exists()
+    with mode(folder, 0o555):
+        proc = run_bound("gc", cwd=repo)
+        assert_clean_error(proc, f"{folder} is not writable", f"chmod u+w {folder}")
+        assert "internal error" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        dry = run_bound("gc", "--dry-run", "--json", cwd=repo)
+        assert dry.returncode == 0, dry.stderr
+        assert json.loads(dry.stdout)["dry_run"] is True
+    assert not (folder / "git.lock").exists()

@@ -238,3 +238,30 @@ def test_init_never_rewrites_an_existing_config_even_with_tests_to_find(tmp_path
     assert verify["written"] is False and verify["commands"] == ["python -m pytest -q"]
     assert config.read_text() == "# mine\n"
     assert os.access(config, os.R_OK)
+
+
+# ---- a failing verification is never ready to merge ------------------------------------------------
+
+
+def test_a_verification_still_failing_ends_needs_attention_and_more_rounds_fix_it(tmp_path: Path) -> None:
+    from taskkit import ADD_SUB, FIX_SUB, SPEC, review
+
+    check = f"{sys.executable} -c \"import calc, sys; sys.exit(0 if calc.sub.__doc__ else 3)\""
+    replies = {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB], "gpt-reviewer": [review(), review()]}
+    repo = project(tmp_path, replies, verify=[check], extra="max_attempts = 0\n")
+    proc = run_cli("run", "Add sub", cwd=repo, env={"COLUMNS": "300"})
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "is ready" not in proc.stdout and "needs_attention" in proc.stdout, proc.stdout
+    assert "--rounds 1" in proc.stdout
+    [status] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
+    assert status["status"] == "needs_attention"
+    assert status["message"].startswith("verification failed: ") and "exit 3" in status["message"]
+    assert status["open"] and "exit 3" in status["open"][0]
+    merge = run_cli("merge", status["id"], cwd=repo)
+    assert merge.returncode != 0 and "exit 3" in merge.stderr and "needs_attention" in merge.stderr
+    proc, done = run_json(repo, "resume", status["id"], "--rounds", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert done["status"] == "done" and done["open"] == [] and done["verification"]["state"] == "passed"
+    assert done["rounds"] == 2
+    builder = [c for c in done_calls(repo, status["id"]) if c["phase"] == "implement"]
+    assert len(builder) == 2 and "verify" in json.dumps(builder[-1]["context"]), builder[-1]

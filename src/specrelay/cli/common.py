@@ -93,8 +93,10 @@ def _rounded(data: Any, key: str = "") -> Any:
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 call``, ``2 calls``, ``0 findings``: a count and its noun, in the right number."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+    """``1 call``, ``2 calls``, ``0 findings``: the one rule of :func:`specrelay.text.plural`."""
+    from specrelay.text import plural as one_rule
+
+    return one_rule(n, word, many)
 
 
 def calls_text(row: dict[str, Any]) -> str:

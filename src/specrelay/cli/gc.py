@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from specrelay.cli import app
-from specrelay.cli.common import console, print_json, repo_root
+from specrelay.cli.common import console, plural, print_json, repo_root
 
 
 @app.command("gc")
@@ -30,6 +30,6 @@ def gc_command(
         return
     for action in report.actions:
         console.print(action.line(), markup=False, soft_wrap=True)
-    verb = "would remove" if dry_run else "removed"
-    console.print(f"{len(report.removed)} {verb}, {len(report.skipped)} skipped or kept."
+    verb = "would be removed" if dry_run else "removed"
+    console.print(f"{plural(len(report.removed), 'item')} {verb}, {len(report.skipped)} skipped or kept."
                   + (" Run without --dry-run to remove them." if dry_run and report.removed else ""))

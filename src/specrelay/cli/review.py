@@ -62,7 +62,7 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
     for name in presets:  # a misspelt preset is an error even when there turns out to be nothing to review
         config.preset(name)
     # Diffs come from the working tree the command runs in (it may be a linked worktree).
-    here = Path(gitrepo.run_git(["rev-parse", "--show-toplevel"], Path.cwd()).stdout.strip())
+    here = gitrepo.worktree_top(Path.cwd())
     target = resolve_target(root, here, open_ledger(root, readonly=True), range_, spec)
     if not target.diff.strip():
         if json_out:

@@ -94,6 +94,7 @@ def resume_command(
 ) -> None:
     """Continue paused, failed or interrupted tasks from their first unfinished step."""
     from specrelay.engine import load_task, task_summary
+    from specrelay.engine.finish import check_resumable
     from specrelay.engine.runner import grant_rounds
 
     _check_budget(budget)
@@ -103,7 +104,7 @@ def resume_command(
     loaded = [load_task(root, ledger, task_id) for task_id in task_ids]  # every id is checked before any run
     tasks = list({t.id: t for t in loaded}.values())  # an id given twice (or as a prefix too) runs once
     for task in tasks:  # a task that cannot be resumed stops the command before anything is said or run
-        _check_resumable(task, more_rounds=rounds is not None)
+        check_resumable(task, more_rounds=rounds is not None)
     if rounds is not None:
         tasks = [t if t.status == "done" else grant_rounds(root, ledger, t.id, rounds) for t in tasks]
     finished = [t for t in tasks if t.status in ("done", "needs_attention")]
@@ -129,26 +130,6 @@ def _check_progress(progress: str | None) -> None:
 
     if progress is not None and progress not in MODES:
         raise UserError(f"--progress {progress}: must be one of {', '.join(MODES)}.")
-
-
-def _check_resumable(task: Any, *, more_rounds: bool) -> None:
-    """One line saying why a running, merged, discarded or worktree-less task cannot be resumed."""
-    from specrelay.engine.summary import effective_status
-
-    status = effective_status(task)
-    if status == "running":
-        raise UserError(f"task {task.id} is already running in another process; `specrelay status {task.id}` "
-                        "shows its progress.")
-    if status == "merged":
-        raise UserError(f"task {task.id} is merged ({task.message or 'into its base branch'}); there is nothing "
-                        "to resume.")
-    if status == "discarded":
-        raise UserError(f"task {task.id} was discarded (its worktree and branch are removed); there is nothing to "
-                        "resume. Start it again with `specrelay run`.")
-    will_run = status not in ("done", "needs_attention") or (more_rounds and status == "needs_attention")
-    if will_run and not task.worktree.is_dir():
-        raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). Its branch "
-                        f"{task.branch} is kept; `specrelay discard {task.id}` cleans up.")
 
 
 def _gather_requests(words: list[str], files: list[Path]) -> list[str]:

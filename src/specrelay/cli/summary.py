@@ -81,10 +81,13 @@ def command_outcome(c: dict[str, Any]) -> str:
 
 
 def _next_steps(s: dict[str, Any], to: Any) -> None:
-    if s["status"] == "done":
-        to.print(f"  Branch {s['branch']} is ready: `specrelay merge {s['id']}`")
+    """What to do next, from the engine's one rule of what is open (``s["open"]``) and the status."""
+    task = s["id"]
+    if s["status"] == "done" and not s.get("open"):
+        to.print(f"  Branch {s['branch']} is ready: `specrelay merge {task}`")
     elif s["status"] in ("paused", "failed"):
-        to.print(f"  Continue with `specrelay resume {s['id']}`")
-    elif s["status"] == "needs_attention":
-        to.print(f"  Review the work in {s['worktree']}, then `specrelay merge {s['id']}` or "
-                 f"`specrelay discard {s['id']}`")
+        to.print(f"  Continue with `specrelay resume {task}`")
+    elif s["status"] in ("needs_attention", "done"):
+        to.print(f"  Review the work in {s['worktree']}, then give the builder another round "
+                 f"(`specrelay resume {task} --rounds 1`), take it as it is (`specrelay merge {task} --force`), "
+                 f"or `specrelay discard {task}`")

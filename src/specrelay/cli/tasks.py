@@ -194,7 +194,8 @@ def merge_command(
     ff_only: bool = typer.Option(False, "--ff-only", help="Only fast-forward."),
     delete: bool = typer.Option(False, "--delete", help="Then remove the task's worktree and branch."),
     force: bool = typer.Option(False, "--force", help="Merge even a task that is not finished (paused, failed, "
-                               "needs_attention, failing verification)."),
+                               "needs_attention, failing verification); with --delete, also throw away "
+                               "uncommitted changes and kept leftovers."),
 ) -> None:
     """Merge a task's branch into its base branch, in the worktree that has the base checked out."""
     from specrelay.engine.finish import merge_task
@@ -207,12 +208,14 @@ def merge_command(
     console.print(f"Merged {result.branch} into {result.into}{where} ({result.sha[:10]}).", markup=False)
     if result.removed:
         console.print(f"Removed the task's worktree and branch {result.branch}.", markup=False)
+    if result.dropped_refs:
+        console.print(f"Deleted its leftovers (--force): {', '.join(result.dropped_refs)}.", markup=False)
 
 
 @app.command("discard")
 def discard_command(
     task_id: str = typer.Argument(..., help="The task to throw away."),
-    force: bool = typer.Option(False, "--force", help="Even with uncommitted or unmerged work."),
+    force: bool = typer.Option(False, "--force", help="Even with uncommitted or unmerged work, or kept leftovers."),
 ) -> None:
     """Remove a task's worktree and branch; refuses to lose work unless --force."""
     from specrelay.engine.finish import discard_task
@@ -222,6 +225,8 @@ def discard_command(
     kept = " (it stays merged)" if result.status == "merged" else ""
     console.print(f"Discarded {result.task_id}{kept}: worktree and branch removed; its record stays in "
                   f"{result.folder}.", markup=False)
+    if result.removed_refs:
+        console.print(f"Deleted its leftovers: {', '.join(result.removed_refs)}.", markup=False)
 
 
 @app.command("update")
@@ -239,3 +244,6 @@ def update_command(
         return
     console.print(f"Merged {result.base_branch} ({result.new_base[:10]}) into {result.branch} ({result.sha[:10]}); "
                   f"diffs and reviews now start from {result.new_base[:10]}.", markup=False)
+    if result.reopened:
+        console.print(f"Reopened {', '.join(result.reopened)}: `specrelay resume {result.task_id}` verifies and "
+                      "reviews it again.", markup=False)

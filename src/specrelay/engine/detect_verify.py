@@ -17,6 +17,8 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from specrelay.text import plural
+
 #: ``npm init``'s placeholder test script: it only fails, so it is not the project's tests.
 NPM_PLACEHOLDER = "no test specified"
 MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
@@ -88,7 +90,7 @@ def _python(root: Path) -> Detected | None:
     tests = _test_files(root)
     if configured is None and not tests:
         return None
-    more = f" and {len(tests) - 1} more test file(s)" if len(tests) > 1 else ""
+    more = f" and {plural(len(tests) - 1, 'more test file')}" if len(tests) > 1 else ""
     source = configured or f"{tests[0].relative_to(root).as_posix()}{more}"
     python = "python" if shutil.which("python") else "python3"
     if not shutil.which(python):

@@ -4,6 +4,9 @@ Every face (the CLI, later an MCP server or a dashboard) calls these functions a
 they return; the rules live here. ``merge`` never takes unfinished work silently: a task that is
 paused, failed, needs attention, or whose last verification failed is refused, naming what is open,
 unless ``force``. A running task is never merged, forced or not: its branch is still moving.
+One rule, :func:`work_at_risk` (uncommitted changes, unmerged commits, kept leftovers refs), decides
+what ``discard``, ``merge --delete`` and ``gc`` refuse to throw away without ``force``. Merge, discard
+and update hold the task's lock, so no resume starts on a branch that is moving or going away.
 """
 
 from __future__ import annotations
@@ -11,19 +14,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from specrelay import gitrepo
 from specrelay.engine import leftovers
 from specrelay.engine.lock import task_lock
+from specrelay.engine.openwork import open_work
 from specrelay.engine.summary import effective_status
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import GitError, UserError
 from specrelay.ledger import Ledger
-
-#: Statuses a task can be merged from without ``force``.
-MERGEABLE = ("done",)
-#: How much of a task's message goes into a one-line refusal.
-MESSAGE_LIMIT = 240
+from specrelay.text import plural
+from specrelay.workflow import StepKind
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class MergeResult:
     #: What was still open and merged anyway (``force``); empty for a finished task.
     forced: list[str] = field(default_factory=list)
     removed: bool = False
+    #: Leftovers refs ``--delete --force`` deleted with the worktree and branch.
+    dropped_refs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,43 +67,28 @@ class UpdateResult:
     new_base: str
     #: The new HEAD of the task branch; None when it already held the base branch's tip.
     sha: str | None
+    #: The verify and review steps reopened because new commits came in (run again by ``resume``).
+    reopened: list[str] = field(default_factory=list)
 
 
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MESSAGE_LIMIT else flat[:MESSAGE_LIMIT - 3] + "..."
-
-
-def open_work(task: Task, status: str) -> list[str]:
-    """What is unfinished in a task, one phrase each; empty when it can be merged as it is."""
-    items: list[str] = []
-    if status not in MERGEABLE:
-        where = f" at step '{task.current_step}'" if task.current_step else ""
-        why = f": {_one_line(task.message)}" if task.message else ""
-        items.append(f"it is {status}{where}{why}")
-    failing = failing_checks(task)
-    if failing:
-        items.append(f"its last verification failed ({'; '.join(failing)})")
-    return items
-
-
-def failing_checks(task: Task) -> list[str]:
-    """The commands of the task's last verification that failed, with exit code and log."""
-    path = task.folder / "verify.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(data, dict) or data.get("passed", True):
-        return []
-    out = []
-    for c in data.get("commands") or []:
-        if c.get("exit_code") == 0 and not c.get("timed_out"):
-            continue
-        state = "timed out" if c.get("timed_out") else f"exit {c.get('exit_code')}"
-        log = f", log {task.folder / c['log']}" if c.get("log") else ""
-        out.append(f"`{c.get('command')}` {state}{log}")
-    return out
+def check_resumable(task: Task, *, more_rounds: bool = False) -> None:
+    """Refuse, in one line saying why, a task that cannot be resumed: running, merged, discarded, or
+    (when it would run) with its worktree gone. A done or needs_attention task passes: resuming it is a
+    no-op, or (``more_rounds``, needs_attention) a new round."""
+    status = effective_status(task)
+    if status == "running":
+        raise UserError(f"task {task.id} is already running in another process; `specrelay status {task.id}` "
+                        "shows its progress.")
+    if status == "merged":
+        raise UserError(f"task {task.id} is merged ({task.message or 'into its base branch'}); there is nothing "
+                        "to resume.")
+    if status == "discarded":
+        raise UserError(f"task {task.id} was discarded (its worktree and branch are removed); there is nothing to "
+                        "resume. Start it again with `specrelay run`.")
+    will_run = status not in ("done", "needs_attention") or (more_rounds and status == "needs_attention")
+    if will_run and not task.worktree.is_dir():
+        raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). Its branch "
+                        f"{task.branch} is kept; `specrelay discard {task.id}` cleans up.")
 
 
 def merge_target(root: Path, branch: str, task_id: str) -> Path:
@@ -115,10 +104,15 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
                force: bool = False) -> MergeResult:
     """Merge the task's branch into its base branch, in the worktree that has it checked out."""
     task = load_task(root, ledger, task_id)
-    status = effective_status(task)
-    if status == "running":
+    if effective_status(task) == "running":
         raise UserError(f"task {task.id} is running; its branch is still moving. Let it finish (or stop it), "
                         "then merge.")
+    with task_lock(task.folder, task.id):  # no resume may start on a branch being merged (and removed)
+        return _merge_locked(root, ledger, load_task(root, ledger, task.id), ff_only, delete, force)
+
+
+def _merge_locked(root: Path, ledger: Ledger, task: Task, ff_only: bool, delete: bool, force: bool) -> MergeResult:
+    status = effective_status(task)
     if status in ("merged", "discarded"):
         raise UserError(f"task {task.id} is {status}; it cannot be merged again.")
     if not task.base_branch:
@@ -129,22 +123,57 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
                         f"(`specrelay resume {task.id}`), or merge it as it is with `specrelay merge {task.id} "
                         "--force`.")
     where = merge_target(root, task.base_branch, task.id)
-    if delete and task.worktree.is_dir():
-        dirty = gitrepo.is_dirty(task.worktree)
-        if dirty:
-            raise GitError(f"the task's worktree has uncommitted changes ({', '.join(dirty[:5])}); "
-                           "commit or remove them before --delete. Nothing was merged.")
+    if delete:  # the branch is merged, so only what is outside it can be lost
+        at_risk = work_at_risk(root, task, branch=False)
+        if at_risk and not force:
+            raise GitError(f"task {task.id}: --delete would lose {'; '.join(at_risk)}. Nothing was merged; "
+                           "merge without --delete, or pass --force to throw that away.")
     hint = (f"bring the task up to date with `specrelay update {task.id}` (it names the conflicts to fix in "
             f"{task.worktree}), then merge again")
     sha = gitrepo.merge(root, task.branch, ff_only=ff_only, message=f"Merge specrelay task {task.id}: {task.title}",
                         worktree=where, conflict_hint=hint)
     ledger.update_task(task.id, status="merged", message=f"merged into {task.base_branch} at {sha[:10]}")
+    dropped: list[str] = []
     if delete:
         if task.worktree.is_dir():
-            gitrepo.remove_worktree(root, task.worktree)
+            gitrepo.remove_worktree(root, task.worktree, force=force)
         gitrepo.delete_branch(root, task.branch, base=task.base_branch)
-        leftovers.drop_all(root, task.id)
-    return MergeResult(task.id, task.branch, task.base_branch, where, sha, unfinished, delete)
+        dropped = leftovers.drop_all(root, task.id)
+    return MergeResult(task.id, task.branch, task.base_branch, where, sha, unfinished, delete, dropped)
+
+
+def work_at_risk(root: Path, task: Task, *, tree: bool = True, branch: bool = True,
+                 refs: bool = True) -> list[str]:
+    """What removing the task's worktree (``tree``), branch (``branch``) and kept leftovers refs
+    (``refs``) would lose, one phrase each; empty when nothing would be.
+
+    The one rule ``discard``, ``merge --delete`` and ``gc`` refuse by, unless ``--force``.
+    """
+    in_tree = tree_at_risk(task.worktree) if tree and task.worktree.is_dir() else []
+    problems = [f"{phrase} in {task.worktree}" for phrase in in_tree]
+    if branch and gitrepo.branch_exists(root, task.branch):
+        unmerged = gitrepo.unmerged_commits(root, task.branch, task.base_branch or task.base_sha)
+        if unmerged:
+            problems.append(f"{plural(len(unmerged), 'commit')} on {task.branch} not merged into "
+                            f"{task.base_branch or task.base_sha[:10]}")
+    kept = leftovers.leftovers_of(root, task.id) if refs else []
+    if kept:
+        problems.append(f"the leftovers of an interrupted build step at {', '.join(k.ref for k in kept)}")
+    return problems
+
+
+def tree_at_risk(path: Path, head: str | None = None) -> list[str]:
+    """What removing the worktree at ``path`` would lose: uncommitted or untracked files, and commits
+    its HEAD (``head``, when known) holds that no branch does."""
+    dirty = gitrepo.is_dirty(path)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        return [f"uncommitted changes ({shown})"]
+    if head:
+        loose = gitrepo.run_git(["rev-list", "--max-count=1", head, "--not", "--branches"], path).stdout.split()
+        if loose:
+            return [f"commits on no branch (e.g. {loose[0][:12]})"]
+    return []
 
 
 def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = False) -> DiscardResult:
@@ -156,43 +185,28 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
     status = effective_status(task)
     if status == "running":
         raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
-    has_tree = task.worktree.is_dir()
-    has_branch = gitrepo.branch_exists(root, task.branch)
-    if not force:
-        _refuse_losing_work(root, task, has_tree, has_branch)
-    if has_tree:
-        gitrepo.remove_worktree(root, task.worktree, force=force)
-    else:
-        gitrepo.prune_worktrees(root)
-    if has_branch:
-        gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
-    refs = leftovers.drop_all(root, task.id)
-    if status == "merged":
-        if has_tree or has_branch:
-            ledger.update_task(task.id, message=f"{task.message}; worktree and branch removed" if task.message
-                               else "worktree and branch removed")
-    else:
-        ledger.update_task(task.id, status="discarded", message="worktree and branch removed")
+    with task_lock(task.folder, task.id):  # no resume may start in a worktree being removed
+        has_tree = task.worktree.is_dir()
+        has_branch = gitrepo.branch_exists(root, task.branch)
+        at_risk = work_at_risk(root, task, tree=has_tree, branch=has_branch)
+        if at_risk and not force:
+            raise GitError(f"task {task.id} has work that would be lost: {'; '.join(at_risk)}. "
+                           f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
+        if has_tree:
+            gitrepo.remove_worktree(root, task.worktree, force=force)
+        else:
+            gitrepo.prune_worktrees(root)
+        if has_branch:
+            gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
+        refs = leftovers.drop_all(root, task.id)
+        if status == "merged":
+            if has_tree or has_branch:
+                ledger.update_task(task.id, message=f"{task.message}; worktree and branch removed"
+                                   if task.message else "worktree and branch removed")
+        else:
+            ledger.update_task(task.id, status="discarded", message="worktree and branch removed")
     return DiscardResult(task.id, "merged" if status == "merged" else "discarded", has_tree, has_branch, refs,
                          task.folder)
-
-
-def _refuse_losing_work(root: Path, task: Task, has_tree: bool, has_branch: bool) -> None:
-    problems = []
-    dirty = gitrepo.is_dirty(task.worktree) if has_tree else []
-    if dirty:
-        problems.append(f"uncommitted changes in {task.worktree} ({', '.join(dirty[:5])})")
-    if has_branch:
-        unmerged = gitrepo.unmerged_commits(root, task.branch, task.base_branch or task.base_sha)
-        if unmerged:
-            problems.append(f"{len(unmerged)} commit(s) on {task.branch} not merged into "
-                            f"{task.base_branch or task.base_sha[:10]}")
-    kept = leftovers.leftovers_of(root, task.id)
-    if kept:
-        problems.append(f"leftovers of an interrupted build step at {', '.join(k.ref for k in kept)}")
-    if problems:
-        raise GitError(f"task {task.id} has work that would be lost: {'; '.join(problems)}. "
-                       f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
 
 
 def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
@@ -200,7 +214,8 @@ def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
 
     Refuses a running task and a worktree with uncommitted changes; on a conflict the merge is
     aborted and the files are named. The base branch's tip becomes the task's base, so later diffs
-    and reviews are ``base..HEAD`` from it.
+    and reviews are ``base..HEAD`` from it. When new commits came in, the verify and review steps
+    after the last build step are reopened, and a finished task is paused until they run again.
     """
     task = load_task(root, ledger, task_id)
     status = effective_status(task)
@@ -226,5 +241,34 @@ def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
                     f"commit, then `specrelay update {task.id}` records the new base")
             sha = gitrepo.merge(root, task.base_branch, message=f"Merge {task.base_branch} into {task.branch}",
                                 worktree=task.worktree, conflict_hint=hint)
-        ledger.update_task(task.id, base_sha=new_base)
-    return UpdateResult(task.id, task.branch, task.base_branch, task.base_sha, new_base, sha)
+        reopened = _reopen_checks(ledger, task, status, new_base) if sha is not None else []
+        if not reopened:
+            ledger.update_task(task.id, base_sha=new_base)
+    return UpdateResult(task.id, task.branch, task.base_branch, task.base_sha, new_base, sha, reopened)
+
+
+def _reopen_checks(ledger: Ledger, task: Task, status: str, new_base: str) -> list[str]:
+    """New commits came in: the verify and review steps after the last build step no longer speak
+    for the branch, so they are reopened (with the new base, in one transaction); their titles.
+
+    A finished task is paused, to be verified and reviewed again by ``resume``.
+    """
+    steps = ledger.steps(task.id)
+    last_build = max((r["idx"] for r in steps if r["kind"] == str(StepKind.IMPLEMENT)), default=-1)
+    again = [r for r in steps[last_build + 1:] if r["status"] == "done"]
+    if not again:
+        return []
+    row = ledger.task(task.id)
+    state = json.loads(row["state"]) if row and row["state"] else {}
+    # A new generation: the review sees a new diff, so its earlier call must not be replayed.
+    state.update(attempt=0, fix=None, verdict=None, gen=state.get("gen", 0) + 1)
+    changes: dict[str, Any] = {"base_sha": new_base, "state": json.dumps(state)}
+    if status in ("done", "needs_attention"):
+        changes.update(status="paused", current_step=again[0]["title"],
+                       message=f"updated from {task.base_branch} ({new_base[:10]}); `specrelay resume {task.id}` "
+                               "verifies and reviews it again")
+    with ledger.transaction():
+        for r in again:
+            ledger.update_step(task.id, r["idx"], status="pending", started_at=None)
+        ledger.update_task(task.id, **changes)
+    return [r["title"] for r in again]

@@ -6,7 +6,8 @@ setting up). A candidate is skipped, and reported, when removing it could lose w
 untracked files, commits its ``HEAD`` holds that no branch does, a git lock on the worktree, or (for
 a folder git does not know) any file at all. ``force`` removes those too. A task branch is deleted
 only when every commit on it is in another branch. Git's records of worktrees whose folders were
-deleted by hand are pruned, and a removed task's kept leftovers refs go with it. Tasks that still
+deleted by hand are pruned. A removed task's kept leftovers refs are on no branch, so like
+``discard`` gc keeps them (and says how to look at them) unless ``force``. Tasks that still
 matter and whose worktree is gone are only reported.
 
 A worktree with no task record but with a task folder is a task being created (or one whose
@@ -16,6 +17,7 @@ creation was cut off): it is left alone for ``CREATION_GRACE_S`` after it appear
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,10 +26,12 @@ from typing import Any
 
 from specrelay import gitrepo, paths
 from specrelay.engine import leftovers
+from specrelay.engine.finish import tree_at_risk, work_at_risk
 from specrelay.engine.lock import is_running
-from specrelay.engine.task import all_tasks
+from specrelay.engine.task import Task, all_tasks
 from specrelay.errors import GitError
 from specrelay.ledger import Ledger
+from specrelay.text import plural
 
 #: Task statuses whose worktree is no longer needed.
 COLLECTABLE = ("merged", "discarded")
@@ -91,7 +95,8 @@ class GcReport:
 def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = False) -> GcReport:
     """Remove (or, with ``dry_run``, list) what nothing needs any more; see the module docstring."""
     report = GcReport(dry_run=dry_run)
-    with gitrepo.repo_lock(root):
+    # A dry run changes nothing, so it takes no lock (and creates no lock file).
+    with contextlib.nullcontext() if dry_run else gitrepo.repo_lock(root):
         registered = {_key(w.path): w for w in gitrepo.list_worktrees(root)[1:]}
         tasks = all_tasks(root, ledger)
         owned = {_key(t.worktree) for t in tasks}
@@ -101,7 +106,7 @@ def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = 
                     _collect_task(root, task, registered.get(_key(task.worktree)), report, dry_run, force)
                 _collect_branch(root, task.branch, task.base_branch, task.id, report, dry_run)
                 if not task.worktree.is_dir() or _key(task.worktree) in report.gone:
-                    _collect_leftovers(root, task.id, report, dry_run)
+                    _collect_leftovers(root, task, report, dry_run, force)
             elif not task.worktree.is_dir():
                 report.add(GcAction("missing", "reported", f"{task.status}; its branch {task.branch} is kept. "
                                     f"`specrelay discard {task.id}` cleans up", path=str(task.worktree),
@@ -119,12 +124,18 @@ def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = 
     return report
 
 
-def _collect_leftovers(root: Path, task_id: str, report: GcReport, dry_run: bool) -> None:
-    """A finished task's kept leftovers go with its worktree."""
-    for kept in leftovers.leftovers_of(root, task_id):
+def _collect_leftovers(root: Path, task: Task, report: GcReport, dry_run: bool, force: bool) -> None:
+    """A finished task's kept leftovers are on no branch: like ``discard``, gc keeps them unless ``force``."""
+    at_risk = work_at_risk(root, task, tree=False, branch=False)
+    for kept in leftovers.leftovers_of(root, task.id):
+        files = ", ".join(kept.files)
+        if at_risk and not force:
+            report.add(GcAction("leftovers", "kept", f"kept from an interrupted build step ({files}) and on no "
+                                f"branch; see them with `git diff {kept.ref}^ {kept.ref}`, pass --force to remove "
+                                "them", task=task.id, ref=kept.ref))
+            continue
         report.add(GcAction("leftovers", "would remove" if dry_run else "removed",
-                            f"kept from an interrupted build step ({', '.join(kept.files)})", task=task_id,
-                            ref=kept.ref))
+                            f"kept from an interrupted build step ({files}) (--force)", task=task.id, ref=kept.ref))
         if not dry_run:
             gitrepo.delete_ref(root, kept.ref)
 
@@ -169,7 +180,7 @@ def _collect_stray(root: Path, path: Path, wt: gitrepo.Worktree | None, report: 
     kind = "worktree" if task else "stray"
     if files and not force:
         shown = ", ".join(str(p.relative_to(path)) for p in files[:5]) + (" ..." if len(files) > 5 else "")
-        report.add(GcAction(kind, "skipped", f"not a git worktree and holds {len(files)} file(s) ({shown}); "
+        report.add(GcAction(kind, "skipped", f"not a git worktree and holds {plural(len(files), 'file')} ({shown}); "
                             "move what you need, or pass --force", path=str(path), task=task))
         return
     report.add(GcAction(kind, "would remove" if dry_run else "removed",
@@ -198,21 +209,14 @@ def _remove_worktree(root: Path, wt: gitrepo.Worktree, kind: str, reason: str, r
 
 
 def _work_at_risk(path: Path, wt: gitrepo.Worktree) -> str | None:
-    """Why removing this worktree could lose something, or None."""
+    """Why removing this worktree could lose something (the rule ``discard`` uses too), or None."""
     if wt.locked:
         return "it is locked (`git worktree lock`)"
     try:
-        dirty = gitrepo.is_dirty(path)
+        risk = tree_at_risk(path, wt.head)
     except GitError as exc:
         return f"git cannot read it ({str(exc).splitlines()[0]})"
-    if dirty:
-        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
-        return f"it has uncommitted changes ({shown})"
-    if wt.head:
-        loose = gitrepo.run_git(["rev-list", "--max-count=1", wt.head, "--not", "--branches"], path).stdout.split()
-        if loose:
-            return f"its HEAD holds commits on no branch (e.g. {loose[0][:12]})"
-    return None
+    return f"it holds {'; '.join(risk)}" if risk else None
 
 
 def _collect_branch(root: Path, branch: str, base: str | None, task: str | None, report: GcReport,
@@ -229,7 +233,9 @@ def _collect_branch(root: Path, branch: str, base: str | None, task: str | None,
     only_here = gitrepo.run_git(["rev-list", f"refs/heads/{branch}", "--not", f"--exclude={branch}",
                                  "--branches"], root).stdout.split()
     if only_here:
-        report.add(GcAction("branch", "kept", f"{len(only_here)} commit(s) on it are not merged anywhere", **common))
+        verb = "is" if len(only_here) == 1 else "are"
+        report.add(GcAction("branch", "kept", f"{plural(len(only_here), 'commit')} on it {verb} not merged anywhere",
+                            **common))
         return
     report.add(GcAction("branch", "would remove" if dry_run else "removed", "fully merged", **common))
     if not dry_run:

@@ -21,7 +21,9 @@ from typing import Any
 from specrelay import gitrepo
 from specrelay.config import Config
 from specrelay.engine.budget import TaskBudget
+from specrelay.engine.finish import check_resumable
 from specrelay.engine.lock import task_lock
+from specrelay.engine.openwork import failed_verification_message, failing_checks
 from specrelay.engine.phases import StepRun
 from specrelay.engine.phases.base import Emit
 from specrelay.engine.phases.implement import run_implement
@@ -44,6 +46,7 @@ from specrelay.errors import (
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger
 from specrelay.llm import Client
+from specrelay.text import plural
 from specrelay.workflow import StepKind, Workflow, load_workflow, validate
 from specrelay.workflow.ticks import set_box
 
@@ -78,9 +81,7 @@ class Runner:
         ``budget_usd`` replaces the task's budget (``resume --budget``), once the lock is held.
         """
         task = self.task
-        if not task.worktree.is_dir():
-            raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). "
-                            f"Its branch {task.branch} is kept; `specrelay discard {task.id}` cleans up.")
+        check_resumable(task)  # the rule every face shares: running, merged, discarded, worktree gone
         with task_lock(task.folder, task.id), signals_pause(self.cancel):
             task = self.task = load_task(self.root, self.ledger, task.id)  # as it is now, under the lock
             if task.status in FINISHED:
@@ -170,7 +171,11 @@ class Runner:
             statuses = [r["status"] for r in self.ledger.steps(self.task.id)]
             idx = next((i for i, s in enumerate(statuses) if s != "done"), None)
             if idx is None:
-                self._finish("done", _done_message(self._state().get("verdict")))
+                failing = failing_checks(self.task)
+                if failing:  # every step ran, but nothing that fails its checks is ever ready to merge
+                    self._finish("needs_attention", failed_verification_message(self.task.id, failing))
+                else:
+                    self._finish("done", _done_message(self._state().get("verdict")))
                 return
             if await self._run_step(workflow, idx, client):
                 return
@@ -239,7 +244,7 @@ class Runner:
         impl = _loop_start(workflow, run.index)
         max_rounds = (run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.get("extra_rounds", 0)
         if impl is None or run.round >= max_rounds:
-            message = f"changes still requested after {run.round} round(s): {'; '.join(review.open_items)}"
+            message = f"changes still requested after {plural(run.round, 'round')}: {'; '.join(review.open_items)}"
             self._commit(workflow, run, t0, detail=detail, state=state, finish=("needs_attention", message))
             return True
         blocking = counted(len(review.open_items), "blocking finding")
@@ -304,9 +309,10 @@ class Runner:
 def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
     """Allow the task's review→fix loop ``extra`` more rounds (``resume --rounds N``).
 
-    A task that ended as needs_attention continues from its review step: the loop is reopened as if
-    the bound had been higher, so the builder gets that review's findings in a new round. Any other
-    task only keeps the larger allowance for when its review comes.
+    A task that ended as needs_attention continues from its build step: the loop is reopened as if
+    the bound had been higher, so the builder gets that review's findings (or, when the last
+    verification failed, its failing output) in a new round, and verify and review run again. Any
+    other task only keeps the larger allowance for when its review comes.
     """
     task = load_task(root, ledger, task_id)
     with task_lock(task.folder, task.id):
@@ -317,19 +323,32 @@ def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
             ledger.update_task(task.id, state=json.dumps(state))
             return load_task(root, ledger, task.id)
         steps = ledger.steps(task.id)
-        review = next((r["idx"] for r in reversed(steps)
-                       if r["kind"] == str(StepKind.REVIEW) and r["status"] == "done"), None)
-        impl = next((r["idx"] for r in reversed(steps[:review or 0]) if r["kind"] == str(StepKind.IMPLEMENT)), None)
-        if review is None or impl is None:
-            raise UserError(f"task {task.id} has no review step that sends work back to a build step, so more "
-                            "rounds would change nothing.")
-        state.update(attempt=0, fix="findings")
+        failing = bool(failing_checks(task))
+        impl, end = _loop_to_reopen(steps, verification_failed=failing)
+        if impl is None:
+            raise UserError(f"task {task.id} has no review or verify step that sends work back to a build step, "
+                            "so more rounds would change nothing.")
+        # After a failed verification the builder sees its output; otherwise the review's findings.
+        state.update(attempt=0, fix="verify" if failing else "findings")
         with ledger.transaction():  # the reopened loop and the new round land together, as _commit does
-            for i in range(impl, review + 1):
+            for i in range(impl, end + 1):
                 ledger.update_step(task.id, i, status="pending", started_at=None)
             ledger.update_task(task.id, state=json.dumps(state), rounds=task.rounds + 1, status="paused",
                                message=None, current_step=steps[impl]["title"])
     return load_task(root, ledger, task.id)
+
+
+def _loop_to_reopen(steps: list[Any], *, verification_failed: bool) -> tuple[int | None, int]:
+    """The first and last step a new round reopens: from the build step before the last review (or,
+    after a failed verification, the last verify step) through the end of that loop."""
+    kinds = (str(StepKind.REVIEW), str(StepKind.VERIFY)) if verification_failed else (str(StepKind.REVIEW),)
+    anchor = next((r["idx"] for r in reversed(steps) if r["kind"] in kinds and r["status"] == "done"), None)
+    if anchor is None:
+        return None, 0
+    impl = next((r["idx"] for r in reversed(steps[:anchor]) if r["kind"] == str(StepKind.IMPLEMENT)), None)
+    # A failed verification is checked again, and whatever reviews come after it review again.
+    end = len(steps) - 1 if verification_failed else anchor
+    return impl, end
 
 
 def _done_message(verdict: str | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from specrelay import gitrepo
 from specrelay.config import Config
 from specrelay.engine.lock import is_running
+from specrelay.engine.openwork import open_work
 from specrelay.engine.task import Task, all_tasks, load_task
 from specrelay.errors import UserError
 from specrelay.ledger import Ledger
@@ -24,13 +25,16 @@ def effective_status(task: Task) -> str:
 
 
 def status_object(root: Path, ledger: Ledger, task: Task) -> dict[str, Any]:
+    """A task as ``status --json`` shows it; ``open`` lists what is unfinished (empty: ready to merge)."""
     usage = ledger.task_usage(task.id)
+    status = effective_status(task)
     steps = [{"title": r["title"], "kind": r["kind"], "presets": [p for p in r["presets"].split(",") if p],
               "status": r["status"], "round": r["round"],
               "detail": json.loads(r["detail"]) if r["detail"] else None}
              for r in ledger.steps(task.id)]
     return {
-        "id": task.id, "title": task.title, "status": effective_status(task), "workflow": task.workflow,
+        "id": task.id, "title": task.title, "status": status, "open": open_work(task, status),
+        "workflow": task.workflow,
         "branch": task.branch, "base_branch": task.base_branch, "base_sha": task.base_sha,
         "worktree": str(task.worktree), "worktree_exists": task.worktree.is_dir(), "folder": str(task.folder),
         "current_step": task.current_step, "message": task.message, "steps": steps, "rounds": task.rounds,

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from specrelay.engine.reviewdoc import SEVERITY_RANK, Review
+from specrelay.text import plural
 
 Verdict = Literal["approve", "request_changes"]
 
 
 def counted(n: int, noun: str) -> str:
-    """``1 finding``, ``2 findings``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """``1 finding``, ``2 findings`` (:func:`specrelay.text.plural`)."""
+    return plural(n, noun)
 
 
 def default_agreement(answered: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from specrelay.errors import GitError
+from specrelay.text import plural
 
 from .lock import repo_lock
 from .process import GitCommandError, run_git
@@ -46,7 +47,7 @@ def delete_branch(root: Path, name: str, force: bool = False, base: str | None =
             lost = _commits_only_on(root, name, base)
             if lost:
                 raise GitError(
-                    f"branch {name} has {len(lost)} commit(s) not merged into any other branch "
+                    f"branch {name} has {plural(len(lost), 'commit')} not merged into any other branch "
                     f"(newest {lost[0][:12]}); merge it first, or delete it with --force to drop them"
                 )
         try:

@@ -7,6 +7,7 @@ the loser fail rather than wait, so specrelay takes its own blocking lock first.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import threading
@@ -15,7 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from specrelay.paths import project_dir
+from specrelay.errors import UserError
+from specrelay.paths import make_dir, not_writable, project_dir
 
 from .stats import record_lock_wait
 
@@ -44,8 +46,7 @@ def repo_lock(root: Path) -> Iterator[None]:
     if path in held:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(path)
     try:
         _acquire(fd)
         held.add(path)
@@ -56,6 +57,29 @@ def repo_lock(root: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file's descriptor, creating it (and ``.specrelay/``) when needed.
+
+    flock needs no write access, so an existing lock file on a read-only ``.specrelay/`` is opened
+    for reading; one that cannot be created is a UserError naming the folder and the fix.
+    """
+    make_dir(path.parent)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise UserError(f"cannot open the repository lock {path}: {exc.strerror or exc}.") from exc
+        if path.is_file():
+            try:
+                return os.open(path, os.O_RDONLY)
+            except OSError:
+                pass
+        if exc.errno == errno.EROFS:
+            raise UserError(f"{path.parent} is on a read-only file system, so specrelay cannot create its "
+                            f"repository lock {path}; run from a writable copy of the repository.") from exc
+        raise UserError(not_writable(path)) from exc
 
 
 def _acquire(fd: int) -> None:

@@ -50,7 +50,17 @@ def find_root(start: Path) -> Path:
 
 
 def worktree_top(start: Path) -> Path:
-    """The top of the working tree (main or linked) that contains ``start``."""
+    """The top of the working tree (main or linked) that contains ``start``.
+
+    Inside the git folder (``.git`` or below) there is no working tree: a GitError says where to go.
+    """
+    if run_git(["rev-parse", "--is-inside-git-dir"], start).stdout.strip() == "true":
+        try:
+            hint = f" (e.g. `cd {find_root(start)}`)"
+        except GitError:
+            hint = ""
+        raise GitError(f"{start} is inside the repository's git folder, which has no files to work on; "
+                       f"run specrelay from a working tree of the repository{hint}.")
     return Path(run_git(["rev-parse", "--show-toplevel"], start).stdout.strip()).resolve()
 
 
