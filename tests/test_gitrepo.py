@@ -519,7 +519,7 @@ def test_delete_branch_refuses_unmerged_commits(repo: Path) -> None:
     branch = task_branch("t1")
     assert unmerged_commits(repo, branch, "main") == [tip]
     remove_worktree(repo, wt)
-    with pytest.raises(GitError, match=r"1 commit\(s\) not merged.*--force"):
+    with pytest.raises(GitError, match=r"1 commit not merged.*--force to drop it"):
         delete_branch(repo, branch)
     with pytest.raises(GitError, match=r"not merged"):
         delete_branch(repo, branch, base=base)

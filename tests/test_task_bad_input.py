@@ -78,7 +78,9 @@ def test_verify_command_that_hangs_times_out(tmp_path: Path) -> None:
     proc = run_cli("run", "x", "--json", cwd=repo)
     assert time.perf_counter() - t0 < 20
     status = json.loads(proc.stdout)
-    assert status["status"] == "done"  # the reviewer saw the failure and approved anyway
+    # The reviewer saw the failure and approved anyway: a verification still failing is open work,
+    # so the task needs attention instead of being ready to merge.
+    assert status["status"] == "needs_attention" and "sleep 30" in status["message"], status["message"]
     assert "timed out" in (Path(status["folder"]) / "verify_r1_a0_1.log").read_text()
 
 

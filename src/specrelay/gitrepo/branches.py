@@ -48,7 +48,8 @@ def delete_branch(root: Path, name: str, force: bool = False, base: str | None =
             if lost:
                 raise GitError(
                     f"branch {name} has {plural(len(lost), 'commit')} not merged into any other branch "
-                    f"(newest {lost[0][:12]}); merge it first, or delete it with --force to drop them"
+                    f"(newest {lost[0][:12]}); merge it first, or delete the branch with --force to drop "
+                    f"{'it' if len(lost) == 1 else 'them'}"
                 )
         try:
             run_git(["branch", "-D", "--", name], root)
