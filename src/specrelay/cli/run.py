@@ -155,20 +155,9 @@ def _gather_requests(words: list[str], files: list[Path]) -> list[str]:
 
 def _read_request_file(path: Path) -> str:
     """A request file's text; one clear line when it is missing, a folder, binary or empty."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"--file {path}: no such file; give the path of a text file holding the request.") from None
-    except IsADirectoryError:
-        raise UserError(f"--file {path} is a directory; give the path of a text file holding the request.") from None
-    except OSError as exc:
-        raise UserError(f"--file {path}: cannot read it ({exc.strerror or exc}).") from None
-    try:
-        if b"\0" in data:
-            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"--file {path} is not UTF-8 text (a binary file?); the request must be plain text.") from None
+    from specrelay.fsutil import read_user_text
+
+    text = read_user_text(path, "--file", "give the path of a text file holding the request")
     if not text.strip():
         raise UserError(f"--file {path} is empty: write what to build in it.")
     return text

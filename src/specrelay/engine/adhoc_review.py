@@ -21,7 +21,7 @@ from specrelay.engine.panel import Emit, PanelOutcome, PanelRequest, run_panel
 from specrelay.engine.phases.review import DIFF_TOKENS, review_system
 from specrelay.engine.task import LAST, check_preset_keys, matching_task_ids
 from specrelay.errors import GitError, UserError
-from specrelay.fsutil import atomic_write_text
+from specrelay.fsutil import atomic_write_text, read_user_text
 from specrelay.ledger import Ledger
 from specrelay.llm import CallResult, Client, estimate_tokens
 
@@ -101,16 +101,7 @@ def _uncommitted_files(here: Path) -> list[str]:
 def _read_spec(spec_file: Path | None) -> str | None:
     if spec_file is None:
         return None
-    try:
-        return spec_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"--spec {spec_file}: no such file; give the path of the spec to review against.") from None
-    except IsADirectoryError:
-        raise UserError(f"--spec {spec_file}: is a folder; give the path of a spec file in it.") from None
-    except OSError as exc:
-        raise UserError(f"--spec {spec_file}: cannot read it: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError:
-        raise UserError(f"--spec {spec_file}: not UTF-8 text; save the spec as UTF-8 and try again.") from None
+    return read_user_text(spec_file, "--spec", "give the path of the spec to review against")
 
 
 def review_context(root: Path, target: Target) -> C.Context:

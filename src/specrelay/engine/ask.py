@@ -16,6 +16,7 @@ from pathlib import Path
 from specrelay.config import Config, Preset, check_price_as, missing_keys_error
 from specrelay.engine.budget import Budget, output_floor
 from specrelay.errors import UserError
+from specrelay.fsutil import read_user_text
 from specrelay.ledger import Ledger
 from specrelay.llm import CallResult, Client, Usage, cost_of, estimate_tokens
 
@@ -23,8 +24,6 @@ ASK_SYSTEM = (
     "You are a senior software engineer answering a quick question from a colleague. "
     "Answer directly and concisely; use code blocks for code. If files are attached, ground your answer in them."
 )
-#: Bytes looked at for a NUL to tell a binary file from text (as git does).
-BINARY_SNIFF = 8000
 
 
 def check_prompt(prompt: str) -> None:
@@ -42,25 +41,7 @@ def check_budget(budget_usd: float | None) -> None:
 
 def read_attachments(files: list[Path]) -> list[tuple[Path, str]]:
     """Each ``--file`` as text; one clear error for a missing file, a folder, or a binary file."""
-    out = []
-    for path in files:
-        if path.is_dir():
-            raise UserError(f"--file {path}: is a directory; attach its files one by one "
-                            f"(--file {path / 'a.py'} --file ...).")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise UserError(f"--file {path}: no such file.") from None
-        except OSError as exc:
-            raise UserError(f"--file {path}: cannot read it ({exc.strerror or exc}).") from None
-        if b"\0" in data[:BINARY_SNIFF]:
-            raise UserError(f"--file {path}: is a binary file, not text; attach text files only.")
-        try:
-            out.append((path, data.decode("utf-8")))
-        except UnicodeDecodeError as exc:
-            raise UserError(f"--file {path}: is not UTF-8 text (byte {exc.start}); attach text files "
-                            "only, or save it as UTF-8.") from None
-    return out
+    return [(path, read_user_text(path, "--file", "attach text files, one --file each")) for path in files]
 
 
 def build_prompt(prompt: str, attachments: list[tuple[Path, str]]) -> str:
