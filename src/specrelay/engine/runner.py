@@ -352,11 +352,8 @@ def _loop_to_reopen(steps: list[Any], *, verification_failed: bool) -> tuple[int
 
 
 def _done_message(verdict: str | None) -> str:
-    if verdict == "approve":
-        return "approved"
-    if verdict == "request_changes":
-        return "the review asked only for non-blocking changes; see its findings before merging"
-    return "all steps finished"
+    # A decided "request_changes" never reaches here: it reopens the build step or needs attention.
+    return "approved" if verdict == "approve" else "all steps finished"
 
 
 def _shown_path(folder: Path, root: Path) -> Path:
