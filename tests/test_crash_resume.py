@@ -250,11 +250,12 @@ root, crash_at, workflow = Path.cwd(), int(sys.argv[1]), sys.argv[2]
 config, ledger = load_config(root), Ledger(paths.ledger_path(root))
 seen = []
 
-def emit(event, data):
-    if event in ("call_started", "call_delta"):  # nothing is recorded between them and the call's end
+def emit(event):
+    if event.event in ("call_started", "call_delta"):  # nothing is recorded between them and the call's end
         return
-    seen.append(event)
-    print(len(seen), event, data.get("title") or data.get("preset") or data.get("text") or "", flush=True)
+    seen.append(event.event)
+    data = event.fields()
+    print(len(seen), event.event, data.get("title") or data.get("preset") or data.get("text") or "", flush=True)
     if len(seen) == crash_at:
         os.kill(os.getpid(), signal.SIGKILL)
 

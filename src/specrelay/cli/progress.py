@@ -22,6 +22,17 @@ from rich.markup import escape
 
 from specrelay.cli.common import console as default_console
 from specrelay.cli.common import money, plural, tokens
+from specrelay.engine.events import (
+    CallDelta,
+    CallFailed,
+    CallFinished,
+    CallStarted,
+    Event,
+    Note,
+    StepFinished,
+    StepStarted,
+    TaskStopped,
+)
 
 MODES = ("text", "json", "none")
 #: Seconds between two signs of life of a call still running, when no live line can be drawn.
@@ -83,36 +94,37 @@ class Progress:
     def quiet(self) -> bool:
         return self.mode == "none"
 
-    def __call__(self, event: str, data: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         # Progress is best effort: a closed pipe (`specrelay run ... | head`) must not fail the task.
         try:
-            self._track(event, data)
+            self._track(event)
             if self.mode == "json":
-                self._json(event, data)
+                if not isinstance(event, CallDelta):  # one line per chunk would drown the rest
+                    self._json(event.event, event.fields())
             elif self.mode == "text":
-                self._show(event, data)
+                self._show(event)
         except (OSError, SystemExit, ValueError):  # ValueError: a file closed under us
             self.mode = "none"
 
     # -- state -------------------------------------------------------------------------------
 
-    def _track(self, event: str, data: dict[str, Any]) -> None:
+    def _track(self, event: Event) -> None:
         with self._calls_lock:
-            if event == "call_started":
+            if isinstance(event, CallStarted):
                 self._next_call += 1
-                self.calls[self._next_call] = _Call(data.get("preset", "?"), data.get("step", ""))
-            elif event == "call_delta" and self.calls:
-                self.calls[max(self.calls)].chars += data.get("chars", 0)
-            elif event in ("call_finished", "call_failed") and self.calls:
-                self._end_call(data.get("preset"))
-        if event == "call_finished" and not data.get("reused"):
-            self.tokens += data["input_tokens"] + data["output_tokens"]
-            if data["cost_usd"] is None:
+                self.calls[self._next_call] = _Call(event.preset, event.step)
+            elif isinstance(event, CallDelta) and self.calls:
+                self.calls[max(self.calls)].chars += event.chars
+            elif isinstance(event, (CallFinished, CallFailed)) and self.calls:
+                self._end_call(event.preset)
+        if isinstance(event, CallFinished) and not event.reused:
+            self.tokens += event.input_tokens + event.output_tokens
+            if event.cost_usd is None:
                 self.cost_unknown = True
             else:
-                self.cost += data["cost_usd"]
+                self.cost += event.cost_usd
                 self.priced += 1
-            self.simulated = self.simulated or data["simulated"]
+            self.simulated = self.simulated or event.simulated
 
     def _end_call(self, preset: str | None) -> None:
         # A fallback may answer for another preset; the oldest call of that preset, else the oldest.
@@ -131,38 +143,38 @@ class Progress:
     def _stamp(self) -> str:
         return f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] {self.prefix}".rstrip()
 
-    def _show(self, event: str, data: dict[str, Any]) -> None:
+    def _show(self, event: Event) -> None:
         elapsed = self._stamp()
-        if event == "step_started":
-            self.step = data["title"]
-            who = ", ".join(data["presets"]) or "commands"
-            rnd = f" · round {data['round']}" if data["round"] > 1 else ""
-            self._print(f"{elapsed} [bold]▶ {escape(data['title'])}[/] · {who}{rnd}")
-        elif event == "call_finished":
-            self._print(f"{elapsed}   {self._call_line(data)}")
-        elif event == "step_finished":
+        if isinstance(event, StepStarted):
+            self.step = event.title
+            who = ", ".join(event.presets) or "commands"
+            rnd = f" · round {event.round}" if event.round > 1 else ""
+            self._print(f"{elapsed} [bold]▶ {escape(event.title)}[/] · {who}{rnd}")
+        elif isinstance(event, CallFinished):
+            self._print(f"{elapsed}   {self._call_line(event)}")
+        elif isinstance(event, StepFinished):
             self.step = None
-            detail = data.get("detail") or {}
+            detail = event.detail
             extra = ""
             if "state" in detail:  # a verify step
-                self._verified(elapsed, data, detail)
+                self._verified(elapsed, event, detail)
                 return
             if "verdict" in detail:
                 extra = f" · {detail['verdict']} ({plural(detail['findings'], 'finding')})"
-            self._print(f"{elapsed} [green]✓ {escape(data['title'])}[/]{extra} ({data['seconds']:.1f} s)")
-        elif event == "note":
-            self._print(f"{elapsed}   [yellow]{escape(data['text'])}[/]")
-        elif event == "task_stopped" and self.step:  # the step cut off: say so, the reason follows below
-            mark = "⏸" if data["status"] == "paused" else "✗"
-            self._print(f"{elapsed} [red]{mark} {escape(self.step)}[/] · {data['status']}")
+            self._print(f"{elapsed} [green]✓ {escape(event.title)}[/]{extra} ({event.seconds:.1f} s)")
+        elif isinstance(event, Note):
+            self._print(f"{elapsed}   [yellow]{escape(event.text)}[/]")
+        elif isinstance(event, TaskStopped) and self.step:  # the step cut off: say so, the reason follows
+            mark = "⏸" if event.status == "paused" else "✗"
+            self._print(f"{elapsed} [red]{mark} {escape(self.step)}[/] · {event.status}")
 
-    def _call_line(self, data: dict[str, Any]) -> str:
-        head = f"{escape(data['preset'])} ({escape(data['model'])}) {tokens(data['input_tokens'])} in / " \
-               f"{tokens(data['output_tokens'])} out · "
-        if data.get("reused"):
-            return (head + f"reused from the ledger (paid before: {money(data['cost_usd'])}, not added) · "
+    def _call_line(self, call: CallFinished) -> str:
+        head = f"{escape(call.preset)} ({escape(call.model)}) {tokens(call.input_tokens)} in / " \
+               f"{tokens(call.output_tokens)} out · "
+        if call.reused:
+            return (head + f"reused from the ledger (paid before: {money(call.cost_usd)}, not added) · "
                     f"this run {tokens(self.tokens)} tok, {self.total()}")
-        return (head + f"{money(data['cost_usd'])} · {data['latency_s']:.1f} s · "
+        return (head + f"{money(call.cost_usd)} · {call.latency_s:.1f} s · "
                 f"this run {tokens(self.tokens)} tok, {self.total()}")
 
     def beat(self, call: _Call, now: float) -> None:
@@ -179,14 +191,14 @@ class Progress:
         except (OSError, SystemExit, ValueError):
             self.mode = "none"
 
-    def _verified(self, elapsed: str, data: dict[str, Any], detail: dict[str, Any]) -> None:
+    def _verified(self, elapsed: str, step: StepFinished, detail: dict[str, Any]) -> None:
         """A verify step's end: ✓ passed, ✗ FAILED with each failing command, or none configured."""
         from specrelay.cli.summary import VERIFY_MARK, VERIFY_STYLE, command_outcome
 
         state = detail["state"]
         colour, mark = VERIFY_STYLE[state], VERIFY_MARK[state]
         words = {"passed": "passed", "failed": "FAILED", "not_configured": "no verification configured"}[state]
-        self._print(f"{elapsed} [{colour}]{mark} {escape(data['title'])}[/] · {words} ({data['seconds']:.1f} s)")
+        self._print(f"{elapsed} [{colour}]{mark} {escape(step.title)}[/] · {words} ({step.seconds:.1f} s)")
         for c in detail.get("commands", []) if state == "failed" else []:
             if c["exit_code"] != 0 or c["timed_out"]:
                 self._print(f"{elapsed}   [red]✗[/] {escape(command_outcome(c))}")
@@ -201,8 +213,6 @@ class Progress:
     # -- json --------------------------------------------------------------------------------
 
     def _json(self, event: str, data: dict[str, Any]) -> None:
-        if event == "call_delta":
-            return  # one line per streamed chunk would drown the rest; call_progress carries the count
         fields = {k: round(v, 6 if k == "cost_usd" else 3) if isinstance(v, float) else v for k, v in data.items()}
         line = {"event": event, "task": self.label, "t": round(time.perf_counter() - self.t0, 3), **fields}
         sys.stderr.write(json.dumps(line, default=str) + "\n")

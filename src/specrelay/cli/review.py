@@ -6,7 +6,7 @@ Exit codes: 0 approve (or nothing to review), 1 request_changes, 2 errors.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -14,6 +14,9 @@ from rich.markup import escape
 from specrelay.cli import app
 from specrelay.cli.common import console, err_console, money, open_ledger, print_json, repo_root
 from specrelay.errors import SpecRelayError, UserError
+
+if TYPE_CHECKING:
+    from specrelay.engine.events import Event
 
 
 @app.command("review")
@@ -97,15 +100,16 @@ def _print_report(label: str, files: int, folder: Path) -> None:
     console.print(f"Report saved in {folder}", style="dim", markup=False)
 
 
-def _reviewer_line(event: str, data: dict[str, Any]) -> None:
+def _reviewer_line(event: Event) -> None:
     """Each reviewer starting and finishing, on stderr: stdout holds only the report (or its JSON)."""
-    who = escape(data["preset"])
-    if event == "reviewer_started":
-        err_console.print(f"▶ {who} reviewing ({data['index']} of {data['of']})", soft_wrap=True)
-    elif event == "reviewer_failed":  # a lone reviewer's failure is the command's error, printed next
-        why = "" if data["of"] == 1 else f" {escape(data['error'])}"
-        err_console.print(f"[red]✗ {who} failed{':' if why else ''}[/]{why}", soft_wrap=True)
-    elif event == "reviewer_finished":
-        n, cost = data["findings"], money(data["cost_usd"], simulated=data["simulated"])
-        err_console.print(f"✓ {who} ({escape(data['model'])}) said {data['verdict']} · "
-                          f"{n} finding{'' if n == 1 else 's'} · {cost} · {data['latency_s']:.1f} s", soft_wrap=True)
+    from specrelay.engine.events import ReviewerFailed, ReviewerFinished, ReviewerStarted
+
+    if isinstance(event, ReviewerStarted):
+        err_console.print(f"▶ {escape(event.preset)} reviewing ({event.index} of {event.of})", soft_wrap=True)
+    elif isinstance(event, ReviewerFailed):  # a lone reviewer's failure is the command's error, printed next
+        why = "" if event.of == 1 else f" {escape(event.error)}"
+        err_console.print(f"[red]✗ {escape(event.preset)} failed{':' if why else ''}[/]{why}", soft_wrap=True)
+    elif isinstance(event, ReviewerFinished):
+        n, cost = event.findings, money(event.cost_usd, simulated=event.simulated)
+        err_console.print(f"✓ {escape(event.preset)} ({escape(event.model)}) said {event.verdict} · "
+                          f"{n} finding{'' if n == 1 else 's'} · {cost} · {event.latency_s:.1f} s", soft_wrap=True)

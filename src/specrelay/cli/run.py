@@ -179,6 +179,7 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
     """
     from specrelay.cli.progress import Progress, pulse
     from specrelay.engine import run_tasks, task_summary
+    from specrelay.engine.events import quiet, tee
 
     several = len(starts) > 1 or bool(also)
     mode = "text" if logs else (progress or ("none" if json_out else "text"))
@@ -189,7 +190,7 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
         if log is not None:
             outs[task.id] = log
         if logs:  # a detached run: everything goes to the task's run.log
-            return beating.watch(Progress(console=log, mode="text")) if log is not None else _quiet
+            return beating.watch(Progress(console=log, mode="text")) if log is not None else quiet
         # Every run keeps its progress in run.log; the terminal shows it too, as --progress says.
         out = _Tee(*([console] if mode == "text" else []), *([log] if log is not None else []))
         if header:
@@ -201,11 +202,7 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
             return text
         as_json = beating.watch(Progress(label=task.id, mode="json"))
 
-        def both(event: str, data: dict[str, Any]) -> None:
-            text(event, data)
-            as_json(event, data)
-
-        return both
+        return tee(text, as_json)
 
     try:
         with pulse() as beating:
@@ -238,10 +235,6 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
         raise SystemExit(max(exit_code(o.error) for _, o in failed))
     if any(s["status"] != "done" for s in [*summaries.values(), *(also or [])]):
         raise SystemExit(1)
-
-
-def _quiet(event: str, data: dict[str, Any]) -> None:
-    pass
 
 
 def _not_created(request: str, error: BaseException | None) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from typing import Any
 from specrelay import gitrepo, paths
 from specrelay.config import Config
 from specrelay.engine import context as C
-from specrelay.engine.panel import Emit, PanelOutcome, PanelRequest, run_panel
+from specrelay.engine.events import EventSink
+from specrelay.engine.panel import PanelOutcome, PanelRequest, run_panel
 from specrelay.engine.phases.review import DIFF_TOKENS, review_system
 from specrelay.engine.task import LAST, check_preset_keys, matching_task_ids
 from specrelay.errors import GitError, UserError
@@ -149,7 +150,7 @@ def check_review(root: Path, config: Config, target: Target, presets: list[str])
 
 
 async def review_target(root: Path, config: Config, ledger: Ledger, target: Target, presets: list[str],
-                        context: C.Context, *, emit: Emit | None = None) -> tuple[PanelOutcome, Path]:
+                        context: C.Context, *, emit: EventSink | None = None) -> tuple[PanelOutcome, Path]:
     """Run the panel (or one reviewer) on ``target`` with the ``context`` :func:`check_review` gave;
     returns the outcome and the report folder. The verdict is the one rule's
     (:mod:`specrelay.engine.verdict`), as in a task. ``emit`` hears each reviewer start and finish

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from specrelay import paths
 from specrelay.config import Config
-from specrelay.engine.phases.base import Emit
+from specrelay.engine.events import EventSink
 from specrelay.engine.runner import Runner, signals_pause
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import Interrupted
@@ -36,7 +36,7 @@ class Outcome:
     error: BaseException | None = None
 
 
-def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: Callable[[Task], Emit],
+def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: Callable[[Task], EventSink],
               jobs: int, budget_usd: float | None = None) -> list[Outcome]:
     """Run every task to its end or to a resumable stop; one outcome per start, in order.
 
@@ -76,7 +76,7 @@ def run_tasks(root: Path, config: Config, starts: Sequence[Start], *, emit_for: 
 
 
 class _Batch:
-    def __init__(self, root: Path, config: Config, emit_for: Callable[[Task], Emit],
+    def __init__(self, root: Path, config: Config, emit_for: Callable[[Task], EventSink],
                  budget_usd: float | None) -> None:
         self.root = root
         self.config = config

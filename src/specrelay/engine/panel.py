@@ -4,8 +4,8 @@ their findings merged by agreement (:mod:`specrelay.engine.consolidate`).
 Used by a workflow's panel step and by ``specrelay review`` (also for one reviewer). A reviewer that
 fails (a provider error after retries and fallbacks, or invalid output after one repair) is reported
 as failed; the panel goes on while at least two reviewers (one, for a panel of one) have answered.
-Each reviewer's start and end are emitted as events (``reviewer_started``, ``reviewer_finished``,
-``reviewer_failed``) for a face to show.
+Each reviewer's start and end are emitted as events (:class:`ReviewerStarted`, :class:`ReviewerFinished`,
+:class:`ReviewerFailed`) for a face to show.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from specrelay.engine.consolidate import (
     consolidate,
 )
 from specrelay.engine.context import Context
+from specrelay.engine.events import EventSink, ReviewerFailed, ReviewerFinished, ReviewerStarted, quiet
 from specrelay.engine.review_report import render_blocking_for_builder, render_markdown, to_json
 from specrelay.engine.reviewdoc import Review
 from specrelay.errors import ProviderError, StepFailed
@@ -33,18 +34,12 @@ from specrelay.llm import CallResult
 
 #: How a panel calls one preset: (preset, system prompt, context, schema) → result.
 Call = Callable[..., Awaitable[CallResult]]
-#: Where a panel reports each reviewer's start and end: (event, data).
-Emit = Callable[[str, dict[str, Any]], None]
 
 SYNTHESIS_SYSTEM = (
     "You are the lead reviewer. Below is the merged result of several independent code reviews, already "
     "ranked by how many reviewers agree. Write a short prose synthesis (under 200 words) for the author: "
     "what matters most and why. Do not add new findings and do not change any verdict or severity."
 )
-
-
-def _quiet(event: str, data: dict[str, Any]) -> None:
-    """The default event sink: nobody is listening."""
 
 
 @dataclass(frozen=True)
@@ -76,31 +71,29 @@ class PanelOutcome:
         return self.verdict == "request_changes"
 
 
-async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: Path, emit: Emit) -> ReviewerResult:
+async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: Path, emit: EventSink) -> ReviewerResult:
     worker = folder / f"review_worker_{index}.json"
-    emit("reviewer_started", {"preset": preset, "index": index, "of": len(req.presets)})
+    emit(ReviewerStarted(preset, index, len(req.presets)))
     try:
         result = await call(preset, req.system, req.context, schema=Review)
     except (ProviderError, StepFailed) as exc:
         atomic_write_text(worker, json.dumps({"preset": preset, "error": str(exc)}, indent=2))
-        emit("reviewer_failed", {"preset": preset, "index": index, "of": len(req.presets), "error": str(exc)})
+        emit(ReviewerFailed(preset, index, len(req.presets), str(exc)))
         return ReviewerResult(preset=preset, model="", review=None, error=str(exc))
     review: Review = result.value
     atomic_write_text(worker, json.dumps({"preset": result.preset, "model": result.model,
                                           "cost_usd": result.cost_usd, "latency_s": round(result.latency_s, 3),
                                           **review.model_dump(mode="json")}, indent=2))
-    emit("reviewer_finished", {"preset": result.preset, "index": index, "model": result.model,
-                               "verdict": review.verdict, "findings": len(review.findings),
-                               "cost_usd": result.cost_usd, "simulated": result.simulated,
-                               "latency_s": result.latency_s})
+    emit(ReviewerFinished(result.preset, index, result.model, review.verdict, len(review.findings),
+                          result.cost_usd, result.simulated, result.latency_s))
     return ReviewerResult(preset=result.preset, model=result.model, review=review, cost_usd=result.cost_usd,
                           latency_s=result.latency_s)
 
 
 async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: int | None = None,
-                    emit: Emit | None = None) -> PanelOutcome:
+                    emit: EventSink | None = None) -> PanelOutcome:
     """Run every reviewer at once, consolidate, and write final_review.json / final_review.md."""
-    sink = emit or _quiet
+    sink = emit or quiet
     reviewers = [asyncio.ensure_future(_one(call, req, i, p, folder, sink)) for i, p in enumerate(req.presets, 1)]
     try:
         results = await asyncio.gather(*reviewers)

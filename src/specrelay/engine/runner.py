@@ -21,11 +21,11 @@ from typing import Any
 from specrelay import gitrepo
 from specrelay.config import Config
 from specrelay.engine.budget import TaskBudget
+from specrelay.engine.events import EventSink, Note, StepFinished, StepStarted, TaskFinished, TaskStopped, quiet
 from specrelay.engine.finish import check_resumable
 from specrelay.engine.lock import task_lock
 from specrelay.engine.openwork import failed_verification_message, failing_checks
 from specrelay.engine.phases import StepRun
-from specrelay.engine.phases.base import Emit
 from specrelay.engine.phases.implement import run_implement
 from specrelay.engine.phases.plan import run_plan
 from specrelay.engine.phases.review import FIX_FINDINGS, ReviewOutcome, run_review
@@ -54,15 +54,11 @@ DEFAULT_MAX_ROUNDS = 3
 FINISHED = ("done", "needs_attention", "merged", "discarded")
 
 
-def _quiet(event: str, data: dict[str, Any]) -> None:
-    pass
-
-
 class Runner:
     """Runs one task to its end (done / needs_attention) or to a clean, resumable stop."""
 
     def __init__(self, root: Path, ledger: Ledger, config: Config, task_id: str, *,
-                 emit: Emit = _quiet, models: dict[str, Any] | None = None) -> None:
+                 emit: EventSink = quiet, models: dict[str, Any] | None = None) -> None:
         self.root = root
         self.ledger = ledger
         self.config = config
@@ -124,7 +120,7 @@ class Runner:
                 state = self._state()
                 changes["state"] = json.dumps({**state, "gen": state.get("gen", 0) + 1})
             self.ledger.update_task(self.task.id, **changes)
-        self.emit("task_stopped", {"status": status, "message": message})
+        self.emit(TaskStopped(status, message))
 
     def cancel(self) -> None:
         """Pause the run as Ctrl-C would, from any thread: the step in progress is abandoned (a running
@@ -163,10 +159,10 @@ class Runner:
                         models=self.models)
         self._sync_ticks(workflow)
         if gitrepo.clear_stale_index_lock(self.task.worktree):
-            self.emit("note", {"text": "removed the index.lock a killed git command had left in the worktree"})
+            self.emit(Note("removed the index.lock a killed git command had left in the worktree"))
         elif gitrepo.index_locked(self.task.worktree):
-            self.emit("note", {"text": "the worktree's index.lock is held by a git command still running there; "
-                                       "if the build step cannot commit, stop that command and resume"})
+            self.emit(Note("the worktree's index.lock is held by a git command still running there; "
+                                       "if the build step cannot commit, stop that command and resume"))
         while True:
             statuses = [r["status"] for r in self.ledger.steps(self.task.id)]
             idx = next((i for i, s in enumerate(statuses) if s != "done"), None)
@@ -192,8 +188,7 @@ class Runner:
                       self.emit, generation=state.get("gen", 0), interrupted=interrupted)
         self.ledger.update_step(task.id, idx, status="running", round=task.rounds, started_at=time.time())
         self.ledger.update_task(task.id, current_step=step.title)
-        self.emit("step_started", {"title": step.title, "kind": str(step.kind), "presets": list(step.presets),
-                                   "round": task.rounds})
+        self.emit(StepStarted(step.title, str(step.kind), tuple(step.presets), task.rounds))
         t0 = time.perf_counter()
         if step.kind == StepKind.PLAN:
             await run_plan(run)
@@ -223,12 +218,12 @@ class Runner:
         if failed and impl is not None and attempt < self.config.verify.max_attempts:
             self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index),
                          state={**state, "attempt": attempt + 1, "fix": "verify"})
-            self.emit("note", {"text": f"verification failed; back to the builder (attempt {attempt + 1} of "
-                                       f"{self.config.verify.max_attempts})"})
+            self.emit(Note(f"verification failed; back to the builder (attempt {attempt + 1} of "
+                                       f"{self.config.verify.max_attempts})"))
             return False
         self._commit(workflow, run, t0, detail=detail, state=state)
         if failed:
-            self.emit("note", {"text": "verification still failing; the reviewer will see it"})
+            self.emit(Note("verification still failing; the reviewer will see it"))
         return False
 
     def _after_review(self, workflow: Workflow, run: StepRun, review: ReviewOutcome, state: dict[str, Any],
@@ -236,7 +231,7 @@ class Runner:
         detail: dict[str, Any] = {"verdict": review.verdict, "findings": review.findings}
         if review.note:  # the reviewer's own verdict did not count: say so where the verdict is shown
             detail["note"] = review.note
-            self.emit("note", {"text": review.note})
+            self.emit(Note(review.note))
         state = {**state, "verdict": review.verdict}
         if not review.wants_changes:
             self._commit(workflow, run, t0, detail=detail, state=state)
@@ -248,8 +243,8 @@ class Runner:
             self._commit(workflow, run, t0, detail=detail, state=state, finish=("needs_attention", message))
             return True
         blocking = counted(len(review.open_items), "blocking finding")
-        self.emit("note", {"text": f"review requested changes ({blocking}); "
-                                   f"round {run.round + 1}"})
+        self.emit(Note(f"review requested changes ({blocking}); "
+                                   f"round {run.round + 1}"))
         self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index), next_round=run.round + 1,
                      state={"attempt": 0, "fix": "findings", "gen": state.get("gen", 0),
                             "extra_rounds": state.get("extra_rounds", 0)})
@@ -281,14 +276,13 @@ class Runner:
                 changes.update(status=finish[0], message=finish[1], current_step=None)
             self.ledger.update_task(self.task.id, **changes)
         self._set_boxes(workflow, boxes)
-        self.emit("step_finished", {"title": run.step.title, "seconds": time.perf_counter() - t0,
-                                    "detail": detail or {}})
+        self.emit(StepFinished(run.step.title, time.perf_counter() - t0, detail or {}))
         if finish is not None:
-            self.emit("task_finished", {"status": finish[0], "message": finish[1]})
+            self.emit(TaskFinished(*finish))
 
     def _finish(self, status: str, message: str) -> None:
         self.ledger.update_task(self.task.id, status=status, message=message, current_step=None)
-        self.emit("task_finished", {"status": status, "message": message})
+        self.emit(TaskFinished(status, message))
 
     def _set_boxes(self, workflow: Workflow, boxes: dict[int, bool]) -> None:
         """Tick (True) or untick (False) steps by index in the task's workflow.md, in one write."""

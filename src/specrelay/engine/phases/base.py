@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,12 +9,11 @@ from typing import Any
 from specrelay import paths
 from specrelay.config import Config
 from specrelay.engine.context import Context
+from specrelay.engine.events import CallDelta, CallFailed, CallFinished, CallStarted, EventSink
 from specrelay.engine.task import Task
 from specrelay.fsutil import atomic_write_text
 from specrelay.llm import CallResult, Client, estimate_tokens
 from specrelay.workflow import Step
-
-Emit = Callable[[str, dict[str, Any]], None]
 
 
 def prompt(name: str) -> str:
@@ -39,7 +37,7 @@ class StepRun:
     index: int
     round: int
     attempt: int
-    emit: Emit
+    emit: EventSink
     #: Bumped when a step fails, so that a resumed failed step makes new calls instead of replaying.
     generation: int = 0
     #: True when this execution redoes one that was cut off (a crash, Ctrl-C).
@@ -83,22 +81,20 @@ class StepRun:
         """Call a preset with a fresh context; report it (its start, the text streamed, its end); record
         the context's token split."""
         phase = str(self.step.kind)
-        self.emit("call_started", {"step": self.step.title, "preset": preset})
+        self.emit(CallStarted(self.step.title, preset))
         counts = {"system": estimate_tokens(system), **ctx.token_counts()}
         kwargs: dict[str, Any] = {"phase": phase, "step": self.step.title, "context": counts,
                                   "key": self.next_key(),
-                                  "on_delta": lambda chunk: self.emit("call_delta", {"chars": len(chunk)})}
+                                  "on_delta": lambda chunk: self.emit(CallDelta(len(chunk)))}
         try:
             if schema is None:
                 result = await self.client.call(preset, system, ctx.render(), **kwargs)
             else:
                 result = await self.client.call_json(preset, system, ctx.render(), schema, **kwargs)
         except BaseException as exc:
-            self.emit("call_failed", {"step": self.step.title, "preset": preset, "error": str(exc)})
+            self.emit(CallFailed(self.step.title, preset, str(exc)))
             raise
-        self.emit("call_finished", {"step": self.step.title, "preset": result.preset, "model": result.model,
-                                    "input_tokens": result.usage.input_tokens,
-                                    "output_tokens": result.usage.output_tokens, "cost_usd": result.cost_usd,
-                                    "latency_s": result.latency_s, "simulated": result.simulated,
-                                    "reused": result.reused})
+        self.emit(CallFinished(self.step.title, result.preset, result.model, result.usage.input_tokens,
+                               result.usage.output_tokens, result.cost_usd, result.latency_s, result.simulated,
+                               result.reused))
         return result

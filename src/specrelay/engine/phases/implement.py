@@ -12,6 +12,7 @@ import re
 from specrelay import gitrepo
 from specrelay.engine import context as C
 from specrelay.engine import leftovers
+from specrelay.engine.events import Note
 from specrelay.engine.phases.base import StepRun, prompt
 from specrelay.errors import EditError, StepFailed
 
@@ -111,7 +112,7 @@ def _set_aside_leftovers(run: StepRun) -> str | None:
     ref = leftovers.set_aside(run.root, run.worktree, run.task.id,
                               f"specrelay {run.task.id}: leftovers of interrupted step {run.key}")
     if ref:
-        run.emit("note", {"text": f"uncommitted leftovers of an interrupted step were kept at {ref}"})
+        run.emit(Note(f"uncommitted leftovers of an interrupted step were kept at {ref}"))
     return ref
 
 
@@ -145,11 +146,11 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
                                             f"{result.text}\n")
                 raise StepFailed(f"step '{run.step.title}': the builder's edits could not be applied after "
                                  f"{MAX_CORRECTIONS} corrections: {_gist(exc)}. The full report: {report}") from None
-            run.emit("note", {"text": f"edits did not apply ({str(exc).splitlines()[0]}); asking for a fix"})
+            run.emit(Note(f"edits did not apply ({str(exc).splitlines()[0]}); asking for a fix"))
             ctx.add("previous", "Your previous reply", result.text)
             ctx.add("problem", "Why it could not be applied (nothing was changed)",
                     f"{exc}\n\nAnswer again with the complete, corrected set of SEARCH/REPLACE blocks.")
-    run.emit("note", {"text": f"applied edits to {', '.join(applied.changed) or 'no files'}"})
+    run.emit(Note(f"applied edits to {', '.join(applied.changed) or 'no files'}"))
     message = commit_message(run.read_artifact(run.spec_name) or "", run.task.request, run.step.title, run.round,
                              findings=bool(findings), failing=bool(failing_output))
     sha = gitrepo.commit_all(run.worktree, message, {
@@ -159,5 +160,5 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
         raise StepFailed(f"step '{run.step.title}': the builder's edits changed nothing in the worktree; "
                          f"see its reply with `specrelay show {run.task.id}`.")
     if kept and leftovers.drop_if_reproduced(run.root, kept, sha):
-        run.emit("note", {"text": "the redone step committed exactly the leftovers; their copy was dropped"})
+        run.emit(Note("the redone step committed exactly the leftovers; their copy was dropped"))
     return sha

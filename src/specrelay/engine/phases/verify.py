@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay.config import DEFAULT_KEY_ENVS, read_toml
+from specrelay.engine.events import Note
 from specrelay.engine.phases.base import StepRun
 from specrelay.errors import CommandNotRunnable, ConfigError
 
@@ -149,8 +150,8 @@ async def run_verify(run: StepRun) -> VerifyResult:
     """
     commands = commands_for(run)
     if not commands:
-        run.emit("note", {"text": "no verification configured: set [verify] commands in .specrelay/config.toml "
-                                  "(`specrelay init` detects your tests) or add <!-- run: ... --> to the step"})
+        run.emit(Note("no verification configured: set [verify] commands in .specrelay/config.toml "
+                                  "(`specrelay init` detects your tests) or add <!-- run: ... --> to the step"))
     results = [await _run_one(cmd, run, n) for n, cmd in enumerate(commands, 1)]
     outcome = VerifyResult(run.round, run.attempt, results)
     run.write_artifact("verify.json", json.dumps(outcome.to_json(), indent=2))
