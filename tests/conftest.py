@@ -13,12 +13,15 @@ import pytest
 
 KEY_ENVS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 
+# The offline switch, for the whole session: every test and every process a test starts (they inherit
+# the environment) refuses a real provider request. Set on import, before any test or fixture runs.
+os.environ["SPECRELAY_OFFLINE"] = "1"
+
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "specrelay-home"
     monkeypatch.setenv("SPECRELAY_HOME", str(home))
-    monkeypatch.setenv("SPECRELAY_OFFLINE", "1")
     for env in KEY_ENVS:
         monkeypatch.delenv(env, raising=False)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test User")

@@ -192,3 +192,19 @@ def test_bad_replies_files(tmp_path: Path, content: str | None, needle: str) -> 
     client = Client(load_config(None), Ledger(tmp_path / "ledger.db"))
     with pytest.raises(ConfigError, match=needle):
         client.call_sync("s", "", "q", phase="t")
+
+
+def test_the_offline_switch_is_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specrelay.llm.providers import NetworkRefused, offline, offline_guard
+
+    preset = load_config(None).preset("sonnet-reviewer")
+    assert offline()  # conftest turns it on for the whole session
+    with pytest.raises(NetworkRefused, match="refusing a real request"):
+        offline_guard(preset)
+    for off in ("", "0"):
+        monkeypatch.setenv("SPECRELAY_OFFLINE", off)
+        assert not offline()
+        offline_guard(preset)  # under pytest, yet nothing is sniffed: the switch alone decides
+    monkeypatch.delenv("SPECRELAY_OFFLINE")
+    assert not offline()
+

@@ -27,6 +27,7 @@ The CLI prints any ``SpecRelayError`` as one clear message and exits non-zero.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -64,11 +65,52 @@ class RunError(SpecRelayError):
     """A run could not go on; its state is saved and it can be resumed."""
 
 
+class FailureKind(StrEnum):
+    """Why a model call failed: the ``kind`` of a failed attempt and of a :class:`ProviderError`, and
+    the ``outcome`` of a failed call in the ledger (a successful one is ``"ok"``)."""
+
+    RATE_LIMIT = "rate_limit"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    AUTH = "auth"
+    REJECTED = "rejected"
+    INVALID_OUTPUT = "invalid_output"
+    ERROR = "error"
+    #: A scripted preset ran out of replies (never retried, never a ledger row).
+    REPLIES_EXHAUSTED = "replies_exhausted"
+    #: A reply reached the output cap a budget lowered it to: recorded, paid for, never used.
+    CUT_BY_BUDGET = "cut_by_budget"
+
+    @property
+    def retryable(self) -> bool:
+        """Worth another attempt on the same preset."""
+        return self in _RETRYABLE
+
+    @classmethod
+    def of_status(cls, status: int) -> FailureKind:
+        """The kind of an HTTP error status."""
+        if status == 429:
+            return cls.RATE_LIMIT
+        if status >= 500 or status in (408, 409):
+            return cls.SERVER
+        if status in (401, 403):
+            return cls.AUTH
+        return cls.REJECTED
+
+
+_RETRYABLE = frozenset({FailureKind.RATE_LIMIT, FailureKind.SERVER, FailureKind.TIMEOUT, FailureKind.CONNECTION})
+
+#: The kinds an attempt can fail with as a provider would (what a scripted reply may name).
+ATTEMPT_KINDS = (FailureKind.RATE_LIMIT, FailureKind.SERVER, FailureKind.TIMEOUT, FailureKind.CONNECTION,
+                 FailureKind.AUTH, FailureKind.REJECTED, FailureKind.ERROR)
+
+
 class ProviderError(RunError):
     """A provider kept failing after retries and fallbacks."""
 
     def __init__(self, message: str, *, provider: str = "", status: int | None = None,
-                 retry_after: float | None = None, kind: str = "error") -> None:
+                 retry_after: float | None = None, kind: FailureKind = FailureKind.ERROR) -> None:
         super().__init__(message)
         self.provider = provider
         self.status = status

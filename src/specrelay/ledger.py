@@ -16,10 +16,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from specrelay import ledger_errors, paths
-from specrelay.errors import UserError
+from specrelay.errors import FailureKind, UserError
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_calls", """
@@ -107,7 +107,7 @@ class CallRecord:
     model: str
     started_at: float
     latency_s: float
-    outcome: str  # "ok" or an error kind: rate_limit, server, timeout, connection, rejected, invalid_output, ...
+    outcome: Literal["ok"] | FailureKind
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from specrelay.config import Preset
+from specrelay.errors import FailureKind
 from specrelay.llm.pricing import Usage
 
 OnDelta = Callable[[str], None]
-
-#: Failure kinds worth retrying on the same preset.
-RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection"})
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,9 @@ class Reply:
 
 
 class AttemptFailed(Exception):
-    """One attempt failed. ``kind``: rate_limit, server, timeout, connection, auth, rejected, error."""
+    """One attempt failed, classified by ``kind`` (whether it is worth retrying, what to advise)."""
 
-    def __init__(self, kind: str, message: str, *, status: int | None = None,
+    def __init__(self, kind: FailureKind, message: str, *, status: int | None = None,
                  retry_after: float | None = None, model: str = "") -> None:
         super().__init__(message)
         self.kind = kind
@@ -47,7 +45,7 @@ class AttemptFailed(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.kind in RETRYABLE
+        return self.kind.retryable
 
 
 class Backend(Protocol):

@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from specrelay.config import DEFAULT_KEY_ENVS, Config, Preset, missing_keys_error
-from specrelay.errors import BudgetExceeded, ProviderError, StepFailed
+from specrelay.errors import BudgetExceeded, FailureKind, ProviderError, StepFailed
 from specrelay.ledger import CallRecord, Ledger
 from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, estimate_tokens
 from specrelay.llm.pricing import Usage, cost_of
@@ -377,7 +377,7 @@ class Client:
         self.ledger.record_call(CallRecord(
             run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
             provider=preset.provider, model=reply.model, started_at=started, latency_s=latency,
-            outcome="cut_by_budget", input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+            outcome=FailureKind.CUT_BY_BUDGET, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
             cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens, cost_usd=cost,
             estimated=reply.estimated, simulated=preset.provider == "scripted" and cost is not None,
             context=context, call_key=key,
@@ -389,12 +389,13 @@ class Client:
     def _failure_message(self, primary: Preset, failures: list[str], last: AttemptFailed) -> str:
         where = primary.provider + (f" at {primary.base_url}" if primary.base_url else "")
         advice = {
-            "rate_limit": "the provider is rate-limiting: lower max_concurrency, wait, then `specrelay resume`",
-            "server": "the provider is failing; try again later (`specrelay resume` continues a task)",
-            "timeout": "the model did not answer in time; raise timeout_s or try again later",
-            "connection": "could not connect; check base_url and that the server is running",
-            "auth": f"the key was refused; check {' or '.join(primary.key_envs) or 'the key'}",
-            "rejected": "the request was refused; check the model id and settings of the preset",
+            FailureKind.RATE_LIMIT: "the provider is rate-limiting: lower max_concurrency, wait, then "
+                                    "`specrelay resume`",
+            FailureKind.SERVER: "the provider is failing; try again later (`specrelay resume` continues a task)",
+            FailureKind.TIMEOUT: "the model did not answer in time; raise timeout_s or try again later",
+            FailureKind.CONNECTION: "could not connect; check base_url and that the server is running",
+            FailureKind.AUTH: f"the key was refused; check {' or '.join(primary.key_envs) or 'the key'}",
+            FailureKind.REJECTED: "the request was refused; check the model id and settings of the preset",
         }.get(last.kind, "see the message above")
         return (f"preset {primary.name} ({where}) failed: {'; '.join(failures)}. What to do: {advice}; "
                 "or set fallbacks = [...] on the preset.")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import sys
 from typing import Any
 from urllib.parse import urlparse
 
 from specrelay.config import Preset
+from specrelay.errors import FailureKind
 from specrelay.llm.backend import AttemptFailed, OnDelta, Reply
 from specrelay.llm.pricing import Usage
 
@@ -22,14 +22,20 @@ class NetworkRefused(AttemptFailed):
     """A real provider request attempted where the network is off (tests)."""
 
 
+def offline() -> bool:
+    """True when the offline switch is on: ``SPECRELAY_OFFLINE`` set to anything but empty or ``0``
+    (the test suite sets it for the whole session, its subprocesses included)."""
+    return os.environ.get("SPECRELAY_OFFLINE", "") not in ("", "0")
+
+
 def offline_guard(preset: Preset) -> None:
-    """Under pytest (or with SPECRELAY_OFFLINE=1), refuse any request that would leave this machine."""
-    if not (os.environ.get("SPECRELAY_OFFLINE") or "PYTEST_CURRENT_TEST" in os.environ or "pytest" in sys.modules):
+    """With the offline switch on, refuse any request that would leave this machine."""
+    if not offline():
         return
     host = urlparse(preset.base_url or "").hostname
     if host and _is_loopback(host):
         return
-    raise NetworkRefused("rejected", f"refusing a real request to provider {preset.provider} "
+    raise NetworkRefused(FailureKind.REJECTED, f"refusing a real request to provider {preset.provider} "
                          f"(preset {preset.name}) while offline (under tests); use a scripted preset")
 
 
@@ -61,7 +67,7 @@ def build_model(preset: Preset, api_key: str | None) -> Any:
         # Local servers (Ollama, llama.cpp) accept any key; the SDK insists on one being set.
         key = api_key or ("not-needed" if preset.provider == "openai-compatible" else None)
         return OpenAIChatModel(preset.model, provider=OpenAIProvider(base_url=preset.base_url, api_key=key))
-    raise AttemptFailed("rejected", f"provider {preset.provider} is not served by pydantic-ai")
+    raise AttemptFailed(FailureKind.REJECTED, f"provider {preset.provider} is not served by pydantic-ai")
 
 
 def model_settings(preset: Preset) -> dict[str, Any]:
@@ -138,23 +144,16 @@ def translate_error(exc: Exception, preset: Preset) -> Exception:
 
     if isinstance(exc, ModelHTTPError):
         status = exc.status_code
-        if status == 429:
-            kind = "rate_limit"
-        elif status >= 500 or status in (408, 409):
-            kind = "server"
-        elif status in (401, 403):
-            kind = "auth"
-        else:
-            kind = "rejected"
-        return AttemptFailed(kind, _short(exc.body or exc), status=status, retry_after=exc.retry_after)
+        return AttemptFailed(FailureKind.of_status(status), _short(exc.body or exc), status=status,
+                             retry_after=exc.retry_after)
     if isinstance(exc, ModelTimeoutError | ModelRequestTimeout | TimeoutError):
-        return AttemptFailed("timeout", f"no answer within the time limit ({preset.timeout_s:g} s)")
+        return AttemptFailed(FailureKind.TIMEOUT, f"no answer within the time limit ({preset.timeout_s:g} s)")
     if isinstance(exc, ModelConnectionError | ConnectionError):
-        return AttemptFailed("connection", _short(exc.__cause__ or exc))
+        return AttemptFailed(FailureKind.CONNECTION, _short(exc.__cause__ or exc))
     if isinstance(exc, ModelAPIError):
-        return AttemptFailed("error", _short(exc), retry_after=exc.retry_after)
+        return AttemptFailed(FailureKind.ERROR, _short(exc), retry_after=exc.retry_after)
     if isinstance(exc, UnexpectedModelBehavior):
-        return AttemptFailed("invalid_output", _short(exc))
+        return AttemptFailed(FailureKind.INVALID_OUTPUT, _short(exc))
     return exc
 
 

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from specrelay.config import Preset
-from specrelay.errors import ConfigError, ProviderError
+from specrelay.errors import ATTEMPT_KINDS, ConfigError, FailureKind, ProviderError
 from specrelay.llm.backend import AttemptFailed, OnDelta, Reply, estimate_tokens
 from specrelay.llm.pricing import Usage
 
-ERROR_KINDS = ("rate_limit", "server", "timeout", "connection", "auth", "rejected", "error")
+#: The kinds a scripted error may name, as the user writes them.
+ERROR_KINDS = tuple(str(kind) for kind in ATTEMPT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ def _error(error: Any, bad: Callable[[str], ConfigError]) -> dict[str, Any]:
         raise bad("error message must be a string")
     if "kind" in error and error["kind"] not in ERROR_KINDS:
         raise bad(f"error kind {json.dumps(error['kind'])} is none of {', '.join(ERROR_KINDS)}")
-    kind = error.get("kind") or _kind_of_status(status)
+    kind = error.get("kind") or (FailureKind.of_status(status) if isinstance(status, int) else None)
     if kind not in ERROR_KINDS:
         raise bad(f"error needs a status (e.g. 429, 500) or a kind ({', '.join(ERROR_KINDS)})")
-    return {**error, "kind": kind}
+    return {**error, "kind": FailureKind(kind)}
 
 
 def _is_number(value: Any, *, minimum: float) -> bool:
@@ -132,18 +133,6 @@ def _shown(value: Any) -> str:
     return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
-def _kind_of_status(status: Any) -> str | None:
-    if not isinstance(status, int):
-        return None
-    if status == 429:
-        return "rate_limit"
-    if status >= 500 or status in (408, 409):
-        return "server"
-    if status in (401, 403):
-        return "auth"
-    return "rejected"
-
-
 class ScriptedBackend:
     """Answers from the replies file, at the index the client hands it."""
 
@@ -156,7 +145,7 @@ class ScriptedBackend:
             raise ProviderError(
                 f"scripted preset {preset.name} has no reply left: all {len(replies)} replies in "
                 f"{preset.replies_path} were used. Add replies to the file.",
-                provider="scripted", kind="replies_exhausted")
+                provider="scripted", kind=FailureKind.REPLIES_EXHAUSTED)
         reply = replies[self.index]
         delay = reply.delay_s if reply.delay_s is not None else preset.delay_s
         if delay:
