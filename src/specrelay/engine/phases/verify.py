@@ -5,17 +5,13 @@ Only commands the user wrote (workflow ``run:`` lines, ``[verify] commands``) ar
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-import signal
-import time
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from specrelay import proc
 from specrelay.config import DEFAULT_KEY_ENVS, read_toml
 from specrelay.engine.events import Note
 from specrelay.engine.phases.base import StepRun
@@ -93,52 +89,14 @@ def _env(run: StepRun) -> dict[str, str]:
     # OPENAI_API_KEY, but the key is still there.
     keys = {env for envs in DEFAULT_KEY_ENVS.values() for env in envs}
     keys.update(env for p in run.config.presets.values() for env in p.key_envs)
-    return {k: v for k, v in os.environ.items() if k not in keys}
+    return proc.scrubbed_env(keys)
 
 
 async def _run_one(command: str, run: StepRun, n: int) -> CommandResult:
-    timeout = run.config.verify.timeout_s
     log_name = f"verify_r{run.round}_a{run.attempt}_{n}.log"
-    t0 = time.perf_counter()
-    # A new session, so that a timeout or an interruption stops the command's whole process group.
-    proc = await asyncio.create_subprocess_shell(
-        command, cwd=run.worktree, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        stdin=asyncio.subprocess.DEVNULL, start_new_session=True, env=_env(run))
-    chunks: list[bytes] = []
-
-    async def pump() -> None:
-        assert proc.stdout is not None
-        while data := await proc.stdout.read(65536):
-            chunks.append(data)
-
-    reader = asyncio.ensure_future(pump())
-    timed_out = False
-    try:
-        await asyncio.wait_for(asyncio.shield(reader), timeout)
-    except TimeoutError:
-        timed_out = True
-        _kill_group(proc.pid)
-        await reader  # the pipe closes once the group is gone; keep what it printed
-    except BaseException:  # Ctrl-C, SIGTERM, cancellation: never leave the command running
-        _kill_group(proc.pid)
-        reader.cancel()
-        with contextlib.suppress(BaseException):  # reap it while the loop still runs
-            await asyncio.wait_for(proc.wait(), 5)
-        raise
-    out = b"".join(chunks).decode("utf-8", errors="replace")
-    if timed_out:
-        out += f"\n[specrelay] timed out after {timeout:g} s and was stopped\n"
-    await proc.wait()
-    seconds = time.perf_counter() - t0
-    run.write_artifact(log_name, f"$ {command}\n{out}")
-    return CommandResult(command, None if timed_out else proc.returncode, timed_out, seconds, log_name)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    done = await proc.run(command, cwd=run.worktree, log=run.artifact(log_name), env=_env(run),
+                          timeout_s=run.config.verify.timeout_s, header=f"$ {command}\n")
+    return CommandResult(command, done.exit_code, done.timed_out, done.seconds, log_name)
 
 
 async def run_verify(run: StepRun) -> VerifyResult:
