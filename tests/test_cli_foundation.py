@@ -11,7 +11,7 @@ SENTINEL = "sk-sentinel-DO-NOT-LEAK-4242"
 
 
 def test_help_and_module_entry_point() -> None:
-    proc = run_cli("--help")
+    proc = run_cli("--help", subprocess=True)  # `python -m specrelay` itself starts
     assert proc.returncode == 0 and "presets" in proc.stdout and "ask" in proc.stdout
 
 

@@ -174,9 +174,19 @@ def test_ctrl_c_is_a_pause_not_an_error(tmp_path: Path) -> None:
     env.pop("PYTEST_CURRENT_TEST", None)
     proc = subprocess.Popen([sys.executable, "-m", "specrelay", "run", "Add sub"], cwd=repo, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    _wait_until_running(repo)  # from then on a signal pauses the task; before, it would just end the process
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert err.startswith("paused: ") and "specrelay resume" in err and "error" not in err, err
 
+
+
+def _wait_until_running(repo: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = run_cli("status", "--json", cwd=repo)
+        if status.returncode == 0 and any(t["status"] == "running" for t in json.loads(status.stdout)):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the task never started running")

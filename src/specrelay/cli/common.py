@@ -55,6 +55,17 @@ console = _console()
 err_console = _console(stderr=True)
 
 
+def detect_terminal() -> None:
+    """Look again at stdout, stderr and the environment (width, colour, wrapping) for both consoles.
+
+    They are made at import, which in a process of its own is when the command starts; a host that
+    runs commands one after another in one process (the tests) calls this before each. The consoles
+    are updated in place, since the command modules hold them by name.
+    """
+    for out in (console, err_console):
+        out.__dict__.update(_console(stderr=out.stderr).__dict__)
+
+
 def write_bytes(data: bytes) -> None:
     """Write ``data`` to stdout exactly as it is: no wrapping, no re-encoding, no added newline."""
     sys.stdout.flush()
