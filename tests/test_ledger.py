@@ -30,9 +30,9 @@ def test_unknown_cost_is_null_and_counted(tmp_path: Path) -> None:
     ledger.record_call(_call(cost_usd=None, preset="b"))
     ledger.record_call(_call(cost_usd=None, preset="b", outcome="rate_limit", input_tokens=0, output_tokens=0))
     [total] = ledger.totals(None)
-    assert total["cost_usd"] == 0.5 and total["unknown_cost_calls"] == 1 and total["calls"] == 3
-    by = {r["key"]: r for r in ledger.totals("preset")}
-    assert by["b"]["cost_usd"] is None
+    assert total.cost_usd == 0.5 and total.unknown_cost_calls == 1 and total.calls == 3
+    by = {r.key: r for r in ledger.totals("preset")}
+    assert by["b"].cost_usd is None
     raw = sqlite3.connect(tmp_path / "l.db").execute("SELECT cost_usd FROM calls WHERE preset='b'").fetchall()
     assert raw == [(None,), (None,)]
 
@@ -40,4 +40,4 @@ def test_unknown_cost_is_null_and_counted(tmp_path: Path) -> None:
 def test_context_breakdown_is_stored(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.db")
     ledger.record_call(_call(context={"spec": 120, "diff": 300}))
-    assert ledger.calls()[0]["context_json"] == '{"spec": 120, "diff": 300}'
+    assert ledger.calls()[0].context_json == '{"spec": 120, "diff": 300}'

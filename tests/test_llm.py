@@ -30,14 +30,14 @@ def test_scripted_reply_is_priced_simulated_and_recorded(tmp_path: Path) -> None
     assert result.estimated and result.simulated
     assert result.cost_usd == pytest.approx((101 * 2 + 3 * 10) / 1e6)
     [row] = client.ledger.calls()
-    assert (row["outcome"], row["estimated"], row["simulated"], row["phase"]) == ("ok", 1, 1, "ask")
-    assert row["cost_usd"] == pytest.approx(result.cost_usd)
+    assert (row.outcome, row.estimated, row.simulated, row.phase) == ("ok", 1, 1, "ask")
+    assert row.cost_usd == pytest.approx(result.cost_usd)
 
 
 def test_scripted_without_price_is_unknown_not_zero(tmp_path: Path) -> None:
     client = client_for(scripted("s", ["a"]), tmp_path)
     assert client.call_sync("s", "", "q", phase="ask").cost_usd is None
-    assert client.ledger.calls()[0]["cost_usd"] is None
+    assert client.ledger.calls()[0].cost_usd is None
 
 
 def test_replies_consumed_in_order_then_clear_error(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_rate_limit_is_retried_honouring_retry_after(tmp_path: Path) -> None:
     result = client.call_sync("s", "", "q", phase="t")
     assert result.text == "ok" and result.attempts == 2
     assert slept and slept[0] >= 0.25
-    assert [r["outcome"] for r in client.ledger.calls()] == ["rate_limit", "ok"]
+    assert [r.outcome for r in client.ledger.calls()] == ["rate_limit", "ok"]
 
 
 def test_server_errors_fall_back_to_the_next_preset(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_server_errors_fall_back_to_the_next_preset(tmp_path: Path) -> None:
     client = client_for(flaky + scripted("steady", ["from steady"]), tmp_path)
     result = client.call_sync("flaky", "", "q", phase="t")
     assert (result.text, result.preset) == ("from steady", "steady")
-    assert [r["outcome"] for r in client.ledger.calls()] == ["server"] * 3 + ["ok"]
+    assert [r.outcome for r in client.ledger.calls()] == ["server"] * 3 + ["ok"]
 
 
 def test_every_preset_failing_is_a_provider_error_saying_what_to_do(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_timeouts_and_connection_errors_are_retried(tmp_path: Path) -> None:
     replies = [{"error": {"kind": "timeout"}}, {"error": {"kind": "connection"}}, "done"]
     client = client_for(scripted("s", replies), tmp_path)
     assert client.call_sync("s", "", "q", phase="t").text == "done"
-    assert [r["outcome"] for r in client.ledger.calls()] == ["timeout", "connection", "ok"]
+    assert [r.outcome for r in client.ledger.calls()] == ["timeout", "connection", "ok"]
 
 
 def test_missing_key_is_a_preset_error_before_any_request(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_max_concurrency_holds_per_provider(tmp_path: Path) -> None:
         await asyncio.gather(*(client.call("s", "", "q", phase="t") for _ in range(6)))
 
     asyncio.run(many())
-    spans = [(r["started_at"], r["started_at"] + r["latency_s"]) for r in client.ledger.calls()]
+    spans = [(r.started_at, r.started_at + r.latency_s) for r in client.ledger.calls()]
     peak = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
     assert peak <= 2 and len(spans) == 6
 

@@ -40,8 +40,8 @@ def test_429_then_success(tmp_path: Path) -> None:
         result = client.call_sync("loc", "sys", "hello", phase="ask")
     assert result.text == "answer from flaky" and result.attempts == 2
     rows = client.ledger.calls()
-    assert [r["outcome"] for r in rows] == ["rate_limit", "ok"]
-    assert "429" in rows[0]["error"]
+    assert [r.outcome for r in rows] == ["rate_limit", "ok"]
+    assert "429" in rows[0].error
 
 
 def test_500_forever_takes_the_fallback(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_500_forever_takes_the_fallback(tmp_path: Path) -> None:
         hits = [m for m, _ in server.hits]
     assert (result.preset, result.text) == ("up", "answer from ok")
     assert hits == ["down"] * 3 + ["ok"]
-    assert [r["outcome"] for r in client.ledger.calls()] == ["server"] * 3 + ["ok"]
+    assert [r.outcome for r in client.ledger.calls()] == ["server"] * 3 + ["ok"]
 
 
 def _closed_port() -> int:
@@ -68,7 +68,7 @@ def test_unreachable_base_url_is_a_provider_error(tmp_path: Path) -> None:
     client = Client(load_config(None), Ledger(tmp_path / "l.db"))
     with pytest.raises(ProviderError, match="connection.*check base_url"):
         client.call_sync("gone", "sys", "hello", phase="ask")
-    assert [r["outcome"] for r in client.ledger.calls()] == ["connection"] * 3
+    assert [r.outcome for r in client.ledger.calls()] == ["connection"] * 3
 
 
 def test_ask_streams_through_the_cli(tmp_path: Path) -> None:

@@ -6,9 +6,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from specrelay.ledger import Ledger
 
 
 class PipeSafe:
@@ -184,7 +187,7 @@ def repo_root(start: Path | None = None) -> Path:
     return find_root(start or Path.cwd())
 
 
-def open_ledger(root: Path | None, *, readonly: bool = False, create: bool = True) -> Any:
+def open_ledger(root: Path | None, *, readonly: bool = False, create: bool = True) -> Ledger:
     """The ledger of the repository (or the user's, outside one). Inside a repository, the folder it
     lives in is kept out of git through .git/info/exclude, whichever command creates it first.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -20,6 +20,9 @@ from specrelay.cli.common import (
     tokens,
 )
 from specrelay.errors import UserError
+
+if TYPE_CHECKING:
+    from specrelay.ledger import GroupBy
 
 BY = ("task", "phase", "preset", "model")
 
@@ -46,9 +49,9 @@ def cost_command(
             task = resolve_task_id(root or Path.cwd(), ledger, task)
         except UserError as exc:
             raise UserError(f"--task {task}: {exc}") from None
-    rows = ledger.totals(by, task)
+    rows = [t.as_json() for t in ledger.totals(cast("GroupBy | None", by), task)]  # by is one of BY
     overall = ledger.totals(None, task)
-    total = overall[0] if overall else {
+    total = overall[0].as_json() if overall else {
         "calls": 0, "ok_calls": 0, "failed_calls": 0, "cost_usd": None, "input_tokens": 0, "output_tokens": 0,
         "unknown_cost_calls": 0, "simulated": False, "estimated": False}
     out: dict[str, Any] = {"by": by, "task": task, "rows": rows, "total": total}

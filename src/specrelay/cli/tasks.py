@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -23,8 +22,11 @@ from specrelay.cli.common import (
 )
 from specrelay.errors import UserError
 
+if TYPE_CHECKING:
+    from specrelay.ledger import Ledger, TaskStatus
 
-def _open(root: Path, *, readonly: bool = False) -> Any:
+
+def _open(root: Path, *, readonly: bool = False) -> Ledger:
     return open_ledger(root, readonly=readonly, create=False)  # these commands act on tasks that exist
 
 
@@ -61,17 +63,18 @@ def status_command(
     _render_status(rows)
 
 
-def _statuses(given: list[str]) -> tuple[str, ...]:
+def _statuses(given: list[str]) -> tuple[TaskStatus, ...]:
     """The --status values, each checked: repeated options and comma lists alike."""
-    from specrelay.engine.task import STATUSES
+    from specrelay.ledger import TaskStatus
 
+    known = ", ".join(TaskStatus)
     names = [name.strip() for item in given for name in item.split(",") if name.strip()]
     for name in names:
-        if name not in STATUSES:
-            raise UserError(f"--status {name}: no such status; expected one of {', '.join(STATUSES)}.")
+        if name not in set(TaskStatus):
+            raise UserError(f"--status {name}: no such status; expected one of {known}.")
     if given and not names:
-        raise UserError(f"--status: name a status, one of {', '.join(STATUSES)}.")
-    return tuple(dict.fromkeys(names))
+        raise UserError(f"--status: name a status, one of {known}.")
+    return tuple(TaskStatus(name) for name in dict.fromkeys(names))
 
 
 def _render_status(rows: list[dict[str, Any]]) -> None:
@@ -149,15 +152,11 @@ def show_command(
     _render_show(summary)
 
 
-def _calls(ledger: Any, task_id: str) -> list[dict[str, Any]]:
-    out = []
-    for r in ledger.calls(task_id):
-        out.append({"step": r["step"], "phase": r["phase"], "preset": r["preset"], "model": r["model"],
-                    "outcome": r["outcome"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
-                    "cost_usd": r["cost_usd"], "latency_s": round(r["latency_s"], 3),
-                    "max_tokens": r["max_tokens"], "capped_by_budget": bool(r["capped_by_budget"]),
-                    "context": json.loads(r["context_json"]) if r["context_json"] else {}})
-    return out
+def _calls(ledger: Ledger, task_id: str) -> list[dict[str, Any]]:
+    return [{"step": r.step, "phase": r.phase, "preset": r.preset, "model": r.model, "outcome": r.outcome,
+             "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "cost_usd": r.cost_usd,
+             "latency_s": round(r.latency_s, 3), "max_tokens": r.max_tokens, "capped_by_budget": r.capped_by_budget,
+             "context": r.context()} for r in ledger.calls(task_id)]
 
 
 def _render_show(s: dict[str, Any]) -> None:

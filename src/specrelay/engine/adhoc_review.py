@@ -23,7 +23,7 @@ from specrelay.engine.phases.review import DIFF_TOKENS, review_system
 from specrelay.engine.task import LAST, check_preset_keys, matching_task_ids
 from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text, read_user_text
-from specrelay.ledger import Ledger
+from specrelay.ledger import Ledger, TaskRow
 from specrelay.llm import CallResult, Client, estimate_tokens
 
 DEFAULT_REVIEWER = "sonnet-reviewer"
@@ -39,7 +39,7 @@ class Target:
     spec: str | None
 
 
-def _task_named(here: Path, ledger: Ledger, ref: str) -> Any:
+def _task_named(here: Path, ledger: Ledger, ref: str) -> TaskRow | None:
     """The task row ``ref`` names: its id, ``last``, or a unique prefix of an id that is not also a git ref."""
     matches = matching_task_ids(ledger, ref) if ".." not in ref else []
     if len(matches) != 1:
@@ -63,12 +63,12 @@ def resolve_target(root: Path, here: Path, ledger: Ledger, range_: str | None,
                       _uncommitted_files(here), spec)
     task = _task_named(here, ledger, range_)
     if task is not None:
-        worktree = Path(task["worktree"])
+        worktree = Path(task.worktree)
         where = worktree if worktree.is_dir() else root
-        task_spec = paths.task_dir(root, task["id"]) / "spec.md"
+        task_spec = paths.task_dir(root, task.id) / "spec.md"
         if spec is None and task_spec.is_file():
             spec = task_spec.read_text(encoding="utf-8")
-        return _between(where, task["base_sha"], task["branch"], f"task {task['id']} against its base", spec)
+        return _between(where, task.base_sha, task.branch, f"task {task.id} against its base", spec)
     if "..." in range_:
         base, _, head = range_.partition("...")
         base, head = base or "HEAD", head or "HEAD"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from specrelay import gitrepo
 from specrelay.engine import leftovers
@@ -23,7 +22,7 @@ from specrelay.engine.openwork import open_work
 from specrelay.engine.summary import effective_status
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import GitError, UserError
-from specrelay.ledger import Ledger
+from specrelay.ledger import CLOSED, UNSET, Ledger, StepStatus, TaskStatus
 from specrelay.text import plural
 from specrelay.workflow import StepKind
 
@@ -49,7 +48,7 @@ class DiscardResult:
     """A task's worktree, branch and leftovers removed."""
 
     task_id: str
-    status: str
+    status: TaskStatus
     removed_worktree: bool
     removed_branch: bool
     removed_refs: list[str]
@@ -76,16 +75,17 @@ def check_resumable(task: Task, *, more_rounds: bool = False) -> None:
     (when it would run) with its worktree gone. A done or needs_attention task passes: resuming it is a
     no-op, or (``more_rounds``, needs_attention) a new round."""
     status = effective_status(task)
-    if status == "running":
+    if status is TaskStatus.RUNNING:
         raise UserError(f"task {task.id} is already running in another process; `specrelay status {task.id}` "
                         "shows its progress.")
-    if status == "merged":
+    if status is TaskStatus.MERGED:
         raise UserError(f"task {task.id} is merged ({task.message or 'into its base branch'}); there is nothing "
                         "to resume.")
-    if status == "discarded":
+    if status is TaskStatus.DISCARDED:
         raise UserError(f"task {task.id} was discarded (its worktree and branch are removed); there is nothing to "
                         "resume. Start it again with `specrelay run`.")
-    will_run = status not in ("done", "needs_attention") or (more_rounds and status == "needs_attention")
+    will_run = status not in (TaskStatus.DONE, TaskStatus.NEEDS_ATTENTION) or (
+        more_rounds and status is TaskStatus.NEEDS_ATTENTION)
     if will_run and not task.worktree.is_dir():
         raise UserError(f"task {task.id}: its worktree {task.worktree} is gone (removed by hand?). Its branch "
                         f"{task.branch} is kept; `specrelay discard {task.id}` cleans up.")
@@ -104,7 +104,7 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
                force: bool = False) -> MergeResult:
     """Merge the task's branch into its base branch, in the worktree that has it checked out."""
     task = load_task(root, ledger, task_id)
-    if effective_status(task) == "running":
+    if effective_status(task) is TaskStatus.RUNNING:
         raise UserError(f"task {task.id} is running; its branch is still moving. Let it finish (or stop it), "
                         "then merge.")
     with task_lock(task.folder, task.id):  # no resume may start on a branch being merged (and removed)
@@ -113,7 +113,7 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
 
 def _merge_locked(root: Path, ledger: Ledger, task: Task, ff_only: bool, delete: bool, force: bool) -> MergeResult:
     status = effective_status(task)
-    if status in ("merged", "discarded"):
+    if status in CLOSED:
         raise UserError(f"task {task.id} is {status}; it cannot be merged again.")
     if not task.base_branch:
         raise UserError(f"task {task.id} has no base branch to merge into; merge {task.branch} by hand.")
@@ -132,7 +132,7 @@ def _merge_locked(root: Path, ledger: Ledger, task: Task, ff_only: bool, delete:
             f"{task.worktree}), then merge again")
     sha = gitrepo.merge(root, task.branch, ff_only=ff_only, message=f"Merge specrelay task {task.id}: {task.title}",
                         worktree=where, conflict_hint=hint)
-    ledger.update_task(task.id, status="merged", message=f"merged into {task.base_branch} at {sha[:10]}")
+    ledger.update_task(task.id, status=TaskStatus.MERGED, message=f"merged into {task.base_branch} at {sha[:10]}")
     dropped: list[str] = []
     if delete:
         if task.worktree.is_dir():
@@ -183,7 +183,7 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
     """
     task = load_task(root, ledger, task_id)
     status = effective_status(task)
-    if status == "running":
+    if status is TaskStatus.RUNNING:
         raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
     with task_lock(task.folder, task.id):  # no resume may start in a worktree being removed
         has_tree = task.worktree.is_dir()
@@ -199,14 +199,14 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
         if has_branch:
             gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
         refs = leftovers.drop_all(root, task.id)
-        if status == "merged":
+        if status is TaskStatus.MERGED:
             if has_tree or has_branch:
                 ledger.update_task(task.id, message=f"{task.message}; worktree and branch removed"
                                    if task.message else "worktree and branch removed")
         else:
-            ledger.update_task(task.id, status="discarded", message="worktree and branch removed")
-    return DiscardResult(task.id, "merged" if status == "merged" else "discarded", has_tree, has_branch, refs,
-                         task.folder)
+            ledger.update_task(task.id, status=TaskStatus.DISCARDED, message="worktree and branch removed")
+    kept = TaskStatus.MERGED if status is TaskStatus.MERGED else TaskStatus.DISCARDED
+    return DiscardResult(task.id, kept, has_tree, has_branch, refs, task.folder)
 
 
 def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
@@ -219,9 +219,9 @@ def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
     """
     task = load_task(root, ledger, task_id)
     status = effective_status(task)
-    if status in ("merged", "discarded"):
+    if status in CLOSED:
         raise UserError(f"task {task.id} is {status}; there is no branch of it to update.")
-    if status == "running":
+    if status is TaskStatus.RUNNING:
         raise UserError(f"task {task.id} is already running; update it once it has stopped.")
     if not task.base_branch:
         raise UserError(f"task {task.id} started from a commit, not a branch, so there is no base to follow; "
@@ -247,28 +247,29 @@ def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
     return UpdateResult(task.id, task.branch, task.base_branch, task.base_sha, new_base, sha, reopened)
 
 
-def _reopen_checks(ledger: Ledger, task: Task, status: str, new_base: str) -> list[str]:
+def _reopen_checks(ledger: Ledger, task: Task, status: TaskStatus, new_base: str) -> list[str]:
     """New commits came in: the verify and review steps after the last build step no longer speak
     for the branch, so they are reopened (with the new base, in one transaction); their titles.
 
     A finished task is paused, to be verified and reviewed again by ``resume``.
     """
     steps = ledger.steps(task.id)
-    last_build = max((r["idx"] for r in steps if r["kind"] == str(StepKind.IMPLEMENT)), default=-1)
-    again = [r for r in steps[last_build + 1:] if r["status"] == "done"]
+    last_build = max((r.idx for r in steps if r.kind == str(StepKind.IMPLEMENT)), default=-1)
+    again = [r for r in steps[last_build + 1:] if r.status is StepStatus.DONE]
     if not again:
         return []
     row = ledger.task(task.id)
-    state = json.loads(row["state"]) if row and row["state"] else {}
+    state = row.loop_state() if row else {}
     # A new generation: the review sees a new diff, so its earlier call must not be replayed.
     state.update(attempt=0, fix=None, verdict=None, gen=state.get("gen", 0) + 1)
-    changes: dict[str, Any] = {"base_sha": new_base, "state": json.dumps(state)}
-    if status in ("done", "needs_attention"):
-        changes.update(status="paused", current_step=again[0]["title"],
-                       message=f"updated from {task.base_branch} ({new_base[:10]}); `specrelay resume {task.id}` "
-                               "verifies and reviews it again")
+    finished = status in (TaskStatus.DONE, TaskStatus.NEEDS_ATTENTION)
+    message = (f"updated from {task.base_branch} ({new_base[:10]}); `specrelay resume {task.id}` verifies and "
+               "reviews it again")
     with ledger.transaction():
         for r in again:
-            ledger.update_step(task.id, r["idx"], status="pending", started_at=None)
-        ledger.update_task(task.id, **changes)
-    return [r["title"] for r in again]
+            ledger.update_step(task.id, r.idx, status=StepStatus.PENDING, started_at=None)
+        ledger.update_task(task.id, base_sha=new_base, state=json.dumps(state),
+                           status=TaskStatus.PAUSED if finished else UNSET,
+                           current_step=again[0].title if finished else UNSET,
+                           message=message if finished else UNSET)
+    return [r.title for r in again]

@@ -30,11 +30,11 @@ from specrelay.engine.finish import tree_at_risk, work_at_risk
 from specrelay.engine.lock import is_running
 from specrelay.engine.task import Task, all_tasks
 from specrelay.errors import GitError
-from specrelay.ledger import Ledger
+from specrelay.ledger import CLOSED, Ledger
 from specrelay.text import plural
 
 #: Task statuses whose worktree is no longer needed.
-COLLECTABLE = ("merged", "discarded")
+COLLECTABLE = CLOSED
 #: How long a worktree with a task folder but no task record is taken for a task being created.
 CREATION_GRACE_S = 600.0
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 
 from specrelay.engine.task import Task
+from specrelay.ledger import TaskStatus
 
 #: Statuses a task can be merged from without ``force``.
-MERGEABLE = ("done",)
+MERGEABLE = frozenset({TaskStatus.DONE})
 #: How much of a task's message goes into a one-line refusal.
 MESSAGE_LIMIT = 240
 #: How a task's message starts when it ended because its verification failed.
@@ -25,7 +26,7 @@ def _one_line(text: str) -> str:
     return flat if len(flat) <= MESSAGE_LIMIT else flat[:MESSAGE_LIMIT - 3] + "..."
 
 
-def open_work(task: Task, status: str) -> list[str]:
+def open_work(task: Task, status: TaskStatus) -> list[str]:
     """What is unfinished in a task, one phrase each; empty when it can be merged as it is."""
     items: list[str] = []
     message = task.message or ""

@@ -44,14 +44,13 @@ from specrelay.errors import (
     WorkflowError,
 )
 from specrelay.fsutil import atomic_write_text
-from specrelay.ledger import Ledger
+from specrelay.ledger import FINISHED, UNSET, Ledger, StepRow, StepStatus, TaskStatus
 from specrelay.llm import Client
 from specrelay.text import plural
 from specrelay.workflow import StepKind, Workflow, load_workflow, validate
 from specrelay.workflow.ticks import set_box
 
 DEFAULT_MAX_ROUNDS = 3
-FINISHED = ("done", "needs_attention", "merged", "discarded")
 
 
 class Runner:
@@ -82,10 +81,8 @@ class Runner:
             task = self.task = load_task(self.root, self.ledger, task.id)  # as it is now, under the lock
             if task.status in FINISHED:
                 raise UserError(f"task {task.id} is {task.status}; there is nothing to resume.")
-            changes: dict[str, Any] = {"status": "running", "message": None}
-            if budget_usd is not None:
-                changes["budget_usd"] = budget_usd
-            self.ledger.update_task(task.id, **changes)
+            self.ledger.update_task(task.id, status=TaskStatus.RUNNING, message=None,
+                                    budget_usd=UNSET if budget_usd is None else budget_usd)
             self.task = load_task(self.root, self.ledger, task.id)
             try:
                 try:
@@ -95,31 +92,30 @@ class Runner:
                         raise KeyboardInterrupt from None
                     raise
             except (KeyboardInterrupt, asyncio.CancelledError):
-                self._stop("paused", "interrupted")
+                self._stop(TaskStatus.PAUSED, "interrupted")
                 raise Interrupted(f"task {task.id} paused; `specrelay resume {task.id}` continues it.") from None
             except (BudgetExceeded, ProviderError, CommandNotRunnable) as exc:
-                self._stop("paused", str(exc))
+                self._stop(TaskStatus.PAUSED, str(exc))
                 raise
             except (StepFailed, RunError, UserError) as exc:
                 # A new generation: resuming a failed step makes fresh calls instead of replaying
                 # the ones that led to the failure.
-                self._stop("failed", str(exc), new_generation=True)
+                self._stop(TaskStatus.FAILED, str(exc), new_generation=True)
                 raise
             except BaseException as exc:
-                self._stop("failed", f"internal error: {exc!r}")
+                self._stop(TaskStatus.FAILED, f"internal error: {exc!r}")
                 raise
         return load_task(self.root, self.ledger, task.id)
 
-    def _stop(self, status: str, message: str, *, new_generation: bool = False) -> None:
+    def _stop(self, status: TaskStatus, message: str, *, new_generation: bool = False) -> None:
         with self.ledger.transaction():
             for row in self.ledger.steps(self.task.id):
-                if row["status"] == "running":
-                    self.ledger.update_step(self.task.id, row["idx"], status="pending")
-            changes: dict[str, Any] = {"status": status, "message": message}
-            if new_generation:
-                state = self._state()
-                changes["state"] = json.dumps({**state, "gen": state.get("gen", 0) + 1})
-            self.ledger.update_task(self.task.id, **changes)
+                if row.status is StepStatus.RUNNING:
+                    self.ledger.update_step(self.task.id, row.idx, status=StepStatus.PENDING)
+            state = self._state()
+            self.ledger.update_task(self.task.id, status=status, message=message,
+                                    state=json.dumps({**state, "gen": state.get("gen", 0) + 1})
+                                    if new_generation else UNSET)
         self.emit(TaskStopped(status, message))
 
     def cancel(self) -> None:
@@ -148,7 +144,7 @@ class Runner:
     async def _run(self) -> None:
         workflow = load_workflow(self.task.workflow_path)
         validate(workflow, self.config.presets, has_config_verify=True)
-        recorded = [r["title"] for r in self.ledger.steps(self.task.id)]
+        recorded = [r.title for r in self.ledger.steps(self.task.id)]
         if [s.title for s in workflow.steps] != recorded:
             raise WorkflowError(f"{self.task.workflow_path}: its steps no longer match the task's recorded steps "
                                 f"({', '.join(recorded)}); restore them (only the checkboxes may change).")
@@ -164,14 +160,14 @@ class Runner:
             self.emit(Note("the worktree's index.lock is held by a git command still running there; "
                                        "if the build step cannot commit, stop that command and resume"))
         while True:
-            statuses = [r["status"] for r in self.ledger.steps(self.task.id)]
-            idx = next((i for i, s in enumerate(statuses) if s != "done"), None)
+            statuses = [r.status for r in self.ledger.steps(self.task.id)]
+            idx = next((i for i, s in enumerate(statuses) if s is not StepStatus.DONE), None)
             if idx is None:
                 failing = failing_checks(self.task)
                 if failing:  # every step ran, but nothing that fails its checks is ever ready to merge
-                    self._finish("needs_attention", failed_verification_message(self.task.id, failing))
+                    self._finish(TaskStatus.NEEDS_ATTENTION, failed_verification_message(self.task.id, failing))
                 else:
-                    self._finish("done", _done_message(self._state().get("verdict")))
+                    self._finish(TaskStatus.DONE, _done_message(self._state().get("verdict")))
                 return
             if await self._run_step(workflow, idx, client):
                 return
@@ -182,11 +178,11 @@ class Runner:
         task = load_task(self.root, self.ledger, self.task.id)
         state = self._state()
         # A step that was started before and not finished was interrupted: its execution is redone.
-        interrupted = self.ledger.steps(task.id)[idx]["started_at"] is not None
+        interrupted = self.ledger.steps(task.id)[idx].started_at is not None
         run = StepRun(self.root, task, self.config, client, step, idx, task.rounds,
                       state.get("attempt", 0) if step.kind in (StepKind.IMPLEMENT, StepKind.VERIFY) else 0,
                       self.emit, generation=state.get("gen", 0), interrupted=interrupted)
-        self.ledger.update_step(task.id, idx, status="running", round=task.rounds, started_at=time.time())
+        self.ledger.update_step(task.id, idx, status=StepStatus.RUNNING, round=task.rounds, started_at=time.time())
         self.ledger.update_task(task.id, current_step=step.title)
         self.emit(StepStarted(step.title, str(step.kind), tuple(step.presets), task.rounds))
         t0 = time.perf_counter()
@@ -240,7 +236,7 @@ class Runner:
         max_rounds = (run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.get("extra_rounds", 0)
         if impl is None or run.round >= max_rounds:
             message = f"changes still requested after {plural(run.round, 'round')}: {'; '.join(review.open_items)}"
-            self._commit(workflow, run, t0, detail=detail, state=state, finish=("needs_attention", message))
+            self._commit(workflow, run, t0, detail=detail, state=state, finish=(TaskStatus.NEEDS_ATTENTION, message))
             return True
         blocking = counted(len(review.open_items), "blocking finding")
         self.emit(Note(f"review requested changes ({blocking}); "
@@ -254,33 +250,34 @@ class Runner:
 
     def _state(self) -> dict[str, Any]:
         row = self.ledger.task(self.task.id)
-        return json.loads(row["state"]) if row and row["state"] else {}
+        return row.loop_state() if row else {}
 
     def _commit(self, workflow: Workflow, run: StepRun, t0: float, *, state: dict[str, Any],
                 detail: dict[str, Any] | None = None, reopen: tuple[int, int] | None = None,
-                next_round: int | None = None, finish: tuple[str, str] | None = None) -> None:
+                next_round: int | None = None, finish: tuple[TaskStatus, str] | None = None) -> None:
         """Record a finished step and what follows it (reopened steps, a new round, the task's end)
         in one transaction, so that a crash can never leave half of a transition; then tick boxes."""
         boxes = {run.index: True}
         with self.ledger.transaction():
-            self.ledger.update_step(self.task.id, run.index, status="done", finished_at=time.time(),
+            self.ledger.update_step(self.task.id, run.index, status=StepStatus.DONE, finished_at=time.time(),
                                     detail=json.dumps(detail) if detail else None)
-            changes: dict[str, Any] = {"state": json.dumps(state)}
             if reopen is not None:
                 for i in range(reopen[0], reopen[1] + 1):
-                    self.ledger.update_step(self.task.id, i, status="pending", started_at=None)
+                    self.ledger.update_step(self.task.id, i, status=StepStatus.PENDING, started_at=None)
                     boxes[i] = False
-            if next_round is not None:
-                changes["rounds"] = next_round
-            if finish is not None:
-                changes.update(status=finish[0], message=finish[1], current_step=None)
-            self.ledger.update_task(self.task.id, **changes)
+            if finish is None:
+                self.ledger.update_task(self.task.id, state=json.dumps(state),
+                                        rounds=UNSET if next_round is None else next_round)
+            else:
+                self.ledger.update_task(self.task.id, state=json.dumps(state),
+                                        rounds=UNSET if next_round is None else next_round,
+                                        status=finish[0], message=finish[1], current_step=None)
         self._set_boxes(workflow, boxes)
         self.emit(StepFinished(run.step.title, time.perf_counter() - t0, detail or {}))
         if finish is not None:
             self.emit(TaskFinished(*finish))
 
-    def _finish(self, status: str, message: str) -> None:
+    def _finish(self, status: TaskStatus, message: str) -> None:
         self.ledger.update_task(self.task.id, status=status, message=message, current_step=None)
         self.emit(TaskFinished(status, message))
 
@@ -297,7 +294,7 @@ class Runner:
     def _sync_ticks(self, workflow: Workflow) -> None:
         """Make the checkboxes say what the ledger says (a crash may have come between the two)."""
         rows = self.ledger.steps(self.task.id)
-        self._set_boxes(workflow, {r["idx"]: r["status"] == "done" for r in rows})
+        self._set_boxes(workflow, {r.idx: r.status is StepStatus.DONE for r in rows})
 
 
 def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
@@ -311,9 +308,9 @@ def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
     task = load_task(root, ledger, task_id)
     with task_lock(task.folder, task.id):
         row = ledger.task(task.id)
-        state = json.loads(row["state"]) if row and row["state"] else {}
+        state = row.loop_state() if row else {}
         state["extra_rounds"] = state.get("extra_rounds", 0) + extra
-        if task.status != "needs_attention":
+        if task.status is not TaskStatus.NEEDS_ATTENTION:
             ledger.update_task(task.id, state=json.dumps(state))
             return load_task(root, ledger, task.id)
         steps = ledger.steps(task.id)
@@ -326,20 +323,20 @@ def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
         state.update(attempt=0, fix="verify" if failing else "findings")
         with ledger.transaction():  # the reopened loop and the new round land together, as _commit does
             for i in range(impl, end + 1):
-                ledger.update_step(task.id, i, status="pending", started_at=None)
-            ledger.update_task(task.id, state=json.dumps(state), rounds=task.rounds + 1, status="paused",
-                               message=None, current_step=steps[impl]["title"])
+                ledger.update_step(task.id, i, status=StepStatus.PENDING, started_at=None)
+            ledger.update_task(task.id, state=json.dumps(state), rounds=task.rounds + 1, status=TaskStatus.PAUSED,
+                               message=None, current_step=steps[impl].title)
     return load_task(root, ledger, task.id)
 
 
-def _loop_to_reopen(steps: list[Any], *, verification_failed: bool) -> tuple[int | None, int]:
+def _loop_to_reopen(steps: list[StepRow], *, verification_failed: bool) -> tuple[int | None, int]:
     """The first and last step a new round reopens: from the build step before the last review (or,
     after a failed verification, the last verify step) through the end of that loop."""
     kinds = (str(StepKind.REVIEW), str(StepKind.VERIFY)) if verification_failed else (str(StepKind.REVIEW),)
-    anchor = next((r["idx"] for r in reversed(steps) if r["kind"] in kinds and r["status"] == "done"), None)
+    anchor = next((r.idx for r in reversed(steps) if r.kind in kinds and r.status is StepStatus.DONE), None)
     if anchor is None:
         return None, 0
-    impl = next((r["idx"] for r in reversed(steps[:anchor]) if r["kind"] == str(StepKind.IMPLEMENT)), None)
+    impl = next((r.idx for r in reversed(steps[:anchor]) if r.kind == str(StepKind.IMPLEMENT)), None)
     # A failed verification is checked again, and whatever reviews come after it review again.
     end = len(steps) - 1 if verification_failed else anchor
     return impl, end

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,13 @@ from specrelay.engine.lock import is_running
 from specrelay.engine.openwork import open_work
 from specrelay.engine.task import Task, all_tasks, load_task
 from specrelay.errors import UserError
-from specrelay.ledger import Ledger
+from specrelay.ledger import Ledger, TaskStatus
 
 
-def effective_status(task: Task) -> str:
+def effective_status(task: Task) -> TaskStatus:
     """A task the ledger calls running but whose lock nobody holds was cut off: it is paused."""
-    if task.status == "running" and not is_running(task.folder):
-        return "paused"
+    if task.status is TaskStatus.RUNNING and not is_running(task.folder):
+        return TaskStatus.PAUSED
     return task.status
 
 
@@ -28,10 +29,8 @@ def status_object(root: Path, ledger: Ledger, task: Task) -> dict[str, Any]:
     """A task as ``status --json`` shows it; ``open`` lists what is unfinished (empty: ready to merge)."""
     usage = ledger.task_usage(task.id)
     status = effective_status(task)
-    steps = [{"title": r["title"], "kind": r["kind"], "presets": [p for p in r["presets"].split(",") if p],
-              "status": r["status"], "round": r["round"],
-              "detail": json.loads(r["detail"]) if r["detail"] else None}
-             for r in ledger.steps(task.id)]
+    steps = [{"title": r.title, "kind": r.kind, "presets": list(r.presets), "status": r.status, "round": r.round,
+              "detail": r.detail_data()} for r in ledger.steps(task.id)]
     return {
         "id": task.id, "title": task.title, "status": status, "open": open_work(task, status),
         "workflow": task.workflow,
@@ -40,11 +39,11 @@ def status_object(root: Path, ledger: Ledger, task: Task) -> dict[str, Any]:
         "current_step": task.current_step, "message": task.message, "steps": steps, "rounds": task.rounds,
         "created_at": datetime.fromtimestamp(task.created_at, UTC).isoformat(timespec="seconds"),
         "age_s": max(0, round(time.time() - task.created_at)),
-        "cost_usd": usage["cost_usd"], "simulated": bool(usage["simulated"]),
+        "cost_usd": usage.cost_usd, "simulated": usage.simulated,
         # every attempt, then apart: the calls that answered and the attempts that failed (retried or not)
-        "calls": usage["calls"], "ok_calls": usage["ok_calls"], "failed_calls": usage["calls"] - usage["ok_calls"],
-        "unknown_cost_calls": usage["unknown_cost_calls"],
-        "input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
+        "calls": usage.calls, "ok_calls": usage.ok_calls, "failed_calls": usage.failed_calls,
+        "unknown_cost_calls": usage.unknown_cost_calls,
+        "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
         "budget_usd": task.budget_usd, "panel": panel_of(task), "verification": verification_of(steps),
     }
 
@@ -77,7 +76,7 @@ def panel_of(task: Task) -> list[dict[str, Any]] | None:
         return None
 
 
-def all_status(root: Path, ledger: Ledger, *, statuses: tuple[str, ...] = (),
+def all_status(root: Path, ledger: Ledger, *, statuses: Collection[TaskStatus] = (),
                limit: int | None = None) -> list[dict[str, Any]]:
     """Every task's status object, newest first; only those in ``statuses`` (when given), at most ``limit``."""
     tasks = sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True)
@@ -90,8 +89,9 @@ def cost_breakdown(ledger: Ledger, config: Config, task_id: str) -> dict[str, An
     """Cost by phase and by preset, and the one-model counterfactual (every call on the planner's preset)."""
     from specrelay.llm.pricing import reprice
 
-    out: dict[str, Any] = {"by_phase": ledger.totals("phase", task_id), "by_preset": ledger.totals("preset", task_id)}
-    planner = next((r["presets"].split(",")[0] for r in ledger.steps(task_id) if r["kind"] == "plan"), None)
+    out: dict[str, Any] = {"by_phase": [t.as_json() for t in ledger.totals("phase", task_id)],
+                           "by_preset": [t.as_json() for t in ledger.totals("preset", task_id)]}
+    planner = next((r.presets[0] if r.presets else None for r in ledger.steps(task_id) if r.kind == "plan"), None)
     if planner and planner in config.presets:
         out["one_model"] = {"preset": planner,
                             "cost_usd": reprice(ledger.usage_rows(task_id), config.preset(planner))}

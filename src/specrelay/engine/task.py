@@ -8,18 +8,15 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from specrelay import gitrepo, paths
 from specrelay.config import Config, Preset, check_price_as, missing_keys_error
 from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text
-from specrelay.ledger import Ledger
+from specrelay.ledger import Ledger, NewStep, TaskRow, TaskStatus
 from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
 from specrelay.workflow.ticks import untick_all
 
-#: Task statuses. running/paused/failed can be resumed; done and needs_attention are outcomes.
-STATUSES = ("running", "paused", "failed", "done", "needs_attention", "merged", "discarded")
 WORKFLOW_FILE = "workflow.md"
 
 
@@ -30,7 +27,7 @@ class Task:
     id: str
     title: str
     request: str
-    status: str
+    status: TaskStatus
     workflow: str
     base_sha: str
     base_branch: str | None
@@ -113,12 +110,11 @@ def load_task(root: Path, ledger: Ledger, task_id: str) -> Task:
     return _task_from_row(root, row)
 
 
-def _task_from_row(root: Path, row: Any) -> Task:
-    return Task(id=row["id"], title=row["title"], request=row["request"], status=row["status"],
-                workflow=row["workflow"], base_sha=row["base_sha"], base_branch=row["base_branch"],
-                branch=row["branch"], worktree=Path(row["worktree"]), folder=paths.task_dir(root, row["id"]),
-                budget_usd=row["budget_usd"], rounds=row["rounds"], current_step=row["current_step"],
-                message=row["message"], created_at=row["created_at"])
+def _task_from_row(root: Path, row: TaskRow) -> Task:
+    return Task(id=row.id, title=row.title, request=row.request, status=row.status, workflow=row.workflow,
+                base_sha=row.base_sha, base_branch=row.base_branch, branch=row.branch, worktree=Path(row.worktree),
+                folder=paths.task_dir(root, row.id), budget_usd=row.budget_usd, rounds=row.rounds,
+                current_step=row.current_step, message=row.message, created_at=row.created_at)
 
 
 def all_tasks(root: Path, ledger: Ledger) -> list[Task]:
@@ -239,14 +235,12 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
         made_worktree = True
         title = task_title(request)
         with ledger.transaction():  # the task and its steps appear together, or not at all
-            ledger.insert_task({
-                "id": task_id, "title": title, "request": request, "status": "paused",
-                "workflow": workflow.name, "base_ref": base, "base_sha": base_sha, "base_branch": base_branch,
-                "branch": branch, "worktree": str(worktree), "rounds": 1, "current_step": workflow.steps[0].title,
-                "budget_usd": budget_usd if budget_usd is not None else config.budget.task_usd,
-            })
-            ledger.put_steps(task_id, [{"title": s.title, "kind": str(s.kind), "presets": s.presets}
-                                       for s in workflow.steps])
+            ledger.insert_task(
+                id=task_id, title=title, request=request, status=TaskStatus.PAUSED, workflow=workflow.name,
+                base_ref=base, base_sha=base_sha, base_branch=base_branch, branch=branch, worktree=str(worktree),
+                rounds=1, current_step=workflow.steps[0].title,
+                budget_usd=budget_usd if budget_usd is not None else config.budget.task_usd)
+            ledger.put_steps(task_id, [NewStep(s.title, str(s.kind), tuple(s.presets)) for s in workflow.steps])
     except BaseException:
         # Nothing of the user's is in a task that never started: undo it whole.
         if made_worktree:

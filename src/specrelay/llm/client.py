@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from specrelay.config import DEFAULT_KEY_ENVS, Config, Preset, missing_keys_error
 from specrelay.errors import BudgetExceeded, FailureKind, ProviderError, StepFailed
-from specrelay.ledger import CallRecord, Ledger
+from specrelay.ledger import CallRecord, CallRow, Ledger
 from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, estimate_tokens
 from specrelay.llm.pricing import Usage, cost_of
 
@@ -419,12 +419,12 @@ class _PresetExhausted(Exception):
         self.failure = failure
 
 
-def _from_row(row: Any) -> CallResult:
-    usage = Usage(row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_write_tokens"])
-    return CallResult(text=row["reply"] or "", usage=usage, cost_usd=row["cost_usd"], latency_s=row["latency_s"],
-                      preset=row["preset"], provider=row["provider"], model=row["model"],
-                      estimated=bool(row["estimated"]), simulated=bool(row["simulated"]), attempts=0,
-                      reused=True, max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]))
+def _from_row(row: CallRow) -> CallResult:
+    usage = Usage(row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens)
+    return CallResult(text=row.reply or "", usage=usage, cost_usd=row.cost_usd, latency_s=row.latency_s,
+                      preset=row.preset, provider=row.provider, model=row.model, estimated=row.estimated,
+                      simulated=row.simulated, attempts=0, reused=True, max_tokens=row.max_tokens,
+                      capped_by_budget=row.capped_by_budget)
 
 
 def _with_value(result: CallResult, value: Any) -> CallResult:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specrelay import paths
 from specrelay.config import Preset
 from specrelay.fsutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from specrelay.ledger import CallUsage
 
 
 @dataclass(frozen=True)
@@ -101,17 +104,17 @@ def context_window(preset: Preset) -> int | None:
     return window if isinstance(window, int) and window > 0 else None
 
 
-def reprice(rows: Iterable[Mapping[str, Any]], preset: Preset) -> float | None:
+def reprice(rows: Iterable[CallUsage], preset: Preset) -> float | None:
     """The tokens of every successful call in ``rows``, priced as if all had gone to ``preset``.
 
     The one-model counterfactual. None when ``preset`` has no known price.
     """
     total = 0.0
     for row in rows:
-        if row["outcome"] != "ok":
+        if row.outcome != "ok":
             continue
-        cost = cost_of(preset, Usage(row["input_tokens"], row["output_tokens"],
-                                     row["cache_read_tokens"], row["cache_write_tokens"]))
+        cost = cost_of(preset, Usage(row.input_tokens, row.output_tokens, row.cache_read_tokens,
+                                     row.cache_write_tokens))
         if cost is None:
             return None
         total += cost

@@ -1,7 +1,8 @@
-"""The ledger: SQLite record of tasks, steps and every model call, with tokens and cost.
+"""The ledger's connection: opening, upgrading and reading one SQLite file of tasks, steps and calls.
 
-The schema is created and upgraded by named, append-only migrations: never edit one that has
-shipped, add a new one at the end. WAL mode lets many processes read while one writes.
+The schema is created and upgraded by :mod:`specrelay.ledger.migrations`. WAL mode lets many
+processes read while one writes. Every read returns a typed row (:mod:`specrelay.ledger.rows`);
+every write names its columns.
 A cost is a number or NULL (unknown), never a made-up zero.
 """
 
@@ -14,129 +15,31 @@ import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from specrelay import ledger_errors, paths
-from specrelay.errors import FailureKind, UserError
-
-MIGRATIONS: list[tuple[str, str]] = [
-    ("001_calls", """
-        CREATE TABLE calls (
-            id INTEGER PRIMARY KEY,
-            run_id TEXT NOT NULL,
-            task_id TEXT,
-            step TEXT,
-            phase TEXT NOT NULL,
-            preset TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            started_at REAL NOT NULL,
-            latency_s REAL NOT NULL,
-            input_tokens INTEGER NOT NULL DEFAULT 0,
-            output_tokens INTEGER NOT NULL DEFAULT 0,
-            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
-            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
-            cost_usd REAL,
-            outcome TEXT NOT NULL,
-            error TEXT,
-            estimated INTEGER NOT NULL DEFAULT 0,
-            simulated INTEGER NOT NULL DEFAULT 0,
-            context_json TEXT
-        );
-        CREATE INDEX calls_task ON calls(task_id);
-        CREATE INDEX calls_run_preset ON calls(run_id, preset);
-    """),
-    ("002_tasks_steps", """
-        CREATE TABLE tasks (
-            id TEXT PRIMARY KEY,
-            title TEXT NOT NULL,
-            request TEXT NOT NULL,
-            status TEXT NOT NULL,
-            workflow TEXT NOT NULL,
-            base_ref TEXT,
-            base_sha TEXT NOT NULL,
-            base_branch TEXT,
-            branch TEXT NOT NULL,
-            worktree TEXT NOT NULL,
-            budget_usd REAL,
-            rounds INTEGER NOT NULL DEFAULT 0,
-            current_step TEXT,
-            message TEXT,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
-        );
-        CREATE TABLE steps (
-            task_id TEXT NOT NULL REFERENCES tasks(id),
-            idx INTEGER NOT NULL,
-            title TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            presets TEXT NOT NULL,
-            status TEXT NOT NULL,
-            round INTEGER NOT NULL DEFAULT 0,
-            started_at REAL,
-            finished_at REAL,
-            detail TEXT,
-            PRIMARY KEY (task_id, idx)
-        );
-    """),
-    ("003_call_keys", """
-        ALTER TABLE calls ADD COLUMN call_key TEXT;
-        ALTER TABLE calls ADD COLUMN reply TEXT;
-        CREATE INDEX calls_key ON calls(run_id, call_key);
-    """),
-    ("004_task_state", """
-        ALTER TABLE tasks ADD COLUMN state TEXT;
-    """),
-    ("005_call_output_cap", """
-        ALTER TABLE calls ADD COLUMN max_tokens INTEGER;
-        ALTER TABLE calls ADD COLUMN capped_by_budget INTEGER NOT NULL DEFAULT 0;
-    """),
-]
+from specrelay import paths
+from specrelay.errors import UserError
+from specrelay.ledger import errors as ledger_errors
+from specrelay.ledger import migrations
+from specrelay.ledger.rows import CallRecord, CallRow, CallUsage, NewStep, StepRow, TaskRow, TaskUsage, Totals
+from specrelay.ledger.status import StepStatus, TaskStatus
 
 
-@dataclass
-class CallRecord:
-    """One model call attempt, as recorded."""
+class Unset(Enum):
+    """The type of :data:`UNSET`: a keyword argument the caller left out (None is a value to store)."""
 
-    run_id: str
-    phase: str
-    preset: str
-    provider: str
-    model: str
-    started_at: float
-    latency_s: float
-    outcome: Literal["ok"] | FailureKind
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost_usd: float | None = None
-    error: str | None = None
-    estimated: bool = False
-    simulated: bool = False
-    task_id: str | None = None
-    step: str | None = None
-    context: dict[str, int] = field(default_factory=dict)
-    #: For task calls: a key naming the call's place in the task, and the reply, so that a
-    #: resumed task reuses a completed call instead of paying for (and recording) it twice.
-    call_key: str | None = None
-    reply: str | None = None
-    #: The output cap the call was sent with (None: the provider's default); True when a budget lowered it.
-    max_tokens: int | None = None
-    capped_by_budget: bool = False
+    UNSET = "unset"
 
 
-def _typed_totals(row: dict[str, Any]) -> dict[str, Any]:
-    """A totals row as callers (and JSON) use it: flags as booleans, answered calls and failed attempts apart."""
-    for flag in ("simulated", "estimated"):
-        row[flag] = bool(row.get(flag))
-    row["ok_calls"] = int(row.get("ok_calls") or 0)
-    row["failed_calls"] = int(row.get("calls") or 0) - row["ok_calls"]
-    if row.get("latency_s") is not None:
-        row["latency_s"] = round(row["latency_s"], 3)
-    return row
+UNSET: Final = Unset.UNSET
+
+#: What ``cost --by`` groups on.
+GroupBy = Literal["task", "phase", "preset", "model"]
+_GROUP_COLUMNS: dict[GroupBy | None, str] = {"task": "task_id", "phase": "phase", "preset": "preset",
+                                             "model": "model", None: "'all'"}
 
 
 class _Connection(sqlite3.Connection):
@@ -249,7 +152,7 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise self._unreadable(exc) from exc
         try:
-            done = {r[0] for r in conn.execute("SELECT name FROM migrations")}
+            done = migrations.applied(conn)
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 conn.close()
@@ -258,7 +161,7 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise self._unreadable(exc) from exc
-        if all(name in done for name, _ in MIGRATIONS):
+        if not migrations.pending(done):
             return conn
         conn.close()
         if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
@@ -303,25 +206,8 @@ class Ledger:
         self.conn.close()
 
     def _migrate(self) -> None:
-        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-        done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            # BEGIN IMMEDIATE serialises concurrent first openings; re-check under the lock.
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self.conn.execute("SELECT 1 FROM migrations WHERE name=?", (name,)).fetchone():
-                    self.conn.execute("COMMIT")
-                    continue
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        self.conn.execute(statement)
-                self.conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        migrations.migrate(self.conn)
+
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -330,7 +216,7 @@ class Ledger:
         row = asdict(rec)
         context = row.pop("context")
         row["context_json"] = json.dumps(context) if context else None
-        cols = ", ".join(row)
+        cols = ", ".join(row)  # the dataclass's own field names: never a caller's words
         marks = ", ".join("?" for _ in row)
         cur = self.conn.execute(f"INSERT INTO calls ({cols}) VALUES ({marks})", tuple(row.values()))
         return int(cur.lastrowid or 0)
@@ -341,25 +227,29 @@ class Ledger:
                                 (run_id, preset)).fetchone()
         return int(row[0])
 
-    def completed_call(self, run_id: str, call_key: str) -> sqlite3.Row | None:
+    def completed_call(self, run_id: str, call_key: str) -> CallRow | None:
         """The successful call recorded under this key in this run, if any."""
-        return self.conn.execute("SELECT * FROM calls WHERE run_id=? AND call_key=? AND outcome='ok' "
-                                 "ORDER BY id DESC LIMIT 1", (run_id, call_key)).fetchone()
+        row = self.conn.execute("SELECT * FROM calls WHERE run_id=? AND call_key=? AND outcome='ok' "
+                                "ORDER BY id DESC LIMIT 1", (run_id, call_key)).fetchone()
+        return None if row is None else CallRow.from_sql(row)
 
-    def calls(self, task_id: str | None = None) -> list[sqlite3.Row]:
+    def calls(self, task_id: str | None = None) -> list[CallRow]:
+        """Every recorded call attempt (of one task, or all), oldest first."""
         if task_id is None:
-            return list(self.conn.execute("SELECT * FROM calls ORDER BY id"))
-        return list(self.conn.execute("SELECT * FROM calls WHERE task_id=? ORDER BY id", (task_id,)))
+            rows = self.conn.execute("SELECT * FROM calls ORDER BY id")
+        else:
+            rows = self.conn.execute("SELECT * FROM calls WHERE task_id=? ORDER BY id", (task_id,))
+        return [CallRow.from_sql(r) for r in rows]
 
     def spent(self, task_id: str) -> float:
+        """What the task's priced calls cost so far (calls of unknown cost count as nothing)."""
         row = self.conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE task_id=?",
                                 (task_id,)).fetchone()
         return float(row[0])
 
-    def totals(self, by: str | None, task_id: str | None = None) -> list[dict[str, Any]]:
+    def totals(self, by: GroupBy | None, task_id: str | None = None) -> list[Totals]:
         """Sums of tokens and cost, grouped by one column (task, phase, preset, model) or overall."""
-        column = {"task": "task_id", "phase": "phase", "preset": "preset", "model": "model",
-                  None: "'all'"}[by]
+        column = _GROUP_COLUMNS[by]
         where, args = ("WHERE task_id=?", (task_id,)) if task_id else ("", ())
         sql = f"""
             SELECT {column} AS key, COUNT(*) AS calls,
@@ -369,46 +259,60 @@ class Ledger:
                    SUM(cost_usd) AS cost_usd, SUM(cost_usd IS NULL AND outcome = 'ok') AS unknown_cost_calls,
                    MAX(simulated) AS simulated, MAX(estimated) AS estimated, SUM(latency_s) AS latency_s
             FROM calls {where} GROUP BY {column} ORDER BY cost_usd DESC NULLS LAST, key"""
-        return [_typed_totals(dict(r)) for r in self.conn.execute(sql, args)]
+        return [Totals.from_sql(r) for r in self.conn.execute(sql, args)]
 
-    def usage_rows(self, task_id: str | None = None) -> Iterator[sqlite3.Row]:
+    def usage_rows(self, task_id: str | None = None) -> Iterator[CallUsage]:
         """Per-call tokens, for re-pricing the same usage under another model."""
         sql = ("SELECT input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, outcome "
                "FROM calls")
-        if task_id:
-            yield from self.conn.execute(sql + " WHERE task_id=?", (task_id,))
-        else:
-            yield from self.conn.execute(sql)
+        rows = self.conn.execute(sql + " WHERE task_id=?", (task_id,)) if task_id else self.conn.execute(sql)
+        for row in rows:
+            yield CallUsage.from_sql(row)
 
     # -- tasks and steps -----------------------------------------------------------------------
 
-    def insert_task(self, row: dict[str, Any]) -> None:
+    def insert_task(self, *, id: str, title: str, request: str, status: TaskStatus, workflow: str,
+                    base_ref: str | None, base_sha: str, base_branch: str | None, branch: str, worktree: str,
+                    rounds: int, current_step: str | None, budget_usd: float | None) -> None:
+        """Record a new task (with the time as its creation and update time)."""
         now = time.time()
-        row = {**row, "created_at": now, "updated_at": now}
-        cols = ", ".join(row)
-        self.conn.execute(f"INSERT INTO tasks ({cols}) VALUES ({', '.join('?' for _ in row)})",
-                          tuple(row.values()))
+        self.conn.execute(
+            "INSERT INTO tasks (id, title, request, status, workflow, base_ref, base_sha, base_branch, branch, "
+            "worktree, rounds, current_step, budget_usd, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (id, title, request, str(status), workflow, base_ref, base_sha, base_branch, branch, worktree,
+             rounds, current_step, budget_usd, now, now))
 
-    def update_task(self, task_id: str, **changes: Any) -> None:
+    def update_task(self, task_id: str, *, status: TaskStatus | Unset = UNSET, message: str | None | Unset = UNSET,
+                    current_step: str | None | Unset = UNSET, rounds: int | Unset = UNSET,
+                    state: str | None | Unset = UNSET, budget_usd: float | None | Unset = UNSET,
+                    base_sha: str | Unset = UNSET) -> None:
+        """Change the named columns of a task (those left UNSET keep their value), and its update time."""
+        changes = _given(status=status, message=message, current_step=current_step, rounds=rounds, state=state,
+                         budget_usd=budget_usd, base_sha=base_sha)
         changes["updated_at"] = time.time()
-        sets = ", ".join(f"{k}=?" for k in changes)
+        sets = ", ".join(f"{column}=?" for column in changes)  # the parameter names above, nothing else
         self.conn.execute(f"UPDATE tasks SET {sets} WHERE id=?", (*changes.values(), task_id))
 
-    def task(self, task_id: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+    def task(self, task_id: str) -> TaskRow | None:
+        """The task with exactly this id, if there is one."""
+        row = self.conn.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+        return None if row is None else TaskRow.from_sql(row)
 
-    def tasks(self) -> list[sqlite3.Row]:
-        return list(self.conn.execute("SELECT * FROM tasks ORDER BY created_at"))
+    def tasks(self) -> list[TaskRow]:
+        """Every task, oldest first."""
+        return [TaskRow.from_sql(r) for r in self.conn.execute("SELECT * FROM tasks ORDER BY created_at")]
 
     def task_ids(self) -> list[str]:
+        """Every task's id, oldest first."""
         return [r[0] for r in self.conn.execute("SELECT id FROM tasks ORDER BY created_at")]
 
-    def put_steps(self, task_id: str, steps: Sequence[dict[str, Any]]) -> None:
+    def put_steps(self, task_id: str, steps: Sequence[NewStep]) -> None:
         """Record a task's steps once (at creation); later only their status changes."""
         for idx, s in enumerate(steps):
             self.conn.execute(
                 "INSERT OR IGNORE INTO steps (task_id, idx, title, kind, presets, status) VALUES (?,?,?,?,?,?)",
-                (task_id, idx, s["title"], s["kind"], ",".join(s["presets"]), s.get("status", "pending")))
+                (task_id, idx, s.title, s.kind, ",".join(s.presets), str(s.status)))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -421,21 +325,32 @@ class Ledger:
             raise
         self.conn.execute("COMMIT")
 
-    def update_step(self, task_id: str, idx: int, **changes: Any) -> None:
-        sets = ", ".join(f"{k}=?" for k in changes)
+    def update_step(self, task_id: str, idx: int, *, status: StepStatus | Unset = UNSET,
+                    round: int | Unset = UNSET, started_at: float | None | Unset = UNSET,
+                    finished_at: float | None | Unset = UNSET, detail: str | None | Unset = UNSET) -> None:
+        """Change the named columns of one step (those left UNSET keep their value)."""
+        changes = _given(status=status, round=round, started_at=started_at, finished_at=finished_at, detail=detail)
+        if not changes:
+            return
+        sets = ", ".join(f"{column}=?" for column in changes)  # the parameter names above, nothing else
         self.conn.execute(f"UPDATE steps SET {sets} WHERE task_id=? AND idx=?", (*changes.values(), task_id, idx))
 
-    def steps(self, task_id: str) -> list[sqlite3.Row]:
-        return list(self.conn.execute("SELECT * FROM steps WHERE task_id=? ORDER BY idx", (task_id,)))
+    def steps(self, task_id: str) -> list[StepRow]:
+        """The task's steps, in workflow order."""
+        rows = self.conn.execute("SELECT * FROM steps WHERE task_id=? ORDER BY idx", (task_id,))
+        return [StepRow.from_sql(r) for r in rows]
 
-    def task_usage(self, task_id: str) -> dict[str, Any]:
+    def task_usage(self, task_id: str) -> TaskUsage:
+        """What the task's calls used and cost so far."""
         row = self.conn.execute(
             "SELECT COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens,"
             " SUM(cost_usd) AS cost_usd, COALESCE(MAX(simulated),0) AS simulated, COUNT(*) AS calls,"
             " COALESCE(SUM(outcome = 'ok'),0) AS ok_calls,"
             " COALESCE(SUM(cost_usd IS NULL AND outcome = 'ok'),0) AS unknown_cost_calls"
             " FROM calls WHERE task_id=?", (task_id,)).fetchone()
-        out = dict(row)
-        if out["calls"] == 0:
-            out["cost_usd"] = 0.0  # nothing spent yet is a known zero
-        return out
+        return TaskUsage.from_sql(row)
+
+
+def _given(**values: object) -> dict[str, object]:
+    """The values not left UNSET, enums stored as their strings."""
+    return {k: (str(v) if isinstance(v, Enum) else v) for k, v in values.items() if v is not UNSET}
