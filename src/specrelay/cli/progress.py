@@ -33,6 +33,7 @@ from specrelay.engine.events import (
     StepStarted,
     TaskStopped,
 )
+from specrelay.ledger import TaskStatus
 
 MODES = ("text", "json", "none")
 #: Seconds between two signs of life of a call still running, when no live line can be drawn.
@@ -165,7 +166,7 @@ class Progress:
         elif isinstance(event, Note):
             self._print(f"{elapsed}   [yellow]{escape(event.text)}[/]")
         elif isinstance(event, TaskStopped) and self.step:  # the step cut off: say so, the reason follows
-            mark = "⏸" if event.status == "paused" else "✗"
+            mark = "⏸" if event.status == TaskStatus.PAUSED else "✗"
             self._print(f"{elapsed} [red]{mark} {escape(self.step)}[/] · {event.status}")
 
     def _call_line(self, call: CallFinished) -> str:

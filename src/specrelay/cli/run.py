@@ -96,6 +96,7 @@ def resume_command(
     from specrelay.engine import load_task, task_summary
     from specrelay.engine.finish import check_resumable
     from specrelay.engine.runner import grant_rounds
+    from specrelay.ledger import TaskStatus
 
     _check_budget(budget)
     _check_progress(progress)
@@ -106,8 +107,8 @@ def resume_command(
     for task in tasks:  # a task that cannot be resumed stops the command before anything is said or run
         check_resumable(task, more_rounds=rounds is not None)
     if rounds is not None:
-        tasks = [t if t.status == "done" else grant_rounds(root, ledger, t.id, rounds) for t in tasks]
-    finished = [t for t in tasks if t.status in ("done", "needs_attention")]
+        tasks = [t if t.status is TaskStatus.DONE else grant_rounds(root, ledger, t.id, rounds) for t in tasks]
+    finished = [t for t in tasks if t.status in (TaskStatus.DONE, TaskStatus.NEEDS_ATTENTION)]
     pending = [t for t in tasks if t not in finished]
     for task in finished:  # resuming a finished task is a no-op, not an error
         if not json_out:
@@ -116,7 +117,7 @@ def resume_command(
     if not pending:
         if json_out:
             _print_json_list([task_summary(root, ledger, config, t.id) for t in tasks], single=len(tasks) == 1)
-        raise SystemExit(0 if all(t.status == "done" for t in tasks) else 1)
+        raise SystemExit(0 if all(t.status is TaskStatus.DONE for t in tasks) else 1)
     if not json_out and not logs:
         for task in pending:
             console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
@@ -233,7 +234,9 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
     _report_errors(root, failed, logs)
     if failed:
         raise SystemExit(max(exit_code(o.error) for _, o in failed))
-    if any(s["status"] != "done" for s in [*summaries.values(), *(also or [])]):
+    from specrelay.ledger import TaskStatus
+
+    if any(s["status"] != TaskStatus.DONE for s in [*summaries.values(), *(also or [])]):
         raise SystemExit(1)
 
 

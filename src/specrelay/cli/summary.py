@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from specrelay.cli.common import console
+from specrelay.ledger import TaskStatus
 
 
 def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, message: bool = True) -> None:
@@ -16,7 +17,7 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
     from specrelay.cli.common import calls_text, money, plural, print_table, task_cost, tokens
 
     to = out or console
-    colour = {"done": "green", "needs_attention": "yellow"}.get(s["status"], "red")
+    colour = {TaskStatus.DONE: "green", TaskStatus.NEEDS_ATTENTION: "yellow"}.get(s["status"], "red")
     to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · "
              f"{plural(s['rounds'], 'round')} · {calls_text(s)} · "
              f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
@@ -30,7 +31,7 @@ def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, m
         to.print(f"  Leftovers of an interrupted build step ({', '.join(kept['files'])}) are kept at "
                  f"{kept['ref']}: `git diff {kept['ref']}^ {kept['ref']}`", markup=False)
     # A pause's own line (printed apart when ``message`` is False) already says how to go on.
-    next_steps = message or s["status"] != "paused"
+    next_steps = message or s["status"] != TaskStatus.PAUSED
     if brief:
         if next_steps:
             _next_steps(s, to)
@@ -83,11 +84,11 @@ def command_outcome(c: dict[str, Any]) -> str:
 def _next_steps(s: dict[str, Any], to: Any) -> None:
     """What to do next, from the engine's one rule of what is open (``s["open"]``) and the status."""
     task = s["id"]
-    if s["status"] == "done" and not s.get("open"):
+    if s["status"] == TaskStatus.DONE and not s.get("open"):
         to.print(f"  Branch {s['branch']} is ready: `specrelay merge {task}`")
-    elif s["status"] in ("paused", "failed"):
+    elif s["status"] in (TaskStatus.PAUSED, TaskStatus.FAILED):
         to.print(f"  Continue with `specrelay resume {task}`")
-    elif s["status"] in ("needs_attention", "done"):
+    elif s["status"] in (TaskStatus.NEEDS_ATTENTION, TaskStatus.DONE):
         to.print(f"  Review the work in {s['worktree']}, then give the builder another round "
                  f"(`specrelay resume {task} --rounds 1`), take it as it is (`specrelay merge {task} --force`), "
                  f"or `specrelay discard {task}`")

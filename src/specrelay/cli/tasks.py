@@ -78,10 +78,12 @@ def _statuses(given: list[str]) -> tuple[TaskStatus, ...]:
 
 
 def _render_status(rows: list[dict[str, Any]]) -> None:
+    from specrelay.ledger import CLOSED
+
     cells = []
     for r in rows:
         step = r["current_step"] or "-"
-        if not r["worktree_exists"] and r["status"] not in ("merged", "discarded"):
+        if not r["worktree_exists"] and r["status"] not in CLOSED:
             step += " (worktree missing)"
         cells.append([r["id"], r["status"], step, str(r["rounds"]), age(r["age_s"]),
                       tokens(r["input_tokens"] + r["output_tokens"]), task_cost(r)])
