@@ -380,8 +380,8 @@ def _check_references(config: Config, route_origins: dict[str, Path]) -> None:
                               "base_url = \"http://localhost:11434/v1\".")
     for route, name in config.routes.model_dump().items():
         if name is not None and name not in config.presets:
-            where = route_origins.get(route)
-            prefix = f"{where}: [routes] {route}: " if where else f"[routes] {route}: "
+            origin = route_origins.get(route)
+            prefix = f"{origin}: [routes] {route}: " if origin else f"[routes] {route}: "
             raise ConfigError(prefix + unknown_preset_message(name, config.presets))
 
 

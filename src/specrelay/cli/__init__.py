@@ -75,10 +75,10 @@ def main() -> None:
     from specrelay.cli.common import PipeSafe, exit_code, print_error
 
     if not isinstance(sys.stdout, PipeSafe):
-        sys.stdout = PipeSafe(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = PipeSafe(sys.stdout)
 
     if os.environ.get("_SPECRELAY_COMPLETE"):  # the shell asks for completions (`specrelay completion`)
-        from typer.completion import completion_init
+        from typer._completion_classes import completion_init
 
         completion_init()
     try:

@@ -19,7 +19,7 @@ def completion_command(
         "bash, zsh, fish or powershell (default: the shell in $SHELL).")),
 ) -> None:
     """Print the shell completion script; e.g. `eval "$(specrelay completion bash)"` in ~/.bashrc."""
-    from typer.completion import get_completion_script
+    from typer._completion_shared import get_completion_script
 
     name = shell or os.path.basename(os.environ.get("SHELL", "")) or "bash"
     if name == "pwsh":

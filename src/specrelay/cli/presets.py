@@ -39,9 +39,9 @@ def presets_command(json_out: bool = typer.Option(False, "--json", help="Print J
         return
     cells = []
     for r in rows:
-        key = "not needed" if r["key_present"] is None else (
+        key_cell = "not needed" if r["key_present"] is None else (
             "yes" if r["key_present"] else f"no: ${r['key_env'][0]}")
-        cells.append([r["name"], r["provider"], r["model"], r["source"], key,
+        cells.append([r["name"], r["provider"], r["model"], r["source"], key_cell,
                       _price(r["input_per_mtok"]), _price(r["output_per_mtok"])])
     print_table(["name", "provider", "model", "source", "key", "input", "output"], cells,
                 right=("input", "output"), title="Presets (USD per million tokens)")

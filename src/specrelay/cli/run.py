@@ -233,7 +233,7 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
         raise failed[0][1].error  # type: ignore[misc]  # one task: its error, exactly as it came
     _report_errors(root, failed, logs)
     if failed:
-        raise SystemExit(max(exit_code(o.error) for _, o in failed))
+        raise SystemExit(max(exit_code(o.error) for _, o in failed if o.error is not None))
     from specrelay.ledger import TaskStatus
 
     if any(s["status"] != TaskStatus.DONE for s in [*summaries.values(), *(also or [])]):
@@ -378,7 +378,7 @@ def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: 
             console.print(f"Progress: specrelay status {' '.join(ids)}")
     elif json_out:
         _print_json_list([_not_created(request, exc) for request, exc in failed], single=False)
-    for request, exc in failed:
-        print_error(f"request {request!r}: {exc}")
+    for request, error in failed:
+        print_error(f"request {request!r}: {error}")
     if failed:
         raise SystemExit(2)

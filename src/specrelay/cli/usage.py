@@ -7,7 +7,8 @@ its parsing and change only what is printed. Imported at start-up, so it imports
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from typer import core
@@ -102,9 +103,14 @@ class HelpGroup(core.TyperGroup):
                 formatter.write_dl(rows)
 
 
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
 class App(typer.Typer):
     """A Typer whose commands all print their help the way :class:`HelpCommand` does."""
 
-    def command(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[_Command], _Command]:
+        """typer's ``command``, typed: the decorated function keeps its own signature."""
         kwargs.setdefault("cls", HelpCommand)
-        return super().command(*args, **kwargs)
+        register: Callable[[_Command], _Command] = super().command(*args, **kwargs)
+        return register

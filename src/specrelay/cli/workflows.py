@@ -80,7 +80,8 @@ def broken_error(rows: list[dict[str, Any]]) -> WorkflowError | None:
 
 def _first_problem(row: dict[str, Any]) -> str:
     more = len(row["errors"]) - 1
-    return row["errors"][0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+    first: str = row["errors"][0]
+    return first + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
 
 def _who(step: dict[str, Any], verify_commands: list[str]) -> str:
@@ -90,7 +91,7 @@ def _who(step: dict[str, Any], verify_commands: list[str]) -> str:
     if len(step["presets"]) > 1:
         return "panel: " + ", ".join(step["presets"])
     if step["presets"]:
-        return step["presets"][0]
+        return str(step["presets"][0])
     if step["kind"] == "verify":
         return "[verify] commands: " + ("; ".join(verify_commands) if verify_commands else "(none set)")
     return "(no agent)"

@@ -127,7 +127,7 @@ def nothing_to_review(target: Target, presets: list[str], min_agreement: int | N
     """The report of a review with no changes to look at: approve, with the same keys as
     final_review.json (no reviewer was asked, nothing was paid, no report folder was made, so
     ``id`` and ``folder`` are null). ``min_agreement`` is the one the panel would have used."""
-    from specrelay.engine.consolidate import default_agreement
+    from specrelay.engine.verdict import default_agreement
 
     agreement = default_agreement(len(presets)) if min_agreement is None else max(1, min(min_agreement,
                                                                                           len(presets)))

@@ -176,7 +176,7 @@ def check_keys(config: Config, workflow: Workflow) -> None:
     names = [name for step in workflow.steps for name in step.presets]
     if config.review.consolidate and any(step.is_panel for step in workflow.steps):
         names.append(config.review.consolidate)
-    first = next((step.presets for step in workflow.steps if step.presets), [])
+    first: Collection[str] = next((step.presets for step in workflow.steps if step.presets), [])
     check_preset_keys(config, names, called=first)
 
 

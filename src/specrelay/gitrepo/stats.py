@@ -32,7 +32,7 @@ def git_stats() -> GitStats:
 def reset_git_stats() -> None:
     """Set every counter back to zero."""
     with _guard:
-        _stats.update(calls=0, seconds=0.0, lock_waits=0, lock_wait_seconds=0.0)
+        _stats.update({"calls": 0, "seconds": 0.0, "lock_waits": 0, "lock_wait_seconds": 0.0})
 
 
 def record_process(seconds: float) -> None:

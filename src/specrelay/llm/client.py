@@ -340,7 +340,7 @@ class Client:
             # Never sooner than asked; a little later at random, so that tasks told the same wait
             # (in this process or others) do not all come back as one burst.
             delay = max(delay, min(retry_after, 600.0) * random.uniform(1.0, 1.25))
-        return delay
+        return float(delay)
 
     def _record_failure(self, preset: Preset, exc: AttemptFailed, phase: str, step: str | None,
                         context: dict[str, int], key: str | None) -> None:
