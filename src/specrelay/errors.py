@@ -7,20 +7,25 @@
     │   ├── ConfigError      file, field, what was expected
     │   ├── WorkflowError    file, line, what is wrong
     │   ├── PresetError      unknown preset (lists known ones), missing key (names the env var)
-    │   └── GitError         not a repo, dirty tree, conflict (names the files)
+    │   ├── GitError         not a repo, dirty tree, conflict (names the files)
+    │   │   └── GitCommandError  a git command that failed: its command, exit code and output  [gitrepo/process.py]
+    │   └── LedgerLocked     another process holds the ledger's write lock (names it)          [ledger/errors.py]
     └── RunError             a run could not go on; state is saved and resumable
-        ├── ProviderError    status, provider, retry-after; after retries and fallbacks
+        ├── ProviderError    status, provider, retry-after, FailureKind; after retries and fallbacks
         ├── BudgetExceeded   spent, limit, how to resume with more
         ├── EditError        a SEARCH/REPLACE block could not be applied
         │   ├── NoMatch          with the closest candidate spans and their line numbers
         │   ├── AmbiguousMatch   with the line numbers of every match
         │   ├── UncertainEdit    SEARCH found its place, but how REPLACE applies there is not certain
-        │   ├── EditsRejected    some blocks of a reply failed, so none was applied (every block's report)
+        │   ├── EditsRejected    some blocks failed, so none was applied (every block's report)  [edits/apply.py]
         │   ├── OutsideWorktree  a path that leaves the worktree
         │   └── MalformedBlock   a reply whose blocks cannot be parsed (quotes the line)
         ├── StepFailed       which step, why, where the logs are
-        └── CommandNotRunnable  a verify command the shell cannot start (exit 126/127): where to fix it
+        ├── CommandNotRunnable  a verify command the shell cannot start (exit 126/127): where to fix it
+        └── Interrupted      Ctrl-C or SIGTERM paused the run (exit 130; the CLI says "paused", not "error")
 
+Every class is defined here except the three marked with their module: each carries a value of its
+own package (a git command, a lock holder, an edit report), and this module imports nothing above it.
 Third-party and subprocess errors are translated at the boundary (``raise X from exc``).
 The CLI prints any ``SpecRelayError`` as one clear message and exits non-zero.
 """
@@ -28,10 +33,6 @@ The CLI prints any ``SpecRelayError`` as one clear message and exits non-zero.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from specrelay.edits.apply import ApplyResult
 
 
 class SpecRelayError(Exception):
@@ -155,18 +156,6 @@ class UncertainEdit(EditError):
     def __init__(self, message: str, span: tuple[int, int, str] | None = None) -> None:
         super().__init__(message)
         self.span = span
-
-
-class EditsRejected(EditError):
-    """Some blocks of a reply could not be applied, so no file was changed.
-
-    ``result`` (an :class:`~specrelay.edits.apply.ApplyResult`) holds every block's report;
-    ``str(exc)`` lists the failures in a form meant to be sent back to the model.
-    """
-
-    def __init__(self, message: str, result: ApplyResult) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 class OutsideWorktree(EditError):

@@ -11,12 +11,11 @@ written for the model that made the edit: where SEARCH nearly matched, every
 place it matched, or which line made the result uncertain.
 """
 
-from specrelay.edits.apply import ApplyResult, BlockReport, apply_blocks
+from specrelay.edits.apply import ApplyResult, BlockReport, EditsRejected, apply_blocks
 from specrelay.edits.confine import resolve_in_worktree
 from specrelay.edits.edit import AppliedEdit, apply_edit, apply_edit_detailed
 from specrelay.edits.match import LADDER, Level
 from specrelay.edits.parse import EditBlock, parse_blocks
-from specrelay.errors import EditsRejected
 
 __all__ = [
     "LADDER",

@@ -4,7 +4,7 @@ All paths are checked and every new content is computed in memory first
 (several blocks on one file apply in turn to its evolving text). Only when
 every block applies are the files written, each atomically; a write that
 fails midway puts back the files already written. A reply that cannot be
-applied whole raises :class:`~specrelay.errors.EditsRejected`, whose message tells the model
+applied whole raises :class:`EditsRejected`, whose message tells the model
 which blocks failed and why.
 """
 
@@ -22,7 +22,7 @@ from specrelay import fsutil
 from specrelay.edits.confine import resolve_in_worktree
 from specrelay.edits.edit import apply_edit_detailed
 from specrelay.edits.parse import EditBlock
-from specrelay.errors import EditError, EditsRejected, NoMatch
+from specrelay.errors import EditError, NoMatch
 
 #: How much of a file is searched for a NUL byte to call it binary (git does the same).
 _BINARY_PROBE = 8192
@@ -63,6 +63,18 @@ class ApplyResult:
     def failures(self) -> list[BlockReport]:
         """The reports of the blocks that could not be applied."""
         return [r for r in self.reports if r.status == "failed"]
+
+
+class EditsRejected(EditError):
+    """Some blocks of a reply could not be applied, so no file was changed.
+
+    Defined here rather than in :mod:`specrelay.errors` because it carries an :class:`ApplyResult`
+    (every block's report); ``str(exc)`` lists the failures in a form meant to be sent back to the model.
+    """
+
+    def __init__(self, message: str, result: ApplyResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass(slots=True)

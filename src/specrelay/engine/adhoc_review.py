@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import specrelay.engine.context as C
 from specrelay import gitrepo, paths
 from specrelay.config import Config
-from specrelay.engine import context as C
 from specrelay.engine.events import EventSink
 from specrelay.engine.panel import PanelOutcome, PanelRequest, run_panel
 from specrelay.engine.phases.review import DIFF_TOKENS, review_system

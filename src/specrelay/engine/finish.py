@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
-from specrelay.engine import leftovers
 from specrelay.engine.lock import task_lock
 from specrelay.engine.openwork import open_work
 from specrelay.engine.summary import effective_status

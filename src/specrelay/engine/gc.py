@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo, paths
-from specrelay.engine import leftovers
 from specrelay.engine.finish import tree_at_risk, work_at_risk
 from specrelay.engine.lock import is_running
 from specrelay.engine.task import Task, all_tasks

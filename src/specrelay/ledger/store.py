@@ -20,10 +20,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final, Literal
 
+import specrelay.ledger.errors as ledger_errors
+import specrelay.ledger.migrations as migrations
 from specrelay import paths
 from specrelay.errors import UserError
-from specrelay.ledger import errors as ledger_errors
-from specrelay.ledger import migrations
 from specrelay.ledger.rows import CallRecord, CallRow, CallUsage, NewStep, StepRow, TaskRow, TaskUsage, Totals
 from specrelay.ledger.status import StepStatus, TaskStatus
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+import specrelay.engine.context as C
+import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
-from specrelay.engine import context as C
-from specrelay.engine import leftovers
 from specrelay.engine.events import Note
 from specrelay.engine.phases.base import StepRun, prompt
 from specrelay.errors import EditError, StepFailed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from specrelay.engine import context as C
+import specrelay.engine.context as C
 from specrelay.engine.phases.base import StepRun, prompt
 from specrelay.errors import StepFailed
 

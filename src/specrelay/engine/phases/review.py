@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import specrelay.engine.context as C
 from specrelay import gitrepo
-from specrelay.engine import context as C
 from specrelay.engine.panel import PanelRequest, run_panel
 from specrelay.engine.phases.base import StepRun, prompt
 from specrelay.engine.phases.verify import verify_summary
