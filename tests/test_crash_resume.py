@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli
 from fleet import env_for, git
 from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC, project, review
 
@@ -210,11 +211,8 @@ def final_result(repo: Path) -> dict[str, Any]:
     }
 
 
-def _cli(repo: Path, *args: str) -> str:
-    import subprocess
-
-    proc = subprocess.run([sys.executable, "-m", "specrelay", *args], cwd=repo, env=env_for(Path(os.environ[
-        "SPECRELAY_HOME"])), capture_output=True, text=True, timeout=60)
+def _cli(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    proc = run_cli(*args, cwd=repo, env=env or env_for(Path(os.environ["SPECRELAY_HOME"])))
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -226,9 +224,7 @@ def reference(template: Path, tmp_path: Path) -> dict[str, Any]:
     """The final result of one uninterrupted run of the template (computed once per template)."""
     if template not in _references:
         repo, env = copy_of(template, tmp_path / "reference")
-        proc = launch(repo, env, "run", "Add sub", group=False)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+        _cli(repo, "run", "Add sub", env=env)  # in this process: no kill, only the result to compare with
         ref = _references[template] = final_result(repo)
         assert ref["status"] == "done" and ref["rounds"] == 2 and ref["clean"]
         assert len(ref["calls"]) == 5 and ref["subjects"] == [
@@ -335,23 +331,41 @@ def test_sigkill_at_random_moments_then_resume(template: Path, tmp_path: Path) -
     assert final_result(repo) == expected
 
 
-def _crash_then_resume(template: Path, where: Path, event: int,
-                       workflow: str = "multi-model") -> tuple[str, dict[str, Any] | None]:
+Crash = tuple[Path, dict[str, str], str, bool]
+
+
+def _crash(template: Path, where: Path, event: int, workflow: str = "multi-model") -> Crash:
+    """A copy of the template whose run SIGKILLed itself at its ``event``-th progress event: the copy,
+    its environment, the last event printed, and whether it crashed (False: fewer events than that)."""
     import subprocess
 
     repo, env = copy_of(template, where)
     crashed = subprocess.run([sys.executable, "-c", CRASH_AT_EVENT, str(event), workflow], cwd=repo, env=env,
                              capture_output=True, text=True, timeout=120)
     last = (crashed.stdout.strip().splitlines() or ["(no event)"])[-1]
-    if crashed.returncode == 0:
-        return last, None  # fewer events than that: nothing to crash
-    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    if crashed.returncode != 0:
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    return repo, env, last, crashed.returncode != 0
+
+
+def _resume(crash: Crash) -> dict[str, Any] | None:
+    """Resume the crashed task (in this process: the kill is over) and its final result; None when
+    it did not crash."""
+    repo, env, last, crashed = crash
+    if not crashed:
+        return None
     [(task_id, status)] = sqlite3.connect(paths.ledger_path(repo)).execute("SELECT id, status FROM tasks")
     if status not in ("done", "needs_attention"):  # a crash after the task ended leaves nothing to resume
-        proc = launch(repo, env, "resume", task_id, group=False)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode in (0, 1) and "Traceback" not in err, f"resume after a crash at event {last}: {err}"
-    return last, final_result(repo)
+        proc = run_cli("resume", task_id, cwd=repo, env=env)
+        assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, \
+            f"resume after a crash at event {last}: {proc.stderr}"
+    return final_result(repo)
+
+
+def _crash_then_resume(template: Path, where: Path, event: int,
+                       workflow: str = "multi-model") -> tuple[str, dict[str, Any] | None]:
+    crash = _crash(template, where, event, workflow)
+    return crash[2], _resume(crash)
 
 
 def test_sigkill_at_every_progress_event_then_resume(quick_template: Path, tmp_path: Path) -> None:
@@ -359,9 +373,9 @@ def test_sigkill_at_every_progress_event_then_resume(quick_template: Path, tmp_p
     from concurrent.futures import ThreadPoolExecutor
 
     expected = reference(quick_template, tmp_path)
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda n: (n, *_crash_then_resume(quick_template, tmp_path / f"e{n}", n)),
-                                range(1, 25)))
+    with ThreadPoolExecutor(2) as pool:  # the crashes side by side; the resumes one by one, in this process
+        crashes = list(pool.map(lambda n: _crash(quick_template, tmp_path / f"e{n}", n), range(1, 25)))
+    results = [(n, crash[2], _resume(crash)) for n, crash in enumerate(crashes, 1)]
     crashed = [(n, last, got) for n, last, got in results if got is not None]
     assert len(crashed) == 23 and results[-1][2] is None, [last for _, last, _ in results]
     wrong = [last for _, last, got in crashed if got != expected]
@@ -418,8 +432,6 @@ def test_a_stale_index_lock_left_by_a_killed_git_is_removed_on_resume(tmp_path: 
     """A git command killed with its run leaves ``index.lock`` behind; the resumed run clears it (no
     git process works in the task's worktree any more) instead of failing on it at the commit."""
     repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [], "gpt-reviewer": [review()]})
-    from conftest import run_cli
-
     assert run_cli("run", "Add sub", cwd=repo).returncode != 0  # pauses at the build: no replies yet
     [task] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
     gitdir = Path(task["worktree"]) / Path(task["worktree"], ".git").read_text().removeprefix("gitdir:").strip()
