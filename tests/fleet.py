@@ -14,10 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import make_repo, run_cli
 from taskkit import CALC, TEST_CALC, review
 
 TEAM = ("opus-planner", "flash-builder", "gpt-reviewer")
+
+#: For a test module that starts many processes at once (``pytestmark = FLEET``): under
+#: ``pytest -n N --dist loadgroup`` such modules run on one worker, one after another, so that two
+#: fleets never compete for the CPUs (their checks that tasks ran side by side would flake).
+FLEET = pytest.mark.xdist_group("fleet")
 
 
 def feature_spec(i: int) -> str:

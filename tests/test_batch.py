@@ -55,7 +55,10 @@ def _wait(repo: Path, check, timeout: float = 30) -> list[dict]:
 
 
 def test_several_requests_run_side_by_side_each_on_its_own_branch(tmp_path: Path) -> None:
-    repo = project(tmp_path, happy_replies(), delay=0.3, preset_extra="max_concurrency = 8")
+    # The plan calls last long enough for all five tasks to start theirs even on a loaded machine
+    # (creating five worktrees one after another can take a second there).
+    replies = {**happy_replies(), "opus-planner": [{"text": SPEC, "delay_s": 1.5}]}
+    repo = project(tmp_path, replies, delay=0.3, preset_extra="max_concurrency = 8")
     base = _git(repo, "rev-parse", "HEAD").strip()
     requests = [f"Add sub, take {n}" for n in range(5)]
     proc = run_cli("run", *requests, "--json", cwd=repo)

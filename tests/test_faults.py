@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from conftest import run_cli
-from fleet import feature_replies, shared_repo, start, statuses, team_home
+from fleet import FLEET, feature_replies, shared_repo, start, statuses, team_home
 from taskkit import happy_replies, project, review
 
 from specrelay import paths
 
+pytestmark = FLEET
 TASKS = 8
 FAULTS: list[dict[str, Any]] = [{"status": 429, "retry_after_s": 0.15}, {"status": 500}, {"status": 503},
                                 {"kind": "timeout"}]

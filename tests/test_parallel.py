@@ -15,10 +15,11 @@ import threading
 import time
 from pathlib import Path
 
-from fleet import feature_replies, git, shared_repo, start, statuses, team_home, wait_until_settled
+from fleet import FLEET, feature_replies, git, shared_repo, start, statuses, team_home, wait_until_settled
 
 from specrelay import paths
 
+pytestmark = FLEET
 N = 20
 
 

@@ -167,16 +167,33 @@ def test_resuming_a_failed_step_makes_fresh_calls(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_during_verify_stops_the_command_and_pauses(tmp_path: Path) -> None:
-    marker = tmp_path / "verify-finished"
-    repo = project(tmp_path, happy_replies(), verify=[f"sleep 5 && touch {marker}"])
+    marker, pidfile = tmp_path / "verify-finished", tmp_path / "verify-pid"
+    repo = project(tmp_path, happy_replies(), verify=[f"echo $$ > {pidfile}.new && mv {pidfile}.new {pidfile} "
+                                                      f"&& sleep 5 && touch {marker}"])
     proc = _start(repo, "run", "Add sub")
     _wait_for_step(repo, "Verification")
-    time.sleep(0.3)
+    deadline = time.monotonic() + 20
+    while not pidfile.exists():  # the verify command's shell has started
+        assert time.monotonic() < deadline and proc.poll() is None, "the verify command never started"
+        time.sleep(0.02)
+    shell = int(pidfile.read_text())
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)
     assert tasks_of(repo)[0]["status"] == "paused"
-    time.sleep(5.5)
-    assert not marker.exists()  # the verify command was stopped with the run
+    # the verify command was stopped with the run: its shell, which would touch the marker, is gone
+    deadline = time.monotonic() + 3
+    while _alive(shell):
+        assert time.monotonic() < deadline, "the verify command outlived the paused run"
+        time.sleep(0.02)
+    assert not marker.exists()
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
 
 
 def test_error_text_with_brackets_is_printed_whole(tmp_path: Path) -> None:
