@@ -15,41 +15,13 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from specrelay.cli.usage import App, HelpGroup  # noqa: E402
+from specrelay.cli.root import app  # noqa: E402
 from specrelay.errors import Interrupted, SpecRelayError  # noqa: E402
-
-app = App(
-    name="specrelay",
-    help="Run a coding task through a team of models: plan, build, verify, review, in your own git repo.",
-    cls=HelpGroup,
-    no_args_is_help=True,
-    # typer's --install-completion imports its shell detection at every start; `specrelay completion`
-    # prints the same script only when asked.
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from specrelay import __version__
-
-        print(f"specrelay {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Print specrelay's version and exit."),
-) -> None:
-    pass
 
 
 def _register() -> None:
-    # Command modules import only light things at top level, so that --help stays fast.
+    # Each command module registers its commands on the root app. Command modules import only light
+    # things at top level, so that --help stays fast.
     from specrelay.cli import (  # noqa: F401
         ask,
         completion,

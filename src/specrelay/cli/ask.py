@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import console, money, open_ledger, print_json, repo_root_or_none, tokens
+from specrelay.cli.root import app
 from specrelay.errors import UserError
 
 

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from specrelay.cli import app
+from specrelay.cli.root import app
 from specrelay.errors import UserError
 
 SHELLS = ("bash", "zsh", "fish", "powershell")

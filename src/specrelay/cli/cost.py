@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import (
     calls_text,
     console,
@@ -19,6 +18,7 @@ from specrelay.cli.common import (
     repo_root_or_none,
     tokens,
 )
+from specrelay.cli.root import app
 from specrelay.errors import UserError
 
 if TYPE_CHECKING:

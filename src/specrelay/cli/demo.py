@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import console, open_ledger
+from specrelay.cli.root import app
 
 
 @app.command("demo")

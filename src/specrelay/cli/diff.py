@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import console, open_ledger, plural, print_json, repo_root
+from specrelay.cli.root import app
 
 _STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"), ("diff ", "bold"))
 

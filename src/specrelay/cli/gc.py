@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import console, plural, print_json, repo_root
+from specrelay.cli.root import app
 
 
 @app.command("gc")

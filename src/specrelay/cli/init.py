@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import console, print_json, repo_root
+from specrelay.cli.root import app
 
 if TYPE_CHECKING:
     from specrelay.engine.detect_verify import Detected

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import open_ledger, repo_root
+from specrelay.cli.root import app
 from specrelay.errors import UserError
 
 #: How long a log must stay quiet, its task not running, before --follow ends (a run just started

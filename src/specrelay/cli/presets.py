@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import print_json, print_table, repo_root_or_none
+from specrelay.cli.root import app
 
 
 def _price(value: float | None) -> str:

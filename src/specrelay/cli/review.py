@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from specrelay.cli import app
 from specrelay.cli.common import console, err_console, money, open_ledger, print_json, repo_root
+from specrelay.cli.root import app
 from specrelay.errors import SpecRelayError, UserError
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from typing import Any
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import console, exit_code, open_ledger, plural, print_json, repo_root
+from specrelay.cli.root import app
 from specrelay.cli.summary import render_summary
 from specrelay.errors import SpecRelayError, UserError
 

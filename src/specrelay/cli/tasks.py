@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import (
     age,
     console,
@@ -20,6 +19,7 @@ from specrelay.cli.common import (
     tokens,
     write_bytes,
 )
+from specrelay.cli.root import app
 from specrelay.errors import UserError
 
 if TYPE_CHECKING:

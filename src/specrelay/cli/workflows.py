@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from specrelay.cli import app
 from specrelay.cli.common import console, print_json, repo_root_or_none
+from specrelay.cli.root import app
 
 if TYPE_CHECKING:
     from specrelay.config import Config
