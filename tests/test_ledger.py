@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from specrelay.ledger import MIGRATIONS, CallRecord, Ledger
+import pytest
+
+from specrelay.errors import UserError
+from specrelay.ledger import MIGRATIONS, UNSET, CallRecord, Ledger, NewStep, StepStatus, TaskStatus
 
 
 def _call(**kw: object) -> CallRecord:
@@ -41,3 +44,44 @@ def test_context_breakdown_is_stored(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.db")
     ledger.record_call(_call(context={"spec": 120, "diff": 300}))
     assert ledger.calls()[0].context_json == '{"spec": 120, "diff": 300}'
+
+
+def _task(ledger: Ledger, task_id: str = "t-1") -> None:
+    ledger.insert_task(id=task_id, title="T", request="do it", status=TaskStatus.PAUSED, workflow="w", base_ref=None,
+                       base_sha="0" * 40, base_branch="main", branch=f"specrelay/{task_id}", worktree="/wt",
+                       rounds=1, current_step="Plan", budget_usd=None)
+    ledger.put_steps(task_id, [NewStep("Plan", "plan", ("a", "b")), NewStep("Build", "implement", ())])
+
+
+def test_rows_are_typed_and_statuses_stored_as_their_strings(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.db")
+    _task(ledger)
+    ledger.update_task("t-1", status=TaskStatus.NEEDS_ATTENTION, message=None)
+    ledger.update_step("t-1", 0, status=StepStatus.DONE, detail='{"verdict": "approve"}')
+    task = ledger.task("t-1")
+    assert task is not None and task.status is TaskStatus.NEEDS_ATTENTION and task.current_step == "Plan"
+    plan, build = ledger.steps("t-1")
+    assert (plan.status, plan.presets, plan.detail_data()) == (StepStatus.DONE, ("a", "b"), {"verdict": "approve"})
+    assert (build.status, build.presets, build.detail_data()) == (StepStatus.PENDING, (), None)
+    raw = sqlite3.connect(tmp_path / "l.db")
+    assert raw.execute("SELECT status FROM tasks").fetchall() == [("needs_attention",)]
+    assert raw.execute("SELECT status FROM steps ORDER BY idx").fetchall() == [("done",), ("pending",)]
+
+
+def test_an_update_names_known_columns_only_and_unset_keeps_a_value(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.db")
+    _task(ledger)
+    with pytest.raises(TypeError):
+        ledger.update_task("t-1", **{"status = 'done', title": "x"})  # type: ignore[arg-type]
+    ledger.update_task("t-1", message="kept", budget_usd=UNSET)
+    ledger.update_task("t-1", current_step=None)
+    task = ledger.task("t-1")
+    assert task is not None and (task.message, task.current_step, task.title) == ("kept", None, "T")
+
+
+def test_a_status_this_version_does_not_know_is_a_clear_error(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.db")
+    _task(ledger)
+    ledger.conn.execute("UPDATE tasks SET status='archived'")
+    with pytest.raises(UserError, match="status 'archived'.*expected one of running, paused"):
+        ledger.tasks()
