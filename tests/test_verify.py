@@ -16,7 +16,7 @@ from conftest import make_repo, run_cli
 from taskkit import PYTHON_TEST, happy_replies, project
 
 from specrelay.config import load_config
-from specrelay.engine.phases.verify import verify_summary
+from specrelay.engine.steps.verify import verify_summary
 
 
 def run_json(repo: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:

@@ -28,6 +28,7 @@ NOT_WORKFLOWS = frozenset({"readme"})
 
 def available(root: Path | None) -> list[WorkflowEntry]:
     """The workflows of repository ``root`` (built-in only when ``None``), without the folder's README."""
+    import specrelay.engine.steps  # noqa: F401  (registers the step kinds workflows are checked against)
     from specrelay.workflow import list_workflows
 
     return [entry for entry in list_workflows(root)
@@ -35,7 +36,7 @@ def available(root: Path | None) -> list[WorkflowEntry]:
 
 
 def _step_row(step: Step) -> dict[str, Any]:
-    return {"title": step.title, "kind": step.kind.value, "presets": list(step.presets),
+    return {"title": step.title, "kind": step.kind, "presets": list(step.presets),
             "run": list(step.run), "max_rounds": step.max_rounds}
 
 
@@ -44,6 +45,7 @@ def describe(entry: WorkflowEntry, config: Config, builtin_names: set[str]) -> d
 
     The problems are those ``specrelay run`` refuses the workflow for: the same validation.
     """
+    import specrelay.engine.steps  # noqa: F401  (registers the step kinds workflows are checked against)
     from specrelay.errors import WorkflowError
     from specrelay.workflow import DEFAULT_WORKFLOW, load_workflow, problems
 
@@ -92,9 +94,17 @@ def _who(step: dict[str, Any], verify_commands: list[str]) -> str:
         return "panel: " + ", ".join(step["presets"])
     if step["presets"]:
         return str(step["presets"][0])
-    if step["kind"] == "verify":
+    if _runs_commands(step["kind"]):
         return "[verify] commands: " + ("; ".join(verify_commands) if verify_commands else "(none set)")
     return "(no agent)"
+
+
+def _runs_commands(kind: str) -> bool:
+    """A step of this kind runs the configured commands when it names none."""
+    from specrelay.workflow import kinds
+
+    spec = kinds.spec(kind)
+    return spec is not None and spec.commands
 
 
 def _render(rows: list[dict[str, Any]], root: Path | None, verify_commands: list[str]) -> None:

@@ -11,20 +11,20 @@ and update hold the task's lock, so no resume starts on a branch that is moving 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
 from specrelay.engine.lock import task_lock
+from specrelay.engine.loopstate import LoopState
 from specrelay.engine.openwork import open_work
+from specrelay.engine.steps import last_build_before
 from specrelay.engine.summary import effective_status
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import GitError, UserError
 from specrelay.ledger import CLOSED, UNSET, Ledger, StepStatus, TaskStatus
 from specrelay.text import plural
-from specrelay.workflow import StepKind
 
 
 @dataclass(frozen=True)
@@ -254,21 +254,22 @@ def _reopen_checks(ledger: Ledger, task: Task, status: TaskStatus, new_base: str
     A finished task is paused, to be verified and reviewed again by ``resume``.
     """
     steps = ledger.steps(task.id)
-    last_build = max((r.idx for r in steps if r.kind == str(StepKind.IMPLEMENT)), default=-1)
+    last_build = last_build_before([r.kind for r in steps], len(steps))
+    last_build = -1 if last_build is None else last_build
     again = [r for r in steps[last_build + 1:] if r.status is StepStatus.DONE]
     if not again:
         return []
     row = ledger.task(task.id)
-    state = row.loop_state() if row else {}
+    state = LoopState.load(row.state if row else None)
     # A new generation: the review sees a new diff, so its earlier call must not be replayed.
-    state.update(attempt=0, fix=None, verdict=None, gen=state.get("gen", 0) + 1)
+    state = state.with_(attempt=0, fix=None, verdict=None, gen=state.gen + 1)
     finished = status in (TaskStatus.DONE, TaskStatus.NEEDS_ATTENTION)
     message = (f"updated from {task.base_branch} ({new_base[:10]}); `specrelay resume {task.id}` verifies and "
                "reviews it again")
     with ledger.transaction():
         for r in again:
             ledger.update_step(task.id, r.idx, status=StepStatus.PENDING, started_at=None)
-        ledger.update_task(task.id, base_sha=new_base, state=json.dumps(state),
+        ledger.update_task(task.id, base_sha=new_base, state=state.dump(),
                            status=TaskStatus.PAUSED if finished else UNSET,
                            current_step=again[0].title if finished else UNSET,
                            message=message if finished else UNSET)

@@ -24,14 +24,10 @@ from specrelay.engine.budget import TaskBudget
 from specrelay.engine.events import EventSink, Note, StepFinished, StepStarted, TaskFinished, TaskStopped, quiet
 from specrelay.engine.finish import check_resumable
 from specrelay.engine.lock import task_lock
+from specrelay.engine.loopstate import LoopState
 from specrelay.engine.openwork import failed_verification_message, failing_checks
-from specrelay.engine.phases import StepRun
-from specrelay.engine.phases.implement import run_implement
-from specrelay.engine.phases.plan import run_plan
-from specrelay.engine.phases.review import FIX_FINDINGS, ReviewOutcome, run_review
-from specrelay.engine.phases.verify import VerifyResult, VerifyState, failing_output, run_verify
+from specrelay.engine.steps import Finish, Outcome, Reopen, StepRun, kind_of, last_build_before, spec_of
 from specrelay.engine.task import Task, load_task
-from specrelay.engine.verdict import counted
 from specrelay.errors import (
     BudgetExceeded,
     CommandNotRunnable,
@@ -46,11 +42,8 @@ from specrelay.errors import (
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import FINISHED, UNSET, Ledger, StepRow, StepStatus, TaskStatus
 from specrelay.llm import Client
-from specrelay.text import plural
-from specrelay.workflow import StepKind, Workflow, load_workflow, validate
+from specrelay.workflow import Workflow, load_workflow, validate
 from specrelay.workflow.ticks import set_box
-
-DEFAULT_MAX_ROUNDS = 3
 
 
 class Runner:
@@ -114,8 +107,7 @@ class Runner:
                     self.ledger.update_step(self.task.id, row.idx, status=StepStatus.PENDING)
             state = self._state()
             self.ledger.update_task(self.task.id, status=status, message=message,
-                                    state=json.dumps({**state, "gen": state.get("gen", 0) + 1})
-                                    if new_generation else UNSET)
+                                    state=state.with_(gen=state.gen + 1).dump() if new_generation else UNSET)
         self.emit(TaskStopped(status, message))
 
     def cancel(self) -> None:
@@ -167,115 +159,61 @@ class Runner:
                 if failing:  # every step ran, but nothing that fails its checks is ever ready to merge
                     self._finish(TaskStatus.NEEDS_ATTENTION, failed_verification_message(self.task.id, failing))
                 else:
-                    self._finish(TaskStatus.DONE, _done_message(self._state().get("verdict")))
+                    self._finish(TaskStatus.DONE, self._state().done_message())
                 return
             if await self._run_step(workflow, idx, client):
                 return
 
     async def _run_step(self, workflow: Workflow, idx: int, client: Client) -> bool:
-        """Run one step; True when the task has ended (needs_attention)."""
+        """Run one step and apply its transition; True when the task has ended (needs_attention)."""
         step = workflow.steps[idx]
+        kind = kind_of(step.kind, step.title)
         task = load_task(self.root, self.ledger, self.task.id)
         state = self._state()
         # A step that was started before and not finished was interrupted: its execution is redone.
         interrupted = self.ledger.steps(task.id)[idx].started_at is not None
         run = StepRun(self.root, task, self.config, client, step, idx, task.rounds,
-                      state.get("attempt", 0) if step.kind in (StepKind.IMPLEMENT, StepKind.VERIFY) else 0,
-                      self.emit, generation=state.get("gen", 0), interrupted=interrupted)
+                      state.attempt if kind.spec.attempts else 0, self.emit, generation=state.gen,
+                      interrupted=interrupted, state=state, workflow=workflow)
         self.ledger.update_step(task.id, idx, status=StepStatus.RUNNING, round=task.rounds, started_at=time.time())
         self.ledger.update_task(task.id, current_step=step.title)
         self.emit(StepStarted(step.title, str(step.kind), tuple(step.presets), task.rounds))
         t0 = time.perf_counter()
-        if step.kind == StepKind.PLAN:
-            await run_plan(run)
-        elif step.kind == StepKind.IMPLEMENT:
-            await run_implement(run, *self._fix_inputs(run, state))
-        elif step.kind == StepKind.VERIFY:
-            return self._after_verify(workflow, run, await run_verify(run), state, t0)
-        elif step.kind == StepKind.REVIEW:
-            return self._after_review(workflow, run, await run_review(run), state, t0)
-        else:  # prepare_workflow refuses other kinds; a hand-edited task copy may still hold one
-            raise StepFailed(f"step '{step.title}': kind {step.kind} is not supported.")
-        self._commit(workflow, run, t0, state={**state, "fix": None})
-        return False
-
-    def _fix_inputs(self, run: StepRun, state: dict[str, Any]) -> tuple[str | None, str | None]:
-        """A fix round sees this round's review findings and, after a failed verification, its output."""
-        findings = run.read_artifact(FIX_FINDINGS) if run.round > 1 else None
-        failing = failing_output(run) if state.get("fix") == "verify" else None
-        return (findings or None), failing
-
-    def _after_verify(self, workflow: Workflow, run: StepRun, result: VerifyResult, state: dict[str, Any],
-                      t0: float) -> bool:
-        impl = _loop_start(workflow, run.index)
-        attempt = state.get("attempt", 0)
-        detail = result.detail(_shown_path(run.folder, self.root))
-        failed = result.state is VerifyState.FAILED  # nothing configured is not a failure to fix
-        if failed and impl is not None and attempt < self.config.verify.max_attempts:
-            self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index),
-                         state={**state, "attempt": attempt + 1, "fix": "verify"})
-            self.emit(Note(f"verification failed; back to the builder (attempt {attempt + 1} of "
-                                       f"{self.config.verify.max_attempts})"))
-            return False
-        self._commit(workflow, run, t0, detail=detail, state=state)
-        if failed:
-            self.emit(Note("verification still failing; the reviewer will see it"))
-        return False
-
-    def _after_review(self, workflow: Workflow, run: StepRun, review: ReviewOutcome, state: dict[str, Any],
-                      t0: float) -> bool:
-        detail: dict[str, Any] = {"verdict": review.verdict, "findings": review.findings}
-        if review.note:  # the reviewer's own verdict did not count: say so where the verdict is shown
-            detail["note"] = review.note
-            self.emit(Note(review.note))
-        state = {**state, "verdict": review.verdict}
-        if not review.wants_changes:
-            self._commit(workflow, run, t0, detail=detail, state=state)
-            return False
-        impl = _loop_start(workflow, run.index)
-        max_rounds = (run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.get("extra_rounds", 0)
-        if impl is None or run.round >= max_rounds:
-            message = f"changes still requested after {plural(run.round, 'round')}: {'; '.join(review.open_items)}"
-            self._commit(workflow, run, t0, detail=detail, state=state, finish=(TaskStatus.NEEDS_ATTENTION, message))
-            return True
-        blocking = counted(len(review.open_items), "blocking finding")
-        self.emit(Note(f"review requested changes ({blocking}); "
-                                   f"round {run.round + 1}"))
-        self._commit(workflow, run, t0, detail=detail, reopen=(impl, run.index), next_round=run.round + 1,
-                     state={"attempt": 0, "fix": "findings", "gen": state.get("gen", 0),
-                            "extra_rounds": state.get("extra_rounds", 0)})
-        return False
+        outcome = await kind.run(run)
+        self._apply(workflow, run, outcome, t0)
+        return isinstance(outcome.transition, Finish)
 
     # -- state ---------------------------------------------------------------------------------
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> LoopState:
         row = self.ledger.task(self.task.id)
-        return row.loop_state() if row else {}
+        return LoopState.load(row.state if row else None)
 
-    def _commit(self, workflow: Workflow, run: StepRun, t0: float, *, state: dict[str, Any],
-                detail: dict[str, Any] | None = None, reopen: tuple[int, int] | None = None,
-                next_round: int | None = None, finish: tuple[TaskStatus, str] | None = None) -> None:
-        """Record a finished step and what follows it (reopened steps, a new round, the task's end)
-        in one transaction, so that a crash can never leave half of a transition; then tick boxes."""
+    def _apply(self, workflow: Workflow, run: StepRun, outcome: Outcome, t0: float) -> None:
+        """Record a finished step and its transition (reopened steps, a new round, the task's end) in
+        one transaction, so that a crash can never leave half of a transition; then tick boxes."""
         boxes = {run.index: True}
+        move = outcome.transition
+        state = (outcome.state or run.state).dump()
         with self.ledger.transaction():
             self.ledger.update_step(self.task.id, run.index, status=StepStatus.DONE, finished_at=time.time(),
-                                    detail=json.dumps(detail) if detail else None)
-            if reopen is not None:
-                for i in range(reopen[0], reopen[1] + 1):
+                                    detail=json.dumps(outcome.detail) if outcome.detail else None)
+            if isinstance(move, Reopen):
+                for i in range(move.start, run.index + 1):
                     self.ledger.update_step(self.task.id, i, status=StepStatus.PENDING, started_at=None)
                     boxes[i] = False
-            if finish is None:
-                self.ledger.update_task(self.task.id, state=json.dumps(state),
-                                        rounds=UNSET if next_round is None else next_round)
+                self.ledger.update_task(self.task.id, state=state, rounds=run.round + 1 if move.new_round else UNSET)
+            elif isinstance(move, Finish):
+                self.ledger.update_task(self.task.id, state=state, status=move.status, message=move.message,
+                                        current_step=None)
             else:
-                self.ledger.update_task(self.task.id, state=json.dumps(state),
-                                        rounds=UNSET if next_round is None else next_round,
-                                        status=finish[0], message=finish[1], current_step=None)
+                self.ledger.update_task(self.task.id, state=state)
         self._set_boxes(workflow, boxes)
-        self.emit(StepFinished(run.step.title, time.perf_counter() - t0, detail or {}))
-        if finish is not None:
-            self.emit(TaskFinished(*finish))
+        self.emit(StepFinished(run.step.title, time.perf_counter() - t0, outcome.detail or {}))
+        if isinstance(move, Finish):
+            self.emit(TaskFinished(move.status, move.message))
+        for note in outcome.notes:
+            self.emit(Note(note))
 
     def _finish(self, status: TaskStatus, message: str) -> None:
         self.ledger.update_task(self.task.id, status=status, message=message, current_step=None)
@@ -308,10 +246,10 @@ def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
     task = load_task(root, ledger, task_id)
     with task_lock(task.folder, task.id):
         row = ledger.task(task.id)
-        state = row.loop_state() if row else {}
-        state["extra_rounds"] = state.get("extra_rounds", 0) + extra
+        state = LoopState.load(row.state if row else None)
+        state = state.with_(extra_rounds=state.extra_rounds + extra)
         if task.status is not TaskStatus.NEEDS_ATTENTION:
-            ledger.update_task(task.id, state=json.dumps(state))
+            ledger.update_task(task.id, state=state.dump())
             return load_task(root, ledger, task.id)
         steps = ledger.steps(task.id)
         failing = bool(failing_checks(task))
@@ -320,11 +258,11 @@ def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
             raise UserError(f"task {task.id} has no review or verify step that sends work back to a build step, "
                             "so more rounds would change nothing.")
         # After a failed verification the builder sees its output; otherwise the review's findings.
-        state.update(attempt=0, fix="verify" if failing else "findings")
-        with ledger.transaction():  # the reopened loop and the new round land together, as _commit does
+        state = state.with_(attempt=0, fix="verify" if failing else "findings")
+        with ledger.transaction():  # the reopened loop and the new round land together, as _apply does
             for i in range(impl, end + 1):
                 ledger.update_step(task.id, i, status=StepStatus.PENDING, started_at=None)
-            ledger.update_task(task.id, state=json.dumps(state), rounds=task.rounds + 1, status=TaskStatus.PAUSED,
+            ledger.update_task(task.id, state=state.dump(), rounds=task.rounds + 1, status=TaskStatus.PAUSED,
                                message=None, current_step=steps[impl].title)
     return load_task(root, ledger, task.id)
 
@@ -332,35 +270,19 @@ def grant_rounds(root: Path, ledger: Ledger, task_id: str, extra: int) -> Task:
 def _loop_to_reopen(steps: list[StepRow], *, verification_failed: bool) -> tuple[int | None, int]:
     """The first and last step a new round reopens: from the build step before the last review (or,
     after a failed verification, the last verify step) through the end of that loop."""
-    kinds = (str(StepKind.REVIEW), str(StepKind.VERIFY)) if verification_failed else (str(StepKind.REVIEW),)
-    anchor = next((r.idx for r in reversed(steps) if r.kind in kinds and r.status is StepStatus.DONE), None)
+    loops = ("findings", "verify") if verification_failed else ("findings",)
+
+    def loops_back(kind: str) -> bool:
+        spec = spec_of(kind)
+        return spec is not None and spec.loops_back in loops
+
+    anchor = next((r.idx for r in reversed(steps) if loops_back(r.kind) and r.status is StepStatus.DONE), None)
     if anchor is None:
         return None, 0
-    impl = next((r.idx for r in reversed(steps[:anchor]) if r.kind == str(StepKind.IMPLEMENT)), None)
+    impl = last_build_before([r.kind for r in steps], anchor)
     # A failed verification is checked again, and whatever reviews come after it review again.
     end = len(steps) - 1 if verification_failed else anchor
     return impl, end
-
-
-def _done_message(verdict: str | None) -> str:
-    # A decided "request_changes" never reaches here: it reopens the build step or needs attention.
-    return "approved" if verdict == "approve" else "all steps finished"
-
-
-def _shown_path(folder: Path, root: Path) -> Path:
-    """The task folder as the user is shown it: relative to the repository when inside it."""
-    try:
-        return folder.relative_to(root)
-    except ValueError:
-        return folder
-
-
-def _loop_start(workflow: Workflow, idx: int) -> int | None:
-    """The implement step a verify or review step sends work back to: the last one before it."""
-    for i in range(idx - 1, -1, -1):
-        if workflow.steps[i].kind == StepKind.IMPLEMENT:
-            return i
-    return None
 
 
 #: The signals :func:`signals_pause` has turned into a pause, in order (the exit code follows the last).

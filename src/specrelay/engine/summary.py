@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from specrelay.engine.openwork import open_work
 from specrelay.engine.task import Task, all_tasks, load_task
 from specrelay.errors import UserError
 from specrelay.ledger import Ledger, TaskStatus
+from specrelay.workflow.kinds import KindSpec
 
 
 def effective_status(task: Task) -> TaskStatus:
@@ -54,7 +55,7 @@ def verification_of(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
 
     Several verify steps: failed if any failed, passed if any passed, else not configured.
     """
-    details = [s["detail"] for s in steps if s["kind"] == "verify" and s["detail"]]
+    details = [s["detail"] for s in steps if _spec_has(s["kind"], lambda k: k.commands) and s["detail"]]
     if not details:
         return None
     # A ledger written before verification had three states recorded only "passed".
@@ -91,7 +92,8 @@ def cost_breakdown(ledger: Ledger, config: Config, task_id: str) -> dict[str, An
 
     out: dict[str, Any] = {"by_phase": [t.as_json() for t in ledger.totals("phase", task_id)],
                            "by_preset": [t.as_json() for t in ledger.totals("preset", task_id)]}
-    planner = next((r.presets[0] if r.presets else None for r in ledger.steps(task_id) if r.kind == "plan"), None)
+    planner = next((r.presets[0] if r.presets else None for r in ledger.steps(task_id)
+                    if _spec_has(r.kind, lambda k: k.plans)), None)
     if planner and planner in config.presets:
         out["one_model"] = {"preset": planner,
                             "cost_usd": reprice(ledger.usage_rows(task_id), config.preset(planner))}
@@ -134,3 +136,11 @@ def task_summary(root: Path, ledger: Ledger, config: Config, task_id: str) -> di
     task = load_task(root, ledger, task_id)
     return {**status_object(root, ledger, task), "costs": cost_breakdown(ledger, config, task_id),
             "leftovers": [kept.to_json() for kept in leftovers_of(root, task.id)]}
+
+
+def _spec_has(kind: str, has: Callable[[KindSpec], bool]) -> bool:
+    """Whether the step kind recorded as ``kind`` has a property (False for a kind no longer registered)."""
+    from specrelay.engine.steps import spec_of
+
+    spec = spec_of(kind)
+    return spec is not None and has(spec)

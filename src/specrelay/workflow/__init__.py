@@ -4,7 +4,8 @@ A workflow is a Markdown file (Zenflow's format) whose ``### [ ] Step: Title`` h
 are bound to presets by HTML-comment directives right under them. See :mod:`.parse`.
 """
 
-from specrelay.workflow.model import DEFAULT_READS, DEFAULT_WRITES, Step, StepKind, Workflow
+from specrelay.workflow.kinds import KindSpec, known_kinds, register_spec
+from specrelay.workflow.model import Step, Workflow
 from specrelay.workflow.parse import KNOWN_DIRECTIVES, infer_kind, load_workflow, parse_workflow
 from specrelay.workflow.templates import (
     DEFAULT_WORKFLOW,
@@ -17,22 +18,22 @@ from specrelay.workflow.ticks import checked_titles, set_box, tick, tick_text, u
 from specrelay.workflow.validate import problems, validate
 
 __all__ = [
-    "DEFAULT_READS",
     "DEFAULT_WORKFLOW",
-    "DEFAULT_WRITES",
     "KNOWN_DIRECTIVES",
+    "KindSpec",
     "Step",
-    "StepKind",
     "Workflow",
     "WorkflowEntry",
     "builtin_workflows",
     "checked_titles",
     "find_workflow",
     "infer_kind",
+    "known_kinds",
     "list_workflows",
     "load_workflow",
     "parse_workflow",
     "problems",
+    "register_spec",
     "set_box",
     "tick",
     "tick_text",

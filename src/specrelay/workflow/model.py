@@ -1,59 +1,12 @@
-"""The parsed shape of a workflow: steps bound to presets, and the defaults each step kind implies."""
+"""The parsed shape of a workflow: steps bound to presets (what each kind implies is in :mod:`.kinds`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-
-
-class StepKind(StrEnum):
-    """What a step does; the engine picks its runner by kind."""
-
-    PLAN = "plan"
-    IMPLEMENT = "implement"
-    VERIFY = "verify"
-    REVIEW = "review"
-    DEBATE = "debate"
-
-
-#: Title words that imply a kind when a step has no ``<!-- kind: ... -->``.
-TITLE_WORDS: dict[str, StepKind] = {
-    **dict.fromkeys(("plan", "planning", "spec", "specification", "design"), StepKind.PLAN),
-    **dict.fromkeys(("implement", "implementation", "build", "code", "fix"), StepKind.IMPLEMENT),
-    **dict.fromkeys(("test", "tests", "verify", "verification", "check"), StepKind.VERIFY),
-    **dict.fromkeys(("review", "audit"), StepKind.REVIEW),
-    "debate": StepKind.DEBATE,
-}
-
-#: Artifacts a step reads when it names none.
-DEFAULT_READS: dict[StepKind, tuple[str, ...]] = {
-    StepKind.PLAN: (),
-    StepKind.IMPLEMENT: ("spec.md",),
-    StepKind.VERIFY: (),
-    StepKind.REVIEW: ("spec.md",),
-    StepKind.DEBATE: (),
-}
-
-#: Artifacts a step writes when it names none (verify steps only leave logs).
-DEFAULT_WRITES: dict[StepKind, tuple[str, ...]] = {
-    StepKind.PLAN: ("spec.md",),
-    StepKind.IMPLEMENT: (),
-    StepKind.VERIFY: (),
-    StepKind.REVIEW: ("review.md",),
-    StepKind.DEBATE: (),
-}
-
 
 #: Artifacts every task folder holds from the start, for any step to read.
 TASK_ARTIFACTS: tuple[str, ...] = ("request.md",)
-
-#: Artifacts a step of a kind writes whatever its ``writes:`` says (what a later ``reads:`` may name).
-ALWAYS_WRITES: dict[StepKind, tuple[str, ...]] = {
-    StepKind.VERIFY: ("verify.json",),
-    StepKind.REVIEW: ("fix_findings.md",),
-}
-
 
 @dataclass(frozen=True)
 class Step:
@@ -66,7 +19,8 @@ class Step:
     """
 
     title: str
-    kind: StepKind
+    #: The name of a registered kind (:mod:`specrelay.workflow.kinds`).
+    kind: str
     presets: tuple[str, ...]
     body: str
     line: int

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from specrelay.errors import WorkflowError
-from specrelay.workflow.model import DEFAULT_READS, DEFAULT_WRITES, TITLE_WORDS, Step, StepKind, Workflow
+from specrelay.workflow import kinds
+from specrelay.workflow.model import Step, Workflow
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -177,13 +178,12 @@ def _presets(d: _Directive, label: str) -> tuple[str, ...]:
     return names
 
 
-def _kind(d: _Directive, label: str) -> StepKind:
-    kinds = [kind.value for kind in StepKind]
-    try:
-        return StepKind(d.value.lower())
-    except ValueError:
-        raise error(label, d.line, f"unknown step kind {d.value!r}; known: {', '.join(kinds)}",
-                    did_you_mean(d.value.lower(), kinds).strip() or "Use one of the known kinds") from None
+def _kind(d: _Directive, label: str) -> str:
+    known = kinds.known_kinds()
+    if kinds.spec(d.value.lower()) is None:  # a kind no module registered: nothing could run it
+        raise error(label, d.line, f"unknown step kind {d.value!r}; known: {', '.join(known)}",
+                    did_you_mean(d.value.lower(), known).strip() or "Use one of the known kinds")
+    return d.value.lower()
 
 
 def _max_rounds(d: _Directive, label: str) -> int:
@@ -193,13 +193,14 @@ def _max_rounds(d: _Directive, label: str) -> int:
     return int(d.value)
 
 
-def _title_kinds(title: str) -> list[StepKind]:
+def _title_kinds(title: str) -> list[str]:
     """The kinds the words of ``title`` point to, each once, in title order."""
     words = re.findall(r"[a-z]+", title.lower())
-    return list(dict.fromkeys(TITLE_WORDS[w] for w in words if w in TITLE_WORDS))
+    table = kinds.title_words()
+    return list(dict.fromkeys(table[w].name for w in words if w in table))
 
 
-def infer_kind(title: str) -> StepKind | None:
+def infer_kind(title: str) -> str | None:
     """The kind a step title implies (``"Planning"`` → plan), or ``None`` if none or ambiguous."""
     kinds = _title_kinds(title)
     return kinds[0] if len(kinds) == 1 else None
@@ -210,7 +211,7 @@ class _Fields:
 
     def __init__(self) -> None:
         self.presets: tuple[str, ...] = ()
-        self.kind: StepKind | None = None
+        self.kind: str | None = None
         self.reads: tuple[str, ...] | None = None
         self.writes: tuple[str, ...] | None = None
         self.run: list[str] = []
@@ -239,18 +240,19 @@ class _Fields:
             self.max_rounds = _max_rounds(d, label)
 
 
-def _resolve_kind(fields: _Fields, heading: StepHeading, label: str) -> StepKind:
+def _resolve_kind(fields: _Fields, heading: StepHeading, label: str) -> str:
     if fields.kind is not None:
         return fields.kind
     kind = infer_kind(heading.title)
     if kind is None and fields.run and not fields.presets:
-        kind = StepKind.VERIFY  # a step that only runs commands can only be a verify step
+        # A step that only runs commands can only be a kind that runs commands.
+        kind = next((s.name for s in kinds.specs() if s.commands), None)
     if kind is None:
-        kinds = _title_kinds(heading.title)
-        why = f" (its title suggests {' and '.join(k.value for k in kinds)})" if kinds else ""
+        suggested = _title_kinds(heading.title)
+        why = f" (its title suggests {' and '.join(suggested)})" if suggested else ""
         raise error(label, heading.line, f"cannot tell what kind of step '{heading.title}' is{why}",
                     "Add '<!-- kind: KIND -->' under its heading, with KIND one of: "
-                    + ", ".join(k.value for k in StepKind))
+                    + ", ".join(kinds.known_kinds()))
     return kind
 
 
@@ -258,6 +260,8 @@ def _build_step(heading: StepHeading, fields: _Fields, body: str, label: str) ->
     if not heading.title:
         raise error(label, heading.line, "step heading has no title", "Write it as '### [ ] Step: Title'")
     kind = _resolve_kind(fields, heading, label)
+    spec = kinds.spec(kind)
+    assert spec is not None  # _resolve_kind names registered kinds only
     return Step(
         title=heading.title,
         kind=kind,
@@ -265,8 +269,8 @@ def _build_step(heading: StepHeading, fields: _Fields, body: str, label: str) ->
         body=body,
         line=heading.line,
         checked=heading.checked,
-        reads=DEFAULT_READS[kind] if fields.reads is None else fields.reads,
-        writes=DEFAULT_WRITES[kind] if fields.writes is None else fields.writes,
+        reads=spec.reads if fields.reads is None else fields.reads,
+        writes=spec.writes if fields.writes is None else fields.writes,
         run=tuple(fields.run),
         max_rounds=fields.max_rounds,
         directives=tuple(fields.lines.items()),

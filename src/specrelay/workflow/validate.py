@@ -10,14 +10,13 @@ needs config loaded. Every problem is a :class:`~specrelay.errors.WorkflowError`
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from specrelay.errors import WorkflowError
-from specrelay.workflow.model import ALWAYS_WRITES, TASK_ARTIFACTS, Step, StepKind, Workflow
+from specrelay.workflow import kinds
+from specrelay.workflow.kinds import KindSpec
+from specrelay.workflow.model import TASK_ARTIFACTS, Step, Workflow
 from specrelay.workflow.parse import did_you_mean, error
-
-#: Step kinds the engine has a runner for; a workflow naming another kind is refused up front.
-RUNNABLE = frozenset({StepKind.PLAN, StepKind.IMPLEMENT, StepKind.VERIFY, StepKind.REVIEW})
 
 
 def closest_first(word: str, choices: Collection[str]) -> list[str]:
@@ -56,38 +55,37 @@ def problems(workflow: Workflow, known_presets: Collection[str], *,
         found.extend(_step_problems(step, label, known_presets, has_config_verify))
         found.extend(_order_problems(step, label, written, implemented))
         written.update(step.writes)
-        written.update(ALWAYS_WRITES.get(step.kind, ()))
-        implemented = implemented or step.kind is StepKind.IMPLEMENT
+        written.update(_spec(step).always_writes)
+        implemented = implemented or _spec(step).builds
     return found
 
 
 def _step_problems(step: Step, label: str, known: Collection[str], has_config_verify: bool) -> Iterator[WorkflowError]:
     """What is wrong with ``step`` on its own."""
-    if step.kind not in RUNNABLE:  # nothing else about the step matters until it can run
-        yield error(label, step.line_of("kind"), f"step '{step.title}' is {_a(step.kind)} step, which this "
-                    "version cannot run yet", "Use a review step with a panel ('<!-- agents: a, b -->') instead")
-        return
-    yield from _preset_problems(step, label, known)
+    spec = _spec(step)
+    yield from _preset_problems(step, spec, label, known)
     if step.max_rounds is not None and step.max_rounds < 1:
         yield error(label, step.line_of("max-rounds"),
                     f"'max-rounds' must be a positive whole number, got {step.max_rounds}",
                     "Write e.g. '<!-- max-rounds: 3 -->'")
-    if step.max_rounds is not None and step.kind is not StepKind.REVIEW:
+    if step.max_rounds is not None and not spec.bounds_rounds:
+        bounded = _names(lambda s: s.bounds_rounds)
         yield error(label, step.line_of("max-rounds"),
-                    f"'max-rounds' bounds a review's fix rounds, and '{step.title}' is {_a(step.kind)} step",
-                    "Move '<!-- max-rounds: N -->' to the review step")
-    if step.kind is StepKind.VERIFY:
+                    f"'max-rounds' bounds {_a(bounded)}'s fix rounds, and '{step.title}' is {spec.with_article} step",
+                    f"Move '<!-- max-rounds: N -->' to the {bounded} step")
+    if spec.commands:
         yield from _verify_problems(step, label, has_config_verify)
     elif step.run:
+        runs = _names(lambda s: s.commands)
         yield error(label, step.line_of("run"),
-                    f"'run' is only for verify steps, and '{step.title}' is {_a(step.kind)} step",
-                    "Move the command to a verify step, or add '<!-- kind: verify -->' to this one")
+                    f"'run' is only for {runs} steps, and '{step.title}' is {spec.with_article} step",
+                    f"Move the command to {_a(runs)} step, or add '<!-- kind: {runs.split()[0]} -->' to this one")
     elif not step.presets:
-        yield error(label, step.line, f"step '{step.title}' ({step.kind.value}) has no agent",
+        yield error(label, step.line, f"step '{step.title}' ({step.kind}) has no agent",
                     "Add '<!-- agent: PRESET -->' under its heading")
 
 
-def _preset_problems(step: Step, label: str, known: Collection[str]) -> Iterator[WorkflowError]:
+def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[str]) -> Iterator[WorkflowError]:
     agent_key = "agents" if step.is_panel else "agent"
     line = step.line_of(agent_key)
     for preset in dict.fromkeys(step.presets):
@@ -100,20 +98,21 @@ def _preset_problems(step: Step, label: str, known: Collection[str]) -> Iterator
     if twice:
         yield error(label, line, f"step '{step.title}' names {', '.join(twice)} twice",
                     "List each reviewer once: agreement counts independent reviewers")
-    if step.is_panel and step.kind not in (StepKind.REVIEW, StepKind.VERIFY):
-        yield error(label, line, f"a panel ('agents: ...') can only review, and '{step.title}' is "
-                    f"{_a(step.kind)} step", f"Give it one preset: '<!-- agent: {step.presets[0]} -->'")
+    if step.is_panel and not (spec.panel or spec.commands):  # a commands step says why on its own
+        yield error(label, line, f"a panel ('agents: ...') can only {_names(lambda s: s.panel)}, and "
+                    f"'{step.title}' is {spec.with_article} step",
+                    f"Give it one preset: '<!-- agent: {step.presets[0]} -->'")
 
 
 def _verify_problems(step: Step, label: str, has_config_verify: bool) -> Iterator[WorkflowError]:
     if step.presets:
         key = "agents" if step.is_panel else "agent"
         # A verify step runs the user's commands; a preset on it would silently do nothing.
-        yield error(label, step.line_of(key), f"verify step '{step.title}' runs commands, so its '{key}' "
+        yield error(label, step.line_of(key), f"{step.kind} step '{step.title}' runs commands, so its '{key}' "
                     "would be ignored", f"Remove '<!-- {key}: ... -->', or make it a review step with "
                     "'<!-- kind: review -->'")
     elif not step.run and not has_config_verify:
-        yield error(label, step.line, f"verify step '{step.title}' has nothing to run",
+        yield error(label, step.line, f"{step.kind} step '{step.title}' has nothing to run",
                     "Add '<!-- run: pytest -q -->' under its heading, or set '[verify] commands' "
                     "in .specrelay/config.toml")
 
@@ -127,11 +126,25 @@ def _order_problems(step: Step, label: str, written: set[str], implemented: bool
                 yield error(label, step.line_of("reads"), f"'reads' names {name!r}, which no earlier step "
                             f"writes (available by then: {have})",
                             f"Add '<!-- writes: {name} -->' to an earlier step, or read one of those")
-    if step.kind is StepKind.REVIEW and not implemented:
-        yield error(label, step.line, f"review step '{step.title}' comes before any implement step, so it "
-                    "would have no change to review", "Move it after an implement step")
+    if _spec(step).needs_build and not implemented:
+        build = _names(lambda s: s.builds)
+        yield error(label, step.line, f"{step.kind} step '{step.title}' comes before any {build} step, so it "
+                    f"would have no change to {step.kind}", f"Move it after {_a(build)} step")
 
 
-def _a(kind: StepKind) -> str:
-    """The kind with its article: ``a plan``, ``an implement``."""
-    return ("an " if kind.value[0] in "aeiou" else "a ") + kind.value
+def _spec(step: Step) -> KindSpec:
+    found = kinds.spec(step.kind)
+    if found is None:  # parsing refuses such a step; a Step built by hand may still hold one
+        raise WorkflowError(f"step '{step.title}' is of kind {step.kind!r}, which is not registered; "
+                            f"known: {', '.join(kinds.known_kinds())}")
+    return found
+
+
+def _names(has: Callable[[KindSpec], bool]) -> str:
+    """The kinds that have a property, for a message: ``review``, ``review or debate``."""
+    return " or ".join(s.name for s in kinds.specs() if has(s)) or "(no)"
+
+
+def _a(word: str) -> str:
+    """``word`` with its article: ``a plan``, ``an implement``."""
+    return ("an " if word[:1] in "aeiou" else "a ") + word

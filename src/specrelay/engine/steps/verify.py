@@ -14,8 +14,10 @@ from typing import Any
 from specrelay import proc
 from specrelay.config import DEFAULT_KEY_ENVS, read_toml
 from specrelay.engine.events import Note
-from specrelay.engine.phases.base import StepRun
+from specrelay.engine.steps.kind import Outcome, Reopen
+from specrelay.engine.steps.run import StepRun
 from specrelay.errors import CommandNotRunnable, ConfigError
+from specrelay.workflow.kinds import KindSpec
 
 OUTPUT_LIMIT = 12000  # characters of failing output handed to the builder
 
@@ -188,3 +190,32 @@ def verify_summary(run: StepRun) -> str:
             tail = (run.read_artifact(c["log"]) or "")[-3000:]
             lines.append(f"```\n{tail}\n```")
     return "\n".join(lines)
+
+
+class VerifyStep:
+    """The project's own commands; a failure sends the work back to the builder, a bounded number of times."""
+
+    spec = KindSpec("verify", title_words=("test", "tests", "verify", "verification", "check"),
+                    always_writes=("verify.json",), commands=True, loops_back="verify", attempts=True)
+
+    async def run(self, step_run: StepRun) -> Outcome:
+        result = await run_verify(step_run)
+        detail = result.detail(_shown_path(step_run.folder, step_run.root))
+        failed = result.state is VerifyState.FAILED  # nothing configured is not a failure to fix
+        impl, state = step_run.loop_start(), step_run.state
+        limit = step_run.config.verify.max_attempts
+        if failed and impl is not None and state.attempt < limit:
+            return Outcome(Reopen(impl, "verify"), detail, state.with_(attempt=state.attempt + 1, fix="verify"),
+                           notes=(f"verification failed; back to the builder (attempt {state.attempt + 1} of "
+                                  f"{limit})",))
+        notes = ("verification still failing; the reviewer will see it",) if failed else ()
+        return Outcome(detail=detail, state=state, notes=notes)
+
+
+def _shown_path(folder: Path, root: Path) -> Path:
+    """The task folder as the user is shown it: relative to the repository when inside it."""
+    try:
+        return folder.relative_to(root)
+    except ValueError:
+        return folder
+

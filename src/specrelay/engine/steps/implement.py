@@ -13,8 +13,12 @@ import specrelay.engine.context as C
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
 from specrelay.engine.events import Note
-from specrelay.engine.phases.base import StepRun, prompt
+from specrelay.engine.steps.kind import Outcome
+from specrelay.engine.steps.review import FIX_FINDINGS
+from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.verify import failing_output as failing_verification
 from specrelay.errors import EditError, StepFailed
+from specrelay.workflow.kinds import KindSpec
 
 #: How many corrected replies a builder may send after its first one fails to apply.
 MAX_CORRECTIONS = 2
@@ -162,3 +166,18 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
     if kept and leftovers.drop_if_reproduced(run.root, kept, sha):
         run.emit(Note("the redone step committed exactly the leftovers; their copy was dropped"))
     return sha
+
+
+class ImplementStep:
+    """The builder edits the worktree and commits; on a fix round it sees what it must fix."""
+
+    spec = KindSpec("implement", title_words=("implement", "implementation", "build", "code", "fix"),
+                    reads=("spec.md",), builds=True, attempts=True)
+
+    async def run(self, step_run: StepRun) -> Outcome:
+        # A fix round sees this round's review findings and, after a failed verification, its output.
+        findings = step_run.read_artifact(FIX_FINDINGS) if step_run.round > 1 else None
+        failing = failing_verification(step_run) if step_run.state.fix == "verify" else None
+        await run_implement(step_run, findings or None, failing)
+        return Outcome(state=step_run.state.with_(fix=None))
+

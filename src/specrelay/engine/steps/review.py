@@ -5,7 +5,7 @@ One reviewer writes ``review.json`` and ``review.md``. A panel (``agents:``) run
 concurrently on the same fresh context; each writes ``review_worker_N.json``, and the deterministic
 consolidation by agreement writes ``final_review.json`` and ``final_review.md``. Either way the
 verdict is decided from the findings by the one verdict rule (:mod:`specrelay.engine.verdict`), the
-outcome handed to the runner is a :class:`ReviewOutcome`, and the findings the builder must fix are
+outcome is a :class:`ReviewOutcome`, and the findings the builder must fix are
 written to ``fix_findings.md``.
 """
 
@@ -13,17 +13,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import specrelay.engine.context as C
 from specrelay import gitrepo
+from specrelay.engine.events import Note
 from specrelay.engine.panel import PanelRequest, run_panel
-from specrelay.engine.phases.base import StepRun, prompt
-from specrelay.engine.phases.verify import verify_summary
 from specrelay.engine.reviewdoc import REVIEW_JSON_SHAPE, Review, render_findings_for_builder, render_review
-from specrelay.engine.verdict import decide_alone
+from specrelay.engine.steps.kind import Finish, Outcome, Reopen
+from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.verify import verify_summary
+from specrelay.engine.verdict import counted, decide_alone
+from specrelay.ledger import TaskStatus
+from specrelay.text import plural
+from specrelay.workflow.kinds import KindSpec
 
 DIFF_TOKENS = 30000
+#: What a review leaves for the next build round to fix.
 FIX_FINDINGS = "fix_findings.md"
+#: Review→fix rounds when a review step names no ``max-rounds:``.
+DEFAULT_MAX_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -97,3 +106,29 @@ async def _panel_review(run: StepRun) -> ReviewOutcome:
     panel = await run_panel(request, run.call, folder=run.folder, round_no=run.round, emit=run.emit)
     run.write_artifact(FIX_FINDINGS, panel.builder_text)
     return ReviewOutcome(panel.verdict, panel.findings, panel.open_items, note=panel.note)
+
+
+class ReviewStep:
+    """Reviewers judge the diff; changes requested send the findings back to the builder in a new round."""
+
+    spec = KindSpec("review", title_words=("review", "audit"), reads=("spec.md",), writes=("review.md",),
+                    always_writes=(FIX_FINDINGS,), panel=True, loops_back="findings", bounds_rounds=True,
+                    needs_build=True)
+
+    async def run(self, step_run: StepRun) -> Outcome:
+        review = await run_review(step_run)
+        detail: dict[str, Any] = {"verdict": review.verdict, "findings": review.findings}
+        if review.note:  # the reviewer's own verdict did not count: say so where the verdict is shown
+            detail["note"] = review.note
+            step_run.emit(Note(review.note))
+        state = step_run.state.with_(verdict=review.verdict)
+        if not review.wants_changes:
+            return Outcome(detail=detail, state=state)
+        impl, rnd = step_run.loop_start(), step_run.round
+        if impl is None or rnd >= (step_run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.extra_rounds:
+            message = f"changes still requested after {plural(rnd, 'round')}: {'; '.join(review.open_items)}"
+            return Outcome(Finish(TaskStatus.NEEDS_ATTENTION, message), detail, state)
+        step_run.emit(Note(f"review requested changes ({counted(len(review.open_items), 'blocking finding')}); "
+                           f"round {rnd + 1}"))
+        return Outcome(Reopen(impl, "findings", new_round=True), detail, state.new_round("findings"))
+

@@ -1,4 +1,5 @@
-"""What every phase is handed: the task, its step, the round, and the client to call models with."""
+"""What every step kind is handed: the task, its step, the round, the loop state, and the client to call
+models with."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from specrelay import paths
 from specrelay.config import Config
 from specrelay.engine.context import Context
 from specrelay.engine.events import CallDelta, CallFailed, CallFinished, CallStarted, EventSink
+from specrelay.engine.loopstate import LoopState
 from specrelay.engine.task import Task
 from specrelay.fsutil import atomic_write_text
 from specrelay.llm import CallResult, Client, estimate_tokens
-from specrelay.workflow import Step
+from specrelay.workflow import Step, Workflow
 
 
 def prompt(name: str) -> str:
@@ -42,7 +44,19 @@ class StepRun:
     generation: int = 0
     #: True when this execution redoes one that was cut off (a crash, Ctrl-C).
     interrupted: bool = False
+    #: The loop's state as this execution starts (what a build fixes, the attempt, the last verdict).
+    state: LoopState = field(default_factory=LoopState)
+    #: The workflow the step belongs to (for where its loop goes back to).
+    workflow: Workflow | None = None
     calls: int = field(default=0)
+
+    def loop_start(self) -> int | None:
+        """The last build step before this one: where a loop sends the work back to."""
+        from specrelay.engine.steps.registry import last_build_before
+
+        if self.workflow is None:
+            return None
+        return last_build_before([s.kind for s in self.workflow.steps], self.index)
 
     @property
     def key(self) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import specrelay.engine.context as C
-from specrelay.engine.phases.base import StepRun, prompt
+from specrelay.engine.steps.kind import Outcome
+from specrelay.engine.steps.run import StepRun, prompt
 from specrelay.errors import StepFailed
+from specrelay.workflow.kinds import KindSpec
 
 SPEC = "spec.md"
 
@@ -38,3 +40,15 @@ async def run_plan(run: StepRun) -> str:
                              f"even after being asked again; it is kept in {run.artifact('rejected_' + target)}.")
     run.write_artifact(target, spec + "\n")
     return target
+
+
+class PlanStep:
+    """The planner writes the spec the build works from."""
+
+    spec = KindSpec("plan", title_words=("plan", "planning", "spec", "specification", "design"),
+                    writes=(SPEC,), plans=True)
+
+    async def run(self, step_run: StepRun) -> Outcome:
+        await run_plan(step_run)
+        return Outcome(state=step_run.state.with_(fix=None))
+

@@ -1,0 +1,51 @@
+"""The state of a task's build→verify→review loop, kept in the ledger's ``tasks.state`` column.
+
+It used to be a bare JSON dict; it is the same JSON, read into :class:`LoopState` and written back
+whole, so a ledger written before still loads (a missing key takes its default).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+#: What the next build step fixes: a review's findings, or a failing verification's output.
+FIXES = ("findings", "verify")
+
+
+@dataclass(frozen=True)
+class LoopState:
+    """Where the loop is: the verification attempt in this round, what the next build fixes, the
+    generation (bumped when a step fails or the base moves, so that calls are made afresh instead of
+    replayed), the last decided review verdict, and fix rounds granted beyond a step's bound."""
+
+    attempt: int = 0
+    fix: str | None = None
+    gen: int = 0
+    verdict: str | None = None
+    extra_rounds: int = 0
+
+    @classmethod
+    def load(cls, text: str | None) -> LoopState:
+        """The state from its JSON (None or empty: a new task's)."""
+        data: dict[str, Any] = json.loads(text) if text else {}
+        return cls(attempt=int(data.get("attempt", 0)), fix=data.get("fix"), gen=int(data.get("gen", 0)),
+                   verdict=data.get("verdict"), extra_rounds=int(data.get("extra_rounds", 0)))
+
+    def dump(self) -> str:
+        """The JSON the ledger keeps."""
+        return json.dumps(asdict(self))
+
+    def with_(self, **changes: Any) -> LoopState:
+        """A copy with ``changes``."""
+        return replace(self, **changes)
+
+    def new_round(self, fix: str) -> LoopState:
+        """The state a new fix round starts from: attempts counted afresh, no verdict yet."""
+        return LoopState(attempt=0, fix=fix, gen=self.gen, extra_rounds=self.extra_rounds)
+
+    def done_message(self) -> str:
+        """What a task whose every step finished says: approved, when a review approved it last."""
+        # A decided "request_changes" never reaches here: it reopens the build step or needs attention.
+        return "approved" if self.verdict == "approve" else "all steps finished"

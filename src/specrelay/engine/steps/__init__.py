@@ -1,0 +1,36 @@
+"""Step kinds: one module each, registered through :func:`register` (the built-in ones too).
+
+A kind is a :class:`StepKind`: a :class:`~specrelay.workflow.kinds.KindSpec` (what the workflow
+layer reads: title words, default artifacts, panel or not, where it loops back) and
+``async run(step_run) -> Outcome``. Importing this package registers the built-in kinds.
+"""
+
+from specrelay.engine.steps.implement import ImplementStep
+from specrelay.engine.steps.kind import Advance, Finish, Outcome, Reopen, StepKind, Transition
+from specrelay.engine.steps.plan import PlanStep
+from specrelay.engine.steps.registry import kind_of, last_build_before, register, spec_of, unregister
+from specrelay.engine.steps.review import ReviewStep
+from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.verify import VerifyStep
+from specrelay.workflow.kinds import KindSpec
+
+# The built-in kinds, through the same door as any other, in the order messages list them.
+for _kind in (PlanStep(), ImplementStep(), VerifyStep(), ReviewStep()):
+    register(_kind)
+
+__all__ = [
+    "Advance",
+    "Finish",
+    "KindSpec",
+    "Outcome",
+    "Reopen",
+    "StepKind",
+    "StepRun",
+    "Transition",
+    "kind_of",
+    "last_build_before",
+    "prompt",
+    "register",
+    "spec_of",
+    "unregister",
+]

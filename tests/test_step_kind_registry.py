@@ -1,0 +1,81 @@
+"""A step kind registered from outside ``src/`` is listed, validated and run like a built-in one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import run_cli
+from taskkit import ADD_SUB, SPEC, project, review
+
+KINDS = Path(__file__).with_name("stepkinds")
+NOTE = "Watch the argument order: sub(a, b) is a minus b, and a test should pin it."
+
+WORKFLOW = """# With a note
+
+### [ ] Step: Planning
+<!-- agent: opus-planner -->
+Plan it.
+
+### [ ] Step: Notes
+<!-- agent: sonnet-reviewer -->
+Note the risk.
+
+### [ ] Step: Implementation
+<!-- agent: flash-builder -->
+Build it.
+
+### [ ] Step: Review
+<!-- agent: gpt-reviewer -->
+Review it.
+"""
+
+
+def _cli_with_note(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The specrelay CLI in a fresh process that registered the test's kind first."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(KINDS), os.environ.get("PYTHONPATH", "")])}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return subprocess.run([sys.executable, str(KINDS / "specrelay_with_note.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "sonnet-reviewer": [NOTE], "flash-builder": [ADD_SUB],
+                              "gpt-reviewer": [review()]})
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "noted.md").write_text(WORKFLOW)
+    return repo
+
+
+def test_a_registered_kind_is_listed_and_runs_in_a_real_task(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    listed = _cli_with_note("workflows", "--json", cwd=repo)
+    assert listed.returncode == 0, listed.stderr
+    [noted] = [w for w in json.loads(listed.stdout) if w["name"] == "noted"]
+    assert noted["errors"] == [] and [s["kind"] for s in noted["steps"]] == ["plan", "note", "implement", "review"]
+
+    ran = _cli_with_note("run", "Add sub", "--workflow", "noted", "--json", cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    task = json.loads(ran.stdout)
+    assert task["status"] == "done" and task["message"] == "approved"
+    note_step = task["steps"][1]
+    assert (note_step["kind"], note_step["status"], note_step["detail"]) == ("note", "done", {"wrote": "notes.md"})
+    assert (Path(task["folder"]) / "notes.md").read_text() == NOTE + "\n"
+    workflow = (Path(task["folder"]) / "workflow.md").read_text()
+    assert "### [x] Step: Notes" in workflow
+
+
+def test_without_the_registration_the_same_workflow_is_refused_naming_file_line_and_kinds(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    proc = run_cli("run", "Add sub", "--workflow", "noted", cwd=repo)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "noted.md:7: cannot tell what kind of step 'Notes' is" in proc.stderr
+    assert "plan, implement, verify, review" in proc.stderr
+    explicit = WORKFLOW.replace("Step: Notes\n", "Step: Notes\n<!-- kind: note -->\n")
+    (repo / ".specrelay" / "workflows" / "noted.md").write_text(explicit)
+    proc = run_cli("workflows", cwd=repo)
+    assert proc.returncode != 0 and "noted.md:8: unknown step kind 'note'; known: plan, implement, verify, review" \
+        in proc.stdout + proc.stderr
