@@ -74,6 +74,7 @@ FACE_EXCEPTIONS: set[tuple[str, str]] = {
     ("specrelay.cli.summary", "ledger"),
     ("specrelay.cli.tasks", "engine"),
     ("specrelay.cli.tasks", "ledger"),
+    ("specrelay.cli.workflows", "engine"),  # registers the step kinds before listing workflows
     ("specrelay.cli.workflows", "workflow"),
 }
 

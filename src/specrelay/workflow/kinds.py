@@ -84,3 +84,13 @@ def known_kinds() -> list[str]:
 def title_words() -> dict[str, KindSpec]:
     """Each title word and the kind it implies."""
     return {word: s for s in specs() for word in s.title_words}
+
+
+def last_build_before(kinds_in_order: list[str], idx: int) -> int | None:
+    """The index of the last build step before ``idx`` among steps of ``kinds_in_order``: where a
+    loop sends work back to; None when there is none."""
+    for i in range(idx - 1, -1, -1):
+        found = spec(kinds_in_order[i])
+        if found is not None and found.builds:
+            return i
+    return None

@@ -21,8 +21,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+import specrelay.workflow.kinds as kinds
 from specrelay.errors import WorkflowError
-from specrelay.workflow import kinds
 from specrelay.workflow.model import Step, Workflow
 
 if TYPE_CHECKING:

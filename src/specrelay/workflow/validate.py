@@ -12,8 +12,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Collection, Iterator
 
+import specrelay.workflow.kinds as kinds
 from specrelay.errors import WorkflowError
-from specrelay.workflow import kinds
 from specrelay.workflow.kinds import KindSpec
 from specrelay.workflow.model import TASK_ARTIFACTS, Step, Workflow
 from specrelay.workflow.parse import did_you_mean, error

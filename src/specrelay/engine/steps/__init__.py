@@ -8,11 +8,11 @@ layer reads: title words, default artifacts, panel or not, where it loops back) 
 from specrelay.engine.steps.implement import ImplementStep
 from specrelay.engine.steps.kind import Advance, Finish, Outcome, Reopen, StepKind, Transition
 from specrelay.engine.steps.plan import PlanStep
-from specrelay.engine.steps.registry import kind_of, last_build_before, register, spec_of, unregister
+from specrelay.engine.steps.registry import kind_of, register, spec_of, unregister
 from specrelay.engine.steps.review import ReviewStep
 from specrelay.engine.steps.run import StepRun, prompt
 from specrelay.engine.steps.verify import VerifyStep
-from specrelay.workflow.kinds import KindSpec
+from specrelay.workflow.kinds import KindSpec, last_build_before
 
 # The built-in kinds, through the same door as any other, in the order messages list them.
 for _kind in (PlanStep(), ImplementStep(), VerifyStep(), ReviewStep()):

@@ -34,12 +34,3 @@ def kind_of(name: str, step: str = "") -> StepKind:
 def spec_of(name: str) -> KindSpec | None:
     """The spec of kind ``name`` (as a ledger row records it), or None when it is not registered."""
     return kinds.spec(name)
-
-
-def last_build_before(kinds_in_order: list[str], idx: int) -> int | None:
-    """The index of the last build step before ``idx``: where a loop sends work back to."""
-    for i in range(idx - 1, -1, -1):
-        found = spec_of(kinds_in_order[i])
-        if found is not None and found.builds:
-            return i
-    return None

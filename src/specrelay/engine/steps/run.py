@@ -16,6 +16,7 @@ from specrelay.engine.task import Task
 from specrelay.fsutil import atomic_write_text
 from specrelay.llm import CallResult, Client, estimate_tokens
 from specrelay.workflow import Step, Workflow
+from specrelay.workflow.kinds import last_build_before
 
 
 def prompt(name: str) -> str:
@@ -52,8 +53,6 @@ class StepRun:
 
     def loop_start(self) -> int | None:
         """The last build step before this one: where a loop sends the work back to."""
-        from specrelay.engine.steps.registry import last_build_before
-
         if self.workflow is None:
             return None
         return last_build_before([s.kind for s in self.workflow.steps], self.index)
