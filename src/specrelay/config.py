@@ -7,6 +7,9 @@ Layers, later wins per field:
 3. ``.specrelay/config.toml`` at the repository's root (project)
 
 Every error names the file, the table and the field, and says what was expected.
+
+A preset is read as the type its ``provider`` names in the backend registry (:mod:`specrelay.registry`):
+the fields every preset has are :class:`Preset`'s, a backend adds its own in a subclass.
 """
 
 from __future__ import annotations
@@ -16,24 +19,14 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from specrelay import paths
+from specrelay import paths, registry
 from specrelay.errors import ConfigError, PresetError
 
-ProviderName = Literal["anthropic", "openai", "google", "openai-compatible", "scripted"]
 Source = Literal["built-in", "user", "project"]
-
-#: The environment variables a provider's key is read from when a preset names none; first found wins.
-DEFAULT_KEY_ENVS: dict[str, tuple[str, ...]] = {
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "openai": ("OPENAI_API_KEY",),
-    "google": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-    "openai-compatible": (),
-    "scripted": (),
-}
 
 
 class _Strict(BaseModel):
@@ -55,47 +48,45 @@ class Price(_Strict):
     cache_write: float | None = Field(default=None, ge=0)
 
 
-class PresetFields(_Strict):
-    """The TOML keys of a ``[presets.NAME]`` table."""
+class Preset(_Strict):
+    """A named model configuration, with where it was defined: the fields every backend's presets have.
 
-    provider: ProviderName
+    A backend's preset type subclasses this with ``provider: Literal["its-name"]`` and its own fields,
+    and overrides the hooks below that differ for it.
+    """
+
+    provider: str
     model: Text
-    base_url: Text | None = None
-    api_key_env: Text | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
     #: The fewest output tokens a budget may lower this preset's calls to (default: by phase).
     min_output_tokens: int | None = Field(default=None, gt=0)
     #: Tokens the model takes in and writes per call (default: from genai-prices, when it knows).
     context_window: int | None = Field(default=None, gt=0)
-    reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     price: Price | None = None
     fallbacks: list[Text] = Field(default_factory=list)
     max_concurrency: int = Field(default=4, ge=1)
     timeout_s: float = Field(default=600.0, gt=0)
-    replies: Text | None = None
-    delay_s: float = Field(default=0.0, ge=0)
-    price_as: Text | None = None
-
-
-PRESET_KEYS = tuple(PresetFields.model_fields)
-
-
-
-class Preset(PresetFields):
-    """A named model configuration, with where it was defined."""
 
     name: str
     source: Source
     #: The config file each field came from; key "" is the file that first defined the preset.
     origins: dict[str, Path]
 
+    #: The env vars a key is read from when the preset names none; first found wins (empty: no key).
+    default_key_envs: ClassVar[tuple[str, ...]] = ()
+    #: True for a stand-in that answers for a real model it is priced as: its costs are simulated.
+    stand_in: ClassVar[bool] = False
+
+    @classmethod
+    def toml_keys(cls) -> tuple[str, ...]:
+        """The keys a ``[presets.NAME]`` table of this type may hold."""
+        return tuple(k for k in cls.model_fields if k not in ("name", "source", "origins"))
+
     @property
     def key_envs(self) -> tuple[str, ...]:
         """The env vars this preset's key may come from (empty: no key needed)."""
-        if self.api_key_env:
-            return (self.api_key_env,)
-        return DEFAULT_KEY_ENVS[self.provider]
+        return self.default_key_envs
 
     def api_key(self) -> str | None:
         """The key from the environment, or None. Never stored or printed anywhere."""
@@ -113,23 +104,27 @@ class Preset(PresetFields):
         return self.api_key() is not None
 
     @property
-    def replies_path(self) -> Path | None:
-        """A scripted preset's replies file, relative to the config file that named it."""
-        if self.replies is None:
-            return None
-        p = Path(self.replies).expanduser()
-        if not p.is_absolute():
-            p = self.origins.get("replies", paths.data_dir()).parent / p
-        return p
+    def endpoint(self) -> str | None:
+        """Where the model is served, when the preset says (a base URL); None: the provider's default."""
+        return None
 
     @property
     def concurrency_key(self) -> str:
         """Calls that share this key share one concurrency limit (one provider endpoint)."""
-        if self.provider == "scripted":
-            return f"scripted:{self.name}"
-        if self.provider == "openai-compatible":
-            return f"openai-compatible:{self.base_url}"
         return self.provider
+
+    def price_model(self) -> tuple[str, str | None] | None:
+        """The (model id, genai-prices provider id or None) this preset's calls are priced as; None
+        when no price table entry applies (the cost is unknown unless ``price`` is set)."""
+        return self.model, self.provider
+
+    def check(self) -> None:
+        """Refuse, with a ConfigError naming the file and field, fields that are each valid but do not
+        go together (called once the preset's layers are merged)."""
+
+    def where(self, field: str) -> Path:
+        """The config file that set ``field`` (else the one that first defined the preset)."""
+        return self.origins.get(field, self.origins[""])
 
 
 class Routes(_Strict):
@@ -281,6 +276,42 @@ def _field_error(path_of: dict[str, Path], where: str, exc: ValidationError, def
     return ConfigError(f"{path}: [{where}] field '{dotted}': {err['msg']} (got {err.get('input')!r}).")
 
 
+def _typed_preset(name: str, raw: dict[str, Any], origins: dict[str, Path], source: Source,
+                  rank: dict[Path, int]) -> Preset:
+    """A merged preset table read as the type its ``provider`` names (a union discriminated by provider).
+
+    A field the provider's type does not take is dropped when an earlier layer set it (a preset moved
+    to another backend keeps only what that backend reads), and refused when set with or after the
+    provider.
+    """
+    where = f"presets.{name}"
+    provider = raw.get("provider")
+    if provider is None:
+        raise ConfigError(f"{origins['']}: [{where}] is missing required field 'provider'.")
+    if not isinstance(provider, str):
+        raise ConfigError(f"{origins['provider']}: [{where}] field 'provider' must be a string, got "
+                          f"{_toml_value(provider)}; values are taken as written, never converted.")
+    entry = registry.lookup(provider)
+    if entry is None:
+        known = ", ".join(sorted(registry.registered()))
+        raise ConfigError(f"{origins['provider']}: [{where}] field 'provider' is {provider!r}, which no backend "
+                          f"serves; use one of {known} (a plugin adds more through the "
+                          f"'{registry.ENTRY_POINT_GROUP}' entry points).")
+    takes = entry.preset.toml_keys()
+    kept: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in takes:
+            kept[key] = value
+        elif rank[origins[key]] >= rank[origins["provider"]]:
+            others = sorted(p for p, e in registry.registered().items() if key in e.preset.toml_keys())
+            raise ConfigError(f"{origins[key]}: [{where}] field '{key}' is not read by provider {provider} "
+                              f"(only by {', '.join(others)}); remove it.")
+    try:
+        return entry.preset.model_validate({**kept, "name": name, "source": source, "origins": origins})
+    except ValidationError as exc:
+        raise _field_error(origins, where, exc, origins[""]) from None
+
+
 @dataclass
 class _Layer:
     path: Path
@@ -322,7 +353,7 @@ def load_config(root: Path | None, *, user: bool = True) -> Config:
         if not isinstance(presets, dict):
             raise ConfigError(f"{layer.path}: 'presets' must be tables like [presets.NAME].")
         for name, table in presets.items():
-            _check_keys(layer.path, f"presets.{name}", table, PRESET_KEYS)
+            _check_keys(layer.path, f"presets.{name}", table, registry.preset_keys())
             raw_presets.setdefault(name, {}).update(table)
             origins.setdefault(name, {}).update({k: layer.path for k in table})
             origins[name].setdefault("", layer.path)  # where the preset was first defined
@@ -334,13 +365,9 @@ def load_config(root: Path | None, *, user: bool = True) -> Config:
                 sections[section].update(table)
                 section_origins[section].update({k: layer.path for k in table})
 
-    presets_out: dict[str, Preset] = {}
-    for name, raw in raw_presets.items():
-        try:
-            fields = PresetFields.model_validate(raw)
-        except ValidationError as exc:
-            raise _field_error(origins[name], f"presets.{name}", exc, origins[name][""]) from None
-        presets_out[name] = Preset(**fields.model_dump(), name=name, source=sources[name], origins=origins[name])
+    rank = {layer.path: i for i, layer in enumerate(layers)}
+    presets_out = {name: _typed_preset(name, raw, origins[name], sources[name], rank)
+                   for name, raw in raw_presets.items()}
 
     built: dict[str, Any] = {}
     for section, model in SECTIONS.items():
@@ -367,17 +394,7 @@ def _check_references(config: Config, route_origins: dict[str, Path]) -> None:
                 path = preset.origins.get("fallbacks", preset.origins[""])
                 raise ConfigError(f"{path}: [presets.{preset.name}] fallbacks: "
                                   + unknown_preset_message(fb, config.presets))
-        where = preset.origins.get("provider", preset.origins[""])
-        if preset.provider == "scripted" and not preset.replies:
-            raise ConfigError(f"{where}: [presets.{preset.name}] is scripted but has no "
-                              "'replies' file. Add replies = \"replies.json\" (a JSON list of replies).")
-        if preset.provider == "openai-compatible" and not preset.base_url:
-            raise ConfigError(f"{where}: [presets.{preset.name}] needs a base_url for "
-                              "provider openai-compatible, e.g. base_url = \"http://localhost:11434/v1\".")
-        if preset.base_url is not None and not _is_http_url(preset.base_url):
-            raise ConfigError(f"{preset.origins.get('base_url', where)}: [presets.{preset.name}] base_url "
-                              f"{preset.base_url!r} is not an http:// or https:// URL; write it in full, e.g. "
-                              "base_url = \"http://localhost:11434/v1\".")
+        preset.check()
     for route, name in config.routes.model_dump().items():
         if name is not None and name not in config.presets:
             origin = route_origins.get(route)
@@ -385,7 +402,7 @@ def _check_references(config: Config, route_origins: dict[str, Path]) -> None:
             raise ConfigError(prefix + unknown_preset_message(name, config.presets))
 
 
-def _is_http_url(url: str) -> bool:
+def is_http_url(url: str) -> bool:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url.strip())
@@ -396,7 +413,8 @@ def check_price_as(presets: Any) -> None:
     """Refuse a preset whose ``price_as`` names a model genai-prices does not know (its calls would
     all cost "unknown"), listing close matches. Called before a command uses the presets: the
     price table takes a quarter of a second to load, too slow for every command's config."""
-    wanted = [p for p in presets if p.price_as and p.price is None]
+    # price_as is a stand-in's field (scripted presets'); other presets have none.
+    wanted = [p for p in presets if getattr(p, "price_as", None) and p.price is None]
     if not wanted:
         return
     from genai_prices import Usage as GUsage

@@ -27,11 +27,11 @@ def presets_command(json_out: bool = typer.Option(False, "--json", help="Print J
         key = preset.key_present
         rows.append({
             "name": preset.name, "provider": preset.provider, "model": preset.model,
-            "base_url": preset.base_url, "source": preset.source,
+            "base_url": preset.endpoint, "source": preset.source,
             "key_env": list(preset.key_envs), "key_present": key,
             "input_per_mtok": price.input if price else None,
             "output_per_mtok": price.output if price else None,
-            "simulated_price": preset.provider == "scripted" and price is not None,
+            "simulated_price": preset.stand_in and price is not None,
             "fallbacks": preset.fallbacks, "max_concurrency": preset.max_concurrency,
         })
     if json_out:

@@ -87,12 +87,12 @@ ASK_KEY_FIX = "pick a preset you have a key for with --preset (`specrelay preset
 def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
     """Refuse, before the ledger is opened, an ask that could not be sent: the preset's key is not
     set, its replies file is bad (scripted), or the budget cannot pay for even a short answer."""
+    from specrelay.llm.backend import preflight
     from specrelay.llm.client import DEFAULT_MAX_OUTPUT
-    from specrelay.llm.scripted import check_replies
 
     if preset.key_present is False:
         raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, ASK_KEY_FIX)
-    check_replies([preset], called=[preset.name])
+    preflight([preset], called=[preset.name])
     check_price_as([preset])
     budget = ask_budget(budget_usd)
     if budget is not None:  # the client reserves the same way; here nothing is held

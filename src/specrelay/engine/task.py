@@ -193,7 +193,7 @@ def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_K
     Scripted presets (and scripted fallbacks) must have a replies file whose every item is valid,
     and a ``price_as`` the price table knows.
     """
-    from specrelay.llm.scripted import check_replies
+    from specrelay.llm.backend import preflight
 
     missing: dict[str, str] = {}
     used: dict[str, Preset] = {}
@@ -205,7 +205,7 @@ def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_K
             missing[name] = " or ".join(preset.key_envs)
     if missing:
         raise missing_keys_error(missing, fix)
-    check_replies(used.values(), called=called)
+    preflight(used.values(), called=called)
     check_price_as(used.values())
 
 

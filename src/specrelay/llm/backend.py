@@ -1,21 +1,83 @@
-"""The seam between specrelay and a model: one method, ``complete``.
+"""The seam between specrelay and a model: a :class:`Request` in, a :class:`Reply` out.
 
-A backend answers one attempt. Retries, fallbacks, concurrency limits, pricing and the ledger
-are the client's business (``client.py``); a backend only talks to its model and reports a failed
-attempt as :class:`AttemptFailed`, classified so the client knows whether to retry.
+A backend answers one attempt (:meth:`Backend.complete`). Retries, fallbacks, concurrency limits,
+budgets, pricing and the ledger are layers around it (``llm/layers/``); a backend only talks to its
+model and reports a failed attempt as :class:`AttemptFailed`, classified so the layers know whether
+to retry. What a backend can do is said by flags on its class, so a caller can ask before it relies
+on an ability. Backends join through :func:`specrelay.registry.register_backend`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from specrelay.config import Preset
 from specrelay.errors import FailureKind
 from specrelay.llm.pricing import Usage
 
+if TYPE_CHECKING:
+    from specrelay.ledger import Ledger
+
 OnDelta = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a conversation."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool the model may call: its name, what it does, and its parameters as a JSON schema."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call of a tool the model asked for."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one call asks of a model. Most calls are one system and one user message: :meth:`of`."""
+
+    messages: tuple[Message, ...]
+    tools: tuple[Tool, ...] = ()
+    #: The JSON schema the answer must match (None: free text).
+    output_schema: Mapping[str, Any] | None = None
+    #: The directory the backend works in (a task's worktree), for a backend that reads or edits files.
+    cwd: Path | None = None
+
+    @classmethod
+    def of(cls, system: str, user: str, **more: Any) -> Request:
+        """The common request: one system message and one user message."""
+        return cls(messages=(Message("system", system), Message("user", user)), **more)
+
+    @property
+    def text(self) -> str:
+        """Every message's text, joined: what an estimate of the input counts."""
+        return "".join(m.content for m in self.messages)
+
+    def with_user_note(self, note: str) -> Request:
+        """This request with ``note`` appended to its last user message (a repair request)."""
+        last = max(i for i, m in enumerate(self.messages) if m.role == "user")
+        messages = list(self.messages)
+        messages[last] = Message("user", messages[last].content + note)
+        return Request(tuple(messages), self.tools, self.output_schema, self.cwd)
 
 
 @dataclass(frozen=True)
@@ -23,12 +85,14 @@ class Reply:
     """What a model answered in one attempt."""
 
     text: str
-    usage: Usage
+    #: The tokens the call used, or None when the backend cannot tell (never a made-up zero).
+    usage: Usage | None
     model: str
     #: True when the usage is an estimate (scripted models), not the provider's count.
     estimated: bool = False
     #: True when the model stopped because it reached the call's output cap, not because it was done.
     truncated: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class AttemptFailed(Exception):
@@ -48,12 +112,58 @@ class AttemptFailed(Exception):
         return self.kind.retryable
 
 
-class Backend(Protocol):
-    """Anything that can answer one prompt for one preset."""
+@dataclass(frozen=True)
+class RunContext:
+    """What a backend may know of the run it serves: one client's calls (a task or one command)."""
 
-    async def complete(self, preset: Preset, system: str, user: str, on_delta: OnDelta | None) -> Reply:
+    run_id: str
+    ledger: Ledger
+    #: Models injected by tests, by preset name (a pydantic-ai FunctionModel, say).
+    models: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Runs one preset's calls. One instance serves one run; subclasses set the capability flags."""
+
+    #: The backend can answer with tool calls (a request's ``tools``).
+    calls_tools: ClassVar[bool] = False
+    #: The backend edits files in the request's ``cwd`` itself (an agent), rather than answering edits.
+    edits_worktree: ClassVar[bool] = False
+    #: The backend reports the tokens a call used; False: its usage is an estimate or absent.
+    reports_usage: ClassVar[bool] = True
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+
+    @abstractmethod
+    async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
         """Answer once, streaming text to ``on_delta`` if given; raise AttemptFailed on failure."""
-        ...
+
+    @classmethod
+    def preflight(cls, presets: Sequence[Preset], *, called: Collection[str] = ()) -> None:
+        """Check, before a task or command starts, what would make its calls fail (a ConfigError);
+        ``called`` names the presets certain to be called. The default checks nothing."""
+        return None
+
+
+def backend_class(preset: Preset) -> type[Backend]:
+    """The registered backend that serves ``preset``."""
+    from specrelay import registry
+
+    entry = registry.lookup(preset.provider)
+    if entry is None:  # the config refuses such a preset; a Preset built by hand may still have one
+        raise ValueError(f"no backend is registered for provider {preset.provider!r}")
+    return entry.backend
+
+
+def preflight(presets: Iterable[Preset], *, called: Collection[str] = ()) -> None:
+    """Let each backend check, before a task or command starts, the presets it serves among
+    ``presets`` (a scripted replies file, say); ``called`` names the presets certain to be called."""
+    served: dict[type[Backend], list[Preset]] = {}
+    for preset in presets:
+        served.setdefault(backend_class(preset), []).append(preset)
+    for backend, group in served.items():
+        backend.preflight(group, called=called)
 
 
 def estimate_tokens(text: str) -> int:

@@ -24,10 +24,20 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from specrelay.config import DEFAULT_KEY_ENVS, Config, Preset, missing_keys_error
+from specrelay import registry
+from specrelay.config import Config, Preset, missing_keys_error
 from specrelay.errors import BudgetExceeded, FailureKind, ProviderError, StepFailed
 from specrelay.ledger import CallRecord, CallRow, Ledger
-from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, estimate_tokens
+from specrelay.llm.backend import (
+    AttemptFailed,
+    Backend,
+    OnDelta,
+    Reply,
+    Request,
+    RunContext,
+    backend_class,
+    estimate_tokens,
+)
 from specrelay.llm.pricing import Usage, cost_of
 
 T = TypeVar("T", bound=BaseModel)
@@ -66,7 +76,7 @@ def budget_input_tokens(preset: Preset, text: str) -> int:
     itself; a real tokenizer can count more (code and diffs run nearer 3 characters a token), so for
     real providers the estimate is raised by half, that a budgeted call is not undercounted."""
     estimate = estimate_tokens(text)
-    return estimate if preset.provider == "scripted" else (estimate * 3 + 1) // 2
+    return estimate if not backend_class(preset).reports_usage else (estimate * 3 + 1) // 2
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ class Client:
         self.budget = budget
         self.models = models or {}  # preset name → pydantic-ai Model (tests inject FunctionModel here)
         self.sleep = sleep
-        self._cursor: dict[str, int] = {}
+        self._backends: dict[type[Backend], Backend] = {}
 
     # -- public ------------------------------------------------------------------------------
 
@@ -209,7 +219,8 @@ class Client:
                 failures.append(f"{preset.name}: skipped, {' or '.join(preset.key_envs)} is not set")
                 continue
             try:
-                return await self._with_retries(preset, system, user, phase, step, on_delta, context or {}, key)
+                return await self._with_retries(preset, Request.of(system, user), phase, step, on_delta,
+                                                context or {}, key)
             except _PresetExhausted as exc:
                 failures.append(f"{preset.name}: {exc}")
                 last = exc
@@ -252,35 +263,28 @@ class Client:
         if preset.key_present is False:
             raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, KEY_FIX)
 
-    def _backend(self, preset: Preset) -> tuple[Backend, int | None]:
-        if preset.provider == "scripted":
-            from specrelay.llm.scripted import ScriptedBackend
-
-            index = self._cursor.get(preset.name)
-            if index is None:
-                index = self.ledger.count_calls(self.run_id, preset.name)
-            self._cursor[preset.name] = index + 1
-            return ScriptedBackend(index), index
-        from specrelay.llm.providers import PydanticAIBackend
-
-        return PydanticAIBackend(api_key=preset.api_key(), model=self.models.get(preset.name)), None
+    def _backend(self, preset: Preset) -> Backend:
+        cls = backend_class(preset)
+        if cls not in self._backends:
+            self._backends[cls] = cls(RunContext(self.run_id, self.ledger, self.models))
+        return self._backends[cls]
 
     def _limit(self, preset: Preset) -> int:
         key = preset.concurrency_key
         return min(p.max_concurrency for p in self.config.presets.values() if p.concurrency_key == key)
 
-    async def _with_retries(self, preset: Preset, system: str, user: str, phase: str, step: str | None,
+    async def _with_retries(self, preset: Preset, request: Request, phase: str, step: str | None,
                             on_delta: OnDelta | None, context: dict[str, int], key: str | None) -> CallResult:
         retry = self.config.retry
         failure: AttemptFailed | None = None
         for attempt in range(retry.attempts):
-            held = await self._reserve(preset, system, user, phase)
+            held = await self._reserve(preset, request, phase)
             sent = preset if held is None else preset.model_copy(update={"max_tokens": held.cap})
             cost: float | None = None
             failed: AttemptFailed | None = None
             try:
-                reply, latency, started = await self._attempt(sent, system, user, on_delta)
-                cost = cost_of(preset, reply.usage)
+                reply, latency, started = await self._attempt(sent, request, on_delta)
+                cost = None if reply.usage is None else cost_of(preset, reply.usage)
             except AttemptFailed as exc:
                 failed = exc
             finally:
@@ -301,12 +305,12 @@ class Client:
         assert failure is not None
         raise _PresetExhausted(failure, attempt + 1)
 
-    async def _reserve(self, preset: Preset, system: str, user: str, phase: str) -> Reservation | None:
+    async def _reserve(self, preset: Preset, request: Request, phase: str) -> Reservation | None:
         """The budget's reservation for the next attempt (None without a budget); its cap is the
         max_tokens the attempt is sent with."""
         if self.budget is None:
             return None
-        claim = self.budget.reserve(preset, budget_input_tokens(preset, system + user),
+        claim = self.budget.reserve(preset, budget_input_tokens(preset, request.text),
                                     preset.max_tokens or DEFAULT_MAX_OUTPUT, phase)
         try:
             await asyncio.sleep(0)  # calls started together (a panel) all claim before any grows
@@ -315,21 +319,16 @@ class Client:
             raise
         return self.budget.grow(claim)
 
-    async def _attempt(self, preset: Preset, system: str, user: str,
+    async def _attempt(self, preset: Preset, request: Request,
                        on_delta: OnDelta | None) -> tuple[Reply, float, float]:
-        backend, index = self._backend(preset)
+        backend = self._backend(preset)
         started, t0 = time.time(), time.perf_counter()
         try:
             async with LIMITS.get(preset.concurrency_key, self._limit(preset)):
                 started, t0 = time.time(), time.perf_counter()
-                reply = await backend.complete(preset, system, user, on_delta)
+                reply = await backend.complete(preset, request, on_delta)
         except AttemptFailed as exc:
             exc.latency_s = time.perf_counter() - t0
-            raise
-        except BaseException:
-            # Cut off (Ctrl-C, cancellation, a crash): the reply was not consumed.
-            if index is not None:
-                self._cursor[preset.name] = min(self._cursor[preset.name], index)
             raise
         return reply, time.perf_counter() - t0, started
 
@@ -354,8 +353,8 @@ class Client:
     def _record_success(self, preset: Preset, reply: Reply, latency: float, started: float, phase: str,
                         step: str | None, context: dict[str, int], attempts: int, key: str | None, *,
                         cost: float | None, sent: Preset, lowered: bool) -> CallResult:
-        simulated = preset.provider == "scripted" and cost is not None  # a scripted call priced as a real model
-        u = reply.usage
+        simulated = preset.stand_in and cost is not None  # a stand-in's call priced as a real model
+        u = reply.usage or Usage()  # unknown usage is recorded as no tokens, its cost as unknown
         self.ledger.record_call(CallRecord(
             run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
             provider=preset.provider, model=reply.model, started_at=started, latency_s=latency, outcome="ok",
@@ -373,13 +372,13 @@ class Client:
                        sent: Preset) -> BudgetExceeded:
         """A reply the budget's lower cap cut short is not work to build on: it is recorded (it was paid
         for) but never reused, and the run stops as a budget stop does, to go on with more."""
-        u = reply.usage
+        u = reply.usage or Usage()
         self.ledger.record_call(CallRecord(
             run_id=self.run_id, task_id=self.task_id, step=step, phase=phase, preset=preset.name,
             provider=preset.provider, model=reply.model, started_at=started, latency_s=latency,
             outcome=FailureKind.CUT_BY_BUDGET, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
             cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens, cost_usd=cost,
-            estimated=reply.estimated, simulated=preset.provider == "scripted" and cost is not None,
+            estimated=reply.estimated, simulated=preset.stand_in and cost is not None,
             context=context, call_key=key,
             error=f"the reply reached its output cap of {sent.max_tokens:,} tokens, lowered to fit the budget",
             max_tokens=sent.max_tokens, capped_by_budget=True))
@@ -387,7 +386,7 @@ class Client:
         return self.budget.cut_off(preset, phase, sent.max_tokens or 0, preset.max_tokens or DEFAULT_MAX_OUTPUT)
 
     def _failure_message(self, primary: Preset, failures: list[str], last: AttemptFailed) -> str:
-        where = primary.provider + (f" at {primary.base_url}" if primary.base_url else "")
+        where = primary.provider + (f" at {primary.endpoint}" if primary.endpoint else "")
         advice = {
             FailureKind.RATE_LIMIT: "the provider is rate-limiting: lower max_concurrency, wait, then "
                                     "`specrelay resume`",
@@ -403,7 +402,7 @@ class Client:
     def _redact(self, text: str) -> str:
         """Remove any key value of any preset's env vars, and of every provider's usual one, from
         text bound for the ledger or the user."""
-        names = {env for envs in DEFAULT_KEY_ENVS.values() for env in envs}
+        names = registry.key_envs()
         names.update(env for preset in self.config.presets.values() for env in preset.key_envs)
         for env in sorted(names):
             value = os.environ.get(env)

@@ -43,11 +43,9 @@ class Usage:
 
 
 def priced_model(preset: Preset) -> tuple[str, str | None]:
-    """The (model id, provider id) whose price applies to this preset's calls."""
-    if preset.provider == "scripted":
-        return (preset.price_as or preset.model), None
-    provider = None if preset.provider == "openai-compatible" else preset.provider
-    return preset.model, provider
+    """The (model id, provider id) whose price applies to this preset's calls (the preset's own model
+    when none does)."""
+    return preset.price_model() or (preset.model, None)
 
 
 def cost_of(preset: Preset, usage: Usage) -> float | None:
@@ -55,10 +53,8 @@ def cost_of(preset: Preset, usage: Usage) -> float | None:
     if preset.price is not None:
         p = preset.price
         return _by_unit(UnitPrice(p.input, p.output, p.cache_read, p.cache_write), usage)
-    if preset.provider == "scripted" and not preset.price_as:
-        return None
-    model, provider = priced_model(preset)
-    return genai_cost(model, provider, usage)
+    priced = preset.price_model()
+    return None if priced is None else genai_cost(*priced, usage)
 
 
 def genai_cost(model: str, provider: str | None, usage: Usage) -> float | None:
@@ -97,9 +93,10 @@ def context_window(preset: Preset) -> int | None:
     genai-prices' figure for the model it is priced as, else None (unknown)."""
     if preset.context_window is not None:
         return preset.context_window
-    if preset.provider == "scripted" and not preset.price_as:
+    priced = preset.price_model()
+    if priced is None:
         return None
-    found = _lookup(*priced_model(preset))
+    found = _lookup(*priced)
     window = getattr(getattr(found, "model", None), "context_window", None)
     return window if isinstance(window, int) and window > 0 else None
 
@@ -134,10 +131,8 @@ def unit_price(preset: Preset) -> UnitPrice | None:
     if preset.price is not None:
         p = preset.price
         return UnitPrice(p.input, p.output, p.cache_read, p.cache_write)
-    if preset.provider == "scripted" and not preset.price_as:
-        return None
-    model, provider = priced_model(preset)
-    return _cached_unit_price(model, provider)
+    priced = preset.price_model()
+    return None if priced is None else _cached_unit_price(*priced)
 
 
 def _cache_file() -> Path:

@@ -11,8 +11,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from specrelay import proc
-from specrelay.config import DEFAULT_KEY_ENVS, read_toml
+from specrelay import proc, registry
+from specrelay.config import read_toml
 from specrelay.engine.events import Note
 from specrelay.engine.steps.kind import Outcome, Reopen
 from specrelay.engine.steps.run import StepRun
@@ -89,7 +89,7 @@ def _env(run: StepRun) -> dict[str, str]:
     model wrote, and it has no business reading the user's keys."""
     # Every provider's usual variable too: a preset overridden (to scripted, say) no longer names
     # OPENAI_API_KEY, but the key is still there.
-    keys = {env for envs in DEFAULT_KEY_ENVS.values() for env in envs}
+    keys = registry.key_envs()
     keys.update(env for p in run.config.presets.values() for env in p.key_envs)
     return proc.scrubbed_env(keys)
 

@@ -3,8 +3,8 @@
 The file holds a list; each item is the reply text, or ``{"text": "...", "delay_s": 0.5}``, or
 ``{"error": {"status": 429, "retry_after_s": 0.1}}`` / ``{"error": {"kind": "timeout"}}`` (the
 attempt fails as a provider would). Replies are consumed in order per preset within one run; the
-client keeps the cursor (see ``Client``), derived from the ledger so a resumed task continues where
-it left off. Usage is estimated by :func:`~specrelay.llm.backend.estimate_tokens`.
+backend keeps the cursor, started from the ledger's count of the run's calls so a resumed task
+continues where it left off. Usage is estimated by :func:`~specrelay.llm.backend.estimate_tokens`.
 
 A reply longer than the attempt's output cap (the preset's ``max_tokens``, or the lower cap a budget
 gave the call) is cut at the cap and counted as the cap's tokens, as a provider stops at ``max_tokens``
@@ -16,15 +16,54 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from specrelay.config import Preset
+from pydantic import Field
+
+from specrelay import paths
+from specrelay.config import Preset, Text
 from specrelay.errors import ATTEMPT_KINDS, ConfigError, FailureKind, ProviderError
-from specrelay.llm.backend import AttemptFailed, OnDelta, Reply, estimate_tokens
+from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, Request, RunContext, estimate_tokens
 from specrelay.llm.pricing import Usage
+from specrelay.registry import register_backend
+
+
+class ScriptedPreset(Preset):
+    """A stand-in model answering from a replies file, optionally priced as a real model."""
+
+    provider: Literal["scripted"]
+    replies: Text | None = None
+    #: Seconds each reply waits before it is given (a reply's own delay_s wins).
+    delay_s: float = Field(default=0.0, ge=0)
+    #: The real model whose prices the calls are costed at (simulated costs); unset: unknown.
+    price_as: Text | None = None
+
+    stand_in: ClassVar[bool] = True
+
+    @property
+    def replies_path(self) -> Path | None:
+        """The replies file, relative to the config file that named it."""
+        if self.replies is None:
+            return None
+        p = Path(self.replies).expanduser()
+        if not p.is_absolute():
+            p = self.origins.get("replies", paths.data_dir()).parent / p
+        return p
+
+    @property
+    def concurrency_key(self) -> str:
+        return f"scripted:{self.name}"
+
+    def price_model(self) -> tuple[str, str | None] | None:
+        return (self.price_as, None) if self.price_as else None
+
+    def check(self) -> None:
+        if not self.replies:
+            raise ConfigError(f"{self.where('provider')}: [presets.{self.name}] is scripted but has no "
+                              "'replies' file. Add replies = \"replies.json\" (a JSON list of replies).")
 
 #: The kinds a scripted error may name, as the user writes them.
 ERROR_KINDS = tuple(str(kind) for kind in ATTEMPT_KINDS)
@@ -40,7 +79,7 @@ class ScriptedReply:
 _cache: dict[tuple[Path, float], list[ScriptedReply]] = {}
 
 
-def load_replies(preset: Preset) -> list[ScriptedReply]:
+def load_replies(preset: ScriptedPreset) -> list[ScriptedReply]:
     """Read and check a preset's replies file (cached by path and modification time)."""
     path = preset.replies_path
     where = f"[presets.{preset.name}] replies"
@@ -133,20 +172,44 @@ def _shown(value: Any) -> str:
     return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
-class ScriptedBackend:
-    """Answers from the replies file, at the index the client hands it."""
+class ScriptedBackend(Backend):
+    """Answers from each preset's replies file in order, from where the run's ledger left off."""
 
-    def __init__(self, index: int) -> None:
-        self.index = index
+    #: Its usage is the 4-characters-a-token estimate, not a count.
+    reports_usage: ClassVar[bool] = False
 
-    async def complete(self, preset: Preset, system: str, user: str, on_delta: OnDelta | None) -> Reply:
+    def __init__(self, run: RunContext) -> None:
+        super().__init__(run)
+        self._cursor: dict[str, int] = {}
+
+    async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
+        assert isinstance(preset, ScriptedPreset)
+        index = self._cursor.get(preset.name)
+        if index is None:
+            index = self.run.ledger.count_calls(self.run.run_id, preset.name)
+        self._cursor[preset.name] = index + 1
+        try:
+            return await self._answer(preset, index, request, on_delta)
+        except AttemptFailed:
+            raise  # a scripted failure is a reply, consumed as a provider's error would be
+        except BaseException:
+            # Cut off (Ctrl-C, cancellation, a crash) or no reply left: the reply was not consumed.
+            self._cursor[preset.name] = min(self._cursor[preset.name], index)
+            raise
+
+    @classmethod
+    def preflight(cls, presets: Sequence[Preset], *, called: Collection[str] = ()) -> None:
+        check_replies(presets, called=called)
+
+    async def _answer(self, preset: ScriptedPreset, index: int, request: Request,
+                      on_delta: OnDelta | None) -> Reply:
         replies = load_replies(preset)
-        if self.index >= len(replies):
+        if index >= len(replies):
             raise ProviderError(
                 f"scripted preset {preset.name} has no reply left: all {len(replies)} replies in "
                 f"{preset.replies_path} were used. Add replies to the file.",
                 provider="scripted", kind=FailureKind.REPLIES_EXHAUSTED)
-        reply = replies[self.index]
+        reply = replies[index]
         delay = reply.delay_s if reply.delay_s is not None else preset.delay_s
         if delay:
             await asyncio.sleep(delay)
@@ -160,7 +223,7 @@ class ScriptedBackend:
         if on_delta is not None:
             for line in text.splitlines(keepends=True):
                 on_delta(line)
-        usage = Usage(input_tokens=estimate_tokens(system) + estimate_tokens(user),
+        usage = Usage(input_tokens=sum(estimate_tokens(m.content) for m in request.messages),
                       output_tokens=estimate_tokens(text))
         return Reply(text=text, usage=usage, model=model, estimated=True, truncated=text != full)
 
@@ -182,6 +245,9 @@ def check_replies(presets: Iterable[Preset], *, called: Collection[str] = ()) ->
     fallback, may have none.)
     """
     for preset in presets:
-        if preset.provider == "scripted" and not load_replies(preset) and preset.name in called:
+        if isinstance(preset, ScriptedPreset) and not load_replies(preset) and preset.name in called:
             raise ConfigError(f"{preset.replies_path}: replies file of preset {preset.name} is an empty list; "
                               f"add at least one reply ({_SHAPE}).")
+
+
+register_backend(ScriptedBackend, ScriptedPreset)

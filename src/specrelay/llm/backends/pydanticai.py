@@ -1,0 +1,246 @@
+"""Real providers through pydantic-ai: Anthropic, OpenAI, Google Gemini, any OpenAI-compatible server.
+
+pydantic-ai and the provider SDKs are imported here, inside functions, and nowhere else, so that
+the CLI starts fast. SDK retries are turned off (``max_retries=0``): the retry layer owns retrying.
+Errors are translated into :class:`~specrelay.llm.backend.AttemptFailed` at this boundary.
+
+Each provider is a preset type of its own (its key variables, its endpoint), all served by
+:class:`PydanticAIBackend`; they share the fields of :class:`ApiPreset`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlparse
+
+from specrelay.config import Preset, Text, is_http_url
+from specrelay.errors import ConfigError, FailureKind
+from specrelay.llm.backend import AttemptFailed, Backend, Message, OnDelta, Reply, Request
+from specrelay.llm.pricing import Usage
+from specrelay.registry import register_backend
+
+
+class ApiPreset(Preset):
+    """A model served over a provider's HTTP API."""
+
+    base_url: Text | None = None
+    #: The env var the key is read from, instead of the provider's usual one.
+    api_key_env: Text | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+
+    @property
+    def key_envs(self) -> tuple[str, ...]:
+        return (self.api_key_env,) if self.api_key_env else self.default_key_envs
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.base_url
+
+    def wire_model(self, api_key: str | None) -> Any:
+        """The pydantic-ai Model for this preset."""
+        raise NotImplementedError(f"{type(self).__name__} has no pydantic-ai model")
+
+    def check(self) -> None:
+        if self.base_url is not None and not is_http_url(self.base_url):
+            raise ConfigError(f"{self.where('base_url')}: [presets.{self.name}] base_url "
+                              f"{self.base_url!r} is not an http:// or https:// URL; write it in full, e.g. "
+                              "base_url = \"http://localhost:11434/v1\".")
+
+
+class AnthropicPreset(ApiPreset):
+    provider: Literal["anthropic"]
+    default_key_envs: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+
+    def wire_model(self, api_key: str | None) -> Any:
+        from pydantic_ai.models.anthropic import AnthropicModel
+        from pydantic_ai.providers.anthropic import AnthropicProvider
+
+        return AnthropicModel(self.model, provider=AnthropicProvider(api_key=api_key, base_url=self.base_url))
+
+
+class OpenAIPreset(ApiPreset):
+    provider: Literal["openai"]
+    default_key_envs: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+
+    def wire_model(self, api_key: str | None) -> Any:
+        from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+
+        return OpenAIChatModel(self.model, provider=OpenAIProvider(base_url=self.base_url, api_key=api_key))
+
+
+class GooglePreset(ApiPreset):
+    provider: Literal["google"]
+    default_key_envs: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+    def wire_model(self, api_key: str | None) -> Any:
+        from pydantic_ai.models.google import GoogleModel
+        from pydantic_ai.providers.google import GoogleProvider
+
+        return GoogleModel(self.model, provider=GoogleProvider(api_key=api_key, base_url=self.base_url))
+
+
+class OpenAICompatiblePreset(ApiPreset):
+    """Any server speaking OpenAI's chat API (Ollama, vLLM, llama.cpp server, OpenRouter)."""
+
+    provider: Literal["openai-compatible"]
+
+    @property
+    def concurrency_key(self) -> str:
+        return f"openai-compatible:{self.base_url}"
+
+    def price_model(self) -> tuple[str, str | None] | None:
+        return self.model, None  # whoever serves it, the model's own price, if the table knows it
+
+    def wire_model(self, api_key: str | None) -> Any:
+        from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+
+        # Local servers (Ollama, llama.cpp) accept any key; the SDK insists on one being set.
+        provider = OpenAIProvider(base_url=self.base_url, api_key=api_key or "not-needed")
+        return OpenAIChatModel(self.model, provider=provider)
+
+    def check(self) -> None:
+        if not self.base_url:
+            raise ConfigError(f"{self.where('provider')}: [presets.{self.name}] needs a base_url for "
+                              "provider openai-compatible, e.g. base_url = \"http://localhost:11434/v1\".")
+        super().check()
+
+
+class NetworkRefused(AttemptFailed):
+    """A real provider request attempted where the network is off (tests)."""
+
+
+def offline() -> bool:
+    """True when the offline switch is on: ``SPECRELAY_OFFLINE`` set to anything but empty or ``0``
+    (the test suite sets it for the whole session, its subprocesses included)."""
+    return os.environ.get("SPECRELAY_OFFLINE", "") not in ("", "0")
+
+
+def offline_guard(preset: ApiPreset) -> None:
+    """With the offline switch on, refuse any request that would leave this machine."""
+    if not offline():
+        return
+    host = urlparse(preset.base_url or "").hostname
+    if host and _is_loopback(host):
+        return
+    raise NetworkRefused(FailureKind.REJECTED, f"refusing a real request to provider {preset.provider} "
+                         f"(preset {preset.name}) while offline (under tests); use a scripted preset")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def model_settings(preset: ApiPreset) -> dict[str, Any]:
+    settings: dict[str, Any] = {"max_retries": 0, "request_timeout": preset.timeout_s}
+    if preset.max_tokens is not None:
+        settings["max_tokens"] = preset.max_tokens
+    if preset.temperature is not None:
+        settings["temperature"] = preset.temperature
+    if preset.reasoning_effort is not None:
+        settings["thinking"] = preset.reasoning_effort
+    return settings
+
+
+class PydanticAIBackend(Backend):
+    """Calls a real model, built from the preset, or the model a test injected for the preset
+    (a FunctionModel) through the run's ``models``."""
+
+    async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
+        assert isinstance(preset, ApiPreset)
+        injected = self.run.models.get(preset.name)
+        if injected is None:
+            offline_guard(preset)
+        try:
+            return await self._request(preset, request, on_delta, injected)
+        except AttemptFailed:
+            raise
+        except Exception as exc:  # translated at the boundary; anything unknown re-raised
+            raise translate_error(exc, preset) from exc
+
+    async def _request(self, preset: ApiPreset, request: Request, on_delta: OnDelta | None,
+                       injected: Any) -> Reply:
+        from pydantic_ai.direct import model_request, model_request_stream
+        from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
+
+        model = injected if injected is not None else preset.wire_model(preset.api_key())
+        messages = wire_messages(request.messages)
+        settings: Any = model_settings(preset)
+        if on_delta is None:
+            response = await model_request(model, messages, model_settings=settings)
+        else:
+            async with model_request_stream(model, messages, model_settings=settings) as stream:
+                async for event in stream:
+                    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                        on_delta(event.part.content)
+                    elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                        on_delta(event.delta.content_delta)
+                response = stream.get()
+        text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+        u = response.usage
+        usage = Usage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+                      cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens)
+        return Reply(text=text, usage=usage, model=response.model_name or preset.model,
+                     truncated=response.finish_reason == "length")
+
+
+def wire_messages(messages: tuple[Message, ...]) -> list[Any]:
+    """Our messages as pydantic-ai's: consecutive system and user turns in one request, each
+    assistant turn a response."""
+    from pydantic_ai.messages import ModelRequest, ModelResponse, SystemPromptPart, TextPart, UserPromptPart
+
+    out: list[Any] = []
+    parts: list[Any] = []
+    for message in messages:
+        if message.role == "assistant":
+            if parts:
+                out.append(ModelRequest(parts=parts))
+                parts = []
+            out.append(ModelResponse(parts=[TextPart(message.content)]))
+        else:
+            parts.append((SystemPromptPart if message.role == "system" else UserPromptPart)(message.content))
+    if parts:
+        out.append(ModelRequest(parts=parts))
+    return out
+
+
+def translate_error(exc: Exception, preset: Preset) -> Exception:
+    """Map pydantic-ai / SDK / socket errors to AttemptFailed; return anything else unchanged."""
+    from pydantic_ai.exceptions import (
+        ModelAPIError,
+        ModelConnectionError,
+        ModelHTTPError,
+        ModelRequestTimeout,
+        ModelTimeoutError,
+        UnexpectedModelBehavior,
+    )
+
+    if isinstance(exc, ModelHTTPError):
+        status = exc.status_code
+        return AttemptFailed(FailureKind.of_status(status), _short(exc.body or exc), status=status,
+                             retry_after=exc.retry_after)
+    if isinstance(exc, ModelTimeoutError | ModelRequestTimeout | TimeoutError):
+        return AttemptFailed(FailureKind.TIMEOUT, f"no answer within the time limit ({preset.timeout_s:g} s)")
+    if isinstance(exc, ModelConnectionError | ConnectionError):
+        return AttemptFailed(FailureKind.CONNECTION, _short(exc.__cause__ or exc))
+    if isinstance(exc, ModelAPIError):
+        return AttemptFailed(FailureKind.ERROR, _short(exc), retry_after=exc.retry_after)
+    if isinstance(exc, UnexpectedModelBehavior):
+        return AttemptFailed(FailureKind.INVALID_OUTPUT, _short(exc))
+    return exc
+
+
+def _short(value: object, limit: int = 300) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+register_backend(PydanticAIBackend, AnthropicPreset, OpenAIPreset, GooglePreset, OpenAICompatiblePreset)
