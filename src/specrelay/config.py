@@ -276,6 +276,17 @@ def _field_error(path_of: dict[str, Path], where: str, exc: ValidationError, def
     return ConfigError(f"{path}: [{where}] field '{dotted}': {err['msg']} (got {err.get('input')!r}).")
 
 
+def _check_provider(path: Path, name: str, provider: str) -> registry.Registered:
+    """The backend serving ``provider``, or a ConfigError listing the ones that exist."""
+    entry = registry.lookup(provider)
+    if entry is None:
+        known = ", ".join(sorted(registry.registered()))
+        raise ConfigError(f"{path}: [presets.{name}] field 'provider' is {provider!r}, which no backend "
+                          f"serves; use one of {known} (a plugin adds more through the "
+                          f"'{registry.ENTRY_POINT_GROUP}' entry points).")
+    return entry
+
+
 def _typed_preset(name: str, raw: dict[str, Any], origins: dict[str, Path], source: Source,
                   rank: dict[Path, int]) -> Preset:
     """A merged preset table read as the type its ``provider`` names (a union discriminated by provider).
@@ -291,12 +302,7 @@ def _typed_preset(name: str, raw: dict[str, Any], origins: dict[str, Path], sour
     if not isinstance(provider, str):
         raise ConfigError(f"{origins['provider']}: [{where}] field 'provider' must be a string, got "
                           f"{_toml_value(provider)}; values are taken as written, never converted.")
-    entry = registry.lookup(provider)
-    if entry is None:
-        known = ", ".join(sorted(registry.registered()))
-        raise ConfigError(f"{origins['provider']}: [{where}] field 'provider' is {provider!r}, which no backend "
-                          f"serves; use one of {known} (a plugin adds more through the "
-                          f"'{registry.ENTRY_POINT_GROUP}' entry points).")
+    entry = _check_provider(origins["provider"], name, provider)
     takes = entry.preset.toml_keys()
     kept: dict[str, Any] = {}
     for key, value in raw.items():
@@ -353,7 +359,11 @@ def load_config(root: Path | None, *, user: bool = True) -> Config:
         if not isinstance(presets, dict):
             raise ConfigError(f"{layer.path}: 'presets' must be tables like [presets.NAME].")
         for name, table in presets.items():
-            _check_keys(layer.path, f"presets.{name}", table, registry.preset_keys())
+            keys = registry.preset_keys()
+            if isinstance(table, dict) and isinstance(table.get("provider"), str) and table.keys() - set(keys):
+                # A field no backend knows may be one of a backend that is not installed: say that first.
+                _check_provider(layer.path, name, table["provider"])
+            _check_keys(layer.path, f"presets.{name}", table, keys)
             raw_presets.setdefault(name, {}).update(table)
             origins.setdefault(name, {}).update({k: layer.path for k in table})
             origins[name].setdefault("", layer.path)  # where the preset was first defined

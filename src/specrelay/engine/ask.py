@@ -87,8 +87,8 @@ ASK_KEY_FIX = "pick a preset you have a key for with --preset (`specrelay preset
 def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
     """Refuse, before the ledger is opened, an ask that could not be sent: the preset's key is not
     set, its replies file is bad (scripted), or the budget cannot pay for even a short answer."""
+    from specrelay.llm import DEFAULT_MAX_OUTPUT
     from specrelay.llm.backend import preflight
-    from specrelay.llm.client import DEFAULT_MAX_OUTPUT
 
     if preset.key_present is False:
         raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, ASK_KEY_FIX)

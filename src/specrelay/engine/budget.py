@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from specrelay.config import Preset
 from specrelay.errors import BudgetExceeded
 from specrelay.ledger import Ledger
-from specrelay.llm.client import Reservation
+from specrelay.llm import Reservation
 from specrelay.llm.pricing import Usage, cost_of
 
 #: The fewest output tokens a call of each phase may be capped to; a preset's ``min_output_tokens``

@@ -1,0 +1,98 @@
+"""What flows through the layers: one :class:`Call`, and what an attempt gave back.
+
+A layer wraps the next one in: it takes a call, may change it (the preset to try, the cap to send,
+the attempt's number) and hands it on, and does its part with what comes back or what is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from specrelay.config import Config, Preset
+from specrelay.ledger import Ledger
+from specrelay.llm.backend import OnDelta, Reply, Request
+from specrelay.llm.pricing import Usage
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The answer of one call, with what it cost."""
+
+    text: str
+    usage: Usage
+    cost_usd: float | None
+    latency_s: float
+    preset: str
+    provider: str
+    model: str
+    estimated: bool
+    simulated: bool
+    attempts: int
+    value: Any = None  # the validated object of a structured call
+    #: True when the call was not made but taken from the ledger (a resumed task): already paid for.
+    reused: bool = False
+    #: The output cap the call was sent with (None: the provider's default), and whether a budget lowered it.
+    max_tokens: int | None = None
+    capped_by_budget: bool = False
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call on its way down the layers."""
+
+    preset_name: str
+    request: Request
+    phase: str
+    step: str | None = None
+    context: Mapping[str, int] = field(default_factory=dict)
+    #: Names the call's place in a task: a call completed under it is replayed, not made again.
+    key: str | None = None
+    on_delta: OnDelta | None = None
+    #: The preset being tried (the named one or a fallback); set by the fallback layer.
+    preset: Preset | None = None
+    #: The preset as sent: its max_tokens is the attempt's output cap; set by the budget layer.
+    sent: Preset | None = None
+    #: Which attempt on this preset (1 is the first); set by the retry layer.
+    attempt: int = 1
+
+    @property
+    def tried(self) -> Preset:
+        """The preset being tried (once the fallback layer has chosen it)."""
+        assert self.preset is not None, "the fallback layer sets the preset before the layers below it"
+        return self.preset
+
+    @property
+    def as_sent(self) -> Preset:
+        return self.sent if self.sent is not None else self.tried
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """A successful attempt: the reply, when and how long it took, what it cost."""
+
+    reply: Reply
+    started: float
+    latency_s: float
+    cost_usd: float | None = None
+    #: The output cap the attempt was sent with (None: the provider's default); set by the budget layer,
+    #: which lowers it below the preset's when the budget can pay for no more (``capped_by_budget``).
+    max_tokens: int | None = None
+    capped_by_budget: bool = False
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every layer of one client shares: the run's config, ledger and identity."""
+
+    config: Config
+    ledger: Ledger
+    run_id: str
+    task_id: str | None
+    #: Models injected by tests, by preset name.
+    models: Mapping[str, Any] = field(default_factory=dict)
+
+
+CallHandler = Callable[[Call], Awaitable[CallResult]]
+AttemptHandler = Callable[[Call], Awaitable[Attempted]]

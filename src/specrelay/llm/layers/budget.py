@@ -1,0 +1,118 @@
+"""The budget layer: each attempt reserves what it may cost, at an output cap the budget can pay
+for, and releases the reservation with the attempt's real cost as soon as it ends (before any
+retry waits, so a waiting retry holds nothing). It also prices the attempt.
+
+A reply the budget's lower cap cut short is not work to build on: it is raised as
+:class:`CutByBudget`, for the record layer to keep (it was paid for) and turn into the budget's stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from specrelay.config import Preset
+from specrelay.errors import BudgetExceeded
+from specrelay.llm.backend import backend_class, estimate_tokens
+from specrelay.llm.layers.base import Attempted, AttemptHandler, Call
+from specrelay.llm.pricing import cost_of
+
+#: The output cap a budgeted call is sent with when its preset sets no max_tokens (a cap must be sent:
+#: a budget's promise rests on the call not writing more than it reserved for).
+DEFAULT_MAX_OUTPUT = 8192
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What a budget set aside for one attempt: the output cap it can pay for, and that cost."""
+
+    cap: int
+    usd: float
+    #: True when the cap is below the preset's own: the budget lowered it.
+    lowered: bool = False
+    #: Set on a claim that is still to grow (the budget's own bookkeeping).
+    growth: Any = None
+
+
+class BudgetCheck(Protocol):
+    """Reserves the next call's cost at an output cap the budget can pay for (lowering the preset's cap
+    if need be), or raises BudgetExceeded; the reservation is released, with the call's real cost, when
+    the call ends.
+
+    Reserving is two steps: ``reserve`` claims the least the call needs, then, once calls started at the
+    same moment (a panel) have claimed theirs, ``grow`` raises the claim to the call's share.
+    """
+
+    def reserve(self, preset: Preset, input_tokens: int, max_output_tokens: int, phase: str) -> Reservation: ...
+
+    def grow(self, claim: Reservation) -> Reservation: ...
+
+    def cut_off(self, preset: Preset, phase: str, cap: int, wanted: int) -> BudgetExceeded:
+        """The stop of a call whose reply reached the cap the budget lowered it to."""
+        ...
+
+    def release(self, reservation: Reservation, cost_usd: float | None) -> None: ...
+
+
+def budget_input_tokens(preset: Preset, text: str) -> int:
+    """The input tokens a budget counts a call at. A backend that does not report usage (scripted)
+    is billed the 4-characters-a-token estimate itself; a real tokenizer can count more (code and
+    diffs run nearer 3 characters a token), so for the others the estimate is raised by half, that
+    a budgeted call is not undercounted."""
+    estimate = estimate_tokens(text)
+    return estimate if not backend_class(preset).reports_usage else (estimate * 3 + 1) // 2
+
+
+class CutByBudget(Exception):
+    """An attempt whose reply reached the cap a budget lowered it to; ``stop()`` is the budget's stop."""
+
+    def __init__(self, attempted: Attempted, stop: Callable[[], BudgetExceeded]) -> None:
+        super().__init__("the reply reached the output cap the budget lowered it to")
+        self.attempted = attempted
+        self.stop = stop
+
+
+class Budget:
+    """Reserves before each attempt, prices and releases after it (without a budget: only prices)."""
+
+    def __init__(self, inner: AttemptHandler, budget: BudgetCheck | None) -> None:
+        self.inner = inner
+        self.budget = budget
+
+    async def __call__(self, call: Call) -> Attempted:
+        preset = call.tried
+        held = await self._reserve(call)
+        sent = preset if held is None else preset.model_copy(update={"max_tokens": held.cap})
+        cost: float | None = None
+        try:
+            attempted = await self.inner(replace(call, sent=sent))
+            usage = attempted.reply.usage
+            cost = None if usage is None else cost_of(preset, usage)
+        finally:
+            if self.budget is not None and held is not None:
+                self.budget.release(held, cost)
+        lowered = held is not None and held.lowered
+        attempted = replace(attempted, cost_usd=cost, max_tokens=sent.max_tokens, capped_by_budget=lowered)
+        if lowered and attempted.reply.truncated:
+            budget = self.budget
+            assert budget is not None
+            raise CutByBudget(attempted, lambda: budget.cut_off(
+                preset, call.phase, sent.max_tokens or 0, preset.max_tokens or DEFAULT_MAX_OUTPUT))
+        return attempted
+
+    async def _reserve(self, call: Call) -> Reservation | None:
+        """The budget's reservation for the next attempt (None without a budget); its cap is the
+        max_tokens the attempt is sent with."""
+        if self.budget is None:
+            return None
+        preset = call.tried
+        claim = self.budget.reserve(preset, budget_input_tokens(preset, call.request.text),
+                                    preset.max_tokens or DEFAULT_MAX_OUTPUT, call.phase)
+        try:
+            await asyncio.sleep(0)  # calls started together (a panel) all claim before any grows
+        except BaseException:
+            self.budget.release(claim, None)
+            raise
+        return self.budget.grow(claim)

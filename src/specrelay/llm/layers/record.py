@@ -1,0 +1,90 @@
+"""The record layer: every attempt, failed or not, becomes one ledger row, with key values redacted.
+
+A successful attempt becomes the call's :class:`CallResult`; a failed one is recorded and raised on
+to the retry layer; one cut short by the budget is recorded (it was paid for) and becomes the
+budget's stop.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Literal
+
+from specrelay import registry
+from specrelay.config import Config
+from specrelay.errors import FailureKind
+from specrelay.ledger import CallRecord
+from specrelay.llm.backend import AttemptFailed
+from specrelay.llm.layers.base import Attempted, AttemptHandler, Call, CallResult, Run
+from specrelay.llm.layers.budget import CutByBudget
+from specrelay.llm.pricing import Usage
+
+
+def redact(text: str, config: Config) -> str:
+    """Remove any key value of any preset's env vars, and of every backend's usual ones, from text
+    bound for the ledger or the user."""
+    names = registry.key_envs()
+    names.update(env for preset in config.presets.values() for env in preset.key_envs)
+    for env in sorted(names):
+        value = os.environ.get(env)
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+class Record:
+    """Writes one ledger row per attempt."""
+
+    def __init__(self, inner: AttemptHandler, run: Run) -> None:
+        self.inner = inner
+        self.run = run
+
+    async def __call__(self, call: Call) -> CallResult:
+        try:
+            attempted = await self.inner(call)
+        except AttemptFailed as exc:
+            self._failure(call, exc)
+            raise
+        except CutByBudget as cut:
+            self._cut(call, cut)
+            raise cut.stop() from None
+        return self._success(call, attempted)
+
+    def _row(self, call: Call, attempted: Attempted, outcome: Literal["ok"] | FailureKind, *,
+             error: str | None = None, reply: str | None = None) -> CallRecord:
+        preset, answer = call.tried, attempted.reply
+        u = answer.usage or Usage()  # unknown usage is recorded as no tokens, its cost as unknown
+        return CallRecord(
+            run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
+            preset=preset.name, provider=preset.provider, model=answer.model, started_at=attempted.started,
+            latency_s=attempted.latency_s, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+            cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens,
+            cost_usd=attempted.cost_usd, estimated=answer.estimated,
+            simulated=preset.stand_in and attempted.cost_usd is not None,  # a stand-in priced as a real model
+            context=dict(call.context), call_key=call.key, max_tokens=attempted.max_tokens,
+            capped_by_budget=attempted.capped_by_budget, outcome=outcome, error=error, reply=reply)
+
+    def _failure(self, call: Call, exc: AttemptFailed) -> None:
+        preset = call.tried
+        self.run.ledger.record_call(CallRecord(
+            run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
+            preset=preset.name, provider=preset.provider, model=exc.model or preset.model,
+            started_at=time.time() - exc.latency_s, latency_s=exc.latency_s, outcome=exc.kind,
+            error=redact(f"{exc.status or ''} {exc}".strip(), self.run.config),
+            context=dict(call.context), call_key=call.key))
+
+    def _cut(self, call: Call, cut: CutByBudget) -> None:
+        cap = cut.attempted.max_tokens or 0
+        self.run.ledger.record_call(self._row(
+            call, cut.attempted, FailureKind.CUT_BY_BUDGET,
+            error=f"the reply reached its output cap of {cap:,} tokens, lowered to fit the budget"))
+
+    def _success(self, call: Call, attempted: Attempted) -> CallResult:
+        row = self._row(call, attempted, "ok", reply=attempted.reply.text if call.key else None)
+        self.run.ledger.record_call(row)
+        return CallResult(text=attempted.reply.text, usage=attempted.reply.usage or Usage(),
+                          cost_usd=attempted.cost_usd, latency_s=attempted.latency_s, preset=row.preset,
+                          provider=row.provider, model=row.model, estimated=row.estimated,
+                          simulated=row.simulated, attempts=call.attempt, max_tokens=row.max_tokens,
+                          capped_by_budget=row.capped_by_budget)

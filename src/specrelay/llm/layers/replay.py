@@ -1,0 +1,33 @@
+"""The replay layer: a call already completed under its key in this run is taken from the ledger
+instead of being made again (how a resumed task avoids paying twice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specrelay.llm.layers.base import Call, CallHandler, CallResult, Run
+from specrelay.llm.pricing import Usage
+
+
+class Replay:
+    """Answers a keyed call from the ledger when the run already completed it."""
+
+    def __init__(self, inner: CallHandler, run: Run) -> None:
+        self.inner = inner
+        self.run = run
+
+    async def __call__(self, call: Call) -> CallResult:
+        if call.key is not None:
+            done = self.run.ledger.completed_call(self.run.run_id, call.key)
+            if done is not None:
+                return from_row(done)
+        return await self.inner(call)
+
+
+def from_row(row: Any) -> CallResult:
+    """The result of a call recorded in the ledger, marked reused (it was paid for once)."""
+    usage = Usage(row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_write_tokens"])
+    return CallResult(text=row["reply"] or "", usage=usage, cost_usd=row["cost_usd"], latency_s=row["latency_s"],
+                      preset=row["preset"], provider=row["provider"], model=row["model"],
+                      estimated=bool(row["estimated"]), simulated=bool(row["simulated"]), attempts=0,
+                      reused=True, max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]))

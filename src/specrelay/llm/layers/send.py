@@ -1,0 +1,35 @@
+"""The bottom of the layers: one attempt handed to the preset's registered backend, timed."""
+
+from __future__ import annotations
+
+import time
+
+from specrelay.llm.backend import AttemptFailed, Backend, RunContext, backend_class
+from specrelay.llm.layers.base import Attempted, Call, Run
+
+
+class Send:
+    """Sends a call to its backend (one instance of each backend class per run) and times it."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.backends: dict[type[Backend], Backend] = {}
+
+    def backend(self, call: Call) -> Backend:
+        cls = backend_class(call.tried)
+        if cls not in self.backends:
+            self.backends[cls] = cls(RunContext(self.run.run_id, self.run.ledger, self.run.models))
+        backend = self.backends[cls]
+        if call.request.tools and not backend.calls_tools:
+            raise NotImplementedError(f"{cls.__name__} does not call tools")
+        return backend
+
+    async def __call__(self, call: Call) -> Attempted:
+        backend = self.backend(call)
+        started, t0 = time.time(), time.perf_counter()
+        try:
+            reply = await backend.complete(call.as_sent, call.request, call.on_delta)
+        except AttemptFailed as exc:
+            exc.latency_s = time.perf_counter() - t0
+            raise
+        return Attempted(reply, started, time.perf_counter() - t0)

@@ -1,0 +1,177 @@
+"""The executor seam: a backend joins through the registry, and the layers wrap any backend.
+
+The proof: a backend from a module outside ``src/`` (``tests/plugins/echo_backend.py``), installed
+through the ``specrelay.backends`` entry points as a plugin package would be, declared as a preset
+in a project's config and called by ``specrelay ask``, is recorded and priced like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pytest
+from conftest import assert_clean_error, make_repo, run_cli, scripted, write_user_config
+
+from specrelay import registry
+from specrelay.config import Preset, load_config
+from specrelay.errors import ConfigError, FailureKind, ProviderError
+from specrelay.ledger import Ledger
+from specrelay.llm import AttemptFailed, Backend, Client, Message, Reply, Request, Tool
+from specrelay.llm.backend import OnDelta
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+def _install_plugin(site: Path) -> dict[str, str]:
+    """A folder holding the echo plugin's distribution metadata, as pip would write it; the
+    environment a process needs to find it (and its module)."""
+    info = site / "specrelay_echo-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: specrelay-echo\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[specrelay.backends]\necho = echo_backend\n", encoding="utf-8")
+    path = os.pathsep.join([str(site), str(PLUGINS), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return {"PYTHONPATH": path, "COLUMNS": "200"}
+
+
+ECHO_PRESETS = """
+[presets.echo-priced]
+provider = "echo"
+model = "echo-1"
+prefix = "heard: "
+price = {input = 1.0, output = 2.0}
+
+[presets.echo-free]
+provider = "echo"
+model = "echo-1"
+"""
+
+
+def test_a_plugin_backend_is_one_module_and_one_registration(tmp_path: Path) -> None:
+    env = _install_plugin(tmp_path / "site")
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".specrelay").mkdir()
+    (repo / ".specrelay/config.toml").write_text(ECHO_PRESETS, encoding="utf-8")
+
+    presets = {p["name"]: p for p in json.loads(run_cli("presets", "--json", cwd=repo, env=env).stdout)}
+    assert presets["echo-priced"]["provider"] == "echo" and presets["echo-priced"]["source"] == "project"
+
+    proc = run_cli("ask", "hello there", "--preset", "echo-priced", "--json", cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["text"] == "heard: hello there" and answer["model"] == "echo-1-echo"
+    assert answer["provider"] == "echo" and answer["cost_usd"] == pytest.approx(
+        (answer["input_tokens"] * 1.0 + answer["output_tokens"] * 2.0) / 1e6)
+    assert run_cli("ask", "hi", "--preset", "echo-free", cwd=repo, env=env).returncode == 0
+
+    rows = json.loads(run_cli("cost", "--by", "preset", "--json", cwd=repo, env=env).stdout)["rows"]
+    by = {r["key"]: r for r in rows}
+    assert by["echo-priced"]["ok_calls"] == 1 and by["echo-priced"]["cost_usd"] > 0
+    assert by["echo-free"]["ok_calls"] == 1 and by["echo-free"]["cost_usd"] is None  # unknown, not zero
+    assert by["echo-free"]["unknown_cost_calls"] == 1
+
+    # The plugin's own field is checked like a built-in's: one line naming the file, the field, the fix.
+    (repo / ".specrelay/config.toml").write_text(ECHO_PRESETS + 'prefx = "x"\n', encoding="utf-8")
+    assert_clean_error(run_cli("presets", cwd=repo, env=env), "[presets.echo-free]", "'prefx'",
+                       "Did you mean 'prefix'")
+    # Without the plugin, the provider is unknown, and the message says how backends are added.
+    assert_clean_error(run_cli("presets", cwd=repo), "[presets.echo-priced]", "'echo'", "specrelay.backends")
+
+
+class FlakyPreset(Preset):
+    provider: Literal["flaky"]
+    failures: int = 1
+
+
+class FlakyBackend(Backend):
+    """Fails its first ``failures`` attempts with a rate limit, then answers with what it was sent."""
+
+    reports_usage: ClassVar[bool] = False
+    seen: ClassVar[list[Request]] = []
+
+    async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
+        assert isinstance(preset, FlakyPreset)
+        FlakyBackend.seen.append(request)
+        if len(FlakyBackend.seen) <= preset.failures:
+            raise AttemptFailed(FailureKind.RATE_LIMIT, "slow down", status=429, retry_after=0.0)
+        return Reply(text=" | ".join(f"{m.role}:{m.content}" for m in request.messages), usage=None,
+                     model=preset.model)
+
+
+@pytest.fixture
+def flaky() -> Iterator[type[FlakyBackend]]:
+    before = registry.registered()
+    FlakyBackend.seen = []
+    registry.register_backend(FlakyBackend, FlakyPreset)
+    yield FlakyBackend
+    with registry._lock:  # leave the registry as other tests expect it
+        registry._registered.clear()
+        registry._registered.update(before)
+
+
+FAST = "[retry]\nattempts = 3\nbackoff_s = 0.001\nmax_backoff_s = 0.01\n"
+
+
+def _client(tmp_path: Path, text: str) -> Client:
+    write_user_config(text)
+    return Client(load_config(None), Ledger(tmp_path / "ledger.db"))
+
+
+def test_the_layers_wrap_a_registered_backend(tmp_path: Path, flaky: type[FlakyBackend]) -> None:
+    client = _client(tmp_path, FAST + '[presets.f]\nprovider = "flaky"\nmodel = "f-1"\n')
+    request = Request((Message("system", "be brief"), Message("user", "hi"), Message("assistant", "hello"),
+                       Message("user", "again")))
+    result = asyncio.run(client.send("f", request, phase="t", key="k1"))
+    assert result.text == "system:be brief | user:hi | assistant:hello | user:again"
+    assert result.attempts == 2 and result.cost_usd is None  # usage absent: the cost is unknown
+    rows = [dict(r) for r in client.ledger.calls()]
+    assert [r["outcome"] for r in rows] == ["rate_limit", "ok"]
+    assert rows[1]["provider"] == "flaky" and rows[1]["cost_usd"] is None and rows[1]["input_tokens"] == 0
+    # Replayed from the ledger under its key: the backend is not called again.
+    again = asyncio.run(client.send("f", request, phase="t", key="k1"))
+    assert again.reused and again.text == result.text and len(flaky.seen) == 2
+
+
+def test_a_backend_that_keeps_failing_falls_back(tmp_path: Path, flaky: type[FlakyBackend]) -> None:
+    client = _client(tmp_path, FAST + '[presets.f]\nprovider = "flaky"\nmodel = "f-1"\nfailures = 9\n'
+                     'fallbacks = ["s"]\n' + scripted("s", ["from the fallback"]))
+    assert client.call_sync("f", "sys", "q", phase="t").text == "from the fallback"
+    assert [r["outcome"] for r in client.ledger.calls()] == ["rate_limit"] * 3 + ["ok"]
+    client = _client(tmp_path, FAST + '[presets.f]\nprovider = "flaky"\nmodel = "f-1"\nfailures = 9\n')
+    with pytest.raises(ProviderError, match="preset f \\(flaky\\) failed") as info:
+        client.call_sync("f", "sys", "q", phase="t")
+    assert info.value.kind is FailureKind.RATE_LIMIT
+
+
+def test_tools_are_refused_by_a_backend_that_does_not_call_them(tmp_path: Path) -> None:
+    client = _client(tmp_path, scripted("s", ["x"]))
+    request = Request.of("sys", "q", tools=(Tool("read", "read a file", {"type": "object"}),))
+    with pytest.raises(NotImplementedError, match="ScriptedBackend does not call tools"):
+        asyncio.run(client.send("s", request, phase="t"))
+
+
+def test_a_preset_moved_to_another_backend_keeps_only_its_fields(tmp_path: Path) -> None:
+    # local-coder (built in) has a base_url; moved to scripted it drops it, instead of refusing it.
+    write_user_config(scripted("local-coder", ["x"]))
+    preset = load_config(None).preset("local-coder")
+    assert preset.provider == "scripted" and preset.endpoint is None
+    # Set in the same table as the provider, a field that backend does not read is refused.
+    path = write_user_config(scripted("mine", ["x"], extra='base_url = "http://localhost:1/v1"'))
+    with pytest.raises(ConfigError, match=f"{path}: \\[presets.mine\\] field 'base_url' is not read by provider "
+                                        "scripted"):
+        load_config(None)
+
+
+def test_registering_needs_a_preset_type_with_one_provider_name() -> None:
+    class Vague(Preset):
+        provider: str
+
+    with pytest.raises(TypeError, match="Literal of one name"):
+        registry.register_backend(FlakyBackend, Vague)
+    with pytest.raises(TypeError, match="at least one preset type"):
+        registry.register_backend(FlakyBackend)
+
