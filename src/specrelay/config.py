@@ -15,13 +15,14 @@ the fields every preset has are :class:`Preset`'s, a backend adds its own in a s
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from specrelay import paths, registry
 from specrelay.errors import ConfigError, PresetError
@@ -57,6 +58,8 @@ class Preset(_Strict):
 
     provider: str
     model: Text
+    #: The env var the key is read from, instead of the backend's usual ones.
+    api_key_env: Text | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
     #: The fewest output tokens a budget may lower this preset's calls to (default: by phase).
@@ -86,7 +89,7 @@ class Preset(_Strict):
     @property
     def key_envs(self) -> tuple[str, ...]:
         """The env vars this preset's key may come from (empty: no key needed)."""
-        return self.default_key_envs
+        return (self.api_key_env,) if self.api_key_env else self.default_key_envs
 
     def api_key(self) -> str | None:
         """The key from the environment, or None. Never stored or printed anywhere."""
@@ -259,9 +262,11 @@ def _toml_value(value: Any) -> str:
     return f"{value!r} ({kind})"
 
 
-def _field_error(path_of: dict[str, Path], where: str, exc: ValidationError, default: Path) -> ConfigError:
+def _field_error(path_of: dict[str, Path], where: str, exc: ValidationError, default: Path,
+                 field: str | None = None) -> ConfigError:
+    """One line for the first error of ``exc``; ``field``: the field a value alone was checked as."""
     err = exc.errors()[0]
-    loc = err["loc"]
+    loc = (field, *err["loc"]) if field is not None else err["loc"]
     fld = str(loc[0]) if loc else ""
     path = path_of.get(fld, default)
     dotted = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in loc).lstrip(".")
@@ -276,6 +281,15 @@ def _field_error(path_of: dict[str, Path], where: str, exc: ValidationError, def
     return ConfigError(f"{path}: [{where}] field '{dotted}': {err['msg']} (got {err.get('input')!r}).")
 
 
+@functools.cache
+def _foreign_field(key: str) -> TypeAdapter[Any]:
+    """A validator for ``key`` as the first registered preset type that declares it checks it."""
+    info = next(e.preset.model_fields[key] for e in registry.registered().values()
+                if key in e.preset.model_fields)
+    form: Any = Annotated[info.annotation, info]  # a type built at run time
+    return TypeAdapter(form, config=_Strict.model_config)
+
+
 def _check_provider(path: Path, name: str, provider: str) -> registry.Registered:
     """The backend serving ``provider``, or a ConfigError listing the ones that exist."""
     entry = registry.lookup(provider)
@@ -287,13 +301,12 @@ def _check_provider(path: Path, name: str, provider: str) -> registry.Registered
     return entry
 
 
-def _typed_preset(name: str, raw: dict[str, Any], origins: dict[str, Path], source: Source,
-                  rank: dict[Path, int]) -> Preset:
+def _typed_preset(name: str, raw: dict[str, Any], origins: dict[str, Path], source: Source) -> Preset:
     """A merged preset table read as the type its ``provider`` names (a union discriminated by provider).
 
-    A field the provider's type does not take is dropped when an earlier layer set it (a preset moved
-    to another backend keeps only what that backend reads), and refused when set with or after the
-    provider.
+    A field the provider's type does not take but another backend's does (``replies`` on an anthropic
+    preset, or the ``base_url`` a built-in preset kept when moved to scripted) is checked as that
+    backend checks it, then dropped: the preset's backend does not read it.
     """
     where = f"presets.{name}"
     provider = raw.get("provider")
@@ -308,10 +321,11 @@ def _typed_preset(name: str, raw: dict[str, Any], origins: dict[str, Path], sour
     for key, value in raw.items():
         if key in takes:
             kept[key] = value
-        elif rank[origins[key]] >= rank[origins["provider"]]:
-            others = sorted(p for p, e in registry.registered().items() if key in e.preset.toml_keys())
-            raise ConfigError(f"{origins[key]}: [{where}] field '{key}' is not read by provider {provider} "
-                              f"(only by {', '.join(others)}); remove it.")
+            continue
+        try:
+            _foreign_field(key).validate_python(value)
+        except ValidationError as exc:
+            raise _field_error(origins, where, exc, origins[""], field=key) from None
     try:
         return entry.preset.model_validate({**kept, "name": name, "source": source, "origins": origins})
     except ValidationError as exc:
@@ -375,8 +389,7 @@ def load_config(root: Path | None, *, user: bool = True) -> Config:
                 sections[section].update(table)
                 section_origins[section].update({k: layer.path for k in table})
 
-    rank = {layer.path: i for i, layer in enumerate(layers)}
-    presets_out = {name: _typed_preset(name, raw, origins[name], sources[name], rank)
+    presets_out = {name: _typed_preset(name, raw, origins[name], sources[name])
                    for name, raw in raw_presets.items()}
 
     built: dict[str, Any] = {}

@@ -26,13 +26,7 @@ class ApiPreset(Preset):
     """A model served over a provider's HTTP API."""
 
     base_url: Text | None = None
-    #: The env var the key is read from, instead of the provider's usual one.
-    api_key_env: Text | None = None
     reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
-
-    @property
-    def key_envs(self) -> tuple[str, ...]:
-        return (self.api_key_env,) if self.api_key_env else self.default_key_envs
 
     @property
     def endpoint(self) -> str | None:
