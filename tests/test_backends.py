@@ -174,3 +174,25 @@ def test_registering_needs_a_preset_type_with_one_provider_name() -> None:
     with pytest.raises(TypeError, match="at least one preset type"):
         registry.register_backend(FlakyBackend)
 
+
+
+def test_a_conversation_reaches_a_pydantic_ai_model_turn_by_turn(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart
+    from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+    seen: list[list[tuple[str, str]]] = []
+
+    def answer(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+        seen.append([(type(m).__name__ + "." + type(p).__name__, getattr(p, "content", ""))
+                     for m in messages for p in m.parts])
+        return ModelResponse(parts=[TextPart("fine")])
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    write_user_config("")
+    client = Client(load_config(None), Ledger(tmp_path / "ledger.db"), models={"gpt-reviewer": FunctionModel(answer)})
+    request = Request((Message("system", "be brief"), Message("user", "hi"), Message("assistant", "hello"),
+                       Message("user", "again")))
+    assert asyncio.run(client.send("gpt-reviewer", request, phase="t")).text == "fine"
+    assert seen == [[("ModelRequest.SystemPromptPart", "be brief"), ("ModelRequest.UserPromptPart", "hi"),
+                     ("ModelResponse.TextPart", "hello"), ("ModelRequest.UserPromptPart", "again")]]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib
 import threading
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -102,6 +101,8 @@ def _load() -> None:
     with _lock:
         if _loaded:
             return
+        from importlib.metadata import entry_points  # here: only a command that reads presets pays for it
+
         for module in BUILTIN:
             importlib.import_module(module)
         for point in entry_points(group=ENTRY_POINT_GROUP):

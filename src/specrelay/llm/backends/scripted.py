@@ -13,7 +13,6 @@ and bills what it wrote: a budget's promise holds for scripted calls exactly as 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -212,6 +211,8 @@ class ScriptedBackend(Backend):
         reply = replies[index]
         delay = reply.delay_s if reply.delay_s is not None else preset.delay_s
         if delay:
+            import asyncio  # here: the config loads this module, and should not pay for asyncio
+
             await asyncio.sleep(delay)
         model = preset.model  # the scripted stand-in, not the real model it is priced as
         if reply.error is not None:
