@@ -128,9 +128,9 @@ def test_the_layers_wrap_a_registered_backend(tmp_path: Path, flaky: type[FlakyB
     result = asyncio.run(client.send("f", request, phase="t", key="k1"))
     assert result.text == "system:be brief | user:hi | assistant:hello | user:again"
     assert result.attempts == 2 and result.cost_usd is None  # usage absent: the cost is unknown
-    rows = [dict(r) for r in client.ledger.calls()]
-    assert [r["outcome"] for r in rows] == ["rate_limit", "ok"]
-    assert rows[1]["provider"] == "flaky" and rows[1]["cost_usd"] is None and rows[1]["input_tokens"] == 0
+    rows = client.ledger.calls()
+    assert [r.outcome for r in rows] == ["rate_limit", "ok"]
+    assert rows[1].provider == "flaky" and rows[1].cost_usd is None and rows[1].input_tokens == 0
     # Replayed from the ledger under its key: the backend is not called again.
     again = asyncio.run(client.send("f", request, phase="t", key="k1"))
     assert again.reused and again.text == result.text and len(flaky.seen) == 2
@@ -140,7 +140,7 @@ def test_a_backend_that_keeps_failing_falls_back(tmp_path: Path, flaky: type[Fla
     client = _client(tmp_path, FAST + '[presets.f]\nprovider = "flaky"\nmodel = "f-1"\nfailures = 9\n'
                      'fallbacks = ["s"]\n' + scripted("s", ["from the fallback"]))
     assert client.call_sync("f", "sys", "q", phase="t").text == "from the fallback"
-    assert [r["outcome"] for r in client.ledger.calls()] == ["rate_limit"] * 3 + ["ok"]
+    assert [r.outcome for r in client.ledger.calls()] == ["rate_limit"] * 3 + ["ok"]
     client = _client(tmp_path, FAST + '[presets.f]\nprovider = "flaky"\nmodel = "f-1"\nfailures = 9\n')
     with pytest.raises(ProviderError, match="preset f \\(flaky\\) failed") as info:
         client.call_sync("f", "sys", "q", phase="t")

@@ -3,8 +3,7 @@ instead of being made again (how a resumed task avoids paying twice)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from specrelay.ledger import CallRow
 from specrelay.llm.layers.base import Call, CallHandler, CallResult, Run
 from specrelay.llm.pricing import Usage
 
@@ -24,10 +23,10 @@ class Replay:
         return await self.inner(call)
 
 
-def from_row(row: Any) -> CallResult:
+def from_row(row: CallRow) -> CallResult:
     """The result of a call recorded in the ledger, marked reused (it was paid for once)."""
-    usage = Usage(row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_write_tokens"])
-    return CallResult(text=row["reply"] or "", usage=usage, cost_usd=row["cost_usd"], latency_s=row["latency_s"],
-                      preset=row["preset"], provider=row["provider"], model=row["model"],
-                      estimated=bool(row["estimated"]), simulated=bool(row["simulated"]), attempts=0,
-                      reused=True, max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]))
+    usage = Usage(row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens)
+    return CallResult(text=row.reply or "", usage=usage, cost_usd=row.cost_usd, latency_s=row.latency_s,
+                      preset=row.preset, provider=row.provider, model=row.model, estimated=row.estimated,
+                      simulated=row.simulated, attempts=0, reused=True, max_tokens=row.max_tokens,
+                      capped_by_budget=row.capped_by_budget)
