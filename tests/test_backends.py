@@ -52,23 +52,25 @@ model = "echo-1"
 
 
 def test_a_plugin_backend_is_one_module_and_one_registration(tmp_path: Path) -> None:
+    # In fresh processes: finding a plugin installed in the environment is what start-up does.
     env = _install_plugin(tmp_path / "site")
     repo = make_repo(tmp_path / "repo")
     (repo / ".specrelay").mkdir()
     (repo / ".specrelay/config.toml").write_text(ECHO_PRESETS, encoding="utf-8")
 
-    presets = {p["name"]: p for p in json.loads(run_cli("presets", "--json", cwd=repo, env=env).stdout)}
+    listed = json.loads(run_cli("presets", "--json", cwd=repo, env=env, subprocess=True).stdout)
+    presets = {p["name"]: p for p in listed}
     assert presets["echo-priced"]["provider"] == "echo" and presets["echo-priced"]["source"] == "project"
 
-    proc = run_cli("ask", "hello there", "--preset", "echo-priced", "--json", cwd=repo, env=env)
+    proc = run_cli("ask", "hello there", "--preset", "echo-priced", "--json", cwd=repo, env=env, subprocess=True)
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)
     assert answer["text"] == "heard: hello there" and answer["model"] == "echo-1-echo"
     assert answer["provider"] == "echo" and answer["cost_usd"] == pytest.approx(
         (answer["input_tokens"] * 1.0 + answer["output_tokens"] * 2.0) / 1e6)
-    assert run_cli("ask", "hi", "--preset", "echo-free", cwd=repo, env=env).returncode == 0
+    assert run_cli("ask", "hi", "--preset", "echo-free", cwd=repo, env=env, subprocess=True).returncode == 0
 
-    rows = json.loads(run_cli("cost", "--by", "preset", "--json", cwd=repo, env=env).stdout)["rows"]
+    rows = json.loads(run_cli("cost", "--by", "preset", "--json", cwd=repo, env=env, subprocess=True).stdout)["rows"]
     by = {r["key"]: r for r in rows}
     assert by["echo-priced"]["ok_calls"] == 1 and by["echo-priced"]["cost_usd"] > 0
     assert by["echo-free"]["ok_calls"] == 1 and by["echo-free"]["cost_usd"] is None  # unknown, not zero
@@ -76,10 +78,11 @@ def test_a_plugin_backend_is_one_module_and_one_registration(tmp_path: Path) -> 
 
     # The plugin's own field is checked like a built-in's: one line naming the file, the field, the fix.
     (repo / ".specrelay/config.toml").write_text(ECHO_PRESETS + 'prefx = "x"\n', encoding="utf-8")
-    assert_clean_error(run_cli("presets", cwd=repo, env=env), "[presets.echo-free]", "'prefx'",
+    assert_clean_error(run_cli("presets", cwd=repo, env=env, subprocess=True), "[presets.echo-free]", "'prefx'",
                        "Did you mean 'prefix'")
     # Without the plugin, the provider is unknown, and the message says how backends are added.
-    assert_clean_error(run_cli("presets", cwd=repo), "[presets.echo-priced]", "'echo'", "specrelay.backends")
+    assert_clean_error(run_cli("presets", cwd=repo, subprocess=True), "[presets.echo-priced]", "'echo'",
+                       "specrelay.backends")
 
 
 class FlakyPreset(Preset):

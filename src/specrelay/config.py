@@ -316,7 +316,8 @@ def _typed_preset(name: str, raw: dict[str, Any], origins: dict[str, Path], sour
         raise ConfigError(f"{origins['provider']}: [{where}] field 'provider' must be a string, got "
                           f"{_toml_value(provider)}; values are taken as written, never converted.")
     entry = _check_provider(origins["provider"], name, provider)
-    takes = entry.preset.toml_keys()
+    preset_type: type[Preset] = entry.preset
+    takes = preset_type.toml_keys()
     kept: dict[str, Any] = {}
     for key, value in raw.items():
         if key in takes:
@@ -327,7 +328,7 @@ def _typed_preset(name: str, raw: dict[str, Any], origins: dict[str, Path], sour
         except ValidationError as exc:
             raise _field_error(origins, where, exc, origins[""], field=key) from None
     try:
-        return entry.preset.model_validate({**kept, "name": name, "source": source, "origins": origins})
+        return preset_type.model_validate({**kept, "name": name, "source": source, "origins": origins})
     except ValidationError as exc:
         raise _field_error(origins, where, exc, origins[""]) from None
 

@@ -11,8 +11,10 @@ The built-in backends register through the same door as a plugin's: their module
 ``specrelay.backends`` entry-point group, whose entries name a module (imported, registering as it
 goes) or a callable (called once with no argument).
 
-This module sits beside ``config`` at the bottom of the layers: it imports nothing of specrelay at
-run time, only names the built-in modules, so that ``config`` can ask it and ``llm`` can fill it.
+This module sits beside ``config`` at the bottom of the layers and imports nothing of specrelay (it
+only names the built-in modules), so that ``config`` can ask it and ``llm`` can fill it. That is why
+it types a preset type and a backend as ``type[Any]``: they are a :class:`specrelay.config.Preset`
+subclass and a :class:`specrelay.llm.Backend` subclass, which ``config`` and ``llm`` read them as.
 """
 
 from __future__ import annotations
@@ -20,11 +22,7 @@ from __future__ import annotations
 import importlib
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from specrelay.config import Preset
-    from specrelay.llm.backend import Backend
+from typing import Any
 
 #: The modules that register specrelay's own backends.
 BUILTIN = ("specrelay.llm.backends.pydanticai", "specrelay.llm.backends.scripted")
@@ -37,8 +35,10 @@ class Registered:
     """One ``provider`` name: the preset type it is read as and the backend that serves it."""
 
     provider: str
-    preset: type[Preset]
-    backend: type[Backend]
+    #: A specrelay.config.Preset subclass.
+    preset: type[Any]
+    #: A specrelay.llm.Backend subclass.
+    backend: type[Any]
 
 
 _registered: dict[str, Registered] = {}
@@ -46,21 +46,24 @@ _lock = threading.RLock()
 _loaded = False
 
 
-def register_backend(backend: type[Backend], *presets: type[Preset]) -> None:
-    """Register ``backend`` as the server of each preset type in ``presets``.
+def register_backend(backend: type[Any], *presets: type[Any]) -> None:
+    """Register ``backend`` (a :class:`specrelay.llm.Backend` subclass) as the server of each preset
+    type in ``presets`` (:class:`specrelay.config.Preset` subclasses).
 
     Registering a provider name again replaces its entry (a plugin may override a built-in).
     """
     if not presets:
         raise TypeError(f"register_backend({backend.__name__}) needs at least one preset type")
+    if not callable(getattr(backend, "complete", None)):
+        raise TypeError(f"{backend.__name__} is not a backend: it has no complete() method")
     with _lock:
         for preset in presets:
             _registered[provider_of(preset)] = Registered(provider_of(preset), preset, backend)
 
 
-def provider_of(preset: type[Preset]) -> str:
+def provider_of(preset: type[Any]) -> str:
     """The one ``provider`` value a preset type declares (its field's ``Literal``)."""
-    field = preset.model_fields.get("provider")
+    field = getattr(preset, "model_fields", {}).get("provider")
     args: tuple[object, ...] = getattr(field.annotation, "__args__", ()) if field is not None else ()
     if len(args) != 1 or not isinstance(args[0], str):
         raise TypeError(f"{preset.__name__}.provider must be a Literal of one name, "
@@ -83,14 +86,14 @@ def lookup(provider: str) -> Registered | None:
 def key_envs() -> set[str]:
     """Every environment variable a registered preset type reads a key from when none is named
     (what is scrubbed from a verify command's environment and from text bound for the ledger)."""
-    return {env for entry in registered().values() for env in entry.preset.default_key_envs}
+    return {str(env) for entry in registered().values() for env in entry.preset.default_key_envs}
 
 
 def preset_keys() -> tuple[str, ...]:
     """The TOML keys some registered preset type takes, in declaration order, built-ins first."""
     keys: dict[str, None] = {}
     for entry in registered().values():
-        keys.update(dict.fromkeys(entry.preset.toml_keys()))
+        keys.update(dict.fromkeys(str(k) for k in entry.preset.toml_keys()))
     return tuple(keys)
 
 

@@ -153,7 +153,8 @@ def backend_class(preset: Preset) -> type[Backend]:
     entry = registry.lookup(preset.provider)
     if entry is None:  # the config refuses such a preset; a Preset built by hand may still have one
         raise ValueError(f"no backend is registered for provider {preset.provider!r}")
-    return entry.backend
+    backend: type[Backend] = entry.backend
+    return backend
 
 
 def preflight(presets: Iterable[Preset], *, called: Collection[str] = ()) -> None:
