@@ -172,7 +172,7 @@ def _exit_status(code: object, err: io.TextIOWrapper) -> int:
 PROCESS_STATE = {
     "specrelay.engine.runner:_received": "clear",  # signals caught by an earlier run
     "specrelay.gitrepo.commits:_have_identity": "clear",  # identity checked under another HOME
-    "specrelay.llm.scripted:_cache": "clear",  # replies files by path and mtime
+    "specrelay.llm.backends.scripted:_cache": "clear",  # replies files by path and mtime
     "specrelay.llm.pricing:_price_cache": "cache_clear",  # the price cache file of another SPECRELAY_HOME
     "specrelay.gitrepo.repo:_common_dir": "cache_clear",  # a repository a test may have moved
     "specrelay.gitrepo.stats:_stats": "=reset_git_stats",  # counters since the process started
@@ -181,6 +181,8 @@ PURE_CACHES = {
     "specrelay.llm.pricing:_lookup",  # genai-prices' table, installed
     "specrelay.workflow.parse:_parser",  # a markdown parser
     "specrelay.engine.context:_outlines",  # outlines by a hash of the source
+    "specrelay.registry:_registered",  # the backends: built in, or plugins installed in the environment
+    "specrelay.config:_foreign_field",  # a validator per preset field, from the registered backends
 }
 
 
