@@ -1,4 +1,4 @@
-"""Score and time specrelay's panel consolidation (``specrelay.engine.consolidate``).
+"""Score and time specrelay's panel consolidation (``specrelay.engine.review.agreement``).
 
 Usage::
 
@@ -28,8 +28,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from specrelay.engine.consolidate import Consolidated, ReviewerResult, consolidate
-from specrelay.engine.reviewdoc import Review
+from specrelay.engine.review.agreement import Consolidated, ReviewerResult, consolidate
+from specrelay.engine.review.document import Review
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "panel_labelled.json"
 

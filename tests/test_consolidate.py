@@ -12,16 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from specrelay.engine.consolidate import (
+from specrelay.engine.review.agreement import (
     Consolidated,
     ReviewerResult,
     blocking_findings,
     consolidate,
     normalise_path,
 )
-from specrelay.engine.review_report import render_blocking_for_builder, render_markdown, to_json
-from specrelay.engine.reviewdoc import Finding, Review, render_review
-from specrelay.engine.verdict import decide_alone
+from specrelay.engine.review.document import Finding, Review, render_review
+from specrelay.engine.review.report import render_blocking_for_builder, render_markdown, to_json
+from specrelay.engine.review.verdict import decide_alone
 
 LABELLED = Path(__file__).parent / "data" / "panel_labelled.json"
 SCORES = {"semantic_resolution": 4, "contract_adherence": 3, "regression_safety": 5, "scope_discipline": 5}

@@ -42,8 +42,9 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
 
     from specrelay import gitrepo
     from specrelay.config import load_config
-    from specrelay.engine.adhoc_review import (
+    from specrelay.engine.review.on_demand import (
         DEFAULT_REVIEWER,
+        check_panel,
         check_review,
         nothing_to_review,
         resolve_target,
@@ -60,8 +61,7 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
             raise UserError("--panel: name at least one preset, e.g. --panel gpt-reviewer,gemini-reviewer.")
     else:
         presets = [preset or config.routes.review or DEFAULT_REVIEWER]
-    if len(set(presets)) != len(presets):
-        raise UserError(f"--panel {panel}: each reviewer may appear once (agreement counts independent reviewers).")
+    check_panel(presets, panel)
     for name in presets:  # a misspelt preset is an error even when there turns out to be nothing to review
         config.preset(name)
     # Diffs come from the working tree the command runs in (it may be a linked worktree).

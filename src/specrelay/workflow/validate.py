@@ -10,13 +10,21 @@ needs config loaded. Every problem is a :class:`~specrelay.errors.WorkflowError`
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 import specrelay.workflow.kinds as kinds
 from specrelay.errors import WorkflowError
 from specrelay.workflow.kinds import KindSpec
 from specrelay.workflow.model import TASK_ARTIFACTS, Step, Workflow
 from specrelay.workflow.parse import did_you_mean, error
+
+#: Why a panel names each reviewer once: in every message that refuses a repeat (workflow or ``--panel``).
+ONCE_WHY = "agreement counts independent reviewers"
+
+
+def named_twice(presets: Sequence[str]) -> list[str]:
+    """The presets ``presets`` names more than once, sorted: a panel lists each reviewer once."""
+    return sorted({p for p in presets if presets.count(p) > 1})
 
 
 def closest_first(word: str, choices: Collection[str]) -> list[str]:
@@ -94,10 +102,10 @@ def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[s
             yield error(label, line, f"unknown preset '{preset}'; known: {listed}",
                         (did_you_mean(preset, list(known)).strip() + " Or define it in "
                          ".specrelay/config.toml").strip())
-    twice = sorted({p for p in step.presets if step.presets.count(p) > 1})
+    twice = named_twice(step.presets)
     if twice:
         yield error(label, line, f"step '{step.title}' names {', '.join(twice)} twice",
-                    "List each reviewer once: agreement counts independent reviewers")
+                    f"List each reviewer once: {ONCE_WHY}")
     if step.is_panel and not (spec.panel or spec.commands):  # a commands step says why on its own
         yield error(label, line, f"a panel ('agents: ...') can only {_names(lambda s: s.panel)}, and "
                     f"'{step.title}' is {spec.with_article} step",

@@ -1,5 +1,5 @@
 """A review panel: several reviewers of different families, run concurrently on one fresh context,
-their findings merged by agreement (:mod:`specrelay.engine.consolidate`).
+their findings merged by agreement (:mod:`specrelay.engine.review.agreement`).
 
 Used by a workflow's panel step and by ``specrelay review`` (also for one reviewer). A reviewer that
 fails (a provider error after retries and fallbacks, or invalid output after one repair) is reported
@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specrelay.engine.consolidate import (
+from specrelay.engine.context import Context
+from specrelay.engine.events import EventSink, ReviewerFailed, ReviewerFinished, ReviewerStarted, quiet
+from specrelay.engine.review.agreement import (
     Consolidated,
     MergedFinding,
     ReviewerResult,
     blocking_findings,
     consolidate,
 )
-from specrelay.engine.context import Context
-from specrelay.engine.events import EventSink, ReviewerFailed, ReviewerFinished, ReviewerStarted, quiet
-from specrelay.engine.review_report import render_blocking_for_builder, render_markdown, to_json
-from specrelay.engine.reviewdoc import Review
+from specrelay.engine.review.document import Review
+from specrelay.engine.review.report import render_blocking_for_builder, render_markdown, to_json
+from specrelay.engine.review.verdict import requests_changes
 from specrelay.errors import ProviderError, StepFailed
 from specrelay.fsutil import atomic_write_text
 from specrelay.llm import CallResult
@@ -68,7 +69,7 @@ class PanelOutcome:
     @property
     def wants_changes(self) -> bool:
         """Another build round is needed: the decided verdict requests changes."""
-        return self.verdict == "request_changes"
+        return requests_changes(self.verdict)
 
 
 async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: Path, emit: EventSink) -> ReviewerResult:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from specrelay.engine.consolidate import Consolidated, ReviewerReport, blocking_findings, is_blocking
-from specrelay.engine.reviewdoc import SCORE_NAMES
-from specrelay.engine.verdict import counted
+from specrelay.engine.review.agreement import Consolidated, ReviewerReport, blocking_findings, is_blocking
+from specrelay.engine.review.document import SCORE_NAMES
+from specrelay.engine.review.verdict import counted
 
 
 def to_json(c: Consolidated) -> dict[str, Any]:

@@ -18,13 +18,14 @@ import specrelay.engine.context as C
 from specrelay import gitrepo, paths
 from specrelay.config import Config
 from specrelay.engine.events import EventSink
-from specrelay.engine.panel import PanelOutcome, PanelRequest, run_panel
-from specrelay.engine.steps.review import DIFF_TOKENS, review_system
+from specrelay.engine.review.panel import PanelOutcome, PanelRequest, run_panel
+from specrelay.engine.review.step import DIFF_TOKENS, review_system
 from specrelay.engine.task import LAST, check_preset_keys, matching_task_ids
 from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text, read_user_text
 from specrelay.ledger import Ledger, TaskRow
 from specrelay.llm import CallResult, Client, estimate_tokens
+from specrelay.workflow.validate import ONCE_WHY, named_twice
 
 DEFAULT_REVIEWER = "sonnet-reviewer"
 
@@ -127,7 +128,7 @@ def nothing_to_review(target: Target, presets: list[str], min_agreement: int | N
     """The report of a review with no changes to look at: approve, with the same keys as
     final_review.json (no reviewer was asked, nothing was paid, no report folder was made, so
     ``id`` and ``folder`` are null). ``min_agreement`` is the one the panel would have used."""
-    from specrelay.engine.verdict import default_agreement
+    from specrelay.engine.review.verdict import default_agreement
 
     agreement = default_agreement(len(presets)) if min_agreement is None else max(1, min(min_agreement,
                                                                                           len(presets)))
@@ -137,12 +138,16 @@ def nothing_to_review(target: Target, presets: list[str], min_agreement: int | N
             "target": {"label": target.label, "files": target.files}}
 
 
+def check_panel(presets: list[str], given: str | None = None) -> None:
+    """Refuse a panel that names a reviewer twice (``given``: the ``--panel`` value as typed)."""
+    if named_twice(presets):
+        raise UserError(f"--panel {given or ','.join(presets)}: each reviewer may appear once ({ONCE_WHY}).")
+
+
 def check_review(root: Path, config: Config, target: Target, presets: list[str]) -> C.Context:
     """Everything that can refuse a review before anything is recorded: a reviewer named twice, a
     missing key, a bad replies file, a diff too large. Returns the reviewers' context."""
-    if len(set(presets)) != len(presets):
-        raise UserError(f"--panel {','.join(presets)}: each reviewer may appear once (agreement counts "
-                        "independent reviewers).")
+    check_panel(presets)
     check_preset_keys(config, [*presets, *([config.review.consolidate] if config.review.consolidate else [])],
                       fix="pass --preset P or --panel P1,P2 with presets you have keys for (`specrelay presets`)",
                       called=presets)
@@ -153,8 +158,8 @@ async def review_target(root: Path, config: Config, ledger: Ledger, target: Targ
                         context: C.Context, *, emit: EventSink | None = None) -> tuple[PanelOutcome, Path]:
     """Run the panel (or one reviewer) on ``target`` with the ``context`` :func:`check_review` gave;
     returns the outcome and the report folder. The verdict is the one rule's
-    (:mod:`specrelay.engine.verdict`), as in a task. ``emit`` hears each reviewer start and finish
-    (see :mod:`specrelay.engine.panel`)."""
+    (:mod:`specrelay.engine.review.verdict`), as in a task. ``emit`` hears each reviewer start and finish
+    (see :mod:`specrelay.engine.review.panel`)."""
     rid = review_id()
     folder = paths.reviews_dir(root) / rid
     folder.mkdir(parents=True)

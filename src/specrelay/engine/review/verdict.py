@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from specrelay.engine.reviewdoc import SEVERITY_RANK, Review
+from specrelay.engine.review.document import SEVERITY_RANK, Review
 from specrelay.text import plural
 
 Verdict = Literal["approve", "request_changes"]
@@ -26,6 +26,11 @@ Verdict = Literal["approve", "request_changes"]
 def counted(n: int, noun: str) -> str:
     """``1 finding``, ``2 findings`` (:func:`specrelay.text.plural`)."""
     return plural(n, noun)
+
+
+def requests_changes(verdict: str) -> bool:
+    """Whether a decided verdict asks for another build round."""
+    return verdict == "request_changes"
 
 
 def default_agreement(answered: int) -> int:

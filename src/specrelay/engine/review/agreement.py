@@ -14,7 +14,7 @@ place, compared with rapidfuzz) is deduplicated first. The constants were tuned 
 of ``tests/data/panel_labelled.json`` (``bench/panel_merge.py``; scores in ``bench/RESULTS.md``).
 
 The verdict is decided from the merged findings by the one verdict rule
-(:func:`specrelay.engine.verdict.decide`), not by the reviewers' own verdicts; a reviewer whose own
+(:func:`specrelay.engine.review.verdict.decide`), not by the reviewers' own verdicts; a reviewer whose own
 verdict its findings contradict keeps it in the report, with a note saying why it did not count.
 Findings on files outside the diff (when ``diff_files`` is given) are kept, flagged ``outside_diff``
 and count like any other (a change can break a file it does not touch).
@@ -32,8 +32,8 @@ from typing import Any, TypedDict
 
 from rapidfuzz import fuzz
 
-from specrelay.engine.reviewdoc import SCORE_NAMES, SEVERITY_RANK, Finding, Review, Severity
-from specrelay.engine.verdict import Raised, Verdict, blocks, counted, decide, default_agreement, stated_note
+from specrelay.engine.review.document import SCORE_NAMES, SEVERITY_RANK, Finding, Review, Severity
+from specrelay.engine.review.verdict import Raised, Verdict, blocks, counted, decide, default_agreement, stated_note
 
 #: How far apart two findings' lines may be and still be one problem (reviewers miscount a little).
 NEAR_LINES = 4
@@ -340,7 +340,7 @@ def severe_raters(m: MergedFinding) -> int:
 
 def is_blocking(m: MergedFinding, min_agreement: int) -> bool:
     """Whether a merged finding requests changes under the verdict rule
-    (:func:`specrelay.engine.verdict.blocks`)."""
+    (:func:`specrelay.engine.review.verdict.blocks`)."""
     return blocks(m.severity, severe_raters(m), min_agreement)
 
 

@@ -176,7 +176,7 @@ class Review(BaseModel):
     @property
     def blocking(self) -> list[Finding]:
         """The blocker and major findings. Whether they request changes is the verdict rule's call
-        (:mod:`specrelay.engine.verdict`), not this review's own ``verdict``."""
+        (:mod:`specrelay.engine.review.verdict`), not this review's own ``verdict``."""
         return [f for f in self.findings if f.blocking]
 
 
