@@ -38,11 +38,10 @@ def main() -> int:
             lines += [f"[presets.{name}]", 'provider = "scripted"', f'model = "{name}"', f'replies = "{name}.json"',
                       f"delay_s = {delay}", 'price_as = "gpt-5.4"', ""]
         (home / "config.toml").write_text("\n".join(lines))
-        from specrelay.engine.review.step import review_system
-
         from specrelay.config import load_config
         from specrelay.engine.context import Context
         from specrelay.engine.review.panel import PanelRequest, run_panel
+        from specrelay.engine.review.step import review_system
         from specrelay.ledger import Ledger
         from specrelay.llm import Client
 
