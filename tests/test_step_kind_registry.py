@@ -79,3 +79,18 @@ def test_without_the_registration_the_same_workflow_is_refused_naming_file_line_
     proc = run_cli("workflows", cwd=repo)
     assert proc.returncode != 0 and "noted.md:8: unknown step kind 'note'; known: plan, implement, verify, review" \
         in proc.stdout + proc.stderr
+
+
+def test_a_registered_kind_can_finish_the_task_and_later_steps_do_not_run(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]})
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "halting.md").write_text(
+        "### [ ] Step: Planning\n<!-- agent: opus-planner -->\nPlan it.\n\n"
+        "### [ ] Step: Halt\nA person reads the spec before anything is built.\n\n"
+        "### [ ] Step: Implementation\n<!-- agent: flash-builder -->\nBuild it.\n")
+    ran = _cli_with_note("run", "Add sub", "--workflow", "halting", "--json", cwd=repo)
+    task = json.loads(ran.stdout)
+    assert ran.returncode == 1 and task["status"] == "needs_attention", ran.stderr
+    assert task["message"] == "A person reads the spec before anything is built."
+    assert [s["status"] for s in task["steps"]] == ["done", "done", "pending"]
+    assert task["steps"][1]["detail"] == {"halted": True}

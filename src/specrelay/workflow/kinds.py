@@ -27,6 +27,8 @@ class KindSpec:
     writes: tuple[str, ...] = ()
     #: Artifacts it writes whatever its ``writes:`` says (what a later ``reads:`` may name).
     always_writes: tuple[str, ...] = ()
+    #: It runs a preset, so a step of it must name one (``agent:``).
+    needs_agent: bool = True
     #: It may run several presets at once (``agents:``).
     panel: bool = False
     #: It runs the user's commands (``run:``, ``[verify] commands``) instead of a preset.

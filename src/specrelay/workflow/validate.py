@@ -88,7 +88,7 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
         yield error(label, step.line_of("run"),
                     f"'run' is only for {runs} steps, and '{step.title}' is {spec.with_article} step",
                     f"Move the command to {_a(runs)} step, or add '<!-- kind: {runs.split()[0]} -->' to this one")
-    elif not step.presets:
+    elif not step.presets and spec.needs_agent:
         yield error(label, step.line, f"step '{step.title}' ({step.kind}) has no agent",
                     "Add '<!-- agent: PRESET -->' under its heading")
 
