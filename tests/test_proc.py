@@ -16,11 +16,17 @@ from specrelay.errors import CommandNotRunnable
 
 
 def _alive(pid: int) -> bool:
+    """Running, not only not yet reaped: a killed grandchild is a zombie until whoever adopted it (PID 1,
+    which in a container may reap late) collects it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def _gone_soon(pid: int) -> bool:
