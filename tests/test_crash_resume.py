@@ -192,7 +192,7 @@ def final_result(repo: Path) -> dict[str, Any]:
                            "ORDER BY id").fetchall()
     artifacts = {}
     for p in sorted(folder.iterdir()):
-        if p.name.startswith(".") or p.name in ("run.lock", "run.log") or p.name.endswith(".log"):
+        if p.name.startswith(".") or p.name in ("run.lock", "run.log", "events.jsonl") or p.name.endswith(".log"):
             continue
         text = p.read_text()
         if p.name == "verify.json":

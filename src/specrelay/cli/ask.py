@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import typer
 
-from specrelay.cli.common import console, money, open_ledger, print_json, repo_root_or_none, tokens
+from specrelay.cli.common import console, money, print_json, repo_root_or_none, tokens
 from specrelay.cli.root import app
-from specrelay.errors import UserError
 
 
 @app.command("ask")
@@ -23,40 +21,16 @@ def ask_command(
     json_out: bool = typer.Option(False, "--json", help="Print the answer and its cost as JSON."),
 ) -> None:
     """Send one prompt through a preset; stream the answer, then tokens, cost and latency."""
-    from specrelay.config import load_config
-    from specrelay.engine import ask as A
-
-    A.check_prompt(prompt)
-    A.check_budget(budget)
-    root = repo_root_or_none()
-    config = load_config(root)
-    name = preset or config.routes.ask
-    if not name:
-        raise UserError("no preset given: pass --preset NAME, or set [routes] ask = \"NAME\" in your config.")
-    chosen = config.preset(name)
-    attachments = A.read_attachments(file)
-    user = A.build_prompt(prompt, attachments)
-    A.check_window(chosen, user, attachments)
-    limit = budget if budget is not None else config.budget.ask_usd
-    A.check_call(chosen, user, limit)
-    ledger = open_ledger(root)  # only now: a refused ask records nothing, and creates no ledger
+    from specrelay.app.ask import ask
 
     def stream(chunk: str) -> None:
         sys.stdout.write(chunk)
         sys.stdout.flush()
 
-    t0 = time.perf_counter()
-    result = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=None if json_out else stream)
-    wall = time.perf_counter() - t0
+    result = ask(repo_root_or_none(), prompt, preset=preset, files=file, budget_usd=budget,
+                 on_delta=None if json_out else stream)
     if json_out:
-        print_json({
-            "text": result.text, "preset": result.preset, "provider": result.provider, "model": result.model,
-            "input_tokens": result.usage.input_tokens, "output_tokens": result.usage.output_tokens,
-            "cache_read_tokens": result.usage.cache_read_tokens, "cost_usd": result.cost_usd,
-            "latency_s": round(result.latency_s, 3), "estimated": result.estimated,
-            "simulated": result.simulated, "attempts": result.attempts, "budget_usd": limit,
-            "max_tokens": result.max_tokens, "capped_by_budget": result.capped_by_budget,
-        })
+        print_json(result.to_json())
         return
     if not result.text.endswith("\n"):
         sys.stdout.write("\n")
@@ -64,6 +38,6 @@ def ask_command(
     if result.capped_by_budget:
         notes.append(f"output capped at {result.max_tokens or 0:,} tokens by the budget")
     console.print(
-        f"[dim]{result.preset} · {result.model} · {tokens(result.usage.input_tokens)} in / "
-        f"{tokens(result.usage.output_tokens)} out tokens · {money(result.cost_usd, simulated=result.simulated)}"
-        f" · {wall:.2f} s{' · ' + ', '.join(notes) if notes else ''}[/]")
+        f"[dim]{result.preset} · {result.model} · {tokens(result.input_tokens)} in / "
+        f"{tokens(result.output_tokens)} out tokens · {money(result.cost_usd, simulated=result.simulated)}"
+        f" · {result.wall_s:.2f} s{' · ' + ', '.join(notes) if notes else ''}[/]")

@@ -6,12 +6,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
-
-if TYPE_CHECKING:
-    from specrelay.ledger import Ledger
 
 
 class PipeSafe:
@@ -113,10 +110,8 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return one_rule(n, word, many)
 
 
-def calls_text(row: dict[str, Any]) -> str:
+def calls_text(ok: int, failed: int) -> str:
     """``3 calls``, or ``2 calls + 1 failed attempt``: answered calls and failed attempts apart."""
-    ok = int(row.get("ok_calls") or 0)
-    failed = int(row.get("failed_calls") or 0)
     return plural(ok, "call") + (f" + {plural(failed, 'failed attempt')}" if failed else "")
 
 
@@ -160,50 +155,23 @@ def print_table(columns: list[str], rows: list[list[str]], *, right: tuple[str, 
 
 def exit_code(error: BaseException) -> int:
     """The exit code for an error: 128 + the signal for an interrupted run (130 Ctrl-C, 143 SIGTERM)."""
-    from specrelay.errors import Interrupted
+    from specrelay.app.exits import exit_code as policy
 
-    if isinstance(error, Interrupted):
-        from specrelay.engine.runner import interrupt_signal
-
-        return 128 + interrupt_signal()
-    return int(getattr(error, "exit_code", 2))
+    return policy(error)
 
 
 def repo_root_or_none(start: Path | None = None) -> Path | None:
     """The repository's root, or None outside any repository."""
-    from specrelay.errors import GitError
-    from specrelay.gitrepo import find_root
+    from specrelay.app.workspace import root_or_none
 
-    try:
-        return find_root(start or Path.cwd())
-    except GitError:
-        return None
+    return root_or_none(start)
 
 
 def repo_root(start: Path | None = None) -> Path:
     """The repository's root; a GitError outside one."""
-    from specrelay.gitrepo import find_root
+    from specrelay.app.workspace import find_root
 
-    return find_root(start or Path.cwd())
-
-
-def open_ledger(root: Path | None, *, readonly: bool = False, create: bool = True) -> Ledger:
-    """The ledger of the repository (or the user's, outside one). Inside a repository, the folder it
-    lives in is kept out of git through .git/info/exclude, whichever command creates it first.
-
-    ``readonly`` is for the commands that only read: they create nothing (no folder, no ledger, no
-    exclude line) and work on a ledger the user cannot write. ``create=False`` is for the commands
-    that act on an existing task: without a ledger there is none, and they too create nothing.
-    """
-    from specrelay import gitrepo, paths
-    from specrelay.ledger import Ledger
-
-    path = paths.ledger_path(root)
-    if readonly or (not create and not path.exists()):
-        return Ledger(path, readonly=True)
-    if root is not None and not path.exists():  # first use in this repository
-        gitrepo.add_exclude(root)
-    return Ledger(path)
+    return find_root(start)
 
 
 def money(value: float | None, *, simulated: bool = False) -> str:
@@ -213,14 +181,12 @@ def money(value: float | None, *, simulated: bool = False) -> str:
     return text + (" (simulated)" if simulated else "")
 
 
-def task_cost(row: dict[str, Any]) -> str:
-    """A task's cost: known part, and how many calls had no price; a star when simulated."""
-    unknown = row.get("unknown_cost_calls") or 0
-    known = row.get("cost_usd")
+def task_cost(known: float | None, unknown: int, simulated: bool) -> str:
+    """A task's cost: the known part, and how many calls had no price; a star when simulated."""
     text = "unknown" if known is None else money(known)
     if unknown and known is not None:
         text += f" + {unknown} unpriced"
-    return text + ("*" if row.get("simulated") else "")
+    return text + ("*" if simulated else "")
 
 
 def tokens(n: int | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from specrelay.cli.common import console, open_ledger
+from specrelay.cli.common import console
 from specrelay.cli.root import app
 
 
@@ -17,23 +17,18 @@ def demo_command(
     json_out: bool = typer.Option(False, "--json", help="Print the task's status object as JSON."),
 ) -> None:
     """Run plan → build → verify → review → fix → approve on a sample repo with scripted models."""
-    from specrelay.cli.run import _run_and_report
-    from specrelay.config import load_config
-    from specrelay.engine import create_task, prepare_workflow
-    from specrelay.engine.demo import prepare_demo
+    from specrelay.app.demo import start_demo
+    from specrelay.cli.run import run_and_report
 
-    root, request = prepare_demo(dir)
-    config = load_config(root, user=False)
-    ledger = open_ledger(root)
-    flow = prepare_workflow(root, config, "multi-model")
-    task = create_task(root, ledger, config, request, workflow=flow)
+    demo = start_demo(dir)
+    root, request, task = demo.root, demo.request, demo.task
     if not json_out:
         console.print(f"Sample repository: {root}", markup=False)
         console.print(f"Request: {request}\n", markup=False)
     # The run path every `specrelay run` takes: the same progress, summary, exit code, and run.log.
     try:
-        _run_and_report(root, config, [task.id], json_out, labels=[request], jobs=1,
-                        header=f"workflow {flow.name}")
+        run_and_report(root, demo.config, [task.id], json_out, labels=[request], jobs=1,
+                       header=f"workflow {demo.workflow}")
     finally:
         if not json_out:
             _where(root, task)

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from specrelay.cli.common import console, open_ledger, plural, print_json, repo_root
+from specrelay.cli.common import console, plural, print_json, repo_root
 from specrelay.cli.root import app
 
 _STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"), ("diff ", "bold"))
@@ -20,22 +20,21 @@ def diff_command(
     json_out: bool = typer.Option(False, "--json", help="With --stat: print the diffstat as JSON."),
 ) -> None:
     """The task's diff, base..HEAD of its branch: plain text, no pager (coloured in a terminal)."""
-    from specrelay.engine.summary import task_diff, task_diffstat
-    from specrelay.engine.task import load_task
+    from specrelay.app import tasks
 
     root = repo_root()
-    task = load_task(root, open_ledger(root, readonly=True), task_id)  # reads only: creates nothing
+    task = tasks.task_of(root, task_id)  # reads only: creates nothing
     if stat or json_out:
-        summary = task_diffstat(root, task)
-        if summary is None:
-            task_diff(root, task)  # raises the reason there is no diff
+        stats = tasks.diffstat(root, task)
+        if stats is None:
+            tasks.diff(root, task)  # raises the reason there is no diff
             return
         if json_out:
-            print_json({"id": task.id, "base_sha": task.base_sha, "branch": task.branch, **summary})
+            print_json({"id": task.id, "base_sha": task.base_sha, "branch": task.branch, **stats.to_json()})
         else:
-            render_diffstat(summary)
+            render_diffstat(stats.to_json())
         return
-    text = task_diff(root, task)
+    text = tasks.diff(root, task)
     if not console.is_terminal:
         sys.stdout.write(text)
         return

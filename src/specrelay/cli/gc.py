@@ -15,13 +15,9 @@ def gc_command(
     json_out: bool = typer.Option(False, "--json", help="Print what was done (or, with --dry-run, would be) as JSON."),
 ) -> None:
     """Remove worktrees of merged or discarded tasks and stray ones; skips any with uncommitted work."""
-    from specrelay import paths
-    from specrelay.engine.gc import collect
-    from specrelay.ledger import Ledger
+    from specrelay.app.gc import gc
 
-    root = repo_root()
-    ledger = Ledger(paths.ledger_path(root), readonly=True)  # gc removes worktrees; it only reads the ledger
-    report = collect(root, ledger, dry_run=dry_run, force=force)
+    report = gc(repo_root(), dry_run=dry_run, force=force)
     if json_out:
         print_json(report.to_json())
         return

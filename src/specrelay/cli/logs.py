@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from specrelay.cli.common import open_ledger, repo_root
+from specrelay.cli.common import repo_root
 from specrelay.cli.root import app
-from specrelay.errors import UserError
+
+if TYPE_CHECKING:
+    from specrelay.app.logs import Task
 
 #: How long a log must stay quiet, its task not running, before --follow ends (a run just started
 #: in the background takes a moment to take its task's lock).
@@ -24,47 +27,37 @@ def logs_command(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing while the task runs; end when it stops."),
 ) -> None:
     """Print a task's run.log: its progress, summary and errors, from every run and resume."""
-    from specrelay.engine.task import load_task
+    from specrelay.app.logs import run_log
 
-    root = repo_root()
-    task = load_task(root, open_ledger(root, readonly=True), task_id)  # reads only: creates nothing
-    log = task.folder / "run.log"
-    if not log.is_file() and not follow:
-        raise UserError(f"task {task.id} has no run.log yet in {task.folder} (it has not run since specrelay "
-                        "began writing one); `specrelay show " + task.id + "` has its summary.")
+    task, log = run_log(repo_root(), task_id, must_exist=not follow)  # reads only: creates nothing
     offset = _copy(log, 0)
     if not follow:
         return
     try:
-        _follow(task.folder, log, offset)
+        _follow(task, log, offset)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
 
-def _follow(folder: Path, log: Path, offset: int) -> None:
-    from specrelay.engine.lock import is_running
+def _follow(task: Task, log: Path, offset: int) -> None:
+    from specrelay.app.logs import running
 
     quiet_since = time.monotonic()
     while True:
         new = _copy(log, offset)
         if new != offset:
             offset, quiet_since = new, time.monotonic()
-        elif not is_running(folder) and time.monotonic() - quiet_since >= QUIET_S:
+        elif not running(task) and time.monotonic() - quiet_since >= QUIET_S:
             return
         time.sleep(POLL_S)
 
 
 def _copy(log: Path, offset: int) -> int:
     """Write what the log holds past ``offset`` to stdout, whole lines only; the new offset."""
-    try:
-        with log.open("rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except FileNotFoundError:
-        return offset
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]  # a line still being written waits for its end
-    if data:
-        sys.stdout.write(data.decode("utf-8", errors="replace"))
+    from specrelay.app.logs import read_log
+
+    chunk = read_log(log, offset)
+    if chunk.data:
+        sys.stdout.write(chunk.data.decode("utf-8", errors="replace"))
         sys.stdout.flush()
-    return offset + len(data)
+    return chunk.offset

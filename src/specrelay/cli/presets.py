@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from specrelay.cli.common import print_json, print_table, repo_root_or_none
@@ -17,23 +15,9 @@ def _price(value: float | None) -> str:
 @app.command("presets")
 def presets_command(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the model presets: provider, model, source, key present, price per million tokens."""
-    from specrelay.config import load_config
-    from specrelay.llm.pricing import unit_price
+    from specrelay.app.presets import presets
 
-    config = load_config(repo_root_or_none())
-    rows: list[dict[str, Any]] = []
-    for preset in sorted(config.presets.values(), key=lambda p: p.name):
-        price = unit_price(preset)
-        key = preset.key_present
-        rows.append({
-            "name": preset.name, "provider": preset.provider, "model": preset.model,
-            "base_url": preset.endpoint, "source": preset.source,
-            "key_env": list(preset.key_envs), "key_present": key,
-            "input_per_mtok": price.input if price else None,
-            "output_per_mtok": price.output if price else None,
-            "simulated_price": preset.stand_in and price is not None,
-            "fallbacks": preset.fallbacks, "max_concurrency": preset.max_concurrency,
-        })
+    rows = [p.to_json() for p in presets(repo_root_or_none())]
     if json_out:
         print_json(rows)
         return

@@ -20,9 +20,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from specrelay.cli.common import console as default_console
-from specrelay.cli.common import money, plural, tokens
-from specrelay.engine.events import (
+from specrelay.app.events import (
     CallDelta,
     CallFailed,
     CallFinished,
@@ -33,7 +31,9 @@ from specrelay.engine.events import (
     StepStarted,
     TaskStopped,
 )
-from specrelay.ledger import TaskStatus
+from specrelay.app.views import TaskStatus
+from specrelay.cli.common import console as default_console
+from specrelay.cli.common import money, plural, tokens
 
 MODES = ("text", "json", "none")
 #: Seconds between two signs of life of a call still running, when no live line can be drawn.

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from specrelay.cli.common import console, err_console, money, open_ledger, print_json, repo_root
+from specrelay.cli.common import console, err_console, money, print_json, repo_root
 from specrelay.cli.root import app
 from specrelay.errors import SpecRelayError, UserError
 
 if TYPE_CHECKING:
-    from specrelay.engine.events import Event
+    from specrelay.app.events import Event
 
 
 @app.command("review")
@@ -38,50 +38,21 @@ def review_command(
 
 
 def _review(range_: str | None, panel: str | None, preset: str | None, spec: Path | None, json_out: bool) -> None:
-    import asyncio
-
-    from specrelay import gitrepo
-    from specrelay.config import load_config
-    from specrelay.engine.review.on_demand import (
-        DEFAULT_REVIEWER,
-        check_panel,
-        check_review,
-        nothing_to_review,
-        resolve_target,
-        review_target,
-    )
+    from specrelay.app.review import review
 
     if panel and preset:
         raise UserError("give either --panel P1,P2,... or --preset P, not both.")
-    root = repo_root()
-    config = load_config(root)
-    if panel is not None:
-        presets = [p.strip() for p in panel.split(",") if p.strip()]
-        if not presets:
-            raise UserError("--panel: name at least one preset, e.g. --panel gpt-reviewer,gemini-reviewer.")
-    else:
-        presets = [preset or config.routes.review or DEFAULT_REVIEWER]
-    check_panel(presets, panel)
-    for name in presets:  # a misspelt preset is an error even when there turns out to be nothing to review
-        config.preset(name)
+    presets = None if panel is None else [p.strip() for p in panel.split(",") if p.strip()]
     # Diffs come from the working tree the command runs in (it may be a linked worktree).
-    here = gitrepo.worktree_top(Path.cwd())
-    target = resolve_target(root, here, open_ledger(root, readonly=True), range_, spec)
-    if not target.diff.strip():
-        if json_out:
-            print_json(nothing_to_review(target, presets, config.review.min_agreement))
-        else:
-            console.print(f"Nothing to review: no changes in {target.label}.")
-        return
-    context = check_review(root, config, target, presets)
-    ledger = open_ledger(root)  # only now, with something to record: a refused review creates nothing
-    outcome, folder = asyncio.run(review_target(root, config, ledger, target, presets, context,
-                                                emit=_reviewer_line))
+    result = review(repo_root(), where=Path.cwd(), range_=range_, panel=presets, preset=preset, spec=spec,
+                    emit=_reviewer_line)
     if json_out:
-        print_json(outcome.report)
+        print_json(result.report)
+    elif result.folder is None:
+        console.print(f"Nothing to review: no changes in {result.label}.")
     else:
-        _print_report(target.label, len(target.files), folder)
-    raise SystemExit(0 if outcome.verdict == "approve" else 1)
+        _print_report(result.label, len(result.files), result.folder)
+    raise SystemExit(result.exit_code)
 
 
 def _print_report(label: str, files: int, folder: Path) -> None:
@@ -102,7 +73,7 @@ def _print_report(label: str, files: int, folder: Path) -> None:
 
 def _reviewer_line(event: Event) -> None:
     """Each reviewer starting and finishing, on stderr: stdout holds only the report (or its JSON)."""
-    from specrelay.engine.events import ReviewerFailed, ReviewerFinished, ReviewerStarted
+    from specrelay.app.events import ReviewerFailed, ReviewerFinished, ReviewerStarted
 
     if isinstance(event, ReviewerStarted):
         err_console.print(f"▶ {escape(event.preset)} reviewing ({event.index} of {event.of})", soft_wrap=True)

@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import math
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from specrelay.cli.common import console, exit_code, open_ledger, plural, print_json, repo_root
+from specrelay.cli.common import console, plural, print_json, repo_root
 from specrelay.cli.root import app
 from specrelay.cli.summary import render_summary
 from specrelay.errors import SpecRelayError, UserError
 
-
-def _open(root: Path) -> tuple[Any, Any]:
-    return _open_config(root), open_ledger(root, create=False)  # resume: only tasks that exist
-
-
-def _open_config(root: Path) -> Any:
-    from specrelay.config import load_config
-
-    return load_config(root)
-
+if TYPE_CHECKING:
+    from specrelay.app.run import Detached, RunReport, TaskOutcome
+    from specrelay.app.views import TaskSummary
 
 JOBS_HELP = "At most this many tasks run at once; the others wait their turn."
 PROGRESS_HELP = ("How to show progress: text (default; none with --json), json (one JSON object a line on "
                  "stderr), or none.")
-DEFAULT_JOBS = 32  # beyond it, the tasks' verification commands and open files pile up
+DEFAULT_JOBS = 32  # as app.run.DEFAULT_JOBS: the help needs it without loading the app
 
 
 @app.command("run")
@@ -51,33 +41,20 @@ def run_command(
     progress: str | None = typer.Option(None, "--progress", metavar="text|json|none", help=PROGRESS_HELP),
 ) -> None:
     """Run requests through a workflow, each in a new worktree and branch."""
-    from specrelay.engine import create_task, prepare_workflow
-    from specrelay.engine.task import resolve_base
+    from specrelay.app import run
 
-    _check_budget(budget)
+    run.check_budget(budget)
     _check_progress(progress)
-    requests = _gather_requests(requests or [], files or [])
-    for n, request in enumerate(requests, 1):
-        if not request.strip():
-            which = f"request {n} of {len(requests)}" if len(requests) > 1 else "the request"
-            raise UserError(f"{which} is empty: say what to build, e.g. specrelay run \"Add a --verbose flag\".")
-    root = repo_root()
-    config = _open_config(root)
-    flow = prepare_workflow(root, config, workflow)
+    texts = _gather_requests(requests or [], files or [])
+    run.check_requests(texts)
     # From the worktree the command runs in (a linked one too); a dirty or detached base is refused
     # once, before any task exists.
-    resolved = resolve_base(root, base, where=Path.cwd())
-    ledger = open_ledger(root)  # only now: a bad config, workflow or base creates nothing
-
-    def start(request: str) -> Any:
-        return lambda led: create_task(root, led, config, request, workflow=flow, base=base, budget_usd=budget,
-                                       resolved=resolved).id
-
+    plan = run.plan_run(repo_root(), texts, workflow=workflow, base=base, budget_usd=budget, where=Path.cwd())
     if detach:
-        _detach(root, ledger, requests, start, json_out, jobs)
+        _detach(run.detach(plan, jobs=jobs), json_out)
         return
-    _run_and_report(root, config, [start(r) for r in requests], json_out, labels=requests, jobs=jobs,
-                    header=f"workflow {flow.name}", progress=progress)
+    run_and_report(plan.root, plan.config, [plan.start(r) for r in plan.requests], json_out, labels=plan.requests,
+                   jobs=jobs, header=f"workflow {plan.workflow.name}", progress=progress)
 
 
 @app.command("resume")
@@ -93,37 +70,29 @@ def resume_command(
     progress: str | None = typer.Option(None, "--progress", metavar="text|json|none", help=PROGRESS_HELP),
 ) -> None:
     """Continue paused, failed or interrupted tasks from their first unfinished step."""
-    from specrelay.engine import load_task, task_summary
-    from specrelay.engine.finish import check_resumable
-    from specrelay.engine.runner import grant_rounds
-    from specrelay.ledger import TaskStatus
+    from specrelay.app import run
 
-    _check_budget(budget)
+    run.check_budget(budget)
     _check_progress(progress)
-    root = repo_root()
-    config, ledger = _open(root)
-    loaded = [load_task(root, ledger, task_id) for task_id in task_ids]  # every id is checked before any run
-    tasks = list({t.id: t for t in loaded}.values())  # an id given twice (or as a prefix too) runs once
-    for task in tasks:  # a task that cannot be resumed stops the command before anything is said or run
-        check_resumable(task, more_rounds=rounds is not None)
-    if rounds is not None:
-        tasks = [t if t.status is TaskStatus.DONE else grant_rounds(root, ledger, t.id, rounds) for t in tasks]
-    finished = [t for t in tasks if t.status in (TaskStatus.DONE, TaskStatus.NEEDS_ATTENTION)]
-    pending = [t for t in tasks if t not in finished]
-    for task in finished:  # resuming a finished task is a no-op, not an error
+    # Every id is checked, and none may be running, merged or discarded, before anything is said or run.
+    plan = run.plan_resume(repo_root(), task_ids, budget_usd=budget, rounds=rounds)
+    finished = plan.finished_summaries()
+    several = len(plan.pending) + len(finished) > 1
+    for summary in finished:  # resuming a finished task is a no-op, not an error
         if not json_out:
-            console.print(f"Task {task.id} has already finished; nothing to resume.", markup=False)
-            render_summary(task_summary(root, ledger, config, task.id), brief=len(tasks) > 1)
-    if not pending:
+            console.print(f"Task {summary.id} has already finished; nothing to resume.", markup=False)
+            render_summary(summary, brief=several)
+    if not plan.pending:
+        report = run.RunReport([], finished)
         if json_out:
-            _print_json_list([task_summary(root, ledger, config, t.id) for t in tasks], single=len(tasks) == 1)
-        raise SystemExit(0 if all(t.status is TaskStatus.DONE for t in tasks) else 1)
+            print_json(report.to_json())
+        raise SystemExit(report.exit_code)
     if not json_out and not logs:
-        for task in pending:
+        for task in plan.pending:
             console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
-    _run_and_report(root, config, [t.id for t in pending], json_out, budget=budget,
-                    labels=[t.id for t in pending], logs=logs, jobs=jobs, progress=progress,
-                    also=[task_summary(root, ledger, config, t.id) for t in finished])
+    ids = [t.id for t in plan.pending]
+    run_and_report(plan.root, plan.config, ids, json_out, budget=budget, labels=ids, logs=logs, jobs=jobs,
+                   progress=progress, also=finished)
 
 
 def _check_progress(progress: str | None) -> None:
@@ -156,37 +125,45 @@ def _gather_requests(words: list[str], files: list[Path]) -> list[str]:
 
 def _read_request_file(path: Path) -> str:
     """A request file's text; one clear line when it is missing, a folder, binary or empty."""
-    from specrelay.fsutil import read_user_text
+    from specrelay.app.run import read_request
 
-    text = read_user_text(path, "--file", "give the path of a text file holding the request")
-    if not text.strip():
-        raise UserError(f"--file {path} is empty: write what to build in it.")
-    return text
+    return read_request(path)
 
 
-def _check_budget(budget: float | None) -> None:
-    if budget is not None and not (math.isfinite(budget) and budget > 0):
-        raise UserError(f"--budget {budget:g}: must be a positive amount in USD, e.g. --budget 2.50.")
-
-
-def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, *, labels: list[str],
-                    jobs: int, budget: float | None = None, header: str | None = None, logs: bool = False,
-                    also: list[dict[str, Any]] | None = None, progress: str | None = None) -> None:
+def run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, *, labels: list[str],
+                   jobs: int, budget: float | None = None, header: str | None = None, logs: bool = False,
+                   also: list[TaskSummary] | None = None, progress: str | None = None) -> None:
     """Run the tasks (side by side when several), then report each: its summary, its error, the exit code.
 
     ``also`` are the summaries of tasks named but already finished (resume), reported with the rest.
     With ``logs``, each task's progress, summary and error go to its own run.log. ``progress`` is
     the ``--progress`` mode (text, or none with ``--json``, by default).
     """
-    from specrelay.cli.progress import Progress, pulse
-    from specrelay.engine import run_tasks, task_summary
-    from specrelay.engine.events import quiet, tee
+    from specrelay.app.run import run_starts
+    from specrelay.cli.progress import pulse
 
     several = len(starts) > 1 or bool(also)
     mode = "text" if logs else (progress or ("none" if json_out else "text"))
     outs: dict[str, Any] = {}
+    try:
+        with pulse() as beating:
+            report = run_starts(root, config, starts, labels=labels, jobs=jobs, budget_usd=budget, also=also or [],
+                                sink_for=_sinks(outs, beating, mode=mode, logs=logs, header=header, several=several))
+    finally:
+        for out in outs.values():
+            if out is not console:
+                out.file.close()
+        outs.clear()
+    _report(root, report, json_out=json_out, logs=logs)
 
-    def emit_for(task: Any) -> Any:
+
+def _sinks(outs: dict[str, Any], beating: Any, *, mode: str, logs: bool, header: str | None,
+           several: bool) -> Any:
+    """What each task's events are shown by: its run.log, and (unless ``logs``) the terminal as ``mode`` says."""
+    from specrelay.app.events import quiet, tee
+    from specrelay.cli.progress import Progress
+
+    def sink_for(task: Any) -> Any:
         log = _log_console(task.folder)
         if log is not None:
             outs[task.id] = log
@@ -205,57 +182,41 @@ def _run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, 
 
         return tee(text, as_json)
 
-    try:
-        with pulse() as beating:
-            outcomes = run_tasks(root, config, starts, emit_for=emit_for, budget_usd=budget, jobs=jobs)
-    finally:
-        for out in outs.values():
-            if out is not console:
-                out.file.close()
-        outs.clear()
-    ledger = open_ledger(root)
-    summaries = {o.task_id: task_summary(root, ledger, config, o.task_id) for o in outcomes if o.task_id}
-    failed = [(label, o) for label, o in zip(labels, outcomes, strict=True) if o.error is not None]
-    if not several and failed and not outcomes[0].task_id:
-        raise failed[0][1].error  # type: ignore[misc]  # one request that never became a task: as before
+    return sink_for
+
+
+def _report(root: Path, report: RunReport, *, json_out: bool, logs: bool) -> None:
+    """Each task's summary (and its run.log's end), the errors, and the exit code the run's policy gives."""
+    failed = report.failed
+    single = not report.several
+    if single and failed and not report.outcomes[0].task_id:
+        raise failed[0].error  # type: ignore[misc]  # one request that never became a task: as before
     if json_out:
-        items = [summaries[o.task_id] if o.task_id else _not_created(label, o.error)
-                 for label, o in zip(labels, outcomes, strict=True)]
-        _print_json_list([*(also or []), *items], single=not several)
+        print_json(report.to_json())
     # A task that stopped on an error has it printed once, on its own line below, not in its summary too.
-    stopped = {o.task_id for _, o in failed}
-    for task_id, summary in summaries.items():
-        with _output(root, task_id, logs, terminal=not json_out) as out:
-            render_summary(summary, brief=several and not logs, out=out, message=task_id not in stopped)
-    if not several and failed:
+    stopped = {o.task_id for o in failed}
+    for summary in report.summaries:
+        with _output(root, summary.id, logs, terminal=not json_out) as out:
+            render_summary(summary, brief=not single and not logs, out=out,
+                           message=summary.id not in stopped)
+    if single and failed:
         if not logs:  # a detached run's stderr is its log already
-            _append_log(root, outcomes[0].task_id, f"error: {failed[0][1].error}")
-        raise failed[0][1].error  # type: ignore[misc]  # one task: its error, exactly as it came
+            _append_log(root, failed[0].task_id, f"error: {failed[0].error}")
+        raise failed[0].error  # type: ignore[misc]  # one task: its error, exactly as it came
     _report_errors(root, failed, logs)
-    if failed:
-        raise SystemExit(max(exit_code(o.error) for _, o in failed if o.error is not None))
-    from specrelay.ledger import TaskStatus
-
-    if any(s["status"] != TaskStatus.DONE for s in [*summaries.values(), *(also or [])]):
-        raise SystemExit(1)
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
 
 
-def _not_created(request: str, error: BaseException | None) -> dict[str, Any]:
-    """The JSON item of a request that never became a task (same keys as a task's where they apply)."""
-    from specrelay.errors import Interrupted
-
-    status = "not_started" if isinstance(error, Interrupted) else "error"
-    return {"id": None, "title": request, "request": request, "status": status, "message": str(error)}
-
-
-def _report_errors(root: Path, failed: list[tuple[str, Any]], logs: bool) -> None:
+def _report_errors(root: Path, failed: list[TaskOutcome], logs: bool) -> None:
     """One line per failed task (on stderr, and in its log); paused-by-interrupt tasks share one line."""
     from specrelay.cli.common import print_error
     from specrelay.errors import Interrupted
 
-    paused = [o.task_id for _, o in failed if isinstance(o.error, Interrupted) and o.task_id]
-    unstarted = [label for label, o in failed if isinstance(o.error, Interrupted) and not o.task_id]
-    for label, outcome in failed:
+    paused = [o.task_id for o in failed if isinstance(o.error, Interrupted) and o.task_id]
+    unstarted = [o.label for o in failed if isinstance(o.error, Interrupted) and not o.task_id]
+    for outcome in failed:
+        label = outcome.label
         error = outcome.error
         if isinstance(error, Interrupted):
             continue
@@ -322,10 +283,6 @@ class _Tee:
         return getattr(self.outs[0], name)
 
 
-def _print_json_list(items: list[dict[str, Any]], *, single: bool) -> None:
-    print_json(items[0] if single else items)
-
-
 def _log_console(folder: Path) -> Any:
     """A console appending plain text to the task's run.log (a folder gone meanwhile: a log of its own is
     made); None when the log cannot be written, which never stops a run."""
@@ -341,44 +298,18 @@ def _log_console(folder: Path) -> Any:
     return log
 
 
-def _detach(root: Path, ledger: Any, requests: list[str], start: Any, json_out: bool, jobs: int) -> None:
-    """Create every task, then one background process runs them all; each writes its own run.log.
-
-    A request whose task cannot be created is reported; the others start all the same.
-    """
-    from specrelay import paths
+def _detach(detached: Detached, json_out: bool) -> None:
+    """Say where each task started in the background logs to; the requests that never became tasks."""
     from specrelay.cli.common import print_error
 
-    ids: list[str] = []
-    failed: list[tuple[str, SpecRelayError]] = []
-    for request in requests:
-        try:
-            ids.append(start(request)(ledger))
-        except SpecRelayError as exc:
-            if len(requests) == 1:
-                raise
-            failed.append((request, exc))
-    if ids:
-        logs = [paths.task_dir(root, t) / "run.log" for t in ids]
-        args = [sys.executable, "-m", "specrelay", "resume", *ids, "--jobs", str(jobs)]
-        args += ["--logs"]
-        # Each task logs to its own run.log; what the process itself says (a crash, say) goes to the
-        # first one's.
-        with open(logs[0], "ab") as out:
-            proc = subprocess.Popen(args, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, env={**os.environ, "COLUMNS": "120"})
-        if json_out:
-            items = [{"id": t, "pid": proc.pid, "log": str(log)} for t, log in zip(ids, logs, strict=True)]
-            items += [_not_created(request, exc) for request, exc in failed]
-            _print_json_list(items, single=len(requests) == 1)
-        else:
-            for task_id, log in zip(ids, logs, strict=True):
-                console.print(f"Task [bold]{task_id}[/] is running in the background (pid {proc.pid}).")
-                console.print(f"Logs: {log}")
-            console.print(f"Progress: specrelay status {' '.join(ids)}")
-    elif json_out:
-        _print_json_list([_not_created(request, exc) for request, exc in failed], single=False)
-    for request, error in failed:
-        print_error(f"request {request!r}: {error}")
-    if failed:
-        raise SystemExit(2)
+    if json_out:
+        print_json(detached.to_json())
+    elif detached.ids:
+        for task_id, log in zip(detached.ids, detached.logs, strict=True):
+            console.print(f"Task [bold]{task_id}[/] is running in the background (pid {detached.pid}).")
+            console.print(f"Logs: {log}")
+        console.print(f"Progress: specrelay status {' '.join(detached.ids)}")
+    for request, exc in detached.failed:
+        print_error(f"request {request!r}: {exc}")
+    if detached.exit_code:
+        raise SystemExit(detached.exit_code)

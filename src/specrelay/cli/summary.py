@@ -2,59 +2,71 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specrelay.cli.common import console
-from specrelay.ledger import TaskStatus
+
+if TYPE_CHECKING:
+    from specrelay.app.views import TaskSummary, Verification
 
 
-def render_summary(s: dict[str, Any], *, brief: bool = False, out: Any = None, message: bool = True) -> None:
+def render_summary(s: TaskSummary, *, brief: bool = False, out: Any = None, message: bool = True) -> None:
     """The end-of-run summary: outcome, rounds, tokens and cost by phase and preset, the counterfactual.
 
     ``brief`` (one task among several): the outcome line, its message and what to do next only.
     ``message=False`` leaves the task's message out (the error that stopped it is printed apart).
     """
-    from specrelay.cli.common import calls_text, money, plural, print_table, task_cost, tokens
+    from specrelay.app.views import TaskStatus
+    from specrelay.cli.common import calls_text, plural, task_cost, tokens
 
     to = out or console
-    colour = {TaskStatus.DONE: "green", TaskStatus.NEEDS_ATTENTION: "yellow"}.get(s["status"], "red")
-    to.print(f"{'' if brief else chr(10)}[bold {colour}]{s['status']}[/] · {s['id']} · "
-             f"{plural(s['rounds'], 'round')} · {calls_text(s)} · "
-             f"{tokens(s['input_tokens'])} in / {tokens(s['output_tokens'])} out tokens · "
-             f"{task_cost(s)}" + (" (*simulated)" if s["simulated"] else ""))
-    if message and s.get("message"):
-        to.print(f"  {s['message']}", markup=False)
-    verification = s.get("verification")
-    if verification and not (brief and verification["state"] == "passed"):
-        to.print(f"  {verification_line(verification)}", markup=False, style=VERIFY_STYLE[verification["state"]])
-    for kept in s.get("leftovers") or []:
+    colour = {TaskStatus.DONE: "green", TaskStatus.NEEDS_ATTENTION: "yellow"}.get(s.status, "red")
+    to.print(f"{'' if brief else chr(10)}[bold {colour}]{s.status}[/] · {s.id} · "
+             f"{plural(s.rounds, 'round')} · {calls_text(s.ok_calls, s.failed_calls)} · "
+             f"{tokens(s.input_tokens)} in / {tokens(s.output_tokens)} out tokens · "
+             f"{task_cost(s.cost_usd, s.unknown_cost_calls, s.simulated)}" + (" (*simulated)" if s.simulated else ""))
+    if message and s.message:
+        to.print(f"  {s.message}", markup=False)
+    verification = s.verification
+    if verification and not (brief and verification.state == "passed"):
+        to.print(f"  {verification_line(verification)}", markup=False, style=VERIFY_STYLE[verification.state])
+    for kept in s.leftovers:
         to.print(f"  Leftovers of an interrupted build step ({', '.join(kept['files'])}) are kept at "
                  f"{kept['ref']}: `git diff {kept['ref']}^ {kept['ref']}`", markup=False)
     # A pause's own line (printed apart when ``message`` is False) already says how to go on.
-    next_steps = message or s["status"] != TaskStatus.PAUSED
+    next_steps = message or s.status is not TaskStatus.PAUSED
     if brief:
         if next_steps:
             _next_steps(s, to)
         return
-    costs = s["costs"]
-    failures = any(r.get("failed_calls") for r in costs["by_phase"])  # a column only when there are some
+    _cost_table(s, to)
+    if next_steps:
+        _next_steps(s, to)
+
+
+def _cost_table(s: TaskSummary, to: Any) -> None:
+    """Tokens and cost by phase and by preset; then the same tokens on one model (the planner's)."""
+    from specrelay.cli.common import money, print_table, tokens
+
+    costs = s.costs
+    failures = any(r.get("failed_calls") for r in costs.by_phase)  # a column only when there are some
     cells = []
-    for label, rows in (("phase", costs["by_phase"]), ("preset", costs["by_preset"])):
+    for label, rows in (("phase", costs.by_phase), ("preset", costs.by_preset)):
         for r in rows:
             failed = [str(r.get("failed_calls") or 0)] if failures else []
             cells.append([f"{label} {r['key']}", str(r.get("ok_calls", r["calls"])), *failed,
                           tokens(r["input_tokens"]), tokens(r["output_tokens"]), money(r["cost_usd"])])
     numbers = ("calls", *(["failed"] if failures else []), "input", "output", "cost")
     print_table(["", *numbers], cells, right=numbers, out=to, boxed=False)
-    one = costs.get("one_model")
-    if one:
-        if one["cost_usd"] is None or s["cost_usd"] is None or s.get("unknown_cost_calls"):
-            to.print(f"  All on {one['preset']}: unknown")
-        else:
-            ratio = f" ({one['cost_usd'] / s['cost_usd']:.1f}× this run)" if s["cost_usd"] else ""
-            to.print(f"  The same tokens all on {one['preset']}: {money(one['cost_usd'])}{ratio}")
-    if next_steps:
-        _next_steps(s, to)
+    one = costs.one_model
+    if one is None:
+        return
+    ratio = one.ratio(s.cost_usd, unknown_calls=s.unknown_cost_calls)
+    if one.cost_usd is None or s.cost_usd is None or s.unknown_cost_calls:
+        to.print(f"  All on {one.preset}: unknown")
+    else:
+        times = f" ({ratio:.1f}× this run)" if ratio is not None else ""
+        to.print(f"  The same tokens all on {one.preset}: {money(one.cost_usd)}{times}")
 
 
 #: How each verification state is shown.
@@ -62,13 +74,13 @@ VERIFY_STYLE = {"passed": "green", "failed": "red", "not_configured": "yellow"}
 VERIFY_MARK = {"passed": "✓", "failed": "✗", "not_configured": "-"}
 
 
-def verification_line(v: dict[str, Any]) -> str:
+def verification_line(v: Verification) -> str:
     """A verification in one line: passed (how many commands), FAILED (each failing command, its exit
     code and log), or that none is configured (and where to configure it)."""
-    commands = v.get("commands") or []
-    if v["state"] == "passed":
+    commands = v.commands
+    if v.state == "passed":
         return f"verification passed ({len(commands)} command{'' if len(commands) == 1 else 's'})"
-    if v["state"] == "not_configured":
+    if v.state == "not_configured":
         return ("no verification configured: nothing was tested. Set [verify] commands in "
                 ".specrelay/config.toml (`specrelay init` detects your tests)")
     failed = [c for c in commands if c["exit_code"] != 0 or c["timed_out"]]
@@ -81,14 +93,16 @@ def command_outcome(c: dict[str, Any]) -> str:
     return f"`{c['command']}` {how} · log {c['log']}"
 
 
-def _next_steps(s: dict[str, Any], to: Any) -> None:
-    """What to do next, from the engine's one rule of what is open (``s["open"]``) and the status."""
-    task = s["id"]
-    if s["status"] == TaskStatus.DONE and not s.get("open"):
-        to.print(f"  Branch {s['branch']} is ready: `specrelay merge {task}`")
-    elif s["status"] in (TaskStatus.PAUSED, TaskStatus.FAILED):
+def _next_steps(s: TaskSummary, to: Any) -> None:
+    """What to do next, from the engine's one rule of what is open (``s.open``) and the status."""
+    from specrelay.app.views import TaskStatus
+
+    task = s.id
+    if s.status is TaskStatus.DONE and not s.open:
+        to.print(f"  Branch {s.branch} is ready: `specrelay merge {task}`")
+    elif s.status in (TaskStatus.PAUSED, TaskStatus.FAILED):
         to.print(f"  Continue with `specrelay resume {task}`")
-    elif s["status"] in (TaskStatus.NEEDS_ATTENTION, TaskStatus.DONE):
-        to.print(f"  Review the work in {s['worktree']}, then give the builder another round "
+    elif s.status in (TaskStatus.NEEDS_ATTENTION, TaskStatus.DONE):
+        to.print(f"  Review the work in {s.worktree}, then give the builder another round "
                  f"(`specrelay resume {task} --rounds 1`), take it as it is (`specrelay merge {task} --force`), "
                  f"or `specrelay discard {task}`")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -11,7 +10,6 @@ from specrelay.cli.common import (
     age,
     console,
     money,
-    open_ledger,
     print_json,
     print_table,
     repo_root,
@@ -23,11 +21,7 @@ from specrelay.cli.root import app
 from specrelay.errors import UserError
 
 if TYPE_CHECKING:
-    from specrelay.ledger import Ledger, TaskStatus
-
-
-def _open(root: Path, *, readonly: bool = False) -> Ledger:
-    return open_ledger(root, readonly=readonly, create=False)  # these commands act on tasks that exist
+    from specrelay.app.views import TaskDetail, TaskStatus, TaskView
 
 
 @app.command("status")
@@ -40,19 +34,14 @@ def status_command(
     json_out: bool = typer.Option(False, "--json", help="Print a list of status objects."),
 ) -> None:
     """Every task (or one), newest first: status, current step, round, age, tokens and cost."""
-    from specrelay.engine import all_status, load_task, status_object
+    from specrelay.app import tasks
 
     wanted = _statuses(status or [])
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit {limit}: give a number of tasks, 1 or more (e.g. --limit 10).")
+    tasks.check_limit(limit)
     root = repo_root()
-    ledger = _open(root, readonly=True)
-    if task_id:
-        rows = [status_object(root, ledger, load_task(root, ledger, task_id))]
-    else:
-        rows = all_status(root, ledger, statuses=wanted, limit=limit)
+    rows = tasks.status(root, task_id, statuses=wanted, limit=limit)
     if json_out:
-        print_json(rows)
+        print_json([r.to_json() for r in rows])
         return
     if not rows:
         if wanted:
@@ -65,46 +54,43 @@ def status_command(
 
 def _statuses(given: list[str]) -> tuple[TaskStatus, ...]:
     """The --status values, each checked: repeated options and comma lists alike."""
-    from specrelay.ledger import TaskStatus
+    from specrelay.app.tasks import check_statuses, known_statuses
 
-    known = ", ".join(TaskStatus)
     names = [name.strip() for item in given for name in item.split(",") if name.strip()]
-    for name in names:
-        if name not in set(TaskStatus):
-            raise UserError(f"--status {name}: no such status; expected one of {known}.")
+    wanted = check_statuses(names)
     if given and not names:
-        raise UserError(f"--status: name a status, one of {known}.")
-    return tuple(TaskStatus(name) for name in dict.fromkeys(names))
+        raise UserError(f"--status: name a status, one of {known_statuses()}.")
+    return wanted
 
 
-def _render_status(rows: list[dict[str, Any]]) -> None:
-    from specrelay.ledger import CLOSED
+def _render_status(rows: list[TaskView]) -> None:
+    from specrelay.app.views import CLOSED
 
     cells = []
     for r in rows:
-        step = r["current_step"] or "-"
-        if not r["worktree_exists"] and r["status"] not in CLOSED:
+        step = r.current_step or "-"
+        if not r.worktree_exists and r.status not in CLOSED:
             step += " (worktree missing)"
-        cells.append([r["id"], r["status"], step, str(r["rounds"]), age(r["age_s"]),
-                      tokens(r["input_tokens"] + r["output_tokens"]), task_cost(r)])
+        cells.append([r.id, r.status, step, str(r.rounds), age(r.age_s), tokens(r.input_tokens + r.output_tokens),
+                      task_cost(r.cost_usd, r.unknown_cost_calls, r.simulated)])
     print_table(["task", "status", "step", "round", "age", "tokens", "cost"], cells,
                 right=("round", "age", "tokens", "cost"))
-    if any(r["simulated"] for r in rows):
+    if any(r.simulated for r in rows):
         console.print("[dim]* simulated: scripted models priced as the real models they stand for[/]")
     for r in rows:
-        if r.get("panel"):
-            console.print(f"{r['id']} review panel: {panel_line(r['panel'])}", markup=False)
+        if r.panel:
+            console.print(f"{r.id} review panel: {panel_line(r.panel)}", markup=False)
     _verification_lines(rows)
 
 
-def _verification_lines(rows: list[dict[str, Any]]) -> None:
+def _verification_lines(rows: list[TaskView]) -> None:
     """A line for each task whose verification did not pass: failed, or none configured."""
     from specrelay.cli.summary import VERIFY_STYLE, verification_line
 
     for r in rows:
-        v = r.get("verification")
-        if v and v["state"] != "passed":
-            console.print(f"{r['id']}: {verification_line(v)}", markup=False, style=VERIFY_STYLE[v["state"]])
+        v = r.verification
+        if v and v.state != "passed":
+            console.print(f"{r.id}: {verification_line(v)}", markup=False, style=VERIFY_STYLE[v.state])
 
 
 def panel_line(panel: list[dict[str, Any]]) -> str:
@@ -126,67 +112,45 @@ def show_command(
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """A task's summary, or one of its artifacts."""
-    from specrelay.config import load_config
-    from specrelay.engine import load_task, task_summary
-    from specrelay.engine.summary import task_diffstat
+    from specrelay.app import tasks
 
     root = repo_root()
-    ledger = _open(root, readonly=True)
-    task = load_task(root, ledger, task_id)
-    if not task.folder.is_dir():
-        raise UserError(f"task {task.id}: its folder {task.folder} is gone; its ledger record remains.")
-    artifacts = sorted(p.name for p in task.folder.iterdir()
-                       if p.is_file() and not p.name.startswith(".") and p.suffix != ".lock")
     if artifact is not None:
-        path = task.folder / artifact
-        if artifact not in artifacts or not path.is_file():
-            raise UserError(f"task {task.id} has no artifact '{artifact}'. It has: {', '.join(artifacts)}.")
         # The file's bytes as they are: a JSON or Markdown artifact piped on must parse as the file does.
-        write_bytes(path.read_bytes())
+        write_bytes(tasks.artifact(root, task_id, artifact))
         return
-    summary = task_summary(root, ledger, load_config(root), task.id)
-    summary["artifacts"] = artifacts
-    summary["calls"] = _calls(ledger, task.id)
-    summary["diffstat"] = task_diffstat(root, task)
+    detail = tasks.show(root, task_id)
     if json_out:
-        print_json(summary)
+        print_json(detail.to_json())
         return
-    _render_show(summary)
+    _render_show(detail)
 
 
-def _calls(ledger: Ledger, task_id: str) -> list[dict[str, Any]]:
-    return [{"step": r.step, "phase": r.phase, "preset": r.preset, "model": r.model, "outcome": r.outcome,
-             "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "cost_usd": r.cost_usd,
-             "latency_s": round(r.latency_s, 3), "max_tokens": r.max_tokens, "capped_by_budget": r.capped_by_budget,
-             "context": r.context()} for r in ledger.calls(task_id)]
-
-
-def _render_show(s: dict[str, Any]) -> None:
+def _render_show(s: TaskDetail) -> None:
     from specrelay.cli.summary import render_summary
 
-    console.print(f"[bold]{s['id']}[/] · {s['title']}")
+    console.print(f"[bold]{s.id}[/] · {s.title}")
     # A discarded (or hand-removed) task's worktree is gone: naming its old path would send the user there.
-    where = s["worktree"] if s.get("worktree_exists", True) else "removed"
-    console.print(f"workflow {s['workflow']} · branch {s['branch']} (from {s['base_sha'][:10]}) · "
-                  f"worktree {where}", markup=False)
-    steps = [[st["title"], st["kind"], ", ".join(st["presets"]), st["status"], str(st["round"])] for st in s["steps"]]
+    where = s.worktree if s.worktree_exists else "removed"
+    console.print(f"workflow {s.workflow} · branch {s.branch} (from {s.base_sha[:10]}) · worktree {where}",
+                  markup=False)
+    steps = [[st.title, st.kind, ", ".join(st.presets), st.status, str(st.round)] for st in s.steps]
     print_table(["step", "kind", "presets", "status", "round"], steps, right=("round",), title="Steps")
     calls = []
-    for c in s["calls"]:
-        ctx = ", ".join(f"{k} {v:,}" for k, v in c["context"].items())
-        out = tokens(c["output_tokens"]) + (f" (cap {c['max_tokens']:,}: budget)" if c["capped_by_budget"] else "")
-        calls.append([c["step"] or c["phase"], c["preset"], c["outcome"], tokens(c["input_tokens"]),
-                      out, money(c["cost_usd"]), ctx])
+    for c in s.call_list:
+        ctx = ", ".join(f"{k} {v:,}" for k, v in c.context.items())
+        out = tokens(c.output_tokens) + (f" (cap {c.max_tokens:,}: budget)" if c.capped_by_budget else "")
+        calls.append([c.step or c.phase, c.preset, c.outcome, tokens(c.input_tokens), out, money(c.cost_usd), ctx])
     print_table(["step", "preset", "outcome", "in", "out", "cost", "context"], calls,
                 right=("in", "out", "cost"), title="Model calls (context tokens by part)")
-    if s.get("panel"):
-        console.print(f"Review panel: {panel_line(s['panel'])}")
-    if s.get("diffstat"):
+    if s.panel:
+        console.print(f"Review panel: {panel_line(s.panel)}")
+    if s.diffstat:
         from specrelay.cli.diff import diffstat_line
 
-        console.print(f"Changes: {diffstat_line(s['diffstat'])} (specrelay diff {s['id']})", markup=False)
+        console.print(f"Changes: {diffstat_line(s.diffstat.to_json())} (specrelay diff {s.id})", markup=False)
     render_summary(s)
-    console.print(f"Artifacts: {', '.join(s['artifacts'])} (specrelay show {s['id']} ARTIFACT)")
+    console.print(f"Artifacts: {', '.join(s.artifacts)} (specrelay show {s.id} ARTIFACT)")
 
 
 @app.command("merge")
@@ -199,10 +163,10 @@ def merge_command(
                                "uncommitted changes and kept leftovers."),
 ) -> None:
     """Merge a task's branch into its base branch, in the worktree that has the base checked out."""
-    from specrelay.engine.finish import merge_task
+    from specrelay.app import tasks
 
     root = repo_root()
-    result = merge_task(root, _open(root), task_id, ff_only=ff_only, delete=delete, force=force)
+    result = tasks.merge(root, task_id, ff_only=ff_only, delete=delete, force=force)
     if result.forced:
         console.print(f"Merging unfinished work (--force): {'; '.join(result.forced)}", markup=False)
     where = "" if result.worktree == root else f" in {result.worktree}"
@@ -219,10 +183,10 @@ def discard_command(
     force: bool = typer.Option(False, "--force", help="Even with uncommitted or unmerged work, or kept leftovers."),
 ) -> None:
     """Remove a task's worktree and branch; refuses to lose work unless --force."""
-    from specrelay.engine.finish import discard_task
+    from specrelay.app import tasks
 
     root = repo_root()
-    result = discard_task(root, _open(root), task_id, force=force)
+    result = tasks.discard(root, task_id, force=force)
     kept = " (it stays merged)" if result.status == "merged" else ""
     console.print(f"Discarded {result.task_id}{kept}: worktree and branch removed; its record stays in "
                   f"{result.folder}.", markup=False)
@@ -235,10 +199,10 @@ def update_command(
     task_id: str = typer.Argument(..., help="The task whose branch to bring up to date."),
 ) -> None:
     """Merge the base branch's new commits into a task's branch, in the task's worktree."""
-    from specrelay.engine.finish import update_task
+    from specrelay.app import tasks
 
     root = repo_root()
-    result = update_task(root, _open(root), task_id)
+    result = tasks.update(root, task_id)
     if result.sha is None:
         console.print(f"{result.branch} already has every commit of {result.base_branch}; its base is now "
                       f"{result.new_base[:10]}.", markup=False)

@@ -5,19 +5,15 @@ Imports only the layers below it (workflow, llm, edits, gitrepo, ledger, config)
 
 from specrelay.engine.batch import Outcome, run_tasks
 from specrelay.engine.runner import Runner
-from specrelay.engine.summary import all_status, status_object, task_summary
 from specrelay.engine.task import Task, all_tasks, create_task, load_task, prepare_workflow
 
 __all__ = [
     "Outcome",
     "Runner",
     "Task",
-    "all_status",
     "all_tasks",
     "create_task",
     "load_task",
     "prepare_workflow",
     "run_tasks",
-    "status_object",
-    "task_summary",
 ]

@@ -1,0 +1,76 @@
+"""One prompt through one preset, outside any task: checked before anything is paid, then sent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specrelay.app.workspace import ledger_of
+from specrelay.config import load_config
+from specrelay.engine import ask as A
+from specrelay.errors import UserError
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """The answer, and what it cost."""
+
+    text: str
+    preset: str
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cost_usd: float | None
+    latency_s: float
+    estimated: bool
+    simulated: bool
+    attempts: int
+    #: The most the call could cost (``--budget``, else ``[budget] ask_usd``); None: no limit.
+    budget_usd: float | None
+    max_tokens: int | None
+    capped_by_budget: bool
+    #: Seconds from sending to the last chunk, as the caller waited (not in the JSON).
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The object ``ask --json`` prints."""
+        return {"text": self.text, "preset": self.preset, "provider": self.provider, "model": self.model,
+                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cache_read_tokens": self.cache_read_tokens, "cost_usd": self.cost_usd,
+                "latency_s": round(self.latency_s, 3), "estimated": self.estimated, "simulated": self.simulated,
+                "attempts": self.attempts, "budget_usd": self.budget_usd, "max_tokens": self.max_tokens,
+                "capped_by_budget": self.capped_by_budget}
+
+
+def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Sequence[Path] = (),
+        budget_usd: float | None = None, on_delta: Callable[[str], None] | None = None) -> AskResult:
+    """Send ``prompt`` (with ``files`` attached) through ``preset`` (default: ``[routes] ask``).
+
+    Refused before the ledger is opened, and before anything is paid: an empty prompt, an attachment
+    that is not a readable text file, a prompt too large for the preset, a missing key, a budget
+    that cannot pay for a short answer. ``on_delta`` hears the answer as it streams.
+    """
+    A.check_prompt(prompt)
+    A.check_budget(budget_usd)
+    config = load_config(root)
+    name = preset or config.routes.ask
+    if not name:
+        raise UserError("no preset given: pass --preset NAME, or set [routes] ask = \"NAME\" in your config.")
+    chosen = config.preset(name)
+    attachments = A.read_attachments(list(files))
+    user = A.build_prompt(prompt, attachments)
+    A.check_window(chosen, user, attachments)
+    limit = budget_usd if budget_usd is not None else config.budget.ask_usd
+    A.check_call(chosen, user, limit)
+    with ledger_of(root) as ledger:  # only now: a refused ask records nothing, and creates no ledger
+        t0 = time.perf_counter()
+        r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta)
+        wall = time.perf_counter() - t0
+    return AskResult(r.text, r.preset, r.provider, r.model, r.usage.input_tokens, r.usage.output_tokens,
+                     r.usage.cache_read_tokens, r.cost_usd, r.latency_s, r.estimated, r.simulated, r.attempts,
+                     limit, r.max_tokens, r.capped_by_budget, wall)

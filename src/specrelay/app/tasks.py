@@ -1,0 +1,143 @@
+"""Tasks once they exist: their status, their detail and artifacts, and what happens to them next
+(merge into the base branch, discard, bring up to date).
+
+The rules of merging and throwing work away live in ``engine/finish.py``; this is where a face asks
+for them, by the repository's root and a task reference (an id, a unique prefix, or ``last``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from specrelay.app.views import (
+    CallView,
+    DiffFile,
+    Diffstat,
+    TaskDetail,
+    TaskStatus,
+    TaskView,
+    all_statuses,
+    task_costs,
+    task_view,
+)
+from specrelay.app.workspace import ledger_of
+from specrelay.config import load_config
+from specrelay.engine import finish, leftovers
+from specrelay.engine.finish import DiscardResult, MergeResult, UpdateResult
+from specrelay.engine.summary import task_diff, task_diffstat
+from specrelay.engine.task import Task, load_task
+from specrelay.errors import UserError
+from specrelay.ledger import Ledger
+
+__all__ = ["DiscardResult", "MergeResult", "UpdateResult", "artifact", "check_limit", "check_statuses",
+           "diff", "diffstat", "discard", "known_statuses", "merge", "show", "status", "task_of", "update"]
+
+
+def known_statuses() -> str:
+    """Every task status, for a message: ``running, paused, ...``."""
+    return ", ".join(TaskStatus)
+
+
+def check_statuses(names: Sequence[str]) -> tuple[TaskStatus, ...]:
+    """The statuses to filter by, each checked, once each, in the order given."""
+    for name in names:
+        if name not in set(TaskStatus):
+            raise UserError(f"--status {name}: no such status; expected one of {known_statuses()}.")
+    return tuple(TaskStatus(name) for name in dict.fromkeys(names))
+
+
+def check_limit(limit: int | None) -> None:
+    """Refuse a limit that lists nothing."""
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit {limit}: give a number of tasks, 1 or more (e.g. --limit 10).")
+
+
+def status(root: Path, task_id: str | None = None, *, statuses: Sequence[str] = (),
+           limit: int | None = None) -> list[TaskView]:
+    """Every task (or the one ``task_id`` names), newest first; only ``statuses``, at most ``limit``."""
+    wanted = check_statuses(statuses)
+    check_limit(limit)
+    with ledger_of(root, readonly=True) as ledger:
+        if task_id:
+            return [task_view(ledger, load_task(root, ledger, task_id))]
+        return all_statuses(root, ledger, statuses=wanted, limit=limit)
+
+
+def task_of(root: Path, task_id: str) -> Task:
+    """The task ``task_id`` names, read without creating anything."""
+    with ledger_of(root, readonly=True) as ledger:
+        return load_task(root, ledger, task_id)
+
+
+def _artifacts(task: Task) -> list[str]:
+    if not task.folder.is_dir():
+        raise UserError(f"task {task.id}: its folder {task.folder} is gone; its ledger record remains.")
+    return sorted(p.name for p in task.folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix != ".lock")
+
+
+def artifact(root: Path, task_id: str, name: str) -> bytes:
+    """The bytes of one of the task's artifacts (``spec.md``, ``review_r1.json``, a verify log...)."""
+    task = task_of(root, task_id)
+    names = _artifacts(task)
+    path = task.folder / name
+    if name not in names or not path.is_file():
+        raise UserError(f"task {task.id} has no artifact '{name}'. It has: {', '.join(names)}.")
+    return path.read_bytes()
+
+
+def show(root: Path, task_id: str) -> TaskDetail:
+    """A task's summary with its artifacts, every model call and its diffstat."""
+    with ledger_of(root, readonly=True) as ledger:
+        task = load_task(root, ledger, task_id)
+        names = _artifacts(task)
+        config = load_config(root)
+        base = task_view(ledger, task)
+        return TaskDetail(**vars(base), costs=task_costs(ledger, config, task.id),
+                          leftovers=[kept.to_json() for kept in leftovers.leftovers_of(root, task.id)],
+                          artifacts=names, call_list=_calls(ledger, task.id), diffstat=diffstat(root, task))
+
+
+def _calls(ledger: Ledger, task_id: str) -> list[CallView]:
+    return [CallView(step=r.step, phase=r.phase, preset=r.preset, model=r.model, outcome=r.outcome,
+                     input_tokens=r.input_tokens, output_tokens=r.output_tokens, cost_usd=r.cost_usd,
+                     latency_s=round(r.latency_s, 3), max_tokens=r.max_tokens, capped_by_budget=r.capped_by_budget,
+                     context=r.context())
+            for r in ledger.calls(task_id)]
+
+
+def diffstat(root: Path, task: Task) -> Diffstat | None:
+    """Files the task changed from its base to its head; None when it has no branch any more."""
+    stat = task_diffstat(root, task)
+    if stat is None:
+        return None
+    return Diffstat(stat["files_changed"], stat["insertions"], stat["deletions"],
+                    [DiffFile(**f) for f in stat["files"]])
+
+
+def diff(root: Path, task: Task) -> str:
+    """The task's unified diff, base commit to head (committed work only); a UserError when it has no branch."""
+    return task_diff(root, task)
+
+
+def merge(root: Path, task_id: str, *, ff_only: bool = False, delete: bool = False,
+          force: bool = False) -> MergeResult:
+    """Merge the task's branch into its base branch, in the worktree that has it checked out.
+
+    A task that is not finished is refused, naming what is open, unless ``force``; a running one always.
+    """
+    with ledger_of(root, create=False) as ledger:
+        return finish.merge_task(root, ledger, task_id, ff_only=ff_only, delete=delete, force=force)
+
+
+def discard(root: Path, task_id: str, *, force: bool = False) -> DiscardResult:
+    """Remove the task's worktree, branch and kept leftovers; refuses to lose work unless ``force``."""
+    with ledger_of(root, create=False) as ledger:
+        return finish.discard_task(root, ledger, task_id, force=force)
+
+
+def update(root: Path, task_id: str) -> UpdateResult:
+    """Merge the base branch's new commits into the task's branch, reopening its checks when new ones came."""
+    with ledger_of(root, create=False) as ledger:
+        return finish.update_task(root, ledger, task_id)

@@ -1,0 +1,233 @@
+"""What a task looks like from outside: the typed objects ``status``, ``show`` and a run's report return.
+
+Each is a frozen dataclass; ``to_json()`` gives the dict the CLI's ``--json`` has always printed (the
+same keys, in the same order), for any face that speaks JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from specrelay.app.counterfactual import Counterfactual, counterfactual
+from specrelay.config import Config
+from specrelay.engine import leftovers
+from specrelay.engine.openwork import open_work
+from specrelay.engine.summary import effective_status, panel_of, spec_has, verification_of
+from specrelay.engine.task import Task, all_tasks, load_task
+from specrelay.ledger import CLOSED, Ledger, StepStatus, TaskStatus
+
+__all__ = ["CLOSED", "CallView", "Costs", "DiffFile", "Diffstat", "StepView", "TaskDetail", "TaskStatus",
+           "TaskSummary", "TaskView", "Totals", "Verification", "all_statuses", "task_costs", "task_summary",
+           "task_view"]
+
+#: A row of the ledger's totals as JSON (``key``, calls, ok_calls, failed_calls, tokens, cost_usd, ...).
+Totals = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One step of a task: its kind, who runs it, where it is, and what it recorded (a verdict, checks)."""
+
+    title: str
+    kind: str
+    presets: list[str]
+    status: StepStatus
+    round: int
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A task's last verification: ``state`` passed / failed / not_configured, and every command run."""
+
+    state: str
+    #: None when nothing was configured.
+    passed: bool | None
+    commands: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task as ``status`` shows it; ``open`` lists what is unfinished (empty: ready to merge)."""
+
+    id: str
+    title: str
+    status: TaskStatus
+    open: list[str]
+    workflow: str
+    branch: str
+    base_branch: str | None
+    base_sha: str
+    worktree: str
+    worktree_exists: bool
+    folder: str
+    current_step: str | None
+    message: str | None
+    steps: list[StepView]
+    rounds: int
+    created_at: str
+    age_s: int
+    cost_usd: float | None
+    simulated: bool
+    #: Every attempt; then apart, the calls that answered and the attempts that failed.
+    calls: int
+    ok_calls: int
+    failed_calls: int
+    unknown_cost_calls: int
+    input_tokens: int
+    output_tokens: int
+    budget_usd: float | None
+    #: The last review panel's reviewers, as ``final_review.json`` records them.
+    panel: list[dict[str, Any]] | None
+    verification: Verification | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The status object of ``status --json``."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Costs:
+    """A task's cost by phase and by preset, and what one model (the planner's preset) would have cost."""
+
+    by_phase: list[Totals]
+    by_preset: list[Totals]
+    one_model: Counterfactual | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"by_phase": self.by_phase, "by_preset": self.by_preset}
+        if self.one_model is not None:
+            out["one_model"] = {"preset": self.one_model.preset, "cost_usd": self.one_model.cost_usd}
+        return out
+
+
+@dataclass(frozen=True)
+class TaskSummary(TaskView):
+    """A task's status with its costs and kept leftovers: the end-of-run summary."""
+
+    costs: Costs = field(default_factory=lambda: Costs([], []))
+    leftovers: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["costs"] = self.costs.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class CallView:
+    """One model call of a task, with how many tokens each part of its context took."""
+
+    step: str | None
+    phase: str
+    preset: str
+    model: str
+    outcome: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    latency_s: float
+    max_tokens: int | None
+    capped_by_budget: bool
+    context: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DiffFile:
+    """A file a task changed: lines added and deleted (None for both when binary)."""
+
+    path: str
+    added: int | None
+    deleted: int | None
+    binary: bool
+
+
+@dataclass(frozen=True)
+class Diffstat:
+    """What a task changed from its base commit to its head."""
+
+    files_changed: int
+    insertions: int
+    deletions: int
+    files: list[DiffFile]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TaskDetail(TaskSummary):
+    """Everything ``show`` tells about a task: its summary, artifacts, every call, and its diffstat."""
+
+    artifacts: list[str] = field(default_factory=list)
+    call_list: list[CallView] = field(default_factory=list)
+    diffstat: Diffstat | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        # ``calls`` is the count in a status object and the list in a task's detail, as it always was.
+        out.pop("call_list")
+        out.pop("diffstat")
+        out["artifacts"] = self.artifacts
+        out["calls"] = [asdict(c) for c in self.call_list]
+        out["diffstat"] = self.diffstat.to_json() if self.diffstat else None
+        return out
+
+
+def task_view(ledger: Ledger, task: Task) -> TaskView:
+    """The status of one task, its lock consulted (a running task nobody runs any more is paused)."""
+    return TaskView(**_status_fields(ledger, task))
+
+
+def _status_fields(ledger: Ledger, task: Task) -> dict[str, Any]:
+    usage = ledger.task_usage(task.id)
+    status = effective_status(task)
+    steps = [StepView(r.title, r.kind, list(r.presets), r.status, r.round, r.detail_data())
+             for r in ledger.steps(task.id)]
+    verification = verification_of([asdict(s) for s in steps])
+    return {
+        "id": task.id, "title": task.title, "status": status, "open": open_work(task, status),
+        "workflow": task.workflow, "branch": task.branch, "base_branch": task.base_branch,
+        "base_sha": task.base_sha, "worktree": str(task.worktree), "worktree_exists": task.worktree.is_dir(),
+        "folder": str(task.folder), "current_step": task.current_step, "message": task.message,
+        "steps": steps, "rounds": task.rounds,
+        "created_at": datetime.fromtimestamp(task.created_at, UTC).isoformat(timespec="seconds"),
+        "age_s": max(0, round(time.time() - task.created_at)),
+        "cost_usd": usage.cost_usd, "simulated": usage.simulated,
+        "calls": usage.calls, "ok_calls": usage.ok_calls, "failed_calls": usage.failed_calls,
+        "unknown_cost_calls": usage.unknown_cost_calls,
+        "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+        "budget_usd": task.budget_usd, "panel": panel_of(task),
+        "verification": Verification(**verification) if verification else None,
+    }
+
+
+def all_statuses(root: Path, ledger: Ledger, *, statuses: tuple[TaskStatus, ...] = (),
+                 limit: int | None = None) -> list[TaskView]:
+    """Every task's status, newest first; only those in ``statuses`` (when given), at most ``limit``."""
+    tasks = sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True)
+    if statuses:
+        tasks = [t for t in tasks if effective_status(t) in statuses]
+    return [task_view(ledger, t) for t in tasks[:limit]]
+
+
+def task_costs(ledger: Ledger, config: Config, task_id: str) -> Costs:
+    """Cost by phase and by preset, and the one-model counterfactual on the planner's preset."""
+    planner = next((r.presets[0] if r.presets else None for r in ledger.steps(task_id)
+                    if spec_has(r.kind, lambda k: k.plans)), None)
+    one = None
+    if planner and planner in config.presets:
+        one = counterfactual(ledger, config.preset(planner), task_id)
+    return Costs([t.as_json() for t in ledger.totals("phase", task_id)],
+                 [t.as_json() for t in ledger.totals("preset", task_id)], one)
+
+
+def task_summary(root: Path, ledger: Ledger, config: Config, task_id: str) -> TaskSummary:
+    """A task's end-of-run summary: its status, costs and kept leftovers."""
+    task = load_task(root, ledger, task_id)
+    return TaskSummary(**_status_fields(ledger, task), costs=task_costs(ledger, config, task.id),
+                       leftovers=[kept.to_json() for kept in leftovers.leftovers_of(root, task.id)])

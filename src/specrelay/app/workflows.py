@@ -1,0 +1,171 @@
+"""The workflows a repository can run (built-in and its own), their steps, and every problem ``run``
+would refuse one for.
+
+Built-in workflows and the project's own (``.specrelay/workflows/NAME.md``, which override a
+built-in of the same name) are listed together. Each is parsed and checked against the configured
+presets by the validation ``run`` applies; a workflow with problems is listed with each
+``file:line`` error rather than stopping the listing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from specrelay.config import Config, load_config
+from specrelay.errors import WorkflowError
+from specrelay.workflow import (
+    DEFAULT_WORKFLOW,
+    Step,
+    WorkflowEntry,
+    builtin_workflows,
+    kinds,
+    list_workflows,
+    load_workflow,
+    problems,
+)
+from specrelay.workflow.parse import did_you_mean
+
+#: Files in ``.specrelay/workflows/`` that document the folder rather than define a workflow.
+NOT_WORKFLOWS = frozenset({"readme"})
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """One step of a workflow: its kind, presets, commands and loop bound."""
+
+    title: str
+    kind: str
+    presets: list[str]
+    run: list[str]
+    max_rounds: int | None
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    """One workflow as ``workflows`` lists it; ``errors`` are its problems (``error`` the first, else None)."""
+
+    name: str
+    source: str
+    path: str
+    default: bool
+    overrides_builtin: bool
+    summary: str = ""
+    steps: list[StepInfo] = field(default_factory=list)
+    error: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkflowText:
+    """One workflow's Markdown, byte for byte, and its problems."""
+
+    name: str
+    source: str
+    path: str
+    data: bytes
+    errors: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "path": self.path,
+                "text": self.data.decode("utf-8", errors="replace"), "errors": self.errors}
+
+    def broken(self) -> WorkflowError | None:
+        """The error ``run`` would refuse this workflow with, or None."""
+        return _cannot_run(self.name, self.errors) if self.errors else None
+
+
+@dataclass(frozen=True)
+class Workflows:
+    """Every workflow of a repository, and the verify commands a verify step without ``run:`` runs."""
+
+    items: list[WorkflowInfo]
+    verify_commands: list[str]
+
+    def broken(self) -> WorkflowError | None:
+        """One error naming the workflows that cannot run and the first problem of each, or None."""
+        return broken_error(self.items)
+
+
+def available(root: Path | None) -> list[WorkflowEntry]:
+    """The workflows of repository ``root`` (built-in only when ``None``), without the folder's README."""
+    import specrelay.engine.steps  # noqa: F401  (registers the step kinds workflows are checked against)
+
+    return [entry for entry in list_workflows(root)
+            if not (entry.source == "project" and entry.name.casefold() in NOT_WORKFLOWS)]
+
+
+def _step_info(step: Step) -> StepInfo:
+    return StepInfo(step.title, step.kind, list(step.presets), list(step.run), step.max_rounds)
+
+
+def runs_configured_commands(kind: str) -> bool:
+    """Whether a step of this kind runs the configured ``[verify] commands`` when it names none."""
+    spec = kinds.spec(kind)
+    return spec is not None and spec.commands
+
+
+def describe(entry: WorkflowEntry, config: Config, builtin_names: set[str]) -> WorkflowInfo:
+    """One workflow, checked by the same validation ``specrelay run`` refuses it by."""
+    import specrelay.engine.steps  # noqa: F401  (registers the step kinds workflows are checked against)
+
+    head = WorkflowInfo(entry.name, entry.source, str(entry.path), default=entry.name == DEFAULT_WORKFLOW,
+                        overrides_builtin=entry.source == "project" and entry.name in builtin_names)
+    try:
+        workflow = load_workflow(entry.path)
+    except WorkflowError as exc:
+        return replace(head, error=str(exc), errors=[str(exc)])
+    errors = [str(exc) for exc in problems(workflow, config.presets, has_config_verify=True)]
+    return replace(head, summary=workflow.summary, steps=[_step_info(s) for s in workflow.steps],
+                   error=errors[0] if errors else None, errors=errors)
+
+
+def workflows(root: Path | None) -> Workflows:
+    """Every workflow of ``root`` (built-in ones only outside a repository), each checked."""
+    config = load_config(root)
+    names = set(builtin_workflows())
+    return Workflows([describe(entry, config, names) for entry in available(root)], list(config.verify.commands))
+
+
+def workflow_text(root: Path | None, name: str) -> WorkflowText:
+    """The Markdown of workflow ``name`` (``NAME`` or ``NAME.md``), to copy into ``.specrelay/workflows/``."""
+    config = load_config(root)
+    entries = {entry.name: entry for entry in available(root)}
+    name = name.removesuffix(".md")
+    entry = entries.get(name)
+    if entry is None:
+        listed = ", ".join(f"{e.name} (project)" if e.source == "project" else e.name
+                           for e in entries.values()) or "(none)"
+        hint = did_you_mean(name, list(entries))
+        raise WorkflowError(f"unknown workflow '{name}'; available: {listed}.{hint} "
+                            "`specrelay workflows` lists them with their steps.")
+    try:
+        data = entry.path.read_bytes()
+    except OSError as exc:
+        raise WorkflowError(f"{entry.path}: cannot read workflow: {exc.strerror or exc}") from exc
+    info = describe(entry, config, set(builtin_workflows()))
+    return WorkflowText(entry.name, entry.source, str(entry.path), data, info.errors)
+
+
+def broken_error(items: list[WorkflowInfo]) -> WorkflowError | None:
+    """One line naming the workflows that cannot run and the first problem of each, or None."""
+    broken = [w for w in items if w.errors]
+    if not broken:
+        return None
+    if len(broken) == 1:
+        return _cannot_run(broken[0].name, broken[0].errors)
+    return WorkflowError(f"{len(broken)} workflows cannot run: "
+                         + "; ".join(f"{w.name}: {_first_problem(w.errors)}" for w in broken))
+
+
+def _cannot_run(name: str, errors: list[str]) -> WorkflowError:
+    return WorkflowError(f"workflow '{name}' cannot run: {_first_problem(errors)}")
+
+
+def _first_problem(errors: list[str]) -> str:
+    more = len(errors) - 1
+    return errors[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
