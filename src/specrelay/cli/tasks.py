@@ -184,10 +184,11 @@ def discard_command(
 ) -> None:
     """Remove a task's worktree and branch; refuses to lose work unless --force."""
     from specrelay.app import tasks
+    from specrelay.app.views import TaskStatus
 
     root = repo_root()
     result = tasks.discard(root, task_id, force=force)
-    kept = " (it stays merged)" if result.status == "merged" else ""
+    kept = " (it stays merged)" if result.status is TaskStatus.MERGED else ""
     console.print(f"Discarded {result.task_id}{kept}: worktree and branch removed; its record stays in "
                   f"{result.folder}.", markup=False)
     if result.removed_refs:
