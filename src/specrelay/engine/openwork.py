@@ -30,11 +30,14 @@ def open_work(task: Task, status: TaskStatus) -> list[str]:
     """What is unfinished in a task, one phrase each; empty when it can be merged as it is."""
     items: list[str] = []
     message = task.message or ""
+    failing = failing_checks(task)
     if status not in MERGEABLE:
         where = f" at step '{task.current_step}'" if task.current_step else ""
         why = f": {_one_line(message)}" if message else ""
+        if failing and message.startswith(FAILED_VERIFICATION):
+            # The checks in full rather than the clipped message: their log paths are what the user opens.
+            why = f": {FAILED_VERIFICATION}: {'; '.join(failing)}"
         items.append(f"it is {status}{where}{why}")
-    failing = failing_checks(task)
     if failing and not (status not in MERGEABLE and message.startswith(FAILED_VERIFICATION)):
         items.append(f"its last verification failed ({'; '.join(failing)})")
     return items
