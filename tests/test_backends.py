@@ -19,7 +19,7 @@ from conftest import assert_clean_error, make_repo, run_cli, scripted, write_use
 
 from specrelay import registry
 from specrelay.config import Preset, load_config
-from specrelay.errors import ConfigError, FailureKind, ProviderError
+from specrelay.errors import ConfigError, FailureKind, PresetError, ProviderError
 from specrelay.ledger import Ledger
 from specrelay.llm import AttemptFailed, Backend, Client, Message, Reply, Request, Tool
 from specrelay.llm.backend import OnDelta
@@ -153,7 +153,7 @@ def test_a_backend_that_keeps_failing_falls_back(tmp_path: Path, flaky: type[Fla
 def test_tools_are_refused_by_a_backend_that_does_not_call_them(tmp_path: Path) -> None:
     client = _client(tmp_path, scripted("s", ["x"]))
     request = Request.of("sys", "q", tools=(Tool("read", "read a file", {"type": "object"}),))
-    with pytest.raises(NotImplementedError, match="ScriptedBackend does not call tools"):
+    with pytest.raises(PresetError, match="preset 's' \\(scripted\\) cannot call tools"):
         asyncio.run(client.send("s", request, phase="t"))
 
 

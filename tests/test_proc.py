@@ -91,3 +91,11 @@ def test_an_argument_list_runs_without_a_shell_and_is_fed_stdin(tmp_path: Path) 
 def test_a_missing_executable_is_not_runnable(tmp_path: Path) -> None:
     with pytest.raises(CommandNotRunnable, match="not found"):
         asyncio.run(proc.run(["no-such-program-xyz"], cwd=tmp_path, log=tmp_path / "m.log", env=os.environ))
+
+
+def test_a_log_that_cannot_be_written_starts_no_command(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where the log's folder would be\n")
+    with pytest.raises(OSError):
+        asyncio.run(proc.run("touch ran", cwd=tmp_path, log=tmp_path / "blocker" / "v.log", env=os.environ))
+    time.sleep(0.2)
+    assert not (tmp_path / "ran").exists()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
 from taskkit import ADD_SUB, SPEC, project, review
 
@@ -94,3 +95,14 @@ def test_a_registered_kind_can_finish_the_task_and_later_steps_do_not_run(tmp_pa
     assert task["message"] == "A person reads the spec before anything is built."
     assert [s["status"] for s in task["steps"]] == ["done", "done", "pending"]
     assert task["steps"][1]["detail"] == {"halted": True}
+
+
+def test_a_kind_may_end_its_task_only_as_needing_attention() -> None:
+    # done is the runner's to decide (after the last step, with the checks passing); the rest are not a step's.
+    from specrelay.engine.steps import Finish
+    from specrelay.ledger import TaskStatus
+
+    assert Finish(TaskStatus.NEEDS_ATTENTION, "stop here").status is TaskStatus.NEEDS_ATTENTION
+    for status in (TaskStatus.DONE, TaskStatus.RUNNING, TaskStatus.MERGED):
+        with pytest.raises(ValueError, match="only as needs_attention"):
+            Finish(status, "no")

@@ -68,15 +68,18 @@ async def run(command: str | Sequence[str], *, cwd: Path, log: Path, env: Mappin
     An executable that does not exist (a sequence command) raises :class:`CommandNotRunnable`.
     """
     t0 = time.perf_counter()
-    proc = await _start(command, cwd, env, stdin is not None)
     tail = _Tail()
     log.parent.mkdir(parents=True, exist_ok=True)
+    # The log is opened before the command starts: a log that cannot be written must not leave a
+    # command running in a session of its own that nothing would ever stop.
     with log.open("w", encoding="utf-8") as out:
+        out.write(header)
+
         def write(chunk: str) -> None:
             out.write(chunk)
             tail.add(chunk)
 
-        out.write(header)
+        proc = await _start(command, cwd, env, stdin is not None)
         timed_out = await _follow(proc, stdin, timeout_s, write)
         if timed_out:
             note = f"\n[specrelay] timed out after {timeout_s:g} s and was stopped\n"

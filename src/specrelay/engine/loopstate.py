@@ -10,9 +10,6 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-#: What the next build step fixes: a review's findings, or a failing verification's output.
-FIXES = ("findings", "verify")
-
 
 @dataclass(frozen=True)
 class LoopState:

@@ -58,10 +58,6 @@ class TaskRow:
                    rounds=row["rounds"], current_step=row["current_step"], message=row["message"],
                    created_at=row["created_at"], updated_at=row["updated_at"], state=row["state"])
 
-    def loop_state(self) -> dict[str, Any]:
-        """The loop state, parsed; empty before the first step recorded one."""
-        return dict(json.loads(self.state)) if self.state else {}
-
 
 @dataclass(frozen=True)
 class StepRow:

@@ -72,13 +72,6 @@ class Request:
         """Every message's text, joined: what an estimate of the input counts."""
         return "".join(m.content for m in self.messages)
 
-    def with_user_note(self, note: str) -> Request:
-        """This request with ``note`` appended to its last user message (a repair request)."""
-        last = max(i for i, m in enumerate(self.messages) if m.role == "user")
-        messages = list(self.messages)
-        messages[last] = Message("user", messages[last].content + note)
-        return Request(tuple(messages), self.tools, self.output_schema, self.cwd)
-
 
 @dataclass(frozen=True)
 class Reply:

@@ -35,10 +35,19 @@ class Reopen:
 
 @dataclass(frozen=True)
 class Finish:
-    """End the task here with ``status`` (e.g. needs_attention) and ``message``."""
+    """End the task here with ``status`` and ``message``.
+
+    Only needs_attention: a task is done when its last step has run and its checks pass (the runner
+    decides that), and the other statuses belong to the runner (running, paused, failed) or to the
+    user (merged, discarded). A kind that could finish a task as done would skip those checks.
+    """
 
     status: TaskStatus
     message: str
+
+    def __post_init__(self) -> None:
+        if self.status is not TaskStatus.NEEDS_ATTENTION:
+            raise ValueError(f"a step may end its task only as needs_attention, not {self.status}")
 
 
 Transition = Advance | Reopen | Finish

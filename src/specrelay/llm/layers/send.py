@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from specrelay.errors import PresetError
 from specrelay.llm.backend import AttemptFailed, Backend, RunContext, backend_class
 from specrelay.llm.layers.base import Attempted, Call, Run
 
@@ -21,7 +22,9 @@ class Send:
             self.backends[cls] = cls(RunContext(self.run.run_id, self.run.ledger, self.run.models))
         backend = self.backends[cls]
         if call.request.tools and not backend.calls_tools:
-            raise NotImplementedError(f"{cls.__name__} does not call tools")
+            preset = call.tried
+            raise PresetError(f"preset '{preset.name}' ({preset.provider}) cannot call tools, which this step "
+                              "needs; give the step a preset whose backend calls tools")
         return backend
 
     async def __call__(self, call: Call) -> Attempted:
