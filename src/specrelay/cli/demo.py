@@ -18,6 +18,7 @@ def demo_command(
 ) -> None:
     """Run plan → build → verify → review → fix → approve on a sample repo with scripted models."""
     from specrelay.app.demo import start_demo
+    from specrelay.app.run import run_starts
     from specrelay.cli.run import run_and_report
 
     demo = start_demo(dir)
@@ -27,7 +28,8 @@ def demo_command(
         console.print(f"Request: {request}\n", markup=False)
     # The run path every `specrelay run` takes: the same progress, summary, exit code, and run.log.
     try:
-        run_and_report(root, demo.config, [task.id], json_out, labels=[request], jobs=1,
+        run_and_report(root, lambda sinks: run_starts(root, demo.config, [task.id], labels=[request], jobs=1,
+                                                      sink_for=sinks), json_out, several=False,
                        header=f"workflow {demo.workflow}")
     finally:
         if not json_out:

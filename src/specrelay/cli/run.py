@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +16,7 @@ from specrelay.cli.summary import render_summary
 from specrelay.errors import SpecRelayError, UserError
 
 if TYPE_CHECKING:
-    from specrelay.app.run import Detached, RunReport, TaskOutcome
-    from specrelay.app.views import TaskSummary
+    from specrelay.app.run import Detached, RunReport, SinkFor, TaskOutcome
 
 JOBS_HELP = "At most this many tasks run at once; the others wait their turn."
 PROGRESS_HELP = ("How to show progress: text (default; none with --json), json (one JSON object a line on "
@@ -53,8 +52,8 @@ def run_command(
     if detach:
         _detach(run.detach(plan, jobs=jobs), json_out)
         return
-    run_and_report(plan.root, plan.config, [plan.start(r) for r in plan.requests], json_out, labels=plan.requests,
-                   jobs=jobs, header=f"workflow {plan.workflow.name}", progress=progress)
+    run_and_report(plan.root, lambda sinks: run.run(plan, jobs=jobs, sink_for=sinks), json_out,
+                   several=len(plan.requests) > 1, header=f"workflow {plan.workflow.name}", progress=progress)
 
 
 @app.command("resume")
@@ -83,16 +82,15 @@ def resume_command(
             console.print(f"Task {summary.id} has already finished; nothing to resume.", markup=False)
             render_summary(summary, brief=several)
     if not plan.pending:
-        report = run.RunReport([], finished)
+        report = run.resume(plan, also=finished)
         if json_out:
             print_json(report.to_json())
         raise SystemExit(report.exit_code)
     if not json_out and not logs:
         for task in plan.pending:
             console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
-    ids = [t.id for t in plan.pending]
-    run_and_report(plan.root, plan.config, ids, json_out, budget=budget, labels=ids, logs=logs, jobs=jobs,
-                   progress=progress, also=finished)
+    run_and_report(plan.root, lambda sinks: run.resume(plan, jobs=jobs, sink_for=sinks, also=finished), json_out,
+                   several=several, logs=logs, progress=progress)
 
 
 def _check_progress(progress: str | None) -> None:
@@ -130,25 +128,21 @@ def _read_request_file(path: Path) -> str:
     return read_request(path)
 
 
-def run_and_report(root: Path, config: Any, starts: list[Any], json_out: bool, *, labels: list[str],
-                   jobs: int, budget: float | None = None, header: str | None = None, logs: bool = False,
-                   also: list[TaskSummary] | None = None, progress: str | None = None) -> None:
-    """Run the tasks (side by side when several), then report each: its summary, its error, the exit code.
+def run_and_report(root: Path, go: Callable[[SinkFor], RunReport], json_out: bool, *, several: bool,
+                   header: str | None = None, logs: bool = False, progress: str | None = None) -> None:
+    """Run tasks through the application layer (``go``: an ``app.run`` call given each task's sink),
+    then report each: its summary, its error, the exit code.
 
-    ``also`` are the summaries of tasks named but already finished (resume), reported with the rest.
-    With ``logs``, each task's progress, summary and error go to its own run.log. ``progress`` is
-    the ``--progress`` mode (text, or none with ``--json``, by default).
+    ``several`` labels each task's lines. With ``logs``, each task's progress, summary and error go
+    to its own run.log. ``progress`` is the ``--progress`` mode (text, or none with ``--json``, by default).
     """
-    from specrelay.app.run import run_starts
     from specrelay.cli.progress import pulse
 
-    several = len(starts) > 1 or bool(also)
     mode = "text" if logs else (progress or ("none" if json_out else "text"))
     outs: dict[str, Any] = {}
     try:
         with pulse() as beating:
-            report = run_starts(root, config, starts, labels=labels, jobs=jobs, budget_usd=budget, also=also or [],
-                                sink_for=_sinks(outs, beating, mode=mode, logs=logs, header=header, several=several))
+            report = go(_sinks(outs, beating, mode=mode, logs=logs, header=header, several=several))
     finally:
         for out in outs.values():
             if out is not console:
