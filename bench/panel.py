@@ -40,8 +40,8 @@ def main() -> int:
         (home / "config.toml").write_text("\n".join(lines))
         from specrelay.config import load_config
         from specrelay.engine.context import Context
+        from specrelay.engine.review.in_task import review_system
         from specrelay.engine.review.panel import PanelRequest, run_panel
-        from specrelay.engine.review.step import review_system
         from specrelay.ledger import Ledger
         from specrelay.llm import Client
 

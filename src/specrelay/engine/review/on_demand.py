@@ -18,8 +18,8 @@ import specrelay.engine.context as C
 from specrelay import gitrepo, paths
 from specrelay.config import Config
 from specrelay.engine.events import EventSink
+from specrelay.engine.review.in_task import DIFF_TOKENS, review_system
 from specrelay.engine.review.panel import PanelOutcome, PanelRequest, run_panel
-from specrelay.engine.review.step import DIFF_TOKENS, review_system
 from specrelay.engine.task import LAST, check_preset_keys, matching_task_ids
 from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text, read_user_text

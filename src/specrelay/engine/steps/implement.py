@@ -13,7 +13,7 @@ import specrelay.engine.context as C
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
 from specrelay.engine.events import Note
-from specrelay.engine.review.step import FIX_FINDINGS
+from specrelay.engine.review.in_task import FIX_FINDINGS
 from specrelay.engine.steps.kind import Outcome
 from specrelay.engine.steps.run import StepRun, prompt
 from specrelay.engine.steps.verify import failing_output as failing_verification

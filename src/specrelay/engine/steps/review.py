@@ -1,4 +1,4 @@
-"""Review: the step kind whose reviewers judge the diff (:mod:`specrelay.engine.review.step` does the
+"""Review: the step kind whose reviewers judge the diff (:mod:`specrelay.engine.review.in_task` does the
 reviewing); changes requested send the findings back to the last build step, in a new round, up to
 the step's ``max-rounds:``.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from specrelay.engine.events import Note
-from specrelay.engine.review.step import FIX_FINDINGS, run_review
+from specrelay.engine.review.in_task import FIX_FINDINGS, run_review
 from specrelay.engine.review.verdict import counted
 from specrelay.engine.steps.kind import Finish, Outcome, Reopen
 from specrelay.engine.steps.run import StepRun
