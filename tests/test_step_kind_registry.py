@@ -35,11 +35,23 @@ Review it.
 """
 
 
+def _install_kinds(site: Path) -> None:
+    """The test kinds as a plugin package declares them (pip writes this metadata): two entry points."""
+    info = site / "specrelay_note_kinds-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: specrelay-note-kinds\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[specrelay.step_kinds]\nnote = note_kind\nhalt = halt_kind\n")
+
+
 def _cli_with_note(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The specrelay CLI in a fresh process that registered the test's kind first."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(KINDS), os.environ.get("PYTHONPATH", "")])}
+    """The specrelay CLI in a fresh process, in an environment where the kinds' plugin is installed."""
+    site = cwd.parent / "site"
+    if not site.exists():
+        _install_kinds(site)
+    path = os.pathsep.join([str(site), str(KINDS), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "PYTHONPATH": path}
     env.pop("PYTEST_CURRENT_TEST", None)
-    return subprocess.run([sys.executable, str(KINDS / "specrelay_with_note.py"), *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "specrelay", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -106,3 +118,15 @@ def test_a_kind_may_end_its_task_only_as_needing_attention() -> None:
     for status in (TaskStatus.DONE, TaskStatus.RUNNING, TaskStatus.MERGED):
         with pytest.raises(ValueError, match="only as needs_attention"):
             Finish(status, "no")
+
+
+def test_a_plugin_that_fails_to_load_is_one_line_naming_it(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    site = tmp_path / "site"
+    _install_kinds(site)
+    (site / "specrelay_note_kinds-1.0.dist-info" / "entry_points.txt").write_text(
+        "[specrelay.step_kinds]\nbroken = no_such_kind_module\n")
+    proc = _cli_with_note("workflows", cwd=repo)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "step kind plugin 'broken' (no_such_kind_module) failed to load" in proc.stderr
+    assert "Fix or uninstall" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -1,13 +1,18 @@
-"""The one door for step kinds: :func:`register`, the built-in kinds through it as any other."""
+"""The one door for step kinds: :func:`register`, the built-in kinds through it as any other.
+
+A plugin package adds a kind with an entry point in the ``specrelay.step_kinds`` group naming its
+module (whose import calls :func:`register`) or a function that registers it.
+"""
 
 from __future__ import annotations
 
 from specrelay.engine.steps.kind import StepKind
-from specrelay.errors import StepFailed
+from specrelay.errors import ConfigError, StepFailed
 from specrelay.workflow import kinds
 from specrelay.workflow.kinds import KindSpec
 
 _KINDS: dict[str, StepKind] = {}
+ENTRY_POINT_GROUP = "specrelay.step_kinds"
 
 
 def register(kind: StepKind) -> StepKind:
@@ -34,3 +39,17 @@ def kind_of(name: str, step: str = "") -> StepKind:
 def spec_of(name: str) -> KindSpec | None:
     """The spec of kind ``name`` (as a ledger row records it), or None when it is not registered."""
     return kinds.spec(name)
+
+
+def load_plugins() -> None:
+    """Register the kinds that installed packages declare in :data:`ENTRY_POINT_GROUP`."""
+    from importlib.metadata import entry_points  # here: only what runs or checks workflows pays for it
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            target = point.load()
+            if callable(target):
+                target()
+        except Exception as exc:  # a broken plugin is the user's to fix or remove, not an internal error
+            raise ConfigError(f"the step kind plugin '{point.name}' ({point.value}) failed to load: {exc}. "
+                              "Fix or uninstall the package that provides it.") from exc
