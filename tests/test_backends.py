@@ -199,3 +199,12 @@ def test_a_conversation_reaches_a_pydantic_ai_model_turn_by_turn(tmp_path: Path,
     assert asyncio.run(client.send("gpt-reviewer", request, phase="t")).text == "fine"
     assert seen == [[("ModelRequest.SystemPromptPart", "be brief"), ("ModelRequest.UserPromptPart", "hi"),
                      ("ModelResponse.TextPart", "hello"), ("ModelRequest.UserPromptPart", "again")]]
+
+
+def test_a_backend_plugin_that_fails_to_load_is_one_line_naming_it(tmp_path: Path) -> None:
+    env = _install_plugin(tmp_path / "site")
+    (tmp_path / "site" / "specrelay_echo-1.0.dist-info" / "entry_points.txt").write_text(
+        "[specrelay.backends]\nbroken = no_such_backend_module\n", encoding="utf-8")
+    repo = make_repo(tmp_path / "repo")
+    proc = run_cli("presets", cwd=repo, env=env, subprocess=True)
+    assert_clean_error(proc, "backend plugin 'broken' (no_such_backend_module) failed to load", "Fix or uninstall")

@@ -11,8 +11,8 @@ The built-in backends register through the same door as a plugin's: their module
 ``specrelay.backends`` entry-point group, whose entries name a module (imported, registering as it
 goes) or a callable (called once with no argument).
 
-This module sits beside ``config`` at the bottom of the layers and imports nothing of specrelay (it
-only names the built-in modules), so that ``config`` can ask it and ``llm`` can fill it. That is why
+This module sits beside ``config`` at the bottom of the layers and imports nothing of specrelay but
+``errors`` (it only names the built-in modules), so that ``config`` can ask it and ``llm`` can fill it. That is why
 it types a preset type and a backend as ``type[Any]``: they are a :class:`specrelay.config.Preset`
 subclass and a :class:`specrelay.llm.Backend` subclass, which ``config`` and ``llm`` read them as.
 """
@@ -109,7 +109,13 @@ def _load() -> None:
         for module in BUILTIN:
             importlib.import_module(module)
         for point in entry_points(group=ENTRY_POINT_GROUP):
-            target: Any = point.load()
-            if callable(target):
-                target()
+            try:
+                target: Any = point.load()
+                if callable(target):
+                    target()
+            except Exception as exc:  # a broken plugin is the user's to fix or remove, not an internal error
+                from specrelay.errors import ConfigError
+
+                raise ConfigError(f"the backend plugin '{point.name}' ({point.value}) failed to load: {exc}. "
+                                  "Fix or uninstall the package that provides it.") from exc
         _loaded = True
