@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -19,10 +20,15 @@ VOCABULARY = [
     "        return 'it'", "\tz = 3", "    ...",
 ]
 
-# SPECRELAY_PROPERTY_EXAMPLES raises the count for a longer hunt than CI affords.
+# SPECRELAY_PROPERTY_EXAMPLES raises the count for a longer hunt than CI affords, with fresh random
+# examples each time; without it the examples are the same on every run (derandomized), so that a
+# suite run passes or fails on the code, not on the draw. Known failures found by a hunt are pinned
+# below as examples of their own.
+HUNT = "SPECRELAY_PROPERTY_EXAMPLES" in os.environ
 settings.register_profile(
     "edits",
     max_examples=int(os.environ.get("SPECRELAY_PROPERTY_EXAMPLES", "300")),
+    derandomize=not HUNT,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -317,3 +323,18 @@ def test_a_drifted_edit_among_whitespace_only_lines_applies_as_intended_or_is_re
     except EditError:
         return
     assert out == file_of(edit.lines[: edit.start] + edit.replace + edit.lines[edit.stop:], newline, True)
+
+
+@pytest.mark.xfail(strict=True, reason="known applier bug: a SEARCH that drops a whitespace-only line next to an "
+                   "empty one keeps the file's bytes for the wrong blank line instead of refusing")
+def test_a_dropped_space_only_line_beside_an_empty_one_is_applied_as_intended_or_refused() -> None:
+    # Found by the property above (drop_inner_line): the file's lines 6-7 are '    ' and '', SEARCH
+    # leaves out the first, REPLACE swaps the two. Wanted: REPLACE as written, or a refusal.
+    lines = ["def f(x):"] * 5 + ["    ", "", "def f(x):"]
+    search = ["def f(x):"] * 5 + ["", "def f(x):"]
+    replace = ["def f(x):", "", "    ", "def f(x):"]
+    try:
+        out = apply_edit(text_of(lines), text_of(search), text_of(replace))
+    except EditError:
+        return
+    assert out == text_of(replace)
