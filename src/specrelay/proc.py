@@ -79,7 +79,7 @@ async def run(command: str | Sequence[str], *, cwd: Path, log: Path, env: Mappin
             out.write(chunk)
             tail.add(chunk)
 
-        proc = await _start(command, cwd, env, stdin is not None)
+        proc = await _started(command, cwd, env, stdin is not None)
         timed_out = await _follow(proc, stdin, timeout_s, write)
         if timed_out:
             note = f"\n[specrelay] timed out after {timeout_s:g} s and was stopped\n"
@@ -87,6 +87,21 @@ async def run(command: str | Sequence[str], *, cwd: Path, log: Path, env: Mappin
             tail.add(note)
     await proc.wait()
     return Finished(None if timed_out else proc.returncode, timed_out, time.perf_counter() - t0, tail.text, log)
+
+
+async def _started(command: str | Sequence[str], cwd: Path, env: Mapping[str, str],
+                   feed: bool) -> asyncio.subprocess.Process:
+    """The command started; a cancellation that comes while it starts (the process exists, but
+    asyncio has not handed it over yet) waits for it, kills its group and goes on as a cancellation."""
+    starting = asyncio.ensure_future(_start(command, cwd, env, feed))
+    try:
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            started = await starting
+            kill_group(started.pid)
+            await asyncio.wait_for(started.wait(), _REAP_S)
+        raise
 
 
 async def _start(command: str | Sequence[str], cwd: Path, env: Mapping[str, str],
