@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import specrelay.engine.steps  # noqa: F401  (registers the step kinds the demo's workflow is read with)
 from specrelay.app.workspace import ledger_of
 from specrelay.config import Config, load_config
 from specrelay.engine.demo import prepare_demo

@@ -160,6 +160,9 @@ def _task_worktree_name(root: Path, here: Path) -> str | None:
 def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
     """Find, parse and validate a workflow, and check that the presets it uses are ready to run.
 
+    The step kinds must be registered first (importing :mod:`specrelay.engine.steps` does it; the
+    application layer's modules that read workflows import it).
+
     The validation is :func:`~specrelay.workflow.validate`'s, the same ``specrelay workflows`` shows.
     A verify step with no ``run:`` is valid even when ``[verify] commands`` is empty: it then records
     "no verification configured" (never a pass) with a note saying how to configure it, so a new
