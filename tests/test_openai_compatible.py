@@ -84,3 +84,26 @@ def test_ask_unreachable_is_one_clean_line() -> None:
     write_user_config(RETRY + local("gone", f"http://127.0.0.1:{_closed_port()}/v1"))
     proc = run_cli("ask", "hi", "--preset", "gone")
     assert_clean_error(proc, "preset gone", "connection")
+
+
+def _sent_cap(tmp_path: Path, extra: str) -> dict[str, object]:
+    with fake_openai() as server:
+        write_user_config(RETRY + local("loc", base_url(server, "ok"), "max_tokens = 16\n" + extra))
+        Client(load_config(None), Ledger(tmp_path / "l.db")).call_sync("loc", "sys", "hello", phase="ask")
+        body = server.bodies[-1]
+    return {k: body[k] for k in ("max_tokens", "max_completion_tokens") if k in body}
+
+
+def test_the_output_cap_is_sent_as_max_tokens(tmp_path: Path) -> None:
+    # llama.cpp, vLLM and Ollama ignore max_completion_tokens: the cap must go in max_tokens.
+    assert _sent_cap(tmp_path, "") == {"max_tokens": 16}
+
+
+def test_a_preset_may_send_the_cap_as_max_completion_tokens(tmp_path: Path) -> None:
+    assert _sent_cap(tmp_path, 'max_tokens_field = "max_completion_tokens"') == {"max_completion_tokens": 16}
+
+
+def test_a_bad_max_tokens_field_is_a_config_error(tmp_path: Path) -> None:
+    write_user_config(local("loc", "http://127.0.0.1:9/v1", 'max_tokens_field = "max_output"'))
+    proc = run_cli("ask", "--preset", "loc", "hi")
+    assert_clean_error(proc, "max_tokens_field")

@@ -54,15 +54,33 @@ class AnthropicPreset(ApiPreset):
         return AnthropicModel(self.model, provider=AnthropicProvider(api_key=api_key, base_url=self.base_url))
 
 
-class OpenAIPreset(ApiPreset):
+class _ChatPreset(ApiPreset):
+    """A preset served through OpenAI's chat completions API (OpenAI itself, or a server speaking it)."""
+
+    #: The request field the output cap is sent in: OpenAI honours ``max_completion_tokens``, most
+    #: OpenAI-compatible servers (llama.cpp, vLLM, Ollama, OpenRouter) only ``max_tokens``.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+    #: The field used when the preset names none.
+    default_max_tokens_field: ClassVar[str] = "max_completion_tokens"
+
+    def chat_model(self, api_key: str | None) -> Any:
+        """pydantic-ai's chat model for this preset, sending the cap in the field the server honours."""
+        from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.profiles.openai import OpenAIModelProfile
+        from pydantic_ai.providers.openai import OpenAIProvider
+
+        field = self.max_tokens_field or self.default_max_tokens_field
+        profile = OpenAIModelProfile(openai_chat_supports_max_completion_tokens=field == "max_completion_tokens")
+        return OpenAIChatModel(self.model, provider=OpenAIProvider(base_url=self.base_url, api_key=api_key),
+                               profile=profile)
+
+
+class OpenAIPreset(_ChatPreset):
     provider: Literal["openai"]
     default_key_envs: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
 
     def wire_model(self, api_key: str | None) -> Any:
-        from pydantic_ai.models.openai import OpenAIChatModel
-        from pydantic_ai.providers.openai import OpenAIProvider
-
-        return OpenAIChatModel(self.model, provider=OpenAIProvider(base_url=self.base_url, api_key=api_key))
+        return self.chat_model(api_key)
 
 
 class GooglePreset(ApiPreset):
@@ -76,10 +94,11 @@ class GooglePreset(ApiPreset):
         return GoogleModel(self.model, provider=GoogleProvider(api_key=api_key, base_url=self.base_url))
 
 
-class OpenAICompatiblePreset(ApiPreset):
+class OpenAICompatiblePreset(_ChatPreset):
     """Any server speaking OpenAI's chat API (Ollama, vLLM, llama.cpp server, OpenRouter)."""
 
     provider: Literal["openai-compatible"]
+    default_max_tokens_field: ClassVar[str] = "max_tokens"
 
     @property
     def concurrency_key(self) -> str:
@@ -89,12 +108,8 @@ class OpenAICompatiblePreset(ApiPreset):
         return self.model, None  # whoever serves it, the model's own price, if the table knows it
 
     def wire_model(self, api_key: str | None) -> Any:
-        from pydantic_ai.models.openai import OpenAIChatModel
-        from pydantic_ai.providers.openai import OpenAIProvider
-
         # Local servers (Ollama, llama.cpp) accept any key; the SDK insists on one being set.
-        provider = OpenAIProvider(base_url=self.base_url, api_key=api_key or "not-needed")
-        return OpenAIChatModel(self.model, provider=provider)
+        return self.chat_model(api_key or "not-needed")
 
     def check(self) -> None:
         if not self.base_url:

@@ -36,6 +36,8 @@ class CallResult:
     #: The output cap the call was sent with (None: the provider's default), and whether a budget lowered it.
     max_tokens: int | None = None
     capped_by_budget: bool = False
+    #: True when the reply stopped at the output cap (``max_tokens``), not because the model was done.
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -87,4 +87,4 @@ class Record:
                           cost_usd=attempted.cost_usd, latency_s=attempted.latency_s, preset=row.preset,
                           provider=row.provider, model=row.model, estimated=row.estimated,
                           simulated=row.simulated, attempts=call.attempt, max_tokens=row.max_tokens,
-                          capped_by_budget=row.capped_by_budget)
+                          capped_by_budget=row.capped_by_budget, truncated=attempted.reply.truncated)
