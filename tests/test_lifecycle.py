@@ -415,3 +415,27 @@ def test_counts_in_discard_and_gc_messages_are_in_the_right_number(tmp_path: Pat
     assert dry.returncode == 0, dry.stderr
     assert "holds 1 file (note.txt)" in dry.stdout and "2 items would be removed, 1 skipped or kept." in dry.stdout
     assert "(s)" not in dry.stdout
+
+
+# -- a failed step says so ------------------------------------------------------------------------
+
+
+def test_show_says_which_step_failed_and_why(tmp_path: Path) -> None:
+    repo = project(tmp_path, {**happy_replies(), "gpt-reviewer": ["not json", "still not json"]})
+    proc, status = cli_json(repo, "run", "Add sub")
+    assert status["status"] == "failed", proc.stderr
+    _, shown = cli_json(repo, "show", status["id"])
+    steps = {s["title"]: s for s in shown["steps"]}
+    assert steps["Review"]["status"] == "failed", steps
+    assert "did not answer valid JSON" in steps["Review"]["error"], steps["Review"]
+    assert steps["Planning"]["status"] == "done" and steps["Planning"]["error"] is None
+    text = run_cli("show", status["id"], cwd=repo, env={"COLUMNS": "200"}).stdout
+    row = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("Review"))
+    assert "failed" in row and "pending" not in row, text
+    assert "Review failed: " in text and "did not answer valid JSON" in text, text
+    # Resumed, the step runs again: it is running, then done, and no longer says it failed.
+    (repo / ".specrelay" / "gpt-reviewer.json").write_text(json.dumps(["not json", "still not json", review()]))
+    proc, again = cli_json(repo, "resume", status["id"])
+    assert again["status"] == "done", proc.stderr
+    review_step = next(s for s in again["steps"] if s["title"] == "Review")
+    assert review_step["status"] == "done" and review_step["error"] is None

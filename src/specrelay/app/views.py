@@ -38,6 +38,8 @@ class StepView:
     status: StepStatus
     round: int
     detail: dict[str, Any] | None
+    #: Why the step failed, when its status is failed.
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ def task_view(ledger: Ledger, task: Task) -> TaskView:
 def _status_fields(ledger: Ledger, task: Task) -> dict[str, Any]:
     usage = ledger.task_usage(task.id)
     status = effective_status(task)
-    steps = [StepView(r.title, r.kind, list(r.presets), r.status, r.round, r.detail_data())
+    steps = [StepView(r.title, r.kind, list(r.presets), r.status, r.round, r.detail_data(), r.error)
              for r in ledger.steps(task.id)]
     verification = verification_of([asdict(s) for s in steps])
     return {

@@ -136,6 +136,9 @@ def _render_show(s: TaskDetail) -> None:
                   markup=False)
     steps = [[st.title, st.kind, ", ".join(st.presets), st.status, str(st.round)] for st in s.steps]
     print_table(["step", "kind", "presets", "status", "round"], steps, right=("round",), title="Steps")
+    for st in s.steps:
+        if st.error:
+            console.print(f"{st.title} failed: {st.error.strip().splitlines()[0]}", markup=False, style="red")
     calls = []
     for c in s.call_list:
         ctx = ", ".join(f"{k} {v:,}" for k, v in c.context.items())

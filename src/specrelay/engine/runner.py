@@ -101,10 +101,13 @@ class Runner:
         return load_task(self.root, self.ledger, task.id)
 
     def _stop(self, status: TaskStatus, message: str, *, new_generation: bool = False) -> None:
+        # The step in progress failed with the task, or (a pause) waits to be redone.
+        failed = status is TaskStatus.FAILED
         with self.ledger.transaction():
             for row in self.ledger.steps(self.task.id):
                 if row.status is StepStatus.RUNNING:
-                    self.ledger.update_step(self.task.id, row.idx, status=StepStatus.PENDING)
+                    self.ledger.update_step(self.task.id, row.idx, error=message if failed else None,
+                                            status=StepStatus.FAILED if failed else StepStatus.PENDING)
             state = self._state()
             self.ledger.update_task(self.task.id, status=status, message=message,
                                     state=state.with_(gen=state.gen + 1).dump() if new_generation else UNSET)
@@ -175,7 +178,8 @@ class Runner:
         run = StepRun(self.root, task, self.config, client, step, idx, task.rounds,
                       state.attempt if kind.spec.attempts else 0, self.emit, generation=state.gen,
                       interrupted=interrupted, state=state, workflow=workflow)
-        self.ledger.update_step(task.id, idx, status=StepStatus.RUNNING, round=task.rounds, started_at=time.time())
+        self.ledger.update_step(task.id, idx, status=StepStatus.RUNNING, round=task.rounds, started_at=time.time(),
+                                error=None)
         self.ledger.update_task(task.id, current_step=step.title)
         self.emit(StepStarted(step.title, str(step.kind), tuple(step.presets), task.rounds))
         t0 = time.perf_counter()

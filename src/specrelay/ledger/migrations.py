@@ -81,6 +81,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE calls ADD COLUMN max_tokens INTEGER;
         ALTER TABLE calls ADD COLUMN capped_by_budget INTEGER NOT NULL DEFAULT 0;
     """),
+    ("006_step_error", """
+        ALTER TABLE steps ADD COLUMN error TEXT;
+    """),
 ]
 
 

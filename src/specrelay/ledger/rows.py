@@ -74,6 +74,8 @@ class StepRow:
     finished_at: float | None
     #: What the step recorded when it finished, as JSON (a verdict and findings, verification results).
     detail: str | None
+    #: Why the step failed, while its status is failed.
+    error: str | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> StepRow:
@@ -81,7 +83,7 @@ class StepRow:
                    presets=tuple(p for p in row["presets"].split(",") if p),
                    status=_status(StepStatus, row["status"], f"step {row['idx']} of task {row['task_id']}"),
                    round=row["round"], started_at=row["started_at"], finished_at=row["finished_at"],
-                   detail=row["detail"])
+                   detail=row["detail"], error=row["error"])
 
     def detail_data(self) -> dict[str, Any] | None:
         """The recorded detail, parsed; None when the step recorded none."""

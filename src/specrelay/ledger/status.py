@@ -33,3 +33,5 @@ class StepStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
+    #: The step stopped the task with an error (its ``error`` says which); resuming runs it again.
+    FAILED = "failed"

@@ -327,9 +327,11 @@ class Ledger:
 
     def update_step(self, task_id: str, idx: int, *, status: StepStatus | Unset = UNSET,
                     round: int | Unset = UNSET, started_at: float | None | Unset = UNSET,
-                    finished_at: float | None | Unset = UNSET, detail: str | None | Unset = UNSET) -> None:
+                    finished_at: float | None | Unset = UNSET, detail: str | None | Unset = UNSET,
+                    error: str | None | Unset = UNSET) -> None:
         """Change the named columns of one step (those left UNSET keep their value)."""
-        changes = _given(status=status, round=round, started_at=started_at, finished_at=finished_at, detail=detail)
+        changes = _given(status=status, round=round, started_at=started_at, finished_at=finished_at, detail=detail,
+                         error=error)
         if not changes:
             return
         sets = ", ".join(f"{column}=?" for column in changes)  # the parameter names above, nothing else
