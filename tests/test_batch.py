@@ -308,6 +308,22 @@ def test_ctrl_c_in_the_terminal_during_a_commit_hook_pauses_instead_of_failing(t
     assert len(ok) == 6  # three calls per task, none made twice
 
 
+def test_git_killed_by_sigint_pauses_even_before_specrelay_hears_the_signal(tmp_path: Path) -> None:
+    """Ctrl-C reaches git and its hook at the same moment as specrelay, and git can die of it first:
+    a git command killed by SIGINT is the interruption, not a rejected commit (here the hook sends the
+    signal to git alone, so specrelay never hears it: the order that made the real case flaky)."""
+    repo = project(tmp_path, happy_replies())
+    mark = tmp_path / "hook-ran"
+    _hook(repo, "pre-commit", f'[ -e "{mark}" ] && exit 0\ntouch "{mark}"; kill -INT $PPID; sleep 5\n')
+    first = run_cli("run", "One", cwd=repo)
+    assert first.returncode == 130, first.stderr
+    [row] = _tasks(repo)
+    assert row["status"] == "paused", row
+    done = run_cli("resume", row["id"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert len([c for c in _calls(repo) if c["outcome"] == "ok"]) == 3  # none made twice
+
+
 def test_ctrl_c_while_tasks_wait_for_their_turn(tmp_path: Path) -> None:
     """With --jobs 1, Ctrl-C pauses the running task; requests not yet started are named, never
     created; tasks of a resume that were waiting stay as they were and are listed to resume."""

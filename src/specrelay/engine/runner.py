@@ -80,8 +80,9 @@ class Runner:
             try:
                 try:
                     asyncio.run(self._cancellable())
-                except GitError:
-                    if self._cancelled:  # a git command or hook killed by the same Ctrl-C: not a failure
+                except GitError as exc:
+                    # a git command or hook killed by the same Ctrl-C (or SIGTERM): not a failure
+                    if self._cancelled or (isinstance(exc, gitrepo.GitCommandError) and exc.interrupted):
                         raise KeyboardInterrupt from None
                     raise
             except (KeyboardInterrupt, asyncio.CancelledError):

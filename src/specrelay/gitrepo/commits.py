@@ -52,6 +52,8 @@ def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None 
     try:
         run_git(args, worktree, input=message)
     except GitCommandError as exc:
+        if exc.interrupted:  # Ctrl-C, not a hook's verdict: the caller pauses
+            raise
         output = exc.stderr.strip() or exc.stdout.strip()
         raise GitError(
             f"`git commit` failed in {worktree} (exit {exc.returncode}); the changes are still staged. "

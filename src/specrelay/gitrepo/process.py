@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -54,6 +55,12 @@ class GitCommandError(GitError):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
+
+    @property
+    def interrupted(self) -> bool:
+        """True when git died of SIGINT or SIGTERM: the user's Ctrl-C (which reaches the whole process
+        group, git and its hooks included, often before specrelay's own handler runs) or a stop request."""
+        return self.returncode in (-signal.SIGINT, -signal.SIGTERM)
 
 
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
