@@ -2,12 +2,15 @@
 
 Each path prefix picks a behaviour: ``/ok/v1``, ``/flaky/v1`` (429 with Retry-After, then ok),
 ``/down/v1`` (500 forever). Streaming requests get server-sent events with usage at the end.
+``GET <prefix>/v1/models`` lists the model ``tiny`` under ``/ok``, answers 500 under ``/down``,
+HTML under ``/html`` and nothing for a second under ``/slow``.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +22,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
+
+    def do_GET(self) -> None:
+        mode = self.path.strip("/").split("/")[0]
+        self.server.hits.append((mode, self.headers.get("authorization", "")))
+        if mode == "slow":
+            time.sleep(1.0)
+        status, kind, payload = {
+            "down": (500, "application/json", {"error": {"message": "fake 500"}}),
+            "html": (200, "text/html", "<html>a web page</html>"),
+        }.get(mode, (200, "application/json", {"object": "list", "data": [{"id": "tiny", "object": "model"}]}))
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client gave up (the slow mode)
+            pass
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")

@@ -1,14 +1,18 @@
 """The model presets a repository (or the user, outside one) can use: where each comes from, whether
-its key is set (never the key), and its price."""
+its key is set (never the key), and its price; and, for the servers a user runs (any
+``openai-compatible`` preset, any preset served from this machine), whether they answer."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from specrelay.config import load_config
+from specrelay.config import Preset, load_config
+from specrelay.llm.backends.pydanticai import offline
 from specrelay.llm.pricing import unit_price
+from specrelay.llm.probe import Probe, ServerState, is_loopback, probe
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,65 @@ def presets(root: Path | None) -> list[PresetInfo]:
             simulated_price=preset.stand_in and price is not None,
             fallbacks=preset.fallbacks, max_concurrency=preset.max_concurrency))
     return out
+
+
+@dataclass(frozen=True)
+class ServerCheck:
+    """Whether one preset's server answers, as ``presets --check`` reports it."""
+
+    name: str
+    provider: str
+    model: str
+    base_url: str
+    #: ok, refused, timeout, http, invalid, unreachable, offline (see :class:`ServerState`).
+    state: str
+    #: The HTTP status, when the server answered.
+    http_status: int | None
+    #: The model ids the server lists (None: it gave no list).
+    served: list[str] | None
+    #: Whether the preset's model is among them (None: unknown, no list).
+    model_served: bool | None
+    detail: str
+    latency_s: float
+
+    @property
+    def ok(self) -> bool:
+        """The server answered with a list that has the preset's model."""
+        return self.state == ServerState.OK and bool(self.model_served)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def checked(preset: Preset) -> bool:
+    """The presets ``--check`` asks about: every ``openai-compatible`` one (a server the user runs or
+    picked) and any other served from this machine."""
+    url = preset.endpoint
+    return bool(url) and (preset.provider == "openai-compatible" or is_loopback(url or ""))
+
+
+def check_servers(root: Path | None, *, timeout: float = 2.0) -> list[ServerCheck]:
+    """Ask each checked preset's server for its models, all at once, at most ``timeout`` s each.
+
+    Presets that share a base URL and key share one request. With the offline switch on (tests),
+    only servers on this machine are asked.
+    """
+    chosen = [p for p in sorted(load_config(root).presets.values(), key=lambda p: p.name) if checked(p)]
+    targets = list(dict.fromkeys((p.endpoint or "", p.api_key()) for p in chosen))
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(targets)))) as pool:
+        found = dict(zip(targets, pool.map(lambda t: _probe(t[0], t[1], timeout), targets), strict=True))
+    return [_check(p, found[(p.endpoint or "", p.api_key())]) for p in chosen]
+
+
+def _probe(url: str, key: str | None, timeout: float) -> Probe:
+    if offline() and not is_loopback(url):
+        return Probe(url, ServerState.OFFLINE, detail="not asked: offline (SPECRELAY_OFFLINE is set)")
+    return probe(url, timeout=timeout, api_key=key)
+
+
+def _check(preset: Preset, found: Probe) -> ServerCheck:
+    served = None if found.models is None else list(found.models)
+    return ServerCheck(name=preset.name, provider=preset.provider, model=preset.model,
+                       base_url=preset.endpoint or "", state=found.state.value, http_status=found.status,
+                       served=served, model_served=None if served is None else preset.model in served,
+                       detail=found.detail, latency_s=found.latency_s)

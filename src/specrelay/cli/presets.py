@@ -1,11 +1,17 @@
-"""``specrelay presets``: every preset, where it came from, whether its key is set, and its price."""
+"""``specrelay presets``: every preset, where it came from, whether its key is set, and its price;
+``--check``: whether the servers of the local and OpenAI-compatible presets answer."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import typer
 
 from specrelay.cli.common import print_json, print_table, repo_root_or_none
 from specrelay.cli.root import app
+
+if TYPE_CHECKING:
+    from specrelay.app.presets import ServerCheck
 
 
 def _price(value: float | None) -> str:
@@ -13,8 +19,16 @@ def _price(value: float | None) -> str:
 
 
 @app.command("presets")
-def presets_command(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def presets_command(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    check: bool = typer.Option(False, "--check", help="Ask the server of each openai-compatible or local "
+                               "preset for its models; exit 1 when one does not answer or lacks the model."),
+    timeout: float = typer.Option(2.0, "--timeout", min=0.1, help="Seconds each server has to answer --check."),
+) -> None:
     """List the model presets: provider, model, source, key present, price per million tokens."""
+    if check:
+        _check(json_out, timeout)
+        return
     from specrelay.app.presets import presets
 
     rows = [p.to_json() for p in presets(repo_root_or_none())]
@@ -29,3 +43,35 @@ def presets_command(json_out: bool = typer.Option(False, "--json", help="Print J
                       _price(r["input_per_mtok"]), _price(r["output_per_mtok"])])
     print_table(["name", "provider", "model", "source", "key", "input", "output"], cells,
                 right=("input", "output"), title="Presets (USD per million tokens)")
+
+
+def _check(json_out: bool, timeout: float) -> None:
+    from specrelay.app.presets import check_servers
+
+    checks = check_servers(repo_root_or_none(), timeout=timeout)
+    if json_out:
+        print_json([c.to_json() for c in checks])
+    elif not checks:
+        print("No openai-compatible or local presets to check.")
+    else:
+        rows = [[c.name, c.base_url, _server_cell(c), _model_cell(c)] for c in checks]
+        print_table(["name", "base_url", "server", "model"], rows, title="Servers")
+    if not all(c.ok for c in checks):
+        raise SystemExit(1)
+
+
+def _server_cell(c: ServerCheck) -> str:
+    if c.state == "ok":
+        return f"ok ({c.latency_s * 1000:.0f} ms)"
+    if c.state == "http":
+        return f"HTTP {c.http_status}: {c.detail}" if c.detail else f"HTTP {c.http_status}"
+    return f"{c.state}: {c.detail}" if c.detail else c.state
+
+
+def _model_cell(c: ServerCheck) -> str:
+    if c.served is None:
+        return "-"
+    if c.model_served:
+        return f"{c.model}: served"
+    listed = ", ".join(c.served[:5]) + (", ..." if len(c.served) > 5 else "")
+    return f"{c.model}: not served (it serves {listed or 'nothing'})"
