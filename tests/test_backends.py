@@ -22,7 +22,7 @@ from specrelay.config import Preset, load_config
 from specrelay.errors import ConfigError, FailureKind, PresetError, ProviderError
 from specrelay.ledger import Ledger
 from specrelay.llm import AttemptFailed, Backend, Client, Message, Reply, Request, Tool
-from specrelay.llm.backend import OnDelta
+from specrelay.llm.backend import OnDelta, estimate_tokens
 
 PLUGINS = Path(__file__).parent / "plugins"
 
@@ -130,10 +130,13 @@ def test_the_layers_wrap_a_registered_backend(tmp_path: Path, flaky: type[FlakyB
                        Message("user", "again")))
     result = asyncio.run(client.send("f", request, phase="t", key="k1"))
     assert result.text == "system:be brief | user:hi | assistant:hello | user:again"
-    assert result.attempts == 2 and result.cost_usd is None  # usage absent: the cost is unknown
+    assert result.attempts == 2 and result.cost_usd is None  # no price for the model: the cost is unknown
     rows = client.ledger.calls()
     assert [r.outcome for r in rows] == ["rate_limit", "ok"]
-    assert rows[1].provider == "flaky" and rows[1].cost_usd is None and rows[1].input_tokens == 0
+    # Usage absent: estimated from the text (never a made-up zero), and marked so.
+    assert rows[1].provider == "flaky" and rows[1].cost_usd is None
+    assert (rows[1].input_tokens, rows[1].output_tokens) == (7, estimate_tokens(result.text))  # 2 + 1 + 2 + 2
+    assert rows[1].estimated and result.estimated
     # Replayed from the ledger under its key: the backend is not called again.
     again = asyncio.run(client.send("f", request, phase="t", key="k1"))
     assert again.reused and again.text == result.text and len(flaky.seen) == 2

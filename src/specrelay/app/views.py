@@ -75,6 +75,8 @@ class TaskView:
     age_s: int
     cost_usd: float | None
     simulated: bool
+    #: Some of the tokens are an estimate (a scripted model, a server that reported no usage).
+    estimated: bool
     #: Every attempt; then apart, the calls that answered and the attempts that failed.
     calls: int
     ok_calls: int
@@ -199,7 +201,7 @@ def _status_fields(ledger: Ledger, task: Task) -> dict[str, Any]:
         "steps": steps, "rounds": task.rounds,
         "created_at": datetime.fromtimestamp(task.created_at, UTC).isoformat(timespec="seconds"),
         "age_s": max(0, round(time.time() - task.created_at)),
-        "cost_usd": usage.cost_usd, "simulated": usage.simulated,
+        "cost_usd": usage.cost_usd, "simulated": usage.simulated, "estimated": usage.estimated,
         "calls": usage.calls, "ok_calls": usage.ok_calls, "failed_calls": usage.failed_calls,
         "unknown_cost_calls": usage.unknown_cost_calls,
         "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,

@@ -55,7 +55,8 @@ def _render(report: CostReport) -> None:
     calls = calls_text(int(total.get("ok_calls") or 0), int(total.get("failed_calls") or 0))
     console.print(f"Total: {calls}, {tokens(total['input_tokens'])} input and "
                   f"{tokens(total['output_tokens'])} output tokens, {_cost_cell(total)}"
-                  + (" (scripted models: simulated prices)" if sim else ""))
+                  + (" (scripted models: simulated prices)" if sim else "")
+                  + (" (some token counts are estimates)" if total.get("estimated") else ""))
     alt = report.as_
     if alt is None:
         return

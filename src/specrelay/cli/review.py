@@ -83,4 +83,5 @@ def _reviewer_line(event: Event) -> None:
     elif isinstance(event, ReviewerFinished):
         n, cost = event.findings, money(event.cost_usd, simulated=event.simulated)
         err_console.print(f"✓ {escape(event.preset)} ({escape(event.model)}) said {event.verdict} · "
-                          f"{n} finding{'' if n == 1 else 's'} · {cost} · {event.latency_s:.1f} s", soft_wrap=True)
+                          f"{n} finding{'' if n == 1 else 's'} · {cost}{' (estimated)' if event.estimated else ''}"
+                          f" · {event.latency_s:.1f} s", soft_wrap=True)

@@ -24,7 +24,8 @@ def render_summary(s: TaskSummary, *, brief: bool = False, out: Any = None, mess
     to.print(f"{'' if brief else chr(10)}[bold {colour}]{s.status}[/] · {s.id} · "
              f"{plural(s.rounds, 'round')} · {calls_text(s.ok_calls, s.failed_calls)} · "
              f"{tokens(s.input_tokens)} in / {tokens(s.output_tokens)} out tokens · "
-             f"{task_cost(s.cost_usd, s.unknown_cost_calls, s.simulated)}" + (" (*simulated)" if s.simulated else ""))
+             f"{task_cost(s.cost_usd, s.unknown_cost_calls, s.simulated)}" + (" (*simulated)" if s.simulated else "")
+             + (" · estimated tokens" if s.estimated else ""))
     if message and s.message:
         to.print(f"  {s.message}", markup=False)
     verification = s.verification

@@ -157,6 +157,8 @@ class ReviewerFinished(_Event):
     cost_usd: float | None
     simulated: bool
     latency_s: float
+    #: The tokens (and so the cost) are an estimate: the server reported no usage, or a scripted model.
+    estimated: bool = False
 
 
 Event = (StepStarted | StepFinished | Note | TaskFinished | TaskStopped | CallStarted | CallDelta | CallFailed

@@ -226,6 +226,8 @@ class TaskUsage:
     calls: int
     ok_calls: int
     unknown_cost_calls: int
+    #: True when some call's tokens are an estimate (a scripted model, a server that reported none).
+    estimated: bool = False
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> TaskUsage:
@@ -233,7 +235,7 @@ class TaskUsage:
         return cls(input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]),
                    cost_usd=0.0 if calls == 0 else row["cost_usd"],  # nothing spent yet is a known zero
                    simulated=bool(row["simulated"]), calls=calls, ok_calls=int(row["ok_calls"]),
-                   unknown_cost_calls=int(row["unknown_cost_calls"]))
+                   unknown_cost_calls=int(row["unknown_cost_calls"]), estimated=bool(row["estimated"]))
 
     @property
     def failed_calls(self) -> int:

@@ -347,6 +347,7 @@ class Ledger:
         row = self.conn.execute(
             "SELECT COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens,"
             " SUM(cost_usd) AS cost_usd, COALESCE(MAX(simulated),0) AS simulated, COUNT(*) AS calls,"
+            " COALESCE(MAX(estimated),0) AS estimated,"
             " COALESCE(SUM(outcome = 'ok'),0) AS ok_calls,"
             " COALESCE(SUM(cost_usd IS NULL AND outcome = 'ok'),0) AS unknown_cost_calls"
             " FROM calls WHERE task_id=?", (task_id,)).fetchone()

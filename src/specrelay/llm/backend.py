@@ -81,7 +81,7 @@ class Reply:
     #: The tokens the call used, or None when the backend cannot tell (never a made-up zero).
     usage: Usage | None
     model: str
-    #: True when the usage is an estimate (scripted models), not the provider's count.
+    #: True when the usage is an estimate (scripted models, a server that reported none), not a count.
     estimated: bool = False
     #: True when the model stopped because it reached the call's output cap, not because it was done.
     truncated: bool = False
@@ -166,3 +166,9 @@ def estimate_tokens(text: str) -> int:
     The rule used for scripted models' usage, which is then marked estimated in the ledger.
     """
     return (len(text) + 3) // 4
+
+
+def estimated_usage(request: Request, reply_text: str) -> Usage:
+    """The usage of a call estimated from its text: the request's messages in, the reply out."""
+    return Usage(input_tokens=sum(estimate_tokens(m.content) for m in request.messages),
+                 output_tokens=estimate_tokens(reply_text))

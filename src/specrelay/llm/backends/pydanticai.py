@@ -36,6 +36,19 @@ class ApiPreset(Preset):
         """The pydantic-ai Model for this preset."""
         raise NotImplementedError(f"{type(self).__name__} has no pydantic-ai model")
 
+    def wire_settings(self) -> dict[str, Any]:
+        """pydantic-ai's model settings for this preset's calls: the output cap, the temperature, the
+        reasoning effort (in pydantic-ai's unified ``thinking``, which each model class turns into its
+        provider's own form)."""
+        settings: dict[str, Any] = {"max_retries": 0, "request_timeout": self.timeout_s}
+        if self.max_tokens is not None:
+            settings["max_tokens"] = self.max_tokens
+        if self.temperature is not None:
+            settings["temperature"] = self.temperature
+        if self.reasoning_effort is not None:
+            settings["thinking"] = self.reasoning_effort
+        return settings
+
     def check(self) -> None:
         if self.base_url is not None and not is_http_url(self.base_url):
             raise ConfigError(f"{self.where('base_url')}: [presets.{self.name}] base_url "
@@ -104,6 +117,17 @@ class OpenAICompatiblePreset(_ChatPreset):
     def concurrency_key(self) -> str:
         return f"openai-compatible:{self.base_url}"
 
+    def wire_settings(self) -> dict[str, Any]:
+        settings = super().wire_settings()
+        if self.reasoning_effort is not None:
+            # pydantic-ai sends the unified setting only to models it knows reason, and a served model's
+            # name tells it nothing: the preset says so, so the effort is sent as OpenAI's field.
+            from pydantic_ai.profiles.openai import OPENAI_REASONING_EFFORT_MAP
+
+            del settings["thinking"]
+            settings["openai_reasoning_effort"] = OPENAI_REASONING_EFFORT_MAP[self.reasoning_effort]
+        return settings
+
     def price_model(self) -> tuple[str, str | None] | None:
         return self.model, None  # whoever serves it, the model's own price, if the table knows it
 
@@ -148,17 +172,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def model_settings(preset: ApiPreset) -> dict[str, Any]:
-    settings: dict[str, Any] = {"max_retries": 0, "request_timeout": preset.timeout_s}
-    if preset.max_tokens is not None:
-        settings["max_tokens"] = preset.max_tokens
-    if preset.temperature is not None:
-        settings["temperature"] = preset.temperature
-    if preset.reasoning_effort is not None:
-        settings["thinking"] = preset.reasoning_effort
-    return settings
-
-
 class PydanticAIBackend(Backend):
     """Calls a real model, built from the preset, or the model a test injected for the preset
     (a FunctionModel) through the run's ``models``."""
@@ -182,7 +195,7 @@ class PydanticAIBackend(Backend):
 
         model = injected if injected is not None else preset.wire_model(preset.api_key())
         messages = wire_messages(request.messages)
-        settings: Any = model_settings(preset)
+        settings: Any = preset.wire_settings()
         if on_delta is None:
             response = await model_request(model, messages, model_settings=settings)
         else:
@@ -194,11 +207,17 @@ class PydanticAIBackend(Backend):
                         on_delta(event.delta.content_delta)
                 response = stream.get()
         text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
-        u = response.usage
-        usage = Usage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
-                      cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens)
-        return Reply(text=text, usage=usage, model=response.model_name or preset.model,
+        return Reply(text=text, usage=reported_usage(response.usage), model=response.model_name or preset.model,
                      truncated=response.finish_reason == "length")
+
+
+def reported_usage(u: Any) -> Usage | None:
+    """The usage the server reported, or None when it reported none: pydantic-ai then counts 0 tokens
+    (llama.cpp's server, for one, sends no usage in a stream), and a prompt is never 0 tokens."""
+    if u.input_tokens <= 0:
+        return None
+    return Usage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+                 cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens)
 
 
 def wire_messages(messages: tuple[Message, ...]) -> list[Any]:

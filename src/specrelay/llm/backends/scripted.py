@@ -25,8 +25,16 @@ from pydantic import Field
 from specrelay import paths
 from specrelay.config import Preset, Text
 from specrelay.errors import ATTEMPT_KINDS, ConfigError, FailureKind, ProviderError
-from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, Request, RunContext, estimate_tokens
-from specrelay.llm.pricing import Usage
+from specrelay.llm.backend import (
+    AttemptFailed,
+    Backend,
+    OnDelta,
+    Reply,
+    Request,
+    RunContext,
+    estimate_tokens,
+    estimated_usage,
+)
 from specrelay.registry import register_backend
 
 
@@ -224,8 +232,7 @@ class ScriptedBackend(Backend):
         if on_delta is not None:
             for line in text.splitlines(keepends=True):
                 on_delta(line)
-        usage = Usage(input_tokens=sum(estimate_tokens(m.content) for m in request.messages),
-                      output_tokens=estimate_tokens(text))
+        usage = estimated_usage(request, text)
         return Reply(text=text, usage=usage, model=model, estimated=True, truncated=text != full)
 
 

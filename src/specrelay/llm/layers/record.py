@@ -54,7 +54,7 @@ class Record:
     def _row(self, call: Call, attempted: Attempted, outcome: Literal["ok"] | FailureKind, *,
              error: str | None = None, reply: str | None = None) -> CallRecord:
         preset, answer = call.tried, attempted.reply
-        u = answer.usage or Usage()  # unknown usage is recorded as no tokens, its cost as unknown
+        u = answer.usage or Usage()  # never empty: the send layer estimates a usage the backend did not give
         return CallRecord(
             run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
             preset=preset.name, provider=preset.provider, model=answer.model, started_at=attempted.started,

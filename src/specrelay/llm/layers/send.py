@@ -1,11 +1,17 @@
-"""The bottom of the layers: one attempt handed to the preset's registered backend, timed."""
+"""The bottom of the layers: one attempt handed to the preset's registered backend, timed.
+
+A reply that came without usage (a server that reports none) is given the estimate of its text here,
+marked estimated, so that every layer above prices, budgets and records the same figure: unknown usage
+is never recorded as zero tokens.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from specrelay.errors import PresetError
-from specrelay.llm.backend import AttemptFailed, Backend, RunContext, backend_class
+from specrelay.llm.backend import AttemptFailed, Backend, RunContext, backend_class, estimated_usage
 from specrelay.llm.layers.base import Attempted, Call, Run
 
 
@@ -35,4 +41,7 @@ class Send:
         except AttemptFailed as exc:
             exc.latency_s = time.perf_counter() - t0
             raise
-        return Attempted(reply, started, time.perf_counter() - t0)
+        latency = time.perf_counter() - t0
+        if reply.usage is None:
+            reply = replace(reply, usage=estimated_usage(call.request, reply.text), estimated=True)
+        return Attempted(reply, started, latency)

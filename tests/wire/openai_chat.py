@@ -1,0 +1,65 @@
+"""OpenAI's chat completions wire (``POST /v1/chat/completions``), as OpenAI and the servers that
+copy it (llama.cpp, vLLM, Ollama) answer: shapes from openai-python's ``ChatCompletion`` and
+``ChatCompletionChunk`` types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wire.server import Answer, json_answer, sse_answer
+
+PATH = "/v1/chat/completions"
+
+
+def usage(prompt: int, completion: int, *, cached: int | None = None, reasoning: int | None = None) -> dict[str, Any]:
+    """A ``usage`` object; the details only when given (servers other than OpenAI leave them out)."""
+    out: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                           "total_tokens": prompt + completion}
+    if cached is not None:
+        out["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
+    if reasoning is not None:
+        out["completion_tokens_details"] = {"reasoning_tokens": reasoning, "audio_tokens": 0,
+                                            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+    return out
+
+
+def completion(text: str, model: str, *, use: dict[str, Any] | None, finish: str = "stop") -> Answer:
+    """A whole (not streamed) reply."""
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
+                     "logprobs": None, "finish_reason": finish}],
+        "system_fingerprint": "fp_test",
+    }
+    if use is not None:
+        body["usage"] = use
+    return json_answer(body)
+
+
+def stream(text: str, model: str, *, use: dict[str, Any] | None, finish: str = "stop") -> Answer:
+    """A streamed reply: the role, the text in pieces, the finish reason, then (when the server reports
+    it, as asked by ``stream_options.include_usage``) a last chunk with no choices and the usage."""
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+            "system_fingerprint": "fp_test"}
+
+    def chunk(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}],
+                **({"usage": None} if use is not None else {})}
+
+    events: list[tuple[str | None, Any]] = [(None, chunk({"role": "assistant", "content": ""}))]
+    events += [(None, chunk({"content": piece})) for piece in _pieces(text)]
+    events.append((None, chunk({}, finish)))
+    if use is not None:
+        events.append((None, {**base, "choices": [], "usage": use}))
+    events.append((None, "[DONE]"))
+    return sse_answer(events)
+
+
+def error(status: int, message: str, kind: str = "server_error", **headers: str) -> Answer:
+    return json_answer({"error": {"message": message, "type": kind, "param": None, "code": None}}, status,
+                       **headers)
+
+
+def _pieces(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]

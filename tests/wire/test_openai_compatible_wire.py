@@ -1,0 +1,76 @@
+"""An OpenAI-compatible server (llama.cpp, vLLM, Ollama) over a real socket: the output cap in
+``max_tokens``, a stream with and without usage, a reply cut at the cap, an unknown price."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, write_user_config
+
+from specrelay.config import load_config
+from specrelay.ledger import Ledger
+from specrelay.llm import Client
+from specrelay.llm.backend import estimate_tokens
+from wire import openai_chat as oc
+from wire.common import FAST_RETRY, KEY, ask, assert_no_key_anywhere, genai_price, ledger_rows, preset
+from wire.server import serving
+
+ENV = {"LOCAL_KEY": KEY}
+
+
+def local(url: str, model: str = "gpt-4o-mini", **fields: object) -> str:
+    return preset("loc", "openai-compatible", model, f"{url}/v1", api_key_env="LOCAL_KEY", **fields)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_what_is_sent_and_recorded(streamed: bool) -> None:
+    with serving() as server:
+        answer = oc.stream if streamed else oc.completion
+        server.queue(answer("four", "gpt-4o-mini", use=oc.usage(21, 2)))
+        proc = ask(local(server.url, max_tokens=64, temperature=0.2, reasoning_effort="low"),
+                   "--preset", "loc", *([] if streamed else ["--json"]), "what is 2+2?", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    sent = server.last
+    assert sent.path == oc.PATH and sent.headers["authorization"] == f"Bearer {KEY}"
+    body = sent.body
+    assert body["model"] == "gpt-4o-mini" and body["temperature"] == 0.2
+    assert body["max_tokens"] == 64 and "max_completion_tokens" not in body  # the field these servers honour
+    assert body["reasoning_effort"] == "low"
+    assert body["stream"] is streamed
+    if streamed:
+        assert body["stream_options"] == {"include_usage": True}
+    [row] = ledger_rows()
+    assert (row.outcome, row.input_tokens, row.output_tokens, row.estimated) == ("ok", 21, 2, False)
+    assert row.cost_usd == pytest.approx(genai_price("gpt-4o-mini", None, input_tokens=21, output_tokens=2))
+    assert row.latency_s > 0 and row.max_tokens == 64
+    assert_no_key_anywhere(proc)
+
+
+def test_a_stream_without_usage_is_estimated_not_zero() -> None:
+    # llama.cpp's server sends no usage in a stream, even asked for it.
+    question = "what is 2+2? answer in one word"
+    with serving() as server:
+        server.queue(oc.stream("four, of course", "gpt-4o-mini", use=None))
+        proc = ask(local(server.url), "--preset", "loc", question, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert "estimated tokens" in proc.stdout
+    [row] = ledger_rows()
+    assert row.estimated and row.input_tokens > 0 and row.output_tokens == estimate_tokens("four, of course")
+    assert row.cost_usd == pytest.approx(genai_price("gpt-4o-mini", None, input_tokens=row.input_tokens,
+                                                     output_tokens=row.output_tokens))
+    cost = run_cli("cost")
+    assert "some token counts are estimates" in cost.stdout, cost.stdout
+
+
+def test_a_reply_cut_at_the_cap_is_truncated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_KEY", KEY)
+    with serving() as server:
+        server.queue(oc.completion("one two three", "smol", use=oc.usage(9, 3), finish="length"))
+        write_user_config(FAST_RETRY + local(server.url, "smol", max_tokens=3))
+        client = Client(load_config(None), Ledger(tmp_path / "l.db"))
+        result = client.call_sync("loc", "sys", "count", phase="ask")
+    assert result.truncated and result.max_tokens == 3
+    assert result.cost_usd is None  # genai-prices does not know the model: unknown, never 0
+    [row] = client.ledger.calls()
+    assert row.cost_usd is None and (row.input_tokens, row.output_tokens) == (9, 3)
