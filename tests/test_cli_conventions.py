@@ -114,6 +114,29 @@ def test_sigterm_pauses_a_run_and_exits_143(tmp_path: Path) -> None:
     assert [r["status"] for r in _status(repo)] == ["paused"]
 
 
+def test_a_call_cut_off_by_sigterm_gets_its_ledger_row(tmp_path: Path) -> None:
+    replies = happy_replies()
+    replies["flash-builder"] = [{"text": replies["flash-builder"][0], "delay_s": 5.0}]
+    repo = project(tmp_path, replies)
+    proc = _start(repo, "run", "Add sub")
+    _wait_for(repo, lambda rows: len(rows) == 1 and rows[0]["current_step"] == "Implementation")
+    time.sleep(1.0)  # well inside the builder's 5 s call
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    with sqlite3.connect(repo / ".specrelay" / "ledger.db") as db:
+        rows = db.execute("SELECT preset, outcome, latency_s, cost_usd FROM calls ORDER BY id").fetchall()
+    assert [(p, o) for p, o, _, _ in rows] == [("opus-planner", "ok"), ("flash-builder", "interrupted")], rows
+    _, _, latency, cost = rows[1]
+    assert 0.5 < latency < 5.0 and cost is None, rows  # how long it ran before the cut; its cost is unknown
+    task_id = _status(repo)[0]["id"]
+    calls = json.loads(run_cli("show", task_id, "--json", cwd=repo).stdout)["calls"]
+    assert [c["outcome"] for c in calls] == ["ok", "interrupted"]
+    # The cut-off call consumed no scripted reply: the resumed run gets the same one, and finishes.
+    resumed = run_cli("resume", task_id, "--json", cwd=repo)
+    assert json.loads(resumed.stdout)["status"] == "done", resumed.stderr
+
+
 def _three_tasks(tmp_path: Path) -> tuple[Path, list[str]]:
     """Three finished tasks, oldest first; the middle one marked paused in the ledger."""
     replies = happy_replies()

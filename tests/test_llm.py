@@ -56,7 +56,7 @@ def test_cursor_continues_from_the_ledger_for_the_same_run(tmp_path: Path) -> No
     assert other_run.call_sync("s", "", "q", phase="t").text == "one"
 
 
-def test_cancelled_call_consumes_nothing(tmp_path: Path) -> None:
+def test_cancelled_call_is_recorded_as_interrupted_and_consumes_nothing(tmp_path: Path) -> None:
     client = client_for(scripted("s", [{"text": "slow", "delay_s": 0.3}, "fast"]), tmp_path)
 
     async def cut_off() -> None:
@@ -64,7 +64,9 @@ def test_cancelled_call_consumes_nothing(tmp_path: Path) -> None:
             await asyncio.wait_for(client.call("s", "", "q", phase="t"), 0.05)
 
     asyncio.run(cut_off())
-    assert client.ledger.calls() == []
+    [row] = client.ledger.calls()
+    assert (row.outcome, row.cost_usd, row.input_tokens) == ("interrupted", None, 0)
+    assert 0.03 < row.latency_s < 0.3, row.latency_s
     assert client.call_sync("s", "", "q", phase="t").text == "slow"
 
 

@@ -82,6 +82,9 @@ class FailureKind(StrEnum):
     REPLIES_EXHAUSTED = "replies_exhausted"
     #: A reply reached the output cap a budget lowered it to: recorded, paid for, never used.
     CUT_BY_BUDGET = "cut_by_budget"
+    #: The run was stopped (Ctrl-C, SIGTERM, a panel cancelling its other reviewers) while the attempt
+    #: was in flight: recorded with how long it ran, its cost unknown; never retried.
+    INTERRUPTED = "interrupted"
 
     @property
     def retryable(self) -> bool:

@@ -222,8 +222,9 @@ class Ledger:
         return int(cur.lastrowid or 0)
 
     def count_calls(self, run_id: str, preset: str) -> int:
-        """How many calls (ok or failed) this run has completed on this preset: a scripted reply cursor."""
-        row = self.conn.execute("SELECT COUNT(*) FROM calls WHERE run_id=? AND preset=?",
+        """How many calls (ok or failed) this run has completed on this preset: a scripted reply cursor.
+        A call cut off by an interruption completed nothing, and is not counted."""
+        row = self.conn.execute("SELECT COUNT(*) FROM calls WHERE run_id=? AND preset=? AND outcome != 'interrupted'",
                                 (run_id, preset)).fetchone()
         return int(row[0])
 

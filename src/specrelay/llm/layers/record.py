@@ -7,6 +7,8 @@ budget's stop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 from typing import Literal
@@ -41,6 +43,7 @@ class Record:
         self.run = run
 
     async def __call__(self, call: Call) -> CallResult:
+        started, t0 = time.time(), time.perf_counter()
         try:
             attempted = await self.inner(call)
         except AttemptFailed as exc:
@@ -49,6 +52,9 @@ class Record:
         except CutByBudget as cut:
             self._cut(call, cut)
             raise cut.stop() from None
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self._interrupted(call, started, time.perf_counter() - t0)
+            raise
         return self._success(call, attempted)
 
     def _row(self, call: Call, attempted: Attempted, outcome: Literal["ok"] | FailureKind, *,
@@ -73,6 +79,16 @@ class Record:
             started_at=time.time() - exc.latency_s, latency_s=exc.latency_s, outcome=exc.kind,
             error=redact(f"{exc.status or ''} {exc}".strip(), self.run.config),
             context=dict(call.context), call_key=call.key))
+
+    def _interrupted(self, call: Call, started: float, latency_s: float) -> None:
+        """The attempt in flight when the run was stopped: a row all the same, as every attempt gets."""
+        preset = call.tried
+        with contextlib.suppress(Exception):  # a row that cannot be written must not hide the interruption
+            self.run.ledger.record_call(CallRecord(
+                run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
+                preset=preset.name, provider=preset.provider, model=preset.model, started_at=started,
+                latency_s=latency_s, outcome=FailureKind.INTERRUPTED, error="interrupted while in flight",
+                context=dict(call.context), call_key=call.key, max_tokens=preset.max_tokens))
 
     def _cut(self, call: Call, cut: CutByBudget) -> None:
         cap = cut.attempted.max_tokens or 0
