@@ -49,7 +49,8 @@ def test_progress_json_streams_events_on_stderr(tmp_path: Path) -> None:
     task = json.loads(proc.stdout)  # stdout holds the status object alone
     events = [json.loads(line) for line in proc.stderr.splitlines()]
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "step_started" and kinds[-1] == "task_finished", kinds
+    assert kinds[:2] == ["run_started", "step_started"] and kinds[-1] == "task_finished", kinds
+    assert (events[0]["tokens"], events[0]["cost_usd"]) == (0, None)  # a new task has spent nothing
     assert {"call_started", "call_progress", "call_finished", "step_finished"} <= set(kinds)
     assert all(e["task"] == task["id"] for e in events)
     ticks = [e["t"] for e in events]
@@ -112,14 +113,20 @@ def test_resume_marks_reused_calls_and_adds_nothing_for_them(tmp_path: Path) -> 
     assert task["status"] == "paused", first.stderr
     replies = repo / ".specrelay" / "flash-builder.json"
     replies.write_text(json.dumps([*builder, ADD_SUB]))
-    proc = run_cli("resume", task["id"], cwd=repo)
+    proc = run_cli("resume", task["id"], cwd=repo, env={"COLUMNS": "300"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [line for line in proc.stdout.splitlines() if "flash-builder (" in line]
     assert len(lines) == 2, proc.stdout
     assert "reused from the ledger" in lines[0] and "not added" in lines[0]
     assert "reused" not in lines[1]
-    # The running total after the reused call is still zero: nothing was paid in this run yet.
-    assert "this run 0 tok, $0.0000" in lines[0], lines[0]
+    # The running total starts from what the task spent before: the reused call adds nothing to it.
+    spent = f"task so far {task['input_tokens'] + task['output_tokens']:,} tok, ${task['cost_usd']:,.4f} (simulated)"
+    assert spent in lines[0], lines[0]
+    # ...and ends where the summary, which counts the whole task, ends.
+    done = json.loads(run_cli("status", task["id"], "--json", cwd=repo).stdout)[0]
+    last = [line for line in proc.stdout.splitlines() if " tok, $" in line][-1]
+    total = f"task so far {done['input_tokens'] + done['output_tokens']:,} tok, ${done['cost_usd']:,.4f} (simulated)"
+    assert total in last, last
 
 
 def test_a_failed_run_says_its_error_once(tmp_path: Path) -> None:
@@ -150,7 +157,7 @@ def test_unpriced_scripted_calls_are_unknown_not_simulated_zero(tmp_path: Path) 
     proc = run_cli("run", "Add sub", cwd=repo, env={"COLUMNS": "200"})
     assert proc.returncode == 0, proc.stderr
     calls = [line for line in proc.stdout.splitlines() if "opus-planner (" in line]
-    assert "unknown · " in calls[0] and "this run 591 tok, unknown" in calls[0], calls
+    assert "unknown · " in calls[0] and "task so far 591 tok, unknown" in calls[0], calls
     assert "simulated" not in proc.stdout
     task = json.loads(run_cli("status", "--json", cwd=repo).stdout)[0]
     assert task["simulated"] is False and task["cost_usd"] is None

@@ -33,6 +33,7 @@ from specrelay.engine.events import (
     ReviewerFailed,
     ReviewerFinished,
     ReviewerStarted,
+    RunStarted,
     StepFinished,
     StepStarted,
     TaskFinished,
@@ -44,8 +45,8 @@ from specrelay.engine.events import (
 # A face renders these without reaching into the engine: they are re-exported here.
 __all__ = ["EVENTS_FILE", "CallDelta", "CallFailed", "CallFinished", "CallStarted", "Event", "EventSink",
            "EventsFile", "EventsRead", "Note", "RecordedEvent", "ReviewerFailed", "ReviewerFinished",
-           "ReviewerStarted", "StepFinished", "StepStarted", "TaskFinished", "TaskStopped", "events_path", "quiet",
-           "read_events", "recording", "tee"]
+           "ReviewerStarted", "RunStarted", "StepFinished", "StepStarted", "TaskFinished", "TaskStopped",
+           "events_path", "quiet", "read_events", "recording", "tee"]
 
 #: The file, in a task's folder.
 EVENTS_FILE = "events.jsonl"

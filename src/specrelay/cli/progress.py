@@ -27,6 +27,7 @@ from specrelay.app.events import (
     CallStarted,
     Event,
     Note,
+    RunStarted,
     StepFinished,
     StepStarted,
     TaskStopped,
@@ -68,10 +69,11 @@ class _Call:
 
 
 class Progress:
-    """Prints step starts and ends, each model call with tokens and cost, and running totals.
+    """Prints step starts and ends, each model call with tokens and cost, and the task's running totals.
 
-    Calls reused from the ledger on a resume are shown as reused and add nothing to the totals:
-    they were paid for by the run that made them.
+    The totals start from what the task had spent when the run started (a resume goes on from the
+    earlier runs, as the summary counts the whole task). Calls reused from the ledger on a resume are
+    shown as reused and add nothing: they were counted when they were made.
     """
 
     def __init__(self, quiet: bool = False, *, label: str | None = None, console: Any = None,
@@ -83,7 +85,7 @@ class Progress:
         self.t0 = time.perf_counter()
         self.cost = 0.0
         self.cost_unknown = False
-        self.priced = 0  # calls of this run with a known cost
+        self.priced = 0  # calls with a known cost
         self.tokens = 0
         self.step: str | None = None  # the step running now
         self.simulated = False
@@ -118,6 +120,10 @@ class Progress:
                 self.calls[max(self.calls)].chars += event.chars
             elif isinstance(event, (CallFinished, CallFailed)) and self.calls:
                 self._end_call(event.preset)
+        if isinstance(event, RunStarted):
+            self.tokens, self.cost = event.tokens, event.cost_usd or 0.0
+            self.priced = int(event.cost_usd is not None)
+            self.cost_unknown, self.simulated = event.unknown_cost_calls > 0, event.simulated
         if isinstance(event, CallFinished) and not event.reused:
             self.tokens += event.input_tokens + event.output_tokens
             if event.cost_usd is None:
@@ -174,9 +180,9 @@ class Progress:
                f"{tokens(call.output_tokens)} out · "
         if call.reused:
             return (head + f"reused from the ledger (paid before: {money(call.cost_usd)}, not added) · "
-                    f"this run {tokens(self.tokens)} tok, {self.total()}")
+                    f"task so far {tokens(self.tokens)} tok, {self.total()}")
         return (head + f"{money(call.cost_usd)} · {call.latency_s:.1f} s · "
-                f"this run {tokens(self.tokens)} tok, {self.total()}")
+                f"task so far {tokens(self.tokens)} tok, {self.total()}")
 
     def beat(self, call: _Call, now: float) -> None:
         """One sign of life of a call still running, where no live line can be drawn."""
@@ -205,7 +211,7 @@ class Progress:
                 self._print(f"{elapsed}   [red]✗[/] {escape(command_outcome(c))}")
 
     def total(self) -> str:
-        """What this run has spent so far (calls reused from the ledger were paid by an earlier run)."""
+        """What the task has spent so far, this run and those before it."""
         if self.cost_unknown and not self.priced:
             return "unknown"
         text = money(self.cost, simulated=self.simulated)

@@ -34,6 +34,18 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class RunStarted(_Event):
+    """A run of the task begins (its first, or a resume), with what the task's calls had already used and
+    cost: where a running total starts. ``cost_usd`` is None when no call of it was priced."""
+
+    event: ClassVar[str] = "run_started"
+    tokens: int
+    cost_usd: float | None
+    unknown_cost_calls: int
+    simulated: bool
+
+
+@dataclass(frozen=True)
 class StepStarted(_Event):
     """A workflow step begins (``kind`` is the step's kind, ``presets`` who runs it)."""
 
@@ -161,8 +173,8 @@ class ReviewerFinished(_Event):
     estimated: bool = False
 
 
-Event = (StepStarted | StepFinished | Note | TaskFinished | TaskStopped | CallStarted | CallDelta | CallFailed
-         | CallFinished | ReviewerStarted | ReviewerFailed | ReviewerFinished)
+Event = (RunStarted | StepStarted | StepFinished | Note | TaskFinished | TaskStopped | CallStarted | CallDelta
+         | CallFailed | CallFinished | ReviewerStarted | ReviewerFailed | ReviewerFinished)
 """Every event the engine emits."""
 
 EventSink = Callable[[Event], None]

@@ -21,7 +21,16 @@ from typing import Any
 from specrelay import gitrepo
 from specrelay.config import Config
 from specrelay.engine.budget import TaskBudget
-from specrelay.engine.events import EventSink, Note, StepFinished, StepStarted, TaskFinished, TaskStopped, quiet
+from specrelay.engine.events import (
+    EventSink,
+    Note,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    TaskFinished,
+    TaskStopped,
+    quiet,
+)
 from specrelay.engine.finish import check_resumable
 from specrelay.engine.lock import task_lock
 from specrelay.engine.loopstate import LoopState
@@ -77,6 +86,9 @@ class Runner:
             self.ledger.update_task(task.id, status=TaskStatus.RUNNING, message=None,
                                     budget_usd=UNSET if budget_usd is None else budget_usd)
             self.task = load_task(self.root, self.ledger, task.id)
+            used = self.ledger.task_usage(task.id)  # a resumed task's running total goes on from here
+            self.emit(RunStarted(used.input_tokens + used.output_tokens, used.cost_usd if used.calls else None,
+                                 used.unknown_cost_calls, used.simulated))
             try:
                 try:
                     asyncio.run(self._cancellable())
