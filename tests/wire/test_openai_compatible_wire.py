@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, write_user_config
+from conftest import assert_clean_error, run_cli, write_user_config
 
 from specrelay.config import load_config
 from specrelay.ledger import Ledger
@@ -14,7 +14,7 @@ from specrelay.llm import Client
 from specrelay.llm.backend import estimate_tokens
 from wire import openai_chat as oc
 from wire.common import FAST_RETRY, KEY, ask, assert_no_key_anywhere, genai_price, ledger_rows, preset
-from wire.server import serving
+from wire.server import Answer, json_answer, serving, sse_answer
 
 ENV = {"LOCAL_KEY": KEY}
 
@@ -74,3 +74,38 @@ def test_a_reply_cut_at_the_cap_is_truncated(tmp_path: Path, monkeypatch: pytest
     assert result.cost_usd is None  # genai-prices does not know the model: unknown, never 0
     [row] = client.ledger.calls()
     assert row.cost_usd is None and (row.input_tokens, row.output_tokens) == (9, 3)
+
+
+LLAMA_OVERFLOW = {"error": {"code": 400, "message": "the request exceeds the available context size, try "
+                            "increasing it", "type": "exceed_context_size_error", "n_prompt_tokens": 5000,
+                            "n_ctx": 4096}}
+
+
+@pytest.mark.parametrize("answer", [
+    sse_answer([(None, LLAMA_OVERFLOW)]),  # an error event inside a 200 stream (llama.cpp's server)
+    json_answer(LLAMA_OVERFLOW, 400),  # the same refused before the stream starts
+], ids=["error-event", "status-400"])
+def test_a_context_overflow_says_what_the_server_said(answer: Answer) -> None:
+    with serving() as server:
+        server.queue(answer)
+        proc = ask(local(server.url), "--preset", "loc", "a long prompt", env=ENV)
+    assert_clean_error(proc, "exceeds the available context size", "--ctx-size")
+    assert "see the message above" not in proc.stderr and "n_prompt_tokens" not in proc.stderr
+    [row] = ledger_rows()
+    assert row.outcome == "rejected" and "exceeds the available context size" in (row.error or "")
+
+
+@pytest.mark.parametrize("events", [
+    [(None, "[DONE]")],
+    [],
+    [(None, {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}),
+     (None, "[DONE]")],
+], ids=["done-only", "nothing", "role-only"])
+def test_an_empty_stream_is_a_failure_that_says_so(events: list[tuple[str | None, object]]) -> None:
+    with serving() as server:
+        server.queue(sse_answer(events))
+        proc = ask(local(server.url), "--preset", "loc", "a long prompt", env=ENV)
+    assert_clean_error(proc, "sent no text and no error", "context size")
+    assert "see the message above" not in proc.stderr
+    assert [r.outcome for r in ledger_rows()] == ["invalid_output"]

@@ -92,12 +92,14 @@ class AttemptFailed(Exception):
     """One attempt failed, classified by ``kind`` (whether it is worth retrying, what to advise)."""
 
     def __init__(self, kind: FailureKind, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, model: str = "") -> None:
+                 retry_after: float | None = None, model: str = "", advice: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
         self.model = model
+        #: What the user can do, when the backend knows better than the kind's usual advice.
+        self.advice = advice
         self.latency_s = 0.0
 
     @property

@@ -207,6 +207,8 @@ class PydanticAIBackend(Backend):
                         on_delta(event.delta.content_delta)
                 response = stream.get()
         text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+        if not text and response.finish_reason != "length":
+            raise AttemptFailed(FailureKind.INVALID_OUTPUT, EMPTY_REPLY, advice=CONTEXT_ADVICE)
         return Reply(text=text, usage=reported_usage(response.usage), model=response.model_name or preset.model,
                      truncated=response.finish_reason == "length")
 
@@ -253,8 +255,10 @@ def translate_error(exc: Exception, preset: Preset) -> Exception:
 
     if isinstance(exc, ModelHTTPError):
         status = exc.status_code
-        return AttemptFailed(FailureKind.of_status(status), _short(exc.body or exc), status=status,
-                             retry_after=exc.retry_after)
+        message = server_message(exc.body) or str(exc)
+        return AttemptFailed(FailureKind.of_status(status), _short(message), status=status,
+                             retry_after=exc.retry_after,
+                             advice=CONTEXT_ADVICE if is_context_overflow(exc.body) else None)
     if isinstance(exc, ModelTimeoutError | ModelRequestTimeout | TimeoutError):
         return AttemptFailed(FailureKind.TIMEOUT, f"no answer within the time limit ({preset.timeout_s:g} s)")
     if isinstance(exc, ModelConnectionError | ConnectionError):
@@ -262,9 +266,42 @@ def translate_error(exc: Exception, preset: Preset) -> Exception:
     if isinstance(exc, ModelAPIError):
         return AttemptFailed(FailureKind.ERROR, _short(exc), retry_after=exc.retry_after)
     if isinstance(exc, UnexpectedModelBehavior):
+        if "ended without content" in str(exc):  # pydantic-ai's words for a stream that sent nothing
+            return AttemptFailed(FailureKind.INVALID_OUTPUT, EMPTY_REPLY, advice=CONTEXT_ADVICE)
         return AttemptFailed(FailureKind.INVALID_OUTPUT, _short(exc))
     return exc
 
+
+#: A reply with no text and no error: what a local server sends when the prompt overflows its context.
+EMPTY_REPLY = ("the server answered but sent no text and no error (an empty reply); a local server does "
+               "this when the prompt does not fit its context size")
+CONTEXT_ADVICE = ("make the prompt fit the model's context: raise the server's context size (llama.cpp "
+                  "--ctx-size / n_ctx, Ollama num_ctx, vLLM --max-model-len), lower the preset's max_tokens, "
+                  "or send less")
+
+
+def server_message(body: object) -> str | None:
+    """The message an error body carries (``{"error": {"message": ...}}``, ``{"message": ...}``, or
+    text), without the rest of the JSON."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else None
+        if isinstance(message, str):
+            return message
+        if isinstance(inner, str):
+            return inner
+    if isinstance(body, str) and body.strip():
+        return body
+    return None
+
+
+def is_context_overflow(body: object) -> bool:
+    """Whether an error body says the prompt did not fit the model's context (llama.cpp, vLLM, OpenAI,
+    Anthropic and Gemini each word it their own way)."""
+    text = str(body).lower()
+    return any(sign in text for sign in ("context size", "context length", "context window",
+                                         "context_length_exceeded", "exceed_context", "prompt is too long",
+                                         "maximum context", "input token count"))
 
 def _short(value: object, limit: int = 300) -> str:
     text = " ".join(str(value).split())

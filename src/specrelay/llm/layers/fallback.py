@@ -60,6 +60,9 @@ def failure_message(primary: Preset, failures: list[str], last: AttemptFailed) -
         FailureKind.CONNECTION: "could not connect; check base_url and that the server is running",
         FailureKind.AUTH: f"the key was refused; check {' or '.join(primary.key_envs) or 'the key'}",
         FailureKind.REJECTED: "the request was refused; check the model id and settings of the preset",
-    }.get(last.kind, "see the message above")
+        FailureKind.INVALID_OUTPUT: "the answer was not a usable reply; check that base_url serves the "
+                                    "provider's API, and the server's own log",
+    }.get(last.kind, "see the error above")
+    advice = last.advice or advice
     return (f"preset {primary.name} ({where}) failed: {'; '.join(failures)}. What to do: {advice}; "
             "or set fallbacks = [...] on the preset.")
