@@ -129,6 +129,17 @@ class Preset(_Strict):
         """The config file that set ``field`` (else the one that first defined the preset)."""
         return self.origins.get(field, self.origins[""])
 
+    def setting(self, field: str) -> str:
+        """Where the user sets ``field`` of this preset, in words: ``max_tokens in [presets.P] of FILE``.
+
+        A field that came from the built-in presets is set by overriding it in the user's or the
+        project's config (the package's own file is not the user's to edit)."""
+        path = self.where(field)
+        if path == paths.data_dir() / "presets.toml":
+            return (f"{field} in [presets.{self.name}] of your config ({paths.user_config()} or the "
+                    "project's .specrelay/config.toml, which override the built-in preset)")
+        return f"{field} in [presets.{self.name}] of {path}"
+
 
 class Routes(_Strict):
     """Which preset a command uses when none is given."""

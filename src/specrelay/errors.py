@@ -21,6 +21,8 @@
         │   ├── OutsideWorktree  a path that leaves the worktree
         │   └── MalformedBlock   a reply whose blocks cannot be parsed (quotes the line)
         ├── StepFailed       which step, why, where the logs are
+        │   ├── ReplyCutOff      a reply stopped at its output cap: which preset, the cap, what to raise
+        │   └── ContextOverflow  a prompt too large for the preset's context window: the parts and their sizes
         ├── CommandNotRunnable  a verify command the shell cannot start (exit 126/127): where to fix it
         └── Interrupted      Ctrl-C or SIGTERM paused the run (exit 130; the CLI says "paused", not "error")
 
@@ -166,11 +168,40 @@ class OutsideWorktree(EditError):
 
 
 class MalformedBlock(EditError):
-    """A reply whose SEARCH/REPLACE blocks cannot be parsed; the message quotes the offending line."""
+    """A reply whose SEARCH/REPLACE blocks cannot be parsed; the message quotes the offending line, and
+    ``line`` is its 1-based number in the reply (0 when unknown)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class StepFailed(RunError):
     """A workflow step failed: which step, why, and where its logs are."""
+
+
+class ReplyCutOff(StepFailed):
+    """A model's reply stopped at the output cap it was sent with (finish reason "length"), so it is
+    not built on: the message names the preset, the cap, and the config field to raise. ``reply`` is
+    the text that came back, for the caller to keep."""
+
+    def __init__(self, message: str, *, reply: str = "", preset: str = "", cap: int | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
+        self.preset = preset
+        self.cap = cap
+
+
+class ContextOverflow(StepFailed):
+    """A prompt that, with its output cap, does not fit the preset's context window; refused before it
+    is sent. ``parts`` holds the prompt's parts and their estimated tokens, largest first."""
+
+    def __init__(self, message: str, *, preset: str = "", window: int = 0,
+                 parts: tuple[tuple[str, int], ...] = ()) -> None:
+        super().__init__(message)
+        self.preset = preset
+        self.window = window
+        self.parts = parts
 
 
 class CommandNotRunnable(RunError):

@@ -12,6 +12,7 @@ from specrelay.app.workspace import ledger_of
 from specrelay.config import load_config
 from specrelay.engine import ask as A
 from specrelay.errors import UserError
+from specrelay.llm.cutoff import cut_off_note
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class AskResult:
     capped_by_budget: bool
     #: Seconds from sending to the last chunk, as the caller waited (not in the JSON).
     wall_s: float = 0.0
+    #: Set when the answer stopped at its output cap: where it stopped and what to raise (else None).
+    cut_off: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The object ``ask --json`` prints."""
@@ -44,7 +47,8 @@ class AskResult:
                 "cache_read_tokens": self.cache_read_tokens, "cost_usd": self.cost_usd,
                 "latency_s": round(self.latency_s, 3), "estimated": self.estimated, "simulated": self.simulated,
                 "attempts": self.attempts, "budget_usd": self.budget_usd, "max_tokens": self.max_tokens,
-                "capped_by_budget": self.capped_by_budget}
+                "capped_by_budget": self.capped_by_budget, "truncated": self.cut_off is not None,
+                "cut_off": self.cut_off}
 
 
 def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Sequence[Path] = (),
@@ -64,13 +68,15 @@ def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Seq
     chosen = config.preset(name)
     attachments = A.read_attachments(list(files))
     user = A.build_prompt(prompt, attachments)
-    A.check_window(chosen, user, attachments)
+    parts = A.prompt_parts(prompt, attachments)
+    A.check_window(chosen, user, parts)
     limit = budget_usd if budget_usd is not None else config.budget.ask_usd
     A.check_call(chosen, user, limit)
     with ledger_of(root) as ledger:  # only now: a refused ask records nothing, and creates no ledger
         t0 = time.perf_counter()
-        r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta)
+        r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta, parts=parts)
         wall = time.perf_counter() - t0
+    cut = f"the answer {cut_off_note(config, r)}" if r.truncated else None
     return AskResult(r.text, r.preset, r.provider, r.model, r.usage.input_tokens, r.usage.output_tokens,
                      r.usage.cache_read_tokens, r.cost_usd, r.latency_s, r.estimated, r.simulated, r.attempts,
-                     limit, r.max_tokens, r.capped_by_budget, wall)
+                     limit, r.max_tokens, r.capped_by_budget, wall, cut)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from specrelay.cli.common import console, money, print_json, repo_root_or_none, tokens
+from specrelay.cli.common import console, err_console, money, print_json, repo_root_or_none, tokens
 from specrelay.cli.root import app
 
 
@@ -35,9 +35,15 @@ def ask_command(
     if not result.text.endswith("\n"):
         sys.stdout.write("\n")
     notes = [n for n, on in (("estimated tokens", result.estimated), ("scripted", result.simulated)) if on]
+    if result.cut_off:
+        notes.append(f"cut off at {result.max_tokens or result.output_tokens:,} tokens")
     if result.capped_by_budget:
         notes.append(f"output capped at {result.max_tokens or 0:,} tokens by the budget")
     console.print(
         f"[dim]{result.preset} · {result.model} · {tokens(result.input_tokens)} in / "
         f"{tokens(result.output_tokens)} out tokens · {money(result.cost_usd, simulated=result.simulated)}"
         f" · {result.wall_s:.2f} s{' · ' + ', '.join(notes) if notes else ''}[/]")
+    if result.cut_off:  # after the footer: the last thing the user reads
+        from rich.markup import escape
+
+        err_console.print(f"[bold yellow]warning:[/] {escape(result.cut_off)}", soft_wrap=True)

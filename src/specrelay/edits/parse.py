@@ -193,4 +193,5 @@ def _unwrap(text: str) -> tuple[str, bool]:
 
 def _malformed(lines: list[str], index: int, problem: str) -> MalformedBlock:
     quoted = lines[index] if index < len(lines) else ""
-    return MalformedBlock(f"Malformed edit block at line {index + 1} of the reply: {problem}: {quoted!r}")
+    return MalformedBlock(f"Malformed edit block at line {index + 1} of the reply: {problem}: {quoted!r}",
+                          line=index + 1)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from specrelay.config import Config, Preset, check_price_as, missing_keys_error
-from specrelay.engine.budget import Budget, output_floor
+from specrelay.engine.budget import Budget
 from specrelay.errors import UserError
 from specrelay.fsutil import read_user_text
 from specrelay.ledger import Ledger
-from specrelay.llm import CallResult, Client, Usage, cost_of, estimate_tokens
+from specrelay.llm import CallResult, Client, estimate_tokens
 
 ASK_SYSTEM = (
     "You are a senior software engineer answering a quick question from a colleague. "
@@ -50,26 +50,21 @@ def build_prompt(prompt: str, attachments: list[tuple[Path, str]]) -> str:
     return "\n\n".join(parts)
 
 
-def check_window(preset: Preset, user: str, attachments: list[tuple[Path, str]]) -> None:
-    """Refuse a prompt that, with room for a short answer, does not fit the preset's context window
-    (its ``context_window``, else genai-prices' figure; unknown: not checked)."""
-    from specrelay.llm.pricing import context_window
+def prompt_parts(prompt: str, attachments: list[tuple[Path, str]]) -> dict[str, int]:
+    """The ask's parts and their estimated tokens, as the ledger records a step's context (and as a
+    prompt over the context window is told part by part)."""
+    parts = {"system": estimate_tokens(ASK_SYSTEM), "prompt": estimate_tokens(prompt)}
+    parts.update({f"--file {path}": estimate_tokens(text) for path, text in attachments})
+    return parts
 
-    window = context_window(preset)
-    if window is None:
-        return
-    needed = estimate_tokens(ASK_SYSTEM) + estimate_tokens(user)
-    room = min(output_floor(preset, "ask"), preset.max_tokens or window)
-    if needed + room <= window:
-        return
-    cost = cost_of(preset, Usage(input_tokens=needed))
-    price = f"about ${cost:.4f} for its input alone" if cost is not None else "an unknown cost (no price known)"
-    sizes = ", ".join(f"{path} about {estimate_tokens(text):,} tokens" for path, text in attachments)
-    what = f"--file {', '.join(str(p) for p, _ in attachments)}" if attachments else "ask"
-    raise UserError(f"{what}: the prompt would be about {needed:,} tokens ({sizes or 'the prompt itself'}), "
-                    f"more than preset {preset.name}'s context window of {window:,} tokens leaves with room "
-                    f"for a {room:,}-token answer; it would have cost {price}. Attach less, or pick a preset "
-                    "with a larger context_window (--preset).")
+
+def check_window(preset: Preset, user: str, parts: dict[str, int]) -> None:
+    """Refuse, before the ledger is opened, a prompt the client's context-window layer would refuse:
+    the same rule (:func:`specrelay.llm.layers.window.check_window`), applied sooner."""
+    from specrelay.llm import Request
+    from specrelay.llm.layers.window import check_window as window_rule
+
+    window_rule(preset, Request.of(ASK_SYSTEM, user), "ask", parts)
 
 
 def ask_budget(limit_usd: float | None) -> Budget | None:
@@ -87,8 +82,8 @@ ASK_KEY_FIX = "pick a preset you have a key for with --preset (`specrelay preset
 def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
     """Refuse, before the ledger is opened, an ask that could not be sent: the preset's key is not
     set, its replies file is bad (scripted), or the budget cannot pay for even a short answer."""
-    from specrelay.llm import DEFAULT_MAX_OUTPUT
     from specrelay.llm.backend import preflight
+    from specrelay.llm.layers.budget import default_cap
 
     if preset.key_present is False:
         raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, ASK_KEY_FIX)
@@ -97,11 +92,13 @@ def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
     budget = ask_budget(budget_usd)
     if budget is not None:  # the client reserves the same way; here nothing is held
         budget.reserve(preset, estimate_tokens(ASK_SYSTEM) + estimate_tokens(user),
-                       preset.max_tokens or DEFAULT_MAX_OUTPUT, "ask")
+                       default_cap(preset, estimate_tokens(ASK_SYSTEM) + estimate_tokens(user)), "ask")
 
 
 def ask(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd: float | None,
-        on_delta: Callable[[str], None] | None) -> CallResult:
-    """Send one checked prompt; returns the answer with what it cost."""
+        on_delta: Callable[[str], None] | None, parts: dict[str, int] | None = None) -> CallResult:
+    """Send one checked prompt; returns the answer with what it cost (``truncated`` when it stopped at
+    its output cap: :func:`specrelay.llm.cutoff.cut_off_note` says so). ``parts`` are recorded as the
+    call's context."""
     client = Client(config, ledger, budget=ask_budget(budget_usd))
-    return client.call_sync(preset.name, ASK_SYSTEM, user, phase="ask", on_delta=on_delta)
+    return client.call_sync(preset.name, ASK_SYSTEM, user, phase="ask", on_delta=on_delta, context=parts)

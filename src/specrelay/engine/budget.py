@@ -19,29 +19,13 @@ from specrelay.config import Preset
 from specrelay.errors import BudgetExceeded
 from specrelay.ledger import Ledger
 from specrelay.llm import Reservation
+from specrelay.llm.layers.budget import output_floor
 from specrelay.llm.pricing import Usage, cost_of
-
-#: The fewest output tokens a call of each phase may be capped to; a preset's ``min_output_tokens``
-#: overrides it for every phase. A phase not named here gets ``DEFAULT_FLOOR``.
-MIN_OUTPUT_TOKENS: dict[str, int] = {
-    "plan": 2048,       # a spec of a page or two
-    "implement": 2048,  # SEARCH/REPLACE blocks for a few files
-    "review": 1024,     # the findings JSON
-    "ask": 512,         # a short answer
-}
-DEFAULT_FLOOR = 1024
 
 
 def _amount(usd: float) -> str:
     """A budget as the user wrote it: ``5``, ``2.5``, ``0.000001`` (never ``1e-06``)."""
     return f"{usd:.6f}".rstrip("0").rstrip(".") or "0"
-
-
-def output_floor(preset: Preset, phase: str) -> int:
-    """The output cap below which a call of ``phase`` on ``preset`` is not worth making."""
-    if preset.min_output_tokens is not None:
-        return preset.min_output_tokens
-    return MIN_OUTPUT_TOKENS.get(phase, DEFAULT_FLOOR)
 
 
 class Budget:

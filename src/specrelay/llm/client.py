@@ -21,13 +21,19 @@ from pydantic import BaseModel, ValidationError
 from specrelay.config import Config
 from specrelay.errors import StepFailed
 from specrelay.ledger import Ledger
-from specrelay.llm.backend import OnDelta, Request
+from specrelay.llm.backend import OnDelta, Request, estimate_tokens
+from specrelay.llm.cutoff import cut_off
 from specrelay.llm.layers import Call, CallResult, Run, compose
 from specrelay.llm.layers.budget import DEFAULT_MAX_OUTPUT, BudgetCheck, Reservation
+from specrelay.text import excerpt
 
 __all__ = ["DEFAULT_MAX_OUTPUT", "BudgetCheck", "CallResult", "Client", "Reservation", "parse_json_reply"]
 
 T = TypeVar("T", bound=BaseModel)
+
+#: The most of a bad reply a JSON repair request quotes back (its beginning and end): enough to see
+#: what went wrong, never a whole long reply again.
+REPAIR_QUOTE_TOKENS = 1000
 
 
 class Client:
@@ -67,20 +73,32 @@ class Client:
     async def call_json(self, preset_name: str, system: str, user: str, schema: type[T], *, phase: str,
                         step: str | None = None, context: dict[str, int] | None = None,
                         key: str | None = None, on_delta: OnDelta | None = None) -> CallResult:
-        """A call whose answer must be a JSON object valid against ``schema``; one repair request on failure."""
+        """A call whose answer must be a JSON object valid against ``schema``; one repair request on failure.
+
+        The repair re-sends the prompt with the problem and the bad reply quoted, bounded to
+        ``REPAIR_QUOTE_TOKENS``. A reply cut off at its output cap gets no repair (it would be cut
+        again at the same cap): it raises :class:`~specrelay.errors.ReplyCutOff` at once.
+        """
         result = await self.call(preset_name, system, user, phase=phase, step=step, context=context, key=key,
                                  on_delta=on_delta)
         try:
             return replace(result, value=parse_json_reply(result.text, schema))
         except ValueError as exc:
             problem = str(exc)
-        repair = (f"{user}\n\n---\nYour previous reply could not be used: {problem}\n"
-                  "Answer again with only the JSON object described above, and nothing else.")
-        result = await self.call(preset_name, system, repair, phase=phase, step=step, context=context,
+        if result.truncated:
+            raise cut_off(self.config, result, f"the {phase} reply (JSON)")
+        quoted = excerpt(result.text, REPAIR_QUOTE_TOKENS)
+        note = (f"\n\n---\nYour previous reply could not be used: {problem}\nIt was:\n\n~~~~\n{quoted}\n~~~~\n\n"
+                "Answer again with only the JSON object described above, and nothing else.")
+        parts = {**(context or {}), "repair": estimate_tokens(note)}
+        result = await self.call(preset_name, system, user + note, phase=phase, step=step, context=parts,
                                  key=None if key is None else f"{key}.repair", on_delta=on_delta)
         try:
             return replace(result, value=parse_json_reply(result.text, schema))
         except ValueError as exc:
+            if result.truncated:
+                raise cut_off(self.config, result, f"the {phase} reply (JSON), sent again after a repair "
+                                                   "request,") from None
             raise StepFailed(f"preset {result.preset} did not answer valid JSON, even after a repair "
                              f"request: {exc}") from None
 

@@ -1,23 +1,27 @@
 """Implement: the builder answers SEARCH/REPLACE blocks against spec.md; they are applied and committed.
 
 A reply whose blocks do not apply is sent back with the applier's message (line numbers, closest
-candidates) for a corrected reply, a bounded number of times. Nothing is half-applied: a reply
-applies whole or not at all.
+candidates) and the failing blocks, bounded (``correction.py``), for a corrected reply, a bounded number
+of times. Nothing is half-applied: a reply applies whole or not at all, and a reply cut off at its
+output cap is not applied at all: the step fails at once, saying which cap to raise.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import specrelay.engine.context as C
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
 from specrelay.engine.events import Note
 from specrelay.engine.review.in_task import FIX_FINDINGS
+from specrelay.engine.steps.correction import correction
 from specrelay.engine.steps.kind import Outcome
 from specrelay.engine.steps.run import StepRun, prompt
 from specrelay.engine.steps.verify import failing_output as failing_verification
 from specrelay.errors import EditError, StepFailed
+from specrelay.llm.cutoff import cut_off
 from specrelay.workflow.kinds import KindSpec
 
 #: How many corrected replies a builder may send after its first one fails to apply.
@@ -101,6 +105,12 @@ def _gist(exc: EditError) -> str:
     return "; ".join(reasons).rstrip(":")
 
 
+def _keep_rejected(run: StepRun, why: str, reply: str) -> Path:
+    """Keep a reply whose edits were not applied, with why, as ``rejected_edits_rN.md``."""
+    return run.write_artifact(f"rejected_edits_r{run.round}.md",
+                              f"# Edits that could not be applied\n\n{why}\n\n## The last reply\n\n{reply}\n")
+
+
 def _already_committed(run: StepRun) -> str | None:
     """The commit this very step execution made before an interruption, if HEAD is it."""
     out = gitrepo.run_git(["log", "-1", "--format=%H%n%(trailers:key=Specrelay-Step,valueonly)"],
@@ -122,7 +132,7 @@ def _set_aside_leftovers(run: StepRun) -> str | None:
 
 async def run_implement(run: StepRun, findings: str | None = None, failing_output: str | None = None) -> str:
     """Apply the builder's edits and commit them; returns the commit sha."""
-    from specrelay.edits import apply_blocks, parse_blocks
+    from specrelay.edits import EditBlock, apply_blocks, parse_blocks
 
     kept = None
     if run.interrupted:  # the cut-off run's `git commit` may still be running its hooks, about to land
@@ -137,6 +147,11 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
     for attempt in range(MAX_CORRECTIONS + 1):
         result = await run.call(preset, prompt("implement"), ctx)
         model = result.model
+        if result.truncated:  # half a set of edits is never applied, nor sent back at the same cap
+            report = _keep_rejected(run, "The reply was cut off at its output cap, so none of it was applied.",
+                                    result.text)
+            raise cut_off(run.config, result, f"step '{run.step.title}': the builder's reply", kept=str(report))
+        blocks: list[EditBlock] = []
         try:
             blocks = parse_blocks(result.text)
             if not blocks:
@@ -145,15 +160,13 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
             break
         except EditError as exc:
             if attempt == MAX_CORRECTIONS:
-                report = run.write_artifact(f"rejected_edits_r{run.round}.md",
-                                            f"# Edits that could not be applied\n\n{exc}\n\n## The last reply\n\n"
-                                            f"{result.text}\n")
+                report = _keep_rejected(run, str(exc), result.text)
                 raise StepFailed(f"step '{run.step.title}': the builder's edits could not be applied after "
                                  f"{MAX_CORRECTIONS} corrections: {_gist(exc)}. The full report: {report}") from None
             run.emit(Note(f"edits did not apply ({str(exc).splitlines()[0]}); asking for a fix"))
-            ctx.add("previous", "Your previous reply", result.text)
-            ctx.add("problem", "Why it could not be applied (nothing was changed)",
-                    f"{exc}\n\nAnswer again with the complete, corrected set of SEARCH/REPLACE blocks.")
+            previous, problem = correction(result.text, blocks, exc)
+            ctx.add("previous", "What failed in your previous reply", previous)
+            ctx.add("problem", "Why it could not be applied (nothing was changed)", problem)
     run.emit(Note(f"applied edits to {', '.join(applied.changed) or 'no files'}"))
     message = commit_message(run.read_artifact(run.spec_name) or "", run.task.request, run.step.title, run.round,
                              findings=bool(findings), failing=bool(failing_output))

@@ -6,6 +6,8 @@ import specrelay.engine.context as C
 from specrelay.engine.steps.kind import Outcome
 from specrelay.engine.steps.run import StepRun, prompt
 from specrelay.errors import StepFailed
+from specrelay.llm import CallResult
+from specrelay.llm.cutoff import cut_off
 from specrelay.workflow.kinds import KindSpec
 
 SPEC = "spec.md"
@@ -22,24 +24,34 @@ def base_context(run: StepRun) -> C.Context:
 
 
 async def run_plan(run: StepRun) -> str:
-    """Write spec.md; a spec without an affected-files section is sent back once, then the step fails."""
+    """Write spec.md; a spec without an affected-files section is sent back once, then the step fails.
+    A spec cut off at the output cap fails the step at once (it is kept, never built on)."""
     preset = run.step.presets[0]
     target = run.step.writes[0] if run.step.writes else SPEC
     ctx = base_context(run)
-    result = await run.call(preset, prompt("plan"), ctx)
+    result = await _spec(run, preset, ctx, target)
     spec = result.text.strip()
     if C.spec_section(spec, "affected files") is None:
         ctx.add("previous", "Your previous spec.md", spec)
         ctx.add("problem", "Why it was sent back",
                 "It has no '## Affected files' section. Every spec must list the files to change or create, "
                 "one per line, as relative paths in backticks. Write the whole spec again.")
-        spec = (await run.call(preset, prompt("plan"), ctx)).text.strip()
+        spec = (await _spec(run, preset, ctx, target)).text.strip()
         if C.spec_section(spec, "affected files") is None:
             run.write_artifact(f"rejected_{target}", spec + "\n")
             raise StepFailed(f"step '{run.step.title}': the planner's spec has no 'Affected files' section, "
                              f"even after being asked again; it is kept in {run.artifact('rejected_' + target)}.")
     run.write_artifact(target, spec + "\n")
     return target
+
+
+async def _spec(run: StepRun, preset: str, ctx: C.Context, target: str) -> CallResult:
+    """One call for the spec; one cut off at its output cap is kept as ``rejected_<target>`` and fails."""
+    result = await run.call(preset, prompt("plan"), ctx)
+    if result.truncated:
+        kept = run.write_artifact(f"rejected_{target}", result.text.strip() + "\n")
+        raise cut_off(run.config, result, f"step '{run.step.title}': the planner's reply", kept=str(kept))
+    return result
 
 
 class PlanStep:

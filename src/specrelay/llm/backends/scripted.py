@@ -8,7 +8,9 @@ continues where it left off. Usage is estimated by :func:`~specrelay.llm.backend
 
 A reply longer than the attempt's output cap (the preset's ``max_tokens``, or the lower cap a budget
 gave the call) is cut at the cap and counted as the cap's tokens, as a provider stops at ``max_tokens``
-and bills what it wrote: a budget's promise holds for scripted calls exactly as for real ones.
+and bills what it wrote: a budget's promise holds for scripted calls exactly as for real ones. Either
+way it is marked truncated (finish reason "length"); ``{"text": "...", "truncated": true}`` marks a
+reply so whatever its length, as a server stops at a cap of its own that the preset does not know.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class ScriptedReply:
     text: str | None
     delay_s: float | None
     error: dict[str, Any] | None
+    #: The reply stops as if at its output cap (finish reason "length"), whatever its length.
+    truncated: bool = False
 
 
 _cache: dict[tuple[Path, float], list[ScriptedReply]] = {}
@@ -111,7 +115,7 @@ def load_replies(preset: ScriptedPreset) -> list[ScriptedReply]:
     return replies
 
 
-_REPLY_KEYS = ("text", "delay_s", "error")
+_REPLY_KEYS = ("text", "delay_s", "error", "truncated")
 _ERROR_KEYS = ("status", "kind", "retry_after_s", "message")
 _SHAPE = 'a string, {"text": "..."} or {"error": {"status": 429}}'
 
@@ -133,13 +137,18 @@ def _reply(path: Path, i: int, item: Any) -> ScriptedReply:
     delay = item.get("delay_s")
     if delay is not None and not _is_number(delay, minimum=0):
         raise bad(f"delay_s must be a number of seconds ≥ 0, got {json.dumps(delay)}")
+    truncated = item.get("truncated", False)
+    if not isinstance(truncated, bool):
+        raise bad(f"'truncated' must be true or false, got {_shown(truncated)}")
     if "error" in item:
+        if "truncated" in item:
+            raise bad("has both 'truncated' and 'error': only a reply with 'text' can be cut off")
         return ScriptedReply(None, delay, _error(item["error"], bad))
     if "text" not in item:
         raise bad("has neither 'text' nor 'error'")
     if not isinstance(item["text"], str):
         raise bad(f"'text' must be a string, got {_shown(item['text'])}")
-    return ScriptedReply(item["text"], delay, None)
+    return ScriptedReply(item["text"], delay, None, truncated)
 
 
 def _error(error: Any, bad: Callable[[str], ConfigError]) -> dict[str, Any]:
@@ -233,7 +242,7 @@ class ScriptedBackend(Backend):
             for line in text.splitlines(keepends=True):
                 on_delta(line)
         usage = estimated_usage(request, text)
-        return Reply(text=text, usage=usage, model=model, estimated=True, truncated=text != full)
+        return Reply(text=text, usage=usage, model=model, estimated=True, truncated=reply.truncated or text != full)
 
 
 def _cut_to_cap(text: str, cap: int | None) -> str:

@@ -4,6 +4,7 @@ From the outside in::
 
     Replay     a call completed under its key in this run comes from the ledger
     Fallback   the named preset, then its fallbacks; one ProviderError when all fail
+    Window     a prompt too large for the preset's context window is refused, before anything is sent
     Retry      backoff with jitter, honouring Retry-After, on retryable failures
     Record     one ledger row per attempt, key values redacted
     Budget     reserve at a cap the budget can pay for, price, release; a cut reply stops the run
@@ -26,6 +27,7 @@ from specrelay.llm.layers.record import Record
 from specrelay.llm.layers.replay import Replay
 from specrelay.llm.layers.retry import Retry
 from specrelay.llm.layers.send import Send
+from specrelay.llm.layers.window import Window
 
 __all__ = ["Call", "CallHandler", "CallResult", "Run", "compose"]
 
@@ -34,4 +36,4 @@ def compose(run: Run, *, budget: BudgetCheck | None,
             sleep: Callable[[float], Awaitable[None]]) -> CallHandler:
     """The layers of one client, from the backend out."""
     attempt = Budget(Limits(Send(run), run), budget)
-    return Replay(Fallback(Retry(Record(attempt, run), run.config.retry, sleep), run), run)
+    return Replay(Fallback(Window(Retry(Record(attempt, run), run.config.retry, sleep)), run), run)

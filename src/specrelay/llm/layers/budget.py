@@ -17,11 +17,41 @@ from specrelay.config import Preset
 from specrelay.errors import BudgetExceeded
 from specrelay.llm.backend import backend_class, estimate_tokens
 from specrelay.llm.layers.base import Attempted, AttemptHandler, Call
-from specrelay.llm.pricing import cost_of
+from specrelay.llm.pricing import context_window, cost_of
 
 #: The output cap a budgeted call is sent with when its preset sets no max_tokens (a cap must be sent:
 #: a budget's promise rests on the call not writing more than it reserved for).
 DEFAULT_MAX_OUTPUT = 8192
+
+#: The fewest output tokens a call of each phase may be capped to (by a budget), or must have room for
+#: in the context window; a preset's ``min_output_tokens`` overrides it for every phase. A phase not
+#: named here gets ``DEFAULT_FLOOR``.
+MIN_OUTPUT_TOKENS: dict[str, int] = {
+    "plan": 2048,       # a spec of a page or two
+    "implement": 2048,  # SEARCH/REPLACE blocks for a few files
+    "review": 1024,     # the findings JSON
+    "ask": 512,         # a short answer
+}
+DEFAULT_FLOOR = 1024
+
+
+def output_floor(preset: Preset, phase: str) -> int:
+    """The output cap below which a call of ``phase`` on ``preset`` is not worth making."""
+    if preset.min_output_tokens is not None:
+        return preset.min_output_tokens
+    return MIN_OUTPUT_TOKENS.get(phase, DEFAULT_FLOOR)
+
+
+def default_cap(preset: Preset, input_tokens: int) -> int:
+    """The output cap a budgeted call is sent with: the preset's ``max_tokens``, else
+    ``DEFAULT_MAX_OUTPUT`` lowered to what the preset's context window leaves after the input (a
+    small local model's 4,096-token window must not be asked for 8,192 tokens the preset never set)."""
+    if preset.max_tokens is not None:
+        return preset.max_tokens
+    window = context_window(preset)
+    if window is None:
+        return DEFAULT_MAX_OUTPUT
+    return max(1, min(DEFAULT_MAX_OUTPUT, window - input_tokens))
 
 
 @dataclass(frozen=True)
@@ -99,7 +129,7 @@ class Budget:
             budget = self.budget
             assert budget is not None
             raise CutByBudget(attempted, lambda: budget.cut_off(
-                preset, call.phase, sent.max_tokens or 0, preset.max_tokens or DEFAULT_MAX_OUTPUT))
+                preset, call.phase, sent.max_tokens or 0, default_cap(preset, estimate_tokens(call.request.text))))
         return attempted
 
     async def _reserve(self, call: Call) -> Reservation | None:
@@ -109,7 +139,7 @@ class Budget:
             return None
         preset = call.tried
         claim = self.budget.reserve(preset, budget_input_tokens(preset, call.request.text),
-                                    preset.max_tokens or DEFAULT_MAX_OUTPUT, call.phase)
+                                    default_cap(preset, estimate_tokens(call.request.text)), call.phase)
         try:
             await asyncio.sleep(0)  # calls started together (a panel) all claim before any grows
         except BaseException:
