@@ -1,7 +1,8 @@
 """A tiny OpenAI-compatible server on 127.0.0.1, for tests over a real socket.
 
 Each path prefix picks a behaviour: ``/ok/v1``, ``/flaky/v1`` (429 with Retry-After, then ok),
-``/down/v1`` (500 forever). Streaming requests get server-sent events with usage at the end.
+``/down/v1`` (500 forever), ``/length/v1`` (an answer cut off at its cap: finish reason "length").
+Streaming requests get server-sent events with usage at the end.
 ``GET <prefix>/v1/models`` lists the model ``tiny`` under ``/ok``, answers 500 under ``/down``,
 HTML under ``/html`` and nothing for a second under ``/slow``.
 """
@@ -59,15 +60,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
             return
         text = f"answer from {mode}"
+        finish = "length" if mode == "length" else "stop"
         if body.get("stream"):
-            self._stream(body, text)
+            self._stream(body, text, finish)
         else:
-            self._json(body, text)
+            self._json(body, text, finish)
 
-    def _json(self, body: dict[str, Any], text: str) -> None:
+    def _json(self, body: dict[str, Any], text: str, finish: str) -> None:
         payload = json.dumps({
             "id": "c1", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
             "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
         }).encode()
         self.send_response(200)
@@ -76,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _stream(self, body: dict[str, Any], text: str) -> None:
+    def _stream(self, body: dict[str, Any], text: str, finish: str) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.end_headers()
@@ -84,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
         for word in text.split(" "):
             chunk = {**base, "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
                "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}}
         self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
         self.wfile.flush()

@@ -132,12 +132,18 @@ class Preset(_Strict):
     def setting(self, field: str) -> str:
         """Where the user sets ``field`` of this preset, in words: ``max_tokens in [presets.P] of FILE``.
 
-        A field that came from the built-in presets is set by overriding it in the user's or the
-        project's config (the package's own file is not the user's to edit)."""
+        A field that came from the built-in presets is set by overriding it: in the user's or the
+        project's config file that already has a ``[presets.P]`` table (the project's first), else in
+        either (the package's own file is not the user's to edit)."""
+        builtin = paths.data_dir() / "presets.toml"
         path = self.where(field)
-        if path == paths.data_dir() / "presets.toml":
-            return (f"{field} in [presets.{self.name}] of your config ({paths.user_config()} or the "
-                    "project's .specrelay/config.toml, which override the built-in preset)")
+        if path == builtin:
+            own = sorted({p for p in self.origins.values() if p != builtin},
+                         key=lambda p: p.parent.name != paths.PROJECT_DIRNAME)
+            if not own:
+                return (f"{field} in [presets.{self.name}] of your config ({paths.user_config()} or the "
+                        "project's .specrelay/config.toml, which override the built-in preset)")
+            path = own[0]
         return f"{field} in [presets.{self.name}] of {path}"
 
 

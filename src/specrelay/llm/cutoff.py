@@ -15,18 +15,22 @@ from specrelay.llm.layers.base import CallResult
 
 
 def cut_off_note(config: Config, result: CallResult) -> str:
-    """Where the reply stopped and what to raise, as one clause: ``was cut off at its output cap of 16 tokens
-    (finish reason "length"); raise max_tokens in [presets.P] of FILE (now 16)``."""
+    """Where the reply stopped and what to raise, as one clause: ``was cut off at its output cap of 16
+    tokens (finish reason "length"); raise max_tokens in [presets.P] of FILE (now 16)``."""
     preset = config.presets.get(result.preset)
     field = preset.setting("max_tokens") if preset is not None else f"max_tokens of preset {result.preset}"
     cap, wrote = result.max_tokens, result.usage.output_tokens
     if cap is None:
         return (f"was cut off at the provider's default output cap, after {wrote:,} tokens (finish reason "
                 f"\"length\"); set {field} to allow more")
+    # A server may stop at a limit of its own (the end of its context) well before the cap it was sent.
+    short = (f"; it wrote only {wrote:,}, so the server may have a lower limit of its own, such as its "
+             "context size" if 0 < wrote < cap * 0.9 and not result.estimated else "")
     if preset is not None and preset.max_tokens is None:  # the cap a budgeted call is sent with by default
-        return (f"was cut off at its output cap of {cap:,} tokens, the default sent with a budget when the preset "
-                f"sets none (finish reason \"length\"); set {field} above {cap:,}")
-    return f"was cut off at its output cap of {cap:,} tokens (finish reason \"length\"); raise {field} (now {cap:,})"
+        return (f"was cut off at its output cap of {cap:,} tokens, the default sent with a budget when the "
+                f"preset sets none (finish reason \"length\"{short}); set {field} above {cap:,}")
+    return (f"was cut off at its output cap of {cap:,} tokens (finish reason \"length\"{short}); "
+            f"raise {field} (now {cap:,})")
 
 
 def cut_off(config: Config, result: CallResult, what: str, *, kept: str | None = None) -> ReplyCutOff:
