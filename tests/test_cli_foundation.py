@@ -15,6 +15,15 @@ def test_help_and_module_entry_point() -> None:
     assert proc.returncode == 0 and "presets" in proc.stdout and "ask" in proc.stdout
 
 
+def test_review_is_the_first_command_of_a_fresh_process(tmp_path: Path) -> None:
+    # In a process that has imported nothing of the engine yet (not in this one, where other tests have).
+    repo = make_repo(tmp_path / "repo")
+    write_user_config(scripted("sonnet-reviewer", ['{"verdict": "approve", "summary": "ok", "findings": []}']))
+    (repo / "README.md").write_text("# changed\n")
+    proc = run_cli("review", cwd=repo, subprocess=True)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+
+
 def test_presets_json_shows_sources_and_keys_never_the_key(tmp_path: Path) -> None:
     write_user_config('[presets.gpt-reviewer]\ntemperature = 0.3\n')
     repo = make_repo(tmp_path / "repo")

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import specrelay.engine.context as C
 from specrelay import gitrepo
 from specrelay.engine.review.document import REVIEW_JSON_SHAPE, Review, render_findings_for_builder, render_review
 from specrelay.engine.review.panel import PanelRequest, run_panel
 from specrelay.engine.review.verdict import decide_alone, requests_changes
-from specrelay.engine.steps.run import StepRun, prompt
-from specrelay.engine.steps.verify import verify_summary
+
+if TYPE_CHECKING:
+    # Not at run time: importing engine.steps registers every kind, and the build step's module
+    # imports this one (for FIX_FINDINGS); `specrelay review` must be able to import this module first.
+    from specrelay.engine.steps.run import StepRun
 
 DIFF_TOKENS = 30000
 #: What a review leaves for the next build round to fix.
@@ -45,10 +49,15 @@ class ReviewOutcome:
 
 
 def review_system() -> str:
+    """A reviewer's system prompt: the shipped ``review`` prompt and the JSON it must answer."""
+    from specrelay.engine.steps.run import prompt
+
     return prompt("review") + "\n" + REVIEW_JSON_SHAPE
 
 
 def review_context(run: StepRun) -> C.Context:
+    from specrelay.engine.steps.verify import verify_summary
+
     ctx = C.Context()
     ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
     ctx.add("spec", run.spec_name, run.read_artifact(run.spec_name) or run.task.request)
