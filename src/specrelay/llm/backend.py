@@ -134,6 +134,12 @@ class Backend(ABC):
     async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
         """Answer once, streaming text to ``on_delta`` if given; raise AttemptFailed on failure."""
 
+    def prepare(self, preset: Preset) -> None:
+        """Get ready to call ``preset`` (import an SDK, build a client), before the call is timed: a
+        call's latency is the call's, not specrelay's start-up. Called before every attempt, so it keeps
+        what it builds. May raise AttemptFailed. The default does nothing."""
+        return None
+
     @classmethod
     def preflight(cls, presets: Sequence[Preset], *, called: Collection[str] = ()) -> None:
         """Check, before a task or command starts, what would make its calls fail (a ConfigError);

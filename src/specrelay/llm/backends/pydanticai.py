@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from specrelay.config import Preset, Text, is_http_url
 from specrelay.errors import ConfigError, FailureKind
-from specrelay.llm.backend import AttemptFailed, Backend, Message, OnDelta, Reply, Request
+from specrelay.llm.backend import AttemptFailed, Backend, Message, OnDelta, Reply, Request, RunContext
 from specrelay.llm.pricing import Usage
 from specrelay.registry import register_backend
 
@@ -174,7 +174,31 @@ def _is_loopback(host: str) -> bool:
 
 class PydanticAIBackend(Backend):
     """Calls a real model, built from the preset, or the model a test injected for the preset
-    (a FunctionModel) through the run's ``models``."""
+    (a FunctionModel) through the run's ``models``.
+
+    The model (pydantic-ai, the provider's SDK, its HTTP client) is imported and built in
+    :meth:`prepare`, before the call is timed, and kept for the run's later calls."""
+
+    def __init__(self, run: RunContext) -> None:
+        super().__init__(run)
+        self._models: dict[tuple[str, ...], Any] = {}
+
+    def prepare(self, preset: Preset) -> None:
+        assert isinstance(preset, ApiPreset)
+        if self.run.models.get(preset.name) is None:
+            try:
+                self._model(preset)
+            except Exception as exc:  # a model that cannot be built fails the attempt, as a call would
+                raise translate_error(exc, preset) from exc
+        import pydantic_ai.direct  # noqa: F401  (the request functions, loaded before the call is timed)
+
+    def _model(self, preset: ApiPreset) -> Any:
+        """The preset's model, built once per run (per endpoint, key and wire options)."""
+        key = (preset.name, preset.model, preset.base_url or "", preset.api_key() or "",
+               getattr(preset, "max_tokens_field", None) or "")
+        if key not in self._models:
+            self._models[key] = preset.wire_model(preset.api_key())
+        return self._models[key]
 
     async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
         assert isinstance(preset, ApiPreset)
@@ -193,7 +217,7 @@ class PydanticAIBackend(Backend):
         from pydantic_ai.direct import model_request, model_request_stream
         from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
 
-        model = injected if injected is not None else preset.wire_model(preset.api_key())
+        model = injected if injected is not None else self._model(preset)
         messages = wire_messages(request.messages)
         settings: Any = preset.wire_settings()
         if on_delta is None:
