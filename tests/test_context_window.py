@@ -1,0 +1,122 @@
+"""What a prompt may carry: a builder's correction holds only what failed, bounded; a JSON repair quotes the
+bad reply, bounded; a prompt over its preset's context window is refused before anything is sent, naming
+its parts and their sizes; a budgeted call's default output cap fits the window."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import assert_clean_error, make_repo, run_cli, write_user_config
+from fake_openai import base_url, fake_openai
+from taskkit import ADD_SUB, SPEC, project, review
+from wire import openai_chat as oc
+from wire.server import FakeServer, serving
+
+from specrelay.engine.steps.correction import CORRECTION_TOKENS
+from specrelay.llm.client import REPAIR_QUOTE_TOKENS
+
+PROSE = "This paragraph explains the change at great length, again and again. "
+#: A long reply (about 10,000 tokens of prose) whose one block never closes.
+LONG_MALFORMED = ("Here is my plan.\n" + "\n".join(PROSE * 8 for _ in range(80))
+                  + "\n\ncalc.py\n<<<<<<< SEARCH\ndef add(a, b):\n    return a + b\n")
+#: Eight new files of about 750 tokens each that would apply, and one block whose SEARCH matches nowhere.
+NEW_FILES = "".join(f"new{i}.py\n<<<<<<< SEARCH\n=======\n" + f"VALUE_{i} = 'filler line of text'\n" * 90
+                    + ">>>>>>> REPLACE\n\n" for i in range(8))
+NO_MATCH = ("calc.py\n<<<<<<< SEARCH\ndef nope(a, b):\n    return a * b\n=======\ndef nope(a, b):\n    return 0\n"
+            ">>>>>>> REPLACE\n")
+
+
+def remote_builder(tmp_path: Path, server: FakeServer) -> Path:
+    """The scripted team, with a builder served by ``server`` over the OpenAI chat wire."""
+    table = (f'\n[presets.flash-builder]\nprovider = "openai-compatible"\nmodel = "tiny"\n'
+             f'base_url = "{server.url}/v1"\nfallbacks = []\nprice = {{input = 0.0, output = 0.0}}\n')
+    return project(tmp_path, {"opus-planner": [SPEC], "gpt-reviewer": [review()]}, extra=table)
+
+
+def builder_prompts(server: FakeServer) -> list[str]:
+    return [next(m["content"] for m in r.body["messages"] if m["role"] == "user") for r in server.received]
+
+
+def test_a_long_malformed_reply_gets_a_bounded_correction(tmp_path: Path) -> None:
+    with serving() as server:
+        server.queue(oc.stream(LONG_MALFORMED, "tiny", use=oc.usage(500, 10_000)),
+                     oc.stream(ADD_SUB, "tiny", use=oc.usage(600, 40)))
+        repo = remote_builder(tmp_path, server)
+        proc = run_cli("run", "Add sub", "--json", cwd=repo)
+        first, second = builder_prompts(server)
+    assert json.loads(proc.stdout)["status"] == "done", proc.stderr
+    assert len(LONG_MALFORMED) > 40_000
+    added = len(second) - len(first)
+    assert 0 < added <= CORRECTION_TOKENS * 4, added  # not the 40,000 characters of the reply
+    assert "Malformed edit block" in second and "<<<<<<< SEARCH" in second  # the break, quoted
+    assert second.count(PROSE) < LONG_MALFORMED.count(PROSE) / 4  # a few lines before the break, not all
+    shown = json.loads(run_cli("show", json.loads(proc.stdout)["id"], "--json", cwd=repo).stdout)
+    [_, corrected] = [c for c in shown["calls"] if c["phase"] == "implement"]
+    assert corrected["context"]["previous"] + corrected["context"]["problem"] <= CORRECTION_TOKENS
+
+
+def test_a_correction_quotes_the_failing_block_and_names_the_ones_that_applied(tmp_path: Path) -> None:
+    with serving() as server:
+        server.queue(oc.stream(NEW_FILES + NO_MATCH, "tiny", use=oc.usage(500, 6_000)),
+                     oc.stream(ADD_SUB, "tiny", use=oc.usage(600, 40)))
+        repo = remote_builder(tmp_path, server)
+        proc = run_cli("run", "Add sub", "--json", cwd=repo)
+        first, second = builder_prompts(server)
+    assert json.loads(proc.stdout)["status"] == "done", proc.stderr
+    correction = second[len(first) - 1:]
+    assert "def nope(a, b):" in correction  # the failing block, quoted
+    assert "block 1 (new0.py)" in correction and "block 8 (new7.py)" in correction  # the others, named
+    assert "filler line of text" not in correction  # ... and not quoted
+    assert len(second) - len(first) <= CORRECTION_TOKENS * 4
+
+
+def test_a_json_repair_quotes_the_bad_reply_bounded(tmp_path: Path) -> None:
+    bad = "I think the change is fine. " * 2_000  # about 14,000 tokens and no JSON
+    with serving() as server:
+        server.queue(oc.completion(bad, "tiny", use=oc.usage(300, 14_000)),
+                     oc.completion(review(), "tiny", use=oc.usage(300, 80)))
+        write_user_config(f'[presets.rev]\nprovider = "openai-compatible"\nmodel = "tiny"\n'
+                          f'base_url = "{server.url}/v1"\n')
+        repo = make_repo(tmp_path / "repo")
+        (repo / "README.md").write_text("# changed\n")
+        proc = run_cli("review", "--preset", "rev", "--json", cwd=repo)
+        first, second = builder_prompts(server)
+    assert proc.returncode == 0, proc.stderr
+    assert second.startswith(first)  # the prompt, whole
+    repair = second[len(first):]
+    assert "the reply holds no JSON object" in repair and "I think the change is fine." in repair
+    assert "characters left out" in repair and len(repair) <= (REPAIR_QUOTE_TOKENS + 100) * 4
+
+
+def test_a_prompt_over_the_window_fails_before_any_call_naming_its_parts(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "gpt-reviewer": [review()]})
+    config = repo / ".specrelay" / "config.toml"
+    config.write_text(config.read_text().replace("[presets.flash-builder]\n",
+                                                 "[presets.flash-builder]\ncontext_window = 400\nmax_tokens = 100\n"))
+    proc = run_cli("run", "Add sub", "--json", cwd=repo)
+    status = json.loads(proc.stdout)
+    assert status["status"] == "failed"
+    assert_clean_error(proc, "preset flash-builder: the implement prompt is about",
+                       "system about", "spec about", "files about",  # the parts, with their sizes
+                       "with its output cap of 100 tokens (max_tokens)", "context window of 400 tokens",
+                       "so it was not sent", f"raise context_window in [presets.flash-builder] of {config}",
+                       f"or lower max_tokens in [presets.flash-builder] of {config} (now 100)")
+    shown = json.loads(run_cli("show", status["id"], "--json", cwd=repo).stdout)
+    assert [c["phase"] for c in shown["calls"]] == ["plan"]  # nothing was sent, or recorded, for the build
+
+
+def test_a_budgeted_call_without_max_tokens_is_capped_to_what_the_window_leaves(tmp_path: Path) -> None:
+    with fake_openai() as server:
+        table = (f'[presets.loc]\nprovider = "openai-compatible"\nmodel = "tiny"\n'
+                 f'base_url = "{base_url(server, "ok")}"\n'
+                 'context_window = 4096\nprice = {input = 1.0, output = 2.0}\n')
+        write_user_config(table)
+        budgeted = json.loads(run_cli("ask", "hi", "--preset", "loc", "--budget", "1", "--json").stdout)
+        write_user_config(table + "max_tokens = 4090\n")
+        refused = run_cli("ask", "hi", "--preset", "loc")
+        sent = [b.get("max_tokens", b.get("max_completion_tokens")) for b in server.bodies]
+    assert 3_900 < budgeted["max_tokens"] <= 4096 - 40, budgeted  # not DEFAULT_MAX_OUTPUT's 8,192
+    assert sent == [budgeted["max_tokens"]]  # the second was never sent
+    assert_clean_error(refused, "preset loc: the ask prompt is about", "output cap of 4,090 tokens",
+                       "context window of 4,096 tokens", "or lower max_tokens")
