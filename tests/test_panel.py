@@ -152,3 +152,20 @@ def test_review_from_a_linked_worktree_reviews_that_worktree(tmp_path: Path) -> 
     (other / "calc.py").write_text("changed\n")
     proc = run_cli("review", "--preset", "gpt-reviewer", cwd=other)
     assert proc.returncode == 0 and "Nothing to review" not in proc.stdout, proc.stderr
+
+
+def test_a_reviewer_whose_reply_is_not_json_is_dropped_by_name_and_its_reply_kept(tmp_path: Path) -> None:
+    repo = panel_repo(tmp_path, gpt=["not json", "still not json"], gemini=[review()], sonnet=[review()])
+    proc = run_cli("run", "Add sub", "--workflow", "comprehensive-review", cwd=repo, env={"COLUMNS": "300"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = json.loads(run_cli("status", "last", "--json", cwd=repo).stdout)[0]
+    assert status["status"] == "done"
+    kept = Path(status["folder"]) / "rejected_review_r1_gpt-reviewer.md"
+    assert "still not json" in kept.read_text()
+    [dropped] = [p for p in status["panel"] if p.get("error")]
+    assert dropped["preset"] == "gpt-reviewer" and str(kept) in dropped["error"]
+    # The run said which reviewer was dropped, and where its reply is.
+    assert any("gpt-reviewer" in line and str(kept) in line for line in proc.stdout.splitlines()), proc.stdout
+    shown = json.loads(run_cli("show", status["id"], "--json", cwd=repo).stdout)
+    assert shown["rejected"] == ["rejected_review_r1_gpt-reviewer.md"]
+    assert "FAILED" in (Path(status["folder"]) / "final_review.md").read_text()

@@ -22,6 +22,7 @@
         │   └── MalformedBlock   a reply whose blocks cannot be parsed (quotes the line)
         ├── StepFailed       which step, why, where the logs are
         │   ├── ReplyCutOff      a reply stopped at its output cap: which preset, the cap, what to raise
+        │   ├── InvalidReply     a reply that is not the JSON asked for, even after a repair: the preset, the reply
         │   └── ContextOverflow  a prompt too large for the preset's context window: the parts and their sizes
         ├── CommandNotRunnable  a verify command the shell cannot start (exit 126/127): where to fix it
         └── Interrupted      Ctrl-C or SIGTERM paused the run (exit 130; the CLI says "paused", not "error")
@@ -190,6 +191,16 @@ class ReplyCutOff(StepFailed):
         self.reply = reply
         self.preset = preset
         self.cap = cap
+
+
+class InvalidReply(StepFailed):
+    """A structured call whose reply was not the JSON its schema asks for, even after one repair request:
+    the message names the preset and what is wrong. ``reply`` is the last reply, for the caller to keep."""
+
+    def __init__(self, message: str, *, reply: str = "", preset: str = "") -> None:
+        super().__init__(message)
+        self.reply = reply
+        self.preset = preset
 
 
 class ContextOverflow(StepFailed):

@@ -24,6 +24,9 @@ __all__ = ["CLOSED", "CallView", "Costs", "DiffFile", "Diffstat", "StepView", "T
            "TaskSummary", "TaskView", "Totals", "Verification", "all_statuses", "task_costs", "task_summary",
            "task_view"]
 
+#: How the artifacts that keep an unusable reply are named (rejected_spec.md, rejected_edits_r1.md, ...).
+REJECTED_PREFIX = "rejected_"
+
 #: A row of the ledger's totals as JSON (``key``, calls, ok_calls, failed_calls, tokens, cost_usd, ...).
 Totals = dict[str, Any]
 
@@ -171,12 +174,18 @@ class TaskDetail(TaskSummary):
     call_list: list[CallView] = field(default_factory=list)
     diffstat: Diffstat | None = None
 
+    @property
+    def rejected(self) -> list[str]:
+        """The artifacts keeping a reply that could not be used (a spec, edits, a review)."""
+        return [name for name in self.artifacts if name.startswith(REJECTED_PREFIX)]
+
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         # ``calls`` is the count in a status object and the list in a task's detail, as it always was.
         out.pop("call_list")
         out.pop("diffstat")
         out["artifacts"] = self.artifacts
+        out["rejected"] = self.rejected
         out["calls"] = [asdict(c) for c in self.call_list]
         out["diffstat"] = self.diffstat.to_json() if self.diffstat else None
         return out

@@ -27,6 +27,7 @@ from specrelay.app.events import (
     CallStarted,
     Event,
     Note,
+    ReviewerFailed,
     RunStarted,
     StepFinished,
     StepStarted,
@@ -171,6 +172,8 @@ class Progress:
             self._print(f"{elapsed} [green]✓ {escape(event.title)}[/]{extra} ({event.seconds:.1f} s)")
         elif isinstance(event, Note):
             self._print(f"{elapsed}   [yellow]{escape(event.text)}[/]")
+        elif isinstance(event, ReviewerFailed) and event.of > 1:  # a lone reviewer's failure is the step's
+            self._print(f"{elapsed}   [red]✗ {escape(event.preset)} dropped from the panel:[/] {escape(event.error)}")
         elif isinstance(event, TaskStopped) and self.step:  # the step cut off: say so, the reason follows
             mark = "⏸" if event.status == TaskStatus.PAUSED else "✗"
             self._print(f"{elapsed} [red]{mark} {escape(self.step)}[/] · {event.status}")

@@ -153,6 +153,9 @@ def _render_show(s: TaskDetail) -> None:
 
         console.print(f"Changes: {diffstat_line(s.diffstat.to_json())} (specrelay diff {s.id})", markup=False)
     render_summary(s)
+    if s.rejected:
+        console.print(f"Rejected replies: {', '.join(s.rejected)} (specrelay show {s.id} ARTIFACT)", markup=False,
+                      style="yellow")
     console.print(f"Artifacts: {', '.join(s.artifacts)} (specrelay show {s.id} ARTIFACT)")
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from specrelay.config import Config
-from specrelay.errors import StepFailed
+from specrelay.errors import InvalidReply
 from specrelay.ledger import Ledger
 from specrelay.llm.backend import OnDelta, Request, estimate_tokens
 from specrelay.llm.cutoff import cut_off
@@ -99,8 +99,8 @@ class Client:
             if result.truncated:
                 raise cut_off(self.config, result, f"the {phase} reply (JSON), sent again after a repair "
                                                    "request,") from None
-            raise StepFailed(f"preset {result.preset} did not answer valid JSON, even after a repair "
-                             f"request: {exc}") from None
+            raise InvalidReply(f"preset {result.preset} did not answer valid JSON, even after a repair "
+                               f"request: {exc}", reply=result.text, preset=result.preset) from None
 
     def call_sync(self, preset_name: str, system: str, user: str, **kwargs: Any) -> CallResult:
         return asyncio.run(self.call(preset_name, system, user, **kwargs))

@@ -6,7 +6,8 @@ concurrently on the same fresh context; each writes ``review_worker_N.json``, an
 consolidation by agreement writes ``final_review.json`` and ``final_review.md``. Either way the
 verdict is decided from the findings by the one verdict rule (:mod:`specrelay.engine.review.verdict`), the
 outcome is a :class:`ReviewOutcome`, and the findings the builder must fix are
-written to ``fix_findings.md``.
+written to ``fix_findings.md``. A reply that is no usable review is kept as ``rejected_review_rN.md``
+(a panel's, ``rejected_review_rN_PRESET.md``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import specrelay.engine.context as C
 from specrelay import gitrepo
 from specrelay.engine.review.document import REVIEW_JSON_SHAPE, Review, render_findings_for_builder, render_review
 from specrelay.engine.review.panel import PanelRequest, run_panel
+from specrelay.engine.review.rejected import UNUSABLE, keep_rejected, kept_message, rejected_name
 from specrelay.engine.review.verdict import decide_alone, requests_changes
+from specrelay.errors import StepFailed
 
 if TYPE_CHECKING:
     # Not at run time: importing engine.steps registers every kind, and the build step's module
@@ -78,7 +81,11 @@ async def run_review(run: StepRun) -> ReviewOutcome:
     if run.step.is_panel:
         return await _panel_review(run)
     preset = run.step.presets[0]
-    result = await run.call(preset, review_system(), review_context(run), schema=Review)
+    try:
+        result = await run.call(preset, review_system(), review_context(run), schema=Review)
+    except UNUSABLE as exc:
+        kept = keep_rejected(run.artifact(rejected_name(run.round)), exc, round_no=run.round)
+        raise StepFailed(f"step '{run.step.title}': {kept_message(exc, kept)}") from None
     review: Review = result.value
     decision, note = decide_alone(review)
     target = run.step.writes[0] if run.step.writes else "review.md"

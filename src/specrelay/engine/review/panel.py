@@ -3,7 +3,8 @@ their findings merged by agreement (:mod:`specrelay.engine.review.agreement`).
 
 Used by a workflow's panel step and by ``specrelay review`` (also for one reviewer). A reviewer that
 fails (a provider error after retries and fallbacks, or invalid output after one repair) is reported
-as failed; the panel goes on while at least two reviewers (one, for a panel of one) have answered.
+as failed (an unusable reply is kept, :mod:`specrelay.engine.review.rejected`); the panel goes on
+while at least two reviewers (one, for a panel of one) have answered.
 Each reviewer's start and end are emitted as events (:class:`ReviewerStarted`, :class:`ReviewerFinished`,
 :class:`ReviewerFailed`) for a face to show.
 """
@@ -27,6 +28,7 @@ from specrelay.engine.review.agreement import (
     consolidate,
 )
 from specrelay.engine.review.document import Review
+from specrelay.engine.review.rejected import UNUSABLE, keep_rejected, kept_message, rejected_name
 from specrelay.engine.review.report import render_blocking_for_builder, render_markdown, to_json
 from specrelay.engine.review.verdict import requests_changes
 from specrelay.errors import ProviderError, StepFailed
@@ -72,15 +74,20 @@ class PanelOutcome:
         return requests_changes(self.verdict)
 
 
-async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: Path, emit: EventSink) -> ReviewerResult:
+async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: Path, emit: EventSink,
+               round_no: int | None) -> ReviewerResult:
     worker = folder / f"review_worker_{index}.json"
     emit(ReviewerStarted(preset, index, len(req.presets)))
     try:
         result = await call(preset, req.system, req.context, schema=Review)
     except (ProviderError, StepFailed) as exc:
-        atomic_write_text(worker, json.dumps({"preset": preset, "error": str(exc)}, indent=2))
-        emit(ReviewerFailed(preset, index, len(req.presets), str(exc)))
-        return ReviewerResult(preset=preset, model="", review=None, error=str(exc))
+        failure: dict[str, Any] = {"preset": preset, "error": str(exc)}
+        if isinstance(exc, UNUSABLE):  # it answered, but not a usable review: keep what it said
+            kept = keep_rejected(folder / rejected_name(round_no, preset), exc, round_no=round_no)
+            failure.update(error=kept_message(exc, kept), reply_kept_in=str(kept))
+        atomic_write_text(worker, json.dumps(failure, indent=2))
+        emit(ReviewerFailed(preset, index, len(req.presets), failure["error"]))
+        return ReviewerResult(preset=preset, model="", review=None, error=failure["error"])
     review: Review = result.value
     atomic_write_text(worker, json.dumps({"preset": result.preset, "model": result.model,
                                           "cost_usd": result.cost_usd, "latency_s": round(result.latency_s, 3),
@@ -95,7 +102,8 @@ async def run_panel(req: PanelRequest, call: Call, *, folder: Path, round_no: in
                     emit: EventSink | None = None) -> PanelOutcome:
     """Run every reviewer at once, consolidate, and write final_review.json / final_review.md."""
     sink = emit or quiet
-    reviewers = [asyncio.ensure_future(_one(call, req, i, p, folder, sink)) for i, p in enumerate(req.presets, 1)]
+    reviewers = [asyncio.ensure_future(_one(call, req, i, p, folder, sink, round_no))
+                 for i, p in enumerate(req.presets, 1)]
     try:
         results = await asyncio.gather(*reviewers)
     except BaseException:
