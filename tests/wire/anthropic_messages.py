@@ -24,12 +24,13 @@ def _message(model: str, content: list[dict[str, Any]], stop: str | None, use: d
             "stop_reason": stop, "stop_sequence": None, "usage": use}
 
 
-def message(text: str, model: str, *, use: dict[str, Any], stop: str = "end_turn") -> Answer:
-    """A whole (not streamed) reply."""
-    return json_answer(_message(model, [{"type": "text", "text": text}], stop, use))
+def reply(text: str, model: str, *, use: dict[str, Any], stop: str = "end_turn") -> Answer:
+    """A reply, whole or streamed as the request asks (the SDK streams a large max_tokens itself)."""
+    return Answer(body=_message(model, [{"type": "text", "text": text}], stop, use),
+                  events=_events(text, model, use, stop))
 
 
-def stream(text: str, model: str, *, use: dict[str, Any], stop: str = "end_turn") -> Answer:
+def _events(text: str, model: str, use: dict[str, Any], stop: str) -> list[tuple[str | None, Any]]:
     """A streamed reply, event by event as the API sends it: ``message_start`` carries the input
     usage, ``message_delta`` the stop reason and the output tokens."""
     start_usage = {**use, "output_tokens": 1}
@@ -48,7 +49,7 @@ def stream(text: str, model: str, *, use: dict[str, Any], stop: str = "end_turn"
                            "usage": {"output_tokens": use["output_tokens"]}}),
         ("message_stop", {"type": "message_stop"}),
     ]
-    return sse_answer(events)
+    return events
 
 
 def error(status: int, kind: str, message: str, **headers: str) -> Answer:

@@ -55,6 +55,21 @@ def genai_price(model: str, provider: str | None, *, input_tokens: int, output_t
     return float(calc_price(usage, model, provider_id=provider).total_price)
 
 
+def unit_price(model: str, provider: str | None, *, plain: int, output: int, cache_read: int = 0,
+               cache_write: int = 0) -> float:
+    """The same cost by hand, from genai-prices' per-million rates: plain input, cache reads, cache
+    writes and output each at their own rate (small counts: the base tier)."""
+    from genai_prices import Usage, calc_price
+
+    price = calc_price(Usage(input_tokens=0, output_tokens=0), model, provider_id=provider).model_price
+
+    def rate(value: Any) -> float:
+        return float(getattr(value, "base", value) or 0)
+
+    return (plain * rate(price.input_mtok) + cache_read * rate(price.cache_read_mtok)
+            + cache_write * rate(price.cache_write_mtok) + output * rate(price.output_mtok)) / 1e6
+
+
 def assert_no_key_anywhere(*outputs: CompletedProcess[str] | str) -> None:
     """The key is in no output, no file under the specrelay home (its ledger, logs, caches) and no
     ledger row."""

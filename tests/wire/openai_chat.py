@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wire.server import Answer, json_answer, sse_answer
+from wire.server import Answer, json_answer
 
 PATH = "/v1/chat/completions"
 
@@ -23,8 +23,15 @@ def usage(prompt: int, completion: int, *, cached: int | None = None, reasoning:
     return out
 
 
-def completion(text: str, model: str, *, use: dict[str, Any] | None, finish: str = "stop") -> Answer:
-    """A whole (not streamed) reply."""
+def reply(text: str, model: str, *, use: dict[str, Any] | None, finish: str = "stop",
+          stream_use: bool = True) -> Answer:
+    """A reply, whole or streamed as the request asks; ``stream_use=False``: a stream without usage
+    (llama.cpp's server sends none, even asked)."""
+    return Answer(body=_completion(text, model, use, finish),
+                  events=_chunks(text, model, use if stream_use else None, finish))
+
+
+def _completion(text: str, model: str, use: dict[str, Any] | None, finish: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000, "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
@@ -33,10 +40,10 @@ def completion(text: str, model: str, *, use: dict[str, Any] | None, finish: str
     }
     if use is not None:
         body["usage"] = use
-    return json_answer(body)
+    return body
 
 
-def stream(text: str, model: str, *, use: dict[str, Any] | None, finish: str = "stop") -> Answer:
+def _chunks(text: str, model: str, use: dict[str, Any] | None, finish: str) -> list[tuple[str | None, Any]]:
     """A streamed reply: the role, the text in pieces, the finish reason, then (when the server reports
     it, as asked by ``stream_options.include_usage``) a last chunk with no choices and the usage."""
     base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
@@ -52,7 +59,7 @@ def stream(text: str, model: str, *, use: dict[str, Any] | None, finish: str = "
     if use is not None:
         events.append((None, {**base, "choices": [], "usage": use}))
     events.append((None, "[DONE]"))
-    return sse_answer(events)
+    return events
 
 
 def error(status: int, message: str, kind: str = "server_error", **headers: str) -> Answer:

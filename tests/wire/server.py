@@ -1,14 +1,16 @@
 """A scripted HTTP server on 127.0.0.1 (port 0, one thread per request) for the wire tests.
 
-The test queues the answers (:class:`Answer`: a JSON body, server-sent events, an error status with
-headers); the server gives them in order, the last one again once the queue runs dry, and keeps every
-request it got (:class:`Received`) for the test to check what specrelay sent.
+The test queues the answers (:class:`Answer`: a JSON body, server-sent events, or both, the one the
+request asked for; an error status with headers); the server gives them in order, the last one again
+once the queue runs dry, and keeps every request it got (:class:`Received`) for the test to check what
+specrelay sent.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,12 +28,16 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: dict[str, Any]
+    #: When it arrived (``time.monotonic()``).
+    at: float = 0.0
 
 
 @dataclass(frozen=True)
 class Answer:
     """One scripted response: ``body`` as JSON, or ``events`` as a server-sent event stream (each a
-    ``(event name or None, data)`` pair; data a dict sent as JSON, or a str sent as it is)."""
+    ``(event name or None, data)`` pair; data a dict sent as JSON, or a str sent as it is). Given both,
+    the stream answers a request that asked to stream (``"stream": true``, Gemini's
+    ``streamGenerateContent``), the body any other: an SDK may stream where its caller did not ask."""
 
     status: int = 200
     body: Any = None
@@ -61,9 +67,11 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         self.server.received.append(Received(
             "POST", url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()},
-            json.loads(raw) if raw else {}))
+            json.loads(raw) if raw else {}, time.monotonic()))
         answer = self.server.next_answer()
-        if answer.events is not None:
+        asked = self.server.received[-1]
+        streams = asked.body.get("stream") is True or "streamGenerateContent" in url.path
+        if answer.events is not None and (streams or answer.body is None):
             self._events(answer)
         else:
             payload = json.dumps(answer.body).encode()

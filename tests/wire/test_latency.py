@@ -18,7 +18,7 @@ IMPORTS = ("import time; t = time.perf_counter(); import pydantic_ai.direct, pyd
 
 def test_the_first_call_of_a_process_does_not_time_the_imports() -> None:
     with serving() as server:
-        server.queue(oc.completion("four", "tiny", use=oc.usage(12, 1)))
+        server.queue(oc.reply("four", "tiny", use=oc.usage(12, 1)))
         write_user_config(FAST_RETRY + preset("loc", "openai-compatible", "tiny", f"{server.url}/v1"))
         proc = run_cli("ask", "--preset", "loc", "--json", "2+2?", subprocess=True)  # a fresh process
     assert proc.returncode == 0, proc.stderr

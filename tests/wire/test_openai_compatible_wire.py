@@ -26,8 +26,7 @@ def local(url: str, model: str = "gpt-4o-mini", **fields: object) -> str:
 @pytest.mark.parametrize("streamed", [False, True])
 def test_what_is_sent_and_recorded(streamed: bool) -> None:
     with serving() as server:
-        answer = oc.stream if streamed else oc.completion
-        server.queue(answer("four", "gpt-4o-mini", use=oc.usage(21, 2)))
+        server.queue(oc.reply("four", "gpt-4o-mini", use=oc.usage(21, 2)))
         proc = ask(local(server.url, max_tokens=64, temperature=0.2, reasoning_effort="low"),
                    "--preset", "loc", *([] if streamed else ["--json"]), "what is 2+2?", env=ENV)
     assert proc.returncode == 0, proc.stderr
@@ -51,7 +50,7 @@ def test_a_stream_without_usage_is_estimated_not_zero() -> None:
     # llama.cpp's server sends no usage in a stream, even asked for it.
     question = "what is 2+2? answer in one word"
     with serving() as server:
-        server.queue(oc.stream("four, of course", "gpt-4o-mini", use=None))
+        server.queue(oc.reply("four, of course", "gpt-4o-mini", use=None))
         proc = ask(local(server.url), "--preset", "loc", question, env=ENV)
     assert proc.returncode == 0, proc.stderr
     assert "estimated tokens" in proc.stdout
@@ -66,7 +65,7 @@ def test_a_stream_without_usage_is_estimated_not_zero() -> None:
 def test_a_reply_cut_at_the_cap_is_truncated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCAL_KEY", KEY)
     with serving() as server:
-        server.queue(oc.completion("one two three", "smol", use=oc.usage(9, 3), finish="length"))
+        server.queue(oc.reply("one two three", "smol", use=oc.usage(9, 3), finish="length"))
         write_user_config(FAST_RETRY + local(server.url, "smol", max_tokens=3))
         client = Client(load_config(None), Ledger(tmp_path / "l.db"))
         result = client.call_sync("loc", "sys", "count", phase="ask")

@@ -56,6 +56,10 @@ class ApiPreset(Preset):
                               "base_url = \"http://localhost:11434/v1\".")
 
 
+#: The least ``budget_tokens`` Anthropic's extended thinking accepts.
+ANTHROPIC_MIN_THINKING_BUDGET = 1024
+
+
 class AnthropicPreset(ApiPreset):
     provider: Literal["anthropic"]
     default_key_envs: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
@@ -65,6 +69,26 @@ class AnthropicPreset(ApiPreset):
         from pydantic_ai.providers.anthropic import AnthropicProvider
 
         return AnthropicModel(self.model, provider=AnthropicProvider(api_key=api_key, base_url=self.base_url))
+
+    def wire_settings(self) -> dict[str, Any]:
+        settings = super().wire_settings()
+        if self.reasoning_effort is None:
+            return settings
+        from pydantic_ai.profiles.anthropic import ANTHROPIC_THINKING_BUDGET_MAP, anthropic_model_profile
+
+        # With thinking on, the API refuses any temperature but 1 (a built-in temperature may be inherited).
+        settings.pop("temperature", None)
+        if (anthropic_model_profile(self.model) or {}).get("anthropic_supports_adaptive_thinking", False):
+            return settings  # adaptive thinking: the effort is sent as output_config.effort, no budget
+        # Extended thinking: the budget counts toward max_tokens and must stay below it (the API refuses
+        # the request otherwise), with room left for the answer; under 1,024 tokens it cannot think.
+        budget = ANTHROPIC_THINKING_BUDGET_MAP[self.reasoning_effort]
+        if self.max_tokens is not None:
+            budget = min(budget, self.max_tokens // 2)
+        del settings["thinking"]
+        if budget >= ANTHROPIC_MIN_THINKING_BUDGET:
+            settings["anthropic_thinking"] = {"type": "enabled", "budget_tokens": budget}
+        return settings
 
 
 class _ChatPreset(ApiPreset):
