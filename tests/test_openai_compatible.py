@@ -107,3 +107,22 @@ def test_a_bad_max_tokens_field_is_a_config_error(tmp_path: Path) -> None:
     write_user_config(local("loc", "http://127.0.0.1:9/v1", 'max_tokens_field = "max_output"'))
     proc = run_cli("ask", "--preset", "loc", "hi")
     assert_clean_error(proc, "max_tokens_field")
+
+
+def test_a_call_cancelled_while_the_server_is_silent_is_recorded_as_interrupted(tmp_path: Path) -> None:
+    import asyncio
+
+    with socket.socket() as silent:  # accepts the connection (the backlog does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        write_user_config(local("loc", f"http://127.0.0.1:{silent.getsockname()[1]}/v1"))
+        client = Client(load_config(None), Ledger(tmp_path / "l.db"))
+
+        async def cut_off() -> None:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.call("loc", "sys", "hello", phase="ask"), 1.0)
+
+        asyncio.run(cut_off())
+    [row] = client.ledger.calls()
+    assert (row.preset, row.outcome, row.cost_usd, row.output_tokens) == ("loc", "interrupted", None, 0)
+    assert 0.5 < row.latency_s < 5, row.latency_s
