@@ -90,7 +90,7 @@ def _failure(exc: BaseException, url: ParseResult) -> tuple[ServerState, str]:
     if isinstance(reason, TimeoutError):
         return ServerState.TIMEOUT, "no answer within the time limit"
     if isinstance(reason, ConnectionRefusedError):
-        return ServerState.REFUSED, f"nothing listens on {url.netloc}; is the server running, on that port?"
+        return ServerState.REFUSED, f"nothing listens on {url.netloc}"
     if isinstance(reason, socket.gaierror):
         return ServerState.UNREACHABLE, f"host not found ({reason.strerror or reason})"
     if isinstance(reason, ConnectionError):  # reset or closed before an answer
