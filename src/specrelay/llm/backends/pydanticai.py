@@ -111,6 +111,23 @@ class _ChatPreset(ApiPreset):
         return OpenAIChatModel(self.model, provider=OpenAIProvider(base_url=self.base_url, api_key=api_key),
                                profile=profile)
 
+    def wire_settings(self) -> dict[str, Any]:
+        settings = super().wire_settings()
+        if "temperature" in settings and self.reasons():
+            # OpenAI refuses sampling parameters while a model reasons; pydantic-ai would drop it too, with
+            # a Python warning on the user's terminal.
+            del settings["temperature"]
+        return settings
+
+    def reasons(self) -> bool:
+        """Whether this preset's calls make the model reason: OpenAI's reasoning models do when asked
+        for an effort, and some by default."""
+        from pydantic_ai.profiles.openai import openai_model_profile
+
+        profile = openai_model_profile(self.model)
+        return bool(profile.get("openai_supports_reasoning", False)) and (
+            self.reasoning_effort is not None or bool(profile.get("thinking_enabled_by_default", False)))
+
 
 class OpenAIPreset(_ChatPreset):
     provider: Literal["openai"]
