@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,14 +47,18 @@ def test_what_is_sent_and_recorded(streamed: bool) -> None:
     assert_no_key_anywhere(proc)
 
 
-def test_a_stream_without_usage_is_estimated_not_zero() -> None:
-    # llama.cpp's server sends no usage in a stream, even asked for it.
+@pytest.mark.parametrize("streamed", [True, False])
+def test_a_reply_without_usage_is_estimated_not_zero(streamed: bool) -> None:
+    # llama.cpp's server sends no usage in a stream, even asked for it; some servers none at all.
     question = "what is 2+2? answer in one word"
     with serving() as server:
         server.queue(oc.reply("four, of course", "gpt-4o-mini", use=None))
-        proc = ask(local(server.url), "--preset", "loc", question, env=ENV)
+        proc = ask(local(server.url), "--preset", "loc", *([] if streamed else ["--json"]), question, env=ENV)
     assert proc.returncode == 0, proc.stderr
-    assert "estimated tokens" in proc.stdout
+    if streamed:
+        assert "estimated tokens" in proc.stdout
+    else:
+        assert json.loads(proc.stdout)["estimated"] is True
     [row] = ledger_rows()
     assert row.estimated and row.input_tokens > 0 and row.output_tokens == estimate_tokens("four, of course")
     assert row.cost_usd == pytest.approx(genai_price("gpt-4o-mini", None, input_tokens=row.input_tokens,
