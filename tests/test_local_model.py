@@ -253,7 +253,7 @@ def test_a_call_over_its_timeout_is_a_clean_timeout(tmp_path: Path, llama: Llama
 
 def test_server_killed_mid_stream_then_the_task_resumes(tmp_path: Path, llama: LlamaServer) -> None:
     tap = StreamTap(llama.port)
-    repo = local_repo(tmp_path, llama, max_tokens=160, url=tap.base_url)
+    repo = local_repo(tmp_path, llama, max_tokens=96, url=tap.base_url)
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("PYTEST_CURRENT_TEST", None)
     task = subprocess.Popen([sys.executable, "-m", "specrelay", "run", "-w", "local", "--json", "Add sub"],
@@ -276,6 +276,9 @@ def test_server_killed_mid_stream_then_the_task_resumes(tmp_path: Path, llama: L
     assert "connection" in status["message"] and "smol" in status["message"], status
     before = calls(repo)
     assert [r.outcome for r in before] == ["ok", "connection"], [(r.outcome, r.error) for r in before]
+    assert before[1].cost_usd is None  # cut off: its cost is unknown, not a made-up zero
+    _, shown = run_json(repo, "show", status["id"])
+    assert [st["status"] for st in shown["steps"]][:1] == ["pending"], shown["steps"]  # to be redone, not failed
     llama.start()
     config = repo / ".specrelay" / "config.toml"
     config.write_text(config.read_text().replace(tap.base_url, llama.base_url))
