@@ -40,8 +40,8 @@ def builder_prompts(server: FakeServer) -> list[str]:
 
 def test_a_long_malformed_reply_gets_a_bounded_correction(tmp_path: Path) -> None:
     with serving() as server:
-        server.queue(oc.stream(LONG_MALFORMED, "tiny", use=oc.usage(500, 10_000)),
-                     oc.stream(ADD_SUB, "tiny", use=oc.usage(600, 40)))
+        server.queue(oc.reply(LONG_MALFORMED, "tiny", use=oc.usage(500, 10_000)),
+                     oc.reply(ADD_SUB, "tiny", use=oc.usage(600, 40)))
         repo = remote_builder(tmp_path, server)
         proc = run_cli("run", "Add sub", "--json", cwd=repo)
         first, second = builder_prompts(server)
@@ -58,8 +58,8 @@ def test_a_long_malformed_reply_gets_a_bounded_correction(tmp_path: Path) -> Non
 
 def test_a_correction_quotes_the_failing_block_and_names_the_ones_that_applied(tmp_path: Path) -> None:
     with serving() as server:
-        server.queue(oc.stream(NEW_FILES + NO_MATCH, "tiny", use=oc.usage(500, 6_000)),
-                     oc.stream(ADD_SUB, "tiny", use=oc.usage(600, 40)))
+        server.queue(oc.reply(NEW_FILES + NO_MATCH, "tiny", use=oc.usage(500, 6_000)),
+                     oc.reply(ADD_SUB, "tiny", use=oc.usage(600, 40)))
         repo = remote_builder(tmp_path, server)
         proc = run_cli("run", "Add sub", "--json", cwd=repo)
         first, second = builder_prompts(server)
@@ -74,8 +74,8 @@ def test_a_correction_quotes_the_failing_block_and_names_the_ones_that_applied(t
 def test_a_json_repair_quotes_the_bad_reply_bounded(tmp_path: Path) -> None:
     bad = "I think the change is fine. " * 2_000  # about 14,000 tokens and no JSON
     with serving() as server:
-        server.queue(oc.completion(bad, "tiny", use=oc.usage(300, 14_000)),
-                     oc.completion(review(), "tiny", use=oc.usage(300, 80)))
+        server.queue(oc.reply(bad, "tiny", use=oc.usage(300, 14_000)),
+                     oc.reply(review(), "tiny", use=oc.usage(300, 80)))
         write_user_config(f'[presets.rev]\nprovider = "openai-compatible"\nmodel = "tiny"\n'
                           f'base_url = "{server.url}/v1"\n')
         repo = make_repo(tmp_path / "repo")
