@@ -3,7 +3,7 @@
 Each path prefix picks a behaviour: ``/ok/v1``, ``/flaky/v1`` (429 with Retry-After, then ok),
 ``/down/v1`` (500 forever), ``/length/v1`` (an answer cut off at its cap: finish reason "length").
 Streaming requests get server-sent events with usage at the end.
-``GET <prefix>/v1/models`` lists the model ``tiny`` under ``/ok``, answers 500 under ``/down``,
+``GET <prefix>/v1/models`` lists ``tiny`` and ``coder:latest`` under ``/ok``, answers 500 under ``/down``,
 HTML under ``/html`` and nothing for a second under ``/slow``.
 """
 
@@ -32,7 +32,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, kind, payload = {
             "down": (500, "application/json", {"error": {"message": "fake 500"}}),
             "html": (200, "text/html", "<html>a web page</html>"),
-        }.get(mode, (200, "application/json", {"object": "list", "data": [{"id": "tiny", "object": "model"}]}))
+        }.get(mode, (200, "application/json", {"object": "list", "data": [{"id": "tiny", "object": "model"},
+                                                                {"id": "coder:latest", "object": "model"}]}))
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
         try:
             self.send_response(status)

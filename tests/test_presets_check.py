@@ -31,6 +31,7 @@ def test_each_server_is_asked_and_its_state_said(tmp_path: Path) -> None:
         write_user_config(
             preset("local-coder", base_url(server, "ok"))  # the built-in one, moved onto the fake
             + preset("other-model", base_url(server, "ok"), model="qwen3-coder")
+            + preset("untagged", base_url(server, "ok"), model="coder")  # Ollama's name for coder:latest
             + preset("broken", base_url(server, "down"))
             + preset("web-page", base_url(server, "html"))
             + preset("gone", closed)
@@ -42,8 +43,8 @@ def test_each_server_is_asked_and_its_state_said(tmp_path: Path) -> None:
     assert code == 1 and table.returncode == 1
     assert found["local-coder"] | {"latency_s": 0} == {
         "name": "local-coder", "provider": "openai-compatible", "model": "tiny", "base_url": base_url(server, "ok"),
-        "state": "ok", "http_status": 200, "served": ["tiny"], "model_served": True, "detail": "", "latency_s": 0,
-        "ok": True}
+        "state": "ok", "http_status": 200, "served": ["tiny", "coder:latest"], "model_served": True, "detail": "",
+        "latency_s": 0, "ok": True}
     assert found["anthropic-proxy"]["ok"] is True
     assert (found["other-model"]["state"], found["other-model"]["model_served"], found["other-model"]["ok"]) == (
         "ok", False, False)
@@ -56,7 +57,8 @@ def test_each_server_is_asked_and_its_state_said(tmp_path: Path) -> None:
     assert not {"opus-planner", "gpt-reviewer", "flash-builder"} & set(found)
     lines = {line.split()[0]: line for line in table.stdout.splitlines()[2:]}
     assert "ok (" in lines["local-coder"] and "tiny: served" in lines["local-coder"]
-    assert "qwen3-coder: not served (it serves tiny)" in lines["other-model"]
+    assert "qwen3-coder: not served (it serves tiny, coder:latest)" in lines["other-model"]
+    assert found["untagged"]["model_served"] is True
     assert "HTTP 500" in lines["broken"] and "refused: nothing listens on 127.0.0.1:" in lines["gone"]
 
 

@@ -110,5 +110,11 @@ def _check(preset: Preset, found: Probe) -> ServerCheck:
     served = None if found.models is None else list(found.models)
     return ServerCheck(name=preset.name, provider=preset.provider, model=preset.model,
                        base_url=preset.endpoint or "", state=found.state.value, http_status=found.status,
-                       served=served, model_served=None if served is None else preset.model in served,
+                       served=served, model_served=None if served is None else _served(preset.model, served),
                        detail=found.detail, latency_s=found.latency_s)
+
+
+def _served(model: str, served: list[str]) -> bool:
+    """Whether a server listing ``served`` answers to ``model``; Ollama takes a name without a tag
+    as its ``:latest``."""
+    return model in served or (":" not in model and f"{model}:latest" in served)

@@ -25,7 +25,8 @@ def presets_command(
                                "preset for its models; exit 1 when one does not answer or lacks the model."),
     timeout: float = typer.Option(2.0, "--timeout", min=0.1, help="Seconds each server has to answer --check."),
 ) -> None:
-    """List the model presets: provider, model, source, key present, price per million tokens."""
+    """List the model presets: provider, model, source, key present, price per million tokens; --check asks
+    the local and OpenAI-compatible servers whether they answer."""
     if check:
         _check(json_out, timeout)
         return
