@@ -47,8 +47,10 @@ def test_what_is_sent_and_recorded(streamed: bool) -> None:
         assert sent.query == {"alt": ["sse"]}
     config = sent.body["generationConfig"]
     assert config["maxOutputTokens"] == 1000 and config["temperature"] == 0.3
-    thinking = config["thinkingConfig"]  # Gemini 2.5: a thinking budget (the SDK writes its own field names)
-    assert (thinking.get("thinkingBudget") or thinking.get("thinking_budget")) == 2048
+    # Gemini 2.5: a thinking budget (the SDK writes its own field names). Thinking counts toward
+    # maxOutputTokens: the budget is half the cap, where the effort's own (2,048 for low) is more.
+    thinking = config["thinkingConfig"]
+    assert (thinking.get("thinkingBudget") or thinking.get("thinking_budget")) == 500
     [row] = ledger_rows()
     # promptTokenCount includes the cached tokens; the thinking tokens are output, billed as such.
     assert (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens) == (3000, 240, 2048, 0)

@@ -137,6 +137,12 @@ class OpenAIPreset(_ChatPreset):
         return self.chat_model(api_key)
 
 
+#: Gemini 2.5's thinking budget per effort (pydantic-ai's own figures), and the least it takes (2.5 Pro).
+GEMINI_THINKING_BUDGETS = {"minimal": 128, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 24576,
+                           "max": 24576}
+GEMINI_MIN_THINKING_BUDGET = 128
+
+
 class GooglePreset(ApiPreset):
     provider: Literal["google"]
     default_key_envs: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -146,6 +152,22 @@ class GooglePreset(ApiPreset):
         from pydantic_ai.providers.google import GoogleProvider
 
         return GoogleModel(self.model, provider=GoogleProvider(api_key=api_key, base_url=self.base_url))
+
+    def wire_settings(self) -> dict[str, Any]:
+        settings = super().wire_settings()
+        if self.reasoning_effort is None or self.max_tokens is None:
+            return settings
+        from pydantic_ai.profiles.google import google_model_profile
+
+        if (google_model_profile(self.model) or {}).get("google_supports_thinking_level", True):
+            return settings  # Gemini 3 and later: a thinking level, which no budget arithmetic applies to
+        # Gemini 2.5: its thinking tokens count toward maxOutputTokens; a budget above the cap would leave
+        # no room for the answer (an empty reply cut at MAX_TOKENS), so it is kept to half the cap.
+        budget = min(GEMINI_THINKING_BUDGETS[self.reasoning_effort], self.max_tokens // 2)
+        del settings["thinking"]
+        settings["google_thinking_config"] = {"include_thoughts": True,
+                                              "thinking_budget": max(budget, GEMINI_MIN_THINKING_BUDGET)}
+        return settings
 
 
 class OpenAICompatiblePreset(_ChatPreset):
