@@ -120,3 +120,29 @@ def test_a_budgeted_call_without_max_tokens_is_capped_to_what_the_window_leaves(
     assert sent == [budgeted["max_tokens"]]  # the second was never sent
     assert_clean_error(refused, "preset loc: the ask prompt is about", "output cap of 4,090 tokens",
                        "context window of 4,096 tokens", "or lower max_tokens")
+
+
+def test_a_prompt_too_large_for_a_preset_goes_to_a_fallback_whose_window_fits(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "big-builder": [ADD_SUB],
+                              "gpt-reviewer": [review()]})
+    config = repo / ".specrelay" / "config.toml"
+    head, builder = config.read_text().split("[presets.flash-builder]\n", 1)
+    config.write_text(head + "[presets.flash-builder]\ncontext_window = 400\n"
+                      + builder.replace("fallbacks = []", 'fallbacks = ["big-builder"]', 1))
+    proc = run_cli("run", "Add sub", "--json", cwd=repo)
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done", proc.stderr
+    shown = json.loads(run_cli("show", status["id"], "--json", cwd=repo).stdout)
+    assert [c["preset"] for c in shown["calls"] if c["phase"] == "implement"] == ["big-builder"]
+    # when no fallback fits either, the error says so
+    head, big = config.read_text().split("[presets.big-builder]\n", 1)
+    config.write_text(head + "[presets.big-builder]\ncontext_window = 500\n" + big)
+    failed = run_cli("run", "Add sub again", cwd=repo)
+    assert_clean_error(failed, "preset flash-builder: the implement prompt is about", "context window of 400 tokens",
+                       "its fallbacks' windows are too small too: big-builder (500 tokens)")
+    write_user_config('[presets.tiny]\nprovider = "scripted"\nmodel = "tiny"\nreplies = "a.json"\n'
+                      'context_window = 100\nfallbacks = ["roomy"]\n'
+                      '[presets.roomy]\nprovider = "scripted"\nmodel = "roomy"\nreplies = "a.json"\n')
+    (tmp_path / "specrelay-home" / "a.json").write_text('["fine"]')
+    asked = run_cli("ask", "x" * 600, "--preset", "tiny", "--json")
+    assert json.loads(asked.stdout)["preset"] == "roomy", asked.stderr

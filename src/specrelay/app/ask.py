@@ -69,7 +69,7 @@ def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Seq
     attachments = A.read_attachments(list(files))
     user = A.build_prompt(prompt, attachments)
     parts = A.prompt_parts(prompt, attachments)
-    A.check_window(chosen, user, parts)
+    A.check_window(config, chosen, user, parts)
     limit = budget_usd if budget_usd is not None else config.budget.ask_usd
     A.check_call(chosen, user, limit)
     with ledger_of(root) as ledger:  # only now: a refused ask records nothing, and creates no ledger

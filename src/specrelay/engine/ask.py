@@ -58,13 +58,26 @@ def prompt_parts(prompt: str, attachments: list[tuple[Path, str]]) -> dict[str, 
     return parts
 
 
-def check_window(preset: Preset, user: str, parts: dict[str, int]) -> None:
-    """Refuse, before the ledger is opened, a prompt the client's context-window layer would refuse:
-    the same rule (:func:`specrelay.llm.layers.window.check_window`), applied sooner."""
+def check_window(config: Config, preset: Preset, user: str, parts: dict[str, int]) -> None:
+    """Refuse, before the ledger is opened, a prompt the client's layers would refuse: too large for the
+    context window of the preset and of each of its fallbacks that has a key (the window layer's rule,
+    :func:`specrelay.llm.layers.window.check_window`, applied sooner)."""
+    from specrelay.errors import ContextOverflow
     from specrelay.llm import Request
+    from specrelay.llm.layers.fallback import chain, too_large_for_all
     from specrelay.llm.layers.window import check_window as window_rule
 
-    window_rule(preset, Request.of(ASK_SYSTEM, user), "ask", parts)
+    request = Request.of(ASK_SYSTEM, user)
+    overflows: list[ContextOverflow] = []
+    for candidate in chain(config, preset):
+        if candidate is not preset and candidate.key_present is False:
+            continue
+        try:
+            window_rule(candidate, request, "ask", parts)
+            return
+        except ContextOverflow as exc:
+            overflows.append(exc)
+    raise too_large_for_all(overflows)
 
 
 def ask_budget(limit_usd: float | None) -> Budget | None:

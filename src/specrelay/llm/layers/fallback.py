@@ -1,13 +1,16 @@
 """The fallback layer: the named preset, then each of its ``fallbacks`` in turn (skipping those whose
 key is not set), and when all are exhausted one :class:`ProviderError` that names the provider, the
-status and what to do."""
+status and what to do. A preset whose context window the prompt does not fit
+(:class:`~specrelay.errors.ContextOverflow`, from the window layer below, before anything is sent)
+passes the call on to its fallbacks too; when none takes it, the named preset's overflow is raised,
+saying that its fallbacks did not fit either."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from specrelay.config import Preset, missing_keys_error
-from specrelay.errors import FailureKind, ProviderError
+from specrelay.config import Config, Preset, missing_keys_error
+from specrelay.errors import ContextOverflow, FailureKind, ProviderError
 from specrelay.llm.backend import AttemptFailed
 from specrelay.llm.layers.base import Call, CallHandler, CallResult, Run
 from specrelay.llm.layers.record import redact
@@ -30,7 +33,8 @@ class Fallback:
             raise missing_keys_error({primary.name: " or ".join(primary.key_envs)}, KEY_FIX)
         failures: list[str] = []
         last: PresetExhausted | None = None
-        for preset in self._chain(primary):
+        overflows: list[ContextOverflow] = []
+        for preset in chain(self.run.config, primary):
             if preset is not primary and preset.key_present is False:
                 failures.append(f"{preset.name}: skipped, {' or '.join(preset.key_envs)} is not set")
                 continue
@@ -39,14 +43,30 @@ class Fallback:
             except PresetExhausted as exc:
                 failures.append(f"{preset.name}: {exc}")
                 last = exc
-        assert last is not None  # the primary is always tried
+            except ContextOverflow as exc:  # nothing was sent: a fallback with a larger window may take it
+                failures.append(f"{preset.name}: the prompt does not fit its context window of {exc.window:,} tokens")
+                overflows.append(exc)
+        if last is None:  # the primary is always tried: it did not fit, nor did any fallback
+            raise too_large_for_all(overflows)
         raise ProviderError(redact(failure_message(primary, failures, last.failure), self.run.config),
                             provider=primary.provider, status=last.failure.status,
                             retry_after=last.failure.retry_after, kind=last.failure.kind)
 
-    def _chain(self, primary: Preset) -> list[Preset]:
-        names = [primary.name, *[n for n in primary.fallbacks if n != primary.name]]
-        return [self.run.config.preset(n) for n in dict.fromkeys(names)]
+
+def chain(config: Config, primary: Preset) -> list[Preset]:
+    """The presets a call on ``primary`` may go to, in order: itself, then its fallbacks, each once."""
+    names = [primary.name, *[n for n in primary.fallbacks if n != primary.name]]
+    return [config.preset(n) for n in dict.fromkeys(names)]
+
+
+def too_large_for_all(overflows: list[ContextOverflow]) -> ContextOverflow:
+    """The named preset's overflow, saying that its fallbacks (if it has any) did not fit either."""
+    first, others = overflows[0], overflows[1:]
+    if not others:
+        return first
+    also = ", ".join(f"{o.preset} ({o.window:,} tokens)" for o in others)
+    return ContextOverflow(f"{str(first).rstrip('.')}; its fallbacks' windows are too small too: {also}.",
+                           preset=first.preset, window=first.window, parts=first.parts)
 
 
 def failure_message(primary: Preset, failures: list[str], last: AttemptFailed) -> str:
