@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from conftest import assert_clean_error, run_cli, write_user_config
 
 from specrelay.config import load_config
 from specrelay.ledger import Ledger
-from specrelay.llm import Client
+from specrelay.llm import Client, Request
 from specrelay.llm.backend import estimate_tokens
 from wire import openai_chat as oc
 from wire.common import FAST_RETRY, KEY, ask, assert_no_key_anywhere, genai_price, ledger_rows, preset
@@ -77,7 +78,21 @@ def test_a_reply_cut_at_the_cap_is_truncated(tmp_path: Path, monkeypatch: pytest
     assert result.truncated and result.max_tokens == 3
     assert result.cost_usd is None  # genai-prices does not know the model: unknown, never 0
     [row] = client.ledger.calls()
-    assert row.cost_usd is None and (row.input_tokens, row.output_tokens) == (9, 3)
+    assert row.cost_usd is None and (row.input_tokens, row.output_tokens) == (9, 3) and row.truncated
+
+
+def test_a_cut_reply_taken_from_the_ledger_is_still_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A resumed task replays a keyed call from the ledger: it must still know the reply was cut off.
+    monkeypatch.setenv("LOCAL_KEY", KEY)
+    with serving() as server:
+        server.queue(oc.reply("one two three", "smol", use=oc.usage(9, 3), finish="length"))
+        write_user_config(FAST_RETRY + local(server.url, "smol", max_tokens=3))
+        client = Client(load_config(None), Ledger(tmp_path / "l.db"))
+        request = Request.of("sys", "count")
+        first = asyncio.run(client.send("loc", request, phase="build", key="build:1"))
+        again = asyncio.run(client.send("loc", request, phase="build", key="build:1"))
+        assert len(server.received) == 1
+    assert first.truncated and again.reused and again.truncated and again.text == "one two three"
 
 
 LLAMA_OVERFLOW = {"error": {"code": 400, "message": "the request exceeds the available context size, try "

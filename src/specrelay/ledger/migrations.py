@@ -84,6 +84,9 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("006_step_error", """
         ALTER TABLE steps ADD COLUMN error TEXT;
     """),
+    ("007_call_truncated", """
+        ALTER TABLE calls ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;
+    """),
 ]
 
 

@@ -130,6 +130,8 @@ class CallRecord:
     #: The output cap the call was sent with (None: the provider's default); True when a budget lowered it.
     max_tokens: int | None = None
     capped_by_budget: bool = False
+    #: True when the reply stopped at the output cap, not because the model was done.
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class CallRow:
     reply: str | None
     max_tokens: int | None
     capped_by_budget: bool
+    truncated: bool
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> CallRow:
@@ -170,7 +173,8 @@ class CallRow:
                    cache_write_tokens=row["cache_write_tokens"], cost_usd=row["cost_usd"], outcome=row["outcome"],
                    error=row["error"], estimated=bool(row["estimated"]), simulated=bool(row["simulated"]),
                    context_json=row["context_json"], call_key=row["call_key"], reply=row["reply"],
-                   max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]))
+                   max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]),
+                   truncated=bool(row["truncated"]))
 
     def context(self) -> dict[str, int]:
         """How many characters of each input the call was given (spec, diff, ...)."""

@@ -69,7 +69,8 @@ class Record:
             cost_usd=attempted.cost_usd, estimated=answer.estimated,
             simulated=preset.stand_in and attempted.cost_usd is not None,  # a stand-in priced as a real model
             context=dict(call.context), call_key=call.key, max_tokens=attempted.max_tokens,
-            capped_by_budget=attempted.capped_by_budget, outcome=outcome, error=error, reply=reply)
+            capped_by_budget=attempted.capped_by_budget, truncated=answer.truncated, outcome=outcome, error=error,
+            reply=reply)
 
     def _failure(self, call: Call, exc: AttemptFailed) -> None:
         preset = call.tried
@@ -103,4 +104,4 @@ class Record:
                           cost_usd=attempted.cost_usd, latency_s=attempted.latency_s, preset=row.preset,
                           provider=row.provider, model=row.model, estimated=row.estimated,
                           simulated=row.simulated, attempts=call.attempt, max_tokens=row.max_tokens,
-                          capped_by_budget=row.capped_by_budget, truncated=attempted.reply.truncated)
+                          capped_by_budget=row.capped_by_budget, truncated=row.truncated)

@@ -29,4 +29,4 @@ def from_row(row: CallRow) -> CallResult:
     return CallResult(text=row.reply or "", usage=usage, cost_usd=row.cost_usd, latency_s=row.latency_s,
                       preset=row.preset, provider=row.provider, model=row.model, estimated=row.estimated,
                       simulated=row.simulated, attempts=0, reused=True, max_tokens=row.max_tokens,
-                      capped_by_budget=row.capped_by_budget)
+                      capped_by_budget=row.capped_by_budget, truncated=row.truncated)
