@@ -4,6 +4,7 @@ apart, the cost at genai-prices' cache rates), 429 with retry-after, 529 overloa
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,8 @@ def test_what_is_sent_and_recorded(streamed: bool) -> None:
         proc = ask(claude(server.url, max_tokens=512, temperature=0.3), "--preset", "claude",
                    *([] if streamed else ["--json"]), "capital of France?", env=ENV)
     assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)["text"] if not streamed else proc.stdout  # streamed: printed as it came
+    assert 'Paris.' in answer
     sent = server.last
     assert sent.path == am.PATH and KEY in (sent.headers.get("x-api-key", "") + sent.headers.get("authorization", ""))
     assert sent.headers["anthropic-version"]

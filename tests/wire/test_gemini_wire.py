@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,8 @@ def test_what_is_sent_and_recorded(streamed: bool) -> None:
         proc = ask(gemini(server.url, max_tokens=1000, temperature=0.3, reasoning_effort="low"), "--preset", "gem",
                    *([] if streamed else ["--json"]), "capital of France?", env=ENV)
     assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)["text"] if not streamed else proc.stdout  # streamed: printed as it came
+    assert 'Paris is the capital.' in answer
     sent = server.last
     assert sent.path == g.path(FLASH, streamed) and sent.headers["x-goog-api-key"] == KEY
     if streamed:

@@ -32,6 +32,8 @@ def test_what_is_sent_and_recorded(streamed: bool) -> None:
         proc = ask(local(server.url, max_tokens=64, temperature=0.2, reasoning_effort="low"),
                    "--preset", "loc", *([] if streamed else ["--json"]), "what is 2+2?", env=ENV)
     assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)["text"] if not streamed else proc.stdout  # streamed: printed as it came
+    assert 'four' in answer
     sent = server.last
     assert sent.path == oc.PATH and sent.headers["authorization"] == f"Bearer {KEY}"
     body = sent.body

@@ -4,6 +4,7 @@ usage with cached and reasoning tokens priced at genai-prices' cache rate, 429, 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,8 @@ def test_what_is_sent_and_recorded(streamed: bool) -> None:
         proc = ask(gpt(server.url, max_tokens=300, reasoning_effort="low"), "--preset", "gpt",
                    *([] if streamed else ["--json"]), "capital of France?", env=ENV)
     assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)["text"] if not streamed else proc.stdout  # streamed: printed as it came
+    assert 'Paris.' in answer
     sent = server.last
     assert sent.path == oc.PATH and sent.headers["authorization"] == f"Bearer {KEY}"
     body = sent.body
