@@ -374,10 +374,10 @@ def test_sigkill_at_every_progress_event_then_resume(quick_template: Path, tmp_p
 
     expected = reference(quick_template, tmp_path)
     with ThreadPoolExecutor(2) as pool:  # the crashes side by side; the resumes one by one, in this process
-        crashes = list(pool.map(lambda n: _crash(quick_template, tmp_path / f"e{n}", n), range(1, 25)))
+        crashes = list(pool.map(lambda n: _crash(quick_template, tmp_path / f"e{n}", n), range(1, 26)))
     results = [(n, crash[2], _resume(crash)) for n, crash in enumerate(crashes, 1)]
     crashed = [(n, last, got) for n, last, got in results if got is not None]
-    assert len(crashed) == 23 and results[-1][2] is None, [last for _, last, _ in results]
+    assert len(crashed) == 24 and results[-1][2] is None, [last for _, last, _ in results]
     wrong = [last for _, last, got in crashed if got != expected]
     assert not wrong, f"a crash at these events changed the final result: {wrong}"
 
