@@ -184,7 +184,7 @@ class Progress:
         if call.reused:
             return (head + f"reused from the ledger (paid before: {money(call.cost_usd)}, not added) · "
                     f"task so far {tokens(self.tokens)} tok, {self.total()}")
-        return (head + f"{money(call.cost_usd)} · {call.latency_s:.1f} s · "
+        return (head + f"{money(call.cost_usd)}{' (estimated)' if call.estimated else ''} · {call.latency_s:.1f} s · "
                 f"task so far {tokens(self.tokens)} tok, {self.total()}")
 
     def beat(self, call: _Call, now: float) -> None:

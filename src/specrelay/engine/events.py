@@ -133,6 +133,8 @@ class CallFinished(_Event):
     latency_s: float
     simulated: bool
     reused: bool
+    #: The tokens (and so the cost) are an estimate: the server reported no usage, or a scripted model.
+    estimated: bool = False
 
 
 @dataclass(frozen=True)
