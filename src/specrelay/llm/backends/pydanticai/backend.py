@@ -1,0 +1,141 @@
+"""The backend that answers a call through pydantic-ai: the model built before the call is timed, the
+request (whole or streamed), the reply with the usage the server reported (None when it reported none),
+and the offline switch that keeps tests off the network."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlparse
+
+from specrelay.config import Preset
+from specrelay.errors import FailureKind
+from specrelay.llm.backend import AttemptFailed, Backend, Message, OnDelta, Reply, Request, RunContext
+from specrelay.llm.backends.pydanticai.errors import CONTEXT_ADVICE, EMPTY_REPLY, translate_error
+from specrelay.llm.backends.pydanticai.presets import ApiPreset
+from specrelay.llm.pricing import Usage
+
+
+class NetworkRefused(AttemptFailed):
+    """A real provider request attempted where the network is off (tests)."""
+
+
+def offline() -> bool:
+    """True when the offline switch is on: ``SPECRELAY_OFFLINE`` set to anything but empty or ``0``
+    (the test suite sets it for the whole session, its subprocesses included)."""
+    return os.environ.get("SPECRELAY_OFFLINE", "") not in ("", "0")
+
+
+def offline_guard(preset: ApiPreset) -> None:
+    """With the offline switch on, refuse any request that would leave this machine."""
+    if not offline():
+        return
+    host = urlparse(preset.base_url or "").hostname
+    if host and _is_loopback(host):
+        return
+    raise NetworkRefused(FailureKind.REJECTED, f"refusing a real request to provider {preset.provider} "
+                         f"(preset {preset.name}) while offline (under tests); use a scripted preset")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class PydanticAIBackend(Backend):
+    """Calls a real model, built from the preset, or the model a test injected for the preset
+    (a FunctionModel) through the run's ``models``.
+
+    The model (pydantic-ai, the provider's SDK, its HTTP client) is imported and built in
+    :meth:`prepare`, before the call is timed, and kept for the run's later calls."""
+
+    def __init__(self, run: RunContext) -> None:
+        super().__init__(run)
+        self._models: dict[tuple[str, ...], Any] = {}
+
+    def prepare(self, preset: Preset) -> None:
+        assert isinstance(preset, ApiPreset)
+        if self.run.models.get(preset.name) is None:
+            try:
+                self._model(preset)
+            except Exception as exc:  # a model that cannot be built fails the attempt, as a call would
+                raise translate_error(exc, preset) from exc
+        import pydantic_ai.direct  # noqa: F401  (the request functions, loaded before the call is timed)
+
+    def _model(self, preset: ApiPreset) -> Any:
+        """The preset's model, built once per run (per endpoint, key and wire options)."""
+        key = (preset.name, preset.model, preset.base_url or "", preset.api_key() or "",
+               getattr(preset, "max_tokens_field", None) or "")
+        if key not in self._models:
+            self._models[key] = preset.wire_model(preset.api_key())
+        return self._models[key]
+
+    async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
+        assert isinstance(preset, ApiPreset)
+        injected = self.run.models.get(preset.name)
+        if injected is None:
+            offline_guard(preset)
+        try:
+            return await self._request(preset, request, on_delta, injected)
+        except AttemptFailed:
+            raise
+        except Exception as exc:  # translated at the boundary; anything unknown re-raised
+            raise translate_error(exc, preset) from exc
+
+    async def _request(self, preset: ApiPreset, request: Request, on_delta: OnDelta | None,
+                       injected: Any) -> Reply:
+        from pydantic_ai.direct import model_request, model_request_stream
+        from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
+
+        model = injected if injected is not None else self._model(preset)
+        messages = wire_messages(request.messages)
+        settings: Any = preset.wire_settings()
+        if on_delta is None:
+            response = await model_request(model, messages, model_settings=settings)
+        else:
+            async with model_request_stream(model, messages, model_settings=settings) as stream:
+                async for event in stream:
+                    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                        on_delta(event.part.content)
+                    elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                        on_delta(event.delta.content_delta)
+                response = stream.get()
+        text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+        if not text and response.finish_reason != "length":
+            raise AttemptFailed(FailureKind.INVALID_OUTPUT, EMPTY_REPLY, advice=CONTEXT_ADVICE)
+        return Reply(text=text, usage=reported_usage(response.usage), model=response.model_name or preset.model,
+                     truncated=response.finish_reason == "length")
+
+
+def reported_usage(u: Any) -> Usage | None:
+    """The usage the server reported, or None when it reported none: pydantic-ai then counts 0 tokens
+    (llama.cpp's server, for one, sends no usage in a stream), and a prompt is never 0 tokens."""
+    if u.input_tokens <= 0:
+        return None
+    return Usage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+                 cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens)
+
+
+def wire_messages(messages: tuple[Message, ...]) -> list[Any]:
+    """Our messages as pydantic-ai's: consecutive system and user turns in one request, each
+    assistant turn a response."""
+    from pydantic_ai.messages import ModelRequest, ModelResponse, SystemPromptPart, TextPart, UserPromptPart
+
+    out: list[Any] = []
+    parts: list[Any] = []
+    for message in messages:
+        if message.role == "assistant":
+            if parts:
+                out.append(ModelRequest(parts=parts))
+                parts = []
+            out.append(ModelResponse(parts=[TextPart(message.content)]))
+        else:
+            parts.append((SystemPromptPart if message.role == "system" else UserPromptPart)(message.content))
+    if parts:
+        out.append(ModelRequest(parts=parts))
+    return out
