@@ -4,14 +4,13 @@ Each path prefix picks a behaviour: ``/ok/v1``, ``/flaky/v1`` (429 with Retry-Af
 ``/down/v1`` (500 forever), ``/length/v1`` (an answer cut off at its cap: finish reason "length").
 Streaming requests get server-sent events with usage at the end.
 ``GET <prefix>/v1/models`` lists ``tiny`` and ``coder:latest`` under ``/ok``, answers 500 under ``/down``,
-HTML under ``/html`` and nothing for a second under ``/slow``.
+HTML under ``/html`` and nothing under ``/slow`` until the server is stopped (at most 60 s).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +27,7 @@ class _Handler(BaseHTTPRequestHandler):
         mode = self.path.strip("/").split("/")[0]
         self.server.hits.append((mode, self.headers.get("authorization", "")))
         if mode == "slow":
-            time.sleep(1.0)
+            self.server.stopping.wait(60)
         status, kind, payload = {
             "down": (500, "application/json", {"error": {"message": "fake 500"}}),
             "html": (200, "text/html", "<html>a web page</html>"),
@@ -97,6 +96,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     hits: list[tuple[str, str]]
     bodies: list[dict[str, Any]]
+    stopping: threading.Event
 
 
 @contextmanager
@@ -104,11 +104,13 @@ def fake_openai() -> Iterator[_Server]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.hits = []
     server.bodies = []
+    server.stopping = threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
 

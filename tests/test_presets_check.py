@@ -77,7 +77,7 @@ def test_a_silent_server_is_a_timeout_within_the_limit() -> None:
         code, found = checks("--timeout", "0.3")
         took = time.perf_counter() - t0
     assert code == 1 and found["local-coder"]["state"] == "timeout"
-    assert took < 0.9, took  # the server answers after 1 s
+    assert took < 20, took  # the server would hold the request for 60 s
 
 
 def test_the_key_is_sent_and_never_shown() -> None:
