@@ -197,7 +197,8 @@ def test_bad_replies_files(tmp_path: Path, content: str | None, needle: str) -> 
 
 
 def test_the_offline_switch_is_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from specrelay.llm.backends.pydanticai import NetworkRefused, offline, offline_guard
+    from specrelay.llm.backends.pydanticai import NetworkRefused, offline_guard
+    from specrelay.llm.network import offline
 
     preset = load_config(None).preset("sonnet-reviewer")
     assert offline()  # conftest turns it on for the whole session

@@ -83,6 +83,20 @@ def test_a_reply_cut_at_the_cap_is_truncated(tmp_path: Path, monkeypatch: pytest
     assert row.cost_usd is None and (row.input_tokens, row.output_tokens) == (9, 3) and row.truncated
 
 
+def test_a_cut_reply_without_usage_is_counted_at_its_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The estimate of a reply's text can exceed its cap; a reply stopped at the cap wrote exactly the cap.
+    monkeypatch.setenv("LOCAL_KEY", KEY)
+    with serving() as server:
+        server.queue(oc.reply("a reply of many more characters than four tokens", "smol", use=None,
+                              finish="length"))
+        write_user_config(FAST_RETRY + local(server.url, "smol", max_tokens=4))
+        client = Client(load_config(None), Ledger(tmp_path / "l.db"))
+        result = client.call_sync("loc", "sys", "count", phase="ask")
+    assert result.truncated and result.estimated and result.usage.output_tokens == 4
+    [row] = client.ledger.calls()
+    assert row.estimated and row.output_tokens == 4
+
+
 def test_a_cut_reply_taken_from_the_ledger_is_still_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A resumed task replays a keyed call from the ledger: it must still know the reply was cut off.
     monkeypatch.setenv("LOCAL_KEY", KEY)

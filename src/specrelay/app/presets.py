@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from specrelay.config import Preset, load_config
-from specrelay.llm.backends.pydanticai import offline
+from specrelay.llm.network import is_loopback, offline
 from specrelay.llm.pricing import unit_price
-from specrelay.llm.probe import Probe, ServerState, is_loopback, probe
+from specrelay.llm.probe import Probe, ServerState, probe
 
 
 @dataclass(frozen=True)

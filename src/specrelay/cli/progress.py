@@ -180,11 +180,11 @@ class Progress:
 
     def _call_line(self, call: CallFinished) -> str:
         head = f"{escape(call.preset)} ({escape(call.model)}) {tokens(call.input_tokens)} in / " \
-               f"{tokens(call.output_tokens)} out · "
+               f"{tokens(call.output_tokens)} out{' (estimated)' if call.estimated else ''} · "
         if call.reused:
             return (head + f"reused from the ledger (paid before: {money(call.cost_usd)}, not added) · "
                     f"task so far {tokens(self.tokens)} tok, {self.total()}")
-        return (head + f"{money(call.cost_usd)}{' (estimated)' if call.estimated else ''} · {call.latency_s:.1f} s · "
+        return (head + f"{money(call.cost_usd)} · {call.latency_s:.1f} s · "
                 f"task so far {tokens(self.tokens)} tok, {self.total()}")
 
     def beat(self, call: _Call, now: float) -> None:

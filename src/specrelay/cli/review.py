@@ -82,6 +82,7 @@ def _reviewer_line(event: Event) -> None:
         err_console.print(f"[red]✗ {escape(event.preset)} failed{':' if why else ''}[/]{why}", soft_wrap=True)
     elif isinstance(event, ReviewerFinished):
         n, cost = event.findings, money(event.cost_usd, simulated=event.simulated)
+        cost += " (estimated)" if event.estimated and event.cost_usd is not None else ""
         err_console.print(f"✓ {escape(event.preset)} ({escape(event.model)}) said {event.verdict} · "
-                          f"{n} finding{'' if n == 1 else 's'} · {cost}{' (estimated)' if event.estimated else ''}"
+                          f"{n} finding{'' if n == 1 else 's'} · {cost}"
                           f" · {event.latency_s:.1f} s", soft_wrap=True)

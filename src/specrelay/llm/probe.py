@@ -7,7 +7,6 @@ The standard library only: ``specrelay presets --check`` stays as fast to start 
 from __future__ import annotations
 
 import enum
-import ipaddress
 import json
 import socket
 import time
@@ -42,17 +41,6 @@ class Probe:
     #: A short reason, for anything but ok.
     detail: str = ""
     latency_s: float = 0.0
-
-
-def is_loopback(url: str) -> bool:
-    """True when the URL's host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def probe(base_url: str, *, timeout: float = 2.0, api_key: str | None = None) -> Probe:

@@ -93,7 +93,7 @@ async def _one(call: Call, req: PanelRequest, index: int, preset: str, folder: P
                                           "cost_usd": result.cost_usd, "latency_s": round(result.latency_s, 3),
                                           **review.model_dump(mode="json")}, indent=2))
     emit(ReviewerFinished(result.preset, index, result.model, review.verdict, len(review.findings),
-                          result.cost_usd, result.simulated, result.latency_s))
+                          result.cost_usd, result.simulated, result.latency_s, estimated=result.estimated))
     return ReviewerResult(preset=result.preset, model=result.model, review=review, cost_usd=result.cost_usd,
                           latency_s=result.latency_s)
 

@@ -109,5 +109,5 @@ class StepRun:
             raise
         self.emit(CallFinished(self.step.title, result.preset, result.model, result.usage.input_tokens,
                                result.usage.output_tokens, result.cost_usd, result.latency_s, result.simulated,
-                               result.reused))
+                               result.reused, estimated=result.estimated))
         return result

@@ -11,8 +11,9 @@ import time
 from dataclasses import replace
 
 from specrelay.errors import PresetError
-from specrelay.llm.backend import AttemptFailed, Backend, RunContext, backend_class, estimated_usage
+from specrelay.llm.backend import AttemptFailed, Backend, Reply, RunContext, backend_class, estimated_usage
 from specrelay.llm.layers.base import Attempted, Call, Run
+from specrelay.llm.pricing import Usage
 
 
 class Send:
@@ -44,5 +45,15 @@ class Send:
             raise
         latency = time.perf_counter() - t0
         if reply.usage is None:
-            reply = replace(reply, usage=estimated_usage(call.request, reply.text), estimated=True)
+            reply = replace(reply, usage=self._estimate(call, reply), estimated=True)
         return Attempted(reply, started, latency)
+
+    @staticmethod
+    def _estimate(call: Call, reply: Reply) -> Usage:
+        """The usage of a reply that came without one, from its text; a reply stopped at its cap wrote
+        exactly the cap, and none writes more."""
+        usage = estimated_usage(call.request, reply.text)
+        cap = call.as_sent.max_tokens
+        if cap is not None and (reply.truncated or usage.output_tokens > cap):
+            usage = replace(usage, output_tokens=cap)
+        return usage

@@ -5,13 +5,13 @@ that the CLI starts fast. SDK retries are turned off (``max_retries=0``): the re
 Errors are translated into :class:`~specrelay.llm.backend.AttemptFailed` at this boundary.
 
 - ``presets``: a preset type per provider, and what it sends in that provider's form;
-- ``backend``: :class:`PydanticAIBackend`, which serves them all, and the offline switch;
+- ``backend``: :class:`PydanticAIBackend`, which serves them all, and the offline guard;
 - ``errors``: the translation of errors.
 """
 
 from __future__ import annotations
 
-from specrelay.llm.backends.pydanticai.backend import NetworkRefused, PydanticAIBackend, offline, offline_guard
+from specrelay.llm.backends.pydanticai.backend import NetworkRefused, PydanticAIBackend, offline_guard
 from specrelay.llm.backends.pydanticai.presets import (
     AnthropicPreset,
     ApiPreset,
@@ -22,6 +22,6 @@ from specrelay.llm.backends.pydanticai.presets import (
 from specrelay.registry import register_backend
 
 __all__ = ["AnthropicPreset", "ApiPreset", "GooglePreset", "NetworkRefused", "OpenAICompatiblePreset",
-           "OpenAIPreset", "PydanticAIBackend", "offline", "offline_guard"]
+           "OpenAIPreset", "PydanticAIBackend", "offline_guard"]
 
 register_backend(PydanticAIBackend, AnthropicPreset, OpenAIPreset, GooglePreset, OpenAICompatiblePreset)

@@ -4,16 +4,14 @@ and the offline switch that keeps tests off the network."""
 
 from __future__ import annotations
 
-import ipaddress
-import os
 from typing import Any
-from urllib.parse import urlparse
 
 from specrelay.config import Preset
 from specrelay.errors import FailureKind
 from specrelay.llm.backend import AttemptFailed, Backend, Message, OnDelta, Reply, Request, RunContext
 from specrelay.llm.backends.pydanticai.errors import CONTEXT_ADVICE, EMPTY_REPLY, translate_error
 from specrelay.llm.backends.pydanticai.presets import ApiPreset
+from specrelay.llm.network import is_loopback, offline
 from specrelay.llm.pricing import Usage
 
 
@@ -21,30 +19,14 @@ class NetworkRefused(AttemptFailed):
     """A real provider request attempted where the network is off (tests)."""
 
 
-def offline() -> bool:
-    """True when the offline switch is on: ``SPECRELAY_OFFLINE`` set to anything but empty or ``0``
-    (the test suite sets it for the whole session, its subprocesses included)."""
-    return os.environ.get("SPECRELAY_OFFLINE", "") not in ("", "0")
-
-
 def offline_guard(preset: ApiPreset) -> None:
     """With the offline switch on, refuse any request that would leave this machine."""
     if not offline():
         return
-    host = urlparse(preset.base_url or "").hostname
-    if host and _is_loopback(host):
+    if preset.base_url and is_loopback(preset.base_url):
         return
     raise NetworkRefused(FailureKind.REJECTED, f"refusing a real request to provider {preset.provider} "
                          f"(preset {preset.name}) while offline (under tests); use a scripted preset")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class PydanticAIBackend(Backend):
