@@ -83,18 +83,27 @@ def test_a_reply_cut_at_the_cap_is_truncated(tmp_path: Path, monkeypatch: pytest
     assert row.cost_usd is None and (row.input_tokens, row.output_tokens) == (9, 3) and row.truncated
 
 
-def test_a_cut_reply_without_usage_is_counted_at_its_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The estimate of a reply's text can exceed its cap; a reply stopped at the cap wrote exactly the cap.
-    monkeypatch.setenv("LOCAL_KEY", KEY)
+LONG_REPLY = "a reply of many more characters than four tokens"
+
+
+@pytest.mark.parametrize(("text", "cap", "counted", "hint"), [
+    (LONG_REPLY, 4, 4, False),  # the estimate of the text exceeds the cap: counted at the cap
+    # Stopped at the server's own limit (the end of its context), well short of the cap: the estimate.
+    ("one two three", 300, estimate_tokens("one two three"), True),
+], ids=["estimate-over-cap", "short-of-cap"])
+def test_a_cut_reply_without_usage_is_counted_at_most_at_its_cap(text: str, cap: int, counted: int,
+                                                                  hint: bool) -> None:
     with serving() as server:
-        server.queue(oc.reply("a reply of many more characters than four tokens", "smol", use=None,
-                              finish="length"))
-        write_user_config(FAST_RETRY + local(server.url, "smol", max_tokens=4))
-        client = Client(load_config(None), Ledger(tmp_path / "l.db"))
-        result = client.call_sync("loc", "sys", "count", phase="ask")
-    assert result.truncated and result.estimated and result.usage.output_tokens == 4
-    [row] = client.ledger.calls()
-    assert row.estimated and row.output_tokens == 4
+        server.queue(oc.reply(text, "smol", use=None, finish="length"))
+        proc = ask(local(server.url, "smol", max_tokens=cap), "--preset", "loc", "--json", "count", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["truncated"] is True and data["estimated"] is True
+    assert f"cut off at its output cap of {cap:,} tokens" in data["cut_off"]
+    said_short = f"it wrote only about {counted:,}, so the server may have a lower limit of its own"
+    assert (said_short in data["cut_off"]) is hint, data["cut_off"]
+    [row] = ledger_rows()
+    assert row.estimated and row.truncated and row.output_tokens == counted
 
 
 def test_a_cut_reply_taken_from_the_ledger_is_still_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

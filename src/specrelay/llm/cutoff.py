@@ -13,6 +13,12 @@ from specrelay.config import Config
 from specrelay.errors import ReplyCutOff
 from specrelay.llm.layers.base import CallResult
 
+#: A reply cut off with fewer output tokens than this share of its cap stopped at a limit of the server's
+#: own, not at the cap: counted by the server, or estimated from its text (4 characters a token, which
+#: can be far from a tokenizer's count).
+COUNTED_SHORT = 0.9
+ESTIMATED_SHORT = 0.5
+
 
 def cut_off_note(config: Config, result: CallResult) -> str:
     """Where the reply stopped and what to raise, as one clause: ``was cut off at its output cap of 16
@@ -24,8 +30,10 @@ def cut_off_note(config: Config, result: CallResult) -> str:
         return (f"was cut off at the provider's default output cap, after {wrote:,} tokens (finish reason "
                 f"\"length\"); set {field} to allow more")
     # A server may stop at a limit of its own (the end of its context) well before the cap it was sent.
-    short = (f"; it wrote only {wrote:,}, so the server may have a lower limit of its own, such as its "
-             "context size" if 0 < wrote < cap * 0.9 and not result.estimated else "")
+    # An estimated count (a server that reported none) is only near the real one: it must fall further short.
+    short_of = cap * (ESTIMATED_SHORT if result.estimated else COUNTED_SHORT)
+    short = (f"; it wrote only {'about ' if result.estimated else ''}{wrote:,}, so the server may have a lower "
+             "limit of its own, such as its context size" if 0 < wrote < short_of else "")
     if preset is not None and preset.max_tokens is None:  # the cap a budgeted call is sent with by default
         return (f"was cut off at its output cap of {cap:,} tokens, the default sent with a budget when the "
                 f"preset sets none (finish reason \"length\"{short}); set {field} above {cap:,}")

@@ -50,10 +50,12 @@ class Send:
 
     @staticmethod
     def _estimate(call: Call, reply: Reply) -> Usage:
-        """The usage of a reply that came without one, from its text; a reply stopped at its cap wrote
-        exactly the cap, and none writes more."""
+        """The usage of a reply that came without one, from its text, its output never above the cap it
+        was sent (the estimate of a reply's text can exceed what a tokenizer counted). A reply cut off
+        is not counted at the cap: a server stops at the end of its own context with the same finish
+        reason, well before the cap (a 27-token reply at a cap of 300)."""
         usage = estimated_usage(call.request, reply.text)
         cap = call.as_sent.max_tokens
-        if cap is not None and (reply.truncated or usage.output_tokens > cap):
+        if cap is not None and usage.output_tokens > cap:
             usage = replace(usage, output_tokens=cap)
         return usage
