@@ -170,7 +170,7 @@ def _exit_status(code: object, err: io.TextIOWrapper) -> int:
 #: module. A cache that is a pure function of its arguments (and of installed files) may stay: those
 #: are in PURE_CACHES. ``test_in_process_state_is_listed`` fails when a module grows one in neither.
 PROCESS_STATE = {
-    "specrelay.engine.runner:_received": "clear",  # signals caught by an earlier run
+    "specrelay.engine.signals:_received": "clear",  # signals caught by an earlier run
     "specrelay.gitrepo.commits:_have_identity": "clear",  # identity checked under another HOME
     "specrelay.llm.backends.scripted:_cache": "clear",  # replies files by path and mtime
     "specrelay.llm.pricing:_price_cache": "cache_clear",  # the price cache file of another SPECRELAY_HOME

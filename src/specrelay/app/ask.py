@@ -11,6 +11,7 @@ from typing import Any
 from specrelay.app.workspace import ledger_of
 from specrelay.config import load_config
 from specrelay.engine import ask as A
+from specrelay.engine.signals import sigterm_as_ctrl_c
 from specrelay.errors import UserError
 from specrelay.llm.cutoff import cut_off_note
 
@@ -72,7 +73,8 @@ def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Seq
     A.check_window(config, chosen, user, parts)
     limit = budget_usd if budget_usd is not None else config.budget.ask_usd
     A.check_call(chosen, user, limit)
-    with ledger_of(root) as ledger:  # only now: a refused ask records nothing, and creates no ledger
+    # only now: a refused ask records nothing, and creates no ledger; SIGTERM stops the call as Ctrl-C does
+    with ledger_of(root) as ledger, sigterm_as_ctrl_c():
         t0 = time.perf_counter()
         r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta, parts=parts)
         wall = time.perf_counter() - t0

@@ -5,11 +5,16 @@ from __future__ import annotations
 from specrelay.errors import Interrupted
 
 
-def exit_code(error: BaseException) -> int:
-    """The exit code for an error: 128 + the signal for an interrupted run (130 Ctrl-C, 143 SIGTERM),
-    else the error's own (a usage error 2, a run error...), else 2."""
-    if isinstance(error, Interrupted):
-        from specrelay.engine.runner import interrupt_signal  # the engine only for a run that was paused
+def interrupted_code() -> int:
+    """The exit code of a run or command that was interrupted: 128 + the signal (130 Ctrl-C, 143 SIGTERM)."""
+    from specrelay.engine.signals import interrupt_signal
 
-        return 128 + interrupt_signal()
+    return 128 + interrupt_signal()
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code for an error: :func:`interrupted_code` for an interrupted run or command, else the
+    error's own (a usage error 2, a run error...), else 2."""
+    if isinstance(error, (Interrupted, KeyboardInterrupt)):
+        return interrupted_code()
     return int(getattr(error, "exit_code", 2))

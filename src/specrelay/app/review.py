@@ -20,6 +20,7 @@ from specrelay.engine.review.on_demand import (
     resolve_target,
     review_target,
 )
+from specrelay.engine.signals import sigterm_as_ctrl_c
 from specrelay.errors import UserError
 
 
@@ -83,6 +84,7 @@ def review(root: Path, *, where: Path | None = None, range_: str | None = None,
         report = nothing_to_review(target, presets, config.review.min_agreement)
         return ReviewResult("approve", target.label, target.files, report, None)
     context = check_review(root, config, target, presets)
-    with ledger_of(root) as ledger:  # only now, with something to record: a refused review creates nothing
+    # Only now, with something to record: a refused review creates nothing. SIGTERM stops it as Ctrl-C does.
+    with ledger_of(root) as ledger, sigterm_as_ctrl_c():
         outcome, folder = asyncio.run(review_target(root, config, ledger, target, presets, context, emit=emit))
     return ReviewResult(outcome.verdict, target.label, target.files, outcome.report, folder)

@@ -59,9 +59,11 @@ def main() -> None:
         # A pause the user asked for (Ctrl-C, SIGTERM) is not an error: it says how to go on.
         print_error(str(exc), label="paused" if isinstance(exc, Interrupted) else "error")
         sys.exit(exit_code(exc))
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort):  # Ctrl-C, or SIGTERM where it acts as one (ask, review)
+        from specrelay.app.exits import interrupted_code
+
         print_error("interrupted")
-        sys.exit(130)
+        sys.exit(interrupted_code())
     except typer.TyperException as exc:  # a mistyped command, option or value: one line, like any error
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `specrelay`: the help, as asked

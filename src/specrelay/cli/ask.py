@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from specrelay.cli.common import console, err_console, money, print_json, repo_root_or_none, tokens
+from specrelay.cli.common import (
+    console,
+    err_console,
+    money,
+    print_json,
+    repo_root_or_none,
+    stopped_as_interrupted,
+    tokens,
+)
 from specrelay.cli.root import app
 
 
@@ -27,8 +35,9 @@ def ask_command(
         sys.stdout.write(chunk)
         sys.stdout.flush()
 
-    result = ask(repo_root_or_none(), prompt, preset=preset, files=file, budget_usd=budget,
-                 on_delta=None if json_out else stream)
+    with stopped_as_interrupted("ask"):
+        result = ask(repo_root_or_none(), prompt, preset=preset, files=file, budget_usd=budget,
+                     on_delta=None if json_out else stream)
     if json_out:
         print_json(result.to_json())
         return

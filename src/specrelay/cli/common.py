@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,22 @@ def print_error(message: str, *, label: str = "error") -> None:
     from rich.markup import escape
 
     err_console.print(f"[bold red]{label}:[/] {escape(message)}", markup=True, soft_wrap=True)
+
+
+@contextmanager
+def stopped_as_interrupted(what: str) -> Iterator[None]:
+    """A command that runs no task, stopped by Ctrl-C (or SIGTERM, which its app function turns into one):
+    one line saying so, and 128 + the signal as the exit code (the typer default is a silent 130)."""
+    import typer
+
+    from specrelay.app.exits import interrupted_code
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        print_error(f"{what} stopped; the call in flight is recorded as interrupted (its cost unknown).",
+                    label="interrupted")
+        raise typer.Exit(interrupted_code()) from None
 
 
 def print_json(data: Any) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from specrelay.cli.common import console, err_console, money, print_json, repo_root
+from specrelay.cli.common import console, err_console, money, print_json, repo_root, stopped_as_interrupted
 from specrelay.cli.root import app
 from specrelay.errors import SpecRelayError, UserError
 
@@ -44,8 +44,9 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
         raise UserError("give either --panel P1,P2,... or --preset P, not both.")
     presets = None if panel is None else [p.strip() for p in panel.split(",") if p.strip()]
     # Diffs come from the working tree the command runs in (it may be a linked worktree).
-    result = review(repo_root(), where=Path.cwd(), range_=range_, panel=presets, preset=preset, spec=spec,
-                    emit=_reviewer_line)
+    with stopped_as_interrupted("review"):
+        result = review(repo_root(), where=Path.cwd(), range_=range_, panel=presets, preset=preset, spec=spec,
+                        emit=_reviewer_line)
     if json_out:
         print_json(result.report)
     elif result.folder is None:

@@ -19,7 +19,8 @@ from pathlib import Path
 from specrelay import paths
 from specrelay.config import Config
 from specrelay.engine.events import EventSink
-from specrelay.engine.runner import Runner, signals_pause
+from specrelay.engine.runner import Runner
+from specrelay.engine.signals import signals_pause
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import Interrupted
 from specrelay.ledger import Ledger

@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +32,7 @@ from specrelay.engine.finish import check_resumable
 from specrelay.engine.lock import task_lock
 from specrelay.engine.loopstate import LoopState
 from specrelay.engine.openwork import failed_verification_message, failing_checks
+from specrelay.engine.signals import signals_pause
 from specrelay.engine.steps import Finish, Outcome, Reopen, StepRun, kind_of, last_build_before, spec_of
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import (
@@ -300,40 +298,3 @@ def _loop_to_reopen(steps: list[StepRow], *, verification_failed: bool) -> tuple
     # A failed verification is checked again, and whatever reviews come after it review again.
     end = len(steps) - 1 if verification_failed else anchor
     return impl, end
-
-
-#: The signals :func:`signals_pause` has turned into a pause, in order (the exit code follows the last).
-_received: list[int] = []
-
-
-def interrupt_signal() -> int:
-    """The signal that paused the run (SIGTERM or SIGINT); SIGINT when none was caught (a KeyboardInterrupt)."""
-    return _received[-1] if _received else int(signal.SIGINT)
-
-
-@contextmanager
-def signals_pause(pause: Callable[[], None]) -> Iterator[None]:
-    """While inside, Ctrl-C and SIGTERM call ``pause`` (which must not block) instead of raising.
-
-    A signal the process inherited as ignored (a background job's Ctrl-C) stays ignored. Outside
-    the main thread signals cannot be handled, and nothing changes.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        _received.append(signum)
-        with contextlib.suppress(Exception):  # a handler raising would land at an arbitrary point
-            pause()
-
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig, old in previous.items():
-        if old is not signal.SIG_IGN:
-            signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            if old is not signal.SIG_IGN:
-                signal.signal(sig, old)
