@@ -4,12 +4,14 @@ its key is set (never the key), and its price; and, for the servers a user runs 
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from specrelay.config import Preset, load_config
+from specrelay.errors import UserError
 from specrelay.llm.network import is_loopback, offline
 from specrelay.llm.pricing import unit_price
 from specrelay.llm.probe import Probe, ServerState, probe
@@ -87,12 +89,26 @@ def checked(preset: Preset) -> bool:
     return bool(url) and (preset.provider == "openai-compatible" or is_loopback(url or ""))
 
 
+#: The seconds ``--check`` may give each server: a probe longer than ten minutes is not a check, and the
+#: socket layer cannot wait forever (an infinite or huge timeout overflows its clock).
+TIMEOUT_RANGE_S = (0.1, 600.0)
+
+
+def check_timeout(timeout: float) -> None:
+    """Refuse a ``--timeout`` that is not a finite number of seconds in :data:`TIMEOUT_RANGE_S`."""
+    low, high = TIMEOUT_RANGE_S
+    if not (math.isfinite(timeout) and low <= timeout <= high):
+        raise UserError(f"--timeout {timeout:g}: the seconds each server has to answer must be from {low:g} "
+                        f"to {high:g}, e.g. --timeout 2.")
+
+
 def check_servers(root: Path | None, *, timeout: float = 2.0) -> list[ServerCheck]:
     """Ask each checked preset's server for its models, all at once, at most ``timeout`` s each.
 
     Presets that share a base URL and key share one request. With the offline switch on (tests),
-    only servers on this machine are asked.
+    only servers on this machine are asked. A ``timeout`` outside :data:`TIMEOUT_RANGE_S` is refused.
     """
+    check_timeout(timeout)
     chosen = [p for p in sorted(load_config(root).presets.values(), key=lambda p: p.name) if checked(p)]
     targets = list(dict.fromkeys((p.endpoint or "", p.api_key()) for p in chosen))
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(targets)))) as pool:

@@ -23,7 +23,8 @@ def presets_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     check: bool = typer.Option(False, "--check", help="Ask the server of each openai-compatible or local "
                                "preset for its models; exit 1 when one does not answer or lacks the model."),
-    timeout: float = typer.Option(2.0, "--timeout", min=0.1, help="Seconds each server has to answer --check."),
+    timeout: float = typer.Option(2.0, "--timeout", help="Seconds each server has to answer --check "
+                                  "(0.1 to 600)."),
 ) -> None:
     """List the model presets: provider, model, source, key present, price per million tokens; --check asks
     the local and OpenAI-compatible servers whether they answer."""
