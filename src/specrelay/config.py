@@ -444,10 +444,16 @@ def _check_references(config: Config, route_origins: dict[str, Path]) -> None:
 
 
 def is_http_url(url: str) -> bool:
+    """True for an http:// or https:// URL with a host (and a port, if any, in range); False for anything
+    else, a malformed one too (``http://[::1`` without its bracket, ``http://h:99999``)."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url.strip())
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in url.strip()
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - parsed only to refuse a port that is not a number from 0 to 65535
+    except ValueError:  # urlsplit's own refusals: an unclosed IPv6 bracket, a bad port
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url.strip()
 
 
 def check_price_as(presets: Any) -> None:
