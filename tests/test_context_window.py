@@ -5,15 +5,21 @@ its parts and their sizes; a budgeted call's default output cap fits the window.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
 from conftest import assert_clean_error, make_repo, run_cli, write_user_config
 from fake_openai import base_url, fake_openai
 from taskkit import ADD_SUB, SPEC, project, review
 from wire import openai_chat as oc
 from wire.server import FakeServer, serving
 
+from specrelay.config import load_config
 from specrelay.engine.steps.correction import CORRECTION_TOKENS
+from specrelay.errors import ContextOverflow
+from specrelay.ledger import Ledger
+from specrelay.llm import Client, estimate_tokens
 from specrelay.llm.client import REPAIR_QUOTE_TOKENS
 
 PROSE = "This paragraph explains the change at great length, again and again. "
@@ -146,3 +152,42 @@ def test_a_prompt_too_large_for_a_preset_goes_to_a_fallback_whose_window_fits(tm
     (tmp_path / "specrelay-home" / "a.json").write_text('["fine"]')
     asked = run_cli("ask", "x" * 600, "--preset", "tiny", "--json")
     assert json.loads(asked.stdout)["preset"] == "roomy", asked.stderr
+
+
+#: Code of about 3,223 tokens at 4 characters a token, which a real tokenizer counts nearer 4,100.
+CODE = "".join(f"def f{i}(a, b):\n    return (a[{i}] + b) * {i} // 7\n" for i in range(301))[:12_892]
+
+
+def overflow_parts(message: str) -> tuple[int, dict[str, int]]:
+    """The total a context-window refusal states, and each part it lists with its size."""
+    total = int(re.search(r"prompt is about ([\d,]+) tokens", message)[1].replace(",", ""))  # type: ignore[index]
+    listed = re.findall(r"(system|prompt|--file \S+) about ([\d,]+) tokens?", message)
+    return total, {name: int(n.replace(",", "")) for name, n in listed}
+
+
+def test_the_window_counts_a_prompt_as_the_budget_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 3,223 estimated tokens and a cap of 300 fit 4,096; counted as a tokenizer may count code they do not.
+    assert estimate_tokens(CODE) == 3_223
+    code = tmp_path / "code.py"
+    code.write_text(CODE)
+    with serving() as server:
+        server.queue(oc.reply("fine", "tiny", use=oc.usage(4_069, 1)))
+        write_user_config(f'[presets.loc]\nprovider = "openai-compatible"\nmodel = "tiny"\n'
+                          f'base_url = "{server.url}/v1"\ncontext_window = 4096\nmax_tokens = 300\n')
+        proc = run_cli("ask", "What does this do?", "--file", str(code), "--preset", "loc")
+        client = Client(load_config(None), Ledger(tmp_path / "l.db"))
+        with pytest.raises(ContextOverflow) as refused:  # the client's own layer, not only ask's check
+            client.call_sync("loc", "Review this.", CODE, phase="review")
+        assert server.received == []  # nothing was sent
+    assert_clean_error(proc, "preset loc: the ask prompt is about", "counted as a tokenizer may count code",
+                       "output cap of 300 tokens", "context window of 4,096 tokens", "so it was not sent")
+    total, parts = overflow_parts(proc.stderr)
+    assert total > 4_096 - 300 and set(parts) == {"system", "prompt", f"--file {code}"}
+    fence = counted_like_the_budget(f"\n\nFile: {code}\n```\n\n```")  # not a part of its own
+    assert total - fence - 3 <= sum(parts.values()) <= total  # the parts add up to the total
+    assert parts[f"--file {code}"] >= counted_like_the_budget(CODE)
+    assert "review prompt is about" in str(refused.value) and client.ledger.calls() == []
+
+
+def counted_like_the_budget(text: str) -> int:
+    return (estimate_tokens(text) * 3 + 1) // 2

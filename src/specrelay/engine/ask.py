@@ -62,22 +62,10 @@ def check_window(config: Config, preset: Preset, user: str, parts: dict[str, int
     """Refuse, before the ledger is opened, a prompt the client's layers would refuse: too large for the
     context window of the preset and of each of its fallbacks that has a key (the window layer's rule,
     :func:`specrelay.llm.layers.window.check_window`, applied sooner)."""
-    from specrelay.errors import ContextOverflow
     from specrelay.llm import Request
-    from specrelay.llm.layers.fallback import chain, too_large_for_all
-    from specrelay.llm.layers.window import check_window as window_rule
+    from specrelay.llm.layers.fallback import first_that_fits
 
-    request = Request.of(ASK_SYSTEM, user)
-    overflows: list[ContextOverflow] = []
-    for candidate in chain(config, preset):
-        if candidate is not preset and candidate.key_present is False:
-            continue
-        try:
-            window_rule(candidate, request, "ask", parts)
-            return
-        except ContextOverflow as exc:
-            overflows.append(exc)
-    raise too_large_for_all(overflows)
+    first_that_fits(config, preset, Request.of(ASK_SYSTEM, user), "ask", parts)
 
 
 def ask_budget(limit_usd: float | None) -> Budget | None:
@@ -95,8 +83,9 @@ ASK_KEY_FIX = "pick a preset you have a key for with --preset (`specrelay preset
 def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
     """Refuse, before the ledger is opened, an ask that could not be sent: the preset's key is not
     set, its replies file is bad (scripted), or the budget cannot pay for even a short answer."""
+    from specrelay.llm import Request
     from specrelay.llm.backend import preflight
-    from specrelay.llm.layers.budget import default_cap
+    from specrelay.llm.layers.budget import default_cap, input_tokens
 
     if preset.key_present is False:
         raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, ASK_KEY_FIX)
@@ -104,8 +93,8 @@ def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
     check_price_as([preset])
     budget = ask_budget(budget_usd)
     if budget is not None:  # the client reserves the same way; here nothing is held
-        budget.reserve(preset, estimate_tokens(ASK_SYSTEM) + estimate_tokens(user),
-                       default_cap(preset, estimate_tokens(ASK_SYSTEM) + estimate_tokens(user)), "ask")
+        counted = input_tokens(preset, Request.of(ASK_SYSTEM, user).text)
+        budget.reserve(preset, counted, default_cap(preset, counted), "ask")
 
 
 def ask(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd: float | None,

@@ -45,7 +45,8 @@ def output_floor(preset: Preset, phase: str) -> int:
 def default_cap(preset: Preset, input_tokens: int) -> int:
     """The output cap a budgeted call is sent with: the preset's ``max_tokens``, else
     ``DEFAULT_MAX_OUTPUT`` lowered to what the preset's context window leaves after the input (a
-    small local model's 4,096-token window must not be asked for 8,192 tokens the preset never set)."""
+    small local model's 4,096-token window must not be asked for 8,192 tokens the preset never set);
+    ``input_tokens`` as :func:`input_tokens` counts them."""
     if preset.max_tokens is not None:
         return preset.max_tokens
     window = context_window(preset)
@@ -86,12 +87,18 @@ class BudgetCheck(Protocol):
     def release(self, reservation: Reservation, cost_usd: float | None) -> None: ...
 
 
-def budget_input_tokens(preset: Preset, text: str) -> int:
-    """The input tokens a budget counts a call at. A backend that does not report usage (scripted)
-    is billed the 4-characters-a-token estimate itself; a real tokenizer can count more (code and
-    diffs run nearer 3 characters a token), so for the others the estimate is raised by half, that
-    a budgeted call is not undercounted."""
-    estimate = estimate_tokens(text)
+def input_tokens(preset: Preset, text: str) -> int:
+    """The input tokens the layers count a prompt of ``text`` at, on ``preset``: what a budget reserves
+    for, what the context window must hold, what a default cap leaves room for (one rule for all)."""
+    return counted(preset, estimate_tokens(text))
+
+
+def counted(preset: Preset, estimate: int) -> int:
+    """An estimate of input tokens (4 characters a token), of a prompt or a part of one, as the layers
+    count it on ``preset``. A backend that does not report usage (scripted) is billed the estimate
+    itself; a real tokenizer can count more (code and diffs run nearer 3 characters a token: a prompt
+    estimated at 3,223 tokens was 4,069), so for the others the estimate is raised by half, that a
+    call is not undercounted."""
     return estimate if not backend_class(preset).reports_usage else (estimate * 3 + 1) // 2
 
 
@@ -129,7 +136,7 @@ class Budget:
             budget = self.budget
             assert budget is not None
             raise CutByBudget(attempted, lambda: budget.cut_off(
-                preset, call.phase, sent.max_tokens or 0, default_cap(preset, estimate_tokens(call.request.text))))
+                preset, call.phase, sent.max_tokens or 0, default_cap(preset, input_tokens(preset, call.request.text))))
         return attempted
 
     async def _reserve(self, call: Call) -> Reservation | None:
@@ -138,8 +145,8 @@ class Budget:
         if self.budget is None:
             return None
         preset = call.tried
-        claim = self.budget.reserve(preset, budget_input_tokens(preset, call.request.text),
-                                    default_cap(preset, estimate_tokens(call.request.text)), call.phase)
+        counted_in = input_tokens(preset, call.request.text)
+        claim = self.budget.reserve(preset, counted_in, default_cap(preset, counted_in), call.phase)
         try:
             await asyncio.sleep(0)  # calls started together (a panel) all claim before any grows
         except BaseException:

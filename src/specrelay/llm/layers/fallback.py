@@ -7,14 +7,16 @@ saying that its fallbacks did not fit either."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
 from specrelay.config import Config, Preset, missing_keys_error
 from specrelay.errors import ContextOverflow, FailureKind, ProviderError
-from specrelay.llm.backend import AttemptFailed
+from specrelay.llm.backend import AttemptFailed, Request
 from specrelay.llm.layers.base import Call, CallHandler, CallResult, Run
 from specrelay.llm.layers.record import redact
 from specrelay.llm.layers.retry import PresetExhausted
+from specrelay.llm.layers.window import check_window
 
 #: What to do about a preset whose key is missing, when the call itself finds it (``ask`` says so sooner).
 KEY_FIX = "pick a preset you have a key for (`specrelay presets` shows which keys are present)"
@@ -34,9 +36,9 @@ class Fallback:
         failures: list[str] = []
         last: PresetExhausted | None = None
         overflows: list[ContextOverflow] = []
-        for preset in chain(self.run.config, primary):
-            if preset is not primary and preset.key_present is False:
-                failures.append(f"{preset.name}: skipped, {' or '.join(preset.key_envs)} is not set")
+        for preset, skipped in candidates(self.run.config, primary):
+            if skipped:
+                failures.append(f"{preset.name}: {skipped}")
                 continue
             try:
                 return await self.inner(replace(call, preset=preset))
@@ -57,6 +59,33 @@ def chain(config: Config, primary: Preset) -> list[Preset]:
     """The presets a call on ``primary`` may go to, in order: itself, then its fallbacks, each once."""
     names = [primary.name, *[n for n in primary.fallbacks if n != primary.name]]
     return [config.preset(n) for n in dict.fromkeys(names)]
+
+
+def candidates(config: Config, primary: Preset) -> Iterator[tuple[Preset, str | None]]:
+    """Each preset of ``primary``'s chain in turn, with why it is skipped (a fallback whose key is not
+    set), or None when it is tried. The primary is always tried: a missing key there is an error first."""
+    for preset in chain(config, primary):
+        if preset is not primary and preset.key_present is False:
+            yield preset, f"skipped, {' or '.join(preset.key_envs)} is not set"
+        else:
+            yield preset, None
+
+
+def first_that_fits(config: Config, primary: Preset, request: Request, phase: str,
+                    parts: Mapping[str, int]) -> Preset:
+    """The preset a call on ``primary`` would be sent to as far as context windows go: the first of its
+    chain whose window takes ``request`` (the window layer's rule, checked as these layers walk the
+    chain); the overflow of them all, as the layers would raise it, when none does."""
+    overflows: list[ContextOverflow] = []
+    for preset, skipped in candidates(config, primary):
+        if skipped:
+            continue
+        try:
+            check_window(preset, request, phase, parts)
+            return preset
+        except ContextOverflow as exc:
+            overflows.append(exc)
+    raise too_large_for_all(overflows)
 
 
 def too_large_for_all(overflows: list[ContextOverflow]) -> ContextOverflow:

@@ -2,8 +2,10 @@
 anything is sent or recorded, with its parts and their sizes.
 
 One rule for every call (a task's steps, a review, ``ask``), checked for each preset tried (a fallback
-may have another window): the request's input, estimated at 4 characters a token, plus the output it
-needs room for must be at most the preset's context window (its ``context_window``, else genai-prices'
+may have another window): the request's input, counted as the budget counts it
+(:func:`~specrelay.llm.layers.budget.input_tokens`: the 4-characters-a-token estimate, raised by half
+for a backend whose tokenizer counts, as code runs nearer 3), plus the output it needs room for must
+be at most the preset's context window (its ``context_window``, else genai-prices'
 figure for the model it is priced as; unknown: not checked). The room is the preset's ``max_tokens``
 when it sets one, since a server refuses, or cuts short, a request whose input and cap overflow its
 window; otherwise the phase's floor (``output_floor``: room for a short answer), as the provider then
@@ -19,7 +21,7 @@ from specrelay.config import Preset
 from specrelay.errors import ContextOverflow
 from specrelay.llm.backend import Request, estimate_tokens
 from specrelay.llm.layers.base import Call, CallHandler, CallResult
-from specrelay.llm.layers.budget import output_floor
+from specrelay.llm.layers.budget import counted, input_tokens, output_floor
 from specrelay.llm.pricing import Usage, context_window, cost_of
 from specrelay.text import plural
 
@@ -29,11 +31,12 @@ SHOWN_PARTS = 6
 
 def check_window(preset: Preset, request: Request, phase: str, parts: Mapping[str, int]) -> None:
     """Raise :class:`ContextOverflow` when ``request``, with room for its output, does not fit ``preset``'s
-    context window. ``parts`` are the prompt's parts with their estimated tokens (``Call.context``)."""
+    context window. ``parts`` are the prompt's parts with their estimated tokens (``Call.context``),
+    told counted as the whole is, so that they add up to it."""
     window = context_window(preset)
     if window is None:
         return
-    needed = estimate_tokens(request.text)
+    needed = input_tokens(preset, request.text)
     if preset.max_tokens is not None:
         room, room_said = preset.max_tokens, f"its output cap of {preset.max_tokens:,} tokens (max_tokens)"
     else:
@@ -41,29 +44,30 @@ def check_window(preset: Preset, request: Request, phase: str, parts: Mapping[st
         room_said = f"room for a {room:,}-token answer"
     if needed + room <= window:
         return
-    sized = _parts(request, parts)
+    sized = _parts(preset, request, parts)
     listed = ", ".join(f"{name} about {plural(tokens, 'token')}" for name, tokens in sized[:SHOWN_PARTS])
     listed += f", and {len(sized) - SHOWN_PARTS} smaller" if len(sized) > SHOWN_PARTS else ""
     cost = cost_of(preset, Usage(input_tokens=needed))
     price = f"; its input alone would have cost about ${cost:.4f}" if cost is not None else ""
     largest = f"the largest part ({sized[0][0]})" if sized else "the prompt"
     lower = f", or lower {preset.setting('max_tokens')} (now {preset.max_tokens:,})" if preset.max_tokens else ""
+    how = ", counted as a tokenizer may count code" if needed != estimate_tokens(request.text) else ""
     raise ContextOverflow(
-        f"preset {preset.name}: the {phase} prompt is about {needed:,} tokens ({listed or 'one part'}); with "
+        f"preset {preset.name}: the {phase} prompt is about {needed:,} tokens{how} ({listed or 'one part'}); with "
         f"{room_said} it needs {needed + room:,}, more than the preset's context window of {window:,} tokens, "
         f"so it was not sent{price}. Shorten {largest}, raise {preset.setting('context_window')} if the model "
         f"takes more{lower}.", preset=preset.name, window=window, parts=tuple(sized))
 
 
-def _parts(request: Request, parts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """The prompt's parts, largest first, with the system prompt among them even when the caller
-    did not count it."""
+def _parts(preset: Preset, request: Request, parts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The prompt's parts, largest first, counted as the whole prompt is, with the system prompt among
+    them even when the caller did not count it."""
     sized = {name: tokens for name, tokens in parts.items() if tokens > 0}
     if "system" not in sized:
         system = sum(estimate_tokens(m.content) for m in request.messages if m.role == "system")
         if system:
             sized["system"] = system
-    return sorted(sized.items(), key=lambda item: -item[1])
+    return sorted(((name, counted(preset, tokens)) for name, tokens in sized.items()), key=lambda item: -item[1])
 
 
 class Window:
