@@ -153,3 +153,25 @@ def test_an_empty_stream_is_a_failure_that_says_so(events: list[tuple[str | None
     assert_clean_error(proc, "sent no text and no error", "context size")
     assert "see the message above" not in proc.stderr
     assert [r.outcome for r in ledger_rows()] == ["invalid_output"]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize(("reported", "side"), [
+    ({"prompt_tokens": 0, "completion_tokens": 27, "total_tokens": 27}, "input"),
+    ({"prompt_tokens": 19, "completion_tokens": 0, "total_tokens": 19}, "output"),
+], ids=["no-input", "no-output"])
+def test_a_usage_reported_on_one_side_keeps_it_and_estimates_the_other(
+        reported: dict[str, int], side: str, streamed: bool) -> None:
+    question = "what is 2+2? answer in one word"
+    with serving() as server:
+        server.queue(oc.reply("four", "gpt-4o-mini", use=reported))
+        proc = ask(local(server.url), "--preset", "loc", *([] if streamed else ["--json"]), question, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    [row] = ledger_rows()
+    assert row.estimated  # one side is an estimate
+    if side == "input":  # the 27 output tokens the server counted, not the estimate of "four" (1)
+        assert row.output_tokens == 27 and row.input_tokens >= estimate_tokens(question)
+    else:
+        assert row.input_tokens == 19 and row.output_tokens == estimate_tokens("four")
+    assert row.cost_usd == pytest.approx(genai_price("gpt-4o-mini", None, input_tokens=row.input_tokens,
+                                                     output_tokens=row.output_tokens))

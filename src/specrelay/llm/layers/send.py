@@ -2,7 +2,8 @@
 
 A reply that came without usage (a server that reports none) is given the estimate of its text here,
 marked estimated, so that every layer above prices, budgets and records the same figure: unknown usage
-is never recorded as zero tokens.
+is never recorded as zero tokens. A usage reported on one side only (output tokens, and 0 input) keeps
+that side and is estimated on the other.
 """
 
 from __future__ import annotations
@@ -44,9 +45,25 @@ class Send:
             exc.latency_s = time.perf_counter() - t0
             raise
         latency = time.perf_counter() - t0
-        if reply.usage is None:
-            reply = replace(reply, usage=self._estimate(call, reply), estimated=True)
-        return Attempted(reply, started, latency)
+        return Attempted(self._complete_usage(call, reply), started, latency)
+
+    @classmethod
+    def _complete_usage(cls, call: Call, reply: Reply) -> Reply:
+        """The reply with a usage whole: estimated when it came with none, and on the side it lacks when
+        the server reported one side only (a prompt is never 0 tokens; nor is a reply that wrote text),
+        keeping what the server did report. Either way the reply's usage is then marked estimated."""
+        usage = reply.usage
+        if usage is None:
+            return replace(reply, usage=cls._estimate(call, reply), estimated=True)
+        missing_in = usage.input_tokens <= 0
+        missing_out = usage.output_tokens <= 0 and reply.text != ""
+        if not (missing_in or missing_out):
+            return reply
+        guess = cls._estimate(call, reply)
+        cached = usage.cache_read_tokens + usage.cache_write_tokens  # part of the input, when reported
+        usage = replace(usage, input_tokens=max(guess.input_tokens, cached) if missing_in else usage.input_tokens,
+                        output_tokens=guess.output_tokens if missing_out else usage.output_tokens)
+        return replace(reply, usage=usage, estimated=True)
 
     @staticmethod
     def _estimate(call: Call, reply: Reply) -> Usage:

@@ -96,10 +96,11 @@ class PydanticAIBackend(Backend):
 
 def reported_usage(u: Any) -> Usage | None:
     """The usage the server reported, or None when it reported none: pydantic-ai then counts 0 tokens
-    (llama.cpp's server, for one, sends no usage in a stream), and a prompt is never 0 tokens."""
-    if u.input_tokens <= 0:
+    (llama.cpp's server, for one, sends no usage in a stream). A server that reported one side only
+    (its output, say, with 0 input) keeps what it reported: the send layer estimates the side missing."""
+    if u.input_tokens <= 0 and u.output_tokens <= 0:
         return None
-    return Usage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+    return Usage(input_tokens=max(0, u.input_tokens), output_tokens=max(0, u.output_tokens),
                  cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens)
 
 
