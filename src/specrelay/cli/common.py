@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -88,9 +88,10 @@ def print_error(message: str, *, label: str = "error") -> None:
 
 
 @contextmanager
-def stopped_as_interrupted(what: str) -> Iterator[None]:
+def stopped_as_interrupted(what: str, on_stop: Callable[[str], None] | None = None) -> Iterator[None]:
     """A command that runs no task, stopped by Ctrl-C (or SIGTERM, which its app function turns into one):
-    one line saying so, and 128 + the signal as the exit code (the typer default is a silent 130)."""
+    one line saying so, and 128 + the signal as the exit code (the typer default is a silent 130).
+    ``on_stop`` hears the line's message first (``review --json`` prints it as its JSON's error)."""
     import typer
 
     from specrelay.app.exits import interrupted_code
@@ -98,8 +99,10 @@ def stopped_as_interrupted(what: str) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        print_error(f"{what} stopped; the call in flight is recorded as interrupted (its cost unknown).",
-                    label="interrupted")
+        message = f"{what} stopped; a call in flight is in the ledger as interrupted, its cost unknown."
+        if on_stop is not None:
+            on_stop(message)
+        print_error(message, label="interrupted")
         raise typer.Exit(interrupted_code()) from None
 
 

@@ -44,7 +44,11 @@ def _review(range_: str | None, panel: str | None, preset: str | None, spec: Pat
         raise UserError("give either --panel P1,P2,... or --preset P, not both.")
     presets = None if panel is None else [p.strip() for p in panel.split(",") if p.strip()]
     # Diffs come from the working tree the command runs in (it may be a linked worktree).
-    with stopped_as_interrupted("review"):
+    def stopped(message: str) -> None:
+        if json_out:  # as for an error: a CI job reading stdout still gets one JSON object
+            print_json({"verdict": None, "error": message})
+
+    with stopped_as_interrupted("review", stopped):
         result = review(repo_root(), where=Path.cwd(), range_=range_, panel=presets, preset=preset, spec=spec,
                         emit=_reviewer_line)
     if json_out:
