@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def test_a_long_malformed_reply_gets_a_bounded_correction(tmp_path: Path) -> Non
     assert corrected["context"]["previous"] + corrected["context"]["problem"] <= CORRECTION_TOKENS
 
 
-def test_a_correction_quotes_the_failing_block_and_names_the_ones_that_applied(tmp_path: Path) -> None:
+def test_a_correction_quotes_the_failing_block_and_names_the_kept_ones(tmp_path: Path) -> None:
     with serving() as server:
         server.queue(oc.reply(NEW_FILES + NO_MATCH, "tiny", use=oc.usage(500, 6_000)),
                      oc.reply(ADD_SUB, "tiny", use=oc.usage(600, 40)))
@@ -72,9 +73,13 @@ def test_a_correction_quotes_the_failing_block_and_names_the_ones_that_applied(t
     assert json.loads(proc.stdout)["status"] == "done", proc.stderr
     correction = second[len(first) - 1:]
     assert "def nope(a, b):" in correction  # the failing block, quoted
-    assert "block 1 (new0.py)" in correction and "block 8 (new7.py)" in correction  # the others, named
-    assert "filler line of text" not in correction  # ... and not quoted
+    assert "new0.py: creates it (90 lines)" in correction and "new7.py: creates it" in correction  # the others,
+    assert "filler line of text" not in correction  # ... named and not quoted, for they are kept:
+    assert "do not send them again" in correction
     assert len(second) - len(first) <= CORRECTION_TOKENS * 4
+    files = subprocess.run(["git", "ls-tree", "-r", "--name-only", json.loads(proc.stdout)["branch"]], cwd=repo,
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert {f"new{i}.py" for i in range(8)} <= set(files)  # the kept blocks applied with the correction
 
 
 def test_a_json_repair_quotes_the_bad_reply_bounded(tmp_path: Path) -> None:

@@ -208,7 +208,7 @@ def _umask() -> int:
 def _rejection(result: ApplyResult, total: int) -> str:
     failures = result.failures
     lines = [f"{len(failures)} of {total} edit blocks could not be applied, so none was "
-             "(no file changed). Send all the blocks again, with these corrected:"]
+             "(no file changed):"]
     for report in failures:
         lines.append(f"\nBlock {report.index + 1} ({report.path}, reply line {report.reply_line}): "
                      f"{report.message}")

@@ -1,15 +1,18 @@
 """Implement: the builder answers SEARCH/REPLACE blocks against spec.md; they are applied and committed.
 
-A reply whose blocks do not apply is sent back with the applier's message (line numbers, closest
-candidates) and the failing blocks, bounded (``correction.py``), for a corrected reply, a bounded number
-of times. Nothing is half-applied: a reply applies whole or not at all, and a reply cut off at its
-output cap is not applied at all: the step fails at once, saying which cap to raise.
+A reply whose blocks do not apply is sent back with the failing blocks and why each failed (line
+numbers, closest candidates), bounded (``correction.py``), for corrected versions of those blocks, a
+bounded number of times; the blocks that would have applied are kept and applied with them
+(``kept.py``). Nothing is half-applied: a set of blocks applies whole or not at all, and a reply cut
+off at its output cap is not applied at all: the step fails at once, saying which cap to raise.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import specrelay.engine.context as C
 import specrelay.engine.leftovers as leftovers
@@ -17,12 +20,16 @@ from specrelay import gitrepo
 from specrelay.engine.events import Note
 from specrelay.engine.review.in_task import FIX_FINDINGS
 from specrelay.engine.steps.correction import correction
+from specrelay.engine.steps.kept import Carried, Placed, render
 from specrelay.engine.steps.kind import Outcome
 from specrelay.engine.steps.run import StepRun, prompt
 from specrelay.engine.steps.verify import failing_output as failing_verification
 from specrelay.errors import EditError, StepFailed
 from specrelay.llm.cutoff import cut_off
 from specrelay.workflow.kinds import KindSpec
+
+if TYPE_CHECKING:  # the edits package is loaded when the step runs
+    from specrelay.edits import ApplyResult, EditBlock
 
 #: How many corrected replies a builder may send after its first one fails to apply.
 MAX_CORRECTIONS = 2
@@ -98,17 +105,29 @@ def _cut(subject: str) -> str:
     return cut + "..."
 
 
-def _gist(exc: EditError) -> str:
-    """The applier's message in one line: the failing blocks' reasons, without the code it quotes."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    reasons = [line.removesuffix("; closest:") for line in lines if line.startswith("Block ")] or lines[:1]
-    return "; ".join(reasons).rstrip(":")
+def _failures(carried: Carried, exc: EditError) -> list[str]:
+    """Why a set of edits was refused, for the user: each failing block named, with the applier's reason."""
+    from specrelay.edits import EditsRejected
+
+    if not isinstance(exc, EditsRejected):
+        return [str(exc)]
+    return [f"{t.placed.label()}: {t.report.message}" for t in carried.failing]
 
 
-def _keep_rejected(run: StepRun, why: str, reply: str) -> Path:
-    """Keep a reply whose edits were not applied, with why, as ``rejected_edits_rN.md``."""
+def _gist(reasons: list[str]) -> str:
+    """The reasons in one line, without the code they quote."""
+    firsts = [next((line.strip() for line in r.splitlines() if line.strip()), "") for r in reasons]
+    return "; ".join(line.removesuffix("; closest:").rstrip(":") for line in firsts)
+
+
+def _keep_rejected(run: StepRun, why: str, reply: str, earlier: Sequence[EditBlock] = ()) -> Path:
+    """Keep a reply whose edits were not applied, with why (and the blocks kept from earlier replies,
+    which were refused with it), as ``rejected_edits_rN.md``."""
+    kept = "".join(f"\n\n{render(block)}" for block in earlier)
+    if kept:
+        kept = f"\n## Blocks kept from earlier replies, applied before the last reply's{kept}\n"
     return run.write_artifact(f"rejected_edits_r{run.round}.md",
-                              f"# Edits that could not be applied\n\n{why}\n\n## The last reply\n\n{reply}\n")
+                              f"# Edits that could not be applied\n\n{why}\n\n## The last reply\n\n{reply}\n{kept}")
 
 
 def _already_committed(run: StepRun) -> str | None:
@@ -130,10 +149,52 @@ def _set_aside_leftovers(run: StepRun) -> str | None:
     return ref
 
 
+async def _apply_with_corrections(run: StepRun, ctx: C.Context) -> tuple[ApplyResult, str]:
+    """The builder's edits applied, after up to ``MAX_CORRECTIONS`` corrections; and the model that made them.
+
+    A refused set's blocks that would have applied are kept and applied again with the corrected
+    reply's (``kept.py``): the correction asks only for the failing ones.
+    """
+    from specrelay.edits import EditsRejected, apply_blocks, parse_blocks
+
+    preset = run.step.presets[0]
+    carried = Carried()
+    for attempt in range(MAX_CORRECTIONS + 1):
+        result = await run.call(preset, prompt("implement"), ctx)
+        if result.truncated:  # half a set of edits is never applied, nor sent back at the same cap
+            report = _keep_rejected(run, "The reply was cut off at its output cap, so none of it was applied.",
+                                    result.text, carried.earlier)
+            raise cut_off(run.config, result, f"step '{run.step.title}': the builder's reply", kept=str(report))
+        placed: list[Placed] = []
+        try:
+            blocks = parse_blocks(result.text)
+            if not blocks:
+                raise EditError("the reply holds no SEARCH/REPLACE blocks")
+            placed = carried.with_reply(blocks)
+            return apply_blocks(run.worktree, [p.block for p in placed]), result.model
+        except EditError as exc:
+            earlier = carried.earlier
+            if isinstance(exc, EditsRejected):
+                carried.rejected(placed, exc.result)
+                earlier = [p.block for p in placed if not p.in_reply]
+            reasons = _failures(carried, exc)
+            if attempt == MAX_CORRECTIONS:
+                report = _keep_rejected(run, "\n\n".join(reasons), result.text, earlier)
+                raise StepFailed(f"step '{run.step.title}': the builder's edits could not be applied after "
+                                 f"{MAX_CORRECTIONS} corrections: {_gist(reasons)}. The full report: {report}"
+                                 ) from None
+            more = f" and {len(reasons) - 1} more" if len(reasons) > 1 else ""
+            run.emit(Note(f"edits did not apply ({_gist(reasons[:1])}{more}); asking for "
+                          + (f"the failing blocks corrected, keeping the {len(carried.kept)} that would have applied"
+                             if carried.kept else "a fix")))
+            previous, problem = correction(result.text, carried, exc)
+            ctx.add("previous", "What failed in your previous reply, and what is kept", previous)
+            ctx.add("problem", "Why it could not be applied (nothing was changed)", problem)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 async def run_implement(run: StepRun, findings: str | None = None, failing_output: str | None = None) -> str:
     """Apply the builder's edits and commit them; returns the commit sha."""
-    from specrelay.edits import EditBlock, apply_blocks, parse_blocks
-
     kept = None
     if run.interrupted:  # the cut-off run's `git commit` may still be running its hooks, about to land
         gitrepo.wait_for_commits(run.worktree)
@@ -141,32 +202,7 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
         if done:
             return done
         kept = _set_aside_leftovers(run)
-    preset = run.step.presets[0]
-    ctx = build_context(run, findings, failing_output)
-    model = preset
-    for attempt in range(MAX_CORRECTIONS + 1):
-        result = await run.call(preset, prompt("implement"), ctx)
-        model = result.model
-        if result.truncated:  # half a set of edits is never applied, nor sent back at the same cap
-            report = _keep_rejected(run, "The reply was cut off at its output cap, so none of it was applied.",
-                                    result.text)
-            raise cut_off(run.config, result, f"step '{run.step.title}': the builder's reply", kept=str(report))
-        blocks: list[EditBlock] = []
-        try:
-            blocks = parse_blocks(result.text)
-            if not blocks:
-                raise EditError("the reply holds no SEARCH/REPLACE blocks")
-            applied = apply_blocks(run.worktree, blocks)
-            break
-        except EditError as exc:
-            if attempt == MAX_CORRECTIONS:
-                report = _keep_rejected(run, str(exc), result.text)
-                raise StepFailed(f"step '{run.step.title}': the builder's edits could not be applied after "
-                                 f"{MAX_CORRECTIONS} corrections: {_gist(exc)}. The full report: {report}") from None
-            run.emit(Note(f"edits did not apply ({str(exc).splitlines()[0]}); asking for a fix"))
-            previous, problem = correction(result.text, blocks, exc)
-            ctx.add("previous", "What failed in your previous reply", previous)
-            ctx.add("problem", "Why it could not be applied (nothing was changed)", problem)
+    applied, model = await _apply_with_corrections(run, build_context(run, findings, failing_output))
     run.emit(Note(f"applied edits to {', '.join(applied.changed) or 'no files'}"))
     message = commit_message(run.read_artifact(run.spec_name) or "", run.task.request, run.step.title, run.round,
                              findings=bool(findings), failing=bool(failing_output))
