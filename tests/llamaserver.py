@@ -129,15 +129,21 @@ class LlamaServer:
 
 class StreamTap:
     """A loopback relay in front of a server that counts the server-sent events passing through it:
-    how a test knows a streamed answer is under way (to kill the server in the middle of one)."""
+    how a test knows a streamed answer is under way (to kill the server in the middle of one).
 
-    def __init__(self, target_port: int) -> None:
+    With ``hold_s`` it passes nothing of the server's answer on before that many seconds: a server
+    slow to answer, however fast the model writes and whatever it writes (the request still reaches
+    the server, which answers it as it would)."""
+
+    def __init__(self, target_port: int, hold_s: float = 0.0) -> None:
         self.target_port = target_port
+        self.hold_s = hold_s
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         #: ``data:`` lines seen from the server so far, over every connection.
         self.events = 0
         self._lock = threading.Lock()
+        self._closed = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -145,6 +151,7 @@ class StreamTap:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def close(self) -> None:
+        self._closed.set()  # answers still held are dropped
         self.listener.close()
 
     def _accept(self) -> None:
@@ -164,6 +171,8 @@ class StreamTap:
 
     def _pump(self, source: socket.socket, sink: socket.socket, count: bool) -> None:
         try:
+            if count and self.hold_s and self._closed.wait(self.hold_s):
+                return
             while data := source.recv(65536):
                 if count:
                     with self._lock:

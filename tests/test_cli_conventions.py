@@ -114,13 +114,27 @@ def test_sigterm_pauses_a_run_and_exits_143(tmp_path: Path) -> None:
     assert [r["status"] for r in _status(repo)] == ["paused"]
 
 
+def _call_started(folder: Path, preset: str) -> bool:
+    """The task's events say a call to ``preset`` began."""
+    try:
+        lines = (folder / "events.jsonl").read_text().splitlines()
+    except OSError:
+        return False
+    return any('"call_started"' in line and json.loads(line).get("preset") == preset for line in lines
+               if line.strip().endswith("}"))  # a line still being written is not read
+
+
 def test_a_call_cut_off_by_sigterm_gets_its_ledger_row(tmp_path: Path) -> None:
     replies = happy_replies()
-    replies["flash-builder"] = [{"text": replies["flash-builder"][0], "delay_s": 5.0}]
+    replies["flash-builder"] = [{"text": replies["flash-builder"][0], "delay_s": 60.0}]
     repo = project(tmp_path, replies)
     proc = _start(repo, "run", "Add sub")
-    _wait_for(repo, lambda rows: len(rows) == 1 and rows[0]["current_step"] == "Implementation")
-    time.sleep(1.0)  # well inside the builder's 5 s call
+    [row] = _wait_for(repo, lambda rows: len(rows) == 1 and rows[0]["current_step"] == "Implementation")
+    deadline = time.monotonic() + 30
+    while not _call_started(Path(row["folder"]), "flash-builder"):
+        assert time.monotonic() < deadline, "the builder's call did not begin"
+        time.sleep(0.05)
+    time.sleep(2.0)  # the builder's call is under way, and a minute from its answer
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
@@ -128,11 +142,15 @@ def test_a_call_cut_off_by_sigterm_gets_its_ledger_row(tmp_path: Path) -> None:
         rows = db.execute("SELECT preset, outcome, latency_s, cost_usd FROM calls ORDER BY id").fetchall()
     assert [(p, o) for p, o, _, _ in rows] == [("opus-planner", "ok"), ("flash-builder", "interrupted")], rows
     _, _, latency, cost = rows[1]
-    assert 0.5 < latency < 5.0 and cost is None, rows  # how long it ran before the cut; its cost is unknown
+    # how long it ran before the cut (2 s after it began, not the minute its reply takes); its cost is unknown
+    assert 1.0 < latency < 30.0 and cost is None, rows
     task_id = _status(repo)[0]["id"]
     calls = json.loads(run_cli("show", task_id, "--json", cwd=repo).stdout)["calls"]
     assert [c["outcome"] for c in calls] == ["ok", "interrupted"]
-    # The cut-off call consumed no scripted reply: the resumed run gets the same one, and finishes.
+    # The cut-off call consumed no scripted reply: the resumed run gets the same one (now without the
+    # wait), and finishes.
+    builder = repo / ".specrelay" / "flash-builder.json"
+    builder.write_text(json.dumps([{"text": happy_replies()["flash-builder"][0]}]))
     resumed = run_cli("resume", task_id, "--json", cwd=repo)
     assert json.loads(resumed.stdout)["status"] == "done", resumed.stderr
 
