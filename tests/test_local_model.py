@@ -267,8 +267,16 @@ def test_server_killed_mid_stream_then_the_task_resumes(tmp_path: Path, llama: L
                             cwd=repo, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         [done] = _wait_for(lambda: [r for r in calls(repo) if r.outcome == "ok"] if _ledger(repo) else [], 90)
+        # What the test needs of the model: a first plan that ends before its cap, so that a second call
+        # follows it (the plan sent back for its missing sections, or the build) to be cut mid-stream.
+        assert not done.truncated, ("this test needs SmolLM's first plan to end before its cap of 96 tokens "
+                                    f"(a plan cut off fails the task, with no second call to cut); it was cut "
+                                    f"off: {done.reply!r}")
         streamed = tap.events
-        _wait_for(lambda: tap.events >= streamed + 3, 60)  # the next call's answer is streaming in
+        # the next call's answer is streaming in (or the task ended, which the assertion below says)
+        _wait_for(lambda: tap.events >= streamed + 3 or task.poll() is not None, 60)
+        assert task.poll() is None, ("this test needs a second call after the first plan, to cut mid-stream; "
+                                     f"the task ended after it instead: {task.communicate()}")
         llama.kill()
         out, err = task.communicate(timeout=60)
     finally:
