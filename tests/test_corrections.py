@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import run_cli
-from taskkit import ADD_SUB, SPEC, project, review
+from taskkit import ADD_SUB, FIX_SUB, SPEC, project, review
 from wire import openai_chat as oc
 from wire.server import FakeServer, serving
 
@@ -70,6 +70,15 @@ def test_a_correction_asks_only_for_the_failing_block_and_all_four_changes_land(
     log = subprocess.run(["git", "log", "--format=%s", f"main..{branch}"], cwd=repo, capture_output=True,
                          text=True, check=True).stdout.splitlines()
     assert len(log) == 1  # one commit, with all four changes
+
+
+def test_kept_blocks_apply_in_their_order_each_on_what_the_ones_before_it_left(tmp_path: Path) -> None:
+    # FIX_SUB's SEARCH is what ADD_SUB writes: it would have applied only after it, and does so again
+    repo, status, prompts = build(tmp_path, ADD_SUB + "\n" + README_BAD + "\n" + FIX_SUB, README_FIXED)
+    assert status["status"] == "done", status
+    calc = committed(repo, status["branch"], "calc.py")
+    assert calc.count("def sub(a, b):") == 1 and '"""a minus b."""' in calc, calc
+    assert "Kept: 2 blocks" in prompts[1] and "calc.py: lines 5-6" in prompts[1]
 
 
 def test_a_second_failure_is_corrected_from_the_combined_set(tmp_path: Path) -> None:
