@@ -9,6 +9,7 @@ specrelay sent.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +46,9 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     #: Separator between events (Gemini's SSE uses CRLF).
     newline: str = "\n"
+    #: Seconds the server waits, the request read, before it answers (a slow model); it gives no answer
+    #: if it is stopped meanwhile.
+    delay_s: float = 0.0
 
 
 def json_answer(body: Any, status: int = 200, **headers: str) -> Answer:
@@ -70,6 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
             json.loads(raw) if raw else {}, time.monotonic()))
         answer = self.server.next_answer()
         asked = self.server.received[-1]
+        if answer.delay_s and self.server.stopping.wait(answer.delay_s):
+            return  # the test is over: no answer, and no late write into another test's output
         streams = asked.body.get("stream") is True or "streamGenerateContent" in url.path
         if answer.events is not None and (streams or answer.body is None):
             self._events(answer)
@@ -109,6 +115,13 @@ class FakeServer(ThreadingHTTPServer):
         self.answers: list[Answer] = []
         self.received: list[Received] = []
         self.lock = threading.Lock()
+        #: Set when the test's block ends: a delayed answer is then not given.
+        self.stopping = threading.Event()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a call the test cancelled) is no error of the server's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
@@ -139,5 +152,6 @@ def serving() -> Iterator[FakeServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()

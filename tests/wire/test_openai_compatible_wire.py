@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error, run_cli, write_user_config
 
 from specrelay.config import load_config
+from specrelay.engine.budget import Budget
 from specrelay.ledger import Ledger
 from specrelay.llm import Client, Request
 from specrelay.llm.backend import estimate_tokens
 from wire import openai_chat as oc
 from wire.common import FAST_RETRY, KEY, ask, assert_no_key_anywhere, genai_price, ledger_rows, preset
-from wire.server import Answer, json_answer, serving, sse_answer
+from wire.server import Answer, FakeServer, json_answer, serving, sse_answer
 
 ENV = {"LOCAL_KEY": KEY}
 
@@ -175,3 +178,51 @@ def test_a_usage_reported_on_one_side_keeps_it_and_estimates_the_other(
         assert row.input_tokens == 19 and row.output_tokens == estimate_tokens("four")
     assert row.cost_usd == pytest.approx(genai_price("gpt-4o-mini", None, input_tokens=row.input_tokens,
                                                      output_tokens=row.output_tokens))
+
+
+def cancelled_once_sent(server: FakeServer, *calls: Awaitable[object]) -> None:
+    """Run ``calls`` together and cancel them all (as Ctrl-C stops a run) once the server has one
+    request and the others have had time to send theirs, had they been free to."""
+    async def run() -> None:
+        running = asyncio.gather(*calls)
+        for _ in range(600):
+            if server.received:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    asyncio.run(run())
+
+
+def test_an_interrupted_call_records_the_cap_it_was_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The budget lowers the preset's 4,000 to what $0.01 pays for: the row says what was sent.
+    monkeypatch.setenv("LOCAL_KEY", KEY)
+    with serving() as server:
+        server.queue(replace(oc.reply("late", "tiny", use=oc.usage(9, 1)), delay_s=5.0))
+        write_user_config(FAST_RETRY + local(server.url, "tiny", max_tokens=4000)
+                          + "price = {input = 1.0, output = 10.0}\n")
+        client = Client(load_config(None), Ledger(tmp_path / "l.db"), budget=Budget(0.01))
+        cancelled_once_sent(server, client.call("loc", "sys", "hello", phase="ask"))
+        [sent] = server.received
+    cap = sent.body["max_tokens"]
+    assert 512 <= cap < 4000
+    [row] = client.ledger.calls()
+    assert (row.outcome, row.cost_usd, row.max_tokens) == ("interrupted", None, cap)
+    assert row.error == "interrupted while in flight"
+
+
+def test_a_call_stopped_while_waiting_for_a_slot_gets_no_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # max_concurrency 1: the second call waits for the first's slot, and is never sent.
+    monkeypatch.setenv("LOCAL_KEY", KEY)
+    with serving() as server:
+        server.queue(replace(oc.reply("late", "tiny", use=oc.usage(9, 1)), delay_s=5.0))
+        write_user_config(FAST_RETRY + local(server.url, "tiny", max_concurrency=1))
+        client = Client(load_config(None), Ledger(tmp_path / "l.db"))
+        cancelled_once_sent(server, client.call("loc", "sys", "first", phase="ask"),
+                            client.call("loc", "sys", "second", phase="ask"))
+        assert len(server.received) == 1
+    [row] = client.ledger.calls()  # the call sent; none for the one that never was
+    assert row.outcome == "interrupted" and 0.5 < row.latency_s < 5 and row.error == "interrupted while in flight"

@@ -6,7 +6,7 @@ From the outside in::
     Fallback   the named preset, then its fallbacks; one ProviderError when all fail
     Window     a prompt too large for the preset's context window is refused, before anything is sent
     Retry      backoff with jitter, honouring Retry-After, on retryable failures
-    Record     one ledger row per attempt, key values redacted
+    Record     one ledger row per attempt sent, key values redacted
     Budget     reserve at a cap the budget can pay for, price, release; a cut reply stops the run
     Limits     the endpoint's max_concurrency, shared by the whole process
     Send       the preset's registered backend, timed

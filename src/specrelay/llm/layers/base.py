@@ -6,6 +6,7 @@ the attempt's number) and hands it on, and does its part with what comes back or
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,23 @@ class CallResult:
     truncated: bool = False
 
 
+@dataclass
+class Flight:
+    """How far one attempt got, noted by the send layer for the record layer above it (which never sees
+    the call as the layers between them hand it on): when its request went out, with which output cap.
+    Unset: it was never sent (it waited for a ``max_concurrency`` slot, say)."""
+
+    sent_at: float | None = None
+    #: ``time.perf_counter()`` when it went out: the start of the attempt's latency.
+    clock: float = 0.0
+    #: The output cap it was sent with, as the budget layer left it (None: the provider's default).
+    max_tokens: int | None = None
+
+    def went_out(self, max_tokens: int | None) -> None:
+        """The request is being sent now, with this output cap."""
+        self.sent_at, self.clock, self.max_tokens = time.time(), time.perf_counter(), max_tokens
+
+
 @dataclass(frozen=True)
 class Call:
     """One call on its way down the layers."""
@@ -58,6 +76,8 @@ class Call:
     sent: Preset | None = None
     #: Which attempt on this preset (1 is the first); set by the retry layer.
     attempt: int = 1
+    #: Where the attempt has got to; set by the record layer, noted by the send layer.
+    flight: Flight | None = None
 
     @property
     def tried(self) -> Preset:

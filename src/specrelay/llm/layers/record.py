@@ -1,4 +1,4 @@
-"""The record layer: every attempt, failed or not, becomes one ledger row, with key values redacted.
+"""The record layer: every attempt sent, failed or not, becomes one ledger row, with key values redacted.
 
 A successful attempt becomes the call's :class:`CallResult`; a failed one is recorded and raised on
 to the retry layer; one cut short by the budget is recorded (it was paid for) and becomes the
@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import time
+from dataclasses import replace
 from typing import Literal
 
 from specrelay import registry
@@ -18,7 +19,7 @@ from specrelay.config import Config
 from specrelay.errors import FailureKind
 from specrelay.ledger import CallRecord
 from specrelay.llm.backend import AttemptFailed
-from specrelay.llm.layers.base import Attempted, AttemptHandler, Call, CallResult, Run
+from specrelay.llm.layers.base import Attempted, AttemptHandler, Call, CallResult, Flight, Run
 from specrelay.llm.layers.budget import CutByBudget
 from specrelay.llm.pricing import Usage
 
@@ -43,7 +44,7 @@ class Record:
         self.run = run
 
     async def __call__(self, call: Call) -> CallResult:
-        started, t0 = time.time(), time.perf_counter()
+        call = replace(call, flight=Flight())
         try:
             attempted = await self.inner(call)
         except AttemptFailed as exc:
@@ -53,7 +54,7 @@ class Record:
             self._cut(call, cut)
             raise cut.stop() from None
         except (asyncio.CancelledError, KeyboardInterrupt):
-            self._interrupted(call, started, time.perf_counter() - t0)
+            self._interrupted(call)
             raise
         return self._success(call, attempted)
 
@@ -81,15 +82,25 @@ class Record:
             error=redact(f"{exc.status or ''} {exc}".strip(), self.run.config),
             context=dict(call.context), call_key=call.key))
 
-    def _interrupted(self, call: Call, started: float, latency_s: float) -> None:
-        """The attempt in flight when the run was stopped: a row all the same, as every attempt gets."""
+    def _interrupted(self, call: Call) -> None:
+        """The attempt in flight when the run was stopped: a row all the same, as every attempt sent gets
+        (its prompt reached the server, and may be billed: its cost is unknown), with the cap it was sent.
+
+        An attempt stopped before its request went out (waiting for a ``max_concurrency`` slot, say)
+        gets none: nothing reached a model, nothing can be billed, and a row would count as a call of
+        unknown cost, leaving every total it is in incomplete for a call that never was (as a retry
+        stopped while it waits gets no row)."""
+        flight = call.flight
+        if flight is None or flight.sent_at is None:
+            return
         preset = call.tried
         with contextlib.suppress(Exception):  # a row that cannot be written must not hide the interruption
             self.run.ledger.record_call(CallRecord(
                 run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
-                preset=preset.name, provider=preset.provider, model=preset.model, started_at=started,
-                latency_s=latency_s, outcome=FailureKind.INTERRUPTED, error="interrupted while in flight",
-                context=dict(call.context), call_key=call.key, max_tokens=preset.max_tokens))
+                preset=preset.name, provider=preset.provider, model=preset.model, started_at=flight.sent_at,
+                latency_s=time.perf_counter() - flight.clock, outcome=FailureKind.INTERRUPTED,
+                error="interrupted while in flight", context=dict(call.context), call_key=call.key,
+                max_tokens=flight.max_tokens))
 
     def _cut(self, call: Call, cut: CutByBudget) -> None:
         cap = cut.attempted.max_tokens or 0

@@ -38,6 +38,8 @@ class Send:
     async def __call__(self, call: Call) -> Attempted:
         backend = self.backend(call)
         backend.prepare(call.as_sent)  # imports and client building are not the call's latency
+        if call.flight is not None:
+            call.flight.went_out(call.as_sent.max_tokens)
         started, t0 = time.time(), time.perf_counter()
         try:
             reply = await backend.complete(call.as_sent, call.request, call.on_delta)
