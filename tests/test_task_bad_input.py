@@ -131,6 +131,10 @@ def test_ctrl_c_pauses_and_resume_finishes_and_second_resume_is_refused(tmp_path
     outcomes = sorted(r[0] for r in sqlite3.connect(paths.ledger_path(repo)).execute("SELECT outcome FROM calls"))
     assert outcomes == ["interrupted", "ok", "ok", "ok"]
     assert json.loads(done.stdout)["calls"] == 4
+    # the cut-off call reached its model and may be billed: the task's total says it is incomplete
+    assert json.loads(done.stdout)["unknown_cost_calls"] == 1
+    shown = run_cli("show", task["id"], cwd=repo)
+    assert "+ 1 unpriced" in shown.stdout, shown.stdout
 
 
 def test_sigterm_pauses_too(tmp_path: Path) -> None:

@@ -49,6 +49,8 @@ class Answer:
     #: Seconds the server waits, the request read, before it answers (a slow model); it gives no answer
     #: if it is stopped meanwhile.
     delay_s: float = 0.0
+    #: Send only this many of the ``events``, then drop the connection (a server that died mid-stream).
+    cut_after: int | None = None
 
 
 def json_answer(body: Any, status: int = 200, **headers: str) -> Answer:
@@ -102,7 +104,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if answer.cut_after is None:
+            self.wfile.write(payload)
+            return
+        self.wfile.write("".join(chunks[:answer.cut_after]).encode())
+        self.wfile.flush()
+        self.close_connection = True  # the rest never comes: the server went away mid-stream
 
 
 class FakeServer(ThreadingHTTPServer):

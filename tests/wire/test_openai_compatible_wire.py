@@ -18,7 +18,7 @@ from specrelay.ledger import Ledger
 from specrelay.llm import Client, Request
 from specrelay.llm.backend import estimate_tokens
 from wire import openai_chat as oc
-from wire.common import FAST_RETRY, KEY, ask, assert_no_key_anywhere, genai_price, ledger_rows, preset
+from wire.common import FAST_RETRY, KEY, ask, assert_no_key_anywhere, genai_price, home, ledger_rows, preset
 from wire.server import Answer, FakeServer, json_answer, serving, sse_answer
 
 ENV = {"LOCAL_KEY": KEY}
@@ -197,14 +197,14 @@ def cancelled_once_sent(server: FakeServer, *calls: Awaitable[object]) -> None:
     asyncio.run(run())
 
 
-def test_an_interrupted_call_records_the_cap_it_was_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_call_records_the_cap_it_was_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     # The budget lowers the preset's 4,000 to what $0.01 pays for: the row says what was sent.
     monkeypatch.setenv("LOCAL_KEY", KEY)
     with serving() as server:
         server.queue(replace(oc.reply("late", "tiny", use=oc.usage(9, 1)), delay_s=5.0))
         write_user_config(FAST_RETRY + local(server.url, "tiny", max_tokens=4000)
                           + "price = {input = 1.0, output = 10.0}\n")
-        client = Client(load_config(None), Ledger(tmp_path / "l.db"), budget=Budget(0.01))
+        client = Client(load_config(None), Ledger(home() / "ledger.db"), budget=Budget(0.01))  # as `cost` reads
         cancelled_once_sent(server, client.call("loc", "sys", "hello", phase="ask"))
         [sent] = server.received
     cap = sent.body["max_tokens"]
@@ -212,6 +212,9 @@ def test_an_interrupted_call_records_the_cap_it_was_sent(tmp_path: Path, monkeyp
     [row] = client.ledger.calls()
     assert (row.outcome, row.cost_usd, row.max_tokens) == ("interrupted", None, cap)
     assert row.error == "interrupted while in flight"
+    # The prompt reached the server and may be billed: the total is unknown, not $0.
+    total = run_cli("cost", "--json")
+    assert json.loads(total.stdout)["total"]["unknown_cost_calls"] == 1, total.stdout
 
 
 def test_a_call_stopped_while_waiting_for_a_slot_gets_no_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,3 +229,22 @@ def test_a_call_stopped_while_waiting_for_a_slot_gets_no_row(tmp_path: Path, mon
         assert len(server.received) == 1
     [row] = client.ledger.calls()  # the call sent; none for the one that never was
     assert row.outcome == "interrupted" and 0.5 < row.latency_s < 5 and row.error == "interrupted while in flight"
+
+
+def test_a_call_cut_mid_answer_leaves_the_total_incomplete() -> None:
+    # The server died after part of its answer: the prompt was read and output written, perhaps billed.
+    with serving() as server:
+        server.queue(oc.reply("four", "gpt-4o-mini", use=oc.usage(21, 2)),
+                     replace(oc.reply("the answer begins here and goes on", "gpt-4o-mini", use=oc.usage(21, 9)),
+                             cut_after=3))
+        first = ask(local(server.url), "--preset", "loc", "--json", "what is 2+2?", env=ENV)
+        cut = ask(local(server.url), "--preset", "loc", "what is 2+2?", env=ENV)
+    assert first.returncode == 0 and cut.returncode != 0, first.stderr + cut.stderr
+    ok, *failed = ledger_rows()
+    assert ok.cost_usd is not None and len(failed) == 3  # retried, cut each time
+    for row in failed:
+        assert (row.outcome, row.cost_usd, row.estimated) == ("connection", None, True)
+        assert row.output_tokens == estimate_tokens("the answer ") and row.input_tokens > 0
+        assert "mid-answer" in (row.error or "")
+    total = run_cli("cost").stdout
+    assert "+ unknown (3 calls)" in total, total  # not the first call's cost as if it were all

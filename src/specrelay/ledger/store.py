@@ -41,6 +41,12 @@ GroupBy = Literal["task", "phase", "preset", "model"]
 _GROUP_COLUMNS: dict[GroupBy | None, str] = {"task": "task_id", "phase": "phase", "preset": "preset",
                                              "model": "model", None: "'all'"}
 
+#: A call of unknown cost, as totals count them (so that a total with one says it is incomplete): no
+#: price, and either answered, or interrupted once sent (the prompt reached the server: it may be
+#: billed), or failed with output already written (cut mid-answer: it has tokens). A call that failed
+#: before any answer (refused, unreachable) cost nothing.
+UNKNOWN_COST = "cost_usd IS NULL AND (outcome IN ('ok', 'interrupted') OR output_tokens > 0)"
+
 
 class _Connection(sqlite3.Connection):
     """A connection whose statements report a lock or an access problem as what it is.
@@ -257,7 +263,7 @@ class Ledger:
                    SUM(outcome = 'ok') AS ok_calls,
                    SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
                    SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
-                   SUM(cost_usd) AS cost_usd, SUM(cost_usd IS NULL AND outcome = 'ok') AS unknown_cost_calls,
+                   SUM(cost_usd) AS cost_usd, SUM({UNKNOWN_COST}) AS unknown_cost_calls,
                    MAX(simulated) AS simulated, MAX(estimated) AS estimated, SUM(latency_s) AS latency_s
             FROM calls {where} GROUP BY {column} ORDER BY cost_usd DESC NULLS LAST, key"""
         return [Totals.from_sql(r) for r in self.conn.execute(sql, args)]
@@ -350,7 +356,7 @@ class Ledger:
             " SUM(cost_usd) AS cost_usd, COALESCE(MAX(simulated),0) AS simulated, COUNT(*) AS calls,"
             " COALESCE(MAX(estimated),0) AS estimated,"
             " COALESCE(SUM(outcome = 'ok'),0) AS ok_calls,"
-            " COALESCE(SUM(cost_usd IS NULL AND outcome = 'ok'),0) AS unknown_cost_calls"
+            f" COALESCE(SUM({UNKNOWN_COST}),0) AS unknown_cost_calls"
             " FROM calls WHERE task_id=?", (task_id,)).fetchone()
         return TaskUsage.from_sql(row)
 

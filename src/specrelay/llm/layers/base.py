@@ -52,10 +52,24 @@ class Flight:
     clock: float = 0.0
     #: The output cap it was sent with, as the budget layer left it (None: the provider's default).
     max_tokens: int | None = None
+    #: The text streamed back so far: a failure after some arrived came mid-answer (the prompt was read,
+    #: output written: perhaps billed).
+    streamed: list[str] = field(default_factory=list)
 
     def went_out(self, max_tokens: int | None) -> None:
         """The request is being sent now, with this output cap."""
         self.sent_at, self.clock, self.max_tokens = time.time(), time.perf_counter(), max_tokens
+
+    def noting(self, on_delta: OnDelta | None) -> OnDelta | None:
+        """``on_delta``, noting each piece of text as it streams by."""
+        if on_delta is None:
+            return None
+        forward = on_delta
+
+        def noted(piece: str) -> None:
+            self.streamed.append(piece)
+            forward(piece)
+        return noted
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from specrelay import registry
 from specrelay.config import Config
 from specrelay.errors import FailureKind
 from specrelay.ledger import CallRecord
-from specrelay.llm.backend import AttemptFailed
+from specrelay.llm.backend import AttemptFailed, estimated_usage
 from specrelay.llm.layers.base import Attempted, AttemptHandler, Call, CallResult, Flight, Run
 from specrelay.llm.layers.budget import CutByBudget
 from specrelay.llm.pricing import Usage
@@ -74,12 +74,19 @@ class Record:
             reply=reply)
 
     def _failure(self, call: Call, exc: AttemptFailed) -> None:
+        """A failed attempt's row. One that failed mid-answer (text had streamed back: the prompt was read
+        and output written, and may be billed) has the tokens estimated from what arrived, and its cost
+        unknown: the ledger counts it among the calls of unknown cost, so no total looks complete."""
         preset = call.tried
+        flight = call.flight
+        partial = "".join(flight.streamed) if flight is not None else ""
+        used = estimated_usage(call.request, partial) if partial else Usage()
         self.run.ledger.record_call(CallRecord(
             run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
             preset=preset.name, provider=preset.provider, model=exc.model or preset.model,
             started_at=time.time() - exc.latency_s, latency_s=exc.latency_s, outcome=exc.kind,
-            error=redact(f"{exc.status or ''} {exc}".strip(), self.run.config),
+            error=redact(f"{exc.status or ''} {exc}".strip() + (" (mid-answer)" if partial else ""), self.run.config),
+            input_tokens=used.input_tokens, output_tokens=used.output_tokens, estimated=bool(partial),
             context=dict(call.context), call_key=call.key))
 
     def _interrupted(self, call: Call) -> None:

@@ -38,11 +38,13 @@ class Send:
     async def __call__(self, call: Call) -> Attempted:
         backend = self.backend(call)
         backend.prepare(call.as_sent)  # imports and client building are not the call's latency
+        on_delta = call.on_delta
         if call.flight is not None:
             call.flight.went_out(call.as_sent.max_tokens)
+            on_delta = call.flight.noting(on_delta)
         started, t0 = time.time(), time.perf_counter()
         try:
-            reply = await backend.complete(call.as_sent, call.request, call.on_delta)
+            reply = await backend.complete(call.as_sent, call.request, on_delta)
         except AttemptFailed as exc:
             exc.latency_s = time.perf_counter() - t0
             raise
