@@ -248,3 +248,16 @@ def test_a_call_cut_mid_answer_leaves_the_total_incomplete() -> None:
         assert "mid-answer" in (row.error or "")
     total = run_cli("cost").stdout
     assert "+ unknown (3 calls)" in total, total  # not the first call's cost as if it were all
+
+
+def test_an_answer_broken_off_mid_stream_is_said_so_before_the_retry_streams_it_anew() -> None:
+    # Without the notice the terminal showed "the answer the answer four": the void start, then the retry's.
+    with serving() as server:
+        server.queue(replace(oc.reply("the answer begins here and goes on", "gpt-4o-mini", use=oc.usage(21, 9)),
+                             cut_after=3),
+                     oc.reply("four", "gpt-4o-mini", use=oc.usage(21, 1)))
+        proc = ask(local(server.url), "--preset", "loc", "what is 2+2?", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert "the answer broke off" in proc.stderr and "asking again" in proc.stderr, proc.stderr
+    assert proc.stdout.startswith("the answer \nfour"), proc.stdout  # the void part ends its line
+    assert_no_key_anywhere(proc)

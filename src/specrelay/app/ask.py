@@ -53,12 +53,14 @@ class AskResult:
 
 
 def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Sequence[Path] = (),
-        budget_usd: float | None = None, on_delta: Callable[[str], None] | None = None) -> AskResult:
+        budget_usd: float | None = None, on_delta: Callable[[str], None] | None = None,
+        on_broken: Callable[[str], None] | None = None) -> AskResult:
     """Send ``prompt`` (with ``files`` attached) through ``preset`` (default: ``[routes] ask``).
 
     Refused before the ledger is opened, and before anything is paid: an empty prompt, an attachment
     that is not a readable text file, a prompt too large for the preset, a missing key, a budget
-    that cannot pay for a short answer. ``on_delta`` hears the answer as it streams.
+    that cannot pay for a short answer. ``on_delta`` hears the answer as it streams; ``on_broken`` is told
+    when it broke off mid-way (a retry streams the answer again from its start).
     """
     A.check_prompt(prompt)
     A.check_budget(budget_usd)
@@ -76,7 +78,8 @@ def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Seq
     # only now: a refused ask records nothing, and creates no ledger; SIGTERM stops the call as Ctrl-C does
     with ledger_of(root) as ledger, sigterm_as_ctrl_c():
         t0 = time.perf_counter()
-        r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta, parts=parts)
+        r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta, parts=parts,
+                  on_broken=on_broken)
         wall = time.perf_counter() - t0
     cut = f"the answer {cut_off_note(config, r)}" if r.truncated else None
     return AskResult(r.text, r.preset, r.provider, r.model, r.usage.input_tokens, r.usage.output_tokens,

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from specrelay.cli.common import (
     console,
@@ -35,9 +36,14 @@ def ask_command(
         sys.stdout.write(chunk)
         sys.stdout.flush()
 
+    def broken(why: str) -> None:  # the text streamed so far is void: say so before a retry prints anew
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        err_console.print(f"[yellow]… the answer broke off ({escape(why)}); asking again[/]", soft_wrap=True)
+
     with stopped_as_interrupted("ask"):
         result = ask(repo_root_or_none(), prompt, preset=preset, files=file, budget_usd=budget,
-                     on_delta=None if json_out else stream)
+                     on_delta=None if json_out else stream, on_broken=None if json_out else broken)
     if json_out:
         print_json(result.to_json())
         return
@@ -53,6 +59,4 @@ def ask_command(
         f"{tokens(result.output_tokens)} out tokens · {money(result.cost_usd, simulated=result.simulated)}"
         f" · {result.wall_s:.2f} s{' · ' + ', '.join(notes) if notes else ''}[/]")
     if result.cut_off:  # after the footer: the last thing the user reads
-        from rich.markup import escape
-
         err_console.print(f"[bold yellow]warning:[/] {escape(result.cut_off)}", soft_wrap=True)

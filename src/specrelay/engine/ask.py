@@ -98,9 +98,11 @@ def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
 
 
 def ask(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd: float | None,
-        on_delta: Callable[[str], None] | None, parts: dict[str, int] | None = None) -> CallResult:
+        on_delta: Callable[[str], None] | None, parts: dict[str, int] | None = None,
+        on_broken: Callable[[str], None] | None = None) -> CallResult:
     """Send one checked prompt; returns the answer with what it cost (``truncated`` when it stopped at
     its output cap: :func:`specrelay.llm.cutoff.cut_off_note` says so). ``parts`` are recorded as the
     call's context."""
     client = Client(config, ledger, budget=ask_budget(budget_usd))
-    return client.call_sync(preset.name, ASK_SYSTEM, user, phase="ask", on_delta=on_delta, context=parts)
+    return client.call_sync(preset.name, ASK_SYSTEM, user, phase="ask", on_delta=on_delta, context=parts,
+                            on_broken=on_broken)

@@ -54,21 +54,23 @@ class Client:
 
     async def call(self, preset_name: str, system: str, user: str, *, phase: str, step: str | None = None,
                    on_delta: OnDelta | None = None, context: dict[str, int] | None = None,
-                   key: str | None = None) -> CallResult:
+                   key: str | None = None, on_broken: Callable[[str], None] | None = None) -> CallResult:
         """One prompt through ``preset_name`` (then its fallbacks). Raises PresetError or ProviderError.
 
         With a ``key``, a call already completed under that key in this run is returned from the
         ledger instead of being made again (how a resumed task avoids paying twice).
         """
         return await self.send(preset_name, Request.of(system, user), phase=phase, step=step,
-                               on_delta=on_delta, context=context, key=key)
+                               on_delta=on_delta, context=context, key=key, on_broken=on_broken)
 
     async def send(self, preset_name: str, request: Request, *, phase: str, step: str | None = None,
                    on_delta: OnDelta | None = None, context: dict[str, int] | None = None,
-                   key: str | None = None) -> CallResult:
+                   key: str | None = None, on_broken: Callable[[str], None] | None = None) -> CallResult:
         """Any :class:`Request` (messages, tools, a schema, a working directory) through ``preset_name``;
-        :meth:`call` is the common case of one system and one user text."""
-        return await self._send(Call(preset_name, request, phase, step, context or {}, key, on_delta))
+        :meth:`call` is the common case of one system and one user text. ``on_broken`` is told when an
+        answer streaming to ``on_delta`` broke off mid-way (what was streamed is void; a retry starts anew)."""
+        return await self._send(Call(preset_name, request, phase, step, context or {}, key, on_delta,
+                                     on_broken))
 
     async def call_json(self, preset_name: str, system: str, user: str, schema: type[T], *, phase: str,
                         step: str | None = None, context: dict[str, int] | None = None,

@@ -84,6 +84,9 @@ class Call:
     #: Names the call's place in a task: a call completed under it is replayed, not made again.
     key: str | None = None
     on_delta: OnDelta | None = None
+    #: Told (with the failure) when an attempt fails after part of its answer had streamed to ``on_delta``:
+    #: that text is void, and a retry or a fallback streams a new answer from its start.
+    on_broken: Callable[[str], None] | None = None
     #: The preset being tried (the named one or a fallback); set by the fallback layer.
     preset: Preset | None = None
     #: The preset as sent: its max_tokens is the attempt's output cap; set by the budget layer.

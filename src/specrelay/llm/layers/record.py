@@ -88,6 +88,8 @@ class Record:
             error=redact(f"{exc.status or ''} {exc}".strip() + (" (mid-answer)" if partial else ""), self.run.config),
             input_tokens=used.input_tokens, output_tokens=used.output_tokens, estimated=bool(partial),
             context=dict(call.context), call_key=call.key))
+        if partial and call.on_broken is not None:
+            call.on_broken(redact(str(exc), self.run.config))
 
     def _interrupted(self, call: Call) -> None:
         """The attempt in flight when the run was stopped: a row all the same, as every attempt sent gets
