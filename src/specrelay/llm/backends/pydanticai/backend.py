@@ -43,6 +43,7 @@ class PydanticAIBackend(Backend):
     def prepare(self, preset: Preset) -> None:
         assert isinstance(preset, ApiPreset)
         if self.run.models.get(preset.name) is None:
+            offline_guard(preset)  # a request refused anyway builds no SDK client (a second of imports)
             try:
                 self._model(preset)
             except Exception as exc:  # a model that cannot be built fails the attempt, as a call would
