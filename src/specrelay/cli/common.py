@@ -99,7 +99,7 @@ def stopped_as_interrupted(what: str, on_stop: Callable[[str], None] | None = No
     try:
         yield
     except KeyboardInterrupt:
-        message = f"{what} stopped; a call in flight is in the ledger as interrupted, its cost unknown."
+        message = f"{what} stopped; a call already sent is in the ledger as interrupted, its cost unknown."
         if on_stop is not None:
             on_stop(message)
         print_error(message, label="interrupted")
