@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from wire.server import Answer, json_answer, sse_answer
@@ -30,21 +31,42 @@ def reply(text: str, model: str, *, use: dict[str, Any], stop: str = "end_turn")
                   events=_events(text, model, use, stop))
 
 
+def tool_use(name: str, arguments: dict[str, Any], model: str, *, use: dict[str, Any], text: str = "",
+             call_id: str = "toolu_01Wire") -> Answer:
+    """A reply that calls one tool (``stop_reason`` ``tool_use``), after a text block when ``text`` is given;
+    streamed, the tool's input comes in ``input_json_delta`` pieces."""
+    call = {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+    blocks = ([{"type": "text", "text": text}] if text else []) + [call]
+    return Answer(body=_message(model, blocks, "tool_use", use), events=_block_events(blocks, model, use, "tool_use"))
+
+
 def _events(text: str, model: str, use: dict[str, Any], stop: str) -> list[tuple[str | None, Any]]:
+    return _block_events([{"type": "text", "text": text}], model, use, stop)
+
+
+def _block_events(blocks: list[dict[str, Any]], model: str, use: dict[str, Any],
+                  stop: str) -> list[tuple[str | None, Any]]:
     """A streamed reply, event by event as the API sends it: ``message_start`` carries the input
     usage, ``message_delta`` the stop reason and the output tokens."""
     start_usage = {**use, "output_tokens": 1}
     events: list[tuple[str | None, Any]] = [
-        ("message_start", {"type": "message_start", "message": _message(model, [], None, start_usage)}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
-        ("ping", {"type": "ping"}),
-    ]
-    for piece in _pieces(text):
-        events.append(("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                               "delta": {"type": "text_delta", "text": piece}}))
+        ("message_start", {"type": "message_start", "message": _message(model, [], None, start_usage)})]
+    for index, block in enumerate(blocks):
+        if block["type"] == "text":
+            start: dict[str, Any] = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"])]
+        else:
+            start = {**block, "input": {}}
+            raw = json.dumps(block["input"])
+            deltas = [{"type": "input_json_delta", "partial_json": raw[i:i + 40]} for i in range(0, len(raw), 40)]
+        events.append(("content_block_start", {"type": "content_block_start", "index": index,
+                                               "content_block": start}))
+        if index == 0:
+            events.append(("ping", {"type": "ping"}))
+        events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                   for delta in deltas]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     events += [
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
         ("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                            "usage": {"output_tokens": use["output_tokens"]}}),
         ("message_stop", {"type": "message_stop"}),

@@ -56,6 +56,14 @@ def _events(text: str, model: str, use: dict[str, Any], finish: str) -> list[tup
     return events
 
 
+def function_call(name: str, args: dict[str, Any], model: str, *, use: dict[str, Any]) -> Answer:
+    """A reply that calls one function (a ``functionCall`` part, whole in one event when streamed, as the
+    API sends it), with ``finishReason`` ``STOP``."""
+    body = _response("", model, "STOP", use)
+    body["candidates"][0]["content"]["parts"] = [{"functionCall": {"name": name, "args": args}}]
+    return Answer(body=body, events=[(None, body)], newline="\r\n")
+
+
 def error(status: int, message: str, state: str) -> Answer:
     """An error: ``{"error": {"code", "message", "status"}}`` (429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE)."""
     return json_answer({"error": {"code": status, "message": message, "status": state}}, status)

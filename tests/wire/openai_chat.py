@@ -4,6 +4,7 @@ copy it (llama.cpp, vLLM, Ollama) answer: shapes from openai-python's ``ChatComp
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from wire.server import Answer, json_answer
@@ -60,6 +61,31 @@ def _chunks(text: str, model: str, use: dict[str, Any] | None, finish: str) -> l
         events.append((None, {**base, "choices": [], "usage": use}))
     events.append((None, "[DONE]"))
     return events
+
+
+def tool_call(name: str, arguments: dict[str, Any], model: str, *, use: dict[str, Any] | None,
+              call_id: str = "call_wire") -> Answer:
+    """A reply that calls one tool (``finish_reason`` ``tool_calls``); streamed, the arguments come in
+    pieces after a first delta with the call's id and name, as OpenAI sends them."""
+    raw = json.dumps(arguments)
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
+    body = _completion("", model, use, "tool_calls")
+    body["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+            "system_fingerprint": "fp_test"}
+
+    def chunk(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]}
+
+    events: list[tuple[str | None, Any]] = [(None, chunk({"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}]}))]
+    events += [(None, chunk({"tool_calls": [{"index": 0, "function": {"arguments": raw[i:i + 40]}}]}))
+               for i in range(0, len(raw), 40)]
+    events.append((None, chunk({}, "tool_calls")))
+    if use is not None:
+        events.append((None, {**base, "choices": [], "usage": use}))
+    events.append((None, "[DONE]"))
+    return Answer(body=body, events=events)
 
 
 def error(status: int, message: str, kind: str = "server_error", **headers: str) -> Answer:

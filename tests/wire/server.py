@@ -3,7 +3,9 @@
 The test queues the answers (:class:`Answer`: a JSON body, server-sent events, or both, the one the
 request asked for; an error status with headers); the server gives them in order, the last one again
 once the queue runs dry, and keeps every request it got (:class:`Received`) for the test to check what
-specrelay sent.
+specrelay sent. Or it sets a ``responder``, which answers each request from what the request holds (a
+scripted agent model: tests/agent_clis/model.py). ``HEAD`` and ``GET`` get an empty 200 (a client's probe
+that the server is up).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,8 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.received.append(Received(
             "POST", url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()},
             json.loads(raw) if raw else {}, time.monotonic()))
-        answer = self.server.next_answer()
         asked = self.server.received[-1]
+        responder = self.server.responder
+        answer = responder(asked) if responder is not None else self.server.next_answer()
         if answer.delay_s and self.server.stopping.wait(answer.delay_s):
             return  # the test is over: no answer, and no late write into another test's output
         streams = asked.body.get("stream") is True or "streamGenerateContent" in url.path
@@ -90,6 +93,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+    def do_HEAD(self) -> None:
+        self._empty("HEAD")
+
+    def do_GET(self) -> None:
+        self._empty("GET")
+
+    def _empty(self, method: str) -> None:
+        url = urlparse(self.path)
+        self.server.received.append(Received(method, url.path, parse_qs(url.query),
+                                             {k.lower(): v for k, v in self.headers.items()}, {}, time.monotonic()))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
 
     def _events(self, answer: Answer) -> None:
         nl = answer.newline
@@ -121,6 +138,8 @@ class FakeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.answers: list[Answer] = []
         self.received: list[Received] = []
+        #: Answers each POST in place of the queue, when set.
+        self.responder: Callable[[Received], Answer] | None = None
         self.lock = threading.Lock()
         #: Set when the test's block ends: a delayed answer is then not given.
         self.stopping = threading.Event()
