@@ -270,12 +270,13 @@ class _Responder:
             if AIDER_WHOLE_MARK not in system:
                 use = self._usage("side")
                 return "side", openai_chat.reply("Scripted task", model, use=_chat_usage(use)), use, None
-            replied = any(m.get("role") == "assistant" for m in messages)
+            listing = f"{self.script.path}\n```\n{self.script.content}```\n"
+            # Aider's prompt holds example exchanges of its own: only the listing given here counts as done.
+            replied = any(m.get("role") == "assistant" and listing in _text(m.get("content")) for m in messages)
             if replied or not self.script.write:
                 use = self._usage("final")
                 return "final", openai_chat.reply(self.script.final, model, use=_chat_usage(use)), use, None
             use = self._usage("write")
-            listing = f"{self.script.path}\n```\n{self.script.content}```\n"
             return "write", openai_chat.reply(listing, model, use=_chat_usage(use)), use, None
         answered = bool(messages) and messages[-1].get("role") == "tool"
         tool = None if answered else self._pick(tools, "write")

@@ -27,7 +27,8 @@ API (``CLI`` is one of :data:`CLIS`: ``codex``, ``claude-code``, ``gemini-cli``,
   timeout).
 - ``reported_usage(cli, stdout) -> Usage``: the usage the CLI's output says it used (summed over its
   turns), in model.py's :class:`Usage`; for Aider, its own estimate from the text.
-- ``output_json(stdout) -> dict``: the one JSON object Claude Code and Gemini CLI print.
+- ``output_json(stdout) -> dict``: the one JSON object Claude Code and Gemini CLI print;
+  ``jsonl(stdout) -> list[dict]``: the JSONL events of Codex and OpenCode.
 - ``reported_cost(cli, stdout) -> float | None``: the cost the CLI reports itself (Claude Code,
   OpenCode), else None.
 """
@@ -52,6 +53,8 @@ CLIS = ("codex", "claude-code", "gemini-cli", "opencode", "aider")
 BINARY = {"codex": "codex", "claude-code": "claude", "gemini-cli": "gemini", "opencode": "opencode",
           "aider": "aider"}
 KEY = "sk-agent-dummy"
+#: USD per million tokens that OpenCode's config gives the fake model, so that OpenCode reports a cost.
+OPENCODE_PRICES = {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75}
 
 
 def binary(cli: str) -> Path:
@@ -114,7 +117,8 @@ def environment(cli: str, home: Path, base_url: str, model: str = "fake-model") 
         caches.mkdir(parents=True, exist_ok=True)
         # Aider trusts this copy for 24 hours by its age: a fresh copy each run.
         shutil.copyfile(_need("SPECRELAY_AIDER_PRICES"), caches / "model_prices_and_context_window.json")
-        env |= {"OPENAI_API_BASE": f"{base_url}/v1", "OPENAI_API_KEY": KEY}
+        # litellm, imported by Aider, fetches its own price map from raw.githubusercontent.com without this.
+        env |= {"OPENAI_API_BASE": f"{base_url}/v1", "OPENAI_API_KEY": KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     else:
         raise ValueError(f"no such agent CLI: {cli}")
     return env
@@ -135,12 +139,11 @@ def command(cli: str, prompt: str, *, write: bool = True, model: str = "fake-mod
     if cli == "opencode":
         return ["opencode", "run", "--pure", "--format", "json", prompt]
     if cli == "aider":
-        notes = history or Path(os.devnull)
         return ["aider", "--model", f"openai/{model}", "--edit-format", "whole", "--message", prompt,
                 "--yes-always", "--no-auto-commits", "--no-check-update", "--no-show-release-notes",
                 "--analytics-disable", "--no-show-model-warnings", "--no-gitignore", "--no-pretty",
-                "--input-history-file", str(notes / "input.history") if history else os.devnull,
-                "--chat-history-file", str(notes / "chat.history.md") if history else os.devnull,
+                "--input-history-file", str(history / "input.history") if history else os.devnull,
+                "--chat-history-file", str(history / "chat.history.md") if history else os.devnull,
                 *([] if write else ["--dry-run"]), *files]
     raise ValueError(f"no such agent CLI: {cli}")
 
@@ -167,7 +170,7 @@ def run(cli: str, repo: Path, home: Path, base_url: str, prompt: str, *, write: 
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
-def _jsonl(stdout: str) -> list[dict[str, Any]]:
+def jsonl(stdout: str) -> list[dict[str, Any]]:
     out = []
     for line in stdout.splitlines():
         line = line.strip()
@@ -190,11 +193,12 @@ def reported_usage(cli: str, stdout: str) -> Usage:
     """The usage the CLI's own output reports (see the module)."""
     if cli == "codex":
         total = Usage(0, 0)
-        for event in _jsonl(stdout):
+        for event in jsonl(stdout):
             if event.get("type") == "turn.completed":
                 u = event["usage"]
                 cached = int(u.get("cached_input_tokens", 0))
                 total = total + Usage(int(u["input_tokens"]) - cached, int(u["output_tokens"]), cache_read=cached,
+                                      cache_write=int(u.get("cache_write_input_tokens", 0)),
                                       reasoning=int(u.get("reasoning_output_tokens", 0)))
         return total
     if cli == "claude-code":
@@ -212,7 +216,7 @@ def reported_usage(cli: str, stdout: str) -> Usage:
         return total
     if cli == "opencode":
         total = Usage(0, 0)
-        for event in _jsonl(stdout):
+        for event in jsonl(stdout):
             if event.get("type") == "step_finish":
                 t = event["part"]["tokens"]
                 cache = t.get("cache") or {}
@@ -233,7 +237,7 @@ def reported_cost(cli: str, stdout: str) -> float | None:
     if cli == "claude-code":
         return float(output_json(stdout)["total_cost_usd"])
     if cli == "opencode":
-        return sum(float(e["part"].get("cost", 0)) for e in _jsonl(stdout) if e.get("type") == "step_finish")
+        return sum(float(e["part"].get("cost", 0)) for e in jsonl(stdout) if e.get("type") == "step_finish")
     return None
 
 
@@ -271,5 +275,5 @@ def _opencode_config(base_url: str, model: str) -> dict[str, Any]:
     return {"model": f"fake/{model}", "small_model": f"fake/{model}", "autoupdate": False, "share": "disabled",
             "provider": {"fake": {"npm": "@ai-sdk/openai-compatible", "name": "Fake",
                                   "options": {"baseURL": f"{base_url}/v1", "apiKey": KEY},
-                                  "models": {model: {"name": "Fake Model",
+                                  "models": {model: {"name": "Fake Model", "cost": OPENCODE_PRICES,
                                                      "limit": {"context": 128000, "output": 4096}}}}}}

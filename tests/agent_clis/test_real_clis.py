@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import make_repo
 
 from agent_clis import recipes
@@ -48,3 +49,81 @@ def test_claude_code_in_plan_mode_writes_nothing_and_lists_the_refused_write(tmp
     out = recipes.output_json(proc.stdout)
     assert [d["tool_name"] for d in out["permission_denials"]] == ["Write"]
     assert model.kinds() == ["write", "final"]
+
+
+def test_codex_writes_the_file_through_its_shell_tool_and_reports_the_servers_usage(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with agent_model(_script(repo)) as model:
+        proc = recipes.run("codex", repo, tmp_path / "agent", model.url, PROMPT)
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "hello.txt").read_text() == "Hello from the agent.\n"
+    assert [ex.path for ex in model.exchanges] == ["/v1/responses"] * 2
+    assert [ex.tool for ex in model.loop_calls()] == ["exec_command", None]
+    events = recipes.jsonl(proc.stdout)
+    assert [e["item"]["text"] for e in events if e.get("item", {}).get("type") == "agent_message"] == [
+        "I wrote hello.txt."]
+    assert [e["item"]["exit_code"] for e in events if e.get("type") == "item.completed"
+            and e["item"]["type"] == "command_execution"] == [0]
+    assert recipes.reported_usage("codex", proc.stdout) == model.reported() == Usage(2700, 60, cache_read=1300)
+    assert recipes.reported_cost("codex", proc.stdout) is None
+
+
+def test_codex_read_only_cannot_write(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with agent_model(_script(repo)) as model:
+        proc = recipes.run("codex", repo, tmp_path / "agent", model.url, PROMPT, write=False)
+    assert proc.returncode == 0, proc.stderr
+    assert not (repo / "hello.txt").exists()
+    # The command ran in the read-only sandbox and failed there; the model was told and answered.
+    assert model.kinds() == ["write", "final"]
+    runs = [e["item"] for e in recipes.jsonl(proc.stdout) if e.get("type") == "item.completed"
+            and e["item"]["type"] == "command_execution"]
+    assert [r["exit_code"] != 0 for r in runs] == [True], runs
+
+
+def test_gemini_cli_writes_the_file_and_reports_the_servers_usage(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with agent_model(_script(repo)) as model:
+        proc = recipes.run("gemini-cli", repo, tmp_path / "agent", model.url, PROMPT)
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "hello.txt").read_text() == "Hello from the agent.\n"
+    assert [ex.tool for ex in model.loop_calls()] == ["write_file", None]
+    assert all(":streamGenerateContent" in ex.path and ex.query.get("alt") == ["sse"] for ex in model.loop_calls())
+    out = recipes.output_json(proc.stdout)
+    assert out["response"] == "I wrote hello.txt." and out["stats"]["tools"]["byName"]["write_file"]["success"] == 1
+    assert recipes.reported_usage("gemini-cli", proc.stdout) == model.reported() == Usage(2700, 60, cache_read=1300)
+
+
+@pytest.mark.slow
+def test_opencode_writes_the_file_and_reports_the_servers_usage_and_a_cost(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with agent_model(_script(repo)) as model:
+        proc = recipes.run("opencode", repo, tmp_path / "agent", model.url, PROMPT)
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "hello.txt").read_text() == "Hello from the agent.\n"
+    # A title call first (a side call: no tools), then the tool call and the final answer.
+    assert model.kinds() == ["side", "write", "final"]
+    assert [ex.tool for ex in model.loop_calls()] == ["write", None]
+    assert all(ex.body.get("stream_options") == {"include_usage": True} for ex in model.loop_calls())
+    # Its step_finish events count the loop's calls, not the title's.
+    assert recipes.reported_usage("opencode", proc.stdout) == model.reported("write", "final") == Usage(
+        2700, 60, cache_read=1300)
+    prices = recipes.OPENCODE_PRICES
+    expected = (2700 * prices["input"] + 60 * prices["output"] + 1300 * prices["cache_read"]) / 1e6
+    assert recipes.reported_cost("opencode", proc.stdout) == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_aider_writes_the_file_from_a_whole_file_listing(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with agent_model(_script(repo)) as model:
+        proc = recipes.run("aider", repo, tmp_path / "agent", model.url, PROMPT, files=["hello.txt"])
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "hello.txt").read_text() == "Hello from the agent.\n"
+    assert "Applied edit to hello.txt" in proc.stdout
+    assert model.kinds() == ["write"]
+    # Aider reports only its own count of the tokens, not the server's usage.
+    estimate = recipes.reported_usage("aider", proc.stdout)
+    assert estimate.input > 0 and estimate.output > 0 and estimate != model.reported()
+    # Its tags cache is left in the repository (specrelay must not commit it).
+    assert (repo / ".aider.tags.cache.v4").exists()
