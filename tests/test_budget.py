@@ -127,3 +127,11 @@ def test_a_reply_cut_off_at_a_cap_the_budget_lowered_pauses_instead_of_being_use
     assert proc.returncode == 0 and status["status"] == "done", proc.stderr
     spec = (Path(status["folder"]) / "spec.md").read_text()
     assert spec.rstrip().endswith("point number 2399")
+
+
+def test_a_task_paused_before_any_call_shows_no_table_of_zeros(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    proc = run_cli("run", "Add sub", "--budget", "0.01", cwd=repo, env={"COLUMNS": "200"})
+    assert proc.returncode != 0 and "0 calls" in proc.stdout, proc.stdout + proc.stderr
+    assert "The same tokens all on" not in proc.stdout and "input" not in proc.stdout, proc.stdout
+    assert "specrelay resume" in proc.stderr

@@ -57,6 +57,8 @@ def _cost_table(s: TaskSummary, to: Any) -> None:
             failed = [str(r.get("failed_calls") or 0)] if failures else []
             cells.append([f"{label} {r['key']}", str(r.get("ok_calls", r["calls"])), *failed,
                           tokens(r["input_tokens"]), tokens(r["output_tokens"]), money(r["cost_usd"])])
+    if not cells:  # nothing was called: no table of zeros, no "same tokens" on another model
+        return
     numbers = ("calls", *(["failed"] if failures else []), "input", "output", "cost")
     print_table(["", *numbers], cells, right=numbers, out=to, boxed=False)
     one = costs.one_model
