@@ -173,6 +173,18 @@ def test_a_paused_run_marks_its_step_and_says_how_to_go_on_once(tmp_path: Path) 
     assert (proc.stdout + proc.stderr).count("specrelay resume") == 1, proc.stdout + proc.stderr
 
 
+def test_a_pause_whose_error_does_not_say_how_to_go_on_gets_the_resume_line(tmp_path: Path) -> None:
+    # The builder's reply does not apply, and no reply is left for the correction.
+    repo = project(tmp_path, {**happy_replies(), "flash-builder": [NO_MATCH]})
+    proc = run_cli("run", "Add sub", cwd=repo, env={"COLUMNS": "200"})
+    task = json.loads(run_cli("status", "--json", cwd=repo).stdout)[0]
+    assert proc.returncode != 0 and task["status"] == "paused", proc.stdout + proc.stderr
+    [error] = proc.stderr.strip().splitlines()
+    assert "no reply left" in error and "specrelay resume" not in error, error
+    assert f"Continue with `specrelay resume {task['id']}`" in proc.stdout, proc.stdout
+    assert (proc.stdout + proc.stderr).count("specrelay resume") == 1
+
+
 def test_ctrl_c_is_a_pause_not_an_error(tmp_path: Path) -> None:
     import signal
 

@@ -188,11 +188,10 @@ def _report(root: Path, report: RunReport, *, json_out: bool, logs: bool) -> Non
     if json_out:
         print_json(report.to_json())
     # A task that stopped on an error has it printed once, on its own line below, not in its summary too.
-    stopped = {o.task_id for o in failed}
+    stopped = {o.task_id: _stop_line(o.error, single=single) for o in failed}
     for summary in report.summaries:
         with _output(root, summary.id, logs, terminal=not json_out) as out:
-            render_summary(summary, brief=not single and not logs, out=out,
-                           message=summary.id not in stopped)
+            render_summary(summary, brief=not single and not logs, out=out, stopped_by=stopped.get(summary.id))
     if single and failed:
         if not logs:  # a detached run's stderr is its log already
             _append_log(root, failed[0].task_id, f"error: {failed[0].error}")
@@ -200,6 +199,16 @@ def _report(root: Path, report: RunReport, *, json_out: bool, logs: bool) -> Non
     _report_errors(root, failed, logs)
     if report.exit_code:
         raise SystemExit(report.exit_code)
+
+
+def _stop_line(error: BaseException | None, *, single: bool) -> str:
+    """What is printed apart for a task that stopped: its error (tasks of a batch paused by an interrupt
+    share one line, which names `specrelay resume`)."""
+    from specrelay.errors import Interrupted
+
+    if isinstance(error, Interrupted) and not single:
+        return "specrelay resume"
+    return str(error)
 
 
 def _report_errors(root: Path, failed: list[TaskOutcome], logs: bool) -> None:

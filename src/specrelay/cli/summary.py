@@ -10,11 +10,11 @@ if TYPE_CHECKING:
     from specrelay.app.views import TaskSummary, Verification
 
 
-def render_summary(s: TaskSummary, *, brief: bool = False, out: Any = None, message: bool = True) -> None:
+def render_summary(s: TaskSummary, *, brief: bool = False, out: Any = None, stopped_by: str | None = None) -> None:
     """The end-of-run summary: outcome, rounds, tokens and cost by phase and preset, the counterfactual.
 
     ``brief`` (one task among several): the outcome line, its message and what to do next only.
-    ``message=False`` leaves the task's message out (the error that stopped it is printed apart).
+    ``stopped_by``: the error that stopped the task, printed apart, so the task's message is left out.
     """
     from specrelay.app.views import TaskStatus
     from specrelay.cli.common import calls_text, plural, task_cost, tokens
@@ -26,6 +26,7 @@ def render_summary(s: TaskSummary, *, brief: bool = False, out: Any = None, mess
              f"{tokens(s.input_tokens)} in / {tokens(s.output_tokens)} out tokens · "
              f"{task_cost(s.cost_usd, s.unknown_cost_calls, s.simulated)}" + (" (*simulated)" if s.simulated else "")
              + (" · estimated tokens" if s.estimated else ""))
+    message = stopped_by is None
     if message and s.message:
         to.print(f"  {s.message}", markup=False)
     verification = s.verification
@@ -34,8 +35,8 @@ def render_summary(s: TaskSummary, *, brief: bool = False, out: Any = None, mess
     for kept in s.leftovers:
         to.print(f"  Leftovers of an interrupted build step ({', '.join(kept['files'])}) are kept at "
                  f"{kept['ref']}: `git diff {kept['ref']}^ {kept['ref']}`", markup=False)
-    # A pause's own line (printed apart when ``message`` is False) already says how to go on.
-    next_steps = message or s.status is not TaskStatus.PAUSED
+    # A pause's own line, printed apart, says how to go on when it names `specrelay resume`; else this does.
+    next_steps = message or s.status is not TaskStatus.PAUSED or "specrelay resume" not in (stopped_by or "")
     if brief:
         if next_steps:
             _next_steps(s, to)
