@@ -275,6 +275,19 @@ def test_logs_follow_a_detached_run_to_its_end(tmp_path: Path) -> None:
     assert _status(repo)[0]["status"] == "done"
 
 
+def test_logs_follow_waits_for_a_detached_run_slow_to_start(tmp_path: Path) -> None:
+    """A background process that takes seconds to start (a loaded machine) is followed, not given up on."""
+    slow = tmp_path / "slow-start"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import time\ntime.sleep(4)\n")
+    repo = project(tmp_path, happy_replies())
+    assert run_cli("run", "Add sub", "--detach", cwd=repo, env={"PYTHONPATH": str(slow)}).returncode == 0
+    proc = run_cli("logs", "last", "--follow", cwd=repo, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "▶ Planning" in proc.stdout and proc.stdout.count("done · ") == 1, proc.stdout
+    assert _status(repo)[0]["status"] == "done"
+
+
 def test_counts_read_in_words(tmp_path: Path) -> None:
     from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC, review
 

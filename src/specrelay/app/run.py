@@ -259,6 +259,11 @@ def detach(plan: RunPlan, *, jobs: int = DEFAULT_JOBS) -> Detached:
                 failed.append((request, exc))
     logs = [paths.task_dir(plan.root, t) / "run.log" for t in ids]
     pid = _spawn(plan.root, ids, logs[0], jobs) if ids else None
+    if pid is not None:
+        from specrelay.engine.lock import name_holder
+
+        for task_id in ids:
+            name_holder(paths.task_dir(plan.root, task_id), pid)
     return Detached(ids, pid, logs, failed, single=len(plan.requests) == 1)
 
 

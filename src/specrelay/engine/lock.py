@@ -36,6 +36,22 @@ def task_lock(folder: Path, task_id: str) -> Iterator[None]:
         os.close(fd)
 
 
+def name_holder(folder: Path, pid: int) -> None:
+    """Name ``pid`` as the task's runner before it has taken the lock (a process just started for it).
+
+    A background run takes seconds to start on a loaded machine; until its lock is taken, the task
+    would look stopped to ``status`` and ``logs --follow``. The process writes the same pid once it
+    holds the lock, and a pid that is gone reads as not running.
+    """
+    fd = os.open(folder / LOCK_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        data = str(pid).encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
 def is_running(folder: Path) -> bool:
     """True while a live process holds the task's run lock.
 
