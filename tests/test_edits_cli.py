@@ -144,3 +144,51 @@ def test_a_sentence_before_a_block_gets_a_correction_not_a_file(tmp_path: Path) 
     calls = json.loads(run_cli("cost", "--by", "preset", "--json", cwd=repo).stdout)
     builder = [row for row in calls["rows"] if row["key"] == "flash-builder"]
     assert builder and builder[0]["calls"] == 2, calls  # the first reply was refused and corrected
+
+
+# A file whose blank run is a line of spaces then an empty line; SEARCH shows one blank line and
+# REPLACE swaps the two (<sp> is the line of spaces). Which blank line SEARCH's is, is a guess: the
+# reply is sent back.
+BLANKS = "def f(x):\n    return x\n    \n\ndef g(x):\n    return x\n"
+SWAP_BLANKS = """blanks.py
+<<<<<<< SEARCH
+def f(x):
+    return x
+
+def g(x):
+=======
+def f(x):
+    return x
+
+<sp>
+def g(x):
+>>>>>>> REPLACE
+""".replace("<sp>", "    ")
+EXACT_BLANKS = """blanks.py
+<<<<<<< SEARCH
+    return x
+<sp>
+
+def g(x):
+=======
+    return x
+
+<sp>
+def g(x):
+>>>>>>> REPLACE
+""".replace("<sp>", "    ")
+
+
+def test_an_edit_unsure_which_blank_line_it_keeps_is_sent_back_not_applied(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB + "\n" + SWAP_BLANKS,
+                                                                         EXACT_BLANKS],
+                              "gpt-reviewer": [review()]})
+    (repo / "blanks.py").write_text(BLANKS)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "blanks"], cwd=repo, check=True)
+    status = run_task(repo)
+    assert status["status"] == "done", status
+    assert git(repo, "show", f"{status['branch']}:blanks.py") == BLANKS.replace("    \n\n", "\n    \n")
+    calls = json.loads(run_cli("cost", "--by", "preset", "--json", cwd=repo).stdout)
+    builder = [row for row in calls["rows"] if row["key"] == "flash-builder"]
+    assert builder and builder[0]["calls"] == 2, calls  # the first reply was refused and corrected

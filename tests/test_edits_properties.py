@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -325,8 +324,6 @@ def test_a_drifted_edit_among_whitespace_only_lines_applies_as_intended_or_is_re
     assert out == file_of(edit.lines[: edit.start] + edit.replace + edit.lines[edit.stop:], newline, True)
 
 
-@pytest.mark.xfail(strict=True, reason="known applier bug: a SEARCH that drops a whitespace-only line next to an "
-                   "empty one keeps the file's bytes for the wrong blank line instead of refusing")
 def test_a_dropped_space_only_line_beside_an_empty_one_is_applied_as_intended_or_refused() -> None:
     # Found by the property above (drop_inner_line): the file's lines 6-7 are '    ' and '', SEARCH
     # leaves out the first, REPLACE swaps the two. Wanted: REPLACE as written, or a refusal.

@@ -195,8 +195,30 @@ class _Merge:
             return f
         k = self.search_of.get(f)
         if k is not None and line == self._search_in_file_frame(k):
+            if is_blank(line):
+                self._check_blank_alignment(f)
             return f
         return self._new(j)
+
+    def _check_blank_alignment(self, f: int) -> None:
+        """Refuse to keep blank file line ``f``'s bytes for its SEARCH line when SEARCH may have meant another.
+
+        A SEARCH blank line matched ``f`` only under the tolerant key. If a blank file line next to ``f``
+        (in the same run of blank lines) was skipped by SEARCH and holds other whitespace, SEARCH's line
+        may as well have been that one, with ``f`` the line it dropped: whose bytes stay is a guess.
+        """
+        run = [f]
+        for step in (-1, 1):
+            g = f + step
+            while self.match.start <= g < self.match.stop and is_blank(self.lines[g]):
+                run.append(g)
+                g += step
+        if any(g not in self.known and self.lines[g] != self.lines[f] for g in run):
+            raise MergeConflict(
+                f"SEARCH skips a blank line next to line {f + 1}, and the two differ only in whitespace, so "
+                "which of them SEARCH's blank line is, and which REPLACE keeps, is unclear; copy the blank "
+                "lines into SEARCH and REPLACE exactly as they are in the file"
+            )
 
     def _new(self, j: int) -> str:
         """REPLACE line ``j`` as it goes into the file."""
