@@ -103,6 +103,12 @@ def test_a_missing_program_pauses_the_task_without_a_builder_call_and_resume_goe
         assert needle in line, line
     [status] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
     assert status["status"] == "paused" and "exited 127" in status["message"]
+    # status and show give the verification that could not run, as verify.json and merge do
+    log = f".specrelay/tasks/{status['id']}/verify_r1_a0_1.log"
+    assert status["verification"] == {"state": "failed", "passed": False, "commands": [
+        {"command": "no-such-program-xyz --check", "exit_code": 127, "timed_out": False, "log": log}]}
+    shown_text = run_cli("show", status["id"], cwd=repo, env={"COLUMNS": "300"}).stdout
+    assert f"verification FAILED: `no-such-program-xyz --check` exit 127 · log {log}" in shown_text, shown_text
     _, shown = run_json(repo, "show", status["id"])
     assert [c["phase"] for c in shown["calls"]] == ["plan", "implement"]  # no model asked to "fix" it
 

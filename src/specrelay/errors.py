@@ -36,6 +36,7 @@ The CLI prints any ``SpecRelayError`` as one clear message and exits non-zero.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class SpecRelayError(Exception):
@@ -217,7 +218,15 @@ class ContextOverflow(StepFailed):
 
 class CommandNotRunnable(RunError):
     """A verification command could not be started (not found, not executable): the user's setup to
-    fix, not the change's. The task is paused, and ``resume`` runs the step again once it is fixed."""
+    fix, not the change's. The task is paused, and ``resume`` runs the step again once it is fixed.
+
+    ``detail`` is what the step found (its commands, exit codes and logs), kept on the paused step so
+    that status and show give the verification as it ran.
+    """
+
+    def __init__(self, message: str, *, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class Interrupted(RunError):

@@ -99,7 +99,7 @@ class Runner:
                 self._stop(TaskStatus.PAUSED, "interrupted")
                 raise Interrupted(f"task {task.id} paused; `specrelay resume {task.id}` continues it.") from None
             except (BudgetExceeded, ProviderError, CommandNotRunnable) as exc:
-                self._stop(TaskStatus.PAUSED, str(exc))
+                self._stop(TaskStatus.PAUSED, str(exc), detail=getattr(exc, "detail", None))
                 raise
             except (StepFailed, RunError, UserError) as exc:
                 # A new generation: resuming a failed step makes fresh calls instead of replaying
@@ -111,14 +111,17 @@ class Runner:
                 raise
         return load_task(self.root, self.ledger, task.id)
 
-    def _stop(self, status: TaskStatus, message: str, *, new_generation: bool = False) -> None:
-        # The step in progress failed with the task, or (a pause) waits to be redone.
+    def _stop(self, status: TaskStatus, message: str, *, new_generation: bool = False,
+              detail: dict[str, Any] | None = None) -> None:
+        # The step in progress failed with the task, or (a pause) waits to be redone, keeping what it
+        # found (``detail``, e.g. the verification that could not run) when it says.
         failed = status is TaskStatus.FAILED
         with self.ledger.transaction():
             for row in self.ledger.steps(self.task.id):
                 if row.status is StepStatus.RUNNING:
                     self.ledger.update_step(self.task.id, row.idx, error=message if failed else None,
-                                            status=StepStatus.FAILED if failed else StepStatus.PENDING)
+                                            status=StepStatus.FAILED if failed else StepStatus.PENDING,
+                                            detail=json.dumps(detail) if detail else UNSET)
             state = self._state()
             self.ledger.update_task(self.task.id, status=status, message=message,
                                     state=state.with_(gen=state.gen + 1).dump() if new_generation else UNSET)

@@ -117,7 +117,8 @@ async def run_verify(run: StepRun) -> VerifyResult:
     run.write_artifact("verify.json", json.dumps(outcome.to_json(), indent=2))
     broken = [c for c in results if c.not_runnable]
     if broken:
-        raise CommandNotRunnable(_not_runnable_message(run, broken))
+        raise CommandNotRunnable(_not_runnable_message(run, broken),
+                                 detail=outcome.detail(_shown_path(run.folder, run.root)))
     return outcome
 
 
