@@ -161,6 +161,8 @@ class _Responder:
 
     def _answer(self, got: Received) -> tuple[str, Answer, Usage | None, str | None]:
         path = got.path
+        if got.method != "POST":
+            return "probe", json_answer(None), None, None
         if path.startswith("/v1/messages/count_tokens"):
             return "count", json_answer({"input_tokens": 100}), None, None
         if path.startswith("/v1/messages"):

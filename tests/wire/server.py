@@ -4,8 +4,8 @@ The test queues the answers (:class:`Answer`: a JSON body, server-sent events, o
 request asked for; an error status with headers); the server gives them in order, the last one again
 once the queue runs dry, and keeps every request it got (:class:`Received`) for the test to check what
 specrelay sent. Or it sets a ``responder``, which answers each request from what the request holds (a
-scripted agent model: tests/agent_clis/model.py). ``HEAD`` and ``GET`` get an empty 200 (a client's probe
-that the server is up).
+scripted agent model: tests/agent_clis/model.py). ``HEAD`` and ``GET`` get an empty answer (a client's probe
+that the server is up): 200, or the status the responder gives.
 """
 
 from __future__ import annotations
@@ -102,9 +102,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _empty(self, method: str) -> None:
         url = urlparse(self.path)
-        self.server.received.append(Received(method, url.path, parse_qs(url.query),
-                                             {k.lower(): v for k, v in self.headers.items()}, {}, time.monotonic()))
-        self.send_response(200)
+        got = Received(method, url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()}, {},
+                       time.monotonic())
+        self.server.received.append(got)
+        responder = self.server.responder
+        self.send_response(responder(got).status if responder is not None else 200)
         self.send_header("content-length", "0")
         self.end_headers()
 
