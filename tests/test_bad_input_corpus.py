@@ -91,6 +91,8 @@ def setup_case(case: dict[str, Any], tmp_path: Path) -> tuple[Path, dict[str, st
     for rel in damage.get("remove", []):
         target = repo / _fill(rel, subst)
         shutil.rmtree(target) if target.is_dir() else target.unlink()
+    for rel in damage.get("mkdir", []):
+        (repo / _fill(rel, subst)).mkdir(parents=True)
     for rel, text in damage.get("write", {}).items():
         (repo / _fill(rel, subst)).write_text(text)
     for sql in damage.get("sql", []):
@@ -115,6 +117,8 @@ def test_bad_input(case: dict[str, Any], tmp_path: Path) -> None:
     if case.get("cwd") == "outside":
         cwd = tmp_path / "outside"
         cwd.mkdir()
+    elif "cwd" in case:  # a folder inside the repository, e.g. a task's own worktree
+        cwd = repo / _fill(case["cwd"], subst)
     before = state(repo)
     outside_before = sorted(p.name for p in tmp_path.iterdir())
     proc = run_cli(*[_fill(a, subst) for a in case["args"]], cwd=cwd, env={"COLUMNS": "300"})
