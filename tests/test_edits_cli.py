@@ -192,3 +192,24 @@ def test_an_edit_unsure_which_blank_line_it_keeps_is_sent_back_not_applied(tmp_p
     calls = json.loads(run_cli("cost", "--by", "preset", "--json", cwd=repo).stdout)
     builder = [row for row in calls["rows"] if row["key"] == "flash-builder"]
     assert builder and builder[0]["calls"] == 2, calls  # the first reply was refused and corrected
+
+
+EDIT_FIRST = """notes.txt
+<<<<<<< SEARCH
+one
+=======
+ONE
+>>>>>>> REPLACE
+"""
+
+
+def test_a_crlf_file_without_a_final_newline_keeps_both_through_an_edit(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB + "\n" + EDIT_FIRST],
+                              "gpt-reviewer": [review()]})
+    (repo / "notes.txt").write_bytes(b"one\r\ntwo\r\n  \r\nthree")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "notes"], cwd=repo, check=True)
+    status = run_task(repo)
+    shown = subprocess.run(["git", "show", f"{status['branch']}:notes.txt"], cwd=repo, capture_output=True,
+                           check=True).stdout
+    assert shown == b"ONE\r\ntwo\r\n  \r\nthree"
