@@ -49,6 +49,17 @@ class Price(_Strict):
     cache_write: float | None = Field(default=None, ge=0)
 
 
+@dataclass(frozen=True)
+class Installed:
+    """Whether the program a preset runs (an agent CLI) is installed: its path and version (None: not found,
+    or no version printed), and the command that installs it."""
+
+    command: str
+    path: str | None
+    version: str | None
+    install: str
+
+
 class Preset(_Strict):
     """A named model configuration, with where it was defined: the fields every backend's presets have.
 
@@ -120,6 +131,16 @@ class Preset(_Strict):
         """The (model id, genai-prices provider id or None) this preset's calls are priced as; None
         when no price table entry applies (the cost is unknown unless ``price`` is set)."""
         return self.model, self.provider
+
+    def installed(self) -> Installed | None:
+        """Whether the program this preset runs is installed; None for a preset that runs none (a model
+        served over HTTP)."""
+        return None
+
+    def priced_as(self, model: str) -> Preset:
+        """This preset as priced for a call that ``model`` answered (the preset itself: its calls are
+        priced as its own model; a preset that leaves the model to its backend prices what answered)."""
+        return self
 
     def check(self) -> None:
         """Refuse, with a ConfigError naming the file and field, fields that are each valid but do not

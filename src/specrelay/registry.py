@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: The modules that register specrelay's own backends.
-BUILTIN = ("specrelay.llm.backends.pydanticai", "specrelay.llm.backends.scripted")
+BUILTIN = ("specrelay.llm.backends.pydanticai", "specrelay.llm.backends.scripted", "specrelay.llm.backends.agents")
 #: The entry-point group through which a plugin package registers a backend.
 ENTRY_POINT_GROUP = "specrelay.backends"
 

@@ -34,6 +34,9 @@ class PresetInfo:
     simulated_price: bool
     fallbacks: list[str]
     max_concurrency: int
+    #: For a preset that runs a program (an agent CLI): the command, whether it is found, its path and
+    #: version, and how to install it; None for the others.
+    binary: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,15 +45,19 @@ class PresetInfo:
 def presets(root: Path | None) -> list[PresetInfo]:
     """Every preset, by name."""
     config = load_config(root)
+    ordered = sorted(config.presets.values(), key=lambda p: p.name)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # each agent's --version starts a program
+        installs = list(pool.map(lambda p: p.installed(), ordered))
     out = []
-    for preset in sorted(config.presets.values(), key=lambda p: p.name):
+    for preset, installed in zip(ordered, installs, strict=True):
         price = unit_price(preset)
         out.append(PresetInfo(
             name=preset.name, provider=preset.provider, model=preset.model, base_url=preset.endpoint,
             source=preset.source, key_env=list(preset.key_envs), key_present=preset.key_present,
             input_per_mtok=price.input if price else None, output_per_mtok=price.output if price else None,
             simulated_price=preset.stand_in and price is not None,
-            fallbacks=preset.fallbacks, max_concurrency=preset.max_concurrency))
+            fallbacks=preset.fallbacks, max_concurrency=preset.max_concurrency,
+            binary=None if installed is None else {**asdict(installed), "found": installed.path is not None}))
     return out
 
 

@@ -41,6 +41,10 @@ def presets_command(
     for r in rows:
         key_cell = "not needed" if r["key_present"] is None else (
             "yes" if r["key_present"] else f"no: ${r['key_env'][0]}")
+        if r["binary"] is not None:  # an agent CLI: whether it is installed says more than its key
+            b = r["binary"]
+            key_cell = (f"{b['command']} {b['version'] or '(version unknown)'}" if b["found"]
+                        else f"not installed: {b['install']}")
         cells.append([r["name"], r["provider"], r["model"], r["source"], key_cell,
                       _price(r["input_per_mtok"]), _price(r["output_per_mtok"])])
     print_table(["name", "provider", "model", "source", "key", "input", "output"], cells,

@@ -87,6 +87,10 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("007_call_truncated", """
         ALTER TABLE calls ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;
     """),
+    ("008_call_agent", """
+        ALTER TABLE calls ADD COLUMN cost_source TEXT NOT NULL DEFAULT 'priced';
+        ALTER TABLE calls ADD COLUMN agent_json TEXT;
+    """),
 ]
 
 

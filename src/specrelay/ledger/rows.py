@@ -132,6 +132,11 @@ class CallRecord:
     capped_by_budget: bool = False
     #: True when the reply stopped at the output cap, not because the model was done.
     truncated: bool = False
+    #: Where cost_usd comes from: ``priced`` (specrelay priced the tokens), ``agent`` (an external agent's
+    #: own figure), ``agent-estimate`` (an agent's own estimate).
+    cost_source: str = "priced"
+    #: An external agent's account of its run (turns, tools called, writes refused), as JSON.
+    agent_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,8 @@ class CallRow:
     max_tokens: int | None
     capped_by_budget: bool
     truncated: bool
+    cost_source: str = "priced"
+    agent_json: str | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> CallRow:
@@ -174,7 +181,8 @@ class CallRow:
                    error=row["error"], estimated=bool(row["estimated"]), simulated=bool(row["simulated"]),
                    context_json=row["context_json"], call_key=row["call_key"], reply=row["reply"],
                    max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]),
-                   truncated=bool(row["truncated"]))
+                   truncated=bool(row["truncated"]), cost_source=row["cost_source"],
+                   agent_json=row["agent_json"])
 
     def context(self) -> dict[str, int]:
         """How many characters of each input the call was given (spec, diff, ...)."""

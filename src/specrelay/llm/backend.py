@@ -61,6 +61,8 @@ class Request:
     output_schema: Mapping[str, Any] | None = None
     #: The directory the backend works in (a task's worktree), for a backend that reads or edits files.
     cwd: Path | None = None
+    #: Whether the backend may change files in ``cwd`` (an agent on an implement step); False: read-only.
+    writable: bool = False
 
     @classmethod
     def of(cls, system: str, user: str, **more: Any) -> Request:
@@ -71,6 +73,23 @@ class Request:
     def text(self) -> str:
         """Every message's text, joined: what an estimate of the input counts."""
         return "".join(m.content for m in self.messages)
+
+
+CostSource = Literal["priced", "agent", "agent-estimate"]
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    """What an external coding agent said of its run, besides its final message."""
+
+    #: The agent's turns (model round trips), when it says.
+    turns: int | None = None
+    #: The names of the tools it called, in order.
+    tools: tuple[str, ...] = ()
+    #: Writes (or other actions) the agent was refused by its permissions, one line each.
+    denials: tuple[str, ...] = ()
+    #: The agent's own session id, when it gives one.
+    session: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +105,13 @@ class Reply:
     #: True when the model stopped because it reached the call's output cap, not because it was done.
     truncated: bool = False
     tool_calls: tuple[ToolCall, ...] = ()
+    #: A cost the backend reports itself (an agent's own figure), in USD; None: priced from the usage.
+    cost_usd: float | None = None
+    #: Where ``cost_usd`` comes from: ``agent`` (the agent's own figure), ``agent-estimate`` (the agent's
+    #: own estimate, marked so); ``priced`` when specrelay prices the usage.
+    cost_source: CostSource = "priced"
+    #: An external agent's account of its run (None for a model answering once).
+    agent: AgentReport | None = None
 
 
 class AttemptFailed(Exception):

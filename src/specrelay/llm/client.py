@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -54,13 +55,17 @@ class Client:
 
     async def call(self, preset_name: str, system: str, user: str, *, phase: str, step: str | None = None,
                    on_delta: OnDelta | None = None, context: dict[str, int] | None = None,
-                   key: str | None = None, on_broken: Callable[[str], None] | None = None) -> CallResult:
+                   key: str | None = None, on_broken: Callable[[str], None] | None = None,
+                   cwd: Path | None = None, writable: bool = False) -> CallResult:
         """One prompt through ``preset_name`` (then its fallbacks). Raises PresetError or ProviderError.
 
         With a ``key``, a call already completed under that key in this run is returned from the
-        ledger instead of being made again (how a resumed task avoids paying twice).
+        ledger instead of being made again (how a resumed task avoids paying twice). ``cwd`` and
+        ``writable`` are the working directory of a backend that works in one (an agent), and whether
+        it may change files there.
         """
-        return await self.send(preset_name, Request.of(system, user), phase=phase, step=step,
+        return await self.send(preset_name, Request.of(system, user, cwd=cwd, writable=writable), phase=phase,
+                               step=step,
                                on_delta=on_delta, context=context, key=key, on_broken=on_broken)
 
     async def send(self, preset_name: str, request: Request, *, phase: str, step: str | None = None,
@@ -74,7 +79,8 @@ class Client:
 
     async def call_json(self, preset_name: str, system: str, user: str, schema: type[T], *, phase: str,
                         step: str | None = None, context: dict[str, int] | None = None,
-                        key: str | None = None, on_delta: OnDelta | None = None) -> CallResult:
+                        key: str | None = None, on_delta: OnDelta | None = None,
+                        cwd: Path | None = None) -> CallResult:
         """A call whose answer must be a JSON object valid against ``schema``; one repair request on failure.
 
         The repair re-sends the prompt with the problem and the bad reply quoted, bounded to
@@ -82,7 +88,7 @@ class Client:
         again at the same cap): it raises :class:`~specrelay.errors.ReplyCutOff` at once.
         """
         result = await self.call(preset_name, system, user, phase=phase, step=step, context=context, key=key,
-                                 on_delta=on_delta)
+                                 on_delta=on_delta, cwd=cwd)
         try:
             return replace(result, value=parse_json_reply(result.text, schema))
         except ValueError as exc:
@@ -94,7 +100,7 @@ class Client:
                 "Answer again with only the JSON object described above, and nothing else.")
         parts = {**(context or {}), "repair": estimate_tokens(note)}
         result = await self.call(preset_name, system, user + note, phase=phase, step=step, context=parts,
-                                 key=None if key is None else f"{key}.repair", on_delta=on_delta)
+                                 key=None if key is None else f"{key}.repair", on_delta=on_delta, cwd=cwd)
         try:
             return replace(result, value=parse_json_reply(result.text, schema))
         except ValueError as exc:

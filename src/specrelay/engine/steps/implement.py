@@ -19,6 +19,7 @@ import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
 from specrelay.engine.events import Note
 from specrelay.engine.review.in_task import FIX_FINDINGS
+from specrelay.engine.steps.agent_build import build_with_agent, edits_worktree
 from specrelay.engine.steps.correction import correction
 from specrelay.engine.steps.kept import Carried, Placed, render
 from specrelay.engine.steps.kind import Outcome
@@ -202,10 +203,15 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
         if done:
             return done
         kept = _set_aside_leftovers(run)
-    applied, model = await _apply_with_corrections(run, build_context(run, findings, failing_output))
-    run.emit(Note(f"applied edits to {', '.join(applied.changed) or 'no files'}"))
     message = commit_message(run.read_artifact(run.spec_name) or "", run.task.request, run.step.title, run.round,
                              findings=bool(findings), failing=bool(failing_output))
+    if edits_worktree(run.config, run.step.presets[0]):
+        built = await build_with_agent(run, build_context(run, findings, failing_output), message)
+        if kept and leftovers.drop_if_reproduced(run.root, kept, built):
+            run.emit(Note("the redone step committed exactly the leftovers; their copy was dropped"))
+        return built
+    applied, model = await _apply_with_corrections(run, build_context(run, findings, failing_output))
+    run.emit(Note(f"applied edits to {', '.join(applied.changed) or 'no files'}"))
     sha = gitrepo.commit_all(run.worktree, message, {
         "Specrelay-Task": run.task.id, "Specrelay-Model": model, "Specrelay-Step": run.key},
         paths=sorted(set(applied.changed) | set(applied.created)))

@@ -90,15 +90,21 @@ class StepRun:
         self.calls += 1
         return f"{self.key}.c{self.calls}"
 
-    async def call(self, preset: str, system: str, ctx: Context, *, schema: Any = None) -> CallResult:
+    async def call(self, preset: str, system: str, ctx: Context, *, schema: Any = None,
+                   writable: bool = False, replay: bool = True) -> CallResult:
         """Call a preset with a fresh context; report it (its start, the text streamed, its end); record
-        the context's token split."""
+        the context's token split. The call works in the task's worktree (for a backend that does: an
+        agent), read-only unless ``writable``. ``replay=False``: a resumed run makes the call again
+        rather than taking it from the ledger (an agent's edits are not in the ledger)."""
         phase = str(self.step.kind)
         self.emit(CallStarted(self.step.title, preset))
         counts = {"system": estimate_tokens(system), **ctx.token_counts()}
+        key = self.next_key()
         kwargs: dict[str, Any] = {"phase": phase, "step": self.step.title, "context": counts,
-                                  "key": self.next_key(),
+                                  "key": key if replay else None, "cwd": self.worktree,
                                   "on_delta": lambda chunk: self.emit(CallDelta(len(chunk)))}
+        if writable:
+            kwargs["writable"] = True
         try:
             if schema is None:
                 result = await self.client.call(preset, system, ctx.render(), **kwargs)

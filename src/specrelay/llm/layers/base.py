@@ -13,7 +13,7 @@ from typing import Any
 
 from specrelay.config import Config, Preset
 from specrelay.ledger import Ledger
-from specrelay.llm.backend import OnDelta, Reply, Request
+from specrelay.llm.backend import AgentReport, CostSource, OnDelta, Reply, Request
 from specrelay.llm.pricing import Usage
 
 
@@ -39,6 +39,10 @@ class CallResult:
     capped_by_budget: bool = False
     #: True when the reply stopped at the output cap (``max_tokens``), not because the model was done.
     truncated: bool = False
+    #: Where ``cost_usd`` comes from (specrelay's pricing, or an agent's own figure).
+    cost_source: CostSource = "priced"
+    #: An external agent's account of its run (turns, tools, refused writes); None for other backends.
+    agent: AgentReport | None = None
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from specrelay.config import Preset
 from specrelay.errors import BudgetExceeded
-from specrelay.llm.backend import backend_class, estimate_tokens
+from specrelay.llm.backend import Reply, backend_class, estimate_tokens
 from specrelay.llm.layers.base import Attempted, AttemptHandler, Call
 from specrelay.llm.pricing import context_window, cost_of
 
@@ -102,6 +102,14 @@ def counted(preset: Preset, estimate: int) -> int:
     return estimate if not backend_class(preset).reports_usage else (estimate * 3 + 1) // 2
 
 
+def reply_cost(preset: Preset, reply: Reply) -> float | None:
+    """What a reply cost: the preset's own ``price`` when set; else the figure the backend reported
+    itself (an agent's own cost); else its tokens priced for the model that answered."""
+    if preset.price is None and reply.cost_usd is not None:
+        return reply.cost_usd
+    return None if reply.usage is None else cost_of(preset.priced_as(reply.model), reply.usage)
+
+
 class CutByBudget(Exception):
     """An attempt whose reply reached the cap a budget lowered it to; ``stop()`` is the budget's stop."""
 
@@ -125,8 +133,7 @@ class Budget:
         cost: float | None = None
         try:
             attempted = await self.inner(replace(call, sent=sent))
-            usage = attempted.reply.usage
-            cost = None if usage is None else cost_of(preset, usage)
+            cost = reply_cost(preset, attempted.reply)
         finally:
             if self.budget is not None and held is not None:
                 self.budget.release(held, cost)

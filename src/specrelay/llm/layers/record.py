@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Literal
 
 from specrelay import registry
-from specrelay.config import Config
+from specrelay.config import Config, Preset
 from specrelay.errors import FailureKind
 from specrelay.ledger import CallRecord
-from specrelay.llm.backend import AttemptFailed, estimated_usage
+from specrelay.llm.backend import AttemptFailed, CostSource, Reply, estimated_usage
 from specrelay.llm.layers.base import Attempted, AttemptHandler, Call, CallResult, Flight, Run
 from specrelay.llm.layers.budget import CutByBudget
 from specrelay.llm.pricing import Usage
@@ -34,6 +35,14 @@ def redact(text: str, config: Config) -> str:
         if value and len(value) >= 4:
             text = text.replace(value, "***")
     return text
+
+
+def cost_source(preset: Preset, reply: Reply, cost_usd: float | None) -> CostSource:
+    """Where a recorded cost comes from: the agent's own figure when that is what the budget layer took
+    (no ``price`` on the preset), else specrelay's pricing."""
+    if cost_usd is not None and preset.price is None and reply.cost_usd is not None:
+        return reply.cost_source
+    return "priced"
 
 
 class Record:
@@ -71,7 +80,8 @@ class Record:
             simulated=preset.stand_in and attempted.cost_usd is not None,  # a stand-in priced as a real model
             context=dict(call.context), call_key=call.key, max_tokens=attempted.max_tokens,
             capped_by_budget=attempted.capped_by_budget, truncated=answer.truncated, outcome=outcome, error=error,
-            reply=reply)
+            reply=reply, cost_source=cost_source(call.tried, answer, attempted.cost_usd),
+            agent_json=None if answer.agent is None else json.dumps(asdict(answer.agent)))
 
     def _failure(self, call: Call, exc: AttemptFailed) -> None:
         """A failed attempt's row. One that failed mid-answer (text had streamed back: the prompt was read
@@ -124,4 +134,6 @@ class Record:
                           cost_usd=attempted.cost_usd, latency_s=attempted.latency_s, preset=row.preset,
                           provider=row.provider, model=row.model, estimated=row.estimated,
                           simulated=row.simulated, attempts=call.attempt, max_tokens=row.max_tokens,
-                          capped_by_budget=row.capped_by_budget, truncated=row.truncated)
+                          capped_by_budget=row.capped_by_budget, truncated=row.truncated,
+                          cost_source=cost_source(call.tried, attempted.reply, attempted.cost_usd),
+                          agent=attempted.reply.agent)

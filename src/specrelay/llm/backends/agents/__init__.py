@@ -1,0 +1,13 @@
+"""External coding agents as backends: Claude Code, Codex, Gemini CLI, OpenCode and Aider, each run
+headless in the request's working directory (``base``: what they share; one module per agent)."""
+
+from __future__ import annotations
+
+from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, binary_version, find_binary
+from specrelay.llm.backends.agents.claude_code import ClaudeCodeBackend, ClaudeCodePreset
+from specrelay.registry import register_backend
+
+__all__ = ["AgentBackend", "AgentPreset", "ClaudeCodeBackend", "ClaudeCodePreset", "binary_version",
+           "find_binary"]
+
+register_backend(ClaudeCodeBackend, ClaudeCodePreset)

@@ -1,0 +1,241 @@
+"""What every external coding agent shares: its preset fields, how it is run, and how it fails.
+
+An agent is a CLI (Codex, Claude Code, Gemini CLI, OpenCode, Aider) that specrelay runs headless in the
+request's working directory (a task's worktree) with the request's messages as one prompt, in a process
+group of its own with a timeout and stdin closed (:func:`specrelay.proc.run`), and an environment without
+the keys of other providers. It edits files itself (``edits_worktree``) when the request is writable, and
+only reads them when it is not. Each agent's module says its command line and reads its machine-readable
+output into a :class:`~specrelay.llm.backend.Reply`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from abc import abstractmethod
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from specrelay import registry
+from specrelay.config import Installed, Preset, Text
+from specrelay.errors import CommandNotRunnable, ConfigError, FailureKind
+from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, Request
+
+#: The ``model`` of an agent preset that names none: the agent runs its own default model.
+DEFAULT_MODEL = "default"
+#: The longest prompt passed as one argument (Linux refuses a single argument over 128 KiB).
+MAX_PROMPT_BYTES = 120_000
+_OBJECT_START = re.compile(r"^[ \t]*\{", re.MULTILINE)
+#: How long ``--version`` may take when ``specrelay presets`` asks.
+VERSION_TIMEOUT_S = 10.0
+
+
+class AgentPreset(Preset):
+    """A preset run by an external coding agent: which binary, which model, which extra flags."""
+
+    #: The model the agent is asked for; ``default``: the agent's own default.
+    model: Text = DEFAULT_MODEL
+    #: The binary to run, a name on PATH or a path; unset: the agent's usual binary.
+    command: Text | None = None
+    #: Extra flags, added after specrelay's own.
+    args: list[Text] = Field(default_factory=list)
+    #: Environment variables passed to the agent besides its own keys (all others but keys pass anyway).
+    pass_env: list[Text] = Field(default_factory=list)
+    timeout_s: float = Field(default=1800.0, gt=0)
+    max_concurrency: int = Field(default=1, ge=1)
+
+    #: The binary's usual name, and how to install it (for the error when it is missing).
+    binary: ClassVar[str] = ""
+    install: ClassVar[str] = ""
+    #: The keys this agent reads from the environment (kept; other providers' keys are dropped).
+    agent_key_envs: ClassVar[tuple[str, ...]] = ()
+    #: genai-prices' provider id for the agent's models (its tokens are priced when it reports no cost).
+    price_provider: ClassVar[str | None] = None
+
+    @property
+    def executable(self) -> str:
+        return self.command or self.binary
+
+    @property
+    def chosen_model(self) -> str | None:
+        """The model to ask the agent for, or None to leave it to the agent."""
+        return None if self.model == DEFAULT_MODEL else self.model
+
+    @property
+    def concurrency_key(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+    def price_model(self) -> tuple[str, str | None] | None:
+        return None if self.chosen_model is None else (self.model, self.price_provider)
+
+    def priced_as(self, model: str) -> Preset:
+        if model and model != self.model and self.chosen_model is None:
+            return self.model_copy(update={"model": model})
+        return self
+
+    def installed(self) -> Installed:
+        path = find_binary(self)
+        return Installed(self.executable, path, binary_version(path) if path else None, self.install)
+
+    def keys_kept(self) -> set[str]:
+        """The key variables the agent may read: its own, and those the preset passes."""
+        return {*self.agent_key_envs, *self.pass_env, *([self.api_key_env] if self.api_key_env else [])}
+
+
+def find_binary(preset: AgentPreset) -> str | None:
+    """The path of the preset's binary, or None when it is not there."""
+    command = preset.executable
+    if os.sep in command:
+        path = Path(command).expanduser()
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    return shutil.which(command)
+
+
+@functools.cache
+def binary_version(path: str) -> str | None:
+    """What ``PATH --version`` prints (its first line), once per process; None when it fails."""
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT_S,
+                             stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = [line.strip() for line in (out.stdout or out.stderr).splitlines() if line.strip()]
+    return lines[0] if out.returncode == 0 and lines else None
+
+
+def missing_binary(preset: AgentPreset) -> str:
+    """The one line saying a preset's binary is missing, and how to install it."""
+    where = preset.where("command") if preset.command else preset.where("provider")
+    return (f"{where}: [presets.{preset.name}] runs `{preset.executable}`, which is not installed or not on "
+            f"PATH; install it ({preset.install}) or set command = \"/path/to/{preset.binary}\".")
+
+
+def render_prompt(request: Request) -> str:
+    """The request's messages as one prompt: the system text first, then each turn."""
+    parts = []
+    for message in request.messages:
+        if message.role == "system":
+            parts.append(message.content.strip())
+        else:
+            parts.append(f"## {message.role.capitalize()}\n\n{message.content.strip()}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """``text`` squeezed to one line of at most ``limit`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """Every JSON object in ``text`` that starts a line (a JSONL stream, or one object among lines of
+    noise on stderr), in order."""
+    decoder = json.JSONDecoder()
+    pos = 0
+    while (found := _OBJECT_START.search(text, pos)) is not None:
+        try:
+            value, pos = decoder.raw_decode(text, found.end() - 1)
+        except json.JSONDecodeError:
+            pos = found.end()
+            continue
+        if isinstance(value, dict):
+            yield value
+
+
+def count(value: object) -> int:
+    """A token count from an agent's output (0 for anything that is not a count)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+class AgentBackend(Backend):
+    """Runs one agent CLI headless per call; a subclass says its command line and reads its output."""
+
+    edits_worktree: ClassVar[bool] = True
+
+    @abstractmethod
+    def argv(self, preset: AgentPreset, writable: bool) -> list[str]:
+        """specrelay's flags for one headless run (the preset's ``args`` follow them, then the prompt)."""
+
+    def prompt_argv(self, prompt: str) -> list[str]:
+        """How the prompt is passed: as the last argument by default."""
+        return [prompt]
+
+    @abstractmethod
+    def parse(self, preset: AgentPreset, output: str) -> Reply:
+        """The reply in the agent's output (stdout and stderr together); AttemptFailed when there is none."""
+
+    def extra_env(self, preset: AgentPreset, writable: bool) -> Mapping[str, str]:
+        """Variables the agent needs set for a headless run (none by default)."""
+        return {}
+
+    def environment(self, preset: AgentPreset, writable: bool) -> dict[str, str]:
+        """The user's environment (their HOME, so that their login works) without other providers' keys."""
+        from specrelay.proc import scrubbed_env
+
+        drop = registry.key_envs() - preset.keys_kept()
+        return scrubbed_env(drop, extra=self.extra_env(preset, writable))
+
+    async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
+        from specrelay.proc import run
+
+        assert isinstance(preset, AgentPreset)
+        binary = find_binary(preset)
+        if binary is None:
+            raise AttemptFailed(FailureKind.REJECTED, missing_binary(preset), model=preset.model)
+        prompt = render_prompt(request)
+        if len(prompt.encode()) > MAX_PROMPT_BYTES:
+            raise AttemptFailed(FailureKind.REJECTED, f"the prompt for {preset.name} is {len(prompt.encode()):,} "
+                                f"bytes, more than the {MAX_PROMPT_BYTES:,} one argument may hold",
+                                model=preset.model)
+        cwd = request.cwd or Path.cwd()
+        command = [binary, *self.argv(preset, request.writable), *preset.args, *self.prompt_argv(prompt)]
+        with tempfile.TemporaryDirectory(prefix="specrelay-agent-") as tmp:
+            log = Path(tmp) / "output.log"
+            try:
+                done = await run(command, cwd=cwd, log=log, env=self.environment(preset, request.writable),
+                                 timeout_s=preset.timeout_s)
+            except CommandNotRunnable as exc:
+                raise AttemptFailed(FailureKind.REJECTED, str(exc), model=preset.model) from exc
+            output = log.read_text(encoding="utf-8", errors="replace")
+        if done.timed_out:
+            raise AttemptFailed(FailureKind.TIMEOUT, f"{preset.executable} did not finish within "
+                                f"{preset.timeout_s:g} s and was stopped (timeout_s of [presets.{preset.name}])",
+                                model=preset.model)
+        if done.exit_code != 0:
+            raise AttemptFailed(FailureKind.ERROR, f"{preset.executable} exited with code {done.exit_code}: "
+                                f"{self.failure(output)}", model=preset.model)
+        reply = self.parse(preset, output)
+        if on_delta is not None and reply.text:
+            on_delta(reply.text)
+        return reply
+
+    def failure(self, output: str) -> str:
+        """The agent's own message for a failed run, in one line (its error object, else its last lines)."""
+        for obj in reversed(list(json_objects(output))):
+            for key in ("error", "result", "message"):
+                value = obj.get(key)
+                if isinstance(value, dict):
+                    value = value.get("message")
+                if isinstance(value, str) and value.strip():
+                    return one_line(value)
+        lines = [line for line in output.splitlines() if line.strip()]
+        return one_line(" ".join(lines[-3:])) if lines else "it printed nothing"
+
+    def invalid(self, preset: AgentPreset, output: str, what: str) -> AttemptFailed:
+        """The failure of a run whose output could not be read."""
+        return AttemptFailed(FailureKind.INVALID_OUTPUT, f"{preset.executable} printed no {what}: "
+                             f"{self.failure(output)}", model=preset.model)
+
+    @classmethod
+    def preflight(cls, presets: Sequence[Preset], *, called: Collection[str] = ()) -> None:
+        for preset in presets:
+            if isinstance(preset, AgentPreset) and find_binary(preset) is None:
+                raise ConfigError(missing_binary(preset))
