@@ -123,8 +123,10 @@ class AgentModel:
                 total = total + ex.usage
         return total
 
-    def kinds(self) -> list[str]:
-        return [ex.kind for ex in self.exchanges]
+    def kinds(self, *, probes: bool = False) -> list[str]:
+        """What each request was answered with, in order; the HEAD/GET probes (Claude Code sends ``HEAD /``
+        now and then, not every run) only when asked for."""
+        return [ex.kind for ex in self.exchanges if probes or ex.kind != "probe"]
 
     def loop_calls(self) -> list[Exchange]:
         """The calls of the agent's own loop (the tool call and the final answer)."""

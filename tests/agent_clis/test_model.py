@@ -44,7 +44,7 @@ def test_anthropic_messages_tool_use_then_final_text(tmp_path: Path) -> None:
         _, counted = _post(f"{model.url}/v1/messages/count_tokens", {"messages": []})
         assert json.loads(counted) == {"input_tokens": 100}
         urllib.request.urlopen(urllib.request.Request(model.url + "/", method="HEAD"), timeout=10).close()
-    assert model.kinds() == ["write", "final", "count", "probe"]
+    assert model.kinds(probes=True) == ["write", "final", "count", "probe"]
     assert model.reported() == Usage(300, 30, cache_read=5)
     assert model.exchanges[0].headers["x-api-key"] == "<redacted>"
     assert "sk-secret" not in repr(model.exchanges)
