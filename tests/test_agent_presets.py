@@ -1,0 +1,81 @@
+"""Codex and Gemini CLI as builders and reviewers of a task: the real CLIs (``.ci/setup-agents``) against
+the scripted agent model on 127.0.0.1 (tests/agent_clis), through specrelay's CLI."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from agent_clis import recipes
+from agent_clis.model import Script, agent_model
+from conftest import run_cli
+from taskkit import SPEC, project, review
+
+WORKFLOW = """# An agent builds, the same agent reviews
+
+### [ ] Step: Planning
+<!-- agent: opus-planner -->
+Write spec.md.
+
+### [ ] Step: Implementation
+<!-- agent: {preset} -->
+Implement spec.md.
+
+### [ ] Step: Review
+<!-- agent: {preset} -->
+Review the change.
+"""
+
+
+class TaskScript(Script):
+    """Writes ``path`` in the task's worktree (created by the run, so looked up when the tool is called)."""
+
+    @property
+    def target(self) -> Path:
+        [worktree] = (self.root / ".specrelay" / "worktrees").iterdir()
+        return worktree / self.path
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("cli", ["codex", "gemini-cli"])
+def test_an_agent_builds_and_reviews_a_task(tmp_path: Path, cli: str) -> None:
+    binary = recipes.binary(cli)
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "agent.md").write_text(WORKFLOW.format(preset=cli))
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.{cli}]\ncommand = "{binary}"\nmodel = "fake-model"\ntimeout_s = 180\n'
+                # The fake model has no price: these tokens are priced at this one.
+                'price = {input = 1.0, output = 2.0, cache_read = 0.5}\n')
+    script = TaskScript(root=repo, path="hello.txt", content="Hello from the agent.\n", final=review())
+    with agent_model(script) as model:
+        env = recipes.environment(cli, tmp_path / "agent", model.url)
+        proc = run_cli("run", "Add a greeting file", "--workflow", "agent", "--json", cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done", status
+    worktree = Path(status["worktree"])
+    assert (worktree / "hello.txt").read_text() == "Hello from the agent.\n"
+    log = _git(worktree, "log", "-1", "--format=%(trailers)")
+    assert f"Specrelay-Task: {status['id']}" in log and "Specrelay-Step:" in log
+    assert _git(worktree, "status", "--porcelain") == ""
+    assert "Verdict: **approve**" in (Path(status["folder"]) / "review.md").read_text()
+    assert [ex.tool for ex in model.exchanges if ex.kind == "write"][:1] == [
+        {"codex": "exec_command", "gemini-cli": "write_file"}[cli]]
+    rows = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
+        "SELECT phase, input_tokens, output_tokens, cache_read_tokens, cost_usd, cost_source, estimated"
+        " FROM calls WHERE provider=? ORDER BY id", (cli,)).fetchall()
+    assert [r[0] for r in rows] == ["implement", "review"]
+    served = model.reported()
+    assert sum(r[1] for r in rows) == served.input + served.cache_read  # specrelay's input includes the cached
+    assert sum(r[2] for r in rows) == served.output + served.reasoning
+    assert sum(r[3] for r in rows) == served.cache_read
+    for _, fresh, out, cached, cost, source, estimated in rows:
+        assert source == "priced" and not estimated
+        assert cost == pytest.approx(((fresh - cached) * 1.0 + cached * 0.5 + out * 2.0) / 1e6)
