@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import shlex
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -105,6 +106,9 @@ class Exchange:
     usage: Usage | None
     #: The tool called (``write``), e.g. ``Write``.
     tool: str | None = None
+    #: When the request arrived (``time.monotonic()``), and how long the server took to make its answer.
+    at: float = 0.0
+    answer_s: float = 0.0
 
 
 @dataclass
@@ -141,6 +145,7 @@ class _Responder:
         self.loop_answers = 0
 
     def __call__(self, got: Received) -> Answer:
+        started = time.monotonic()
         try:
             kind, answer, use, tool = self._answer(got)
         except Exception as exc:  # a request this fake does not understand: said, not a hang
@@ -149,7 +154,7 @@ class _Responder:
         self.model.exchanges.append(Exchange(
             got.method, got.path, {k: v for k, v in got.query.items() if k != "key"},
             {k: ("<redacted>" if k in SECRET_HEADERS else v) for k, v in got.headers.items()},
-            got.body, kind, use, tool))
+            got.body, kind, use, tool, got.at, time.monotonic() - started))
         return answer
 
     def _usage(self, kind: str) -> Usage:

@@ -106,7 +106,7 @@ def environment(cli: str, home: Path, base_url: str, model: str = "fake-model") 
         env |= {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": base_url, "GEMINI_CLI_TRUST_WORKSPACE": "true"}
     elif cli == "opencode":
         prepared = _need("SPECRELAY_OPENCODE_CONFIG_DIR")
-        shutil.copytree(prepared, dirs["XDG_CONFIG_HOME"] / "opencode", symlinks=True, dirs_exist_ok=True)
+        _copy_tree(prepared, dirs["XDG_CONFIG_HOME"] / "opencode")
         config = home / "opencode.json"
         config.write_text(json.dumps(_opencode_config(base_url, model)))
         env |= {"OPENCODE_CONFIG": str(config), "OPENCODE_DISABLE_MODELS_FETCH": "1",
@@ -122,6 +122,18 @@ def environment(cli: str, home: Path, base_url: str, model: str = "fake-model") 
     else:
         raise ValueError(f"no such agent CLI: {cli}")
     return env
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """A copy of ``source`` made of hard links where it can be (4000 files: 0.7 s, against 7 s copied on a
+    busy machine), copied where it cannot (another filesystem)."""
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, copy_function=link)
 
 
 def command(cli: str, prompt: str, *, write: bool = True, model: str = "fake-model", files: Sequence[str] = (),
