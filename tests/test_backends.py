@@ -153,11 +153,11 @@ def test_a_backend_that_keeps_failing_falls_back(tmp_path: Path, flaky: type[Fla
     assert info.value.kind is FailureKind.RATE_LIMIT
 
 
-def test_tools_are_refused_by_a_backend_that_does_not_call_them(tmp_path: Path) -> None:
-    client = _client(tmp_path, scripted("s", ["x"]))
+def test_tools_are_refused_by_a_backend_that_does_not_call_them(tmp_path: Path, flaky: type[FlakyBackend]) -> None:
+    client = _client(tmp_path, FAST + '[presets.f]\nprovider = "flaky"\nmodel = "f-1"\n')
     request = Request.of("sys", "q", tools=(Tool("read", "read a file", {"type": "object"}),))
-    with pytest.raises(PresetError, match="preset 's' \\(scripted\\) cannot call tools"):
-        asyncio.run(client.send("s", request, phase="t"))
+    with pytest.raises(PresetError, match="preset 'f' \\(flaky\\) cannot call tools"):
+        asyncio.run(client.send("f", request, phase="t"))
 
 
 def test_a_preset_moved_to_another_backend_drops_what_it_does_not_read(tmp_path: Path) -> None:

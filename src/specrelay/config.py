@@ -81,6 +81,11 @@ class Preset(_Strict):
     fallbacks: list[Text] = Field(default_factory=list)
     max_concurrency: int = Field(default=4, ge=1)
     timeout_s: float = Field(default=600.0, gt=0)
+    #: "answer": a step's call is answered once; "agent": implement and review steps run specrelay's
+    #: bounded tool loop (read, search, edit, run the user's checks), which needs a backend that calls tools.
+    mode: Literal["answer", "agent"] = "answer"
+    #: The most turns (model calls) an agent-mode step may take; a step's ``max-turns:`` overrides it.
+    max_turns: int = Field(default=40, ge=1)
 
     name: str
     source: Source
@@ -183,6 +188,13 @@ class Verify(_Strict):
     max_attempts: int = Field(default=2, ge=0)
 
 
+class Agent(_Strict):
+    """What specrelay's agent loop may run: the user's own commands, by name (``run_check``)."""
+
+    #: Commands an agent may run (the ``[verify] commands`` when empty), each exactly as written here.
+    commands: list[Text] = Field(default_factory=list)
+
+
 class Budget(_Strict):
     """Spending limits."""
 
@@ -211,6 +223,7 @@ SECTIONS: dict[str, type[_Strict]] = {
     "budget": Budget,
     "retry": Retry,
     "review": Review,
+    "agent": Agent,
 }
 TOP_KEYS = ("presets", *SECTIONS)
 
@@ -225,6 +238,7 @@ class Config:
     budget: Budget = field(default_factory=Budget)
     retry: Retry = field(default_factory=Retry)
     review: Review = field(default_factory=Review)
+    agent: Agent = field(default_factory=Agent)
     files: list[Path] = field(default_factory=list)
 
     def preset(self, name: str) -> Preset:

@@ -91,6 +91,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE calls ADD COLUMN cost_source TEXT NOT NULL DEFAULT 'priced';
         ALTER TABLE calls ADD COLUMN agent_json TEXT;
     """),
+    ("009_call_tools", """
+        ALTER TABLE calls ADD COLUMN tool_calls_json TEXT;
+        ALTER TABLE calls ADD COLUMN request_digest TEXT;
+    """),
 ]
 
 

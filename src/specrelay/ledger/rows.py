@@ -137,6 +137,10 @@ class CallRecord:
     cost_source: str = "priced"
     #: An external agent's account of its run (turns, tools called, writes refused), as JSON.
     agent_json: str | None = None
+    #: The tools the reply called, as JSON (``[{"id", "name", "arguments"}]``); None: none.
+    tool_calls_json: str | None = None
+    #: The fingerprint of a tool loop's turn (its messages and tools): replayed only while it is the same.
+    request_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,8 @@ class CallRow:
     truncated: bool
     cost_source: str = "priced"
     agent_json: str | None = None
+    tool_calls_json: str | None = None
+    request_digest: str | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> CallRow:
@@ -182,7 +188,9 @@ class CallRow:
                    context_json=row["context_json"], call_key=row["call_key"], reply=row["reply"],
                    max_tokens=row["max_tokens"], capped_by_budget=bool(row["capped_by_budget"]),
                    truncated=bool(row["truncated"]), cost_source=row["cost_source"],
-                   agent_json=row["agent_json"])
+                   agent_json=row["agent_json"],
+                   tool_calls_json=row["tool_calls_json"],
+                   request_digest=row["request_digest"])
 
     def context(self) -> dict[str, int]:
         """How many characters of each input the call was given (spec, diff, ...)."""

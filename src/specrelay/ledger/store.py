@@ -234,10 +234,13 @@ class Ledger:
                                 (run_id, preset)).fetchone()
         return int(row[0])
 
-    def completed_call(self, run_id: str, call_key: str) -> CallRow | None:
-        """The successful call recorded under this key in this run, if any."""
-        row = self.conn.execute("SELECT * FROM calls WHERE run_id=? AND call_key=? AND outcome='ok' "
-                                "ORDER BY id DESC LIMIT 1", (run_id, call_key)).fetchone()
+    def completed_call(self, run_id: str, call_key: str, digest: str | None = None) -> CallRow | None:
+        """The successful call recorded under this key in this run, if any; with a ``digest``, only one
+        recorded for the same request (a tool loop's turn in the same conversation)."""
+        where = "" if digest is None else " AND request_digest=?"
+        args = (run_id, call_key) if digest is None else (run_id, call_key, digest)
+        row = self.conn.execute(f"SELECT * FROM calls WHERE run_id=? AND call_key=? AND outcome='ok'{where} "
+                                "ORDER BY id DESC LIMIT 1", args).fetchone()
         return None if row is None else CallRow.from_sql(row)
 
     def calls(self, task_id: str | None = None) -> list[CallRow]:

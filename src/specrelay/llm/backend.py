@@ -16,21 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from specrelay.config import Preset
-from specrelay.errors import FailureKind
+from specrelay.errors import FailureKind, PresetError
 from specrelay.llm.pricing import Usage
 
 if TYPE_CHECKING:
     from specrelay.ledger import Ledger
 
 OnDelta = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Message:
-    """One turn of a conversation."""
-
-    role: Literal["system", "user", "assistant"]
-    content: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +41,29 @@ class ToolCall:
     id: str
     name: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a conversation. An assistant turn may carry the ``tool_calls`` it asked for; a
+    ``tool`` turn is the answer to one of them (``tool_call_id``, the tool's ``tool_name``), its text
+    in ``content``."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+
+    @property
+    def text(self) -> str:
+        """What the turn says, its tool calls' names and arguments included (what an estimate counts)."""
+        if not self.tool_calls:
+            return self.content
+        import json
+
+        calls = "".join(f"{c.name}({json.dumps(dict(c.arguments), sort_keys=True)})" for c in self.tool_calls)
+        return self.content + calls
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,21 @@ class Request:
     @property
     def text(self) -> str:
         """Every message's text, joined: what an estimate of the input counts."""
-        return "".join(m.content for m in self.messages)
+        return "".join(m.text for m in self.messages)
+
+    def digest(self) -> str:
+        """A fingerprint of the conversation and the tools offered: a recorded turn is reused only for
+        the same digest (a conversation that went another way is not answered from the ledger)."""
+        import hashlib
+        import json
+
+        def plain(m: Message) -> list[Any]:
+            return [m.role, m.content, [[c.id, c.name, dict(c.arguments)] for c in m.tool_calls],
+                    m.tool_call_id, m.tool_name]
+
+        data = [[plain(m) for m in self.messages], [[t.name, t.description, dict(t.parameters)] for t in self.tools],
+                None if self.output_schema is None else dict(self.output_schema)]
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 CostSource = Literal["priced", "agent", "agent-estimate"]
@@ -184,11 +213,25 @@ def backend_class(preset: Preset) -> type[Backend]:
     return backend
 
 
+def cannot_call_tools(preset: Preset, why: str) -> PresetError | None:
+    """The error for a call or a step that needs ``preset`` to call tools when its backend cannot (None
+    when it can); ``why`` says what needs them (a step, the preset's own ``mode``)."""
+    if backend_class(preset).calls_tools:
+        return None
+    return PresetError(f"preset '{preset.name}' ({preset.provider}) cannot call tools, which {why} needs; "
+                       "give the step a preset whose backend calls tools")
+
+
 def preflight(presets: Iterable[Preset], *, called: Collection[str] = ()) -> None:
     """Let each backend check, before a task or command starts, the presets it serves among
-    ``presets`` (a scripted replies file, say); ``called`` names the presets certain to be called."""
+    ``presets`` (a scripted replies file, say); ``called`` names the presets certain to be called.
+    A preset in agent mode must have a backend that calls tools."""
     served: dict[type[Backend], list[Preset]] = {}
     for preset in presets:
+        if preset.mode == "agent":
+            refused = cannot_call_tools(preset, f"its {preset.setting('mode')} = \"agent\"")
+            if refused is not None:
+                raise refused
         served.setdefault(backend_class(preset), []).append(preset)
     for backend, group in served.items():
         backend.preflight(group, called=called)
@@ -204,5 +247,5 @@ def estimate_tokens(text: str) -> int:
 
 def estimated_usage(request: Request, reply_text: str) -> Usage:
     """The usage of a call estimated from its text: the request's messages in, the reply out."""
-    return Usage(input_tokens=sum(estimate_tokens(m.content) for m in request.messages),
+    return Usage(input_tokens=sum(estimate_tokens(m.text) for m in request.messages),
                  output_tokens=estimate_tokens(reply_text))

@@ -46,6 +46,8 @@ class KindSpec:
     attempts: bool = False
     #: It writes the spec the rest works from: its preset is the one-model counterfactual of ``cost``.
     plans: bool = False
+    #: It can run in specrelay's tool loop (``mode: agent``, ``max-turns:``).
+    agent_loop: bool = False
 
     @property
     def with_article(self) -> str:

@@ -29,6 +29,10 @@ class Step:
     writes: tuple[str, ...] = ()
     run: tuple[str, ...] = ()
     max_rounds: int | None = None
+    #: ``mode:``: "agent" runs the step in specrelay's tool loop, "answer" as one reply (None: the preset's).
+    mode: str | None = None
+    #: ``max-turns:``: the most turns of the tool loop (None: the preset's ``max_turns``).
+    max_turns: int | None = None
     directives: tuple[tuple[str, int], ...] = field(default=(), repr=False)
 
     @property

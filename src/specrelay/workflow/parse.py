@@ -30,9 +30,10 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
 
 #: Every directive key a step may carry, in the order error messages list them.
-KNOWN_DIRECTIVES: tuple[str, ...] = ("agent", "agents", "kind", "reads", "writes", "run", "max-rounds")
+KNOWN_DIRECTIVES: tuple[str, ...] = ("agent", "agents", "kind", "reads", "writes", "run", "max-rounds", "mode",
+                                     "max-turns")
 
-_SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds"})
+_SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds", "mode", "max-turns"})
 _STEP_RE = re.compile(r"^\[([ xX])\]\s+step:\s*(.*?)\s*$", re.IGNORECASE)
 _COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
 # (?:(?!-->).)* so that "<!-- a --> prose <!-- b -->" is not read as one comment.
@@ -193,6 +194,20 @@ def _max_rounds(d: _Directive, label: str) -> int:
     return int(d.value)
 
 
+def _max_turns(d: _Directive, label: str) -> int:
+    if not re.fullmatch(r"\+?\d+", d.value) or int(d.value) < 1:
+        raise error(label, d.line, f"'max-turns' must be a positive whole number, got {d.value!r}",
+                    "Write e.g. '<!-- max-turns: 30 -->'")
+    return int(d.value)
+
+
+def _mode(d: _Directive, label: str) -> str:
+    if d.value.lower() not in ("answer", "agent"):
+        raise error(label, d.line, f"'mode' must be 'answer' or 'agent', got {d.value!r}",
+                    "Write '<!-- mode: agent -->' for specrelay's tool loop, or leave it out")
+    return d.value.lower()
+
+
 def _title_kinds(title: str) -> list[str]:
     """The kinds the words of ``title`` point to, each once, in title order."""
     words = re.findall(r"[a-z]+", title.lower())
@@ -216,6 +231,8 @@ class _Fields:
         self.writes: tuple[str, ...] | None = None
         self.run: list[str] = []
         self.max_rounds: int | None = None
+        self.mode: str | None = None
+        self.max_turns: int | None = None
         self.lines: dict[str, int] = {}
 
     def add(self, d: _Directive, label: str) -> None:
@@ -236,6 +253,10 @@ class _Fields:
             setattr(self, d.key, names)
         elif d.key == "run":
             self.run.append(d.value)
+        elif d.key == "mode":
+            self.mode = _mode(d, label)
+        elif d.key == "max-turns":
+            self.max_turns = _max_turns(d, label)
         else:
             self.max_rounds = _max_rounds(d, label)
 
@@ -273,6 +294,8 @@ def _build_step(heading: StepHeading, fields: _Fields, body: str, label: str) ->
         writes=spec.writes if fields.writes is None else fields.writes,
         run=tuple(fields.run),
         max_rounds=fields.max_rounds,
+        mode=fields.mode,
+        max_turns=fields.max_turns,
         directives=tuple(fields.lines.items()),
     )
 

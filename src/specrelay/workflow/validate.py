@@ -81,6 +81,11 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
         yield error(label, step.line_of("max-rounds"),
                     f"'max-rounds' bounds {_a(bounded)}'s fix rounds, and '{step.title}' is {spec.with_article} step",
                     f"Move '<!-- max-rounds: N -->' to the {bounded} step")
+    for key in ("mode", "max-turns"):
+        if key in dict(step.directives) and not spec.agent_loop:
+            looped = _names(lambda s: s.agent_loop)
+            yield error(label, step.line_of(key), f"'{key}' is for {looped} steps (specrelay's tool loop), and "
+                        f"'{step.title}' is {spec.with_article} step", f"Remove '<!-- {key}: ... -->' from it")
     if spec.commands:
         yield from _verify_problems(step, label, has_config_verify)
     elif step.run:

@@ -12,6 +12,7 @@ written to ``fix_findings.md``. A reply that is no usable review is kept as ``re
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -81,8 +82,11 @@ async def run_review(run: StepRun) -> ReviewOutcome:
     if run.step.is_panel:
         return await _panel_review(run)
     preset = run.step.presets[0]
+    from specrelay.engine.agent import step as agent
+
+    call = functools.partial(agent.review_call, run) if agent.agent_mode(run) else run.call
     try:
-        result = await run.call(preset, review_system(), review_context(run), schema=Review)
+        result = await call(preset, review_system(), review_context(run), schema=Review)
     except UNUSABLE as exc:
         kept = keep_rejected(run.artifact(rejected_name(run.round)), exc, round_no=run.round)
         raise StepFailed(f"step '{run.step.title}': {kept_message(exc, kept)}") from None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import specrelay.engine.context as C
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
+from specrelay.engine.agent import step as agent
 from specrelay.engine.events import Note
 from specrelay.engine.review.in_task import FIX_FINDINGS
 from specrelay.engine.steps.agent_build import build_with_agent, edits_worktree
@@ -205,16 +206,23 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
         kept = _set_aside_leftovers(run)
     message = commit_message(run.read_artifact(run.spec_name) or "", run.task.request, run.step.title, run.round,
                              findings=bool(findings), failing=bool(failing_output))
+    ctx = build_context(run, findings, failing_output)
     if edits_worktree(run.config, run.step.presets[0]):
-        built = await build_with_agent(run, build_context(run, findings, failing_output), message)
+        built = await build_with_agent(run, ctx, message)
         if kept and leftovers.drop_if_reproduced(run.root, kept, built):
             run.emit(Note("the redone step committed exactly the leftovers; their copy was dropped"))
         return built
-    applied, model = await _apply_with_corrections(run, build_context(run, findings, failing_output))
-    run.emit(Note(f"applied edits to {', '.join(applied.changed) or 'no files'}"))
+    if agent.agent_mode(run):
+        # A loop redone after a failure finds the edits it left: set aside, so it starts from HEAD.
+        kept = kept or _set_aside_leftovers(run)
+        changed, model = await agent.implement(run, ctx)
+    else:
+        applied, model = await _apply_with_corrections(run, ctx)
+        changed = sorted(set(applied.changed) | set(applied.created))
+    run.emit(Note(f"applied edits to {', '.join(changed) or 'no files'}"))
     sha = gitrepo.commit_all(run.worktree, message, {
         "Specrelay-Task": run.task.id, "Specrelay-Model": model, "Specrelay-Step": run.key},
-        paths=sorted(set(applied.changed) | set(applied.created)))
+        paths=changed)
     if sha is None:
         raise StepFailed(f"step '{run.step.title}': the builder's edits changed nothing in the worktree; "
                          f"see its reply with `specrelay show {run.task.id}`.")
@@ -227,7 +235,7 @@ class ImplementStep:
     """The builder edits the worktree and commits; on a fix round it sees what it must fix."""
 
     spec = KindSpec("implement", title_words=("implement", "implementation", "build", "code", "fix"),
-                    reads=("spec.md",), builds=True, attempts=True)
+                    reads=("spec.md",), builds=True, attempts=True, agent_loop=True)
 
     async def run(self, step_run: StepRun) -> Outcome:
         # A fix round sees this round's review findings and, after a failed verification, its output.

@@ -25,7 +25,7 @@ class ReviewStep:
 
     spec = KindSpec("review", title_words=("review", "audit"), reads=("spec.md",), writes=("review.md",),
                     always_writes=(FIX_FINDINGS,), panel=True, loops_back="findings", bounds_rounds=True,
-                    needs_build=True)
+                    needs_build=True, agent_loop=True)
 
     async def run(self, step_run: StepRun) -> Outcome:
         review = await run_review(step_run)

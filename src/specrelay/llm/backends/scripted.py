@@ -11,6 +11,9 @@ gave the call) is cut at the cap and counted as the cap's tokens, as a provider 
 and bills what it wrote: a budget's promise holds for scripted calls exactly as for real ones. Either
 way it is marked truncated (finish reason "length"); ``{"text": "...", "truncated": true}`` marks a
 reply so whatever its length, as a server stops at a cap of its own that the preset does not know.
+
+A reply may call tools, as a model in a tool loop does: ``{"tool_calls": [{"name": "read_file",
+"arguments": {"path": "a.py"}}]}`` (with an optional ``"text"`` and ``"id"`` per call).
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from specrelay.errors import ATTEMPT_KINDS, ConfigError, FailureKind, ProviderEr
 from specrelay.llm.backend import (
     AttemptFailed,
     Backend,
+    Message,
     OnDelta,
     Reply,
     Request,
     RunContext,
+    ToolCall,
     estimate_tokens,
     estimated_usage,
 )
@@ -85,6 +90,8 @@ class ScriptedReply:
     error: dict[str, Any] | None
     #: The reply stops as if at its output cap (finish reason "length"), whatever its length.
     truncated: bool = False
+    #: The tools the reply calls.
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 _cache: dict[tuple[Path, float], list[ScriptedReply]] = {}
@@ -115,7 +122,8 @@ def load_replies(preset: ScriptedPreset) -> list[ScriptedReply]:
     return replies
 
 
-_REPLY_KEYS = ("text", "delay_s", "error", "truncated")
+_REPLY_KEYS = ("text", "delay_s", "error", "truncated", "tool_calls")
+_CALL_KEYS = ("name", "arguments", "id")
 _ERROR_KEYS = ("status", "kind", "retry_after_s", "message")
 _SHAPE = 'a string, {"text": "..."} or {"error": {"status": 429}}'
 
@@ -141,14 +149,39 @@ def _reply(path: Path, i: int, item: Any) -> ScriptedReply:
     if not isinstance(truncated, bool):
         raise bad(f"'truncated' must be true or false, got {_shown(truncated)}")
     if "error" in item:
-        if "truncated" in item:
-            raise bad("has both 'truncated' and 'error': only a reply with 'text' can be cut off")
+        if "truncated" in item or "tool_calls" in item:
+            other = "truncated" if "truncated" in item else "tool_calls"
+            raise bad(f"has both '{other}' and 'error': a failed attempt answers nothing")
         return ScriptedReply(None, delay, _error(item["error"], bad))
-    if "text" not in item:
-        raise bad("has neither 'text' nor 'error'")
-    if not isinstance(item["text"], str):
-        raise bad(f"'text' must be a string, got {_shown(item['text'])}")
-    return ScriptedReply(item["text"], delay, None, truncated)
+    calls = _tool_calls(i, item.get("tool_calls", []), bad)
+    if "text" not in item and not calls:
+        raise bad("has neither 'text' nor 'error'" + (" nor 'tool_calls'" if "tool_calls" in item else ""))
+    text = item.get("text", "")
+    if not isinstance(text, str):
+        raise bad(f"'text' must be a string, got {_shown(text)}")
+    return ScriptedReply(text, delay, None, truncated, calls)
+
+
+def _tool_calls(i: int, calls: Any, bad: Callable[[str], ConfigError]) -> tuple[ToolCall, ...]:
+    """A reply's ``tool_calls``: a list of ``{"name": ..., "arguments": {...}}``, each checked."""
+    if not isinstance(calls, list):
+        raise bad(f"'tool_calls' must be a list of {{\"name\": ..., \"arguments\": {{...}}}}, got {_shown(calls)}")
+    out = []
+    for n, call in enumerate(calls):
+        if not isinstance(call, dict):
+            raise bad(f"tool_calls[{n}] is {_shown(call)}, not an object like {{\"name\": \"read_file\"}}")
+        unknown = sorted(call.keys() - set(_CALL_KEYS))
+        if unknown:
+            raise bad(f"tool_calls[{n}] has unknown key '{unknown[0]}' (known: {', '.join(_CALL_KEYS)})")
+        name, arguments, cid = call.get("name"), call.get("arguments", {}), call.get("id", f"call_{i}_{n}")
+        if not isinstance(name, str) or not name.strip():
+            raise bad(f"tool_calls[{n}] needs a 'name' (a string), got {_shown(name)}")
+        if not isinstance(arguments, dict):
+            raise bad(f"tool_calls[{n}] 'arguments' must be an object, got {_shown(arguments)}")
+        if not isinstance(cid, str) or not cid:
+            raise bad(f"tool_calls[{n}] 'id' must be a string, got {_shown(cid)}")
+        out.append(ToolCall(cid, name, arguments))
+    return tuple(out)
 
 
 def _error(error: Any, bad: Callable[[str], ConfigError]) -> dict[str, Any]:
@@ -193,6 +226,7 @@ class ScriptedBackend(Backend):
 
     #: Its usage is the 4-characters-a-token estimate, not a count.
     reports_usage: ClassVar[bool] = False
+    calls_tools: ClassVar[bool] = True
 
     def __init__(self, run: RunContext) -> None:
         super().__init__(run)
@@ -241,8 +275,10 @@ class ScriptedBackend(Backend):
         if on_delta is not None:
             for line in text.splitlines(keepends=True):
                 on_delta(line)
-        usage = estimated_usage(request, text)
-        return Reply(text=text, usage=usage, model=model, estimated=True, truncated=reply.truncated or text != full)
+        said = Message("assistant", text, tool_calls=reply.tool_calls).text  # its tool calls are output too
+        usage = estimated_usage(request, said)
+        return Reply(text=text, usage=usage, model=model, estimated=True, truncated=reply.truncated or text != full,
+                     tool_calls=reply.tool_calls)
 
 
 def _cut_to_cap(text: str, cap: int | None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from specrelay.config import Config, Preset
 from specrelay.ledger import Ledger
-from specrelay.llm.backend import AgentReport, CostSource, OnDelta, Reply, Request
+from specrelay.llm.backend import AgentReport, CostSource, OnDelta, Reply, Request, ToolCall
 from specrelay.llm.pricing import Usage
 
 
@@ -43,6 +43,26 @@ class CallResult:
     cost_source: CostSource = "priced"
     #: An external agent's account of its run (turns, tools, refused writes); None for other backends.
     agent: AgentReport | None = None
+    #: The tools the model called (a turn of a tool loop).
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+def tool_calls_json(calls: tuple[ToolCall, ...]) -> str | None:
+    """Tool calls as the ledger keeps them; None for none."""
+    if not calls:
+        return None
+    import json
+
+    return json.dumps([{"id": c.id, "name": c.name, "arguments": dict(c.arguments)} for c in calls])
+
+
+def tool_calls_of(text: str | None) -> tuple[ToolCall, ...]:
+    """Tool calls as the ledger kept them (:func:`tool_calls_json`)."""
+    if not text:
+        return ()
+    import json
+
+    return tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in json.loads(text))
 
 
 @dataclass

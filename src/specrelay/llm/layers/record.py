@@ -20,7 +20,7 @@ from specrelay.config import Config, Preset
 from specrelay.errors import FailureKind
 from specrelay.ledger import CallRecord
 from specrelay.llm.backend import AttemptFailed, CostSource, Reply, estimated_usage
-from specrelay.llm.layers.base import Attempted, AttemptHandler, Call, CallResult, Flight, Run
+from specrelay.llm.layers.base import Attempted, AttemptHandler, Call, CallResult, Flight, Run, tool_calls_json
 from specrelay.llm.layers.budget import CutByBudget
 from specrelay.llm.pricing import Usage
 
@@ -81,7 +81,9 @@ class Record:
             context=dict(call.context), call_key=call.key, max_tokens=attempted.max_tokens,
             capped_by_budget=attempted.capped_by_budget, truncated=answer.truncated, outcome=outcome, error=error,
             reply=reply, cost_source=cost_source(call.tried, answer, attempted.cost_usd),
-            agent_json=None if answer.agent is None else json.dumps(asdict(answer.agent)))
+            agent_json=None if answer.agent is None else json.dumps(asdict(answer.agent)),
+            tool_calls_json=tool_calls_json(answer.tool_calls),
+            request_digest=call.request.fingerprint if call.key and call.request.tools else None)
 
     def _failure(self, call: Call, exc: AttemptFailed) -> None:
         """A failed attempt's row. One that failed mid-answer (text had streamed back: the prompt was read
@@ -136,4 +138,4 @@ class Record:
                           simulated=row.simulated, attempts=call.attempt, max_tokens=row.max_tokens,
                           capped_by_budget=row.capped_by_budget, truncated=row.truncated,
                           cost_source=cost_source(call.tried, attempted.reply, attempted.cost_usd),
-                          agent=attempted.reply.agent)
+                          agent=attempted.reply.agent, tool_calls=attempted.reply.tool_calls)

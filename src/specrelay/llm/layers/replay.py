@@ -1,10 +1,11 @@
 """The replay layer: a call already completed under its key in this run is taken from the ledger
-instead of being made again (how a resumed task avoids paying twice)."""
+instead of being made again (how a resumed task avoids paying twice). A turn of a tool loop (a request
+with tools) is reused only while its conversation is the same: its digest must match the one recorded."""
 
 from __future__ import annotations
 
 from specrelay.ledger import CallRow
-from specrelay.llm.layers.base import Call, CallHandler, CallResult, Run
+from specrelay.llm.layers.base import Call, CallHandler, CallResult, Run, tool_calls_of
 from specrelay.llm.pricing import Usage
 
 
@@ -17,7 +18,8 @@ class Replay:
 
     async def __call__(self, call: Call) -> CallResult:
         if call.key is not None:
-            done = self.run.ledger.completed_call(self.run.run_id, call.key)
+            digest = call.request.digest() if call.request.tools else None
+            done = self.run.ledger.completed_call(self.run.run_id, call.key, digest)
             if done is not None:
                 return from_row(done)
         return await self.inner(call)
@@ -29,4 +31,5 @@ def from_row(row: CallRow) -> CallResult:
     return CallResult(text=row.reply or "", usage=usage, cost_usd=row.cost_usd, latency_s=row.latency_s,
                       preset=row.preset, provider=row.provider, model=row.model, estimated=row.estimated,
                       simulated=row.simulated, attempts=0, reused=True, max_tokens=row.max_tokens,
-                      capped_by_budget=row.capped_by_budget, truncated=row.truncated)
+                      capped_by_budget=row.capped_by_budget, truncated=row.truncated,
+                      tool_calls=tool_calls_of(row.tool_calls_json))

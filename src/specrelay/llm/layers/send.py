@@ -11,8 +11,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from specrelay.errors import PresetError
-from specrelay.llm.backend import AttemptFailed, Backend, Reply, RunContext, backend_class, estimated_usage
+from specrelay.llm.backend import (
+    AttemptFailed,
+    Backend,
+    Reply,
+    RunContext,
+    backend_class,
+    cannot_call_tools,
+    estimated_usage,
+)
 from specrelay.llm.layers.base import Attempted, Call, Run
 from specrelay.llm.pricing import Usage
 
@@ -29,10 +36,9 @@ class Send:
         if cls not in self.backends:
             self.backends[cls] = cls(RunContext(self.run.run_id, self.run.ledger, self.run.models))
         backend = self.backends[cls]
-        if call.request.tools and not backend.calls_tools:
-            preset = call.tried
-            raise PresetError(f"preset '{preset.name}' ({preset.provider}) cannot call tools, which this step "
-                              "needs; give the step a preset whose backend calls tools")
+        refused = cannot_call_tools(call.tried, "this step") if call.request.tools else None
+        if refused is not None:
+            raise refused
         return backend
 
     async def __call__(self, call: Call) -> Attempted:

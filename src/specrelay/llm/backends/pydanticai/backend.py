@@ -8,7 +8,17 @@ from typing import Any
 
 from specrelay.config import Preset
 from specrelay.errors import FailureKind
-from specrelay.llm.backend import AttemptFailed, Backend, Message, OnDelta, Reply, Request, RunContext
+from specrelay.llm.backend import (
+    AttemptFailed,
+    Backend,
+    Message,
+    OnDelta,
+    Reply,
+    Request,
+    RunContext,
+    Tool,
+    ToolCall,
+)
 from specrelay.llm.backends.pydanticai.errors import CONTEXT_ADVICE, EMPTY_REPLY, translate_error
 from specrelay.llm.backends.pydanticai.presets import ApiPreset
 from specrelay.llm.network import is_loopback, offline
@@ -34,7 +44,12 @@ class PydanticAIBackend(Backend):
     (a FunctionModel) through the run's ``models``.
 
     The model (pydantic-ai, the provider's SDK, its HTTP client) is imported and built in
-    :meth:`prepare`, before the call is timed, and kept for the run's later calls."""
+    :meth:`prepare`, before the call is timed, and kept for the run's later calls.
+
+    A request with ``tools`` is one model request offering them as function tools; the tool calls the
+    model answers come back as the reply's ``tool_calls`` (not streamed: a turn of a tool loop)."""
+
+    calls_tools = True
 
     def __init__(self, run: RunContext) -> None:
         super().__init__(run)
@@ -78,6 +93,8 @@ class PydanticAIBackend(Backend):
         model = injected if injected is not None else self._model(preset)
         messages = wire_messages(request.messages)
         settings: Any = preset.wire_settings()
+        if request.tools:
+            return await _tool_turn(model, messages, settings, request.tools, preset)
         if on_delta is None:
             response = await model_request(model, messages, model_settings=settings)
         else:
@@ -105,10 +122,40 @@ def reported_usage(u: Any) -> Usage | None:
                  cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens)
 
 
+async def _tool_turn(model: Any, messages: list[Any], settings: Any, tools: tuple[Tool, ...],
+                     preset: ApiPreset) -> Reply:
+    """One turn of a tool loop: the model asked with ``tools`` offered, its text and tool calls."""
+    from pydantic_ai.direct import model_request
+    from pydantic_ai.messages import TextPart, ToolCallPart
+    from pydantic_ai.models import ModelRequestParameters
+    from pydantic_ai.tools import ToolDefinition
+
+    params = ModelRequestParameters(function_tools=[
+        ToolDefinition(name=t.name, description=t.description,
+                       parameters_json_schema=dict(t.parameters) or {"type": "object", "properties": {}})
+        for t in tools])
+    response = await model_request(model, messages, model_settings=settings, model_request_parameters=params)
+    text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+    calls = tuple(ToolCall(p.tool_call_id, p.tool_name, p.args_as_dict())
+                  for p in response.parts if isinstance(p, ToolCallPart))
+    if not text and not calls and response.finish_reason != "length":
+        raise AttemptFailed(FailureKind.INVALID_OUTPUT, EMPTY_REPLY, advice=CONTEXT_ADVICE)
+    return Reply(text=text, usage=reported_usage(response.usage), model=response.model_name or preset.model,
+                 truncated=response.finish_reason == "length", tool_calls=calls)
+
+
 def wire_messages(messages: tuple[Message, ...]) -> list[Any]:
-    """Our messages as pydantic-ai's: consecutive system and user turns in one request, each
-    assistant turn a response."""
-    from pydantic_ai.messages import ModelRequest, ModelResponse, SystemPromptPart, TextPart, UserPromptPart
+    """Our messages as pydantic-ai's: consecutive system, user and tool turns in one request, each
+    assistant turn a response (its tool calls as ToolCallParts, their answers as ToolReturnParts)."""
+    from pydantic_ai.messages import (
+        ModelRequest,
+        ModelResponse,
+        SystemPromptPart,
+        TextPart,
+        ToolCallPart,
+        ToolReturnPart,
+        UserPromptPart,
+    )
 
     out: list[Any] = []
     parts: list[Any] = []
@@ -117,7 +164,12 @@ def wire_messages(messages: tuple[Message, ...]) -> list[Any]:
             if parts:
                 out.append(ModelRequest(parts=parts))
                 parts = []
-            out.append(ModelResponse(parts=[TextPart(message.content)]))
+            said: list[Any] = [TextPart(message.content)] if message.content or not message.tool_calls else []
+            said += [ToolCallPart(c.name, dict(c.arguments), tool_call_id=c.id) for c in message.tool_calls]
+            out.append(ModelResponse(parts=said))
+        elif message.role == "tool":
+            parts.append(ToolReturnPart(message.tool_name or "", message.content,
+                                        tool_call_id=message.tool_call_id or ""))
         else:
             parts.append((SystemPromptPart if message.role == "system" else UserPromptPart)(message.content))
     if parts:

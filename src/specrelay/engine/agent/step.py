@@ -1,0 +1,107 @@
+"""Agent mode for a task's steps: an implement step, or a single reviewer, run as specrelay's tool loop.
+
+A step is in agent mode when its ``<!-- mode: agent -->`` says so, else when its preset's ``mode`` does.
+The loop is bounded by ``max_turns`` (the step's ``<!-- max-turns: N -->``, else the preset's), the
+task's budget (a turn that cannot be paid pauses the task, resumable) and each call's output cap. Its
+turns go to ``<kind>_rN.transcript.jsonl`` in the task folder.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import specrelay.engine.context as C
+from specrelay import proc, registry
+from specrelay.engine.agent.loop import LoopResult, run_loop
+from specrelay.engine.agent.tools import Toolbox
+from specrelay.engine.agent.transcript import Transcript
+from specrelay.engine.events import CallFinished, CallStarted
+from specrelay.errors import InvalidReply
+from specrelay.llm import CallResult
+
+if TYPE_CHECKING:
+    from specrelay.engine.steps.run import StepRun
+
+
+def agent_mode(run: StepRun) -> bool:
+    """Whether the step runs as the tool loop (its ``mode:``, else its first preset's ``mode``)."""
+    if run.step.mode is not None:
+        return run.step.mode == "agent"
+    return bool(run.step.presets) and run.config.preset(run.step.presets[0]).mode == "agent"
+
+
+def transcript_name(run: StepRun) -> str:
+    return f"{run.step.kind}_r{run.round}.transcript.jsonl"
+
+
+def _turns(run: StepRun, preset: str) -> tuple[int, str]:
+    """The loop's bound, and where the user raises it."""
+    if run.step.max_turns is not None:
+        return run.step.max_turns, (f"'<!-- max-turns: {run.step.max_turns} -->' of step '{run.step.title}' "
+                                    f"(line {run.step.line_of('max-turns')} of {run.task.workflow_path})")
+    p = run.config.preset(preset)
+    return p.max_turns, f"{p.setting('max_turns')} (now {p.max_turns}) or give the step '<!-- max-turns: N -->'"
+
+
+def _check_env(run: StepRun) -> dict[str, str]:
+    """The environment of the user's commands: without any preset's API key (as verify runs them)."""
+    keys = registry.key_envs()
+    keys.update(env for p in run.config.presets.values() for env in p.key_envs)
+    return proc.scrubbed_env(keys)
+
+
+def check_commands(run: StepRun) -> list[str]:
+    """The commands ``run_check`` may run: ``[agent] commands``, else the verification's."""
+    return list(run.config.agent.commands) or list(run.step.run) or list(run.config.verify.commands)
+
+
+async def _loop(run: StepRun, preset: str, system: str, ctx: C.Context, toolbox: Toolbox) -> LoopResult:
+    from specrelay.llm.backend import cannot_call_tools
+
+    refused = cannot_call_tools(run.config.preset(preset), f"step '{run.step.title}' in agent mode")
+    if refused is not None:
+        raise refused
+    max_turns, where = _turns(run, preset)
+
+    def on_turn(result: CallResult) -> None:
+        run.emit(CallStarted(run.step.title, preset))
+        run.emit(CallFinished(run.step.title, result.preset, result.model, result.usage.input_tokens,
+                              result.usage.output_tokens, result.cost_usd, result.latency_s, result.simulated,
+                              result.reused, estimated=result.estimated))
+
+    return await run_loop(run.client, preset, system, ctx.render(), toolbox, max_turns=max_turns,
+                          key=run.next_key(), phase=str(run.step.kind), step=run.step.title,
+                          transcript=Transcript(run.artifact(transcript_name(run))), raise_turns=where,
+                          on_turn=on_turn)
+
+
+async def implement(run: StepRun, ctx: C.Context) -> tuple[list[str], str]:
+    """The builder's loop over the worktree; the paths its edits changed, and the model that made them."""
+    from specrelay.engine.steps.run import prompt
+
+    preset = run.step.presets[0]
+    toolbox = Toolbox(run.worktree, writable=True, commands=check_commands(run), env=_check_env(run),
+                      timeout_s=run.config.verify.timeout_s, logs=run.folder,
+                      log_prefix=f"{run.step.kind}_r{run.round}")
+    system = prompt("agent_implement") + toolbox.describe_commands() + "\n"
+    result = await _loop(run, preset, system, ctx, toolbox)
+    return sorted(toolbox.changed), result.model
+
+
+async def review_call(run: StepRun, preset: str, system: str, ctx: C.Context, *, schema: Any) -> CallResult:
+    """A reviewer's read-only loop (list, read, search), ending in the review JSON: a result as
+    :meth:`StepRun.call` gives it, its ``value`` the validated review."""
+    from dataclasses import replace
+
+    from specrelay.engine.steps.run import prompt
+    from specrelay.llm import parse_json_reply
+
+    toolbox = Toolbox(run.worktree, writable=False)
+    result = await _loop(run, preset, system + prompt("agent_review"), ctx, toolbox)
+    last = result.results[-1]
+    try:
+        value = parse_json_reply(result.text, schema)
+    except ValueError as exc:
+        raise InvalidReply(f"preset {preset} did not end its review loop with valid review JSON: {exc}",
+                           reply=result.text, preset=preset) from None
+    return replace(last, text=result.text, value=value)
