@@ -6,9 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from agentkit import BUILDER_TURNS, SUB, agent_workflow, call, turn
 from conftest import assert_clean_error, run_cli
-from taskkit import PYTHON_TEST, SPEC, project, review
+from taskkit import PYTHON_TEST, SPEC, happy_replies, project, review
 
 
 def run_json(repo: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
@@ -143,3 +144,40 @@ def test_check_commands_are_the_ones_the_user_wrote(tmp_path: Path) -> None:
     assert said[0][1] is False and "Refused" in said[0][2]  # [agent] commands replace the verify ones
     assert said[1][:2] == ("run_check", True) and "agent-check" in said[1][2]
     assert task["status"] == "failed"  # it finished without changing anything
+
+
+@pytest.mark.parametrize("config,needles", [
+    ('[presets.flash-builder]\nmode = "agents"\n', ["[presets.flash-builder]", "'mode'", "'answer' or 'agent'"]),
+    ("[presets.flash-builder]\nmax_turns = 0\n", ["[presets.flash-builder]", "'max_turns'", "greater than or equal"]),
+    ('[presets.flash-builder]\nmax_turns = "9"\n', ["'max_turns'", "'9' (a string)"]),
+    ('[agent]\ncommands = "pytest"\n', ["[agent]", "'commands'", "a list"]),
+    ("[agent]\nshell = true\n", ["[agent] has unknown field 'shell'"]),
+])
+def test_bad_agent_config_is_one_line_naming_the_file_and_field(tmp_path: Path, config: str,
+                                                               needles: list[str]) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, extra="\n" + config)
+    proc = run_cli("presets", cwd=repo)
+    assert_clean_error(proc, str(repo / ".specrelay" / "config.toml"), *needles)
+
+
+@pytest.mark.parametrize("directives,needle", [
+    ("<!-- mode: agnt -->", "'mode' must be 'answer' or 'agent', got 'agnt'"),
+    ("<!-- max-turns: 0 -->", "'max-turns' must be a positive whole number, got '0'"),
+    ("<!-- max-turns: many -->", "'max-turns' must be a positive whole number, got 'many'"),
+])
+def test_bad_agent_directives_name_the_workflow_line(tmp_path: Path, directives: str, needle: str) -> None:
+    repo = project(tmp_path, happy_replies())
+    workflow = agent_workflow(repo)
+    path = repo / ".specrelay" / "workflows" / f"{workflow}.md"
+    path.write_text(path.read_text().replace("<!-- mode: agent -->", directives))
+    proc = run_cli("run", "Add sub", "--workflow", workflow, cwd=repo)
+    assert_clean_error(proc, f"{path}:9", needle)
+
+
+def test_agent_mode_on_a_step_that_runs_no_loop_is_refused(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    path = repo / ".specrelay" / "workflows" / f"{agent_workflow(repo)}.md"
+    path.write_text(path.read_text().replace("<!-- agent: opus-planner -->", "<!-- agent: opus-planner -->\n"
+                                             "<!-- mode: agent -->"))
+    proc = run_cli("run", "Add sub", "--workflow", "agentic", cwd=repo)
+    assert_clean_error(proc, f"{path}:5", "'mode' is for implement or review steps", "'Planning' is a plan step")

@@ -211,3 +211,15 @@ def test_a_backend_plugin_that_fails_to_load_is_one_line_naming_it(tmp_path: Pat
     repo = make_repo(tmp_path / "repo")
     proc = run_cli("presets", cwd=repo, env=env, subprocess=True)
     assert_clean_error(proc, "backend plugin 'broken' (no_such_backend_module) failed to load", "Fix or uninstall")
+
+
+def test_agent_mode_on_a_backend_that_cannot_call_tools_names_the_preset_and_field(
+        tmp_path: Path, flaky: type[FlakyBackend]) -> None:
+    from specrelay.llm import preflight
+
+    path = write_user_config(FAST + '[presets.f]\nprovider = "flaky"\nmodel = "f-1"\nmode = "agent"\n')
+    config = load_config(None)
+    with pytest.raises(PresetError) as info:
+        preflight([config.preset("f")])
+    assert str(info.value).startswith("preset 'f' (flaky) cannot call tools, which mode = \"agent\" (mode in "
+                                      f"[presets.f] of {path}) needs")

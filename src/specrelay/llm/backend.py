@@ -229,7 +229,7 @@ def preflight(presets: Iterable[Preset], *, called: Collection[str] = ()) -> Non
     served: dict[type[Backend], list[Preset]] = {}
     for preset in presets:
         if preset.mode == "agent":
-            refused = cannot_call_tools(preset, f"its {preset.setting('mode')} = \"agent\"")
+            refused = cannot_call_tools(preset, f"mode = \"agent\" ({preset.setting('mode')})")
             if refused is not None:
                 raise refused
         served.setdefault(backend_class(preset), []).append(preset)

@@ -142,7 +142,8 @@ class Toolbox:
             return Answer(f"{path} is not UTF-8 text (a binary file?).", ok=False)
         first = _line(start_line, "start_line") or 1
         last = min(_line(end_line, "end_line") or len(lines), len(lines))
-        body, shown_last = [], first - 1
+        body: list[str] = []
+        shown_last = first - 1
         size = 0
         for n in range(first, last + 1):
             row = f"{n}\t{lines[n - 1]}"
