@@ -23,10 +23,11 @@ class Demo:
     workflow: str
 
 
-def start_demo(folder: Path | None = None) -> Demo:
+def start_demo(folder: Path | None = None, *, agent: bool = False) -> Demo:
     """Create the sample repository (in ``folder``, new or empty; default: a new temporary one) and its
-    task on the default workflow; :func:`specrelay.app.run.run_starts` runs it."""
-    root, request = prepare_demo(folder)
+    task on the default workflow; :func:`specrelay.app.run.run_starts` runs it. ``agent``: the builder
+    works in agent mode, calling tools."""
+    root, request = prepare_demo(folder, agent=agent)
     config = load_config(root, user=False)  # the demo's own team, whatever the user's config says
     with ledger_of(root) as ledger:
         flow = prepare_workflow(root, config, "multi-model")

@@ -15,13 +15,15 @@ from specrelay.cli.root import app
 def demo_command(
     dir: Path | None = typer.Option(None, "--dir", help="Where to create the sample repository (new or empty)."),
     json_out: bool = typer.Option(False, "--json", help="Print the task's status object as JSON."),
+    agent: bool = typer.Option(False, "--agent", help="The builder works in agent mode: it reads, searches, "
+                               "edits and runs the tests through tools."),
 ) -> None:
     """Run plan → build → verify → review → fix → approve on a sample repo with scripted models."""
     from specrelay.app.demo import start_demo
     from specrelay.app.run import run_starts
     from specrelay.cli.run import run_and_report
 
-    demo = start_demo(dir)
+    demo = start_demo(dir, agent=agent)
     root, request, task = demo.root, demo.request, demo.task
     if not json_out:
         console.print(f"Sample repository: {root}", markup=False)
@@ -33,10 +35,11 @@ def demo_command(
                        header=f"workflow {demo.workflow}")
     finally:
         if not json_out:
-            _where(root, task)
+            _where(root, task, agent=agent)
 
 
-def _where(root: Path, task: Any) -> None:
+def _where(root: Path, task: Any, *, agent: bool = False) -> None:
+    transcript = f"\n  specrelay show {task.id} implement_r1.transcript.jsonl" if agent else ""
     console.print(f"""
 Where everything is:
   the repository      {root}
@@ -45,7 +48,7 @@ Where everything is:
 
 Try, inside {root}:
   specrelay show {task.id} spec.md
-  specrelay show {task.id} review_r1.json
+  specrelay show {task.id} review_r1.json{transcript}
   specrelay cost --by preset --as opus-planner
   git log --format='%h %s%n%(trailers)' {task.branch}
 

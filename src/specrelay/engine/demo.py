@@ -2,7 +2,8 @@
 
 The sample project, the request and every model reply ship as package data (``data/demo/``).
 The presets are scripted stand-ins named after a realistic team, priced as the real models they
-stand for (``price_as``), so the costs shown are simulated but realistic.
+stand for (``price_as``), so the costs shown are simulated but realistic. With ``agent``, the builder
+works in agent mode: its scripted replies call tools (read, search, edit, the project's own check).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def demo_source() -> Path:
     return paths.data_dir() / "demo"
 
 
-def prepare_demo(target: Path | None) -> tuple[Path, str]:
+#: The placeholder, in the agent builder's replies, for the check command (this Python's unittest).
+VERIFY_PLACEHOLDER = "$VERIFY"
+
+
+def prepare_demo(target: Path | None, *, agent: bool = False) -> tuple[Path, str]:
     """Create the sample repository with its scripted team; returns (repo root, request)."""
     if target is None:
         target = Path(tempfile.mkdtemp(prefix="specrelay-demo-"))
@@ -48,18 +53,27 @@ def prepare_demo(target: Path | None) -> tuple[Path, str]:
     gitrepo.add_exclude(root)
     team = paths.project_dir(root) / "demo-team"
     shutil.copytree(demo_source() / "replies", team)
-    atomic_write_text(paths.project_config(root), _config(root))
+    agent_replies = team / "builder-agent.json"
+    atomic_write_text(agent_replies, agent_replies.read_text(encoding="utf-8").replace(
+        json.dumps(VERIFY_PLACEHOLDER), json.dumps(_verify_command())))
+    atomic_write_text(paths.project_config(root), _config(root, agent=agent))
     (paths.project_workflows(root)).mkdir(parents=True, exist_ok=True)
     request = (demo_source() / "request.md").read_text(encoding="utf-8").strip()
     return root, request
 
 
-def _config(root: Path) -> str:
+def _verify_command() -> str:
+    return f"{shlex.quote(sys.executable)} -m unittest -q"
+
+
+def _config(root: Path, *, agent: bool) -> str:
     lines = ["# specrelay demo: scripted stand-ins for a real team; costs are simulated at real prices.", ""]
     for name, (replies, real) in TEAM.items():
+        mode = []
+        if agent and name == "flash-builder":
+            replies, mode = "builder-agent.json", ['mode = "agent"', "max_turns = 10"]
         lines += [f"[presets.{name}]", 'provider = "scripted"', f'model = "scripted-{name}"',
                   f'replies = "demo-team/{replies}"', f'price_as = "{real}"', "delay_s = 0.05", "fallbacks = []",
-                  ""]
-    command = f"{shlex.quote(sys.executable)} -m unittest -q"
-    lines += ["[verify]", f"commands = [{json.dumps(command)}]", "timeout_s = 120", ""]
+                  *mode, ""]
+    lines += ["[verify]", f"commands = [{json.dumps(_verify_command())}]", "timeout_s = 120", ""]
     return "\n".join(lines)
