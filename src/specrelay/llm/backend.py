@@ -9,6 +9,7 @@ on an ability. Backends join through :func:`specrelay.registry.register_backend`
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ class Message:
     tool_call_id: str | None = None
     tool_name: str | None = None
 
-    @property
+    @functools.cached_property
     def text(self) -> str:
         """What the turn says, its tool calls' names and arguments included (what an estimate counts)."""
         if not self.tool_calls:
@@ -84,10 +85,16 @@ class Request:
         """The common request: one system message and one user message."""
         return cls(messages=(Message("system", system), Message("user", user)), **more)
 
-    @property
+    @functools.cached_property
     def text(self) -> str:
-        """Every message's text, joined: what an estimate of the input counts."""
+        """Every message's text, joined: what an estimate of the input counts (a request is asked it by
+        several layers: worked out once)."""
         return "".join(m.text for m in self.messages)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """:meth:`digest`, worked out once (the replay and record layers both ask it)."""
+        return self.digest()
 
     def digest(self) -> str:
         """A fingerprint of the conversation and the tools offered: a recorded turn is reused only for

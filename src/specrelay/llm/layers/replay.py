@@ -18,7 +18,7 @@ class Replay:
 
     async def __call__(self, call: Call) -> CallResult:
         if call.key is not None:
-            digest = call.request.digest() if call.request.tools else None
+            digest = call.request.fingerprint if call.request.tools else None
             done = self.run.ledger.completed_call(self.run.run_id, call.key, digest)
             if done is not None:
                 return from_row(done)
