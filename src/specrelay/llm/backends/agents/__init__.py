@@ -7,11 +7,14 @@ from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, binary
 from specrelay.llm.backends.agents.claude_code import ClaudeCodeBackend, ClaudeCodePreset
 from specrelay.llm.backends.agents.codex import CodexBackend, CodexPreset
 from specrelay.llm.backends.agents.gemini_cli import GeminiCliBackend, GeminiCliPreset
+from specrelay.llm.backends.agents.opencode import OpenCodeBackend, OpenCodePreset
 from specrelay.registry import register_backend
 
 __all__ = ["AgentBackend", "AgentPreset", "ClaudeCodeBackend", "ClaudeCodePreset", "CodexBackend", "CodexPreset",
-           "GeminiCliBackend", "GeminiCliPreset", "binary_version", "find_binary"]
+           "GeminiCliBackend", "GeminiCliPreset", "OpenCodeBackend", "OpenCodePreset", "binary_version",
+           "find_binary"]
 
 register_backend(ClaudeCodeBackend, ClaudeCodePreset)
 register_backend(CodexBackend, CodexPreset)
 register_backend(GeminiCliBackend, GeminiCliPreset)
+register_backend(OpenCodeBackend, OpenCodePreset)

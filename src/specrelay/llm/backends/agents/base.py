@@ -172,16 +172,16 @@ class AgentBackend(Backend):
     def parse(self, preset: AgentPreset, output: str) -> Reply:
         """The reply in the agent's output (stdout and stderr together); AttemptFailed when there is none."""
 
-    def extra_env(self, preset: AgentPreset, writable: bool) -> Mapping[str, str]:
-        """Variables the agent needs set for a headless run (none by default)."""
+    def extra_env(self, preset: AgentPreset, writable: bool, cwd: Path) -> Mapping[str, str]:
+        """Variables the agent needs set for a headless run in ``cwd`` (none by default)."""
         return {}
 
-    def environment(self, preset: AgentPreset, writable: bool) -> dict[str, str]:
+    def environment(self, preset: AgentPreset, writable: bool, cwd: Path) -> dict[str, str]:
         """The user's environment (their HOME, so that their login works) without other providers' keys."""
         from specrelay.proc import scrubbed_env
 
         drop = registry.key_envs() - preset.keys_kept()
-        return scrubbed_env(drop, extra=self.extra_env(preset, writable))
+        return scrubbed_env(drop, extra=self.extra_env(preset, writable, cwd))
 
     async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
         from specrelay.proc import run
@@ -200,7 +200,7 @@ class AgentBackend(Backend):
         with tempfile.TemporaryDirectory(prefix="specrelay-agent-") as tmp:
             log = Path(tmp) / "output.log"
             try:
-                done = await run(command, cwd=cwd, log=log, env=self.environment(preset, request.writable),
+                done = await run(command, cwd=cwd, log=log, env=self.environment(preset, request.writable, cwd),
                                  timeout_s=preset.timeout_s)
             except CommandNotRunnable as exc:
                 raise AttemptFailed(FailureKind.REJECTED, str(exc), model=preset.model) from exc
@@ -222,8 +222,9 @@ class AgentBackend(Backend):
         for obj in reversed(list(json_objects(output))):
             for key in ("error", "result", "message"):
                 value = obj.get(key)
-                if isinstance(value, dict):
-                    value = value.get("message")
+                if isinstance(value, dict):  # {"message": ...}, or OpenCode's {"data": {"message": ...}}
+                    data = value.get("data")
+                    value = value.get("message") or (data.get("message") if isinstance(data, dict) else None)
                 if isinstance(value, str) and value.strip():
                     return one_line(value)
         lines = [line for line in output.splitlines() if line.strip()]

@@ -13,6 +13,7 @@ name the tools it called.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from specrelay.errors import FailureKind
@@ -37,7 +38,7 @@ class ClaudeCodeBackend(AgentBackend):
         model = ["--model", preset.chosen_model] if preset.chosen_model else []
         return ["-p", "--output-format", "stream-json", "--verbose", "--permission-mode", mode, *model]
 
-    def extra_env(self, preset: AgentPreset, writable: bool) -> Mapping[str, str]:
+    def extra_env(self, preset: AgentPreset, writable: bool, cwd: Path) -> Mapping[str, str]:
         return {"DISABLE_AUTOUPDATER": "1"}
 
     def parse(self, preset: AgentPreset, output: str) -> Reply:

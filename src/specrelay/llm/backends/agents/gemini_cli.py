@@ -10,6 +10,7 @@ no cost, so its tokens are priced for the model that answered.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from specrelay.errors import FailureKind
@@ -35,7 +36,7 @@ class GeminiCliBackend(AgentBackend):
     def prompt_argv(self, prompt: str) -> list[str]:
         return ["-p", prompt]
 
-    def extra_env(self, preset: AgentPreset, writable: bool) -> Mapping[str, str]:
+    def extra_env(self, preset: AgentPreset, writable: bool, cwd: Path) -> Mapping[str, str]:
         return {"GEMINI_CLI_TRUST_WORKSPACE": "true"}  # the worktree is the user's own checkout
 
     def parse(self, preset: AgentPreset, output: str) -> Reply:
