@@ -213,3 +213,28 @@ def test_a_crlf_file_without_a_final_newline_keeps_both_through_an_edit(tmp_path
     shown = subprocess.run(["git", "show", f"{status['branch']}:notes.txt"], cwd=repo, capture_output=True,
                            check=True).stdout
     assert shown == b"ONE\r\ntwo\r\n  \r\nthree"
+
+
+IGNORED = """__pycache__/x.py
+<<<<<<< SEARCH
+=======
+X = 1
+>>>>>>> REPLACE
+"""
+
+
+def test_an_edit_to_a_file_git_ignores_is_sent_back_not_applied(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB + "\n" + IGNORED, ADD_SUB],
+                              "gpt-reviewer": [review()]})
+    assert "__pycache__/" in (repo / ".gitignore").read_text()  # the sample project ignores it
+    status = run_task(repo)
+    assert status["status"] == "done", status
+    files = git(repo, "ls-tree", "-r", "--name-only", status["branch"]).splitlines()
+    assert "__pycache__/x.py" not in files and "calc.py" in files, files
+    worktree = repo / ".specrelay" / "worktrees" / status["id"]
+    assert not (worktree / "__pycache__" / "x.py").exists()  # the refused set was not half-applied
+    calls = json.loads(run_cli("cost", "--by", "preset", "--json", cwd=repo).stdout)
+    builder = [row for row in calls["rows"] if row["key"] == "flash-builder"]
+    assert builder and builder[0]["calls"] == 2, calls  # refused, then corrected
+    log = (repo / ".specrelay" / "tasks" / status["id"] / "run.log").read_text()
+    assert "__pycache__/x.py is ignored by git" in log, log

@@ -151,6 +151,15 @@ def is_dirty(path: Path, untracked: bool = True) -> list[str]:
     return files
 
 
+def ignored(root: Path, paths: list[str]) -> list[str]:
+    """Those of ``paths`` (relative to ``root``) that git ignores and does not track: files that a
+    commit would never take."""
+    if not paths:
+        return []
+    out = run_git(["check-ignore", "-z", "--stdin"], root, check=False, input="\0".join(paths) + "\0").stdout
+    return [f for f in out.split("\0") if f]
+
+
 def tracked_files(root: Path) -> list[str]:
     """Every file tracked in the index of ``root``, relative to ``root``."""
     return [f for f in run_git(["ls-files", "-z"], root).stdout.split("\0") if f]

@@ -122,6 +122,16 @@ def _gist(reasons: list[str]) -> str:
     return "; ".join(line.removesuffix("; closest:").rstrip(":") for line in firsts)
 
 
+def refuse_ignored(worktree: Path, paths: Sequence[str]) -> None:
+    """Refuse edits to files git ignores (and does not track): their commit would fail, or leave
+    them behind. An EditError, so the builder is asked again, told why."""
+    ignored = gitrepo.ignored(worktree, sorted(set(paths)))
+    if ignored:
+        raise EditError(f"{', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored by git "
+                        "(.gitignore or .git/info/exclude), so the change would never be committed; "
+                        "edit or create files the repository keeps")
+
+
 def _keep_rejected(run: StepRun, why: str, reply: str, earlier: Sequence[EditBlock] = ()) -> Path:
     """Keep a reply whose edits were not applied, with why (and the blocks kept from earlier replies,
     which were refused with it), as ``rejected_edits_rN.md``."""
@@ -173,6 +183,7 @@ async def _apply_with_corrections(run: StepRun, ctx: C.Context) -> tuple[ApplyRe
             if not blocks:
                 raise EditError("the reply holds no SEARCH/REPLACE blocks")
             placed = carried.with_reply(blocks)
+            refuse_ignored(run.worktree, [p.block.path for p in placed])
             return apply_blocks(run.worktree, [p.block for p in placed]), result.model
         except EditError as exc:
             earlier = carried.earlier
