@@ -113,6 +113,7 @@ def test_a_run_shows_when_the_reviewers_own_verdict_did_not_count(tmp_path: Path
     shown = proc.stdout + proc.stderr
     assert proc.returncode == 0, shown
     assert "the reviewer said approve; a blocker finding overrides it" in shown
-    assert "Review · request_changes (1 finding)" in shown and "1 findings" not in shown
+    # the step ran either way; only an approval is marked as a pass
+    assert "↻ Review · request_changes (1 finding)" in shown and "1 findings" not in shown
     assert "the reviewer said request_changes, but raised no blocker or major finding; counted as approve" in shown
-    assert "Review · approve (1 finding)" in shown
+    assert "✓ Review · approve (1 finding)" in shown

@@ -167,9 +167,12 @@ class Progress:
             if "state" in detail:  # a verify step
                 self._verified(elapsed, event, detail)
                 return
+            mark = "[green]✓"
             if "verdict" in detail:
                 extra = f" · {detail['verdict']} ({plural(detail['findings'], 'finding')})"
-            self._print(f"{elapsed} [green]✓ {escape(event.title)}[/]{extra} ({event.seconds:.1f} s)")
+                if detail["verdict"] != "approve":  # the step ran, but what it found is not a pass
+                    mark = "[yellow]↻"
+            self._print(f"{elapsed} {mark} {escape(event.title)}[/]{extra} ({event.seconds:.1f} s)")
         elif isinstance(event, Note):
             self._print(f"{elapsed}   [yellow]{escape(event.text)}[/]")
         elif isinstance(event, ReviewerFailed) and event.of > 1:  # a lone reviewer's failure is the step's
