@@ -20,8 +20,11 @@ API (``CLI`` is one of :data:`CLIS`: ``codex``, ``claude-code``, ``gemini-cli``,
   the caller's environment is in it.
 - ``command(cli, prompt, *, write=True, model="fake-model", files=(), history=None) -> list[str]``: the
   headless command line (``argv[0]`` the binary name, found on the environment's PATH): machine-readable
-  output, permissions that let it write in its working directory (``write=False``: read-only), for Aider
-  the ``files`` it may edit and its history files under ``history``.
+  output, permissions that let it write in its working directory, for Aider the ``files`` it may edit and
+  its history files under ``history``. ``write=False`` is read-only: Codex ``-s read-only`` (the command
+  fails in the sandbox), Claude Code ``--permission-mode plan`` (the write is refused and listed in
+  ``permission_denials``, exit 0), Gemini CLI's default approval mode (no write tool offered), OpenCode
+  ``--agent plan`` (the write tool is offered, its call refused), Aider ``--dry-run``.
 - ``run(cli, repo, home, base_url, prompt, *, write=True, timeout=180, files=()) -> CompletedProcess``:
   both of the above, run in ``repo`` with stdin closed, in its own process group (killed whole at the
   timeout).
@@ -149,7 +152,7 @@ def command(cli: str, prompt: str, *, write: bool = True, model: str = "fake-mod
         return ["gemini", "-p", prompt, "--output-format", "json", "-m", model,
                 "--approval-mode", "auto_edit" if write else "default"]
     if cli == "opencode":
-        return ["opencode", "run", "--pure", "--format", "json", prompt]
+        return ["opencode", "run", "--pure", "--format", "json", *([] if write else ["--agent", "plan"]), prompt]
     if cli == "aider":
         return ["aider", "--model", f"openai/{model}", "--edit-format", "whole", "--message", prompt,
                 "--yes-always", "--no-auto-commits", "--no-check-update", "--no-show-release-notes",

@@ -129,3 +129,27 @@ def test_aider_writes_the_file_from_a_whole_file_listing(tmp_path: Path) -> None
     assert estimate.input > 0 and estimate.output > 0 and estimate != model.reported()
     # Its tags cache is left in the repository (specrelay must not commit it).
     assert (repo / ".aider.tags.cache.v4").exists()
+
+
+def test_gemini_cli_in_its_default_approval_mode_is_offered_no_write_tool(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with agent_model(_script(repo)) as model:
+        proc = recipes.run("gemini-cli", repo, tmp_path / "agent", model.url, PROMPT, write=False)
+    assert proc.returncode == 0, proc.stderr
+    assert not (repo / "hello.txt").exists()
+    assert model.kinds() == ["final"]
+    offered = {d["name"] for t in model.exchanges[-1].body["tools"] for d in t["functionDeclarations"]}
+    assert "write_file" not in offered and "read_file" in offered
+
+
+@pytest.mark.slow
+def test_opencode_plan_agent_refuses_the_write(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with agent_model(_script(repo)) as model:
+        proc = recipes.run("opencode", repo, tmp_path / "agent", model.url, PROMPT, write=False)
+    assert proc.returncode == 0, proc.stderr
+    # The plan agent is still offered the write tool; the call is refused when made.
+    assert model.kinds() == ["side", "write", "final"]
+    assert not (repo / "hello.txt").exists()
+    uses = [e["part"]["state"] for e in recipes.jsonl(proc.stdout) if e.get("type") == "tool_use"]
+    assert [u["status"] for u in uses] == ["error"], uses
