@@ -124,3 +124,46 @@ def test_presets_shows_the_binary_and_its_version(tmp_path: Path) -> None:
     assert rows["opus-planner"]["binary"] is None
     table = run_cli("presets", cwd=tmp_path).stdout
     assert "not installed: npm install -g @anthropic-ai/claude-code" in table
+
+
+def _processes_in(folder: Path) -> list[int]:
+    """The processes whose working directory is ``folder`` or inside it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cwd = Path(os.readlink(entry / "cwd"))
+            except OSError:
+                continue
+            if cwd == folder or folder in cwd.parents:
+                found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_stops_the_agent_and_pauses_the_task(tmp_path: Path) -> None:
+    import signal
+    import sys
+    import time
+
+    repo = _repo(tmp_path)
+    script = Script(delay_s=60)  # the model never answers while the test lasts
+    with anthropic_server(script) as url:
+        env = {**os.environ, **claude_env(url, tmp_path / "agent-home")}
+        env.pop("PYTEST_CURRENT_TEST", None)
+        proc = subprocess.Popen([sys.executable, "-m", "specrelay", "run", "Add a greeting file", "--workflow",
+                                 "claude"], cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 90
+        while not any("You are the builder" in json.dumps(b.get("messages")) for b in script.received):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.2)
+        [worktree] = (repo / ".specrelay" / "worktrees").iterdir()
+        assert _processes_in(worktree)  # claude is running there
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert time.monotonic() - t0 < 15
+    assert _processes_in(worktree) == []  # its whole process group went with it
+    [status] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
+    assert status["status"] == "paused", status
