@@ -83,3 +83,28 @@ def test_an_agent_builds_and_reviews_a_task(tmp_path: Path, cli: str) -> None:
         if cli == "opencode":  # the preset's own price wins over the agent's figure
             assert source == "priced"
         assert cost == pytest.approx(((fresh - cached) * 1.0 + cached * 0.5 + out * 2.0) / 1e6)
+
+
+@pytest.mark.slow
+def test_aider_builds_a_task_and_its_estimate_is_marked_estimated(tmp_path: Path) -> None:
+    binary = recipes.binary("aider")
+    repo = project(tmp_path, {"opus-planner": [SPEC], "gpt-reviewer": [review()]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    workflow = WORKFLOW.format(preset="aider")  # Aider builds; a scripted reviewer reviews
+    (repo / ".specrelay" / "workflows" / "agent.md").write_text(
+        workflow.replace("<!-- agent: aider -->\nReview", "<!-- agent: gpt-reviewer -->\nReview"))
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.aider]\ncommand = "{binary}"\nmodel = "openai/fake-model"\ntimeout_s = 240\n')
+    script = TaskScript(root=repo, path="hello.txt", content="Hello from the agent.\n", final="Done.")
+    with agent_model(script) as model:
+        env = recipes.environment("aider", tmp_path / "agent", model.url)
+        proc = run_cli("run", "Add a greeting file", "--workflow", "agent", "--json", cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = json.loads(proc.stdout)
+    worktree = Path(status["worktree"])
+    assert status["status"] == "done", status
+    assert (worktree / "hello.txt").read_text() == "Hello from the agent.\n"
+    assert _git(worktree, "show", "--name-only", "--format=", "HEAD").split() == ["hello.txt"]  # no aider cache
+    [row] = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
+        "SELECT input_tokens, output_tokens, estimated FROM calls WHERE provider='aider'").fetchall()
+    assert row[0] > 0 and row[1] > 0 and row[2] == 1

@@ -3,6 +3,7 @@ headless in the request's working directory (``base``: what they share; one modu
 
 from __future__ import annotations
 
+from specrelay.llm.backends.agents.aider import AiderBackend, AiderPreset
 from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, binary_version, find_binary
 from specrelay.llm.backends.agents.claude_code import ClaudeCodeBackend, ClaudeCodePreset
 from specrelay.llm.backends.agents.codex import CodexBackend, CodexPreset
@@ -10,11 +11,12 @@ from specrelay.llm.backends.agents.gemini_cli import GeminiCliBackend, GeminiCli
 from specrelay.llm.backends.agents.opencode import OpenCodeBackend, OpenCodePreset
 from specrelay.registry import register_backend
 
-__all__ = ["AgentBackend", "AgentPreset", "ClaudeCodeBackend", "ClaudeCodePreset", "CodexBackend", "CodexPreset",
-           "GeminiCliBackend", "GeminiCliPreset", "OpenCodeBackend", "OpenCodePreset", "binary_version",
-           "find_binary"]
+__all__ = ["AgentBackend", "AgentPreset", "AiderBackend", "AiderPreset", "ClaudeCodeBackend", "ClaudeCodePreset",
+           "CodexBackend", "CodexPreset", "GeminiCliBackend", "GeminiCliPreset", "OpenCodeBackend", "OpenCodePreset",
+           "binary_version", "find_binary"]
 
 register_backend(ClaudeCodeBackend, ClaudeCodePreset)
 register_backend(CodexBackend, CodexPreset)
 register_backend(GeminiCliBackend, GeminiCliPreset)
 register_backend(OpenCodeBackend, OpenCodePreset)
+register_backend(AiderBackend, AiderPreset)
