@@ -108,3 +108,28 @@ def test_aider_builds_a_task_and_its_estimate_is_marked_estimated(tmp_path: Path
     [row] = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
         "SELECT input_tokens, output_tokens, estimated FROM calls WHERE provider='aider'").fetchall()
     assert row[0] > 0 and row[1] > 0 and row[2] == 1
+
+
+def test_a_panel_of_codex_gemini_cli_and_claude_code_reviews_a_task(tmp_path: Path) -> None:
+    binaries = {cli: recipes.binary(cli) for cli in ("codex", "gemini-cli", "claude-code")}
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "agent.md").write_text(WORKFLOW.format(preset="claude-code").replace(
+        "<!-- agent: claude-code -->\nReview", "<!-- agents: codex, gemini-cli, claude-code -->\nReview"))
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        for cli, binary in binaries.items():
+            f.write(f'\n[presets.{cli}]\ncommand = "{binary}"\nmodel = "fake-model"\ntimeout_s = 180\n')
+    script = TaskScript(root=repo, path="hello.txt", content="Hello from the agent.\n", final=review())
+    with agent_model(script) as model:
+        env: dict[str, str] = {}
+        for cli in binaries:  # one home for the three: each recipe writes its own files and variables
+            env |= recipes.environment(cli, tmp_path / "agent", model.url)
+        proc = run_cli("run", "Add a greeting file", "--workflow", "agent", "--json", cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done", status
+    assert (Path(status["worktree"]) / "hello.txt").read_text() == "Hello from the agent.\n"
+    rows = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
+        "SELECT provider FROM calls WHERE phase='review' AND outcome='ok'").fetchall()
+    assert sorted(r[0] for r in rows) == ["claude-code", "codex", "gemini-cli"]
+    assert "approve" in (Path(status["folder"]) / "final_review.md").read_text().lower()
