@@ -37,6 +37,8 @@ class Script:
     content: str = "hello from the agent\n"
     final: str = "Done: wrote the file."
     review: str = ""
+    #: A shell command the builder runs (Bash) instead of writing the file (Write).
+    command: str = ""
     #: Seconds each answer waits before it is given.
     delay_s: float = 0.0
     received: list[dict[str, Any]] = field(default_factory=list)
@@ -75,6 +77,9 @@ def _answer(script: Script, body: dict[str, Any]) -> bytes:
     tools = {t.get("name") for t in body.get("tools") or []}
     last = messages[-1].get("content") if messages else None
     answered = isinstance(last, list) and any(isinstance(c, dict) and c.get("type") == "tool_result" for c in last)
+    if "You are the builder" in text and script.command and not answered:
+        return _message([{"type": "tool_use", "id": "toolu_fake1", "name": "Bash",
+                          "input": {"command": script.command, "description": "run it"}}], "tool_use")
     if "You are the builder" in text and "Write" in tools and not answered:
         where = re.search(r"[Ww]orking directory: (\S+)", json.dumps(body.get("system")))
         folder = where.group(1).rstrip("\\n") if where else "."

@@ -167,3 +167,18 @@ def test_sigterm_stops_the_agent_and_pauses_the_task(tmp_path: Path) -> None:
     assert _processes_in(worktree) == []  # its whole process group went with it
     [status] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
     assert status["status"] == "paused", status
+
+
+def test_a_refused_action_is_reported_and_a_build_that_changed_nothing_fails(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    script = Script(command="python3 -c \"open('made-by-bash.txt', 'w')\"", review=review())
+    with anthropic_server(script) as url:
+        proc = run_cli("run", "Add a greeting file", "--workflow", "claude", cwd=repo,
+                       env=claude_env(url, tmp_path / "agent-home"))
+    assert proc.returncode != 0
+    [worktree] = (repo / ".specrelay" / "worktrees").iterdir()
+    assert not (worktree / "made-by-bash.txt").exists()  # acceptEdits lets it edit files, not run programs
+    err = " ".join(proc.stderr.split())
+    assert "changed nothing in the worktree; it was refused: Bash python3 -c" in err, proc.stderr
+    [folder] = (repo / ".specrelay" / "tasks").iterdir()
+    assert "Bash python3 -c" in (folder / "implement_r1.agent.md").read_text()
