@@ -164,9 +164,17 @@ def test_sigterm_stops_the_agent_and_pauses_the_task(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 128 + signal.SIGTERM, err
         assert time.monotonic() - t0 < 15
-    assert _processes_in(worktree) == []  # its whole process group went with it
-    [status] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
-    assert status["status"] == "paused", status
+        assert _processes_in(worktree) == []  # its whole process group went with it
+        [status] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
+        assert status["status"] == "paused", status
+        # Resume redoes the agent's step (its call is not taken from the ledger: the edits are not in it).
+        script.delay_s, script.review = 0, review()
+        builds = sum("You are the builder" in json.dumps(b.get("messages")) for b in script.received)
+        resumed = run_cli("resume", status["id"], "--json", cwd=repo, env=claude_env(url, tmp_path / "agent-home"))
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert json.loads(resumed.stdout)["status"] == "done"
+        assert sum("You are the builder" in json.dumps(b.get("messages")) for b in script.received) > builds
+    assert (worktree / "hello.txt").exists() and _git(worktree, "status", "--porcelain") == ""
 
 
 def test_a_refused_action_is_reported_and_a_build_that_changed_nothing_fails(tmp_path: Path) -> None:
