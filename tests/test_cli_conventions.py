@@ -282,6 +282,7 @@ def test_logs_follow_waits_for_a_detached_run_slow_to_start(tmp_path: Path) -> N
     (slow / "sitecustomize.py").write_text("import time\ntime.sleep(4)\n")
     repo = project(tmp_path, happy_replies())
     assert run_cli("run", "Add sub", "--detach", cwd=repo, env={"PYTHONPATH": str(slow)}).returncode == 0
+    assert _status(repo)[0]["status"] == "running"  # still starting: not shown as paused
     proc = run_cli("logs", "last", "--follow", cwd=repo, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "▶ Planning" in proc.stdout and proc.stdout.count("done · ") == 1, proc.stdout

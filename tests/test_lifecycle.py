@@ -71,8 +71,9 @@ def test_merge_refuses_a_paused_task_naming_the_step_and_why(tmp_path: Path) -> 
     repo = project(tmp_path, happy_replies())
     _, status = cli_json(repo, "run", "Add sub", "--budget", "0.001")
     assert status["status"] == "paused"
-    one_error_line(run_cli("merge", status["id"], cwd=repo), "paused", f"at step '{status['current_step']}'",
-                   "budget", f"specrelay resume {status['id']}")
+    proc = run_cli("merge", status["id"], cwd=repo)
+    one_error_line(proc, "paused", f"at step '{status['current_step']}'", "budget", f"specrelay resume {status['id']}")
+    assert ".." not in proc.stderr  # the pause's own sentence ends where the advice begins
 
 
 def test_merge_refuses_a_done_task_whose_last_verification_failed(tmp_path: Path) -> None:

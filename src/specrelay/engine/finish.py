@@ -119,7 +119,7 @@ def _merge_locked(root: Path, ledger: Ledger, task: Task, ff_only: bool, delete:
         raise UserError(f"task {task.id} has no base branch to merge into; merge {task.branch} by hand.")
     unfinished = open_work(task, status)
     if unfinished and not force:
-        raise UserError(f"task {task.id} is not finished: {'; '.join(unfinished)}. Finish it "
+        raise UserError(f"task {task.id} is not finished: {'; '.join(unfinished).rstrip('.')}. Finish it "
                         f"(`specrelay resume {task.id}`), or merge it as it is with `specrelay merge {task.id} "
                         "--force`.")
     where = merge_target(root, task.base_branch, task.id)

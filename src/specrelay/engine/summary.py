@@ -19,9 +19,13 @@ from specrelay.workflow.kinds import KindSpec
 
 
 def effective_status(task: Task) -> TaskStatus:
-    """A task the ledger calls running but whose lock nobody holds was cut off: it is paused."""
+    """A task the ledger calls running but whose lock nobody holds was cut off: it is paused. A paused
+    task whose lock names a live process is running: a background run started for it, not yet past
+    its start-up (the ledger says running once it is)."""
     if task.status is TaskStatus.RUNNING and not is_running(task.folder):
         return TaskStatus.PAUSED
+    if task.status is TaskStatus.PAUSED and is_running(task.folder):
+        return TaskStatus.RUNNING
     return task.status
 
 
