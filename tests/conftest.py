@@ -176,6 +176,7 @@ PROCESS_STATE = {
     "specrelay.llm.pricing:_price_cache": "cache_clear",  # the price cache file of another SPECRELAY_HOME
     "specrelay.gitrepo.repo:_common_dir": "cache_clear",  # a repository a test may have moved
     "specrelay.gitrepo.stats:_stats": "=reset_git_stats",  # counters since the process started
+    "specrelay.llm.backends.agents.base:binary_version": "cache_clear",  # an agent binary's --version
 }
 PURE_CACHES = {
     "specrelay.llm.pricing:_lookup",  # genai-prices' table, installed
