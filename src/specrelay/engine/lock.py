@@ -52,8 +52,9 @@ def name_holder(folder: Path, pid: int) -> None:
         os.close(fd)
 
 
-def is_running(folder: Path) -> bool:
-    """True while a live process holds the task's run lock.
+def is_running(folder: Path, *, others_only: bool = False) -> bool:
+    """True while a live process holds the task's run lock (with ``others_only``, a process other
+    than this one: a command holding the lock itself, to merge say, is not a run).
 
     Reads the holder's pid rather than probing the lock, so that asking never gets in the way of a
     run starting. A crashed run leaves its pid behind, but no live process with it.
@@ -62,7 +63,7 @@ def is_running(folder: Path) -> bool:
         pid = int((folder / LOCK_FILE).read_text().strip() or 0)
     except (OSError, ValueError):
         return False
-    if pid <= 0:
+    if pid <= 0 or (others_only and pid == os.getpid()):
         return False
     try:
         os.kill(pid, 0)

@@ -24,7 +24,7 @@ def effective_status(task: Task) -> TaskStatus:
     its start-up (the ledger says running once it is)."""
     if task.status is TaskStatus.RUNNING and not is_running(task.folder):
         return TaskStatus.PAUSED
-    if task.status is TaskStatus.PAUSED and is_running(task.folder):
+    if task.status is TaskStatus.PAUSED and is_running(task.folder, others_only=True):
         return TaskStatus.RUNNING
     return task.status
 
