@@ -181,3 +181,17 @@ def test_agent_mode_on_a_step_that_runs_no_loop_is_refused(tmp_path: Path) -> No
                                              "<!-- mode: agent -->"))
     proc = run_cli("run", "Add sub", "--workflow", "agentic", cwd=repo)
     assert_clean_error(proc, f"{path}:5", "'mode' is for implement or review steps", "'Planning' is a plan step")
+
+
+def test_a_file_git_ignores_is_refused_as_the_tools_answer(tmp_path: Path) -> None:
+    ignored = turn(call("create_file", path="__pycache__/x.py", content="X = 1\n"),
+                   call("edit", path="__pycache__/x.py", search="X = 1", replace="X = 2"))
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ignored, *BUILDER_TURNS],
+                              "gpt-reviewer": [review()]})
+    assert "__pycache__/" in (repo / ".gitignore").read_text()  # the sample project ignores it
+    proc, status = run_json(repo, "run", "Add sub", "--workflow", agent_workflow(repo))
+    assert proc.returncode == 0 and status["status"] == "done", proc.stderr
+    said = answers(transcript(Path(status["folder"])))
+    assert said[0][:2] == ("create_file", False) and "__pycache__/x.py is ignored by git" in said[0][2]
+    assert said[1][:2] == ("edit", False) and "is ignored by git" in said[1][2]
+    assert not (Path(status["worktree"]) / "__pycache__" / "x.py").exists()

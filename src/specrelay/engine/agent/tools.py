@@ -186,6 +186,8 @@ class Toolbox:
 
         if not search:
             return Answer("search is empty: use create_file for a new file.", ok=False)
+        if refused := self._ignored(path):
+            return refused
         result = apply_blocks(self.root, [EditBlock(path, search, replace, 1)])
         self._note(result.changed)
         report = result.reports[0]
@@ -198,9 +200,19 @@ class Toolbox:
 
         if self._inside(path).exists():
             return Answer(f"{path} exists already: change it with edit.", ok=False)
+        if refused := self._ignored(path):
+            return refused
         result = apply_blocks(self.root, [EditBlock(path, "", content, 1)])
         self._note(result.changed)
         return Answer(f"Created {path}.")
+
+    def _ignored(self, path: str) -> Answer | None:
+        """A refusal for a file git ignores (and does not track): a commit would never take it."""
+        self._inside(path)  # confined first: an outside path is refused as such
+        if gitrepo.ignored(self.root, [path]):
+            return Answer(f"Refused: {path} is ignored by git (.gitignore or .git/info/exclude), so the change "
+                          "would never be committed; edit or create files the repository keeps.", ok=False)
+        return None
 
     async def _run_check(self, name: str) -> Answer:
         _text(name=name)
