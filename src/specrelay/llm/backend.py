@@ -154,8 +154,11 @@ class AttemptFailed(Exception):
     """One attempt failed, classified by ``kind`` (whether it is worth retrying, what to advise)."""
 
     def __init__(self, kind: FailureKind, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, model: str = "", advice: str | None = None) -> None:
+                 retry_after: float | None = None, model: str = "", advice: str | None = None,
+                 retryable: bool | None = None) -> None:
         super().__init__(message)
+        #: Whether another attempt is worth making, when the backend knows better than the kind does.
+        self._retryable = retryable
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
@@ -166,7 +169,7 @@ class AttemptFailed(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.kind.retryable
+        return self.kind.retryable if self._retryable is None else self._retryable
 
 
 @dataclass(frozen=True)

@@ -205,13 +205,15 @@ class AgentBackend(Backend):
             except CommandNotRunnable as exc:
                 raise AttemptFailed(FailureKind.REJECTED, str(exc), model=preset.model) from exc
             output = log.read_text(encoding="utf-8", errors="replace")
+        # A failed run is not tried again here: the agent retries its own API calls, and another run
+        # would start over on a worktree the first one may have half edited, paid for again.
         if done.timed_out:
             raise AttemptFailed(FailureKind.TIMEOUT, f"{preset.executable} did not finish within "
                                 f"{preset.timeout_s:g} s and was stopped (timeout_s of [presets.{preset.name}])",
-                                model=preset.model)
+                                model=preset.model, retryable=False)
         if done.exit_code != 0:
             raise AttemptFailed(FailureKind.ERROR, f"{preset.executable} exited with code {done.exit_code}: "
-                                f"{self.failure(output)}", model=preset.model)
+                                f"{self.failure(output)}", model=preset.model, retryable=False)
         reply = self.parse(preset, output)
         if on_delta is not None and reply.text:
             on_delta(reply.text)
