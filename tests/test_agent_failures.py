@@ -1,9 +1,10 @@
-"""An agent CLI that fails or hangs (the user's own binary): one attempt, said in one line, recorded."""
+"""An agent CLI of the user's own (a script here): a failed run tried once and said in one line; its commit its own."""
 
 from __future__ import annotations
 
 import json
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,39 @@ def test_a_failed_agent_run_is_not_tried_again(tmp_path: Path, body: str, said: 
     assert said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     cost = json.loads(run_cli("cost", "--json", cwd=repo).stdout)
     assert cost["total"]["failed_calls"] == 1 and cost["total"]["ok_calls"] == 0, cost  # one attempt, not three
+
+
+RESULT = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1, "result": "Done.",
+                     "total_cost_usd": 0.001, "usage": {"input_tokens": 10, "output_tokens": 5}})
+WORKFLOW = """# Check then build
+
+### [ ] Step: Planning
+<!-- agent: opus-planner -->
+Write spec.md.
+
+### [ ] Step: Baseline
+<!-- kind: verify -->
+
+### [ ] Step: Implementation
+<!-- agent: claude-code -->
+Implement spec.md.
+"""
+
+
+def test_an_agents_commit_holds_only_what_it_changed(tmp_path: Path) -> None:
+    """What earlier steps left uncommitted (a check's output) is set aside, not committed as the agent's."""
+    agent = _agent(tmp_path, f"echo hello > hello.txt\necho '{RESULT}'")
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=["echo ran > check-output.txt"])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "checked.md").write_text(WORKFLOW)
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    proc = run_cli("run", "Add a greeting", "--workflow", "checked", "--json", cwd=repo, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    worktree = Path(status["worktree"])
+    committed = subprocess.run(["git", "show", "--name-only", "--format=", "HEAD"], cwd=worktree,
+                               capture_output=True, text=True, check=True).stdout.split()
+    assert committed == ["hello.txt"], committed
+    kept = [entry["files"] for entry in status["leftovers"]]
+    assert kept == [["check-output.txt"]], status["leftovers"]  # kept on specrelay's own ref, not lost

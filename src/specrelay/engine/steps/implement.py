@@ -149,15 +149,16 @@ def _already_committed(run: StepRun) -> str | None:
     return out[0] if len(out) > 1 and out[1].strip() == run.key else None
 
 
-def _set_aside_leftovers(run: StepRun) -> str | None:
-    """Edits left by an interrupted execution are kept on a ref of specrelay's own (never deleted, never
-    in the user's stash) before the step is redone; the ref, or None when the worktree was clean."""
+def _set_aside_leftovers(run: StepRun, of: str = "an interrupted step") -> str | None:
+    """Edits left by an interrupted execution (or ``of`` what else) are kept on a ref of specrelay's own
+    (never deleted, never in the user's stash) before the step is redone; the ref, or None when the
+    worktree was clean."""
     if not gitrepo.is_dirty(run.worktree):
         return None
     ref = leftovers.set_aside(run.root, run.worktree, run.task.id,
-                              f"specrelay {run.task.id}: leftovers of interrupted step {run.key}")
+                              f"specrelay {run.task.id}: uncommitted changes of {of}, before step {run.key}")
     if ref:
-        run.emit(Note(f"uncommitted leftovers of an interrupted step were kept at {ref}"))
+        run.emit(Note(f"uncommitted changes of {of} were kept at {ref}"))
     return ref
 
 
@@ -219,6 +220,9 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
                              findings=bool(findings), failing=bool(failing_output))
     ctx = build_context(run, findings, failing_output)
     if edits_worktree(run.config, run.step.presets[0]):
+        # specrelay commits all that the agent leaves changed: what was there before it ran (a failed
+        # attempt's edits, a check's output) is set aside first, so only the agent's work is in its commit.
+        kept = kept or _set_aside_leftovers(run, "earlier steps")
         built = await build_with_agent(run, ctx, message)
         if kept and leftovers.drop_if_reproduced(run.root, kept, built):
             run.emit(Note("the redone step committed exactly the leftovers; their copy was dropped"))
