@@ -219,7 +219,7 @@ def test_workflows_lists_the_builtins_with_their_steps(tmp_path: Path) -> None:
     assert multi["default"] is True
     assert [s["kind"] for s in multi["steps"]] == ["plan", "implement", "verify", "review"]
     assert multi["steps"][0] == {"title": "Planning", "kind": "plan", "presets": ["opus-planner"],
-                                 "run": [], "max_rounds": None}
+                                 "run": [], "max_rounds": None, "routes": ["@plan"]}
     assert multi["steps"][3]["max_rounds"] == 3
     assert len(rows["comprehensive-review"]["steps"][3]["presets"]) >= 2  # a panel
     assert rows["zenflow"]["error"] is None
@@ -270,7 +270,7 @@ def test_a_project_workflow_overrides_the_builtin_of_the_same_name(tmp_path: Pat
     assert multi["path"].endswith(".specrelay/workflows/multi-model.md")
     assert multi["summary"] == "Our own take on the default."
     assert multi["steps"][1] == {"title": "Tests", "kind": "verify", "presets": [],
-                                 "run": ["python -m pytest -q", "ruff check ."], "max_rounds": None}
+                                 "run": ["python -m pytest -q", "ruff check ."], "max_rounds": None, "routes": []}
     text = run_cli("workflows", cwd=repo, env={"COLUMNS": "200"}).stdout
     assert "project: .specrelay/workflows/multi-model.md, overrides the built-in" in text
     assert "run: python -m pytest -q; ruff check ." in text

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 import specrelay.engine.steps  # noqa: F401  (registers the step kinds parsing knows)
+from specrelay.config import ROUTE_DEFAULTS, ROUTE_NAMES
 from specrelay.errors import UserError, WorkflowError
 from specrelay.workflow import (
     DEFAULT_WORKFLOW,
+    Workflow,
     builtin_workflows,
     checked_titles,
     find_workflow,
@@ -21,11 +23,19 @@ from specrelay.workflow import (
     tick,
     tick_text,
     validate,
+    with_routes,
 )
 
 PRESETS = (
     "opus-planner", "sonnet-reviewer", "flash-builder", "gpt-reviewer", "gemini-reviewer", "local-coder",
 )
+#: The routes of a config without [routes]: their defaults.
+ROUTES = {name: ROUTE_DEFAULTS.get(name) for name in ROUTE_NAMES}
+
+
+def builtin(name: str) -> Workflow:
+    """A built-in workflow with its routes resolved as a config without [routes] resolves them."""
+    return with_routes(load_workflow(builtin_workflows()[name]), ROUTES)
 
 ZENFLOW = """\
 ### [ ] Step: Planning
@@ -306,17 +316,16 @@ def test_builtin_templates_parse_and_validate() -> None:
     builtins = builtin_workflows()
     assert set(builtins) == {"multi-model", "single-model", "zenflow", "comprehensive-review"}
     assert DEFAULT_WORKFLOW in builtins
-    for name, path in builtins.items():
-        wf = load_workflow(path)
-        validate(wf, PRESETS, has_config_verify=True)
+    for name in builtins:
+        wf = builtin(name)
+        validate(wf, PRESETS, has_config_verify=True, routes=ROUTES)
         assert wf.name == name and wf.description.startswith("# ") and wf.summary
         assert all(s.body for s in wf.steps), name
 
 
 def test_builtin_template_shapes() -> None:
     def shape(name: str) -> list[tuple[str, str, tuple[str, ...], int | None]]:
-        wf = load_workflow(builtin_workflows()[name])
-        return [(s.title, s.kind, s.presets, s.max_rounds) for s in wf.steps]
+        return [(s.title, s.kind, s.presets, s.max_rounds) for s in builtin(name).steps]
 
     assert shape("multi-model") == [
         ("Planning", "plan", ("opus-planner",), None),
@@ -328,7 +337,11 @@ def test_builtin_template_shapes() -> None:
     assert shape("comprehensive-review")[-1][2] == ("gpt-reviewer", "gemini-reviewer", "sonnet-reviewer")
     assert builtin_workflows()["zenflow"].read_text().endswith(ZENFLOW)
     with pytest.raises(WorkflowError, match="has nothing to run"):
-        validate(load_workflow(builtin_workflows()["multi-model"]), PRESETS)
+        validate(builtin("multi-model"), PRESETS, routes=ROUTES)
+    # multi-model names its presets through routes: one config change moves it.
+    assert [s.written for s in builtin("multi-model").steps] == [("@plan",), ("@implement",), (), ("@review",)]
+    moved = with_routes(load_workflow(builtin_workflows()["multi-model"]), {**ROUTES, "review": "sonnet-reviewer"})
+    assert moved.steps[-1].presets == ("sonnet-reviewer",)
 
 
 def test_find_workflow_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -397,5 +410,5 @@ def test_default_reads_are_not_required() -> None:
 
 
 def test_builtin_workflows_have_no_problems() -> None:
-    for path in builtin_workflows().values():
-        assert problems(load_workflow(path), PRESETS, has_config_verify=True) == [], path
+    for name in builtin_workflows():
+        assert problems(builtin(name), PRESETS, has_config_verify=True, routes=ROUTES) == [], name

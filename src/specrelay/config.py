@@ -173,11 +173,27 @@ class Preset(_Strict):
         return f"{field} in [presets.{self.name}] of {path}"
 
 
-class Routes(_Strict):
-    """Which preset a command uses when none is given."""
+#: The kinds of work a preset can be routed to (``[routes]``; ``agent: @plan`` in a workflow).
+ROUTE_NAMES = ("plan", "implement", "review", "research", "search", "ask", "vision")
 
-    ask: Text | None = None
+#: The preset a route takes when no config sets it: what the built-in workflows named before routes
+#: existed, so that a config without ``[routes]`` runs them as before (vision has none: set it).
+ROUTE_DEFAULTS: dict[str, str] = {"plan": "opus-planner", "implement": "flash-builder", "review": "gpt-reviewer",
+                                  "research": "flash-builder", "search": "flash-builder",
+                                  "ask": "sonnet-reviewer"}
+
+
+class Routes(_Strict):
+    """Which preset each kind of work goes to: a workflow step's ``agent: @ROUTE``, ``ask --route``, and
+    the preset a command uses when none is given (``ask``; ``review``, for ``specrelay review``)."""
+
+    plan: Text | None = None
+    implement: Text | None = None
     review: Text | None = None
+    research: Text | None = None
+    search: Text | None = None
+    ask: Text | None = None
+    vision: Text | None = None
 
 
 class Verify(_Strict):
@@ -240,6 +256,8 @@ class Config:
     review: Review = field(default_factory=Review)
     agent: Agent = field(default_factory=Agent)
     files: list[Path] = field(default_factory=list)
+    #: The config file that set each route (a route missing here takes :data:`ROUTE_DEFAULTS`).
+    route_origins: dict[str, Path] = field(default_factory=dict)
 
     def preset(self, name: str) -> Preset:
         """The preset called ``name``, or a PresetError listing the known ones."""
@@ -247,6 +265,31 @@ class Config:
             return self.presets[name]
         except KeyError:
             raise PresetError(unknown_preset_message(name, self.presets)) from None
+
+    def route(self, name: str) -> str | None:
+        """The preset route ``name`` goes to: the config's, else its default (None: neither sets one).
+        A name that is not a route is a ConfigError listing the routes."""
+        if name not in ROUTE_NAMES:
+            raise ConfigError(unknown_route_message(name))
+        configured: str | None = getattr(self.routes, name)
+        return configured or ROUTE_DEFAULTS.get(name)
+
+    def route_table(self) -> dict[str, str | None]:
+        """Every route and the preset it goes to (None: no preset; ``[routes] NAME`` sets one)."""
+        return {name: self.route(name) for name in ROUTE_NAMES}
+
+
+def unknown_route_message(name: str) -> str:
+    """The one message for a route name that is not one (``ask --route``, ``agent: @NAME``)."""
+    close = difflib.get_close_matches(name, ROUTE_NAMES, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return f"'{name}' is not a route.{hint} Routes: {', '.join(ROUTE_NAMES)} (set them in [routes] of your config)."
+
+
+def unset_route_message(name: str) -> str:
+    """The one message for a route no config points at a preset."""
+    return (f"route '{name}' names no preset: set [routes] {name} = \"PRESET\" in .specrelay/config.toml "
+            "(`specrelay presets` lists the presets and the routes).")
 
 
 def unknown_preset_message(name: str, known: Any) -> str:
@@ -456,7 +499,8 @@ def load_config(root: Path | None, *, user: bool = True) -> Config:
     if consolidate is not None and consolidate not in presets_out:
         raise ConfigError(f"{section_origins['review']['consolidate']}: [review] consolidate: "
                           + unknown_preset_message(consolidate, presets_out))
-    config = Config(presets=presets_out, files=[layer.path for layer in layers], **built)
+    config = Config(presets=presets_out, files=[layer.path for layer in layers],
+                    route_origins=dict(section_origins["routes"]), **built)
     _check_references(config, section_origins["routes"])
     return config
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay.app.workspace import ledger_of
-from specrelay.config import load_config
+from specrelay.config import Config, load_config, unset_route_message
 from specrelay.engine import ask as A
 from specrelay.engine.signals import sigterm_as_ctrl_c
 from specrelay.errors import UserError
@@ -52,10 +52,23 @@ class AskResult:
                 "cut_off": self.cut_off}
 
 
+def chosen_preset(config: Config, preset: str | None, route: str | None) -> str:
+    """The preset an ask goes to: ``--preset``, else the route ``--route`` names, else the ask route."""
+    if preset and route:
+        raise UserError(f"ask: give --preset or --route, not both (--preset {preset} --route {route}).")
+    if preset:
+        return preset
+    name = config.route(route or "ask")
+    if not name:
+        raise UserError(unset_route_message(route or "ask") + " Or pass --preset NAME.")
+    return name
+
+
 def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Sequence[Path] = (),
         budget_usd: float | None = None, on_delta: Callable[[str], None] | None = None,
-        on_broken: Callable[[str], None] | None = None) -> AskResult:
-    """Send ``prompt`` (with ``files`` attached) through ``preset`` (default: ``[routes] ask``).
+        on_broken: Callable[[str], None] | None = None, route: str | None = None) -> AskResult:
+    """Send ``prompt`` (with ``files`` attached) through ``preset`` (default: the preset of ``route``,
+    else of the ``ask`` route).
 
     Refused before the ledger is opened, and before anything is paid: an empty prompt, an attachment
     that is not a readable text file, a prompt too large for the preset, a missing key, a budget
@@ -65,10 +78,7 @@ def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Seq
     A.check_prompt(prompt)
     A.check_budget(budget_usd)
     config = load_config(root)
-    name = preset or config.routes.ask
-    if not name:
-        raise UserError("no preset given: pass --preset NAME, or set [routes] ask = \"NAME\" in your config.")
-    chosen = config.preset(name)
+    chosen = config.preset(chosen_preset(config, preset, route))
     attachments = A.read_attachments(list(files))
     user = A.build_prompt(prompt, attachments)
     parts = A.prompt_parts(prompt, attachments)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class PresetInfo:
     #: For a preset that runs a program (an agent CLI): the command, whether it is found, its path and
     #: version, and how to install it; None for the others.
     binary: dict[str, Any] | None = None
+    #: The routes (``[routes]``, or their defaults) that go to this preset.
+    routes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +47,7 @@ class PresetInfo:
 def presets(root: Path | None) -> list[PresetInfo]:
     """Every preset, by name."""
     config = load_config(root)
+    table = config.route_table()
     ordered = sorted(config.presets.values(), key=lambda p: p.name)
     with ThreadPoolExecutor(max_workers=8) as pool:  # each agent's --version starts a program
         installs = list(pool.map(lambda p: p.installed(), ordered))
@@ -57,8 +60,29 @@ def presets(root: Path | None) -> list[PresetInfo]:
             input_per_mtok=price.input if price else None, output_per_mtok=price.output if price else None,
             simulated_price=preset.stand_in and price is not None,
             fallbacks=preset.fallbacks, max_concurrency=preset.max_concurrency,
-            binary=None if installed is None else {**asdict(installed), "found": installed.path is not None}))
+            binary=None if installed is None else {**asdict(installed), "found": installed.path is not None},
+            routes=[r for r, name in table.items() if name == preset.name]))
     return out
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One route, as ``presets`` lists it: the preset it goes to (None: none) and where that was set."""
+
+    name: str
+    preset: str | None
+    #: The config file that set it; None: the built-in default (``specrelay.config.ROUTE_DEFAULTS``).
+    set_in: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def routes(root: Path | None) -> list[RouteInfo]:
+    """Every route, in the order ``[routes]`` documents them."""
+    config = load_config(root)
+    return [RouteInfo(name, preset, str(config.route_origins[name]) if name in config.route_origins else None)
+            for name, preset in config.route_table().items()]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from specrelay.workflow import (
     list_workflows,
     load_workflow,
     problems,
+    with_routes,
 )
 from specrelay.workflow.parse import did_you_mean
 
@@ -40,6 +41,8 @@ class StepInfo:
     presets: list[str]
     run: list[str]
     max_rounds: int | None
+    #: The route each preset was named through (``@plan``), None for a preset named as itself.
+    routes: list[str | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ def available(root: Path | None) -> list[WorkflowEntry]:
 
 
 def _step_info(step: Step) -> StepInfo:
-    return StepInfo(step.title, step.kind, list(step.presets), list(step.run), step.max_rounds)
+    routes = [w if w != p else None for p, w in zip(step.presets, step.written or step.presets, strict=True)]
+    return StepInfo(step.title, step.kind, list(step.presets), list(step.run), step.max_rounds, routes)
 
 
 def runs_configured_commands(kind: str) -> bool:
@@ -115,11 +119,12 @@ def describe(entry: WorkflowEntry, config: Config, builtin_names: set[str]) -> W
 
     head = WorkflowInfo(entry.name, entry.source, str(entry.path), default=entry.name == DEFAULT_WORKFLOW,
                         overrides_builtin=entry.source == "project" and entry.name in builtin_names)
+    routes = config.route_table()
     try:
-        workflow = load_workflow(entry.path)
+        workflow = with_routes(load_workflow(entry.path), routes)
     except WorkflowError as exc:
         return replace(head, error=str(exc), errors=[str(exc)])
-    errors = [str(exc) for exc in problems(workflow, config.presets, has_config_verify=True)]
+    errors = [str(exc) for exc in problems(workflow, config.presets, has_config_verify=True, routes=routes)]
     return replace(head, summary=workflow.summary, steps=[_step_info(s) for s in workflow.steps],
                    error=errors[0] if errors else None, errors=errors)
 

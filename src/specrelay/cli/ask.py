@@ -24,6 +24,8 @@ from specrelay.cli.root import app
 def ask_command(
     prompt: str = typer.Argument(..., help="The question or instruction."),
     preset: str | None = typer.Option(None, "--preset", "-p", help="Preset to use (default: [routes] ask)."),
+    route: str | None = typer.Option(None, "--route", "-r", help="Use the preset of this route (plan, implement, "
+                                     "review, research, search, ask, vision) instead of the ask route."),
     file: list[Path] = typer.Option([], "--file", "-f", help="Attach a file (repeatable)."),
     budget: float | None = typer.Option(None, "--budget", help="Most this call may cost, in USD "
                                         "(default: [budget] ask_usd); its output cap is lowered to fit."),
@@ -42,7 +44,7 @@ def ask_command(
         err_console.print(f"[yellow]… the answer broke off ({escape(why)}); asking again[/]", soft_wrap=True)
 
     with stopped_as_interrupted("ask"):
-        result = ask(repo_root_or_none(), prompt, preset=preset, files=file, budget_usd=budget,
+        result = ask(repo_root_or_none(), prompt, preset=preset, route=route, files=file, budget_usd=budget,
                      on_delta=None if json_out else stream, on_broken=None if json_out else broken)
     if json_out:
         print_json(result.to_json())

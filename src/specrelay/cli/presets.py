@@ -49,6 +49,11 @@ def presets_command(
                       _price(r["input_per_mtok"]), _price(r["output_per_mtok"])])
     print_table(["name", "provider", "model", "source", "key", "input", "output"], cells,
                 right=("input", "output"), title="Presets (USD per million tokens)")
+    from specrelay.app.presets import routes
+
+    print_table(["route", "preset", "set in"],
+                [[r.name, r.preset or "(none: set [routes] " + r.name + ")", r.set_in or "default"]
+                 for r in routes(repo_root_or_none())], title="Routes (a workflow step's agent: @ROUTE)")
 
 
 def _check(json_out: bool, timeout: float) -> None:

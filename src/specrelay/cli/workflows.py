@@ -23,10 +23,12 @@ def _who(step: StepInfo, verify_commands: list[str]) -> str:
     """Who or what carries out a step, for the listing."""
     if step.run:
         return "run: " + "; ".join(step.run)
-    if len(step.presets) > 1:
-        return "panel: " + ", ".join(step.presets)
-    if step.presets:
-        return step.presets[0]
+    named = [p if r is None else f"{p} ({r})" for p, r in zip(step.presets, step.routes or [None] * len(step.presets),
+                                                             strict=True)]
+    if len(named) > 1:
+        return "panel: " + ", ".join(named)
+    if named:
+        return named[0]
     from specrelay.app.workflows import runs_configured_commands
 
     if runs_configured_commands(step.kind):

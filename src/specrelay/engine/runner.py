@@ -49,7 +49,7 @@ from specrelay.errors import (
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import FINISHED, UNSET, Ledger, StepRow, StepStatus, TaskStatus
 from specrelay.llm import Client
-from specrelay.workflow import Workflow, load_workflow, validate
+from specrelay.workflow import Workflow, load_workflow, validate, with_routes
 from specrelay.workflow.ticks import set_box
 
 
@@ -151,9 +151,12 @@ class Runner:
     # -- the loop ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        workflow = load_workflow(self.task.workflow_path)
-        validate(workflow, self.config.presets, has_config_verify=True)
-        recorded = [r.title for r in self.ledger.steps(self.task.id)]
+        rows = self.ledger.steps(self.task.id)
+        routes = self.config.route_table()
+        # A step that names a route keeps the preset it went to when the task started.
+        workflow = with_routes(load_workflow(self.task.workflow_path), routes, [r.presets for r in rows])
+        validate(workflow, self.config.presets, has_config_verify=True, routes=routes)
+        recorded = [r.title for r in rows]
         if [s.title for s in workflow.steps] != recorded:
             raise WorkflowError(f"{self.task.workflow_path}: its steps no longer match the task's recorded steps "
                                 f"({', '.join(recorded)}); restore them (only the checkboxes may change).")

@@ -14,7 +14,7 @@ from specrelay.config import Config, Preset, check_price_as, missing_keys_error
 from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger, NewStep, TaskRow, TaskStatus
-from specrelay.workflow import Workflow, find_workflow, load_workflow, validate
+from specrelay.workflow import Workflow, find_workflow, load_workflow, validate, with_routes
 from specrelay.workflow.ticks import untick_all
 
 WORKFLOW_FILE = "workflow.md"
@@ -168,8 +168,9 @@ def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
     "no verification configured" (never a pass) with a note saying how to configure it, so a new
     project can run at once.
     """
-    workflow = load_workflow(find_workflow(name_or_path, root))
-    validate(workflow, config.presets, has_config_verify=True)
+    routes = config.route_table()
+    workflow = with_routes(load_workflow(find_workflow(name_or_path, root)), routes)
+    validate(workflow, config.presets, has_config_verify=True, routes=routes)
     check_keys(config, workflow)
     return workflow
 

@@ -7,6 +7,7 @@ are bound to presets by HTML-comment directives right under them. See :mod:`.par
 from specrelay.workflow.kinds import KindSpec, known_kinds, register_spec
 from specrelay.workflow.model import Step, Workflow
 from specrelay.workflow.parse import KNOWN_DIRECTIVES, infer_kind, load_workflow, parse_workflow
+from specrelay.workflow.routes import with_routes
 from specrelay.workflow.templates import (
     DEFAULT_WORKFLOW,
     WorkflowEntry,
@@ -39,4 +40,5 @@ __all__ = [
     "tick_text",
     "untick_all",
     "validate",
+    "with_routes",
 ]

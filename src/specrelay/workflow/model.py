@@ -34,6 +34,8 @@ class Step:
     #: ``max-turns:``: the most turns of the tool loop (None: the preset's ``max_turns``).
     max_turns: int | None = None
     directives: tuple[tuple[str, int], ...] = field(default=(), repr=False)
+    #: The presets as the file wrote them, when a route (``@plan``) stood for one (else empty).
+    written: tuple[str, ...] = ()
 
     @property
     def is_panel(self) -> bool:

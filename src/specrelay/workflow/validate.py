@@ -10,13 +10,17 @@ needs config loaded. Every problem is a :class:`~specrelay.errors.WorkflowError`
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
 import specrelay.workflow.kinds as kinds
 from specrelay.errors import WorkflowError
 from specrelay.workflow.kinds import KindSpec
 from specrelay.workflow.model import TASK_ARTIFACTS, Step, Workflow
 from specrelay.workflow.parse import did_you_mean, error
+from specrelay.workflow.routes import is_route, route_problem
+
+#: Each route and the preset it goes to (None: no preset), as the config's ``route_table`` gives them.
+Routes = Mapping[str, str | None]
 
 #: Why a panel names each reviewer once: in every message that refuses a repeat (workflow or ``--panel``).
 ONCE_WHY = "agreement counts independent reviewers"
@@ -33,19 +37,22 @@ def closest_first(word: str, choices: Collection[str]) -> list[str]:
     return close + sorted(set(choices) - set(close))
 
 
-def validate(workflow: Workflow, known_presets: Collection[str], *, has_config_verify: bool = False) -> None:
+def validate(workflow: Workflow, known_presets: Collection[str], *, has_config_verify: bool = False,
+             routes: Routes | None = None) -> None:
     """Raise the first of :func:`problems` (in file order), if any."""
-    found = problems(workflow, known_presets, has_config_verify=has_config_verify)
+    found = problems(workflow, known_presets, has_config_verify=has_config_verify, routes=routes)
     if found:
         raise found[0]
 
 
 def problems(workflow: Workflow, known_presets: Collection[str], *,
-             has_config_verify: bool = False) -> list[WorkflowError]:
+             has_config_verify: bool = False, routes: Routes | None = None) -> list[WorkflowError]:
     """Every problem of ``workflow``, in file order.
 
     ``known_presets`` are the preset names the configuration defines. ``has_config_verify``
     says that ``[verify] commands`` are configured, so a verify step may name no ``run:``.
+    ``routes``: the routes the workflow's ``@ROUTE`` names were resolved with
+    (:func:`~specrelay.workflow.routes.with_routes`); one still written as ``@ROUTE`` is refused.
     """
     label = workflow.label
     if not workflow.steps:
@@ -60,7 +67,7 @@ def problems(workflow: Workflow, known_presets: Collection[str], *,
         if first is not step:
             found.append(error(label, step.line, f"duplicate step title '{step.title}' (first on line "
                                f"{first.line})", "Give each step its own title; progress is ticked by title"))
-        found.extend(_step_problems(step, label, known_presets, has_config_verify))
+        found.extend(_step_problems(step, label, known_presets, has_config_verify, routes))
         found.extend(_order_problems(step, label, written, implemented))
         written.update(step.writes)
         written.update(_spec(step).always_writes)
@@ -68,10 +75,11 @@ def problems(workflow: Workflow, known_presets: Collection[str], *,
     return found
 
 
-def _step_problems(step: Step, label: str, known: Collection[str], has_config_verify: bool) -> Iterator[WorkflowError]:
+def _step_problems(step: Step, label: str, known: Collection[str], has_config_verify: bool,
+                   routes: Routes | None) -> Iterator[WorkflowError]:
     """What is wrong with ``step`` on its own."""
     spec = _spec(step)
-    yield from _preset_problems(step, spec, label, known)
+    yield from _preset_problems(step, spec, label, known, routes)
     if step.max_rounds is not None and step.max_rounds < 1:
         yield error(label, step.line_of("max-rounds"),
                     f"'max-rounds' must be a positive whole number, got {step.max_rounds}",
@@ -98,11 +106,14 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
                     "Add '<!-- agent: PRESET -->' under its heading")
 
 
-def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[str]) -> Iterator[WorkflowError]:
+def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[str],
+                     routes: Routes | None) -> Iterator[WorkflowError]:
     agent_key = "agents" if step.is_panel else "agent"
     line = step.line_of(agent_key)
     for preset in dict.fromkeys(step.presets):
-        if preset not in known:
+        if is_route(preset):
+            yield error(label, line, *route_problem(preset, routes))
+        elif preset not in known:
             listed = ", ".join(closest_first(preset, known)) or "(none)"
             yield error(label, line, f"unknown preset '{preset}'; known: {listed}",
                         (did_you_mean(preset, list(known)).strip() + " Or define it in "
