@@ -1,5 +1,5 @@
 """Running tasks: ``run`` (new tasks from requests), ``resume`` (existing ones), in the foreground or
-detached, and the one policy of what a run's exit code is.
+detached (``detach``, ``detach_resume``), and the one policy of what a run's exit code is.
 
 A face gives a sink per task (``sink_for``) to hear its events as they happen; every event is also
 written to the task's ``events.jsonl`` (:mod:`specrelay.app.events`), so another face can follow
@@ -260,16 +260,33 @@ def detach(plan: RunPlan, *, jobs: int = DEFAULT_JOBS) -> Detached:
     logs = [paths.task_dir(plan.root, t) / "run.log" for t in ids]
     pid = _spawn(plan.root, ids, logs[0], jobs) if ids else None
     if pid is not None:
-        from specrelay.engine.lock import name_holder
-
-        for task_id in ids:
-            name_holder(paths.task_dir(plan.root, task_id), pid)
+        _name_holder(plan.root, ids, pid)
     return Detached(ids, pid, logs, failed, single=len(plan.requests) == 1)
 
 
-def _spawn(root: Path, ids: list[str], log: Path, jobs: int) -> int:
+def detach_resume(plan: ResumePlan, *, jobs: int = DEFAULT_JOBS) -> Detached:
+    """One background process continues the pending tasks, each writing its run.log and events.jsonl;
+    the finished ones are not started (``plan.finished``)."""
+    ids = [t.id for t in plan.pending]
+    logs = [paths.task_dir(plan.root, t) / "run.log" for t in ids]
+    budget = [] if plan.budget_usd is None else ["--budget", repr(plan.budget_usd)]
+    pid = _spawn(plan.root, ids, logs[0], jobs, budget) if ids else None
+    if pid is not None:
+        _name_holder(plan.root, ids, pid)
+    return Detached(ids, pid, logs, [], single=len(ids) == 1)
+
+
+def _name_holder(root: Path, ids: list[str], pid: int) -> None:
+    """Name the background process in each task's lock at once: the tasks read as running from now on."""
+    from specrelay.engine.lock import name_holder
+
+    for task_id in ids:
+        name_holder(paths.task_dir(root, task_id), pid)
+
+
+def _spawn(root: Path, ids: list[str], log: Path, jobs: int, extra: Sequence[str] = ()) -> int:
     """The background process: ``specrelay resume IDS --logs``; what it says itself (a crash) goes to ``log``."""
-    args = [sys.executable, "-m", "specrelay", "resume", *ids, "--jobs", str(jobs), "--logs"]
+    args = [sys.executable, "-m", "specrelay", "resume", *ids, "--jobs", str(jobs), "--logs", *extra]
     with open(log, "ab") as out:
         proc = subprocess.Popen(args, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env={**os.environ, "COLUMNS": "120"})
