@@ -44,6 +44,11 @@ class PresetInfo:
         return asdict(self)
 
 
+def preset_names(root: Path | None) -> list[str]:
+    """Every preset's name, sorted (nothing is started or checked: a choice to offer)."""
+    return sorted(load_config(root).presets)
+
+
 def presets(root: Path | None) -> list[PresetInfo]:
     """Every preset, by name."""
     config = load_config(root)
