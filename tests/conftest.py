@@ -184,6 +184,7 @@ PURE_CACHES = {
     "specrelay.engine.context:_outlines",  # outlines by a hash of the source
     "specrelay.registry:_registered",  # the backends: built in, or plugins installed in the environment
     "specrelay.config:_foreign_field",  # a validator per preset field, from the registered backends
+    "specrelay.web.markup:_markdown",  # a markdown renderer
 }
 
 

@@ -34,6 +34,7 @@ def _register() -> None:
         presets,
         review,
         run,
+        serve,
         tasks,
         workflows,
     )
