@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from taskkit import SPEC, project
+from taskkit import SPEC, project, review
 
 
 def _agent(tmp_path: Path, body: str) -> Path:
@@ -69,3 +69,103 @@ def test_an_agents_commit_holds_only_what_it_changed(tmp_path: Path) -> None:
     assert committed == ["hello.txt"], committed
     kept = [entry["files"] for entry in status["leftovers"]]
     assert kept == [["check-output.txt"]], status["leftovers"]  # kept on specrelay's own ref, not lost
+
+
+def _result(cost: float, *, error: str | None = None) -> str:
+    return json.dumps({"type": "result", "subtype": error or "success", "is_error": error is not None,
+                       "num_turns": 3, "result": "" if error else "Done.", "total_cost_usd": cost,
+                       "usage": {"input_tokens": 1200, "output_tokens": 300}})
+
+
+def test_an_agent_sees_no_key_but_its_own(tmp_path: Path) -> None:
+    """Not other providers' keys, nor those the user's own presets name (a gateway's token)."""
+    seen = tmp_path / "env.txt"
+    agent = _agent(tmp_path, f"env > {seen}\necho '{_result(0.001)}'")
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n'
+                '\n[presets.gateway]\nprovider = "openai"\nmodel = "gpt-5.4"\napi_key_env = "GATEWAY_TOKEN"\n')
+    keys = {"GATEWAY_TOKEN": "gw-secret-1", "OPENAI_API_KEY": "sk-openai-2", "GEMINI_API_KEY": "gm-secret-3",
+            "ANTHROPIC_API_KEY": "sk-ant-4"}
+    proc = run_cli("ask", "--preset", "claude-code", "What does calc.py do?", cwd=repo, env=keys)
+    assert proc.returncode == 0, proc.stderr
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    assert env.get("ANTHROPIC_API_KEY") == "sk-ant-4"  # its own
+    assert not {"GATEWAY_TOKEN", "OPENAI_API_KEY", "GEMINI_API_KEY"} & env.keys(), sorted(env)
+
+
+def test_a_failed_agent_run_is_recorded_with_what_it_cost(tmp_path: Path) -> None:
+    """Claude Code stopped at its turn limit: the run was paid for, and its tokens and cost are on record."""
+    agent = _agent(tmp_path, f"echo '{_result(0.0123, error='error_max_turns')}'\nexit 1")
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\nmax_turns = 3\n')
+    proc = run_cli("ask", "--preset", "claude-code", "What does calc.py do?", cwd=repo)
+    assert proc.returncode != 0
+    assert "reached its --max-turns" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    cost = json.loads(run_cli("cost", "--json", cwd=repo).stdout)
+    assert cost["total"]["failed_calls"] == 1, cost
+    assert cost["total"]["cost_usd"] == pytest.approx(0.0123), cost
+    assert cost["total"]["input_tokens"] == 1200 and cost["total"]["output_tokens"] == 300, cost
+
+
+BUILD_THEN_REVIEW = """# Build then review
+
+### [ ] Step: Planning
+<!-- agent: opus-planner -->
+Write spec.md.
+
+### [ ] Step: Implementation
+<!-- agent: claude-code -->
+<!-- max-turns: 7 -->
+Implement spec.md.
+
+### [ ] Step: Review
+<!-- kind: review -->
+<!-- agent: gpt-reviewer -->
+Review the diff.
+"""
+
+
+def test_a_budget_bounds_an_agent_and_stops_the_task_when_it_is_spent(tmp_path: Path) -> None:
+    """Claude Code is told what is left (--max-budget-usd) and the step's turn bound; its own cost counts,
+    so the next call finds the budget spent and the task pauses, to resume with a larger one."""
+    argv = tmp_path / "argv.txt"
+    agent = _agent(tmp_path, f'printf "%s\\n" "$@" > {argv}\necho hello > hello.txt\necho \'{_result(0.40)}\'')
+    repo = project(tmp_path, {"opus-planner": [SPEC], "gpt-reviewer": [review()]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "agent.md").write_text(BUILD_THEN_REVIEW)
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    proc = run_cli("run", "Add a greeting", "--workflow", "agent", "--budget", "0.30", "--json", cwd=repo,
+                   timeout=120)
+    assert proc.returncode != 0, proc.stdout
+    args = argv.read_text().splitlines()
+    told = float(args[args.index("--max-budget-usd") + 1])
+    assert 0.25 < told < 0.30, args  # what the plan left of the budget
+    assert args[args.index("--max-turns") + 1] == "7", args
+    status = json.loads(proc.stdout)
+    assert status["status"] == "paused", status
+    assert "budget" in json.dumps(status["open"]), status
+    cost = json.loads(run_cli("cost", "--json", "--task", status["id"], cwd=repo).stdout)
+    assert cost["total"]["cost_usd"] > 0.40, cost  # the agent's own figure counted
+    resumed = run_cli("resume", status["id"], "--budget", "5", "--json", cwd=repo, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "done"
+
+
+def test_an_agent_is_not_started_when_nothing_is_left(tmp_path: Path) -> None:
+    """The builder agent spent more than the budget: the reviewer agent is not started at all."""
+    runs = tmp_path / "runs.txt"
+    agent = _agent(tmp_path, f"echo run >> {runs}\necho hello > hello.txt\necho '{_result(0.50)}'")
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    workflow = BUILD_THEN_REVIEW.replace("<!-- agent: gpt-reviewer -->", "<!-- agent: claude-code -->")
+    (repo / ".specrelay" / "workflows" / "agent.md").write_text(workflow)
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    proc = run_cli("run", "Add a greeting", "--workflow", "agent", "--budget", "0.30", cwd=repo, timeout=120)
+    assert proc.returncode != 0
+    assert runs.read_text().splitlines() == ["run"]  # the builder only
+    assert "an agent run whose cost is known only once it ends" in proc.stderr, proc.stderr
+    assert "specrelay resume" in proc.stderr and "Traceback" not in proc.stderr

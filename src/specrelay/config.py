@@ -266,6 +266,12 @@ class Config:
         except KeyError:
             raise PresetError(unknown_preset_message(name, self.presets)) from None
 
+    def secret_envs(self) -> set[str]:
+        """Every variable an API key may be read from: each preset's, and each backend's usual ones (a
+        preset overridden to scripted no longer names OPENAI_API_KEY, but the key is still there). What
+        the user's commands, an agent of another provider and the ledger never see."""
+        return registry.key_envs() | {env for p in self.presets.values() for env in p.key_envs}
+
     def route(self, name: str) -> str | None:
         """The preset route ``name`` goes to: the config's, else its default (None: neither sets one).
         A name that is not a route is a ConfigError listing the routes."""

@@ -67,6 +67,30 @@ class Budget:
         return Reservation(floor, at_floor, lowered=floor < max_output_tokens,
                            growth=_Growth(preset, input_tokens, max_output_tokens))
 
+    def reserve_open(self, preset: Preset, phase: str) -> Reservation:
+        """Claim for a call no output cap bounds (an agent run of many turns, whose cost is known only
+        once it ends): refused when what is left would not pay for the phase's floor of output tokens
+        (when the model's price is known) or nothing is left; :meth:`grow` makes it a share of what is
+        left, the most the call is told it may spend (an agent that cannot be told may spend more, and
+        then the next call is refused)."""
+        at_floor = cost_of(preset, Usage(output_tokens=output_floor(preset, phase))) or 0.0
+        if self.left <= at_floor:
+            raise BudgetExceeded(
+                f"{self.stopped}: ${max(self.left, 0.0):.4f} is left of its ${_amount(self.limit)} budget "
+                f"(${self.spent:.4f} spent{self._reserved()}), too little to start the next call ({phase} on "
+                f"{preset.name}, an agent run whose cost is known only once it ends). To go on: "
+                f"{self.more.format(usd=f'{self._suggest(self.spent + self.in_flight):.2f}')}",
+                spent=self.spent, limit=self.limit)
+        self.growing += 1
+        return Reservation(0, 0.0, growth=_Open())
+
+    def _reserved(self) -> str:
+        return f", ${self.in_flight:.4f} reserved by calls in flight" if self.in_flight > 0 else ""
+
+    def _suggest(self, needed: float) -> float:
+        """A larger budget to suggest: twice this one, or more than ``needed`` when that is more."""
+        return math.ceil(max(self.limit * 2, needed) * 100) / 100
+
     def grow(self, claim: Reservation) -> Reservation:
         """Raise a claim to the largest cap its share of what is left pays for: what is left is split
         evenly among the claims still to grow, so that calls started together (a review panel) each get
@@ -76,6 +100,9 @@ class Budget:
             return claim
         self.growing -= 1
         share = claim.usd + max(self.left, 0.0) / (self.growing + 1)
+        if isinstance(g, _Open):
+            self.in_flight += share - claim.usd
+            return Reservation(claim.cap, share)
         cap = _largest_cap(g.preset, g.input_tokens, claim.cap, g.max_output_tokens, share)
         usd = cost_of(g.preset, Usage(input_tokens=g.input_tokens, output_tokens=cap)) or 0.0
         self.in_flight += usd - claim.usd
@@ -101,11 +128,10 @@ class Budget:
 
     def _exceeded(self, preset: Preset, phase: str, input_tokens: int, floor: int, at_floor: float,
                   full: float) -> BudgetExceeded:
-        reserved = f", ${self.in_flight:.4f} reserved by calls in flight" if self.in_flight > 0 else ""
-        suggest = math.ceil(max(self.limit * 2, self.spent + self.in_flight + full) * 100) / 100
+        suggest = self._suggest(self.spent + self.in_flight + full)
         return BudgetExceeded(
             f"{self.stopped}: ${max(self.left, 0.0):.4f} is left of its ${_amount(self.limit)} budget "
-            f"(${self.spent:.4f} spent{reserved}), and the next call ({phase} on {preset.name}, about "
+            f"(${self.spent:.4f} spent{self._reserved()}), and the next call ({phase} on {preset.name}, about "
             f"{input_tokens:,} tokens in) needs ${at_floor:.4f} even at its floor of {floor:,} output tokens "
             f"(min_output_tokens). To go on: {self.more.format(usd=f'{suggest:.2f}')}",
             spent=self.spent, limit=self.limit)
@@ -117,6 +143,11 @@ class TaskBudget(Budget):
     def __init__(self, ledger: Ledger, task_id: str, limit_usd: float) -> None:
         super().__init__(limit_usd, spent_usd=ledger.spent(task_id), stopped=f"task {task_id} paused",
                          more=f"specrelay resume {task_id} --budget {{usd}}")
+
+
+@dataclass(frozen=True)
+class _Open:
+    """The growth of a claim no output cap bounds: it grows to a share of what is left."""
 
 
 @dataclass(frozen=True)

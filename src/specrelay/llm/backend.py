@@ -79,6 +79,12 @@ class Request:
     cwd: Path | None = None
     #: Whether the backend may change files in ``cwd`` (an agent on an implement step); False: read-only.
     writable: bool = False
+    #: The most the call may spend, in USD, for a backend that can be told (an agent run): its share of
+    #: what is left of the budget. None: no budget.
+    budget_usd: float | None = None
+    #: The most turns the call may take, for a backend that runs a loop it can be told to bound (an
+    #: agent): a step's ``max-turns:``. None: the preset's, when it sets one.
+    max_turns: int | None = None
 
     @classmethod
     def of(cls, system: str, user: str, **more: Any) -> Request:
@@ -155,8 +161,13 @@ class AttemptFailed(Exception):
 
     def __init__(self, kind: FailureKind, message: str, *, status: int | None = None,
                  retry_after: float | None = None, model: str = "", advice: str | None = None,
-                 retryable: bool | None = None) -> None:
+                 retryable: bool | None = None, spent: Reply | None = None) -> None:
         super().__init__(message)
+        #: What the failed attempt used, when the backend knows (an agent that ran for a while and then
+        #: failed reports its tokens and its own cost): recorded and counted against the budget.
+        self.spent = spent
+        #: The attempt's cost, as the budget layer priced ``spent`` (None: unknown).
+        self.cost_usd: float | None = None
         #: Whether another attempt is worth making, when the backend knows better than the kind does.
         self._retryable = retryable
         self.kind = kind
@@ -180,6 +191,9 @@ class RunContext:
     ledger: Ledger
     #: Models injected by tests, by preset name (a pydantic-ai FunctionModel, say).
     models: Mapping[str, Any] = field(default_factory=dict)
+    #: Every variable an API key of the run's config may be read from (``Config.secret_envs``): what a
+    #: backend that runs a program (an agent) keeps from it, but for the keys that program needs.
+    secret_envs: frozenset[str] = frozenset()
 
 
 class Backend(ABC):
@@ -191,6 +205,9 @@ class Backend(ABC):
     edits_worktree: ClassVar[bool] = False
     #: The backend reports the tokens a call used; False: its usage is an estimate or absent.
     reports_usage: ClassVar[bool] = True
+    #: A call's cost is bounded by its output cap (one answer); False: a run of many turns (an agent)
+    #: whose cost is known only once it ends, which a budget can only tell what is left.
+    capped_by_output: ClassVar[bool] = True
 
     def __init__(self, run: RunContext) -> None:
         self.run = run

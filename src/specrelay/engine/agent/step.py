@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import specrelay.engine.context as C
-from specrelay import proc, registry
+from specrelay import proc
 from specrelay.engine.agent.loop import LoopResult, run_loop
 from specrelay.engine.agent.tools import Toolbox
 from specrelay.engine.agent.transcript import Transcript
@@ -45,9 +45,7 @@ def _turns(run: StepRun, preset: str) -> tuple[int, str]:
 
 def _check_env(run: StepRun) -> dict[str, str]:
     """The environment of the user's commands: without any preset's API key (as verify runs them)."""
-    keys = registry.key_envs()
-    keys.update(env for p in run.config.presets.values() for env in p.key_envs)
-    return proc.scrubbed_env(keys)
+    return proc.scrubbed_env(run.config.secret_envs())
 
 
 def check_commands(run: StepRun) -> list[str]:

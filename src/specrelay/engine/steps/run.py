@@ -105,6 +105,8 @@ class StepRun:
                                   "on_delta": lambda chunk: self.emit(CallDelta(len(chunk)))}
         if writable:
             kwargs["writable"] = True
+        if self.step.max_turns is not None:
+            kwargs["max_turns"] = self.step.max_turns
         try:
             if schema is None:
                 result = await self.client.call(preset, system, ctx.render(), **kwargs)

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from specrelay import proc, registry
+from specrelay import proc
 from specrelay.config import read_toml
 from specrelay.engine.events import Note
 from specrelay.engine.steps.kind import Outcome, Reopen
@@ -87,11 +87,7 @@ def commands_for(run: StepRun) -> list[str]:
 def _env(run: StepRun) -> dict[str, str]:
     """The environment for the user's commands, without any preset's API key: the tests run code a
     model wrote, and it has no business reading the user's keys."""
-    # Every provider's usual variable too: a preset overridden (to scripted, say) no longer names
-    # OPENAI_API_KEY, but the key is still there.
-    keys = registry.key_envs()
-    keys.update(env for p in run.config.presets.values() for env in p.key_envs)
-    return proc.scrubbed_env(keys)
+    return proc.scrubbed_env(run.config.secret_envs())
 
 
 async def _run_one(command: str, run: StepRun, n: int) -> CommandResult:

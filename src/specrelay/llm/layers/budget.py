@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from specrelay.config import Preset
 from specrelay.errors import BudgetExceeded
-from specrelay.llm.backend import Reply, backend_class, estimate_tokens
+from specrelay.llm.backend import AttemptFailed, Reply, backend_class, estimate_tokens
 from specrelay.llm.layers.base import Attempted, AttemptHandler, Call
 from specrelay.llm.pricing import context_window, cost_of
 
@@ -78,6 +78,12 @@ class BudgetCheck(Protocol):
 
     def reserve(self, preset: Preset, input_tokens: int, max_output_tokens: int, phase: str) -> Reservation: ...
 
+    def reserve_open(self, preset: Preset, phase: str) -> Reservation:
+        """Claim for a call no output cap bounds (an agent run of many turns): refused when what is left
+        would not pay for even the phase's floor; it grows to a share of what is left, which the call is
+        told it may spend (``Request.budget_usd``)."""
+        ...
+
     def grow(self, claim: Reservation) -> Reservation: ...
 
     def cut_off(self, preset: Preset, phase: str, cap: int, wanted: int) -> BudgetExceeded:
@@ -129,11 +135,18 @@ class Budget:
     async def __call__(self, call: Call) -> Attempted:
         preset = call.tried
         held = await self._reserve(call)
-        sent = preset if held is None else preset.model_copy(update={"max_tokens": held.cap})
+        open_ended = not backend_class(preset).capped_by_output
+        sent = preset if held is None or open_ended else preset.model_copy(update={"max_tokens": held.cap})
+        if held is not None and open_ended:
+            call = replace(call, request=replace(call.request, budget_usd=held.usd))
         cost: float | None = None
         try:
             attempted = await self.inner(replace(call, sent=sent))
             cost = reply_cost(preset, attempted.reply)
+        except AttemptFailed as failed:
+            if failed.spent is not None:  # a run that failed after it had been paying (an agent's)
+                cost = failed.cost_usd = reply_cost(preset, failed.spent)
+            raise
         finally:
             if self.budget is not None and held is not None:
                 self.budget.release(held, cost)
@@ -152,8 +165,11 @@ class Budget:
         if self.budget is None:
             return None
         preset = call.tried
-        counted_in = input_tokens(preset, call.request.text)
-        claim = self.budget.reserve(preset, counted_in, default_cap(preset, counted_in), call.phase)
+        if backend_class(preset).capped_by_output:
+            counted_in = input_tokens(preset, call.request.text)
+            claim = self.budget.reserve(preset, counted_in, default_cap(preset, counted_in), call.phase)
+        else:
+            claim = self.budget.reserve_open(preset, call.phase)
         try:
             await asyncio.sleep(0)  # calls started together (a panel) all claim before any grows
         except BaseException:

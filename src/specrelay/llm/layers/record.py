@@ -15,7 +15,6 @@ import time
 from dataclasses import asdict, replace
 from typing import Literal
 
-from specrelay import registry
 from specrelay.config import Config, Preset
 from specrelay.errors import FailureKind
 from specrelay.ledger import CallRecord
@@ -28,9 +27,7 @@ from specrelay.llm.pricing import Usage
 def redact(text: str, config: Config) -> str:
     """Remove any key value of any preset's env vars, and of every backend's usual ones, from text
     bound for the ledger or the user."""
-    names = registry.key_envs()
-    names.update(env for preset in config.presets.values() for env in preset.key_envs)
-    for env in sorted(names):
+    for env in sorted(config.secret_envs()):
         value = os.environ.get(env)
         if value and len(value) >= 4:
             text = text.replace(value, "***")
@@ -92,13 +89,22 @@ class Record:
         preset = call.tried
         flight = call.flight
         partial = "".join(flight.streamed) if flight is not None else ""
-        used = estimated_usage(call.request, partial) if partial else Usage()
+        spent = exc.spent
+        if spent is not None and spent.usage is not None:  # the backend's own account of what it used
+            used, estimated, model = spent.usage, spent.estimated, spent.model or exc.model or preset.model
+            source = cost_source(preset, spent, exc.cost_usd)
+        else:
+            used = estimated_usage(call.request, partial) if partial else Usage()
+            estimated, model, source = bool(partial), exc.model or preset.model, "priced"
         self.run.ledger.record_call(CallRecord(
             run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
-            preset=preset.name, provider=preset.provider, model=exc.model or preset.model,
+            preset=preset.name, provider=preset.provider, model=model,
             started_at=time.time() - exc.latency_s, latency_s=exc.latency_s, outcome=exc.kind,
             error=redact(f"{exc.status or ''} {exc}".strip() + (" (mid-answer)" if partial else ""), self.run.config),
-            input_tokens=used.input_tokens, output_tokens=used.output_tokens, estimated=bool(partial),
+            input_tokens=used.input_tokens, output_tokens=used.output_tokens,
+            cache_read_tokens=used.cache_read_tokens, cache_write_tokens=used.cache_write_tokens,
+            estimated=estimated, cost_usd=exc.cost_usd, cost_source=source,
+            agent_json=None if spent is None or spent.agent is None else json.dumps(asdict(spent.agent)),
             context=dict(call.context), call_key=call.key))
         if partial and call.on_broken is not None:
             call.on_broken(redact(str(exc), self.run.config))

@@ -34,7 +34,8 @@ class Send:
     def backend(self, call: Call) -> Backend:
         cls = backend_class(call.tried)
         if cls not in self.backends:
-            self.backends[cls] = cls(RunContext(self.run.run_id, self.run.ledger, self.run.models))
+            self.backends[cls] = cls(RunContext(self.run.run_id, self.run.ledger, self.run.models,
+                                                    frozenset(self.run.config.secret_envs())))
         backend = self.backends[cls]
         refused = cannot_call_tools(call.tried, "this step") if call.request.tools else None
         if refused is not None:

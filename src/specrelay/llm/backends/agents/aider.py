@@ -19,7 +19,7 @@ from typing import ClassVar, Literal
 from specrelay.config import Preset
 from specrelay.errors import FailureKind
 from specrelay.llm.backend import AgentReport, AttemptFailed, OnDelta, Reply, Request
-from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset
+from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, provider_keys
 from specrelay.llm.pricing import Usage
 
 TAGS_CACHE = ".aider.tags.cache.v4"
@@ -31,7 +31,21 @@ class AiderPreset(AgentPreset):
 
     binary: ClassVar[str] = "aider"
     install: ClassVar[str] = "python -m pip install aider-install && aider-install"
+    #: With no model named, Aider picks one by the keys it finds, so it may read each of these.
     agent_key_envs: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
+
+    def keys_kept(self) -> set[str]:
+        """With a model named, only its provider's key (``anthropic/...``, ``gemini/...``, or Aider's
+        short names ``sonnet``, ``opus``, ``haiku``, ``gemini``; any other: OpenAI's, which an
+        OpenAI-compatible server reads too); with none, every key Aider may pick a model by."""
+        if self.chosen_model is None:
+            return super().keys_kept()
+        own = provider_keys(self.model)
+        if not own:
+            name = self.model.lower()
+            own = (("ANTHROPIC_API_KEY",) if name.startswith(("claude", "sonnet", "opus", "haiku"))
+                   else ("GEMINI_API_KEY",) if name.startswith("gemini") else ("OPENAI_API_KEY",))
+        return {*own, *self.pass_env, *([self.api_key_env] if self.api_key_env else [])}
 
 
 class AiderBackend(AgentBackend):

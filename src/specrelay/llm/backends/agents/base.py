@@ -85,9 +85,30 @@ class AgentPreset(Preset):
         path = find_binary(self)
         return Installed(self.executable, path, binary_version(path) if path else None, self.install)
 
+    @property
+    def turns_bound(self) -> int | None:
+        """The preset's ``max_turns`` when the user set it (an agent's own loop is not bounded by
+        specrelay's default for its tool loop)."""
+        return self.max_turns if "max_turns" in self.model_fields_set else None
+
     def keys_kept(self) -> set[str]:
         """The key variables the agent may read: its own, and those the preset passes."""
         return {*self.agent_key_envs, *self.pass_env, *([self.api_key_env] if self.api_key_env else [])}
+
+
+#: The key variables of each provider an agent that serves several (OpenCode, Aider) may reach.
+PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "openai": ("OPENAI_API_KEY",),
+    "google": ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY"),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+}
+
+
+def provider_keys(model: str) -> tuple[str, ...]:
+    """The key variables of the provider a ``provider/model`` name names (none for another form)."""
+    provider = model.split("/", 1)[0] if "/" in model else ""
+    return PROVIDER_KEYS.get(provider, ())
 
 
 def find_binary(preset: AgentPreset) -> str | None:
@@ -135,6 +156,12 @@ def one_line(text: str, limit: int = 400) -> str:
     return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
+def last_words(output: str) -> str:
+    """The last lines a program printed, in one line (what it said before it ended)."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    return one_line(" ".join(lines[-3:])) if lines else "it printed nothing"
+
+
 def json_objects(text: str) -> Iterator[dict[str, Any]]:
     """Every JSON object in ``text`` that starts a line (a JSONL stream, or one object among lines of
     noise on stderr), in order."""
@@ -159,10 +186,16 @@ class AgentBackend(Backend):
     """Runs one agent CLI headless per call; a subclass says its command line and reads its output."""
 
     edits_worktree: ClassVar[bool] = True
+    capped_by_output: ClassVar[bool] = False
 
     @abstractmethod
     def argv(self, preset: AgentPreset, writable: bool) -> list[str]:
         """specrelay's flags for one headless run (the preset's ``args`` follow them, then the prompt)."""
+
+    def limits_argv(self, preset: AgentPreset, request: Request) -> list[str]:
+        """Flags that bound the run (its turns, what it may spend), for an agent that takes them; none
+        by default."""
+        return []
 
     def prompt_argv(self, prompt: str) -> list[str]:
         """How the prompt is passed: as the last argument by default."""
@@ -177,10 +210,11 @@ class AgentBackend(Backend):
         return {}
 
     def environment(self, preset: AgentPreset, writable: bool, cwd: Path) -> dict[str, str]:
-        """The user's environment (their HOME, so that their login works) without other providers' keys."""
+        """The user's environment (their HOME, so that their login works) without any key but its own:
+        not other providers' usual ones, nor those the user's presets name."""
         from specrelay.proc import scrubbed_env
 
-        drop = registry.key_envs() - preset.keys_kept()
+        drop = (registry.key_envs() | self.run.secret_envs) - preset.keys_kept()
         return scrubbed_env(drop, extra=self.extra_env(preset, writable, cwd))
 
     async def complete(self, preset: Preset, request: Request, on_delta: OnDelta | None) -> Reply:
@@ -196,7 +230,8 @@ class AgentBackend(Backend):
                                 f"bytes, more than the {MAX_PROMPT_BYTES:,} one argument may hold",
                                 model=preset.model)
         cwd = request.cwd or Path.cwd()
-        command = [binary, *self.argv(preset, request.writable), *preset.args, *self.prompt_argv(prompt)]
+        command = [binary, *self.argv(preset, request.writable), *self.limits_argv(preset, request), *preset.args,
+                   *self.prompt_argv(prompt)]
         with tempfile.TemporaryDirectory(prefix="specrelay-agent-") as tmp:
             log = Path(tmp) / "output.log"
             try:
@@ -210,14 +245,27 @@ class AgentBackend(Backend):
         if done.timed_out:
             raise AttemptFailed(FailureKind.TIMEOUT, f"{preset.executable} did not finish within "
                                 f"{preset.timeout_s:g} s and was stopped (timeout_s of [presets.{preset.name}])",
-                                model=preset.model, retryable=False)
+                                model=preset.model, retryable=False, spent=self.ended(preset, output)[0])
         if done.exit_code != 0:
-            raise AttemptFailed(FailureKind.ERROR, f"{preset.executable} exited with code {done.exit_code}: "
-                                f"{self.failure(output)}", model=preset.model, retryable=False)
+            spent, why, advice = self.ended(preset, output)
+            raise AttemptFailed(FailureKind.ERROR, f"{preset.executable} exited with code {done.exit_code}: {why}",
+                                model=preset.model, retryable=False, spent=spent, advice=advice)
         reply = self.parse(preset, output)
         if on_delta is not None and reply.text:
             on_delta(reply.text)
         return reply
+
+    def ended(self, preset: AgentPreset, output: str) -> tuple[Reply | None, str, str | None]:
+        """What the output of a run that failed says of it: what it had used by then (its tokens and its
+        own cost: a failure is paid for too; None when it says nothing), why it failed, and what to do
+        when the agent's account says (None: the usual advice)."""
+        try:
+            reply = self.parse(preset, output)
+        except AttemptFailed as failed:
+            if failed.spent is not None and failed.kind is FailureKind.ERROR:  # the agent's own account
+                return failed.spent, str(failed), failed.advice
+            return failed.spent, self.failure(output), None
+        return (reply if reply.usage is not None or reply.cost_usd is not None else None), self.failure(output), None
 
     def failure(self, output: str) -> str:
         """The agent's own message for a failed run, in one line (its error object, else its last lines)."""
@@ -229,8 +277,7 @@ class AgentBackend(Backend):
                     value = value.get("message") or (data.get("message") if isinstance(data, dict) else None)
                 if isinstance(value, str) and value.strip():
                     return one_line(value)
-        lines = [line for line in output.splitlines() if line.strip()]
-        return one_line(" ".join(lines[-3:])) if lines else "it printed nothing"
+        return last_words(output)
 
     def invalid(self, preset: AgentPreset, output: str, what: str) -> AttemptFailed:
         """The failure of a run whose output could not be read."""

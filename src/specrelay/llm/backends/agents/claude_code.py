@@ -7,7 +7,8 @@ is reported in the reply's :class:`~specrelay.llm.backend.AgentReport`, never dr
 
 Its final ``result`` event holds the answer, ``num_turns``, ``total_cost_usd`` (Claude Code's own
 figure, recorded as the agent's), and the tokens per model (``modelUsage``); the ``assistant`` events
-name the tools it called.
+name the tools it called. Under a budget it is told what it may spend (``--max-budget-usd``, its share of
+what is left), and a step's ``max-turns:`` (or the preset's ``max_turns``) bounds its turns (``--max-turns``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from specrelay.errors import FailureKind
-from specrelay.llm.backend import AgentReport, AttemptFailed, Reply
-from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, count, json_objects, one_line
+from specrelay.llm.backend import AgentReport, AttemptFailed, Reply, Request
+from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, count, json_objects, last_words, one_line
 from specrelay.llm.pricing import Usage
 
 
@@ -38,6 +39,11 @@ class ClaudeCodeBackend(AgentBackend):
         model = ["--model", preset.chosen_model] if preset.chosen_model else []
         return ["-p", "--output-format", "stream-json", "--verbose", "--permission-mode", mode, *model]
 
+    def limits_argv(self, preset: AgentPreset, request: Request) -> list[str]:
+        turns = request.max_turns or preset.turns_bound
+        return [*(["--max-turns", str(turns)] if turns else []),
+                *(["--max-budget-usd", f"{request.budget_usd:.4f}"] if request.budget_usd is not None else [])]
+
     def extra_env(self, preset: AgentPreset, writable: bool, cwd: Path) -> Mapping[str, str]:
         return {"DISABLE_AUTOUPDATER": "1"}
 
@@ -51,23 +57,36 @@ def parse_claude(preset: AgentPreset, output: str) -> Reply:
     result = next((e for e in reversed(events) if e.get("type") == "result"), None)
     if result is None:
         raise AttemptFailed(FailureKind.INVALID_OUTPUT, "claude printed no result: "
-                            + _last_words(output), model=preset.model)
+                            + last_words(output), model=preset.model)
     text = result.get("result")
-    if result.get("is_error") or not isinstance(text, str):
-        why = text if isinstance(text, str) and text.strip() else str(result.get("subtype") or "error")
-        raise AttemptFailed(FailureKind.ERROR, f"claude failed ({result.get('subtype', 'error')}): {one_line(why)}",
-                            model=preset.model)
     tools = tuple(str(block.get("name")) for e in events if e.get("type") == "assistant"
                   for block in _content(e) if block.get("type") == "tool_use")
     denials = tuple(_denial(d) for d in result.get("permission_denials") or () if isinstance(d, dict))
     usage, model = _usage(result, events, preset)
     cost = result.get("total_cost_usd")
-    return Reply(text=text, usage=usage, model=model,
-                 cost_usd=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
-                 cost_source="agent",
-                 agent=AgentReport(turns=count(result.get("num_turns")) or None, tools=tools, denials=denials,
-                                   session=result.get("session_id") if isinstance(result.get("session_id"), str)
-                                   else None))
+    reply = Reply(text=text if isinstance(text, str) else "", usage=usage, model=model,
+                  cost_usd=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+                  cost_source="agent",
+                  agent=AgentReport(turns=count(result.get("num_turns")) or None, tools=tools, denials=denials,
+                                    session=result.get("session_id") if isinstance(result.get("session_id"), str)
+                                    else None))
+    if result.get("is_error") or not isinstance(text, str):
+        subtype = str(result.get("subtype") or "error")
+        said, advice = _SUBTYPES.get(subtype, (subtype, None))
+        why = text if isinstance(text, str) and text.strip() else said
+        raise AttemptFailed(FailureKind.ERROR, f"claude failed ({subtype}): {one_line(why)}", model=model,
+                            spent=reply, advice=advice and advice.format(name=preset.name))
+    return reply
+
+
+#: What Claude Code's result subtypes for a run it stopped itself mean, and what the user can do.
+_SUBTYPES: dict[str, tuple[str, str | None]] = {
+    "error_max_turns": ("it reached its --max-turns", "raise max_turns of [presets.{name}], or the step's "
+                        "'<!-- max-turns: N -->'"),
+    "error_max_budget_usd": ("it reached its --max-budget-usd, its share of what is left of the budget",
+                             "resume the task with a larger --budget"),
+    "error_during_execution": ("it stopped on an error", None),
+}
 
 
 def _content(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,8 +126,3 @@ def _usage(result: dict[str, Any], events: list[dict[str, Any]], preset: AgentPr
         model = str(init.get("model") or preset.model)
     return Usage(input_tokens=fresh + read + write, output_tokens=out, cache_read_tokens=read,
                  cache_write_tokens=write), model
-
-
-def _last_words(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    return one_line(" ".join(lines[-3:])) if lines else "it printed nothing"

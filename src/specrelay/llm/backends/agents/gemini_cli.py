@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from specrelay.errors import FailureKind
 from specrelay.llm.backend import AgentReport, AttemptFailed, Reply
-from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, count, json_objects, one_line
+from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, count, json_objects, last_words, one_line
 from specrelay.llm.pricing import Usage
 
 
@@ -47,7 +47,7 @@ def parse_gemini(preset: AgentPreset, output: str) -> Reply:
     """The reply in ``gemini --output-format json``'s object."""
     found = [o for o in json_objects(output) if "response" in o or "stats" in o or "error" in o]
     if not found:
-        raise AttemptFailed(FailureKind.INVALID_OUTPUT, "gemini printed no JSON result: " + _said(output),
+        raise AttemptFailed(FailureKind.INVALID_OUTPUT, "gemini printed no JSON result: " + last_words(output),
                             model=preset.model)
     result = found[-1]
     error = result.get("error")
@@ -81,8 +81,3 @@ def _output(stats: dict[str, Any]) -> int:
 def _tools(stats: dict[str, Any]) -> tuple[str, ...]:
     by_name = _dict(_dict(stats.get("tools")).get("byName"))
     return tuple(name for name, s in by_name.items() for _ in range(count(_dict(s).get("count"))))
-
-
-def _said(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    return one_line(" ".join(lines[-3:])) if lines else "it printed nothing"

@@ -15,7 +15,15 @@ from typing import Any, ClassVar, Literal
 
 from specrelay.errors import FailureKind
 from specrelay.llm.backend import AgentReport, AttemptFailed, Reply
-from specrelay.llm.backends.agents.base import AgentBackend, AgentPreset, count, json_objects, one_line
+from specrelay.llm.backends.agents.base import (
+    AgentBackend,
+    AgentPreset,
+    count,
+    json_objects,
+    last_words,
+    one_line,
+    provider_keys,
+)
 from specrelay.llm.pricing import Usage
 
 
@@ -28,10 +36,7 @@ class OpenCodePreset(AgentPreset):
     agent_key_envs: ClassVar[tuple[str, ...]] = ()
 
     def keys_kept(self) -> set[str]:
-        provider = self.model.split("/", 1)[0] if "/" in self.model else ""
-        own = {"anthropic": ("ANTHROPIC_API_KEY",), "openai": ("OPENAI_API_KEY",),
-               "google": ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY")}.get(provider, ())
-        return {*own, *super().keys_kept()}
+        return {*provider_keys(self.model), *super().keys_kept()}
 
 
 class OpenCodeBackend(AgentBackend):
@@ -65,7 +70,7 @@ def parse_opencode(preset: AgentPreset, output: str) -> Reply:
     steps = [p for kind, p in parts if kind == "step_finish"]
     texts = [str(p.get("text") or "") for kind, p in parts if kind == "text"]
     if not steps or not texts:
-        raise AttemptFailed(FailureKind.INVALID_OUTPUT, "opencode printed no answer: " + _said(output),
+        raise AttemptFailed(FailureKind.INVALID_OUTPUT, "opencode printed no answer: " + last_words(output),
                             model=preset.model)
     tokens = [p.get("tokens") if isinstance(p.get("tokens"), dict) else {} for p in steps]
     read = sum(count(_cache(t).get("read")) for t in tokens)
@@ -85,8 +90,3 @@ def parse_opencode(preset: AgentPreset, output: str) -> Reply:
 def _cache(tokens: dict[str, Any]) -> dict[str, Any]:
     cache = tokens.get("cache")
     return cache if isinstance(cache, dict) else {}
-
-
-def _said(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    return one_line(" ".join(lines[-3:])) if lines else "it printed nothing"
