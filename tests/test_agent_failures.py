@@ -169,3 +169,28 @@ def test_an_agent_is_not_started_when_nothing_is_left(tmp_path: Path) -> None:
     assert runs.read_text().splitlines() == ["run"]  # the builder only
     assert "an agent run whose cost is known only once it ends" in proc.stderr, proc.stderr
     assert "specrelay resume" in proc.stderr and "Traceback" not in proc.stderr
+
+
+CODEX_EVENTS = "\n".join(json.dumps(e) for e in [
+    {"type": "thread.started", "thread_id": "t1"},
+    {"type": "item.completed", "item": {"type": "agent_message", "text": "It adds two numbers."}},
+    {"type": "turn.completed", "usage": {"input_tokens": 20000, "cached_input_tokens": 0, "output_tokens": 1000}}])
+
+
+def test_codex_is_priced_for_the_model_its_own_config_names(tmp_path: Path) -> None:
+    """Codex's events name no model: with none on the preset, the one in $CODEX_HOME/config.toml is priced."""
+    script = tmp_path / "bin" / "codex"
+    script.parent.mkdir(parents=True)
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{CODEX_EVENTS}\nEOF\n")
+    script.chmod(0o755)
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text('model = "gpt-5.4"\n')
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.codex]\ncommand = "{script}"\n')
+    proc = run_cli("ask", "--preset", "codex", "What does calc.py do?", cwd=repo, env={"CODEX_HOME": str(codex_home)})
+    assert proc.returncode == 0, proc.stderr
+    by_model = json.loads(run_cli("cost", "--json", "--by", "model", cwd=repo).stdout)
+    assert "gpt-5.4" in json.dumps(by_model), by_model
+    assert by_model["total"]["cost_usd"] > 0.01, by_model  # 20k in, 1k out at gpt-5.4's price
