@@ -194,3 +194,20 @@ def test_codex_is_priced_for_the_model_its_own_config_names(tmp_path: Path) -> N
     by_model = json.loads(run_cli("cost", "--json", "--by", "model", cwd=repo).stdout)
     assert "gpt-5.4" in json.dumps(by_model), by_model
     assert by_model["total"]["cost_usd"] > 0.01, by_model  # 20k in, 1k out at gpt-5.4's price
+
+
+def test_a_read_only_agent_that_writes_anyway_fails_naming_the_files(tmp_path: Path) -> None:
+    """ask and review only read: an agent that changed a file there is refused; the user's own uncommitted
+    change, which it did not touch, is no fault of its."""
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    (repo / "README.md").write_text("# calc, being edited by the user\n")  # uncommitted, before the agent runs
+    quiet = _agent(tmp_path, f"echo '{_result(0.001)}'")
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{quiet}"\n')
+    assert run_cli("ask", "--preset", "claude-code", "What does calc.py do?", cwd=repo).returncode == 0
+    _agent(tmp_path, f"echo 'x = 1' >> calc.py\necho '{_result(0.001)}'")  # the same binary, now writing
+    proc = run_cli("ask", "--preset", "claude-code", "What does calc.py do?", cwd=repo)
+    assert proc.returncode != 0
+    assert "changed calc.py" in proc.stderr and "only reads" in proc.stderr, proc.stderr
+    assert "README.md" not in proc.stderr and "Traceback" not in proc.stderr
+    assert (repo / "calc.py").read_text().endswith("x = 1\n")  # left for the user to look at

@@ -50,6 +50,7 @@ class AiderPreset(AgentPreset):
 
 class AiderBackend(AgentBackend):
     reports_usage: ClassVar[bool] = False
+    own_files: ClassVar[tuple[str, ...]] = (TAGS_CACHE,)
 
     def argv(self, preset: AgentPreset, writable: bool) -> list[str]:
         model = ["--model", preset.chosen_model] if preset.chosen_model else []

@@ -111,6 +111,26 @@ def provider_keys(model: str) -> tuple[str, ...]:
     return PROVIDER_KEYS.get(provider, ())
 
 
+def changed_files(cwd: Path) -> dict[str, tuple[int, int]] | None:
+    """The files with uncommitted changes in the git tree at ``cwd``, each with its size and change time
+    (what a read-only run must leave as it found); None outside a git tree."""
+    from specrelay.errors import GitError
+    from specrelay.gitrepo import is_dirty
+
+    try:
+        files = is_dirty(cwd)
+    except GitError:
+        return None
+    found: dict[str, tuple[int, int]] = {}
+    for name in files:
+        try:
+            st = (cwd / name).stat()
+        except OSError:
+            st = None
+        found[name] = (st.st_size, st.st_mtime_ns) if st else (-1, -1)
+    return found
+
+
 def find_binary(preset: AgentPreset) -> str | None:
     """The path of the preset's binary, or None when it is not there."""
     command = preset.executable
@@ -187,6 +207,9 @@ class AgentBackend(Backend):
 
     edits_worktree: ClassVar[bool] = True
     capped_by_output: ClassVar[bool] = False
+    #: Paths the agent leaves in the working directory for itself (a cache), which specrelay removes:
+    #: not a change a read-only run is blamed for.
+    own_files: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def argv(self, preset: AgentPreset, writable: bool) -> list[str]:
@@ -230,6 +253,7 @@ class AgentBackend(Backend):
                                 f"bytes, more than the {MAX_PROMPT_BYTES:,} one argument may hold",
                                 model=preset.model)
         cwd = request.cwd or Path.cwd()
+        before = None if request.writable else changed_files(cwd)
         command = [binary, *self.argv(preset, request.writable), *self.limits_argv(preset, request), *preset.args,
                    *self.prompt_argv(prompt)]
         with tempfile.TemporaryDirectory(prefix="specrelay-agent-") as tmp:
@@ -251,9 +275,28 @@ class AgentBackend(Backend):
             raise AttemptFailed(FailureKind.ERROR, f"{preset.executable} exited with code {done.exit_code}: {why}",
                                 model=preset.model, retryable=False, spent=spent, advice=advice)
         reply = self.parse(preset, output)
+        if before is not None:
+            self.check_untouched(preset, cwd, before, reply)
         if on_delta is not None and reply.text:
             on_delta(reply.text)
         return reply
+
+    def check_untouched(self, preset: AgentPreset, cwd: Path, before: dict[str, tuple[int, int]],
+                        reply: Reply) -> None:
+        """A run that was to only read (a review, ``ask``) must have changed nothing in ``cwd``: else it
+        fails, naming the files (left as the agent made them, for the user to look at)."""
+        after = changed_files(cwd)
+        if after is None:
+            return
+        touched = sorted(f for f in {f for f in after if before.get(f) != after[f]} | (before.keys() - after.keys())
+                         if not any(f == own or f.startswith(own + "/") for own in self.own_files))
+        if touched:
+            shown = ", ".join(touched[:5]) + (f" and {len(touched) - 5} more" if len(touched) > 5 else "")
+            raise AttemptFailed(FailureKind.REJECTED, f"{preset.executable} changed {shown} in {cwd} although "
+                                "this step only reads (its answer is not used; the changes are left there)",
+                                model=reply.model, retryable=False, spent=reply,
+                                advice=f"check the permissions [presets.{preset.name}] gives the agent "
+                                "(its args); then discard the changes or keep them by hand")
 
     def ended(self, preset: AgentPreset, output: str) -> tuple[Reply | None, str, str | None]:
         """What the output of a run that failed says of it: what it had used by then (its tokens and its
