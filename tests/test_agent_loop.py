@@ -195,3 +195,69 @@ def test_a_file_git_ignores_is_refused_as_the_tools_answer(tmp_path: Path) -> No
     assert said[0][:2] == ("create_file", False) and "__pycache__/x.py is ignored by git" in said[0][2]
     assert said[1][:2] == ("edit", False) and "is ignored by git" in said[1][2]
     assert not (Path(status["worktree"]) / "__pycache__" / "x.py").exists()
+
+
+PANEL = """# Panel
+
+### [ ] Step: Planning
+<!-- agent: opus-planner -->
+Write spec.md.
+
+### [ ] Step: Implementation
+<!-- agent: flash-builder -->
+Implement spec.md.
+
+### [ ] Step: Review
+<!-- kind: review -->
+<!-- agents: gpt-reviewer, sonnet-reviewer -->
+Review the diff.
+"""
+
+
+def test_a_panel_reviewer_in_agent_mode_opens_a_file_the_other_answers_once(tmp_path: Path) -> None:
+    """The panel's reviewers follow their own preset's mode: gpt-reviewer (mode = "agent") reads a file
+    first; sonnet-reviewer answers once. Each loop has its own transcript."""
+    from taskkit import ADD_SUB
+
+    reviewer = [turn(call("read_file", path="test_calc.py")), review()]
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "gpt-reviewer": reviewer,
+                              "sonnet-reviewer": [review()]}, verify=[])
+    config = repo / ".specrelay" / "config.toml"
+    config.write_text(config.read_text().replace('replies = "gpt-reviewer.json"',
+                                                 'replies = "gpt-reviewer.json"\nmode = "agent"'))
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "panel.md").write_text(PANEL)
+    proc, status = run_json(repo, "run", "Add sub", "--workflow", "panel")
+    assert proc.returncode == 0, proc.stderr
+    assert status["status"] == "done"
+    folder = Path(status["folder"])
+    said = answers(transcript(folder, "review_r1_gpt-reviewer.transcript.jsonl"))
+    assert said[0][:2] == ("read_file", True) and "assertEqual(add(1, 2), 3)" in said[0][2]
+    assert not (folder / "review_r1_sonnet-reviewer.transcript.jsonl").exists()
+    _, shown = run_json(repo, "show", status["id"])
+    turns = [c for c in shown["calls"] if c["phase"] == "review" and c["preset"] == "gpt-reviewer"]
+    assert len(turns) == 2, turns
+
+
+def test_a_review_loop_that_ends_without_json_is_asked_once_to_repair_it(tmp_path: Path) -> None:
+    edit = turn(call("edit", path="calc.py", search="    return a + b\n", replace="    return a + b\n\n\n" + SUB))
+    reviewer = [turn(call("read_file", path="calc.py")), "Looks fine to me!", review()]
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [edit, turn(call("finish", summary="s"))],
+                              "gpt-reviewer": reviewer})
+    proc, status = run_json(repo, "run", "Add sub", "--workflow", agent_workflow(repo, review_mode=True))
+    assert proc.returncode == 0, proc.stderr
+    assert status["status"] == "done"
+    entries = transcript(Path(status["folder"]), "review_r1.transcript.jsonl")
+    assert [("repair" in e) for e in entries] == [False, True, False], entries
+    assert "Verdict: **approve**" in (Path(status["folder"]) / "review.md").read_text()
+
+
+def test_a_review_loop_that_will_not_answer_json_fails_and_keeps_its_reply(tmp_path: Path) -> None:
+    edit = turn(call("edit", path="calc.py", search="    return a + b\n", replace="    return a + b\n\n\n" + SUB))
+    reviewer = ["Looks fine to me!", "Still fine, really."]
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [edit, turn(call("finish", summary="s"))],
+                              "gpt-reviewer": reviewer})
+    proc = run_cli("run", "Add sub", "--workflow", agent_workflow(repo, review_mode=True), cwd=repo)
+    assert proc.returncode != 0
+    assert "even after a repair request" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "rejected_review_r1.md" in proc.stderr, proc.stderr

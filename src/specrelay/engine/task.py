@@ -11,7 +11,7 @@ from pathlib import Path
 
 from specrelay import gitrepo, paths
 from specrelay.config import Config, Preset, check_price_as, missing_keys_error
-from specrelay.errors import GitError, UserError
+from specrelay.errors import GitError, PresetError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger, NewStep, TaskRow, TaskStatus
 from specrelay.workflow import Workflow, find_workflow, load_workflow, validate, with_routes
@@ -182,6 +182,24 @@ def check_keys(config: Config, workflow: Workflow) -> None:
         names.append(config.review.consolidate)
     first: Collection[str] = next((step.presets for step in workflow.steps if step.presets), [])
     check_preset_keys(config, names, called=first)
+    check_agent_mode(config, workflow)
+
+
+def check_agent_mode(config: Config, workflow: Workflow) -> None:
+    """A step in agent mode (``<!-- mode: agent -->``) runs specrelay's tool loop: each of its presets
+    must call tools, or be an external agent (which runs its own)."""
+    from specrelay.llm.backend import backend_class
+
+    for step in workflow.steps:
+        if step.mode != "agent":
+            continue
+        for name in step.presets:
+            backend = backend_class(config.preset(name))
+            if not (backend.calls_tools or backend.edits_worktree):
+                raise PresetError(
+                    f"{workflow.label}:{step.line_of('mode')}: step '{step.title}' runs in agent mode "
+                    f"('<!-- mode: agent -->'), and preset '{name}' ({config.preset(name).provider}) cannot call "
+                    "tools; give the step a preset whose backend calls tools, or remove the directive")
 
 
 #: What to do about a missing key when a workflow's steps name the preset.

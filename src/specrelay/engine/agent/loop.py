@@ -35,11 +35,17 @@ class LoopResult:
 
 async def run_loop(client: Client, preset: str, system: str, user: str, toolbox: Toolbox, *, max_turns: int,
                    key: str, phase: str, step: str, transcript: Transcript | None = None,
-                   raise_turns: str = "max_turns", on_turn: Callable[[CallResult], None] | None = None) -> LoopResult:
+                   raise_turns: str = "max_turns", on_turn: Callable[[CallResult], None] | None = None,
+                   check: Callable[[str], str | None] | None = None) -> LoopResult:
     """Run the loop; ``key`` prefixes each turn's call key (``KEY.tN``). Raises :class:`TurnsExhausted`
-    naming ``raise_turns`` (where to raise the bound) when ``max_turns`` turns end unfinished."""
+    naming ``raise_turns`` (where to raise the bound) when ``max_turns`` turns end unfinished.
+
+    ``check`` says what is wrong with a final answer (None: nothing), for an answer that must have a
+    form (a review's JSON): the first time it finds a problem, the model is told and the loop goes on,
+    once; the caller judges the answer after that."""
     messages: list[Message] = [Message("system", system), Message("user", user)]
     result = LoopResult(text="", turns=0, model="", finished=False)
+    repaired = False
     for turn in range(1, max_turns + 1):
         request = Request(messages=tuple(messages), tools=toolbox.tools, cwd=toolbox.root)
         reply = await client.send(preset, request, phase=phase, step=step, key=f"{key}.t{turn}")
@@ -63,12 +69,21 @@ async def run_loop(client: Client, preset: str, system: str, user: str, toolbox:
             if answer.finished:
                 finished = True
                 result.text = answer.text
-        if transcript is not None:
-            transcript.add(entry)
+        problem = None
         if finished:
             if not any(c.name == "finish" for c in reply.tool_calls):
                 result.text = reply.text
-            result.finished = True
-            return result
+            problem = None if check is None or repaired else check(result.text)
+            if problem is not None:
+                entry["repair"] = problem
+        if transcript is not None:
+            transcript.add(entry)
+        if finished:
+            if problem is None:
+                result.finished = True
+                return result
+            repaired = True
+            messages.append(Message("user", f"Your final answer could not be used: {problem}\nAnswer again with "
+                                    "only the JSON object described above, and nothing else."))
     raise TurnsExhausted(f"step '{step}': the agent did not finish within {max_turns} turns; raise {raise_turns}, "
                          "then resume the task (the step is redone)")

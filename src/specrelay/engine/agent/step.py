@@ -8,6 +8,7 @@ turns go to ``<kind>_rN.transcript.jsonl`` in the task folder.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import specrelay.engine.context as C
@@ -18,20 +19,28 @@ from specrelay.engine.agent.transcript import Transcript
 from specrelay.engine.events import CallFinished, CallStarted
 from specrelay.errors import InvalidReply
 from specrelay.llm import CallResult
+from specrelay.llm.backend import backend_class
 
 if TYPE_CHECKING:
     from specrelay.engine.steps.run import StepRun
 
 
-def agent_mode(run: StepRun) -> bool:
-    """Whether the step runs as the tool loop (its ``mode:``, else its first preset's ``mode``)."""
-    if run.step.mode is not None:
-        return run.step.mode == "agent"
-    return bool(run.step.presets) and run.config.preset(run.step.presets[0]).mode == "agent"
+def agent_mode(run: StepRun, preset: str | None = None) -> bool:
+    """Whether ``preset`` (by default the step's first) runs the step as the tool loop: the step's
+    ``mode:``, else the preset's ``mode``. An external agent (Codex, Claude Code, ...) never does: it
+    runs its own loop."""
+    name = preset or (run.step.presets[0] if run.step.presets else None)
+    if name is None:
+        return False
+    chosen = run.config.preset(name)
+    if backend_class(chosen).edits_worktree:
+        return False
+    return (run.step.mode or chosen.mode) == "agent"
 
 
-def transcript_name(run: StepRun) -> str:
-    return f"{run.step.kind}_r{run.round}.transcript.jsonl"
+def transcript_name(run: StepRun, preset: str | None = None) -> str:
+    """The loop's transcript: ``KIND_rN.transcript.jsonl``, with the preset for a panel's reviewer."""
+    return f"{run.step.kind}_r{run.round}{f'_{preset}' if preset else ''}.transcript.jsonl"
 
 
 def _turns(run: StepRun, preset: str) -> tuple[int, str]:
@@ -53,7 +62,8 @@ def check_commands(run: StepRun) -> list[str]:
     return list(run.config.agent.commands) or list(run.step.run) or list(run.config.verify.commands)
 
 
-async def _loop(run: StepRun, preset: str, system: str, ctx: C.Context, toolbox: Toolbox) -> LoopResult:
+async def _loop(run: StepRun, preset: str, system: str, ctx: C.Context, toolbox: Toolbox, *,
+                check: Callable[[str], str | None] | None = None) -> LoopResult:
     from specrelay.llm.backend import cannot_call_tools
 
     refused = cannot_call_tools(run.config.preset(preset), f"step '{run.step.title}' in agent mode")
@@ -69,8 +79,9 @@ async def _loop(run: StepRun, preset: str, system: str, ctx: C.Context, toolbox:
 
     return await run_loop(run.client, preset, system, ctx.render(), toolbox, max_turns=max_turns,
                           key=run.next_key(), phase=str(run.step.kind), step=run.step.title,
-                          transcript=Transcript(run.artifact(transcript_name(run))), raise_turns=where,
-                          on_turn=on_turn)
+                          transcript=Transcript(run.artifact(transcript_name(run, preset if run.step.is_panel
+                                                                               else None))),
+                          raise_turns=where, on_turn=on_turn, check=check)
 
 
 async def implement(run: StepRun, ctx: C.Context) -> tuple[list[str], str]:
@@ -94,12 +105,29 @@ async def review_call(run: StepRun, preset: str, system: str, ctx: C.Context, *,
     from specrelay.engine.steps.run import prompt
     from specrelay.llm import parse_json_reply
 
+    def problem(text: str) -> str | None:
+        try:
+            parse_json_reply(text, schema)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
     toolbox = Toolbox(run.worktree, writable=False)
-    result = await _loop(run, preset, system + prompt("agent_review"), ctx, toolbox)
+    result = await _loop(run, preset, system + prompt("agent_review"), ctx, toolbox, check=problem)
     last = result.results[-1]
     try:
         value = parse_json_reply(result.text, schema)
     except ValueError as exc:
-        raise InvalidReply(f"preset {preset} did not end its review loop with valid review JSON: {exc}",
-                           reply=result.text, preset=preset) from None
+        raise InvalidReply(f"preset {preset} did not end its review loop with valid review JSON, even after a "
+                           f"repair request: {exc}", reply=result.text, preset=preset) from None
     return replace(last, text=result.text, value=value)
+
+
+def review_caller(run: StepRun) -> Callable[..., Awaitable[CallResult]]:
+    """How a review step calls each reviewer: its read-only loop for a preset in agent mode, else
+    :meth:`StepRun.call` (one answer; an external agent reviewing on its own)."""
+    async def call(preset: str, system: str, ctx: C.Context, *, schema: Any = None) -> CallResult:
+        if schema is not None and agent_mode(run, preset):
+            return await review_call(run, preset, system, ctx, schema=schema)
+        return await run.call(preset, system, ctx, schema=schema)
+    return call

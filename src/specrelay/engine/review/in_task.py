@@ -12,7 +12,6 @@ written to ``fix_findings.md``. A reply that is no usable review is kept as ``re
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -81,10 +80,10 @@ def review_context(run: StepRun) -> C.Context:
 async def run_review(run: StepRun) -> ReviewOutcome:
     if run.step.is_panel:
         return await _panel_review(run)
-    preset = run.step.presets[0]
-    from specrelay.engine.agent import step as agent
+    from specrelay.engine.agent.step import review_caller
 
-    call = functools.partial(agent.review_call, run) if agent.agent_mode(run) else run.call
+    preset = run.step.presets[0]
+    call = review_caller(run)
     try:
         result = await call(preset, review_system(), review_context(run), schema=Review)
     except UNUSABLE as exc:
@@ -115,6 +114,8 @@ async def _panel_review(run: StepRun) -> ReviewOutcome:
                            min_agreement=run.config.review.min_agreement,
                            diff_files=gitrepo.changed_files(run.worktree, run.task.base_sha),
                            consolidate_preset=run.config.review.consolidate)
-    panel = await run_panel(request, run.call, folder=run.folder, round_no=run.round, emit=run.emit)
+    from specrelay.engine.agent.step import review_caller
+
+    panel = await run_panel(request, review_caller(run), folder=run.folder, round_no=run.round, emit=run.emit)
     run.write_artifact(FIX_FINDINGS, panel.builder_text)
     return ReviewOutcome(panel.verdict, panel.findings, panel.open_items, note=panel.note)
