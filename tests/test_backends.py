@@ -223,3 +223,18 @@ def test_agent_mode_on_a_backend_that_cannot_call_tools_names_the_preset_and_fie
         preflight([config.preset("f")])
     assert str(info.value).startswith("preset 'f' (flaky) cannot call tools, which mode = \"agent\" (mode in "
                                       f"[presets.f] of {path}) needs")
+
+
+def test_a_step_in_agent_mode_with_a_backend_that_calls_no_tools_is_refused_before_it_starts(tmp_path: Path) -> None:
+    env = _install_plugin(tmp_path / "site")
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".specrelay" / "workflows").mkdir(parents=True)
+    (repo / ".specrelay/config.toml").write_text(ECHO_PRESETS, encoding="utf-8")
+    (repo / ".specrelay/workflows/looped.md").write_text(
+        "# Looped\n\n### [ ] Step: Planning\n<!-- agent: echo-free -->\nWrite spec.md.\n\n"
+        "### [ ] Step: Implementation\n<!-- agent: echo-free -->\n<!-- mode: agent -->\nImplement it.\n",
+        encoding="utf-8")
+    proc = run_cli("run", "Add sub", "--workflow", "looped", cwd=repo, env=env, subprocess=True)
+    assert_clean_error(proc, "looped.md:9: step 'Implementation' runs in agent mode",
+                       "preset 'echo-free' (echo) cannot call tools")
+    assert json.loads(run_cli("status", "--json", cwd=repo, env=env, subprocess=True).stdout) == []
