@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -108,20 +107,10 @@ def stopped_as_interrupted(what: str, on_stop: Callable[[str], None] | None = No
 
 def print_json(data: Any) -> None:
     """Print ``data`` as JSON, every amount in USD (a ``*_usd`` key) rounded to the micro-dollar and
-    every duration in seconds (a ``*_s`` key, ``latency_s``) to the millisecond."""
-    sys.stdout.write(json.dumps(_rounded(data), indent=2, default=str) + "\n")
+    every duration in seconds (a ``*_s`` key, ``latency_s``) to the millisecond (:mod:`specrelay.app.jsonout`)."""
+    from specrelay.app.jsonout import dumps
 
-
-def _rounded(data: Any, key: str = "") -> Any:
-    if isinstance(data, dict):
-        return {k: _rounded(v, str(k)) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_rounded(v, key) for v in data]
-    if isinstance(data, float) and key.endswith("_usd"):
-        return round(data, 6)
-    if isinstance(data, float) and key.endswith("_s"):
-        return round(data, 3)
-    return data
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
