@@ -24,14 +24,18 @@ from specrelay.app.views import (
 from specrelay.app.workspace import ledger_of
 from specrelay.config import load_config
 from specrelay.engine import finish, leftovers
-from specrelay.engine.finish import DiscardResult, MergeResult, UpdateResult
+from specrelay.engine.finish import DiscardPlan, DiscardResult, MergePlan, MergeResult, UpdateResult
 from specrelay.engine.summary import task_diff, task_diffstat
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import UserError
 from specrelay.ledger import Ledger
 
-__all__ = ["DiscardResult", "MergeResult", "UpdateResult", "artifact", "check_limit", "check_statuses",
-           "diff", "diffstat", "discard", "known_statuses", "merge", "show", "status", "task_of", "update"]
+__all__ = ["DiscardPlan", "DiscardResult", "MergePlan", "MergeResult", "UpdateResult", "artifact", "check_limit",
+           "check_statuses", "diff", "diffstat", "discard", "discard_plan", "known_statuses", "last_review", "merge",
+           "merge_plan", "show", "status", "task_of", "update"]
+
+#: Where a task's last review is, in the order looked for: a panel's merged report, else one reviewer's.
+REVIEW_REPORTS = (("final_review.json", "final_review.md"), ("review.json", "review.md"))
 
 
 def known_statuses() -> str:
@@ -87,6 +91,18 @@ def artifact(root: Path, task_id: str, name: str) -> bytes:
     return path.read_bytes()
 
 
+def last_review(root: Path, task_id: str, *, markdown: bool = False) -> tuple[str, bytes]:
+    """The name and bytes of the task's last review report: the JSON (verdict, reason, findings), or with
+    ``markdown`` the same review as the reviewers' Markdown; a UserError when it has not been reviewed."""
+    task = task_of(root, task_id)
+    for report in REVIEW_REPORTS:
+        name = report[1 if markdown else 0]
+        if (task.folder / name).is_file():
+            return name, artifact(root, task.id, name)
+    raise UserError(f"task {task.id} has no review yet ({task.current_step or task.status}); "
+                    f"`specrelay status {task.id}` shows where it is.")
+
+
 def show(root: Path, task_id: str) -> TaskDetail:
     """A task's summary with its artifacts, every model call and its diffstat."""
     with ledger_of(root, readonly=True) as ledger:
@@ -129,6 +145,19 @@ def merge(root: Path, task_id: str, *, ff_only: bool = False, delete: bool = Fal
     """
     with ledger_of(root, create=False) as ledger:
         return finish.merge_task(root, ledger, task_id, ff_only=ff_only, delete=delete, force=force)
+
+
+def merge_plan(root: Path, task_id: str, *, ff_only: bool = False, delete: bool = False,
+               force: bool = False) -> MergePlan:
+    """What :func:`merge` would do, refused as it would refuse; nothing is changed."""
+    with ledger_of(root, readonly=True) as ledger:
+        return finish.plan_merge(root, ledger, task_id, ff_only=ff_only, delete=delete, force=force)
+
+
+def discard_plan(root: Path, task_id: str, *, force: bool = False) -> DiscardPlan:
+    """What :func:`discard` would remove, refused as it would refuse; nothing is changed."""
+    with ledger_of(root, readonly=True) as ledger:
+        return finish.plan_discard(root, ledger, task_id, force=force)
 
 
 def discard(root: Path, task_id: str, *, force: bool = False) -> DiscardResult:

@@ -56,6 +56,35 @@ class DiscardResult:
 
 
 @dataclass(frozen=True)
+class MergePlan:
+    """What ``merge`` would do, checked as it checks, with nothing changed: merge ``branch`` into ``into``
+    in ``worktree``; ``forced`` what is still open and would be merged anyway (``force``); with ``delete``,
+    then remove the worktree, the branch and ``lost`` (what ``force`` throws away with them)."""
+
+    task_id: str
+    branch: str
+    into: str
+    worktree: Path
+    ff_only: bool
+    delete: bool
+    forced: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DiscardPlan:
+    """What ``discard`` would remove, checked as it checks, with nothing changed: the worktree and the
+    branch (None when already gone), the leftovers refs, and ``lost``: the work ``force`` throws away."""
+
+    task_id: str
+    status: TaskStatus
+    worktree: Path | None
+    branch: str | None
+    refs: list[str]
+    lost: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class UpdateResult:
     """A task branch brought up to date with its base branch."""
 
@@ -104,14 +133,29 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
                force: bool = False) -> MergeResult:
     """Merge the task's branch into its base branch, in the worktree that has it checked out."""
     task = load_task(root, ledger, task_id)
+    _refuse_running_merge(task)
+    with task_lock(task.folder, task.id):  # no resume may start on a branch being merged (and removed)
+        task = load_task(root, ledger, task.id)
+        return _merge(root, ledger, task, check_merge(root, task, ff_only=ff_only, delete=delete, force=force),
+                      force)
+
+
+def plan_merge(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = False, delete: bool = False,
+               force: bool = False) -> MergePlan:
+    """What :func:`merge_task` would do, refused as it would refuse; nothing is changed."""
+    task = load_task(root, ledger, task_id)
+    _refuse_running_merge(task)
+    return check_merge(root, task, ff_only=ff_only, delete=delete, force=force)
+
+
+def _refuse_running_merge(task: Task) -> None:
     if effective_status(task) is TaskStatus.RUNNING:
         raise UserError(f"task {task.id} is running; its branch is still moving. Let it finish (or stop it), "
                         "then merge.")
-    with task_lock(task.folder, task.id):  # no resume may start on a branch being merged (and removed)
-        return _merge_locked(root, ledger, load_task(root, ledger, task.id), ff_only, delete, force)
 
 
-def _merge_locked(root: Path, ledger: Ledger, task: Task, ff_only: bool, delete: bool, force: bool) -> MergeResult:
+def check_merge(root: Path, task: Task, *, ff_only: bool, delete: bool, force: bool) -> MergePlan:
+    """Every refusal of a merge, in one line each (see the module); the plan when none applies."""
     status = effective_status(task)
     if status in CLOSED:
         raise UserError(f"task {task.id} is {status}; it cannot be merged again.")
@@ -123,23 +167,29 @@ def _merge_locked(root: Path, ledger: Ledger, task: Task, ff_only: bool, delete:
                         f"(`specrelay resume {task.id}`), or merge it as it is with `specrelay merge {task.id} "
                         "--force`.")
     where = merge_target(root, task.base_branch, task.id)
+    at_risk: list[str] = []
     if delete:  # the branch is merged, so only what is outside it can be lost
         at_risk = work_at_risk(root, task, branch=False)
         if at_risk and not force:
             raise GitError(f"task {task.id}: --delete would lose {'; '.join(at_risk)}. Nothing was merged; "
                            "merge without --delete, or pass --force to throw that away.")
+    return MergePlan(task.id, task.branch, task.base_branch, where, ff_only, delete, unfinished, at_risk)
+
+
+def _merge(root: Path, ledger: Ledger, task: Task, plan: MergePlan, force: bool) -> MergeResult:
     hint = (f"bring the task up to date with `specrelay update {task.id}` (it names the conflicts to fix in "
             f"{task.worktree}), then merge again")
-    sha = gitrepo.merge(root, task.branch, ff_only=ff_only, message=f"Merge specrelay task {task.id}: {task.title}",
-                        worktree=where, conflict_hint=hint)
-    ledger.update_task(task.id, status=TaskStatus.MERGED, message=f"merged into {task.base_branch} at {sha[:10]}")
+    sha = gitrepo.merge(root, task.branch, ff_only=plan.ff_only,
+                        message=f"Merge specrelay task {task.id}: {task.title}", worktree=plan.worktree,
+                        conflict_hint=hint)
+    ledger.update_task(task.id, status=TaskStatus.MERGED, message=f"merged into {plan.into} at {sha[:10]}")
     dropped: list[str] = []
-    if delete:
+    if plan.delete:
         if task.worktree.is_dir():
             gitrepo.remove_worktree(root, task.worktree, force=force)
-        gitrepo.delete_branch(root, task.branch, base=task.base_branch)
+        gitrepo.delete_branch(root, task.branch, base=plan.into)
         dropped = leftovers.drop_all(root, task.id)
-    return MergeResult(task.id, task.branch, task.base_branch, where, sha, unfinished, delete, dropped)
+    return MergeResult(task.id, task.branch, plan.into, plan.worktree, sha, plan.forced, plan.delete, dropped)
 
 
 def work_at_risk(root: Path, task: Task, *, tree: bool = True, branch: bool = True,
@@ -183,30 +233,50 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
     """
     task = load_task(root, ledger, task_id)
     status = effective_status(task)
-    if status is TaskStatus.RUNNING:
-        raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
+    _refuse_running_discard(task, status)
     with task_lock(task.folder, task.id):  # no resume may start in a worktree being removed
-        has_tree = task.worktree.is_dir()
-        has_branch = gitrepo.branch_exists(root, task.branch)
-        at_risk = work_at_risk(root, task, tree=has_tree, branch=has_branch)
-        if at_risk and not force:
-            raise GitError(f"task {task.id} has work that would be lost: {'; '.join(at_risk)}. "
-                           f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
-        if has_tree:
+        plan = check_discard(root, task, status, force=force)
+        if plan.worktree is not None:
             gitrepo.remove_worktree(root, task.worktree, force=force)
         else:
             gitrepo.prune_worktrees(root)
-        if has_branch:
+        if plan.branch is not None:
             gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
         refs = leftovers.drop_all(root, task.id)
         if status is TaskStatus.MERGED:
-            if has_tree or has_branch:
+            if plan.worktree is not None or plan.branch is not None:
                 ledger.update_task(task.id, message=f"{task.message}; worktree and branch removed"
                                    if task.message else "worktree and branch removed")
         else:
             ledger.update_task(task.id, status=TaskStatus.DISCARDED, message="worktree and branch removed")
+    return DiscardResult(task.id, plan.status, plan.worktree is not None, plan.branch is not None, refs,
+                         task.folder)
+
+
+def plan_discard(root: Path, ledger: Ledger, task_id: str, *, force: bool = False) -> DiscardPlan:
+    """What :func:`discard_task` would remove, refused as it would refuse; nothing is changed."""
+    task = load_task(root, ledger, task_id)
+    status = effective_status(task)
+    _refuse_running_discard(task, status)
+    return check_discard(root, task, status, force=force)
+
+
+def _refuse_running_discard(task: Task, status: TaskStatus) -> None:
+    if status is TaskStatus.RUNNING:
+        raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
+
+
+def check_discard(root: Path, task: Task, status: TaskStatus, *, force: bool) -> DiscardPlan:
+    """The refusal of a discard that would lose work (unless ``force``); the plan otherwise."""
+    has_tree = task.worktree.is_dir()
+    has_branch = gitrepo.branch_exists(root, task.branch)
+    at_risk = work_at_risk(root, task, tree=has_tree, branch=has_branch)
+    if at_risk and not force:
+        raise GitError(f"task {task.id} has work that would be lost: {'; '.join(at_risk)}. "
+                       f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")
     kept = TaskStatus.MERGED if status is TaskStatus.MERGED else TaskStatus.DISCARDED
-    return DiscardResult(task.id, kept, has_tree, has_branch, refs, task.folder)
+    return DiscardPlan(task.id, kept, task.worktree if has_tree else None, task.branch if has_branch else None,
+                       [k.ref for k in leftovers.leftovers_of(root, task.id)], at_risk)
 
 
 def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
