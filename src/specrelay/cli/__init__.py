@@ -31,6 +31,7 @@ def _register() -> None:
         gc,
         init,
         logs,
+        mcp,
         presets,
         review,
         run,

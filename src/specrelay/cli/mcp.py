@@ -1,0 +1,27 @@
+"""``specrelay mcp``: serve specrelay's tools over the Model Context Protocol, to another agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from specrelay.cli.root import app
+from specrelay.errors import UserError
+
+
+@app.command("mcp")
+def mcp_command(
+    http: int | None = typer.Option(None, "--http", metavar="PORT", min=1, max=65535, help=(
+        "Serve streamable HTTP on 127.0.0.1:PORT (at /mcp) instead of stdio.")),
+    repo: Path | None = typer.Option(None, "--repo", metavar="PATH", help=(
+        "The repository the tools work in (default: the current directory).")),
+) -> None:
+    """Serve run_task, task_status, show_artifact, review, ask, cost, resume, merge and discard over MCP
+    (stdio by default), for Claude Code, Codex, Gemini CLI, OpenCode or any MCP client."""
+    where = (repo or Path.cwd()).resolve()
+    if not where.is_dir():
+        raise UserError(f"--repo {repo}: no such folder; give the path of a git repository.")
+    from specrelay.mcp.server import serve
+
+    serve(where, http_port=http)
