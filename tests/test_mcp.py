@@ -81,9 +81,14 @@ def in_session(cwd: Path, scenario: Callable[[Session], Awaitable[None]], *args:
         async with session(cwd, *args) as s:
             await scenario(s)
 
+    run_async(go)
+
+
+def run_async(go: Callable[[], Awaitable[None]]) -> None:
+    """``go()`` run to its end; what failed in it raised as itself, not wrapped in the client's task groups."""
     try:
         anyio.run(go)
-    except BaseExceptionGroup as group:  # the task groups of the client wrap what failed: the failure itself
+    except BaseExceptionGroup as group:
         raise _leaf(group) from None
 
 
@@ -339,3 +344,46 @@ def test_a_bug_in_a_tool_is_one_line_naming_it_as_a_bug(tmp_path: Path, monkeypa
 
 def test_each_tool_is_a_method_of_the_tools_and_none_is_left_out() -> None:
     assert [t.__name__ for t in Tools(Path.cwd()).all()] == TOOLS
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_http_serves_the_same_tools_on_loopback(tmp_path: Path) -> None:
+    from mcp import Client
+
+    repo = _team(tmp_path)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    server = subprocess.Popen([sys.executable, "-m", "specrelay", "mcp", "--http", str(port)], cwd=repo, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    async def go() -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                async with Client(f"http://127.0.0.1:{port}/mcp", mode="legacy") as client:
+                    tools = [t.name for t in (await client.list_tools()).tools]
+                    status = await client.call_tool("task_status", {})
+                    missing = await client.call_tool("task_status", {"task_id": "nope"})
+                break
+            except Exception:
+                assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+                await anyio.sleep(0.3)
+        assert tools == TOOLS and status.structured_content == {"tasks": []}
+        assert missing.is_error and "no task 'nope'" in missing.content[0].text
+
+    try:
+        run_async(go)
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    assert f"specrelay's MCP server: http://127.0.0.1:{port}/mcp" in err
+

@@ -24,4 +24,9 @@ def mcp_command(
         raise UserError(f"--repo {repo}: no such folder; give the path of a git repository.")
     from specrelay.mcp.server import serve
 
+    if http is not None:  # stdout is the protocol's over stdio only; over HTTP a person reads where it is
+        from specrelay.cli.common import err_console
+
+        err_console.print(f"specrelay's MCP server: http://127.0.0.1:{http}/mcp (Ctrl-C stops it)", markup=False,
+                          soft_wrap=True)
     serve(where, http_port=http)
