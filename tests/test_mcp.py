@@ -52,12 +52,13 @@ class Session:
         text: str = block.text
         return text
 
-    async def settled(self, task_id: str, *until: str) -> dict[str, Any]:
-        """The task's status object once its status is one of ``until`` (polled through task_status)."""
+    async def settled(self, task_id: str) -> dict[str, Any]:
+        """The task's status object once it has stopped running (polled through task_status: a task started
+        in the background reads as running from the moment its process is started)."""
         deadline = time.monotonic() + SETTLE_S
         while True:
             [row] = (await self.call("task_status", task_id=task_id))["tasks"]
-            if row["status"] in until:
+            if row["status"] != "running":
                 return row
             assert time.monotonic() < deadline, row
             await anyio.sleep(0.3)
@@ -109,7 +110,7 @@ def _team(tmp_path: Path) -> Path:
                               "gpt-reviewer": [review("request_changes", [MAJOR]), review()],
                               "sonnet-reviewer": [review("request_changes", [MAJOR])],
                               "helper": ["The answer is 4."]},
-                   extra='\n[routes]\nask = "helper"\nreview = "sonnet-reviewer"\n')
+                   extra='\n[routes]\nask = "helper"\n')
     flows = repo / ".specrelay" / "workflows"
     flows.mkdir()
     (flows / "one-round.md").write_text(WORKFLOW.read_text().replace("<!-- max-rounds: 3 -->",
@@ -150,7 +151,7 @@ def test_a_task_runs_to_done_through_the_tools_and_is_merged_only_when_confirmed
         started = await s.call("run_task", request="Add sub")
         task_id = started["id"]
         assert started["pid"] > 0 and started["log"].endswith(f"{task_id}/run.log")
-        row = await s.settled(task_id, "done", "failed", "needs_attention")
+        row = await s.settled(task_id)
         assert row["status"] == "done" and row["rounds"] == 2 and row["open"] == [], row
         assert row["verification"]["state"] == "passed"
         # The same status objects `specrelay status --json` prints.
@@ -200,7 +201,7 @@ def test_an_unfinished_task_is_refused_a_merge_resumed_and_discarded_only_when_c
 
     async def scenario(s: Session) -> None:
         task_id = (await s.call("run_task", request="Add sub", workflow="one-round"))["id"]
-        row = await s.settled(task_id, "done", "failed", "needs_attention")
+        row = await s.settled(task_id)
         assert row["status"] == "needs_attention" and row["open"], row
         findings = await s.call("show_artifact", task_id=task_id, artifact="findings")
         assert findings["verdict"] == "request_changes"
@@ -215,7 +216,7 @@ def test_an_unfinished_task_is_refused_a_merge_resumed_and_discarded_only_when_c
 
         resumed = await s.call("resume", task_id=task_id, rounds=1)
         assert resumed["finished"] is None and resumed["started"]["id"] == task_id
-        row = await s.settled(task_id, "done", "failed", "needs_attention")
+        row = await s.settled(task_id)
         assert row["status"] == "done" and row["rounds"] == 2, row
         again = await s.call("resume", task_id=task_id)
         assert again["started"] is None and again["finished"][0]["status"] == "done"
@@ -239,23 +240,26 @@ def test_review_and_ask_answer_through_presets_and_routes(tmp_path: Path) -> Non
     (repo / "calc.py").write_text((repo / "calc.py").read_text() + "\n\ndef sub(a, b):\n    return a - b\n")
 
     async def scenario(s: Session) -> None:
-        reviewed = await s.call("review")  # the uncommitted changes, by [routes] review
+        reviewed = await s.call("review")  # the uncommitted changes, by the default reviewer
         assert reviewed["verdict"] == "request_changes" and reviewed["files"] == ["calc.py"]
         assert [f["title"] for f in reviewed["findings"]] == [MAJOR["title"]]
         assert [r["preset"] for r in reviewed["reviewers"]] == ["sonnet-reviewer"]
+        assert reviewed["reviewed"] == "the uncommitted changes against HEAD" and Path(reviewed["folder"]).is_dir()
+        alone = await s.call("review", preset="gpt-reviewer")
+        assert [r["preset"] for r in alone["reviewers"]] == ["gpt-reviewer"] and alone["verdict"] == "request_changes"
         panel = await s.call("review", panel=["gpt-reviewer", "sonnet-reviewer"])
         assert sorted(r["preset"] for r in panel["reviewers"]) == ["gpt-reviewer", "sonnet-reviewer"]
         assert panel["findings"][0]["agreement"] == 2
         nothing = await s.call("review", range="HEAD..HEAD")
-        assert nothing["verdict"] == "approve" and nothing["findings"] == []
+        assert nothing["verdict"] == "approve" and nothing["findings"] == [] and nothing["folder"] is None
         assert "unknown preset 'nope'" in await s.error("review", preset="nope")
 
         answer = await s.call("ask", prompt="What is 2+2?", route="ask")
         assert answer["text"] == "The answer is 4." and answer["preset"] == "helper" and answer["simulated"]
         direct = await s.call("ask", prompt="And again?", preset="helper")
         assert direct["text"] == "The answer is 4."
-        assert "no such route; expected one of ask, review" in await s.error("ask", prompt="x", route="search")
-        assert "either preset or route" in await s.error("ask", prompt="x", route="ask", preset="helper")
+        assert "'nope' is not a route." in await s.error("ask", prompt="x", route="nope")
+        assert "give --preset or --route, not both" in await s.error("ask", prompt="x", route="ask", preset="helper")
         assert "is empty" in await s.error("ask", prompt="  ", preset="helper")
         by_preset = await s.call("cost", by="preset")
         assert {"helper", "sonnet-reviewer", "gpt-reviewer"} <= {r["key"] for r in by_preset["rows"]}
@@ -307,7 +311,7 @@ def test_repo_names_the_repository_the_tools_work_in(tmp_path: Path) -> None:
 
     async def scenario(s: Session) -> None:
         task_id = (await s.call("run_task", request="Add sub"))["id"]
-        row = await s.settled(task_id, "done", "failed", "needs_attention")
+        row = await s.settled(task_id)
         assert row["status"] == "done" and Path(row["worktree"]).is_relative_to(repo)
 
     in_session(elsewhere, scenario, "--repo", str(repo))

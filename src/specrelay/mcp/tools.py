@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field
 
 from specrelay.app.jsonout import plain
-from specrelay.errors import GitError, UserError
+from specrelay.errors import GitError
 
 if TYPE_CHECKING:
     from specrelay.app.tasks import DiscardPlan, MergePlan
@@ -132,19 +132,15 @@ class Tools:
     def ask(
         self,
         prompt: Annotated[str, Field(description="The question or instruction.")],
-        preset: Annotated[str | None, Field(description="The preset to ask.")] = None,
-        route: Annotated[str | None, Field(description="A route of the config's [routes] (e.g. ask, review), "
-                                           "naming the preset to ask.")] = None,
+        preset: Annotated[str | None, Field(description="The preset to ask (default: the ask route's).")] = None,
+        route: Annotated[str | None, Field(description="Ask the preset of this route of the config's [routes] "
+                                           "(plan, implement, review, research, search, ask, vision).")] = None,
         budget_usd: Budget = None,
     ) -> dict[str, Any]:
         """Send one prompt through one preset, outside any task: the answer, with its tokens and cost."""
         from specrelay.app.ask import ask
 
-        if route is not None and preset is not None:
-            raise UserError("give either preset or route, not both.")
-        root = self._root_or_none()
-        chosen = _routed(root, route) if route is not None else preset
-        return _object(ask(root, prompt, preset=chosen, budget_usd=budget_usd).to_json())
+        return _object(ask(self._root_or_none(), prompt, preset=preset, route=route, budget_usd=budget_usd).to_json())
 
     def cost(
         self,
@@ -215,20 +211,6 @@ def _object(data: Any) -> dict[str, Any]:
     out = plain(data)
     assert isinstance(out, dict), out
     return out
-
-
-def _routed(root: Path | None, route: str) -> str:
-    """The preset the config's ``[routes]`` names for ``route``."""
-    from specrelay.config import Routes, load_config
-
-    known = ", ".join(Routes.model_fields)
-    if route not in Routes.model_fields:
-        raise UserError(f"route {route!r}: no such route; expected one of {known}.")
-    preset = getattr(load_config(root).routes, route)
-    if not preset:
-        raise UserError(f"route {route!r} names no preset: set [routes] {route} = \"PRESET\" in your config, "
-                        "or pass a preset.")
-    return str(preset)
 
 
 def _merge_words(plan: MergePlan) -> str:
