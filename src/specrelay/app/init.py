@@ -39,6 +39,11 @@ a new workflow called `NAME`. To start from a built-in one, copy it here:
 
 then edit the copy. `specrelay workflows` also checks every workflow here and
 points at the file and line of any problem. (This README is not a workflow.)
+
+A step's kind is `<!-- kind: KIND -->`, or inferred from its title: plan,
+implement, verify, review, research (read-only scouts writing research.md for
+the plan). `<!-- agent: @plan -->` names the preset of a route ([routes] in
+config.toml) instead of a preset.
 """
 
 

@@ -119,7 +119,7 @@ def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[s
                         (did_you_mean(preset, list(known)).strip() + " Or define it in "
                          ".specrelay/config.toml").strip())
     twice = named_twice(step.presets)
-    if twice:
+    if twice and spec.distinct_presets:
         yield error(label, line, f"step '{step.title}' names {', '.join(twice)} twice",
                     f"List each reviewer once: {ONCE_WHY}")
     if step.is_panel and not (spec.panel or spec.commands):  # a commands step says why on its own

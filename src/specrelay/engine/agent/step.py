@@ -63,7 +63,8 @@ def check_commands(run: StepRun) -> list[str]:
 
 
 async def _loop(run: StepRun, preset: str, system: str, ctx: C.Context, toolbox: Toolbox, *,
-                check: Callable[[str], str | None] | None = None) -> LoopResult:
+                check: Callable[[str], str | None] | None = None, key: str | None = None,
+                transcript: str | None = None) -> LoopResult:
     from specrelay.llm.backend import cannot_call_tools
 
     refused = cannot_call_tools(run.config.preset(preset), f"step '{run.step.title}' in agent mode")
@@ -78,10 +79,18 @@ async def _loop(run: StepRun, preset: str, system: str, ctx: C.Context, toolbox:
                               result.reused, estimated=result.estimated))
 
     return await run_loop(run.client, preset, system, ctx.render(), toolbox, max_turns=max_turns,
-                          key=run.next_key(), phase=str(run.step.kind), step=run.step.title,
-                          transcript=Transcript(run.artifact(transcript_name(run, preset if run.step.is_panel
-                                                                               else None))),
+                          key=key or run.next_key(), phase=str(run.step.kind), step=run.step.title,
+                          transcript=Transcript(run.artifact(transcript or transcript_name(
+                              run, preset if run.step.is_panel else None))),
                           raise_turns=where, on_turn=on_turn, check=check)
+
+
+async def read_only(run: StepRun, preset: str, system: str, ctx: C.Context, *, key: str,
+                    transcript: str) -> LoopResult:
+    """A read-only loop over the worktree (list, read, search: nothing can change), ending in the model's
+    text: a research scout's. ``key`` prefixes its turns' keys, ``transcript`` names its turns' file."""
+    return await _loop(run, preset, system, ctx, Toolbox(run.worktree, writable=False), key=key,
+                       transcript=transcript)
 
 
 async def implement(run: StepRun, ctx: C.Context) -> tuple[list[str], str]:

@@ -13,13 +13,32 @@ from specrelay.workflow.kinds import KindSpec
 SPEC = "spec.md"
 
 
+#: What a plan step reads as research when its ``reads:`` names nothing else: a research step's notes.
+RESEARCH = "research.md"
+
+
+def research_notes(run: StepRun) -> list[tuple[str, str]]:
+    """The research the planner reads, (artifact, text) each: the step's ``reads:`` other than the
+    request, else ``research.md``, those an earlier step wrote."""
+    names = [r for r in run.step.reads if r != "request.md"] or [RESEARCH]
+    found = [(name, run.read_artifact(name)) for name in names]
+    return [(name, text) for name, text in found if text and text.strip()]
+
+
 def base_context(run: StepRun) -> C.Context:
+    """The planner's context: rules, request, instruction, then the research notes when a research step
+    wrote them (instead of the repository map and README: the scouts read the repository for it), else
+    the map and the README."""
     ctx = C.Context()
     ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
     ctx.add("request", "Request", run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
-    ctx.add("map", "Repository map", C.repo_map(run.worktree))
-    ctx.add("readme", "README", C.read_readme(run.worktree))
+    research = research_notes(run)
+    for i, (name, text) in enumerate(research):
+        ctx.add("research" if i == 0 else f"research:{name}", f"Research notes ({name})", text)
+    if not research:
+        ctx.add("map", "Repository map", C.repo_map(run.worktree))
+        ctx.add("readme", "README", C.read_readme(run.worktree))
     return ctx
 
 
