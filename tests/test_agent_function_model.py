@@ -175,3 +175,13 @@ def test_a_read_only_toolbox_offers_no_edit_create_or_run(tmp_path: Path, repo: 
     assert result.text == '{"verdict": "approve"}'
     assert returns(seen[1])[0] == ("read_file", "1\tadd sub")
     assert returns(seen[1])[1][1].startswith("Unknown tool 'create_file'") and not (repo / "x.py").exists()
+
+
+def test_reading_past_the_end_of_a_file_says_so(tmp_path: Path, repo: Path) -> None:
+    seen: list[list[Any]] = []
+    c = client(tmp_path, model_of([[("read_file", {"path": "calc.py", "start_line": 50}),
+                                    ("read_file", {"path": "calc.py", "start_line": 2, "end_line": 1})], "done"], seen))
+    loop(c, Toolbox(repo, writable=False))
+    said = [text for _, text in returns(seen[1])]
+    assert said[0] == "calc.py has 2 lines; start_line=50 is past its end.", said
+    assert said[1] == "end_line=1 is before start_line=2.", said

@@ -142,6 +142,12 @@ class Toolbox:
             return Answer(f"{path} is not UTF-8 text (a binary file?).", ok=False)
         first = _line(start_line, "start_line") or 1
         last = min(_line(end_line, "end_line") or len(lines), len(lines))
+        if not lines:
+            return Answer(f"{path} is empty.")
+        if first > len(lines):
+            return Answer(f"{path} has {len(lines)} lines; start_line={first} is past its end.", ok=False)
+        if first > last:
+            return Answer(f"end_line={end_line} is before start_line={first}.", ok=False)
         body: list[str] = []
         shown_last = first - 1
         size = 0
@@ -157,8 +163,6 @@ class Toolbox:
             shown_last = n
         note = f"\n[lines {first}-{shown_last} of {len(lines)}; read on with start_line={shown_last + 1}]" \
             if shown_last < last else ""
-        if not lines:
-            return Answer(f"{path} is empty.")
         return Answer("\n".join(body) + note)
 
     async def _search(self, pattern: str, glob: str | None = None) -> Answer:
