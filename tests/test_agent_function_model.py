@@ -185,3 +185,18 @@ def test_reading_past_the_end_of_a_file_says_so(tmp_path: Path, repo: Path) -> N
     said = [text for _, text in returns(seen[1])]
     assert said[0] == "calc.py has 2 lines; start_line=50 is past its end.", said
     assert said[1] == "end_line=1 is before start_line=2.", said
+
+
+def test_a_checks_timings_do_not_make_a_redone_loop_another_conversation() -> None:
+    from specrelay.llm import Message, Request
+
+    def asked(check_output: str) -> Request:
+        return Request(messages=(Message("user", "build it"), Message("tool", check_output, tool_call_id="c1",
+                                                                      tool_name="run_check")))
+
+    first = asked("exit code 0\nRan 3 tests in 0.004s\nOK\n===== 3 passed in 0.53s at 16:05:01 =====")
+    again = asked("exit code 0\nRan 3 tests in 0.011s\nOK\n===== 3 passed in 1.20s at 16:09:44 =====")
+    assert first.digest() == again.digest()
+    assert first.digest() != asked("exit code 1\nRan 3 tests in 0.004s\nFAILED (failures=1)").digest()
+    said = Request(messages=(Message("user", "it took 3s"),))  # only a tool's answer is made steady
+    assert said.digest() != Request(messages=(Message("user", "it took 4s"),)).digest()

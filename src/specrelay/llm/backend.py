@@ -10,6 +10,7 @@ on an ability. Backends join through :func:`specrelay.registry.register_backend`
 from __future__ import annotations
 
 import functools
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,19 @@ class Message:
         return self.content + calls
 
 
+#: What changes from one run of the same command to the next: durations ("in 0.53s", "12 ms") and
+#: clock times ("12:04:31", "2026-12-02T16:05:00").
+_UNSTEADY = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds)\b"
+                       r"|\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                       r"|\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b")
+
+
+def _steady(text: str) -> str:
+    """A tool's answer without what differs between two runs of the same check (its timings), so that a
+    redone loop whose checks said the same is the same conversation."""
+    return _UNSTEADY.sub("#", text)
+
+
 @dataclass(frozen=True)
 class Request:
     """What one call asks of a model. Most calls are one system and one user message: :meth:`of`."""
@@ -109,7 +123,8 @@ class Request:
         import json
 
         def plain(m: Message) -> list[Any]:
-            return [m.role, m.content, [[c.id, c.name, dict(c.arguments)] for c in m.tool_calls],
+            content = _steady(m.content) if m.role == "tool" else m.content
+            return [m.role, content, [[c.id, c.name, dict(c.arguments)] for c in m.tool_calls],
                     m.tool_call_id, m.tool_name]
 
         data = [[plain(m) for m in self.messages], [[t.name, t.description, dict(t.parameters)] for t in self.tools],
