@@ -261,3 +261,27 @@ def test_a_review_loop_that_will_not_answer_json_fails_and_keeps_its_reply(tmp_p
     assert proc.returncode != 0
     assert "even after a repair request" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "rejected_review_r1.md" in proc.stderr, proc.stderr
+
+
+def test_a_transcript_reads_turn_by_turn_and_an_earlier_try_is_kept(tmp_path: Path) -> None:
+    """``show`` on a terminal renders the transcript; piped, it is the JSONL as written. A loop redone
+    (max_turns reached, the bound raised, then resumed) keeps the first try's transcript beside the new one."""
+    from specrelay.app.tasks import transcript_text
+
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": BUILDER_TURNS + BUILDER_TURNS,
+                              "gpt-reviewer": [review()]})
+    proc, status = run_json(repo, "run", "Add sub", "--workflow", agent_workflow(repo, max_turns=3))
+    assert proc.returncode != 0 and status["status"] == "failed"
+    folder = Path(status["folder"])
+    first = (folder / "implement_r1.transcript.jsonl").read_bytes()
+    workflow = folder / "workflow.md"  # the task's own copy, which the error names
+    workflow.write_text(workflow.read_text().replace("max-turns: 3", "max-turns: 20"))
+    proc, status = run_json(repo, "resume", status["id"])
+    assert proc.returncode == 0, proc.stderr
+    assert (folder / "implement_r1.transcript.1.jsonl").read_bytes() == first
+    now = (folder / "implement_r1.transcript.jsonl").read_bytes()
+    piped = run_cli("show", status["id"], "implement_r1.transcript.jsonl", cwd=repo).stdout
+    assert piped.encode() == now  # piped on: the file as written
+    assert "Turn 1 · " in transcript_text(first) and "✓ read_file(path='calc.py')" in transcript_text(first)
+    assert "✗ run_check(name='rm -rf .')" in transcript_text(now)
+    assert "✗ edit(path='/etc/passwd', search='root', replace='x')" in transcript_text(now)

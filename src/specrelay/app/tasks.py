@@ -7,8 +7,10 @@ for them, by the repository's root and a task reference (an id, a unique prefix,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from specrelay.app.views import (
     CallView,
@@ -101,6 +103,27 @@ def last_review(root: Path, task_id: str, *, markdown: bool = False) -> tuple[st
             return name, artifact(root, task.id, name)
     raise UserError(f"task {task.id} has no review yet ({task.current_step or task.status}); "
                     f"`specrelay status {task.id}` shows where it is.")
+
+
+def transcript_entries(data: bytes) -> list[dict[str, Any]]:
+    """The turns of an agent loop's transcript artifact (a torn last line, from a run stopped as it
+    wrote, is left out)."""
+    entries = []
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            entries.append(value)
+    return entries
+
+
+def transcript_text(data: bytes) -> str:
+    """An agent loop's transcript artifact for a person, turn by turn."""
+    from specrelay.engine.agent.transcript import render
+
+    return render(transcript_entries(data))
 
 
 def show(root: Path, task_id: str) -> TaskDetail:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -116,8 +117,12 @@ def show_command(
 
     root = repo_root()
     if artifact is not None:
+        data = tasks.artifact(root, task_id, artifact)
+        if artifact.endswith(".transcript.jsonl") and sys.stdout.isatty():  # for a person: turn by turn
+            console.print(tasks.transcript_text(data), markup=False, highlight=False)
+            return
         # The file's bytes as they are: a JSON or Markdown artifact piped on must parse as the file does.
-        write_bytes(tasks.artifact(root, task_id, artifact))
+        write_bytes(data)
         return
     detail = tasks.show(root, task_id)
     if json_out:
