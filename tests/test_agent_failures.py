@@ -211,3 +211,20 @@ def test_a_read_only_agent_that_writes_anyway_fails_naming_the_files(tmp_path: P
     assert "changed calc.py" in proc.stderr and "only reads" in proc.stderr, proc.stderr
     assert "README.md" not in proc.stderr and "Traceback" not in proc.stderr
     assert (repo / "calc.py").read_text().endswith("x = 1\n")  # left for the user to look at
+
+
+def test_presets_asks_an_agent_binary_its_version_once_until_it_changes(tmp_path: Path) -> None:
+    asked = tmp_path / "asked.txt"
+    agent = _agent(tmp_path, f'echo asked >> {asked}\necho "9.9.9 (Claude Code)"')
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+
+    def version() -> str:
+        listed = json.loads(run_cli("presets", "--json", cwd=repo, subprocess=True).stdout)
+        return next(p for p in listed if p["name"] == "claude-code")["binary"]["version"]
+
+    assert version() == version() == "9.9.9 (Claude Code)"
+    assert asked.read_text().splitlines() == ["asked"]  # the second listing took it from the cache
+    agent.write_text(agent.read_text().replace("9.9.9", "10.0.0"))  # an upgrade
+    assert version() == "10.0.0 (Claude Code)"

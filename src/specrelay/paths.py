@@ -17,6 +17,15 @@ def home() -> Path:
     return Path(base) / "specrelay"
 
 
+def cache_dir() -> Path:
+    """Where specrelay keeps what it can work out again (an agent binary's version): under
+    ``$SPECRELAY_HOME`` when set, else ``$XDG_CACHE_HOME/specrelay`` (``~/.cache/specrelay``)."""
+    env = os.environ.get("SPECRELAY_HOME")
+    if env:
+        return Path(env).expanduser() / "cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "specrelay"
+
+
 def user_config() -> Path:
     return home() / "config.toml"
 

@@ -10,6 +10,7 @@ output into a :class:`~specrelay.llm.backend.Reply`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -17,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from abc import abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -142,7 +144,43 @@ def find_binary(preset: AgentPreset) -> str | None:
 
 @functools.cache
 def binary_version(path: str) -> str | None:
-    """What ``PATH --version`` prints (its first line), once per process; None when it fails."""
+    """What ``PATH --version`` prints (its first line); None when it fails. Kept in specrelay's cache by
+    the binary's size and change time: an agent CLI takes a second or more to start, so ``presets``
+    asks each binary once, and again only when it changed."""
+    from specrelay import paths
+    from specrelay.fsutil import atomic_write_text
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    stamp = [st.st_size, st.st_mtime_ns]
+    cache = paths.cache_dir() / "agent-versions.json"
+    entry = _read_cache(cache).get(path)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return entry.get("version") if isinstance(entry.get("version"), str) else None
+    version = _ask_version(path)
+    if version is not None:
+        with _CACHE_LOCK, contextlib.suppress(OSError):  # a cache not written only costs the next ask
+            known = _read_cache(cache)
+            known[path] = {"stamp": stamp, "version": version}
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(cache, json.dumps(known, indent=1))
+    return version
+
+
+_CACHE_LOCK = threading.Lock()  # ``presets`` asks the binaries from several threads
+
+
+def _read_cache(cache: Path) -> dict[str, Any]:
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _ask_version(path: str) -> str | None:
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT_S,
                              stdin=subprocess.DEVNULL, check=False)
