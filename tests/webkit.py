@@ -12,9 +12,9 @@ from taskkit import MAJOR, happy_replies, project, review
 TOKEN = "test-token-0123456789"
 
 
-def run_json(repo: Path, *args: str) -> dict[str, Any]:
+def run_json(repo: Path, *args: str, subprocess: bool = False) -> dict[str, Any]:
     """``specrelay ARGS --json`` in ``repo``: its one status object."""
-    proc = run_cli(*args, "--json", cwd=repo)
+    proc = run_cli(*args, "--json", cwd=repo, subprocess=subprocess)
     try:
         out = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -23,17 +23,19 @@ def run_json(repo: Path, *args: str) -> dict[str, Any]:
     return out
 
 
-def repo_with_tasks(tmp_path: Path, *, delay: float = 0.0) -> tuple[Path, dict[str, Any], dict[str, Any]]:
-    """A repository with a done task (reviewed twice: a finding, then approved) and a task paused by its
-    budget before it built anything. Returns the repo and the two status objects."""
+def repo_with_tasks(tmp_path: Path, *, delay: float = 0.0,
+                    subprocess: bool = False) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """A repository with a done task (approved, with a minor finding) and a task paused by its budget
+    before it built anything. Returns the repo and the two status objects. ``subprocess``: the CLI runs
+    as a process (beside a browser's event loop, which an in-process run cannot share)."""
     replies = happy_replies()
     replies["opus-planner"] = replies["opus-planner"] * 3
     replies["flash-builder"] = replies["flash-builder"] * 3
     replies["gpt-reviewer"] = [review("approve", [{**MAJOR, "severity": "minor"}])] * 3
     repo = project(tmp_path, replies, delay=delay)
-    done = run_json(repo, "run", "Add sub")
+    done = run_json(repo, "run", "Add sub", subprocess=subprocess)
     assert done["status"] == "done", done
-    paused = run_json(repo, "run", "Add sub again", "--budget", "0.001")
+    paused = run_json(repo, "run", "Add sub again", "--budget", "0.001", subprocess=subprocess)
     assert paused["status"] == "paused", paused
     return repo, done, paused
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 
 def money(value: float | None, simulated: bool = False) -> str:
@@ -60,3 +61,13 @@ def clock(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")
+
+
+def event_line(fields: dict[str, Any]) -> str:
+    """What an event of ``events.jsonl`` says, in a line: its step, preset, usage, verdict, status, message."""
+    parts = [str(fields[key]) for key in ("title", "step", "preset") if fields.get(key)]
+    if "input_tokens" in fields:
+        parts.append(f"{tokens(fields.get('input_tokens'))} in / {tokens(fields.get('output_tokens'))} out")
+        parts += [money(fields.get("cost_usd")), latency(fields.get("latency_s"))]
+    parts += [str(fields[key]) for key in ("verdict", "status", "message", "text", "error") if fields.get(key)]
+    return " · ".join(parts)

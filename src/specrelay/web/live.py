@@ -64,8 +64,7 @@ def routes(site: Site) -> list[BaseRoute]:
                 detail = tasks.show(site.root, task_id)
                 out.append(message("fragments", {
                     "task-head": site.render("_task_head.html", t=detail),
-                    "task-steps": site.render("_task_steps.html", t=detail),
-                    "task-calls": site.render("_task_calls.html", t=detail)}))
+                    "task-overview": site.render("_task_overview.html", t=detail)}))
             return out
 
         return _stream(site, request, changed)
