@@ -228,3 +228,28 @@ def test_presets_asks_an_agent_binary_its_version_once_until_it_changes(tmp_path
     assert asked.read_text().splitlines() == ["asked"]  # the second listing took it from the cache
     agent.write_text(agent.read_text().replace("9.9.9", "10.0.0"))  # an upgrade
     assert version() == "10.0.0 (Claude Code)"
+
+
+def test_an_agent_that_commits_all_its_work_itself_is_still_recorded_on_head(tmp_path: Path) -> None:
+    """Its commit is kept; HEAD is specrelay's (empty) commit whose trailers name the step and the agent's commit."""
+    agent = _agent(tmp_path, "echo hello > hello.txt\ngit add hello.txt\n"
+                             "git -c user.name=agent -c user.email=agent@example.com "
+                             "commit -qm 'Greeting, by the agent'\n"
+                             f"echo '{RESULT}'")
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "checked.md").write_text(WORKFLOW)
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    proc = run_cli("run", "Add a greeting", "--workflow", "checked", "--json", cwd=repo, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    worktree = Path(json.loads(proc.stdout)["worktree"])
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=worktree, capture_output=True, text=True, check=True).stdout.strip()
+
+    own = git("rev-parse", "HEAD~1")
+    assert git("log", "-1", "--format=%s", "HEAD~1") == "Greeting, by the agent"
+    trailers = git("log", "-1", "--format=%(trailers)", "HEAD")
+    assert f"Specrelay-Agent-Commits: {own}" in trailers and "Specrelay-Step:" in trailers, trailers
+    assert git("show", "--name-only", "--format=", "HEAD") == ""  # it only records the step

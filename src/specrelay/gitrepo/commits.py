@@ -20,8 +20,10 @@ _TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
 def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None = None,
-               paths: Sequence[str] | None = None) -> str | None:
-    """Stage everything in ``worktree`` (``git add -A``) and commit it; the new sha, or None if clean.
+               paths: Sequence[str] | None = None, allow_empty: bool = False) -> str | None:
+    """Stage everything in ``worktree`` (``git add -A``) and commit it; the new sha, or None if clean
+    (with ``allow_empty``, an empty commit then: one that only records, in its trailers, a step whose
+    work was committed otherwise).
 
     With ``paths``, only those files are staged: what a builder edited, not whatever else the
     worktree holds (build output of a verification run, say).
@@ -45,10 +47,12 @@ def commit_all(worktree: Path, message: str, trailers: Mapping[str, str] | None 
             run_git(["add", "-A", "--", *paths], worktree)
     else:
         run_git(["add", "-A", "--", ":/", EXCLUDE_OWN], worktree)
-    if run_git(["diff", "--cached", "--quiet"], worktree, check=False).returncode == 0:
+    empty = run_git(["diff", "--cached", "--quiet"], worktree, check=False).returncode == 0
+    if empty and not allow_empty:
         return None
     # --cleanup=whitespace: a Markdown heading in the message is not a comment to strip.
-    args = [*identity_args(worktree), "commit", "--quiet", "--cleanup=whitespace", "--file=-"]
+    args = [*identity_args(worktree), "commit", "--quiet", "--cleanup=whitespace", "--file=-",
+            *(["--allow-empty"] if empty else [])]
     try:
         run_git(args, worktree, input=message)
     except GitCommandError as exc:

@@ -44,15 +44,17 @@ async def build_with_agent(run: StepRun, ctx: Context, message: str) -> str:
     if own:
         run.emit(Note(f"{preset} made {len(own)} commit(s) itself ({', '.join(c[:10] for c in own)}); "
                       "they are kept on the task's branch"))
+    if own and not gitrepo.is_dirty(run.worktree):  # all of it committed by the agent: HEAD still says whose
+        message = (f"{message.rstrip()}\n\n{preset} committed this step's work itself, in "
+                   f"{len(own)} commit(s) before this one, which records the step.")
     sha = gitrepo.commit_all(run.worktree, message, {
         "Specrelay-Task": run.task.id, "Specrelay-Model": result.model, "Specrelay-Step": run.key,
-        **({"Specrelay-Agent-Commits": " ".join(own)} if own else {})})
+        **({"Specrelay-Agent-Commits": " ".join(own)} if own else {})}, allow_empty=bool(own))
     if sha is not None:
-        run.emit(Note(f"committed what {preset} changed: "
-                      f"{', '.join(gitrepo.changed_files(run.worktree, sha + '~1', sha)) or 'no files'}"))
+        files = gitrepo.changed_files(run.worktree, sha + '~1', sha)
+        if files or not own:
+            run.emit(Note(f"committed what {preset} changed: {', '.join(files) or 'no files'}"))
         return sha
-    if own:
-        return own[-1]
     denied = f"; it was refused: {'; '.join(result.agent.denials)}" if result.agent and result.agent.denials else ""
     raise StepFailed(f"step '{run.step.title}': the agent {preset} changed nothing in the worktree{denied}. "
                      f"Its answer is in {report}.")
