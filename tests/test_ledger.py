@@ -85,3 +85,16 @@ def test_a_status_this_version_does_not_know_is_a_clear_error(tmp_path: Path) ->
     ledger.conn.execute("UPDATE tasks SET status='archived'")
     with pytest.raises(UserError, match="status 'archived'.*expected one of running, paused"):
         ledger.tasks()
+
+
+def test_a_reused_agent_call_keeps_where_its_cost_came_from_and_its_account(tmp_path: Path) -> None:
+    from specrelay.llm.layers.replay import from_row
+
+    ledger = Ledger(tmp_path / "l.db")
+    ledger.record_call(_call(call_key="k1", cost_usd=0.02, cost_source="agent", reply="Done.",
+                             agent_json='{"turns": 4, "tools": ["Read", "Edit"], "denials": ["Bash rm"], '
+                                        '"session": "s1"}'))
+    result = from_row(ledger.completed_call("r", "k1"))  # type: ignore[arg-type]
+    assert result.reused and result.cost_source == "agent" and result.cost_usd == 0.02
+    assert result.agent is not None and result.agent.turns == 4 and result.agent.tools == ("Read", "Edit")
+    assert result.agent.denials == ("Bash rm",) and result.agent.session == "s1"

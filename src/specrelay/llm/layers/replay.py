@@ -4,7 +4,10 @@ with tools) is reused only while its conversation is the same: its digest must m
 
 from __future__ import annotations
 
+import json
+
 from specrelay.ledger import CallRow
+from specrelay.llm.backend import AgentReport, CostSource
 from specrelay.llm.layers.base import Call, CallHandler, CallResult, Run, tool_calls_of
 from specrelay.llm.pricing import Usage
 
@@ -32,4 +35,21 @@ def from_row(row: CallRow) -> CallResult:
                       preset=row.preset, provider=row.provider, model=row.model, estimated=row.estimated,
                       simulated=row.simulated, attempts=0, reused=True, max_tokens=row.max_tokens,
                       capped_by_budget=row.capped_by_budget, truncated=row.truncated,
-                      tool_calls=tool_calls_of(row.tool_calls_json))
+                      tool_calls=tool_calls_of(row.tool_calls_json), cost_source=_source(row.cost_source),
+                      agent=_agent(row.agent_json))
+
+
+def _source(value: str) -> CostSource:
+    return value if value in ("agent", "agent-estimate") else "priced"  # type: ignore[return-value]
+
+
+def _agent(data: str | None) -> AgentReport | None:
+    """The agent's account of its run, as recorded (None when there is none, or it cannot be read)."""
+    if not data:
+        return None
+    try:
+        fields = json.loads(data)
+        return AgentReport(turns=fields.get("turns"), tools=tuple(fields.get("tools") or ()),
+                           denials=tuple(fields.get("denials") or ()), session=fields.get("session"))
+    except (ValueError, TypeError, AttributeError):
+        return None
