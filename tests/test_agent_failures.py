@@ -69,6 +69,9 @@ def test_an_agents_commit_holds_only_what_it_changed(tmp_path: Path) -> None:
     assert committed == ["hello.txt"], committed
     kept = [entry["files"] for entry in status["leftovers"]]
     assert kept == [["check-output.txt"]], status["leftovers"]  # kept on specrelay's own ref, not lost
+    assert status["leftovers"][0]["origin"] == "of earlier steps"
+    said = run_cli("show", status["id"], cwd=repo).stdout
+    assert "Uncommitted changes of earlier steps (check-output.txt) are kept at" in said, said
 
 
 def _result(cost: float, *, error: str | None = None) -> str:

@@ -33,8 +33,9 @@ def render_summary(s: TaskSummary, *, brief: bool = False, out: Any = None, stop
     if verification and not (brief and verification.state == "passed"):
         to.print(f"  {verification_line(verification)}", markup=False, style=VERIFY_STYLE[verification.state])
     for kept in s.leftovers:
-        to.print(f"  Leftovers of an interrupted build step ({', '.join(kept['files'])}) are kept at "
-                 f"{kept['ref']}: `git diff {kept['ref']}^ {kept['ref']}`", markup=False)
+        to.print(f"  Uncommitted changes {kept.get('origin', 'of an interrupted step')} "
+                 f"({', '.join(kept['files'])}) are kept at {kept['ref']}: `git diff {kept['ref']}^ {kept['ref']}`",
+                 markup=False)
     # A pause's own line, printed apart, says how to go on when it names `specrelay resume`; else this does.
     next_steps = message or s.status is not TaskStatus.PAUSED or "specrelay resume" not in (stopped_by or "")
     if brief:

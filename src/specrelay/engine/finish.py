@@ -208,7 +208,7 @@ def work_at_risk(root: Path, task: Task, *, tree: bool = True, branch: bool = Tr
                             f"{task.base_branch or task.base_sha[:10]}")
     kept = leftovers.leftovers_of(root, task.id) if refs else []
     if kept:
-        problems.append(f"the leftovers of an interrupted build step at {', '.join(k.ref for k in kept)}")
+        problems.append("; ".join(f"the {k.described} kept at {k.ref}" for k in kept))
     return problems
 
 

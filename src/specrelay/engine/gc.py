@@ -128,14 +128,13 @@ def _collect_leftovers(root: Path, task: Task, report: GcReport, dry_run: bool, 
     """A finished task's kept leftovers are on no branch: like ``discard``, gc keeps them unless ``force``."""
     at_risk = work_at_risk(root, task, tree=False, branch=False)
     for kept in leftovers.leftovers_of(root, task.id):
-        files = ", ".join(kept.files)
         if at_risk and not force:
-            report.add(GcAction("leftovers", "kept", f"kept from an interrupted build step ({files}) and on no "
-                                f"branch; see them with `git diff {kept.ref}^ {kept.ref}`, pass --force to remove "
-                                "them", task=task.id, ref=kept.ref))
+            report.add(GcAction("leftovers", "kept", f"{kept.described}, on no branch; see them with "
+                                f"`git diff {kept.ref}^ {kept.ref}`, pass --force to remove them",
+                                task=task.id, ref=kept.ref))
             continue
-        report.add(GcAction("leftovers", "would remove" if dry_run else "removed",
-                            f"kept from an interrupted build step ({files}) (--force)", task=task.id, ref=kept.ref))
+        report.add(GcAction("leftovers", "would remove" if dry_run else "removed", f"{kept.described} (--force)",
+                            task=task.id, ref=kept.ref))
         if not dry_run:
             gitrepo.delete_ref(root, kept.ref)
 

@@ -1,4 +1,5 @@
-"""Leftovers: the uncommitted edits an interrupted build step left in a task's worktree.
+"""Leftovers: the uncommitted edits an interrupted build step (or earlier steps, before an agent builds)
+left in a task's worktree.
 
 Before the step is redone they are kept as a commit on ``refs/specrelay/leftovers/<task-id>/<n>``,
 a ref only specrelay looks at (never the user's stash list), and the worktree is put back to its
@@ -8,6 +9,7 @@ lost. Otherwise ``specrelay show`` names the ref, and ``discard`` and ``gc`` rem
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +20,21 @@ PREFIX = "refs/specrelay/leftovers"
 
 @dataclass(frozen=True)
 class Leftover:
-    """One set of kept leftovers: the ref, its commit, the files it holds."""
+    """One set of kept leftovers: the ref, its commit, the files it holds, and what left them (``of an
+    interrupted step``, ``of earlier steps``: the words its commit was made with)."""
 
     ref: str
     sha: str
     files: list[str]
+    origin: str = "of an interrupted step"
+
+    @property
+    def described(self) -> str:
+        """What they are, in a few words: ``uncommitted changes of an interrupted step (calc.py)``."""
+        return f"uncommitted changes {self.origin} ({', '.join(self.files)})"
 
     def to_json(self) -> dict[str, object]:
-        return {"ref": self.ref, "sha": self.sha, "files": self.files}
+        return {"ref": self.ref, "sha": self.sha, "files": self.files, "origin": self.origin}
 
 
 def _prefix(task_id: str) -> str:
@@ -59,7 +68,14 @@ def leftovers_of(root: Path, task_id: str) -> list[Leftover]:
     """Every set of leftovers kept for the task, oldest first."""
     found = gitrepo.list_refs(root, _prefix(task_id))
     found.sort(key=lambda item: (len(item[0]), item[0]))  # .../2 before .../10
-    return [Leftover(ref, sha, gitrepo.files_in(root, sha)) for ref, sha in found]
+    return [Leftover(ref, sha, gitrepo.files_in(root, sha), _origin(root, sha)) for ref, sha in found]
+
+
+def _origin(root: Path, sha: str) -> str:
+    """What left the leftovers, from their commit's message (``...: uncommitted changes of X, before ...``)."""
+    subject = gitrepo.run_git(["log", "-1", "--format=%s", sha], root, check=False).stdout
+    found = re.search(r"uncommitted changes (of .+?)(?:, before step |$)", subject.strip())
+    return found.group(1) if found else "of an interrupted step"
 
 
 def drop_all(root: Path, task_id: str) -> list[str]:
