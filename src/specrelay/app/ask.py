@@ -40,6 +40,8 @@ class AskResult:
     wall_s: float = 0.0
     #: Set when the answer stopped at its output cap: where it stopped and what to raise (else None).
     cut_off: str | None = None
+    #: ``ask --oracle``: the second opinion as ``second_opinion.json`` holds it (``text`` is it as Markdown).
+    opinion: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The object ``ask --json`` prints."""
@@ -49,7 +51,7 @@ class AskResult:
                 "latency_s": round(self.latency_s, 3), "estimated": self.estimated, "simulated": self.simulated,
                 "attempts": self.attempts, "budget_usd": self.budget_usd, "max_tokens": self.max_tokens,
                 "capped_by_budget": self.capped_by_budget, "truncated": self.cut_off is not None,
-                "cut_off": self.cut_off}
+                "cut_off": self.cut_off, **({"opinion": self.opinion} if self.opinion is not None else {})}
 
 
 def chosen_preset(config: Config, preset: str | None, route: str | None) -> str:
@@ -66,7 +68,8 @@ def chosen_preset(config: Config, preset: str | None, route: str | None) -> str:
 
 def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Sequence[Path] = (),
         budget_usd: float | None = None, on_delta: Callable[[str], None] | None = None,
-        on_broken: Callable[[str], None] | None = None, route: str | None = None) -> AskResult:
+        on_broken: Callable[[str], None] | None = None, route: str | None = None,
+        oracle: bool = False) -> AskResult:
     """Send ``prompt`` (with ``files`` attached) through ``preset`` (default: the preset of ``route``,
     else of the ``ask`` route).
 
@@ -74,6 +77,10 @@ def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Seq
     that is not a readable text file, a prompt too large for the preset, a missing key, a budget
     that cannot pay for a short answer. ``on_delta`` hears the answer as it streams; ``on_broken`` is told
     when it broke off mid-way (a retry streams the answer again from its start).
+
+    ``oracle``: a second opinion instead of an answer: the second-opinion step's check (missing cases,
+    wrong assumptions, scope creep) of what the prompt and the files hold, answered as schema-checked
+    JSON (one repair request; a reply invalid twice is an error), through the same preset choice.
     """
     A.check_prompt(prompt)
     A.check_budget(budget_usd)
@@ -81,17 +88,29 @@ def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Seq
     chosen = config.preset(chosen_preset(config, preset, route))
     attachments = A.read_attachments(list(files))
     user = A.build_prompt(prompt, attachments)
-    parts = A.prompt_parts(prompt, attachments)
-    A.check_window(config, chosen, user, parts)
+    system = A.oracle_system() if oracle else A.ASK_SYSTEM
+    parts = A.prompt_parts(prompt, attachments, system)
+    A.check_window(config, chosen, user, parts, system)
     limit = budget_usd if budget_usd is not None else config.budget.ask_usd
-    A.check_call(chosen, user, limit)
+    A.check_call(chosen, user, limit, system)
     # only now: a refused ask records nothing, and creates no ledger; SIGTERM stops the call as Ctrl-C does
     with ledger_of(root) as ledger, sigterm_as_ctrl_c():
         t0 = time.perf_counter()
-        r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta, parts=parts,
-                  on_broken=on_broken)
+        if oracle:
+            r = A.oracle(config, ledger, chosen, user, budget_usd=limit, parts=parts)
+        else:
+            r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta, parts=parts,
+                      on_broken=on_broken)
         wall = time.perf_counter() - t0
     cut = f"the answer {cut_off_note(config, r)}" if r.truncated else None
-    return AskResult(r.text, r.preset, r.provider, r.model, r.usage.input_tokens, r.usage.output_tokens,
+    text, opinion = r.text, None
+    if oracle:
+        import json
+
+        from specrelay.engine.opinion import render, to_json
+
+        text = render(r.value, preset=r.preset)
+        opinion = json.loads(to_json(r.value, preset=r.preset))
+    return AskResult(text, r.preset, r.provider, r.model, r.usage.input_tokens, r.usage.output_tokens,
                      r.usage.cache_read_tokens, r.cost_usd, r.latency_s, r.estimated, r.simulated, r.attempts,
-                     limit, r.max_tokens, r.capped_by_budget, wall, cut)
+                     limit, r.max_tokens, r.capped_by_budget, wall, cut, opinion)

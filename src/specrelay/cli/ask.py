@@ -30,6 +30,9 @@ def ask_command(
     budget: float | None = typer.Option(None, "--budget", help="Most this call may cost, in USD "
                                         "(default: [budget] ask_usd); its output cap is lowered to fit."),
     json_out: bool = typer.Option(False, "--json", help="Print the answer and its cost as JSON."),
+    oracle: bool = typer.Option(False, "--oracle", help="A second opinion instead of an answer: check the plan or "
+                                "question (and --file's) for missing cases, wrong assumptions and scope creep; "
+                                "answered as schema-checked JSON (verdict, findings)."),
 ) -> None:
     """Send one prompt through a preset; stream the answer, then tokens, cost and latency."""
     from specrelay.app.ask import ask
@@ -45,11 +48,14 @@ def ask_command(
 
     with stopped_as_interrupted("ask"):
         result = ask(repo_root_or_none(), prompt, preset=preset, route=route, files=file, budget_usd=budget,
-                     on_delta=None if json_out else stream, on_broken=None if json_out else broken)
+                     on_delta=None if json_out else stream, on_broken=None if json_out else broken,
+                     oracle=oracle)
     if json_out:
         print_json(result.to_json())
         return
-    if not result.text.endswith("\n"):
+    if oracle:  # JSON, not streamed: its Markdown once it is checked
+        sys.stdout.write(result.text)
+    elif not result.text.endswith("\n"):
         sys.stdout.write("\n")
     notes = [n for n, on in (("estimated tokens", result.estimated), ("scripted", result.simulated)) if on]
     if result.cut_off:

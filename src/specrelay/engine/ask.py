@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from specrelay import paths
 from specrelay.config import Config, Preset, check_price_as, missing_keys_error
 from specrelay.engine.budget import Budget
 from specrelay.errors import UserError
@@ -50,22 +51,30 @@ def build_prompt(prompt: str, attachments: list[tuple[Path, str]]) -> str:
     return "\n\n".join(parts)
 
 
-def prompt_parts(prompt: str, attachments: list[tuple[Path, str]]) -> dict[str, int]:
+def oracle_system() -> str:
+    """The system prompt of ``ask --oracle``: the second opinion's, with the JSON it answers."""
+    from specrelay.engine.opinion import OPINION_JSON_SHAPE
+
+    text = (paths.data_dir() / "prompts" / "second_opinion.md").read_text(encoding="utf-8")
+    return text + "\n" + OPINION_JSON_SHAPE
+
+
+def prompt_parts(prompt: str, attachments: list[tuple[Path, str]], system: str = ASK_SYSTEM) -> dict[str, int]:
     """The ask's parts and their estimated tokens, as the ledger records a step's context (and as a
     prompt over the context window is told part by part)."""
-    parts = {"system": estimate_tokens(ASK_SYSTEM), "prompt": estimate_tokens(prompt)}
+    parts = {"system": estimate_tokens(system), "prompt": estimate_tokens(prompt)}
     parts.update({f"--file {path}": estimate_tokens(text) for path, text in attachments})
     return parts
 
 
-def check_window(config: Config, preset: Preset, user: str, parts: dict[str, int]) -> None:
+def check_window(config: Config, preset: Preset, user: str, parts: dict[str, int], system: str = ASK_SYSTEM) -> None:
     """Refuse, before the ledger is opened, a prompt the client's layers would refuse: too large for the
     context window of the preset and of each of its fallbacks that has a key (the window layer's rule,
     :func:`specrelay.llm.layers.window.check_window`, applied sooner)."""
     from specrelay.llm import Request
     from specrelay.llm.layers.fallback import first_that_fits
 
-    first_that_fits(config, preset, Request.of(ASK_SYSTEM, user), "ask", parts)
+    first_that_fits(config, preset, Request.of(system, user), "ask", parts)
 
 
 def ask_budget(limit_usd: float | None) -> Budget | None:
@@ -80,7 +89,7 @@ def ask_budget(limit_usd: float | None) -> Budget | None:
 ASK_KEY_FIX = "pick a preset you have a key for with --preset (`specrelay presets` shows which keys are present)"
 
 
-def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
+def check_call(preset: Preset, user: str, budget_usd: float | None, system: str = ASK_SYSTEM) -> None:
     """Refuse, before the ledger is opened, an ask that could not be sent: the preset's key is not
     set, its replies file is bad (scripted), or the budget cannot pay for even a short answer."""
     from specrelay.llm import Request
@@ -93,7 +102,7 @@ def check_call(preset: Preset, user: str, budget_usd: float | None) -> None:
     check_price_as([preset])
     budget = ask_budget(budget_usd)
     if budget is not None:  # the client reserves the same way; here nothing is held
-        counted = input_tokens(preset, Request.of(ASK_SYSTEM, user).text)
+        counted = input_tokens(preset, Request.of(system, user).text)
         budget.reserve(preset, counted, default_cap(preset, counted), "ask")
 
 
@@ -106,3 +115,16 @@ def ask(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd
     client = Client(config, ledger, budget=ask_budget(budget_usd))
     return client.call_sync(preset.name, ASK_SYSTEM, user, phase="ask", on_delta=on_delta, context=parts,
                             on_broken=on_broken)
+
+
+def oracle(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd: float | None,
+           parts: dict[str, int] | None = None) -> CallResult:
+    """``ask --oracle``: a second opinion on what ``user`` holds (a question, a plan, attached files), as
+    schema-checked JSON with one repair request; its ``value`` is the :class:`~specrelay.engine.opinion.Opinion`.
+    A reply invalid twice raises :class:`~specrelay.errors.InvalidReply`."""
+    import asyncio
+
+    from specrelay.engine.opinion import Opinion
+
+    client = Client(config, ledger, budget=ask_budget(budget_usd))
+    return asyncio.run(client.call_json(preset.name, oracle_system(), user, Opinion, phase="ask", context=parts))

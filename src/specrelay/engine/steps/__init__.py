@@ -13,11 +13,13 @@ from specrelay.engine.steps.registry import kind_of, load_plugins, register, spe
 from specrelay.engine.steps.research import ResearchStep
 from specrelay.engine.steps.review import ReviewStep
 from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.second_opinion import SecondOpinionStep
 from specrelay.engine.steps.verify import VerifyStep
 from specrelay.workflow.kinds import KindSpec, last_build_before
 
 # The built-in kinds, through the same door as any other, in the order messages list them.
-for _kind in (PlanStep(), ImplementStep(), VerifyStep(), ReviewStep(), ResearchStep()):
+for _kind in (PlanStep(), ImplementStep(), VerifyStep(), ReviewStep(), ResearchStep(),
+              SecondOpinionStep()):
     register(_kind)
 load_plugins()  # then those of installed packages (entry points in ``specrelay.step_kinds``)
 

@@ -11,6 +11,9 @@ from specrelay.llm.cutoff import cut_off
 from specrelay.workflow.kinds import KindSpec
 
 SPEC = "spec.md"
+#: The loop state's ``fix`` when a second opinion sent the plan back, and the findings it wrote.
+OPINION_FIX = "opinion"
+OPINION_MD = "second_opinion.md"
 
 
 #: What a plan step reads as research when its ``reads:`` names nothing else: a research step's notes.
@@ -48,6 +51,18 @@ async def run_plan(run: StepRun) -> str:
     preset = run.step.presets[0]
     target = run.step.writes[0] if run.step.writes else SPEC
     ctx = base_context(run)
+    revising = run.state.fix == OPINION_FIX
+    if revising:  # a second opinion sent the plan back: the planner revises its spec with the findings
+        before = f"{target.removesuffix('.md')}_before_opinion.md"
+        # Kept once: a revision redone after a crash revises the same spec, not its own half-done output.
+        previous = run.read_artifact(before)
+        if previous is None:
+            previous = run.read_artifact(target) or ""
+            run.write_artifact(before, previous)
+        ctx.add("previous", f"Your previous {target}", previous)
+        ctx.add("opinion", "A second opinion's findings on it", run.read_artifact(OPINION_MD) or "")
+        ctx.add("revise", "What to do", f"Revise {target} for the findings above: fix what they show is missing "
+                "or wrong, drop what is out of scope, and keep the rest. Write the whole spec again.")
     result = await _spec(run, preset, ctx, target)
     spec = result.text.strip()
     if C.spec_section(spec, "affected files") is None:
