@@ -42,8 +42,9 @@ points at the file and line of any problem. (This README is not a workflow.)
 
 A step's kind is `<!-- kind: KIND -->`, or inferred from its title: plan,
 implement, verify, review, research (read-only scouts writing research.md for
-the plan), second-opinion (another model checks spec.md before the build). `<!-- agent: @plan -->` names the preset of a route ([routes] in
-config.toml) instead of a preset.
+the plan), second-opinion (another model checks spec.md before the build).
+`<!-- agent: @plan -->` names the preset of a route ([routes] in config.toml)
+instead of a preset.
 """
 
 
