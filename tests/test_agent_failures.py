@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from taskkit import SPEC, project, review
+from taskkit import ADD_SUB, SPEC, project, review
 
 
 def _agent(tmp_path: Path, body: str) -> Path:
@@ -256,3 +256,43 @@ def test_an_agent_that_commits_all_its_work_itself_is_still_recorded_on_head(tmp
     trailers = git("log", "-1", "--format=%(trailers)", "HEAD")
     assert f"Specrelay-Agent-Commits: {own}" in trailers and "Specrelay-Step:" in trailers, trailers
     assert git("show", "--name-only", "--format=", "HEAD") == ""  # it only records the step
+
+
+def test_an_agent_review_that_is_not_json_is_asked_once_to_repair_it(tmp_path: Path) -> None:
+    """The reviewer agent first answers in prose, then with the review JSON when asked again: the task goes on."""
+    count = tmp_path / "count.txt"
+    prose = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
+                        "result": "Looks good to me.", "total_cost_usd": 0.001})
+    answer = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
+                         "result": review(), "total_cost_usd": 0.001})
+    agent = _agent(tmp_path, f"echo x >> {count}\n"
+                             f"if [ $(wc -l < {count}) -eq 1 ]; then echo '{prose}'; else echo '{answer}'; fi")
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "reviewed.md").write_text(
+        BUILD_THEN_REVIEW.replace("<!-- agent: claude-code -->\n<!-- max-turns: 7 -->", "<!-- agent: flash-builder -->")
+        .replace("<!-- agent: gpt-reviewer -->", "<!-- agent: claude-code -->"))
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    proc = run_cli("run", "Add sub", "--workflow", "reviewed", "--json", cwd=repo, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "done"
+    assert count.read_text().count("x") == 2  # the review, and its one repair
+    assert "Verdict: **approve**" in (Path(json.loads(proc.stdout)["folder"]) / "review.md").read_text()
+
+
+def test_an_agent_review_that_is_never_json_fails_the_step_and_keeps_the_reply(tmp_path: Path) -> None:
+    prose = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
+                        "result": "Looks good to me.", "total_cost_usd": 0.001})
+    agent = _agent(tmp_path, f"echo '{prose}'")
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "reviewed.md").write_text(
+        BUILD_THEN_REVIEW.replace("<!-- agent: claude-code -->\n<!-- max-turns: 7 -->", "<!-- agent: flash-builder -->")
+        .replace("<!-- agent: gpt-reviewer -->", "<!-- agent: claude-code -->"))
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    proc = run_cli("run", "Add sub", "--workflow", "reviewed", cwd=repo, timeout=120)
+    assert proc.returncode != 0
+    assert "even after a repair request" in proc.stderr and "rejected_review_r1.md" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
