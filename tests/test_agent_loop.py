@@ -285,3 +285,36 @@ def test_a_transcript_reads_turn_by_turn_and_an_earlier_try_is_kept(tmp_path: Pa
     assert "Turn 1 · " in transcript_text(first) and "✓ read_file(path='calc.py')" in transcript_text(first)
     assert "✗ run_check(name='rm -rf .')" in transcript_text(now)
     assert "✗ edit(path='/etc/passwd', search='root', replace='x')" in transcript_text(now)
+
+
+def test_ctrl_c_mid_loop_pauses_and_resume_reuses_the_turns_paid(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    turns = [dict(t) for t in BUILDER_TURNS]
+    turns[2] = {**turns[2], "delay_s": 3.0}  # the third turn is in flight when Ctrl-C comes (and asked again)
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": turns,
+                              "gpt-reviewer": [review()]})
+    workflow = agent_workflow(repo)
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    proc = subprocess.Popen([sys.executable, "-m", "specrelay", "run", "Add sub", "--workflow", workflow], cwd=repo,
+                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    found: list[Path] = []
+    while not found or len(found[0].read_text().splitlines()) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+        found = list((repo / ".specrelay" / "tasks").glob("*/implement_r1.transcript.jsonl"))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    [task] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
+    assert task["status"] == "paused", task
+    resumed, status = run_json(repo, "resume", task["id"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert status["status"] == "done" and SUB in (Path(status["worktree"]) / "calc.py").read_text()
+    entries = transcript(Path(status["folder"]))
+    assert [e["reused"] for e in entries[:2]] == [True, True] and not any(e["reused"] for e in entries[2:])
