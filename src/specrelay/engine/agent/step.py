@@ -17,6 +17,7 @@ from specrelay.engine.agent.loop import LoopResult, run_loop
 from specrelay.engine.agent.tools import Toolbox
 from specrelay.engine.agent.transcript import Transcript
 from specrelay.engine.events import CallFinished, CallStarted
+from specrelay.engine.prompts import prompt
 from specrelay.errors import InvalidReply
 from specrelay.llm import CallResult
 from specrelay.llm.backend import backend_class
@@ -95,8 +96,6 @@ async def read_only(run: StepRun, preset: str, system: str, ctx: C.Context, *, k
 
 async def implement(run: StepRun, ctx: C.Context) -> tuple[list[str], str]:
     """The builder's loop over the worktree; the paths its edits changed, and the model that made them."""
-    from specrelay.engine.steps.run import prompt
-
     preset = run.step.presets[0]
     toolbox = Toolbox(run.worktree, writable=True, commands=check_commands(run), env=_check_env(run),
                       timeout_s=run.config.verify.timeout_s, logs=run.folder,
@@ -111,7 +110,6 @@ async def review_call(run: StepRun, preset: str, system: str, ctx: C.Context, *,
     :meth:`StepRun.call` gives it, its ``value`` the validated review."""
     from dataclasses import replace
 
-    from specrelay.engine.steps.run import prompt
     from specrelay.llm import parse_json_reply
 
     def problem(text: str) -> str | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import specrelay.engine.context as C
 from specrelay import gitrepo
+from specrelay.engine.prompts import prompt
 from specrelay.engine.review.document import REVIEW_JSON_SHAPE, Review, render_findings_for_builder, render_review
 from specrelay.engine.review.panel import PanelRequest, run_panel
 from specrelay.engine.review.rejected import UNUSABLE, keep_rejected, kept_message, rejected_name
@@ -53,8 +54,6 @@ class ReviewOutcome:
 
 def review_system() -> str:
     """A reviewer's system prompt: the shipped ``review`` prompt and the JSON it must answer."""
-    from specrelay.engine.steps.run import prompt
-
     return prompt("review") + "\n" + REVIEW_JSON_SHAPE
 
 

@@ -6,13 +6,14 @@ layer reads: title words, default artifacts, panel or not, where it loops back) 
 kinds installed packages declare as ``specrelay.step_kinds`` entry points.
 """
 
+from specrelay.engine.prompts import prompt
 from specrelay.engine.steps.implement import ImplementStep
 from specrelay.engine.steps.kind import Advance, Finish, Outcome, Reopen, StepKind, Transition
 from specrelay.engine.steps.plan import PlanStep
 from specrelay.engine.steps.registry import kind_of, load_plugins, register, spec_of, unregister
 from specrelay.engine.steps.research import ResearchStep
 from specrelay.engine.steps.review import ReviewStep
-from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.run import StepRun
 from specrelay.engine.steps.second_opinion import SecondOpinionStep
 from specrelay.engine.steps.verify import VerifyStep
 from specrelay.workflow.kinds import KindSpec, last_build_before

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from specrelay import gitrepo
 from specrelay.engine.events import Note
+from specrelay.engine.prompts import prompt
 from specrelay.errors import StepFailed
 from specrelay.llm.backend import backend_class
 
@@ -31,8 +32,6 @@ def edits_worktree(config: Config, preset: str) -> bool:
 
 async def build_with_agent(run: StepRun, ctx: Context, message: str) -> str:
     """Run the agent builder in the worktree, writable, and commit what it changed; returns HEAD's sha."""
-    from specrelay.engine.steps.run import prompt
-
     preset = run.step.presets[0]
     before = gitrepo.head_sha(run.worktree)
     result = await run.call(preset, prompt("implement_agent"), ctx, writable=True, replay=False)

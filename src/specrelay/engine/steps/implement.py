@@ -19,12 +19,13 @@ import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
 from specrelay.engine.agent import step as agent
 from specrelay.engine.events import Note
+from specrelay.engine.prompts import prompt
 from specrelay.engine.review.in_task import FIX_FINDINGS
 from specrelay.engine.steps.agent_build import build_with_agent, edits_worktree
 from specrelay.engine.steps.correction import correction
 from specrelay.engine.steps.kept import Carried, Placed, render
 from specrelay.engine.steps.kind import Outcome
-from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.run import StepRun
 from specrelay.engine.steps.verify import failing_output as failing_verification
 from specrelay.errors import EditError, StepFailed
 from specrelay.llm.cutoff import cut_off

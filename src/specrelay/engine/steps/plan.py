@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import specrelay.engine.context as C
+from specrelay.engine.prompts import prompt
 from specrelay.engine.steps.kind import Outcome
-from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.run import StepRun
 from specrelay.errors import StepFailed
 from specrelay.llm import CallResult
 from specrelay.llm.cutoff import cut_off

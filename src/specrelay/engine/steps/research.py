@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import specrelay.engine.context as C
+from specrelay.engine.prompts import prompt
 from specrelay.engine.steps.kind import Outcome
-from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.run import StepRun
 from specrelay.errors import OutsideWorktree, ProviderError, StepFailed
 from specrelay.llm.cutoff import cut_off
 from specrelay.workflow.kinds import KindSpec

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specrelay import paths
 from specrelay.config import Config
 from specrelay.engine.context import Context
 from specrelay.engine.events import CallDelta, CallFailed, CallFinished, CallStarted, EventSink
@@ -17,11 +16,6 @@ from specrelay.fsutil import atomic_write_text
 from specrelay.llm import CallResult, Client, estimate_tokens
 from specrelay.workflow import Step, Workflow
 from specrelay.workflow.kinds import last_build_before
-
-
-def prompt(name: str) -> str:
-    """A system prompt shipped as package data (``data/prompts/NAME.md``)."""
-    return (paths.data_dir() / "prompts" / f"{name}.md").read_text(encoding="utf-8")
 
 
 @dataclass
