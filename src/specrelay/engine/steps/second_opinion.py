@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import specrelay.engine.context as C
 from specrelay.engine.opinion import OPINION_JSON_SHAPE, Opinion, render, to_json
+from specrelay.engine.prompts import prompt
 from specrelay.engine.steps.kind import Outcome, Reopen
 from specrelay.engine.steps.plan import OPINION_FIX as FIX
 from specrelay.engine.steps.plan import OPINION_MD
-from specrelay.engine.steps.run import StepRun, prompt
+from specrelay.engine.steps.run import StepRun
 from specrelay.errors import InvalidReply, StepFailed
 from specrelay.workflow import kinds
 from specrelay.workflow.kinds import KindSpec
