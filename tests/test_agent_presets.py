@@ -12,7 +12,7 @@ import pytest
 from agent_clis import recipes
 from agent_clis.model import Script, agent_model
 from conftest import run_cli
-from taskkit import SPEC, project, review
+from taskkit import ADD_SUB, SPEC, project, review
 
 WORKFLOW = """# An agent builds, the same agent reviews
 
@@ -133,3 +133,28 @@ def test_a_panel_of_codex_gemini_cli_and_claude_code_reviews_a_task(tmp_path: Pa
         "SELECT provider FROM calls WHERE phase='review' AND outcome='ok'").fetchall()
     assert sorted(r[0] for r in rows) == ["claude-code", "codex", "gemini-cli"]
     assert "approve" in (Path(status["folder"]) / "final_review.md").read_text().lower()
+
+
+@pytest.mark.slow
+def test_aider_reviews_a_task_read_only(tmp_path: Path) -> None:
+    """Aider as the reviewer: run with --dry-run, its answer the review JSON, the worktree left as it was."""
+    binary = recipes.binary("aider")
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    workflow = WORKFLOW.format(preset="aider")  # a scripted builder builds; Aider reviews
+    (repo / ".specrelay" / "workflows" / "agent.md").write_text(
+        workflow.replace("<!-- agent: aider -->\nImplement", "<!-- agent: flash-builder -->\nImplement"))
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.aider]\ncommand = "{binary}"\nmodel = "openai/fake-model"\ntimeout_s = 240\n')
+    script = TaskScript(root=repo, path="calc.py", content="x = 1\n", final=review(), write=False)
+    with agent_model(script) as model:
+        env = recipes.environment("aider", tmp_path / "agent", model.url)
+        proc = run_cli("run", "Add sub", "--workflow", "agent", "--json", cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done", status
+    assert "Verdict: **approve**" in (Path(status["folder"]) / "review.md").read_text()
+    assert _git(Path(status["worktree"]), "status", "--porcelain") == ""  # nothing written, no cache left
+    [row] = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
+        "SELECT phase, estimated FROM calls WHERE provider='aider'").fetchall()
+    assert row == ("review", 1)
