@@ -8,6 +8,7 @@ anything else is a bug, said in one line too (never a traceback in the answer).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ def build(where: Path) -> MCPServer[Any]:
     """The server, its tools working in the repository at (or above) ``where``."""
     server: MCPServer[Any] = MCPServer(NAME, version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
     for tool in Tools(where).all():
-        server.add_tool(_answering_errors(tool), name=tool.__name__, structured_output=True)
+        server.add_tool(_answering_errors(tool), name=tool.__name__, description=inspect.cleandoc(tool.__doc__ or ""),
+                        structured_output=True)
     return server
 
 
