@@ -13,7 +13,8 @@ Wires (each through the wire/ fakes of its provider):
 What it answers (a :class:`Script`): a request that offers tools is a call of the agent's own loop. It is
 answered with one call of the CLI's file-writing tool (Codex ``exec_command``/``shell``, Claude ``Write``,
 Gemini ``write_file``, OpenCode ``write``) that writes ``script.path`` (relative to ``script.root``) with
-``script.content``; once the tool's result is in the request, or with ``write=False`` (a review), with
+``script.content`` (or, given ``script.tool``, one call of that tool, e.g. an MCP server's, with
+``script.arguments``); once the tool's result is in the request, or with ``write=False`` (a review), with
 ``script.final``. A chat request without tools that carries Aider's whole-file instructions is answered
 with the file listing, then ``final``. Any other request (a title, a quota probe, a next-speaker check) is
 a side call, answered with a short text (JSON when the request asks for JSON).
@@ -86,6 +87,10 @@ class Script:
     write: bool = True
     #: The model name the answers carry.
     model: str = "fake-model"
+    #: Call this tool instead of the file write (an MCP server's, found by its name or the name the CLI
+    #: gives it: ``mcp__specrelay__task_status``), with these arguments.
+    tool: str | None = None
+    arguments: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target(self) -> Path:
@@ -187,6 +192,8 @@ class _Responder:
     # --- what each CLI's write tool takes
 
     def _arguments(self, tool: str) -> dict[str, Any]:
+        if self.script.tool is not None:
+            return self.script.arguments
         target, content = str(self.script.target), self.script.content
         command = f"printf '%s' {shlex.quote(content)} > {shlex.quote(target)}"
         arguments: dict[str, dict[str, Any]] = {
@@ -202,6 +209,9 @@ class _Responder:
     def _pick(self, names: list[str], *choices: str) -> str | None:
         if not self.script.write:
             return None
+        wanted = self.script.tool
+        if wanted is not None:  # a CLI names an MCP server's tool after the server: mcp__SERVER__TOOL, SERVER_TOOL
+            return next((n for n in names if n == wanted or n.endswith(f"_{wanted}")), None)
         return next((c for c in choices if c in names), None)
 
     # --- Anthropic Messages (Claude Code)
@@ -229,7 +239,10 @@ class _Responder:
 
     def _responses(self, body: dict[str, Any]) -> tuple[str, Answer, Usage | None, str | None]:
         model = self.script.model
-        tools = [t.get("name", "") for t in body.get("tools") or [] if isinstance(t, dict)]
+        # Codex offers an MCP server's tools in one namespace tool: NAMESPACE__TOOL here, called as TOOL in it.
+        tools = [f"{t.get('name')}__{inner.get('name')}" if t.get("type") == "namespace" else t.get("name", "")
+                 for t in body.get("tools") or [] if isinstance(t, dict)
+                 for inner in (t.get("tools") or [{}] if t.get("type") == "namespace" else [{}])]
         items = body.get("input") or []
         last_user = max((i for i, it in enumerate(items) if it.get("type", "message") == "message"
                          and it.get("role") == "user"), default=-1)
@@ -243,8 +256,9 @@ class _Responder:
             use = self._usage("final")
             return "final", openai_responses.reply(self.script.final, model, use=_responses_usage(use)), use, None
         use = self._usage("write")
-        return ("write", openai_responses.function_call(tool, self._arguments(tool), model, use=_responses_usage(use)),
-                use, tool)
+        namespace, _, name = tool.rpartition("__") if tool.startswith("mcp__") else ("", "", tool)
+        return ("write", openai_responses.function_call(name, self._arguments(tool), model, use=_responses_usage(use),
+                                                        namespace=namespace or None), use, tool)
 
     # --- Gemini (Gemini CLI)
 

@@ -25,9 +25,9 @@ API (``CLI`` is one of :data:`CLIS`: ``codex``, ``claude-code``, ``gemini-cli``,
   fails in the sandbox), Claude Code ``--permission-mode plan`` (the write is refused and listed in
   ``permission_denials``, exit 0), Gemini CLI's default approval mode (no write tool offered), OpenCode
   ``--agent plan`` (the write tool is offered, its call refused), Aider ``--dry-run``.
-- ``run(cli, repo, home, base_url, prompt, *, write=True, timeout=180, files=()) -> CompletedProcess``:
-  both of the above, run in ``repo`` with stdin closed, in its own process group (killed whole at the
-  timeout).
+- ``run(cli, repo, home, base_url, prompt, *, write=True, timeout=180, files=(), extra=()) -> CompletedProcess``:
+  both of the above (with ``extra`` arguments at the end), run in ``repo`` with stdin closed, in its own
+  process group (killed whole at the timeout).
 - ``reported_usage(cli, stdout) -> Usage``: the usage the CLI's output says it used (summed over its
   turns), in model.py's :class:`Usage`; for Aider, its own estimate from the text.
 - ``output_json(stdout) -> dict``: the one JSON object Claude Code and Gemini CLI print;
@@ -164,10 +164,12 @@ def command(cli: str, prompt: str, *, write: bool = True, model: str = "fake-mod
 
 
 def run(cli: str, repo: Path, home: Path, base_url: str, prompt: str, *, write: bool = True,
-        timeout: float = 180, files: Sequence[str] = (), model: str = "fake-model") -> subprocess.CompletedProcess[str]:
-    """Runs the CLI in ``repo`` (stdin closed, own process group, killed whole at ``timeout``)."""
+        timeout: float = 180, files: Sequence[str] = (), model: str = "fake-model",
+        extra: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """Runs the CLI in ``repo`` (stdin closed, own process group, killed whole at ``timeout``), with the
+    ``extra`` arguments after its own."""
     env = environment(cli, home, base_url, model)
-    argv = command(cli, prompt, write=write, model=model, files=files, history=home)
+    argv = [*command(cli, prompt, write=write, model=model, files=files, history=home), *extra]
     proc = subprocess.Popen(argv, cwd=repo, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
                             executable=shutil.which(argv[0], path=env["PATH"]))

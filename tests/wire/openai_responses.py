@@ -50,11 +50,12 @@ def reply(text: str, model: str, *, use: dict[str, Any]) -> Answer:
 
 
 def function_call(name: str, arguments: dict[str, Any], model: str, *, use: dict[str, Any],
-                  call_id: str = "call_wire") -> Answer:
-    """One function call, whole or streamed (``function_call_arguments`` deltas)."""
+                  call_id: str = "call_wire", namespace: str | None = None) -> Answer:
+    """One function call, whole or streamed (``function_call_arguments`` deltas); of a tool of a ``namespace``
+    tool (Codex offers an MCP server's tools as one, ``mcp__SERVER``) when given."""
     raw = json.dumps(arguments)
     item = {"type": "function_call", "id": "fc_wire", "call_id": call_id, "name": name, "arguments": raw,
-            "status": "completed"}
+            "status": "completed", **({"namespace": namespace} if namespace else {})}
     middle: list[tuple[str | None, Any]] = [
         ("response.output_item.added", {"type": "response.output_item.added", "output_index": 0,
                                         "item": {**item, "arguments": "", "status": "in_progress"}}),
