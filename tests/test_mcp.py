@@ -391,3 +391,16 @@ def test_http_serves_the_same_tools_on_loopback(tmp_path: Path) -> None:
     assert "Traceback" not in err, err
     assert f"specrelay's MCP server: http://127.0.0.1:{port}/mcp" in err
 
+
+
+def test_http_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "specrelay", "mcp", "--http", str(port)], capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL, timeout=60, cwd=make_repo(tmp_path / "repo"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: --http {port}: 127.0.0.1:{port} cannot be used (Address already in use)")

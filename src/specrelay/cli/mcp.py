@@ -27,6 +27,20 @@ def mcp_command(
     if http is not None:  # stdout is the protocol's over stdio only; over HTTP a person reads where it is
         from specrelay.cli.common import err_console
 
+        _check_free(http)
+
         err_console.print(f"specrelay's MCP server: http://127.0.0.1:{http}/mcp (Ctrl-C stops it)", markup=False,
                           soft_wrap=True)
     serve(where, http_port=http)
+
+
+def _check_free(port: int) -> None:
+    """Refuse, in one line, a port something else listens on (before saying the server is there)."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise UserError(f"--http {port}: 127.0.0.1:{port} cannot be used ({exc.strerror}); "
+                            "give another port.") from None

@@ -48,9 +48,6 @@ def _answering_errors(tool: Callable[..., dict[str, Any]]) -> Callable[..., dict
             return tool(*args, **kwargs)
         except SpecRelayError as exc:
             raise ToolError(str(exc)) from exc
-        except KeyboardInterrupt:  # a stop signal while a model call ran: said as the CLI says it
-            raise ToolError(f"{tool.__name__} stopped; a call already sent is in the ledger as interrupted, "
-                            "its cost unknown.") from None
         except Exception as exc:
             raise ToolError(f"internal error: {type(exc).__name__}: {exc} (this is a bug in specrelay)") from exc
 

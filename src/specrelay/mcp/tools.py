@@ -22,9 +22,6 @@ from specrelay.errors import GitError
 if TYPE_CHECKING:
     from specrelay.app.tasks import DiscardPlan, MergePlan
 
-#: The artifacts ``show_artifact`` knows by a short name besides the task folder's own file names.
-ARTIFACTS = ("spec", "review", "findings", "diff")
-
 TaskId = Annotated[str, Field(description="The task: its id, a unique prefix of it, or `last`.")]
 Budget = Annotated[float | None, Field(description="Most to spend, in USD (default: the config's budget).")]
 Confirm = Annotated[bool, Field(description="true to do it; otherwise only say what would be done.")]
