@@ -14,7 +14,7 @@ from specrelay import paths
 from specrelay.config import SECTIONS, Config, load_config
 
 TEMPLATE = paths.data_dir() / "config_template.toml"
-BUILTINS = {"multi-model", "single-model", "comprehensive-review", "zenflow"}
+BUILTINS = {"multi-model", "single-model", "comprehensive-review", "zenflow", "research-plan-build"}
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -232,7 +232,7 @@ def test_workflows_validate_against_the_project_config(tmp_path: Path) -> None:
     (repo / ".specrelay").mkdir()
     (repo / ".specrelay/config.toml").write_text('[verify]\ncommands = ["python -m pytest -q"]\n')
     rows = _json("workflows", cwd=repo)
-    assert [r["error"] for r in rows] == [None] * 4
+    assert [r["error"] for r in rows] == [None] * len(BUILTINS)
     text = run_cli("workflows", cwd=repo, env={"COLUMNS": "200"}).stdout
     assert "multi-model" in text and "Planning" in text and "opus-planner" in text
     assert "python -m pytest -q" in text and "panel: gpt-reviewer" in text and "✗" not in text

@@ -314,7 +314,7 @@ def test_tick_unknown_title_lists_steps(tmp_path: Path) -> None:
 
 def test_builtin_templates_parse_and_validate() -> None:
     builtins = builtin_workflows()
-    assert set(builtins) == {"multi-model", "single-model", "zenflow", "comprehensive-review"}
+    assert set(builtins) == {"multi-model", "single-model", "zenflow", "comprehensive-review", "research-plan-build"}
     assert DEFAULT_WORKFLOW in builtins
     for name in builtins:
         wf = builtin(name)
@@ -335,6 +335,13 @@ def test_builtin_template_shapes() -> None:
     ]
     assert {p for _, _, presets, _ in shape("single-model") for p in presets} == {"opus-planner"}
     assert shape("comprehensive-review")[-1][2] == ("gpt-reviewer", "gemini-reviewer", "sonnet-reviewer")
+    assert shape("research-plan-build") == [
+        ("Research", "research", ("flash-builder", "flash-builder"), None),  # two scouts on split questions
+        ("Planning", "plan", ("opus-planner",), None),
+        ("Implementation", "implement", ("flash-builder",), None),
+        ("Verification", "verify", (), None),
+        ("Review", "review", ("gpt-reviewer",), 3),
+    ]
     assert builtin_workflows()["zenflow"].read_text().endswith(ZENFLOW)
     with pytest.raises(WorkflowError, match="has nothing to run"):
         validate(builtin("multi-model"), PRESETS, routes=ROUTES)
@@ -357,7 +364,7 @@ def test_find_workflow_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert find_workflow("mine", root) == project / "mine.md"
     sources = {e.name: e.source for e in list_workflows(root)}
     assert sources == {"comprehensive-review": "built-in", "mine": "project", "multi-model": "built-in",
-                       "single-model": "built-in", "zenflow": "project"}
+                       "research-plan-build": "built-in", "single-model": "built-in", "zenflow": "project"}
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "zenflow").write_text(ZENFLOW)  # a file by that name in the cwd wins over both

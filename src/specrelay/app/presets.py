@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specrelay.config import Preset, load_config
+from specrelay.config import Config, Preset, load_config
 from specrelay.errors import UserError
 from specrelay.llm.network import is_loopback, offline
 from specrelay.llm.pricing import unit_price
@@ -49,9 +49,9 @@ def preset_names(root: Path | None) -> list[str]:
     return sorted(load_config(root).presets)
 
 
-def presets(root: Path | None) -> list[PresetInfo]:
-    """Every preset, by name."""
-    config = load_config(root)
+def presets(root: Path | None, config: Config | None = None) -> list[PresetInfo]:
+    """Every preset, by name (of ``config``, else of the config ``root`` has)."""
+    config = config or load_config(root)
     table = config.route_table()
     ordered = sorted(config.presets.values(), key=lambda p: p.name)
     with ThreadPoolExecutor(max_workers=8) as pool:  # each agent's --version starts a program
@@ -83,9 +83,9 @@ class RouteInfo:
         return asdict(self)
 
 
-def routes(root: Path | None) -> list[RouteInfo]:
-    """Every route, in the order ``[routes]`` documents them."""
-    config = load_config(root)
+def routes(root: Path | None, config: Config | None = None) -> list[RouteInfo]:
+    """Every route, in the order ``[routes]`` documents them (of ``config``, else of ``root``'s)."""
+    config = config or load_config(root)
     return [RouteInfo(name, preset, str(config.route_origins[name]) if name in config.route_origins else None)
             for name, preset in config.route_table().items()]
 

@@ -31,9 +31,12 @@ def presets_command(
     if check:
         _check(json_out, timeout)
         return
-    from specrelay.app.presets import presets
+    from specrelay.app.presets import presets, routes
+    from specrelay.config import load_config
 
-    rows = [p.to_json() for p in presets(repo_root_or_none())]
+    root = repo_root_or_none()
+    config = load_config(root)  # once, for the presets and the routes alike
+    rows = [p.to_json() for p in presets(root, config)]
     if json_out:
         print_json(rows)
         return
@@ -49,11 +52,9 @@ def presets_command(
                       _price(r["input_per_mtok"]), _price(r["output_per_mtok"])])
     print_table(["name", "provider", "model", "source", "key", "input", "output"], cells,
                 right=("input", "output"), title="Presets (USD per million tokens)")
-    from specrelay.app.presets import routes
-
     print_table(["route", "preset", "set in"],
                 [[r.name, r.preset or "(none: set [routes] " + r.name + ")", r.set_in or "default"]
-                 for r in routes(repo_root_or_none())], title="Routes (a workflow step's agent: @ROUTE)")
+                 for r in routes(root, config)], title="Routes (a workflow step's agent: @ROUTE)")
 
 
 def _check(json_out: bool, timeout: float) -> None:
