@@ -174,3 +174,18 @@ def test_a_run_killed_mid_research_resumes_without_paying_for_a_turn_twice(tmp_p
     assert len(keys) == 3 and len(set(keys)) == 3, research  # each turn paid once: the first two were reused
     assert keys[:2] == [c[2] for c in done_before]
     assert (Path(task["folder"]) / "research.md").read_text() == "# Research\n\n" + NOTES + "\n"
+
+
+def test_the_research_plan_build_workflow_scouts_plans_builds_and_reviews(tmp_path: Path) -> None:
+    code, tests = "## Files and symbols\n- `calc.py:1-2` `add`.", "## Tests\n- `test_calc.py`: unittest."
+    # Both scouts go to the research and search routes' preset (flash-builder by default); then it builds.
+    repo = project(tmp_path, {"flash-builder": [code, tests, ADD_SUB], "opus-planner": [SPEC],
+                              "gpt-reviewer": [review()]})
+    status = run_json(repo, "run", "Add sub", "--workflow", "research-plan-build")
+    assert status["status"] == "done"
+    research = (Path(status["folder"]) / "research.md").read_text()
+    assert "## Scout 1 (flash-builder)" in research and "## Scout 2 (flash-builder)" in research
+    assert "`calc.py:1-2` `add`." in research and "`test_calc.py`: unittest." in research
+    shown = run_json(repo, "show", status["id"])
+    assert [s["kind"] for s in shown["steps"]] == ["research", "plan", "implement", "verify", "review"]
+    assert "research" in plan_context(shown) and "map" not in plan_context(shown)
