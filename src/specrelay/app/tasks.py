@@ -22,6 +22,7 @@ from specrelay.app.views import (
     all_statuses,
     task_costs,
     task_view,
+    with_overlaps,
 )
 from specrelay.app.workspace import ledger_of
 from specrelay.config import load_config
@@ -60,14 +61,17 @@ def check_limit(limit: int | None) -> None:
 
 
 def status(root: Path, task_id: str | None = None, *, statuses: Sequence[str] = (),
-           limit: int | None = None) -> list[TaskView]:
-    """Every task (or the one ``task_id`` names), newest first; only ``statuses``, at most ``limit``."""
+           limit: int | None = None, overlaps: bool = False) -> list[TaskView]:
+    """Every task (or the one ``task_id`` names), newest first; only ``statuses``, at most ``limit``.
+    With ``overlaps``, each live task's overlaps with the others (a git call or two per live task)."""
     wanted = check_statuses(statuses)
     check_limit(limit)
     with ledger_of(root, readonly=True) as ledger:
         if task_id:
-            return [task_view(ledger, load_task(root, ledger, task_id))]
-        return all_statuses(root, ledger, statuses=wanted, limit=limit)
+            views = [task_view(ledger, load_task(root, ledger, task_id))]
+        else:
+            views = all_statuses(root, ledger, statuses=wanted, limit=limit)
+        return with_overlaps(root, ledger, views) if overlaps else views
 
 
 def task_of(root: Path, task_id: str) -> Task:

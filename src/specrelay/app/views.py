@@ -91,6 +91,9 @@ class TaskView:
     #: The last review panel's reviewers, as ``final_review.json`` records them.
     panel: list[dict[str, Any]] | None
     verification: Verification | None
+    #: Other live tasks that name or change the same files, and whether their branches conflict
+    #: (:class:`~specrelay.engine.overlap.Overlap` as JSON); only ``status`` works it out.
+    overlaps: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The status object of ``status --json``."""
@@ -217,6 +220,17 @@ def _status_fields(ledger: Ledger, task: Task) -> dict[str, Any]:
         "budget_usd": task.budget_usd, "panel": panel_of(task),
         "verification": Verification(**verification) if verification else None,
     }
+
+
+def with_overlaps(root: Path, ledger: Ledger, views: list[TaskView]) -> list[TaskView]:
+    """``views`` with the overlaps of each live one among every live task of the repository."""
+    from dataclasses import replace
+
+    from specrelay.engine.overlap import overlaps
+
+    live = [t for t in all_tasks(root, ledger) if effective_status(t) not in CLOSED]
+    found = overlaps(root, live)
+    return [replace(v, overlaps=[o.to_json() for o in found.get(v.id, [])]) for v in views]
 
 
 def all_statuses(root: Path, ledger: Ledger, *, statuses: tuple[TaskStatus, ...] = (),

@@ -40,7 +40,7 @@ def status_command(
     wanted = _statuses(status or [])
     tasks.check_limit(limit)
     root = repo_root()
-    rows = tasks.status(root, task_id, statuses=wanted, limit=limit)
+    rows = tasks.status(root, task_id, statuses=wanted, limit=limit, overlaps=True)
     if json_out:
         print_json([r.to_json() for r in rows])
         return
@@ -82,6 +82,29 @@ def _render_status(rows: list[TaskView]) -> None:
         if r.panel:
             console.print(f"{r.id} review panel: {panel_line(r.panel)}", markup=False)
     _verification_lines(rows)
+    _overlap_lines(rows)
+
+
+def _overlap_lines(rows: list[TaskView]) -> None:
+    """A line for each pair of live tasks that name or change the same files (once a pair), red when
+    their branches conflict."""
+    shown: set[frozenset[str]] = set()
+    for r in rows:
+        for o in r.overlaps:
+            pair = frozenset((r.id, o["task"]))
+            if pair in shown:
+                continue
+            shown.add(pair)
+            files = ", ".join(o["files"])
+            conflicts = o["conflicts"]
+            if conflicts is None:
+                said, style = f"{r.id} and {o['task']} both touch {files} (not both built yet)", "yellow"
+            elif conflicts:
+                said = f"{r.id} and {o['task']} both touch {files}: their branches conflict on {', '.join(conflicts)}"
+                style = "red"
+            else:
+                said, style = f"{r.id} and {o['task']} both touch {files} (their branches merge cleanly)", "yellow"
+            console.print(said, markup=False, style=style)
 
 
 def _verification_lines(rows: list[TaskView]) -> None:

@@ -17,7 +17,7 @@ from .branches import branch_exists, delete_branch, is_merged, unmerged_commits
 from .commits import clear_stale_index_lock, commit_all, index_locked, wait_for_commits
 from .diffs import changed_files, diff, diff_uncommitted, untracked_files
 from .lock import lock_path, repo_lock
-from .merges import merge
+from .merges import merge, merge_conflicts
 from .process import GitCommandError, run_git
 from .repo import (
     add_exclude,
@@ -51,6 +51,7 @@ __all__ = [
     "delete_branch",
     "diff",
     "diff_uncommitted",
+    "merge_conflicts",
     "find_root",
     "git_common_dir",
     "git_stats",

@@ -66,3 +66,15 @@ def _undo_failed_merge(root: Path, branch: str, exc: GitCommandError, hint: str 
         ) from exc
     raise GitError(f"merging {branch} into {target} failed in {root}; nothing was merged:\n"
                    f"{first_lines(output)}") from exc
+
+
+def merge_conflicts(root: Path, ours: str, theirs: str) -> list[str]:
+    """The files that would conflict if ``theirs`` were merged into ``ours`` (empty: it merges cleanly),
+    worked out without a checkout or a change to any ref or working tree (``git merge-tree
+    --write-tree``, whose tree is left unreferenced for git's own gc)."""
+    proc = run_git(["merge-tree", "--write-tree", "--name-only", "--no-messages", "--end-of-options", ours, theirs],
+                   root, check=False)
+    if proc.returncode not in (0, 1):
+        raise GitError(f"`git merge-tree` could not compare {ours} and {theirs}: "
+                       f"{first_lines(proc.stderr.strip() or proc.stdout.strip(), 5)}")
+    return [] if proc.returncode == 0 else [line for line in proc.stdout.splitlines()[1:] if line.strip()]
