@@ -57,3 +57,67 @@ def test_a_task_planned_but_not_built_is_predicted_from_its_spec(tmp_path: Path)
     mul = json.loads(proc.stdout)["id"]
     assert _status(repo)[sub]["overlaps"] == [{"task": mul, "files": ["calc.py"], "conflicts": None}]
     assert "(not both built yet)" in run_cli("status", cwd=repo).stdout
+
+
+def _start(repo: Path, *args: str):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    return subprocess.Popen([sys.executable, "-m", "specrelay", *args], cwd=repo, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_building(repo: Path) -> str:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        tasks = [t for t in _status(repo).values()
+                 if t["status"] == "running" and t["current_step"] == "Implementation"]
+        if tasks:
+            return str(tasks[0]["id"])
+        time.sleep(0.05)
+    raise AssertionError(f"no task reached its build: {_status(repo)}")
+
+
+def _implement_started(repo: Path, task_id: str) -> float:
+    import sqlite3
+
+    [(started,)] = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
+        "SELECT MIN(started_at) FROM calls WHERE task_id=? AND phase='implement'", (task_id,)).fetchall()
+    return float(started)
+
+
+def test_run_warns_when_a_running_task_touches_the_same_files(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [{"text": ADD_SUB, "delay_s": 4.0}],
+                              "gpt-reviewer": [review()]})
+    first = _start(repo, "run", "Add sub")
+    running = _wait_building(repo)
+    _replies(repo, **{"flash-builder": [ADD_SUB]})
+    proc = run_cli("run", "Add sub again", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert f"a running task touches the same files: {running} (calc.py)" in proc.stdout, proc.stdout
+    assert "--serialize" in proc.stdout
+    assert _status(repo)[running]["status"] == "running"  # it went on without waiting
+    first.communicate(timeout=60)
+
+
+def test_run_serialize_waits_for_the_running_task_before_building(tmp_path: Path) -> None:
+    import sqlite3
+
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [{"text": ADD_SUB, "delay_s": 3.0}],
+                              "gpt-reviewer": [review()]})
+    first = _start(repo, "run", "Add sub")
+    running = _wait_building(repo)
+    _replies(repo, **{"flash-builder": [ADD_SUB]})
+    proc = run_cli("run", "Add sub again", "--serialize", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    waited = json.loads(proc.stdout)["id"]
+    events = (repo / ".specrelay" / "tasks" / waited / "events.jsonl").read_text()
+    assert f"waiting for {running} (calc.py) to finish before building" in events, events
+    first.communicate(timeout=60)
+    [(finished,)] = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
+        "SELECT MAX(started_at + latency_s) FROM calls WHERE task_id=? AND phase='implement'", (running,)).fetchall()
+    assert _implement_started(repo, waited) >= finished  # it built only once the other had built

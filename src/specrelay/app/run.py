@@ -73,15 +73,18 @@ class RunPlan:
     resolved: tuple[str, str | None]
     requests: list[str]
     budget_usd: float | None = None
+    #: Each task waits, before it builds, for running tasks that touch the same files.
+    serialize: bool = False
 
     def start(self, request: str) -> Callable[[Ledger], str]:
         """What creates the task of ``request`` (with the ledger of whoever runs it) and gives its id."""
         return lambda ledger: create_task(self.root, ledger, self.config, request, workflow=self.workflow,
-                                          base=self.base, budget_usd=self.budget_usd, resolved=self.resolved).id
+                                          base=self.base, budget_usd=self.budget_usd, resolved=self.resolved,
+                                          serialize=self.serialize).id
 
 
 def plan_run(root: Path, requests: Sequence[str], *, workflow: str = "multi-model", base: str | None = None,
-             budget_usd: float | None = None, where: Path | None = None) -> RunPlan:
+             budget_usd: float | None = None, where: Path | None = None, serialize: bool = False) -> RunPlan:
     """Check everything that can refuse a run before any task exists: the budget, the requests, the
     config, the workflow, the base (from the worktree ``where``, default the current directory: a
     dirty or detached base is refused). Only then is the ledger created."""
@@ -91,7 +94,7 @@ def plan_run(root: Path, requests: Sequence[str], *, workflow: str = "multi-mode
     flow = prepare_workflow(root, config, workflow)
     resolved = resolve_base(root, base, where=where or Path.cwd())
     open_ledger(root).close()  # only now: a bad config, workflow or base creates nothing
-    return RunPlan(root, config, flow, base, resolved, list(requests), budget_usd)
+    return RunPlan(root, config, flow, base, resolved, list(requests), budget_usd, serialize)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ def run_command(
     base: str | None = typer.Option(None, "--base", help="Branch or commit to start from (default: HEAD)."),
     budget: float | None = typer.Option(None, "--budget", help="Budget in USD for each task."),
     jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
+    serialize: bool = typer.Option(False, "--serialize", help=(
+        "Before building, wait for running tasks whose files overlap this one's (default: warn and go on).")),
     detach: bool = typer.Option(False, "--detach", help="Run in the background; logs in each task's folder."),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
     progress: str | None = typer.Option(None, "--progress", metavar="text|json|none", help=PROGRESS_HELP),
@@ -48,7 +50,8 @@ def run_command(
     run.check_requests(texts)
     # From the worktree the command runs in (a linked one too); a dirty or detached base is refused
     # once, before any task exists.
-    plan = run.plan_run(repo_root(), texts, workflow=workflow, base=base, budget_usd=budget, where=Path.cwd())
+    plan = run.plan_run(repo_root(), texts, workflow=workflow, base=base, budget_usd=budget, where=Path.cwd(),
+                        serialize=serialize)
     if detach:
         _detach(run.detach(plan, jobs=jobs), json_out)
         return

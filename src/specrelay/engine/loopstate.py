@@ -24,6 +24,8 @@ class LoopState:
     extra_rounds: int = 0
     #: Times a second opinion sent the plan back to the planner (it does once at most).
     revisions: int = 0
+    #: ``run --serialize``: before building, wait for running tasks that touch the same files.
+    serialize: bool = False
 
     @classmethod
     def load(cls, text: str | None) -> LoopState:
@@ -31,7 +33,7 @@ class LoopState:
         data: dict[str, Any] = json.loads(text) if text else {}
         return cls(attempt=int(data.get("attempt", 0)), fix=data.get("fix"), gen=int(data.get("gen", 0)),
                    verdict=data.get("verdict"), extra_rounds=int(data.get("extra_rounds", 0)),
-                   revisions=int(data.get("revisions", 0)))
+                   revisions=int(data.get("revisions", 0)), serialize=bool(data.get("serialize", False)))
 
     def dump(self) -> str:
         """The JSON the ledger keeps."""
@@ -43,7 +45,8 @@ class LoopState:
 
     def new_round(self, fix: str) -> LoopState:
         """The state a new fix round starts from: attempts counted afresh, no verdict yet."""
-        return LoopState(attempt=0, fix=fix, gen=self.gen, extra_rounds=self.extra_rounds, revisions=self.revisions)
+        return LoopState(attempt=0, fix=fix, gen=self.gen, extra_rounds=self.extra_rounds, revisions=self.revisions,
+                         serialize=self.serialize)
 
     def done_message(self) -> str:
         """What a task whose every step finished says: approved, when a review approved it last."""

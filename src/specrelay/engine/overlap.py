@@ -9,6 +9,7 @@ a checkout. ``status`` shows it, ``run`` warns of it after planning (``--seriali
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
@@ -16,10 +17,15 @@ from pathlib import Path
 
 from specrelay import gitrepo
 from specrelay.engine.context import affected_files
-from specrelay.engine.task import Task
+from specrelay.engine.events import EventSink, Note
+from specrelay.engine.summary import effective_status
+from specrelay.engine.task import Task, all_tasks
 from specrelay.errors import GitError
+from specrelay.ledger import Ledger, TaskStatus
 
 SPEC = "spec.md"
+#: How often a task that waits (``--serialize``) looks again whether the tasks it waits for still run.
+POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -36,14 +42,6 @@ class Overlap:
     def to_json(self) -> dict[str, object]:
         return asdict(self)
 
-    def describe(self) -> str:
-        """``calc.py; their branches conflict on calc.py`` (or merge cleanly, or are not built yet)."""
-        files = ", ".join(self.files)
-        if self.conflicts is None:
-            return f"{files} (not built on both yet)"
-        if not self.conflicts:
-            return f"{files} (their branches merge cleanly so far)"
-        return f"{files}; their branches conflict on {', '.join(self.conflicts)}"
 
 
 def built(root: Path, task: Task) -> bool:
@@ -87,3 +85,27 @@ def overlapping(root: Path, task: Task, others: Iterable[Task]) -> list[Overlap]
     """The overlaps of one task with ``others``."""
     rest = [t for t in others if t.id != task.id]
     return overlaps(root, [task, *rest])[task.id]
+
+
+async def before_build(root: Path, ledger: Ledger, task: Task, *, serialize: bool, emit: EventSink) -> None:
+    """Before a task's first build: warn when a running task touches the files its spec names, or, with
+    ``serialize``, wait until no such task runs any more (a Ctrl-C meanwhile pauses the task as ever)."""
+    if built(root, task) or not task_files(root, task):
+        return
+    waited = False
+    while True:
+        running = [t for t in all_tasks(root, ledger) if t.id != task.id and effective_status(t) is TaskStatus.RUNNING]
+        found = overlapping(root, task, running) if running else []
+        if not found:
+            if waited:
+                emit(Note("no running task touches the same files any more: building"))
+            return
+        names = "; ".join(f"{o.task} ({', '.join(o.files)})" for o in found)
+        if not serialize:
+            emit(Note(f"a running task touches the same files: {names}; their merges may conflict "
+                      "(`specrelay status` says whether they do; `run --serialize` waits instead)"))
+            return
+        if not waited:
+            emit(Note(f"waiting for {names} to finish before building: it touches the same files (--serialize)"))
+            waited = True
+        await asyncio.sleep(POLL_S)

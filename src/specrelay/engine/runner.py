@@ -32,6 +32,7 @@ from specrelay.engine.finish import check_resumable
 from specrelay.engine.lock import task_lock
 from specrelay.engine.loopstate import LoopState
 from specrelay.engine.openwork import failed_verification_message, failing_checks
+from specrelay.engine.overlap import before_build
 from specrelay.engine.signals import signals_pause
 from specrelay.engine.steps import Finish, Outcome, Reopen, StepRun, kind_of, last_build_before, spec_of
 from specrelay.engine.task import Task, load_task
@@ -199,6 +200,8 @@ class Runner:
                                 error=None)
         self.ledger.update_task(task.id, current_step=step.title)
         self.emit(StepStarted(step.title, str(step.kind), tuple(step.presets), task.rounds))
+        if kind.spec.builds:
+            await before_build(self.root, self.ledger, task, serialize=state.serialize, emit=self.emit)
         t0 = time.perf_counter()
         outcome = await kind.run(run)
         self._apply(workflow, run, outcome, t0)

@@ -232,7 +232,7 @@ def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_K
 
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,
-                base: str | None = None, budget_usd: float | None = None,
+                base: str | None = None, budget_usd: float | None = None, serialize: bool = False,
                 resolved: tuple[str, str | None] | None = None) -> Task:
     """Make the task's folder, its copy of the workflow, its branch and worktree, and its ledger rows.
 
@@ -263,6 +263,10 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
                 rounds=1, current_step=workflow.steps[0].title,
                 budget_usd=budget_usd if budget_usd is not None else config.budget.task_usd)
             ledger.put_steps(task_id, [NewStep(s.title, str(s.kind), tuple(s.presets)) for s in workflow.steps])
+            if serialize:
+                from specrelay.engine.loopstate import LoopState
+
+                ledger.update_task(task_id, state=LoopState(serialize=True).dump())
     except BaseException:
         # Nothing of the user's is in a task that never started: undo it whole.
         if made_worktree:
