@@ -121,3 +121,39 @@ def test_run_serialize_waits_for_the_running_task_before_building(tmp_path: Path
     [(finished,)] = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
         "SELECT MAX(started_at + latency_s) FROM calls WHERE task_id=? AND phase='implement'", (running,)).fetchall()
     assert _implement_started(repo, waited) >= finished  # it built only once the other had built
+
+
+def test_merge_all_merges_in_the_order_that_avoids_conflicts_and_stops_at_the_first_real_one(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "gpt-reviewer": [review()]})
+    sub = _run(repo, "Add sub")
+    _replies(repo, **{"flash-builder": [ADD_MUL]})
+    mul = _run(repo, "Add mul")
+    _replies(repo, **{"opus-planner": [README_SPEC], "flash-builder": [README_EDIT]})
+    docs = _run(repo, "Document add")
+
+    proc = run_cli("merge", "--all", cwd=repo)
+    assert proc.returncode != 0
+    merged = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("Merged ")]
+    assert merged == [docs["branch"], sub["branch"]], proc.stdout  # the one that clashes with none first
+    base = sub["base_branch"]
+    assert (f"stopped at task {mul['id']}: merging it into {base} would conflict on calc.py" in proc.stderr)
+    assert f"specrelay update {mul['id']}" in proc.stderr and "Traceback" not in proc.stderr
+    tasks = _status(repo)
+    assert [tasks[t["id"]]["status"] for t in (sub, docs, mul)] == ["merged", "merged", "done"]
+    assert "sub" in (repo / "calc.py").read_text() and "Usage" in (repo / "README.md").read_text()
+    assert "mul" not in (repo / "calc.py").read_text()  # nothing half-merged
+
+    again = run_cli("merge", "--all", cwd=repo)  # the same stop, nothing more merged
+    assert again.returncode != 0 and f"stopped at task {mul['id']}" in again.stderr
+
+
+def test_merge_all_with_nothing_done_and_bad_combinations(tmp_path: Path) -> None:
+    from conftest import assert_clean_error
+
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "gpt-reviewer": [review()]})
+    assert run_cli("init", cwd=repo).returncode == 0
+    proc = run_cli("merge", "--all", cwd=repo)
+    assert proc.returncode == 0 and "No done task to merge" in proc.stdout, proc.stdout + proc.stderr
+    assert_clean_error(run_cli("merge", cwd=repo), "name the task to merge")
+    assert_clean_error(run_cli("merge", "abc", "--all", cwd=repo), "not both")
+    assert_clean_error(run_cli("merge", "--all", "--force", cwd=repo), "only done tasks")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,50 @@ def merge(root: Path, task_id: str, *, ff_only: bool = False, delete: bool = Fal
     """
     with ledger_of(root, create=False) as ledger:
         return finish.merge_task(root, ledger, task_id, ff_only=ff_only, delete=delete, force=force)
+
+
+@dataclass(frozen=True)
+class MergeAll:
+    """``merge --all``: the tasks merged, in order; and the one it stopped at, with the files a merge of it
+    into its base would conflict on (None: every done task was merged)."""
+
+    merged: list[MergeResult]
+    stopped_at: str | None = None
+    conflicts: list[str] = field(default_factory=list)
+    into: str | None = None
+    #: Done tasks not reached because the run stopped first.
+    left: list[str] = field(default_factory=list)
+
+    def message(self) -> str | None:
+        """Why it stopped, and what to do (None when it did not)."""
+        if self.stopped_at is None:
+            return None
+        left = f"; not reached: {', '.join(self.left)}" if self.left else ""
+        return (f"stopped at task {self.stopped_at}: merging it into {self.into} would conflict on "
+                f"{', '.join(self.conflicts)}{left}. Bring it up to date with `specrelay update {self.stopped_at}` "
+                "(or resolve it by hand), then run `specrelay merge --all` again.")
+
+
+def merge_all(root: Path, *, ff_only: bool = False, delete: bool = False) -> MergeAll:
+    """Merge every done task into its base branch, in the order that avoids conflicts
+    (:func:`~specrelay.engine.overlap.merge_order`), each checked just before against the base as it is
+    then (``git merge-tree``, no checkout); stops at the first that would conflict, naming the files."""
+    from specrelay import gitrepo
+    from specrelay.engine.overlap import merge_order
+    from specrelay.engine.summary import effective_status
+    from specrelay.engine.task import all_tasks
+
+    with ledger_of(root, create=False) as ledger:
+        done = [t for t in all_tasks(root, ledger) if effective_status(t) is TaskStatus.DONE]
+        ordered = merge_order(root, done)
+        merged: list[MergeResult] = []
+        for n, task in enumerate(ordered):
+            into = task.base_branch or task.base_sha
+            conflicts = gitrepo.merge_conflicts(root, into, task.branch)
+            if conflicts:
+                return MergeAll(merged, task.id, conflicts, into, [t.id for t in ordered[n + 1:]])
+            merged.append(finish.merge_task(root, ledger, task.id, ff_only=ff_only, delete=delete))
+        return MergeAll(merged)
 
 
 def merge_plan(root: Path, task_id: str, *, ff_only: bool = False, delete: bool = False,

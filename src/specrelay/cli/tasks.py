@@ -22,6 +22,9 @@ from specrelay.cli.root import app
 from specrelay.errors import UserError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from specrelay.app.tasks import MergeResult
     from specrelay.app.views import TaskDetail, TaskStatus, TaskView
 
 
@@ -86,13 +89,14 @@ def _render_status(rows: list[TaskView]) -> None:
 
 
 def _overlap_lines(rows: list[TaskView]) -> None:
-    """A line for each pair of live tasks that name or change the same files (once a pair), red when
-    their branches conflict."""
+    """A line for each pair of listed live tasks that name or change the same files (once a pair), red
+    when their branches conflict (``--json`` has each task's overlaps with every live task)."""
+    listed = {r.id for r in rows}
     shown: set[frozenset[str]] = set()
     for r in rows:
         for o in r.overlaps:
             pair = frozenset((r.id, o["task"]))
-            if pair in shown:
+            if pair in shown or o["task"] not in listed:
                 continue
             shown.add(pair)
             files = ", ".join(o["files"])
@@ -189,7 +193,9 @@ def _render_show(s: TaskDetail) -> None:
 
 @app.command("merge")
 def merge_command(
-    task_id: str = typer.Argument(..., help="The task whose branch to merge."),
+    task_id: str | None = typer.Argument(None, metavar="ID", help="The task whose branch to merge."),
+    all_done: bool = typer.Option(False, "--all", help=(
+        "Merge every done task, in the order that avoids conflicts; stop at the first that would conflict.")),
     ff_only: bool = typer.Option(False, "--ff-only", help="Only fast-forward."),
     delete: bool = typer.Option(False, "--delete", help="Then remove the task's worktree and branch."),
     force: bool = typer.Option(False, "--force", help="Merge even a task that is not finished (paused, failed, "
@@ -199,8 +205,27 @@ def merge_command(
     """Merge a task's branch into its base branch, in the worktree that has the base checked out."""
     from specrelay.app import tasks
 
+    if all_done == (task_id is not None):
+        raise UserError("merge: name one task (specrelay merge ID) or pass --all, not both"
+                        if all_done else "merge: name the task to merge (specrelay merge ID), or pass --all")
+    if all_done and force:
+        raise UserError("merge --all merges only done tasks; --force is for one task: specrelay merge ID --force")
     root = repo_root()
-    result = tasks.merge(root, task_id, ff_only=ff_only, delete=delete, force=force)
+    if all_done:
+        everything = tasks.merge_all(root, ff_only=ff_only, delete=delete)
+        for merged in everything.merged:
+            _merged_lines(root, merged)
+        stopped = everything.message()
+        if stopped is not None:
+            raise UserError(stopped)
+        if not everything.merged:
+            console.print("No done task to merge (`specrelay status` lists them).", markup=False)
+        return
+    assert task_id is not None
+    _merged_lines(root, tasks.merge(root, task_id, ff_only=ff_only, delete=delete, force=force))
+
+
+def _merged_lines(root: Path, result: MergeResult) -> None:
     if result.forced:
         console.print(f"Merging unfinished work (--force): {'; '.join(result.forced)}", markup=False)
     where = "" if result.worktree == root else f" in {result.worktree}"

@@ -109,3 +109,15 @@ async def before_build(root: Path, ledger: Ledger, task: Task, *, serialize: boo
             emit(Note(f"waiting for {names} to finish before building: it touches the same files (--serialize)"))
             waited = True
         await asyncio.sleep(POLL_S)
+
+
+def merge_order(root: Path, tasks: Sequence[Task]) -> list[Task]:
+    """``tasks`` (done, to be merged) in the order that avoids conflicts: those whose branches conflict
+    with fewer of the others first, then the oldest first; a task that would conflict comes after every
+    one that would not."""
+    clashes = {t.id: 0 for t in tasks}
+    for a, b in combinations(tasks, 2):
+        if gitrepo.merge_conflicts(root, a.branch, b.branch):
+            clashes[a.id] += 1
+            clashes[b.id] += 1
+    return sorted(tasks, key=lambda t: (clashes[t.id], t.created_at))
