@@ -189,3 +189,15 @@ def test_the_research_plan_build_workflow_scouts_plans_builds_and_reviews(tmp_pa
     shown = run_json(repo, "show", status["id"])
     assert [s["kind"] for s in shown["steps"]] == ["research", "plan", "implement", "verify", "review"]
     assert "research" in plan_context(shown) and "map" not in plan_context(shown)
+
+
+def test_a_scout_preset_that_cannot_call_tools_is_refused_before_the_task_starts(tmp_path: Path) -> None:
+    from test_backends import ECHO_PRESETS, _install_plugin
+
+    env = _install_plugin(tmp_path / "site")
+    repo = project(tmp_path, team(), extra=ECHO_PRESETS)
+    name = workflow(repo, "<!-- agents: opus-planner, echo-free -->")
+    proc = run_cli("run", "Add sub", "--workflow", name, cwd=repo, env=env, subprocess=True)
+    assert_clean_error(proc, "scouted.md:4: step 'Research' (research) runs specrelay's tool loop",
+                       "preset 'echo-free' (echo) cannot call tools")
+    assert json.loads(run_cli("status", "--json", cwd=repo, env=env, subprocess=True).stdout) == []

@@ -187,10 +187,22 @@ def check_keys(config: Config, workflow: Workflow) -> None:
 
 def check_agent_mode(config: Config, workflow: Workflow) -> None:
     """A step in agent mode (``<!-- mode: agent -->``) runs specrelay's tool loop: each of its presets
-    must call tools, or be an external agent (which runs its own)."""
+    must call tools, or be an external agent (which runs its own). A step of a kind that always runs the
+    loop (research) must have presets that call tools."""
     from specrelay.llm.backend import backend_class
+    from specrelay.workflow import kinds
 
     for step in workflow.steps:
+        spec = kinds.spec(step.kind)
+        if spec is not None and spec.tool_loop:
+            for name in step.presets:
+                if not backend_class(config.preset(name)).calls_tools:
+                    key = "agents" if step.is_panel else "agent"
+                    raise PresetError(
+                        f"{workflow.label}:{step.line_of(key)}: step '{step.title}' ({step.kind}) runs specrelay's "
+                        f"tool loop, and preset '{name}' ({config.preset(name).provider}) cannot call tools; give "
+                        "it a preset whose backend calls tools (an API model, or a scripted one)")
+            continue
         if step.mode != "agent":
             continue
         for name in step.presets:

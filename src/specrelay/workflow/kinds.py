@@ -48,6 +48,8 @@ class KindSpec:
     plans: bool = False
     #: It can run in specrelay's tool loop (``mode: agent``, ``max-turns:``).
     agent_loop: bool = False
+    #: It always runs specrelay's own tool loop (research scouts): its presets must call tools.
+    tool_loop: bool = False
     #: Its panel names each preset once (reviewers: agreement counts independent ones); False where the
     #: same preset may run twice on different work (research scouts on split questions).
     distinct_presets: bool = True

@@ -185,8 +185,9 @@ async def run_research(run: StepRun) -> Outcome:
     failed: list[tuple[Scout, str]] = []
     dropped: list[str] = []
     for scout, result in zip(team, results, strict=True):
-        if isinstance(result, BaseException) and not isinstance(result, StepFailed | ProviderError):
-            raise result  # the budget, Ctrl-C, a bad preset: the task pauses or fails as for any step
+        if isinstance(result, BaseException) and (len(team) == 1
+                                                  or not isinstance(result, StepFailed | ProviderError)):
+            raise result  # one scout's failure, the budget, Ctrl-C: the task pauses or fails as for any step
         if isinstance(result, BaseException):
             failed.append((scout, str(result)))
             continue
@@ -208,7 +209,7 @@ class ResearchStep:
     """Read-only scouts on cheap presets answer the step's questions and write research.md."""
 
     spec = KindSpec("research", title_words=("research", "scout", "scouts", "scouting"), writes=(RESEARCH,),
-                    panel=True, distinct_presets=False)
+                    panel=True, distinct_presets=False, tool_loop=True)
 
     async def run(self, step_run: StepRun) -> Outcome:
         return await run_research(step_run)
