@@ -201,3 +201,18 @@ def test_a_scout_preset_that_cannot_call_tools_is_refused_before_the_task_starts
     assert_clean_error(proc, "scouted.md:4: step 'Research' (research) runs specrelay's tool loop",
                        "preset 'echo-free' (echo) cannot call tools")
     assert json.loads(run_cli("status", "--json", cwd=repo, env=env, subprocess=True).stdout) == []
+
+
+def test_a_path_through_a_symlink_that_leads_out_is_dropped_too(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keys.txt").write_text("secret\n")
+    notes = "## Files and symbols\n- `calc.py:1-2` `add`.\n- `vendor/keys.txt` holds the keys."
+    repo = project(tmp_path, team(scout=[notes]))
+    (repo / "vendor").symlink_to(outside)
+    subprocess.run(["git", "add", "vendor"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "vendor"], cwd=repo, check=True)
+    status = run_json(repo, "run", "Add sub", "--workflow", workflow(repo, "<!-- agent: scout -->"))
+    research = (Path(status["folder"]) / "research.md").read_text()
+    assert "`calc.py:1-2` `add`." in research and "holds the keys" not in research
+    assert "(`vendor/keys.txt`)" in research
