@@ -260,3 +260,26 @@ def test_help_does_not_import_the_web_stack() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
     assert "serve" in run_cli("--help").stdout
+
+
+def test_the_task_list_follows_the_ledger_between_requests(tmp_path: Path) -> None:
+    from specrelay.app.board import TaskBoard
+    from specrelay.app.tasks import status
+    from specrelay.app.workspace import ledger_of
+    from specrelay.ledger import TaskStatus
+
+    repo, done, paused = repo_with_tasks(tmp_path)
+    board = TaskBoard(repo)
+    def shown(views: list[Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in view.to_json().items() if k != "age_s"} for view in views]
+
+    assert shown(board.views()) == shown(status(repo))
+    with ledger_of(repo) as ledger:
+        ledger.update_task(paused["id"], status=TaskStatus.FAILED, message="stopped by hand")
+    after = {v.id: v for v in board.views()}
+    assert after[paused["id"]].status is TaskStatus.FAILED and after[paused["id"]].message == "stopped by hand"
+    third = run_cli("run", "Add sub once more", "--budget", "0.001", "--json", cwd=repo)
+    newest = board.views()
+    assert [v.id for v in newest] == [v.id for v in status(repo)] and newest[0].id == json.loads(third.stdout)["id"]
+    time.sleep(1.1)
+    assert board.views()[-1].age_s > after[done["id"]].age_s  # ages are of the moment asked

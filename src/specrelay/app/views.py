@@ -18,7 +18,7 @@ from specrelay.engine import leftovers
 from specrelay.engine.openwork import open_work
 from specrelay.engine.summary import effective_status, panel_of, spec_has, verification_of
 from specrelay.engine.task import Task, all_tasks, load_task
-from specrelay.ledger import CLOSED, Ledger, StepStatus, TaskStatus
+from specrelay.ledger import CLOSED, Ledger, StepRow, StepStatus, TaskStatus, TaskUsage
 
 __all__ = ["CLOSED", "CallView", "Costs", "DiffFile", "Diffstat", "StepView", "TaskDetail", "TaskStatus",
            "TaskSummary", "TaskView", "Totals", "Verification", "all_statuses", "task_costs", "task_summary",
@@ -26,6 +26,11 @@ __all__ = ["CLOSED", "CallView", "Costs", "DiffFile", "Diffstat", "StepView", "T
 
 #: How the artifacts that keep an unusable reply are named (rejected_spec.md, rejected_edits_r1.md, ...).
 REJECTED_PREFIX = "rejected_"
+
+#: From this many tasks on, ``all_statuses`` reads every task's usage and steps at once.
+_BATCH_FROM = 20
+_NO_USAGE = TaskUsage(input_tokens=0, output_tokens=0, cost_usd=0.0, simulated=False, calls=0, ok_calls=0,
+                      unknown_cost_calls=0)
 
 #: A row of the ledger's totals as JSON (``key``, calls, ok_calls, failed_calls, tokens, cost_usd, ...).
 Totals = dict[str, Any]
@@ -199,12 +204,14 @@ def task_view(ledger: Ledger, task: Task) -> TaskView:
     return TaskView(**_status_fields(ledger, task))
 
 
-def _status_fields(ledger: Ledger, task: Task) -> dict[str, Any]:
-    usage = ledger.task_usage(task.id)
+def _status_fields(ledger: Ledger, task: Task, usage: TaskUsage | None = None,
+                   rows: list[StepRow] | None = None) -> dict[str, Any]:
+    """The fields of a task's status; ``usage`` and ``rows`` (its steps) when the caller read them already."""
+    usage = ledger.task_usage(task.id) if usage is None else usage
     status = effective_status(task)
     steps = [StepView(r.title, r.kind, list(r.presets), r.status, r.round, r.detail_data(), r.error)
-             for r in ledger.steps(task.id)]
-    verification = verification_of([asdict(s) for s in steps])
+             for r in (ledger.steps(task.id) if rows is None else rows)]
+    verification = verification_of([{"kind": s.kind, "detail": s.detail} for s in steps])
     return {
         "id": task.id, "title": task.title, "status": status, "open": open_work(task, status),
         "workflow": task.workflow, "branch": task.branch, "base_branch": task.base_branch,
@@ -239,7 +246,13 @@ def all_statuses(root: Path, ledger: Ledger, *, statuses: tuple[TaskStatus, ...]
     tasks = sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True)
     if statuses:
         tasks = [t for t in tasks if effective_status(t) in statuses]
-    return [task_view(ledger, t) for t in tasks[:limit]]
+    tasks = tasks[:limit]
+    if len(tasks) < _BATCH_FROM:
+        return [task_view(ledger, t) for t in tasks]
+    # Many tasks: their usage and steps in two queries, not two each.
+    usage, steps = ledger.all_usage(), ledger.all_steps()
+    return [TaskView(**_status_fields(ledger, t, usage.get(t.id, _NO_USAGE), steps.get(t.id, [])))
+            for t in tasks]
 
 
 def task_costs(ledger: Ledger, config: Config, task_id: str) -> Costs:

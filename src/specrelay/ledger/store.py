@@ -354,14 +354,28 @@ class Ledger:
 
     def task_usage(self, task_id: str) -> TaskUsage:
         """What the task's calls used and cost so far."""
-        row = self.conn.execute(
-            "SELECT COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens,"
-            " SUM(cost_usd) AS cost_usd, COALESCE(MAX(simulated),0) AS simulated, COUNT(*) AS calls,"
-            " COALESCE(MAX(estimated),0) AS estimated,"
-            " COALESCE(SUM(outcome = 'ok'),0) AS ok_calls,"
-            f" COALESCE(SUM({UNKNOWN_COST}),0) AS unknown_cost_calls"
-            " FROM calls WHERE task_id=?", (task_id,)).fetchone()
+        row = self.conn.execute(_USAGE + " FROM calls WHERE task_id=?", (task_id,)).fetchone()
         return TaskUsage.from_sql(row)
+
+    def all_usage(self) -> dict[str, TaskUsage]:
+        """:meth:`task_usage` of every task that has a call, in one query (a task without is absent)."""
+        rows = self.conn.execute(_USAGE + ", task_id FROM calls WHERE task_id IS NOT NULL GROUP BY task_id")
+        return {r["task_id"]: TaskUsage.from_sql(r) for r in rows}
+
+    def all_steps(self) -> dict[str, list[StepRow]]:
+        """:meth:`steps` of every task, in one query."""
+        out: dict[str, list[StepRow]] = {}
+        for r in self.conn.execute("SELECT * FROM steps ORDER BY task_id, idx"):
+            out.setdefault(r["task_id"], []).append(StepRow.from_sql(r))
+        return out
+
+
+#: The columns of a :class:`TaskUsage`, summed over some calls.
+_USAGE = ("SELECT COALESCE(SUM(input_tokens),0) AS input_tokens, COALESCE(SUM(output_tokens),0) AS output_tokens,"
+          " SUM(cost_usd) AS cost_usd, COALESCE(MAX(simulated),0) AS simulated, COUNT(*) AS calls,"
+          " COALESCE(MAX(estimated),0) AS estimated,"
+          " COALESCE(SUM(outcome = 'ok'),0) AS ok_calls,"
+          f" COALESCE(SUM({UNKNOWN_COST}),0) AS unknown_cost_calls")
 
 
 def _given(**values: object) -> dict[str, object]:

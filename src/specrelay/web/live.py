@@ -44,7 +44,7 @@ def routes(site: Site) -> list[BaseRoute]:
         watch = TaskWatch(site.root)
 
         def changed() -> list[str]:
-            return [message("task", {"id": v.id, "html": site.render("_task_row.html", t=v)}) for v in watch.poll()]
+            return [message("task", {"id": v.id, "html": site.render("_task_row_one.html", t=v)}) for v in watch.poll()]
 
         return _stream(site, request, changed)
 

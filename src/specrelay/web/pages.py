@@ -34,7 +34,7 @@ def routes(site: Site) -> list[BaseRoute]:
     """The GET routes."""
 
     def task_list(request: Request) -> Response:
-        rows = tasks.status(site.root)
+        rows = site.board.views()
         counts = Counter(str(r.status) for r in rows)
         return site.page(request, "tasks.html", tasks=rows, counts=sorted(counts.items()), live="/live/tasks")
 

@@ -14,6 +14,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from specrelay.app.board import TaskBoard
 from specrelay.web import format as fmt
 from specrelay.web.guard import csrf_of
 from specrelay.web.markup import markdown
@@ -32,6 +33,11 @@ class Site:
     flashes: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: Set when the server begins to stop: the event streams end, so that stopping waits for nothing.
     closing: threading.Event = field(default_factory=threading.Event)
+    #: Every task's status, read once and then kept up to date: the task list of a big ledger stays quick.
+    board: TaskBoard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.board = TaskBoard(self.root)
 
     @property
     def csrf(self) -> str:
