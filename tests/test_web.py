@@ -283,3 +283,23 @@ def test_the_task_list_follows_the_ledger_between_requests(tmp_path: Path) -> No
     assert [v.id for v in newest] == [v.id for v in status(repo)] and newest[0].id == json.loads(third.stdout)["id"]
     time.sleep(1.1)
     assert board.views()[-1].age_s > after[done["id"]].age_s  # ages are of the moment asked
+
+
+def test_many_tasks_read_at_once_are_what_each_reads_alone(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    try:
+        from serve import make_repo as big_repo  # the benchmark's ledger, small
+    finally:
+        sys.path.pop(0)
+    from specrelay.app.views import all_statuses, task_view
+    from specrelay.app.workspace import ledger_of
+    from specrelay.engine.task import load_task
+
+    root = tmp_path / "big"
+    ids = big_repo(root, 30, 100)
+    with ledger_of(root, readonly=True) as ledger:
+        together = {v.id: v.to_json() for v in all_statuses(root, ledger)}
+        alone = {i: task_view(ledger, load_task(root, ledger, i)).to_json() for i in ids}
+    for view in (*together.values(), *alone.values()):
+        view.pop("age_s")
+    assert together == alone and len(together) == 30
