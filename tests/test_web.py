@@ -303,3 +303,23 @@ def test_many_tasks_read_at_once_are_what_each_reads_alone(tmp_path: Path) -> No
     for view in (*together.values(), *alone.values()):
         view.pop("age_s")
     assert together == alone and len(together) == 30
+
+
+def test_a_panel_round_shows_who_agreed_on_each_finding(tmp_path: Path) -> None:
+    from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC, review
+
+    gemini_major = {**MAJOR, "line": 6, "title": "Function sub lacks a docstring"}
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB],
+                              "gpt-reviewer": [review("request_changes", [MAJOR]), review()],
+                              "gemini-reviewer": [review("request_changes", [gemini_major]), review()],
+                              "sonnet-reviewer": [review(), review()]})
+    proc = run_cli("run", "Add sub", "--workflow", "comprehensive-review", "--json", cwd=repo)
+    task = json.loads(proc.stdout)
+    assert task["status"] == "done", proc.stderr
+    web = client(repo)
+    page = html.unescape(web.get(f"/tasks/{task['id']}/reviews?token={TOKEN}").text)
+    first = page[page.index("Round 1"):]
+    assert "request changes" in first[:200] and "(2 agree)" in first
+    row = first[first.index("<tbody>"):first.index("</tbody>")]
+    assert "gemini-reviewer" in row and "gpt-reviewer" in row and "blocks" in row
+    assert "sonnet-reviewer" in first  # a reviewer of the round, though it raised nothing

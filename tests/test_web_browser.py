@@ -115,6 +115,11 @@ def test_every_page_loads(tmp_path: Path, page: Any, shots: Path) -> None:
         page.locator("table a").first.click()
         assert "sub has no docstring" in page.locator("main").inner_text()
         page.screenshot(path=shots / "review.png", full_page=True)
+        page.emulate_media(color_scheme="dark")  # the same pages as a dark desktop shows them
+        for path, name in (("/", "tasks"), (f"/tasks/{done['id']}", "task-overview"),
+                           (f"/tasks/{done['id']}/diff", "task-diff"), ("/cost", "cost")):
+            page.goto(server.base + path)
+            page.screenshot(path=shots / f"dark-{name}.png", full_page=True)
 
 
 def test_a_task_progresses_live_while_its_run_advances(tmp_path: Path, page: Any, shots: Path) -> None:
