@@ -52,7 +52,8 @@ def routes(site: Site) -> list[BaseRoute]:
         task_id = tasks.task_of(site.root, request.path_params["task_id"]).id
         watch = TaskWatch(site.root, only=task_id)
         path = events_path(site.root, task_id)
-        offset = [int(request.query_params.get("events", "-1"))]
+        given = request.query_params.get("events", "")
+        offset = [int(given) if given.isdigit() else -1]  # where the page's events end; none: not followed
 
         def changed() -> list[str]:
             out = []
