@@ -66,6 +66,11 @@ def worktree_dir(root: Path, task_id: str) -> Path:
     return worktrees_dir(root) / task_id
 
 
+def parts_dir(root: Path, task_id: str) -> Path:
+    """Where the worktrees of a task's parallel builders live (one per workstream or group of findings)."""
+    return project_dir(root) / "parts" / task_id
+
+
 def reviews_dir(root: Path) -> Path:
     return project_dir(root) / "reviews"
 

@@ -138,9 +138,26 @@ def show(root: Path, task_id: str) -> TaskDetail:
         names = _artifacts(task)
         config = load_config(root)
         base = task_view(ledger, task)
+        calls = _calls(ledger, task.id)
         return TaskDetail(**vars(base), costs=task_costs(ledger, config, task.id),
                           leftovers=[kept.to_json() for kept in leftovers.leftovers_of(root, task.id)],
-                          artifacts=names, call_list=_calls(ledger, task.id), diffstat=diffstat(root, task))
+                          artifacts=names, call_list=calls, diffstat=diffstat(root, task),
+                          parts=_parts(task, calls))
+
+
+def _parts(task: Task, calls: list[CallView]) -> list[dict[str, Any]]:
+    """The parts of the task's parallel builds, each with its calls and their cost (a resolving
+    builder's counted with its part's)."""
+    from specrelay.engine.parallel import recorded_parts
+
+    out = []
+    for part in recorded_parts(task.folder):
+        label = str(part["label"])
+        own = [c for c in calls if c.step == label or (c.step or "").startswith(label.removesuffix("]") + ".")]
+        costs = [c.cost_usd for c in own]
+        out.append({**part, "calls": len(own),
+                    "cost_usd": None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 6)})
+    return out
 
 
 def _calls(ledger: Ledger, task_id: str) -> list[CallView]:

@@ -181,6 +181,8 @@ class TaskDetail(TaskSummary):
     artifacts: list[str] = field(default_factory=list)
     call_list: list[CallView] = field(default_factory=list)
     diffstat: Diffstat | None = None
+    #: The parts of its parallel builds (workstreams, groups of findings): name, branch, calls, cost.
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rejected(self) -> list[str]:

@@ -180,6 +180,11 @@ def _render_show(s: TaskDetail) -> None:
                 right=("in", "out", "cost"), title="Model calls (context tokens by part)")
     if s.panel:
         console.print(f"Review panel: {panel_line(s.panel)}")
+    if s.parts:
+        rows = [[str(p["round"]), str(p["name"]), str(p["title"]), ", ".join(p["files"]) or "-", str(p["branch"]),
+                 str(p["calls"]), money(p["cost_usd"])] for p in s.parts]
+        print_table(["round", "part", "title", "files", "branch", "calls", "cost"], rows, right=("calls", "cost"),
+                    title="Parallel builders (workstreams, groups of findings)")
     if s.diffstat:
         from specrelay.cli.diff import diffstat_line
 

@@ -34,7 +34,15 @@ from .repo import (
 )
 from .snapshots import create_ref, delete_ref, drop_uncommitted, files_in, list_refs, snapshot_uncommitted, tree_of
 from .stats import GitStats, git_stats, reset_git_stats
-from .worktrees import Worktree, add_worktree, list_worktrees, prune_worktrees, remove_worktree, task_branch
+from .worktrees import (
+    Worktree,
+    add_worktree,
+    attach_worktree,
+    list_worktrees,
+    prune_worktrees,
+    remove_worktree,
+    task_branch,
+)
 
 __all__ = [
     "clear_stale_index_lock",
@@ -44,6 +52,7 @@ __all__ = [
     "Worktree",
     "add_exclude",
     "add_worktree",
+    "attach_worktree",
     "branch_exists",
     "changed_files",
     "commit_all",

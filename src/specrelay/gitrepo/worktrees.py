@@ -61,6 +61,13 @@ def add_worktree(root: Path, path: Path, branch: str, base_sha: str) -> None:
         raise
 
 
+def attach_worktree(root: Path, path: Path, branch: str) -> None:
+    """Check out the existing ``branch`` in a new worktree at ``path`` (its folder was removed)."""
+    with repo_lock(root):
+        run_git(["worktree", "prune"], root)
+        run_git(["worktree", "add", "--quiet", "--", str(path), branch], root)
+
+
 def remove_worktree(root: Path, path: Path, force: bool = False) -> None:
     """Remove the worktree at ``path`` (its branch stays).
 

@@ -33,6 +33,8 @@ class Step:
     mode: str | None = None
     #: ``max-turns:``: the most turns of the tool loop (None: the preset's ``max_turns``).
     max_turns: int | None = None
+    #: ``parallel:``: what a build step splits among builders at once (``workstreams``, ``findings``).
+    parallel: tuple[str, ...] = ()
     directives: tuple[tuple[str, int], ...] = field(default=(), repr=False)
     #: The presets as the file wrote them, when a route (``@plan``) stood for one (else empty).
     written: tuple[str, ...] = ()

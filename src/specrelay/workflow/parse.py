@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 
 #: Every directive key a step may carry, in the order error messages list them.
 KNOWN_DIRECTIVES: tuple[str, ...] = ("agent", "agents", "kind", "reads", "writes", "run", "max-rounds", "mode",
-                                     "max-turns")
+                                     "max-turns", "parallel")
+#: What ``<!-- parallel: ... -->`` may split a build step by: the spec's workstreams, a fix round's findings.
+PARALLEL_VALUES: tuple[str, ...] = ("workstreams", "findings")
 
-_SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds", "mode", "max-turns"})
+_SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds", "mode", "max-turns", "parallel"})
 _STEP_RE = re.compile(r"^\[([ xX])\]\s+step:\s*(.*?)\s*$", re.IGNORECASE)
 _COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
 # (?:(?!-->).)* so that "<!-- a --> prose <!-- b -->" is not read as one comment.
@@ -208,6 +210,16 @@ def _mode(d: _Directive, label: str) -> str:
     return d.value.lower()
 
 
+def _parallel(d: _Directive, label: str) -> tuple[str, ...]:
+    values = tuple(v.lower() for v in _split_list(d.value))
+    for value in values:
+        if value not in PARALLEL_VALUES:
+            raise error(label, d.line, f"unknown 'parallel' value {value!r}; known: {', '.join(PARALLEL_VALUES)}",
+                        (did_you_mean(value, PARALLEL_VALUES).strip() + " Write e.g. "
+                         "'<!-- parallel: workstreams, findings -->'").strip())
+    return tuple(dict.fromkeys(values))
+
+
 def _title_kinds(title: str) -> list[str]:
     """The kinds the words of ``title`` point to, each once, in title order."""
     words = re.findall(r"[a-z]+", title.lower())
@@ -233,6 +245,7 @@ class _Fields:
         self.max_rounds: int | None = None
         self.mode: str | None = None
         self.max_turns: int | None = None
+        self.parallel: tuple[str, ...] = ()
         self.lines: dict[str, int] = {}
 
     def add(self, d: _Directive, label: str) -> None:
@@ -257,6 +270,8 @@ class _Fields:
             self.mode = _mode(d, label)
         elif d.key == "max-turns":
             self.max_turns = _max_turns(d, label)
+        elif d.key == "parallel":
+            self.parallel = _parallel(d, label)
         else:
             self.max_rounds = _max_rounds(d, label)
 
@@ -296,6 +311,7 @@ def _build_step(heading: StepHeading, fields: _Fields, body: str, label: str) ->
         max_rounds=fields.max_rounds,
         mode=fields.mode,
         max_turns=fields.max_turns,
+        parallel=fields.parallel,
         directives=tuple(fields.lines.items()),
     )
 

@@ -94,6 +94,10 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
             looped = _names(lambda s: s.agent_loop)
             yield error(label, step.line_of(key), f"'{key}' is for {looped} steps (specrelay's tool loop), and "
                         f"'{step.title}' is {spec.with_article} step", f"Remove '<!-- {key}: ... -->' from it")
+    if step.parallel and not spec.builds:
+        yield error(label, step.line_of("parallel"), f"'parallel' splits a {_names(lambda s: s.builds)} step "
+                    f"among builders, and '{step.title}' is {spec.with_article} step",
+                    "Remove '<!-- parallel: ... -->' from it, or move it to the build step")
     if spec.commands:
         yield from _verify_problems(step, label, has_config_verify)
     elif step.run:

@@ -74,13 +74,13 @@ async def _loop(run: StepRun, preset: str, system: str, ctx: C.Context, toolbox:
     max_turns, where = _turns(run, preset)
 
     def on_turn(result: CallResult) -> None:
-        run.emit(CallStarted(run.step.title, preset))
-        run.emit(CallFinished(run.step.title, result.preset, result.model, result.usage.input_tokens,
+        run.emit(CallStarted(run.label, preset))
+        run.emit(CallFinished(run.label, result.preset, result.model, result.usage.input_tokens,
                               result.usage.output_tokens, result.cost_usd, result.latency_s, result.simulated,
                               result.reused, estimated=result.estimated))
 
     return await run_loop(run.client, preset, system, ctx.render(), toolbox, max_turns=max_turns,
-                          key=key or run.next_key(), phase=str(run.step.kind), step=run.step.title,
+                          key=key or run.next_key(), phase=str(run.step.kind), step=run.label,
                           transcript=Transcript(run.artifact(transcript or transcript_name(
                               run, preset if run.step.is_panel else None))),
                           raise_turns=where, on_turn=on_turn, check=check)

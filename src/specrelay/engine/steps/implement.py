@@ -45,7 +45,7 @@ _SPEC_LABEL = re.compile(r"^(?:spec(?:ification)?|plan)\s*[:\u2014-]\s*", re.IGN
 
 
 def build_context(run: StepRun, findings: str | None, failing_output: str | None) -> C.Context:
-    spec = run.read_artifact(run.spec_name) or ""
+    spec = run.spec_text()
     files = C.affected_files(spec)
     ctx = C.Context()
     ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
@@ -217,7 +217,7 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
         if done:
             return done
         kept = _set_aside_leftovers(run)
-    message = commit_message(run.read_artifact(run.spec_name) or "", run.task.request, run.step.title, run.round,
+    message = commit_message(run.spec_text(), run.task.request, run.step.title, run.round,
                              findings=bool(findings), failing=bool(failing_output))
     ctx = build_context(run, findings, failing_output)
     if edits_worktree(run.config, run.step.presets[0]):
@@ -257,6 +257,12 @@ class ImplementStep:
         # A fix round sees this round's review findings and, after a failed verification, its output.
         findings = step_run.read_artifact(FIX_FINDINGS) if step_run.round > 1 else None
         failing = failing_verification(step_run) if step_run.state.fix == "verify" else None
-        await run_implement(step_run, findings or None, failing)
+        from specrelay.engine import parallel  # here: it builds each part with run_implement
+
+        parts = parallel.parts_for(step_run, findings or None, failing)
+        if parts:
+            await parallel.build_parts(step_run, parts, failing)
+        else:
+            await run_implement(step_run, findings or None, failing)
         return Outcome(state=step_run.state.with_(fix=None))
 

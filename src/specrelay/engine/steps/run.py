@@ -44,6 +44,11 @@ class StepRun:
     #: The workflow the step belongs to (for where its loop goes back to).
     workflow: Workflow | None = None
     calls: int = field(default=0)
+    #: The part of a parallel build this execution is (``ws-1``, ``fix-2``; empty: the whole step).
+    #: Its calls are keyed, recorded and reported under it.
+    part: str = ""
+    #: The spec this part's builder sees instead of the step's spec artifact (None: the artifact).
+    part_spec: str | None = None
 
     def loop_start(self) -> int | None:
         """The last build step before this one: where a loop sends the work back to."""
@@ -53,7 +58,19 @@ class StepRun:
 
     @property
     def key(self) -> str:
-        return f"s{self.index}.r{self.round}.a{self.attempt}.g{self.generation}"
+        own = f".{self.part}" if self.part else ""
+        return f"s{self.index}.r{self.round}.a{self.attempt}.g{self.generation}{own}"
+
+    @property
+    def label(self) -> str:
+        """The step as progress and the ledger name it: its title, with the part of a parallel build."""
+        return f"{self.step.title} [{self.part}]" if self.part else self.step.title
+
+    def spec_text(self) -> str:
+        """What this execution builds from: its part's spec, else the step's spec artifact ("" if none)."""
+        if self.part_spec is not None:
+            return self.part_spec
+        return self.read_artifact(self.spec_name) or ""
 
     @property
     def worktree(self) -> Path:
@@ -91,10 +108,10 @@ class StepRun:
         agent), read-only unless ``writable``. ``replay=False``: a resumed run makes the call again
         rather than taking it from the ledger (an agent's edits are not in the ledger)."""
         phase = str(self.step.kind)
-        self.emit(CallStarted(self.step.title, preset))
+        self.emit(CallStarted(self.label, preset))
         counts = {"system": estimate_tokens(system), **ctx.token_counts()}
         key = self.next_key()
-        kwargs: dict[str, Any] = {"phase": phase, "step": self.step.title, "context": counts,
+        kwargs: dict[str, Any] = {"phase": phase, "step": self.label, "context": counts,
                                   "key": key if replay else None, "cwd": self.worktree,
                                   "on_delta": lambda chunk: self.emit(CallDelta(len(chunk)))}
         if writable:
@@ -107,9 +124,9 @@ class StepRun:
             else:
                 result = await self.client.call_json(preset, system, ctx.render(), schema, **kwargs)
         except BaseException as exc:
-            self.emit(CallFailed(self.step.title, preset, str(exc)))
+            self.emit(CallFailed(self.label, preset, str(exc)))
             raise
-        self.emit(CallFinished(self.step.title, result.preset, result.model, result.usage.input_tokens,
+        self.emit(CallFinished(self.label, result.preset, result.model, result.usage.input_tokens,
                                result.usage.output_tokens, result.cost_usd, result.latency_s, result.simulated,
                                result.reused, estimated=result.estimated))
         return result
