@@ -200,20 +200,25 @@ def test_codex_is_priced_for_the_model_its_own_config_names(tmp_path: Path) -> N
 
 
 def test_a_read_only_agent_that_writes_anyway_fails_naming_the_files(tmp_path: Path) -> None:
-    """ask and review only read: an agent that changed a file there is refused; the user's own uncommitted
-    change, which it did not touch, is no fault of its."""
-    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
-    (repo / "README.md").write_text("# calc, being edited by the user\n")  # uncommitted, before the agent runs
-    quiet = _agent(tmp_path, f"echo '{_result(0.001)}'")
+    """A review only reads: an agent reviewer that changed a file in the task's worktree is refused, the
+    file named, its run's cost recorded, the change left there."""
+    writes = _agent(tmp_path, f"echo 'x = 1' >> calc.py\necho '{_result(0.002)}'")
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "reviewed.md").write_text(
+        BUILD_THEN_REVIEW.replace("<!-- agent: claude-code -->\n<!-- max-turns: 7 -->", "<!-- agent: flash-builder -->")
+        .replace("<!-- agent: gpt-reviewer -->", "<!-- agent: claude-code -->"))
     with (repo / ".specrelay" / "config.toml").open("a") as f:
-        f.write(f'\n[presets.claude-code]\ncommand = "{quiet}"\n')
-    assert run_cli("ask", "--preset", "claude-code", "What does calc.py do?", cwd=repo).returncode == 0
-    _agent(tmp_path, f"echo 'x = 1' >> calc.py\necho '{_result(0.001)}'")  # the same binary, now writing
-    proc = run_cli("ask", "--preset", "claude-code", "What does calc.py do?", cwd=repo)
+        f.write(f'\n[presets.claude-code]\ncommand = "{writes}"\nargs = []\n')
+    proc = run_cli("run", "Add sub", "--workflow", "reviewed", "--json", cwd=repo, timeout=120)
     assert proc.returncode != 0
-    assert "changed calc.py" in proc.stderr and "only reads" in proc.stderr, proc.stderr
-    assert "README.md" not in proc.stderr and "Traceback" not in proc.stderr
-    assert (repo / "calc.py").read_text().endswith("x = 1\n")  # left for the user to look at
+    status = json.loads(proc.stdout)
+    said = json.dumps(status["open"]) + proc.stderr
+    assert "calc.py changed in" in said and "ran read-only" in said, said
+    assert "Traceback" not in proc.stderr
+    assert (Path(status["worktree"]) / "calc.py").read_text().endswith("x = 1\n")  # left for the user to see
+    cost = json.loads(run_cli("cost", "--json", "--task", status["id"], "--by", "phase", cwd=repo).stdout)
+    assert next(r for r in cost["rows"] if r["key"] == "review")["cost_usd"] == pytest.approx(0.002), cost
 
 
 def test_presets_asks_an_agent_binary_its_version_once_until_it_changes(tmp_path: Path) -> None:
@@ -296,3 +301,58 @@ def test_an_agent_review_that_is_never_json_fails_the_step_and_keeps_the_reply(t
     assert proc.returncode != 0
     assert "even after a repair request" in proc.stderr and "rejected_review_r1.md" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_panel_of_agents_shares_what_is_left_of_the_budget(tmp_path: Path) -> None:
+    """Three agent reviewers started together are each told a share; the shares add up to no more than
+    what was left."""
+    workflow = BUILD_THEN_REVIEW.replace("<!-- agent: claude-code -->\n<!-- max-turns: 7 -->",
+                                         "<!-- agent: flash-builder -->").replace(
+        "<!-- agent: gpt-reviewer -->", "<!-- agents: claude-a, claude-b, claude-c -->")
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "panel.md").write_text(workflow)
+    answer = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
+                         "result": review(), "total_cost_usd": 0.001})
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        for name in ("claude-a", "claude-b", "claude-c"):
+            agent = _agent(tmp_path / name, f'printf "%s\\n" "$@" > {tmp_path / name}.argv\necho \'{answer}\'')
+            f.write(f'\n[presets.{name}]\nprovider = "claude-code"\ncommand = "{agent}"\n')
+    proc = run_cli("run", "Add sub", "--workflow", "panel", "--budget", "0.30", "--json", cwd=repo, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    cost = json.loads(run_cli("cost", "--json", "--task", status["id"], "--by", "phase", cwd=repo).stdout)
+    before = sum(r["cost_usd"] for r in cost["rows"] if r["key"] != "review")
+    told = []
+    for name in ("claude-a", "claude-b", "claude-c"):
+        args = (tmp_path / f"{name}.argv").read_text().splitlines()
+        told.append(float(args[args.index("--max-budget-usd") + 1]))
+    assert sum(told) <= 0.30 - before + 1e-4, (told, before)
+    assert min(told) > 0.05, told  # an even share each, not the first taking it all
+
+
+@pytest.mark.parametrize(("provider", "model", "kept", "dropped"), [
+    ("opencode", "openrouter/meta-llama", "OPENROUTER_API_KEY", "ANTHROPIC_API_KEY"),
+    ("opencode", "default", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY"),  # it picks from its own config
+    ("aider", "flash", "GEMINI_API_KEY", "OPENAI_API_KEY"),
+    ("codex", "default", "GW_KEY", "ANTHROPIC_API_KEY"),  # the env_key of the provider its config names
+])
+def test_an_agent_keeps_the_key_its_model_needs(tmp_path: Path, provider: str, model: str, kept: str,
+                                                dropped: str) -> None:
+    seen = tmp_path / "env.txt"
+    agent = _agent(tmp_path, f"env > {seen}\nexit 1")  # what it answers does not matter here
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text('model_provider = "gw"\n[model_providers.gw]\nname = "gw"\n'
+                                            'base_url = "http://127.0.0.1:9/v1"\nenv_key = "GW_KEY"\n')
+    repo = project(tmp_path, {"opus-planner": [SPEC]}, verify=[])
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.agent]\nprovider = "{provider}"\nmodel = "{model}"\ncommand = "{agent}"\n'
+                # A preset of the user's naming the same variables: they are kept where the agent needs them.
+                '\n[presets.gateway]\nprovider = "openai"\nmodel = "gpt-5.4"\napi_key_env = "GW_KEY"\n'
+                '\n[presets.router]\nprovider = "openai"\nmodel = "gpt-5.4"\napi_key_env = "OPENROUTER_API_KEY"\n')
+    keys = {name: f"secret-{n}" for n, name in enumerate(
+        ["OPENROUTER_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENAI_API_KEY", "GW_KEY"])}
+    run_cli("ask", "--preset", "agent", "hi", cwd=repo, env={**keys, "CODEX_HOME": str(codex_home)})
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    assert kept in env and dropped not in env, sorted(k for k in env if k.endswith("KEY"))

@@ -198,5 +198,8 @@ def test_a_checks_timings_do_not_make_a_redone_loop_another_conversation() -> No
     again = asked("exit code 0\nRan 3 tests in 0.011s\nOK\n===== 3 passed in 1.20s at 16:09:44 =====")
     assert first.digest() == again.digest()
     assert first.digest() != asked("exit code 1\nRan 3 tests in 0.004s\nFAILED (failures=1)").digest()
-    said = Request(messages=(Message("user", "it took 3s"),))  # only a tool's answer is made steady
+    said = Request(messages=(Message("user", "it took 3s"),))  # only a check's output is made steady
     assert said.digest() != Request(messages=(Message("user", "it took 4s"),)).digest()
+    read = Request(messages=(Message("tool", 'TIMEOUT = "30s"', tool_call_id="c1", tool_name="read_file"),))
+    assert read.digest() != Request(messages=(Message("tool", 'TIMEOUT = "5s"', tool_call_id="c1",
+                                                      tool_name="read_file"),)).digest()

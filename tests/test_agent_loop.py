@@ -278,7 +278,7 @@ def test_a_transcript_reads_turn_by_turn_and_an_earlier_try_is_kept(tmp_path: Pa
     workflow.write_text(workflow.read_text().replace("max-turns: 3", "max-turns: 20"))
     proc, status = run_json(repo, "resume", status["id"])
     assert proc.returncode == 0, proc.stderr
-    assert (folder / "implement_r1.transcript.1.jsonl").read_bytes() == first
+    assert (folder / "implement_r1.try1.transcript.jsonl").read_bytes() == first
     now = (folder / "implement_r1.transcript.jsonl").read_bytes()
     piped = run_cli("show", status["id"], "implement_r1.transcript.jsonl", cwd=repo).stdout
     assert piped.encode() == now  # piped on: the file as written
@@ -318,3 +318,19 @@ def test_ctrl_c_mid_loop_pauses_and_resume_reuses_the_turns_paid(tmp_path: Path)
     assert status["status"] == "done" and SUB in (Path(status["worktree"]) / "calc.py").read_text()
     entries = transcript(Path(status["folder"]))
     assert [e["reused"] for e in entries[:2]] == [True, True] and not any(e["reused"] for e in entries[2:])
+
+
+def test_a_review_loop_whose_last_turn_is_not_json_gets_its_repair_turn(tmp_path: Path) -> None:
+    edit = turn(call("edit", path="calc.py", search="    return a + b\n", replace="    return a + b\n\n\n" + SUB))
+    reviewer = [turn(call("read_file", path="calc.py")), "Looks fine to me!", review()]
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [edit, turn(call("finish", summary="s"))],
+                              "gpt-reviewer": reviewer})
+    workflow = agent_workflow(repo, review_mode=True)
+    path = repo / ".specrelay" / "workflows" / f"{workflow}.md"
+    looped = "<!-- agent: gpt-reviewer -->\n<!-- mode: agent -->"
+    path.write_text(path.read_text().replace(looped, looped + "\n<!-- max-turns: 2 -->"))
+    proc, status = run_json(repo, "run", "Add sub", "--workflow", workflow)
+    assert proc.returncode == 0, proc.stderr
+    assert status["status"] == "done"
+    entries = transcript(Path(status["folder"]), "review_r1.transcript.jsonl")
+    assert len(entries) == 3 and "repair" in entries[1]

@@ -82,3 +82,27 @@ def test_agent_preset_fields_are_strict(tmp_path: Path) -> None:
     proc = run_cli("presets", cwd=tmp_path)
     assert proc.returncode != 0 and "args" in proc.stderr and "config.toml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_failed_run_carries_what_it_had_used() -> None:
+    """OpenCode's steps before its error, and Gemini CLI's stats beside its error, are paid for: the
+    failure carries them, to be recorded and counted."""
+    from specrelay.llm.backends.agents.gemini_cli import parse_gemini
+    from specrelay.llm.backends.agents.opencode import parse_opencode
+
+    opencode = "\n".join(json.dumps(e) for e in [
+        {"type": "step_finish", "part": {"tokens": {"input": 900, "output": 70, "cache": {"read": 100}},
+                                         "cost": 0.004}},
+        {"type": "error", "error": {"data": {"message": "rate limited"}}}])
+    with pytest.raises(AttemptFailed, match="rate limited") as failed:
+        parse_opencode(_preset("opencode"), opencode)
+    spent = failed.value.spent
+    assert spent is not None and spent.cost_usd == 0.004 and spent.usage is not None
+    assert spent.usage.input_tokens == 1000 and spent.usage.output_tokens == 70
+    gemini = json.dumps({"error": {"message": "quota exceeded"}, "stats": {"models": {"gemini-2.5-pro": {
+        "tokens": {"prompt": 5000, "cached": 0, "candidates": 300, "thoughts": 20}, "api": {"totalRequests": 2}}}}})
+    with pytest.raises(AttemptFailed, match="quota exceeded") as failed:
+        parse_gemini(_preset("gemini-cli"), gemini)
+    spent = failed.value.spent
+    assert spent is not None and spent.model == "gemini-2.5-pro" and spent.usage is not None
+    assert spent.usage.input_tokens == 5000 and spent.usage.output_tokens == 320

@@ -28,6 +28,11 @@ def _amount(usd: float) -> str:
     return f"{usd:.6f}".rstrip("0").rstrip(".") or "0"
 
 
+#: The least an agent run is started with under a budget (one whose model has no known price too):
+#: below it, an agent told what it may spend could not do a turn.
+MIN_AGENT_USD = 0.01
+
+
 class Budget:
     """A spending limit for one run: reserves each call's cost at its (possibly lowered) output cap.
 
@@ -70,19 +75,20 @@ class Budget:
     def reserve_open(self, preset: Preset, phase: str) -> Reservation:
         """Claim for a call no output cap bounds (an agent run of many turns, whose cost is known only
         once it ends): refused when what is left would not pay for the phase's floor of output tokens
-        (when the model's price is known) or nothing is left; :meth:`grow` makes it a share of what is
-        left, the most the call is told it may spend (an agent that cannot be told may spend more, and
-        then the next call is refused)."""
-        at_floor = cost_of(preset, Usage(output_tokens=output_floor(preset, phase))) or 0.0
-        if self.left <= at_floor:
+        (when the model's price is known), nor ``MIN_AGENT_USD``; the floor is held at once, and
+        :meth:`grow` makes it a share of what is left, the most the call is told it may spend (an agent
+        that cannot be told may spend more, and then the next call is refused)."""
+        at_floor = max(cost_of(preset, Usage(output_tokens=output_floor(preset, phase))) or 0.0, MIN_AGENT_USD)
+        if self.left < at_floor:
             raise BudgetExceeded(
                 f"{self.stopped}: ${max(self.left, 0.0):.4f} is left of its ${_amount(self.limit)} budget "
                 f"(${self.spent:.4f} spent{self._reserved()}), too little to start the next call ({phase} on "
                 f"{preset.name}, an agent run whose cost is known only once it ends). To go on: "
                 f"{self.more.format(usd=f'{self._suggest(self.spent + self.in_flight):.2f}')}",
                 spent=self.spent, limit=self.limit)
+        self.in_flight += at_floor  # held at once, as a capped call's floor is: agents started together share
         self.growing += 1
-        return Reservation(0, 0.0, growth=_Open())
+        return Reservation(0, at_floor, growth=_Open())
 
     def _reserved(self) -> str:
         return f", ${self.in_flight:.4f} reserved by calls in flight" if self.in_flight > 0 else ""

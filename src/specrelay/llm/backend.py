@@ -76,8 +76,8 @@ _UNSTEADY = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds)\b"
 
 
 def _steady(text: str) -> str:
-    """A tool's answer without what differs between two runs of the same check (its timings), so that a
-    redone loop whose checks said the same is the same conversation."""
+    """A check's output (``run_check``'s answer) without what differs between two runs of the same
+    command (its timings), so that a redone loop whose checks said the same is the same conversation."""
     return _UNSTEADY.sub("#", text)
 
 
@@ -93,6 +93,9 @@ class Request:
     cwd: Path | None = None
     #: Whether the backend may change files in ``cwd`` (an agent on an implement step); False: read-only.
     writable: bool = False
+    #: A read-only call in a tree nobody else edits meanwhile (a task's worktree): a backend that works in
+    #: ``cwd`` (an agent) checks it left the tree as it found it. Not for the user's live checkout (``ask``).
+    guard_tree: bool = False
     #: The most the call may spend, in USD, for a backend that can be told (an agent run): its share of
     #: what is left of the budget. None: no budget.
     budget_usd: float | None = None
@@ -123,7 +126,7 @@ class Request:
         import json
 
         def plain(m: Message) -> list[Any]:
-            content = _steady(m.content) if m.role == "tool" else m.content
+            content = _steady(m.content) if m.role == "tool" and m.tool_name == "run_check" else m.content
             return [m.role, content, [[c.id, c.name, dict(c.arguments)] for c in m.tool_calls],
                     m.tool_call_id, m.tool_name]
 

@@ -56,15 +56,17 @@ class Client:
     async def call(self, preset_name: str, system: str, user: str, *, phase: str, step: str | None = None,
                    on_delta: OnDelta | None = None, context: dict[str, int] | None = None,
                    key: str | None = None, on_broken: Callable[[str], None] | None = None,
-                   cwd: Path | None = None, writable: bool = False, max_turns: int | None = None) -> CallResult:
+                   cwd: Path | None = None, writable: bool = False, max_turns: int | None = None,
+                   guard_tree: bool = False) -> CallResult:
         """One prompt through ``preset_name`` (then its fallbacks). Raises PresetError or ProviderError.
 
         With a ``key``, a call already completed under that key in this run is returned from the
         ledger instead of being made again (how a resumed task avoids paying twice). ``cwd`` and
         ``writable`` are the working directory of a backend that works in one (an agent), and whether
-        it may change files there; ``max_turns`` bounds such a backend's own loop.
+        it may change files there; ``max_turns`` bounds such a backend's own loop; ``guard_tree``: a
+        read-only call in a task's worktree, which such a backend checks it did not change.
         """
-        request = Request.of(system, user, cwd=cwd, writable=writable, max_turns=max_turns)
+        request = Request.of(system, user, cwd=cwd, writable=writable, max_turns=max_turns, guard_tree=guard_tree)
         return await self.send(preset_name, request, phase=phase,
                                step=step,
                                on_delta=on_delta, context=context, key=key, on_broken=on_broken)
@@ -81,7 +83,7 @@ class Client:
     async def call_json(self, preset_name: str, system: str, user: str, schema: type[T], *, phase: str,
                         step: str | None = None, context: dict[str, int] | None = None,
                         key: str | None = None, on_delta: OnDelta | None = None,
-                        cwd: Path | None = None, max_turns: int | None = None) -> CallResult:
+                        cwd: Path | None = None, max_turns: int | None = None, guard_tree: bool = False) -> CallResult:
         """A call whose answer must be a JSON object valid against ``schema``; one repair request on failure.
 
         The repair re-sends the prompt with the problem and the bad reply quoted, bounded to
@@ -89,7 +91,7 @@ class Client:
         again at the same cap): it raises :class:`~specrelay.errors.ReplyCutOff` at once.
         """
         result = await self.call(preset_name, system, user, phase=phase, step=step, context=context, key=key,
-                                 on_delta=on_delta, cwd=cwd, max_turns=max_turns)
+                                 on_delta=on_delta, cwd=cwd, max_turns=max_turns, guard_tree=guard_tree)
         try:
             return replace(result, value=parse_json_reply(result.text, schema))
         except ValueError as exc:
@@ -102,7 +104,7 @@ class Client:
         parts = {**(context or {}), "repair": estimate_tokens(note)}
         result = await self.call(preset_name, system, user + note, phase=phase, step=step, context=parts,
                                  key=None if key is None else f"{key}.repair", on_delta=on_delta, cwd=cwd,
-                                 max_turns=max_turns)
+                                 max_turns=max_turns, guard_tree=guard_tree)
         try:
             return replace(result, value=parse_json_reply(result.text, schema))
         except ValueError as exc:

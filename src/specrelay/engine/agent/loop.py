@@ -42,11 +42,13 @@ async def run_loop(client: Client, preset: str, system: str, user: str, toolbox:
 
     ``check`` says what is wrong with a final answer (None: nothing), for an answer that must have a
     form (a review's JSON): the first time it finds a problem, the model is told and the loop goes on,
-    once; the caller judges the answer after that."""
+    once (with one turn more when that was the last); the caller judges the answer after that."""
     messages: list[Message] = [Message("system", system), Message("user", user)]
     result = LoopResult(text="", turns=0, model="", finished=False)
     repaired = False
-    for turn in range(1, max_turns + 1):
+    limit, turn = max_turns, 0
+    while turn < limit:
+        turn += 1
         request = Request(messages=tuple(messages), tools=toolbox.tools, cwd=toolbox.root)
         reply = await client.send(preset, request, phase=phase, step=step, key=f"{key}.t{turn}")
         if on_turn is not None:
@@ -83,6 +85,7 @@ async def run_loop(client: Client, preset: str, system: str, user: str, toolbox:
                 result.finished = True
                 return result
             repaired = True
+            limit = max(limit, turn + 1)  # a repair asked on the last turn gets its answer all the same
             messages.append(Message("user", f"Your final answer could not be used: {problem}\nAnswer again with "
                                     "only the JSON object described above, and nothing else."))
     raise TurnsExhausted(f"step '{step}': the agent did not finish within {max_turns} turns; raise {raise_turns}, "

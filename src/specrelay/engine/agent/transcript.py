@@ -10,7 +10,7 @@ from typing import Any
 
 class Transcript:
     """Appends a loop's turns to ``path``, new when the loop starts: a transcript of an earlier try of the
-    same loop (one interrupted, then redone on resume) is kept beside it as ``NAME.transcript.N.jsonl``."""
+    same loop (one interrupted, then redone on resume) is kept beside it as ``NAME.tryN.transcript.jsonl``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -30,12 +30,12 @@ def read(path: Path) -> list[dict[str, Any]]:
 
 
 def earlier_name(path: Path) -> Path:
-    """The first free ``NAME.transcript.N.jsonl`` beside ``NAME.transcript.jsonl``."""
-    stem = path.name.removesuffix(".jsonl")
+    """The first free ``NAME.tryN.transcript.jsonl`` beside ``NAME.transcript.jsonl``."""
+    stem = path.name.removesuffix(".transcript.jsonl")
     n = 1
-    while (path.with_name(f"{stem}.{n}.jsonl")).exists():
+    while (path.with_name(f"{stem}.try{n}.transcript.jsonl")).exists():
         n += 1
-    return path.with_name(f"{stem}.{n}.jsonl")
+    return path.with_name(f"{stem}.try{n}.transcript.jsonl")
 
 
 def render(entries: list[dict[str, Any]], *, answer_lines: int = 6) -> str:

@@ -116,6 +116,8 @@ class StepRun:
                                   "on_delta": lambda chunk: self.emit(CallDelta(len(chunk)))}
         if writable:
             kwargs["writable"] = True
+        else:
+            kwargs["guard_tree"] = True  # a task's worktree: a read-only agent must leave it as it was
         if self.step.max_turns is not None:
             kwargs["max_turns"] = self.step.max_turns
         try:

@@ -36,15 +36,18 @@ class AiderPreset(AgentPreset):
 
     def keys_kept(self) -> set[str]:
         """With a model named, only its provider's key (``anthropic/...``, ``gemini/...``, or Aider's
-        short names ``sonnet``, ``opus``, ``haiku``, ``gemini``; any other: OpenAI's, which an
-        OpenAI-compatible server reads too); with none, every key Aider may pick a model by."""
+        short names ``sonnet``, ``opus``, ``haiku``, ``gemini``, ``flash``, ``deepseek``, ``r1``; any other:
+        OpenAI's, which an OpenAI-compatible server reads too; ``pass_env`` adds more); with none, every key
+        Aider may pick a model by."""
         if self.chosen_model is None:
             return super().keys_kept()
         own = provider_keys(self.model)
         if not own:
             name = self.model.lower()
             own = (("ANTHROPIC_API_KEY",) if name.startswith(("claude", "sonnet", "opus", "haiku"))
-                   else ("GEMINI_API_KEY",) if name.startswith("gemini") else ("OPENAI_API_KEY",))
+                   else ("GEMINI_API_KEY",) if name.startswith(("gemini", "flash"))
+                   else ("DEEPSEEK_API_KEY",) if name.startswith("deepseek") or name == "r1"
+                   else ("OPENAI_API_KEY",))
         return {*own, *self.pass_env, *([self.api_key_env] if self.api_key_env else [])}
 
 

@@ -10,6 +10,7 @@ output into a :class:`~specrelay.llm.backend.Reply`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -108,28 +109,41 @@ PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
 
 
 def provider_keys(model: str) -> tuple[str, ...]:
-    """The key variables of the provider a ``provider/model`` name names (none for another form)."""
-    provider = model.split("/", 1)[0] if "/" in model else ""
-    return PROVIDER_KEYS.get(provider, ())
+    """The key variables of the provider a ``provider/model`` name names: the usual ones of the big
+    three, else ``PROVIDER_API_KEY`` (``openrouter/...``: ``OPENROUTER_API_KEY``, as OpenCode and Aider
+    read it); none for a name without a provider."""
+    if "/" not in model:
+        return ()
+    provider = model.split("/", 1)[0].strip()
+    if provider in PROVIDER_KEYS:
+        return PROVIDER_KEYS[provider]
+    return (re.sub(r"[^A-Za-z0-9]", "_", provider).upper() + "_API_KEY",) if provider else ()
 
 
-def changed_files(cwd: Path) -> dict[str, tuple[int, int]] | None:
-    """The files with uncommitted changes in the git tree at ``cwd``, each with its size and change time
-    (what a read-only run must leave as it found); None outside a git tree."""
+def every_provider_key() -> tuple[str, ...]:
+    """The big three's key variables: what an agent that picks its own model may read."""
+    return tuple(dict.fromkeys(k for keys in PROVIDER_KEYS.values() for k in keys))
+
+
+def changed_files(cwd: Path) -> dict[str, tuple[int, int, int]] | None:
+    """The files with uncommitted changes in the git tree at ``cwd``, each with its size, modification
+    and change time (what a read-only run must leave as it found); None outside a git tree."""
     from specrelay.errors import GitError
-    from specrelay.gitrepo import is_dirty
+    from specrelay.gitrepo import is_dirty, worktree_top
 
     try:
         files = is_dirty(cwd)
+        top = worktree_top(cwd)
     except GitError:
         return None
-    found: dict[str, tuple[int, int]] = {}
+    found: dict[str, tuple[int, int, int]] = {}
     for name in files:
         try:
-            st = (cwd / name).stat()
+            st = (top / name).stat()
         except OSError:
-            st = None
-        found[name] = (st.st_size, st.st_mtime_ns) if st else (-1, -1)
+            found[name] = (-1, -1, -1)
+            continue
+        found[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     return found
 
 
@@ -145,16 +159,18 @@ def find_binary(preset: AgentPreset) -> str | None:
 @functools.cache
 def binary_version(path: str) -> str | None:
     """What ``PATH --version`` prints (its first line); None when it fails. Kept in specrelay's cache by
-    the binary's size and change time: an agent CLI takes a second or more to start, so ``presets``
-    asks each binary once, and again only when it changed."""
+    the binary's size, inode and change time (of the file a link leads to): an agent CLI takes a second
+    or more to start, so ``presets`` asks each binary once, and again only when it was reinstalled."""
     from specrelay import paths
     from specrelay.fsutil import atomic_write_text
 
     try:
-        st = os.stat(path)
+        st = os.stat(os.path.realpath(path))
     except OSError:
         return None
-    stamp = [st.st_size, st.st_mtime_ns]
+    # Not the modification time: npm installs files with a fixed one, and a launcher keeps its size
+    # across versions; a new install makes a new file (inode) with a new change time.
+    stamp = [st.st_size, st.st_ino, st.st_ctime_ns]
     cache = paths.cache_dir() / "agent-versions.json"
     entry = _read_cache(cache).get(path)
     if isinstance(entry, dict) and entry.get("stamp") == stamp:
@@ -245,8 +261,8 @@ class AgentBackend(Backend):
 
     edits_worktree: ClassVar[bool] = True
     capped_by_output: ClassVar[bool] = False
-    #: Paths the agent leaves in the working directory for itself (a cache), which specrelay removes:
-    #: not a change a read-only run is blamed for.
+    #: Paths the agent leaves in the working directory for itself (a cache, which its backend removes
+    #: after the run): not a change a read-only run is blamed for.
     own_files: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
@@ -291,7 +307,7 @@ class AgentBackend(Backend):
                                 f"bytes, more than the {MAX_PROMPT_BYTES:,} one argument may hold",
                                 model=preset.model)
         cwd = request.cwd or Path.cwd()
-        before = None if request.writable else changed_files(cwd)
+        before = await asyncio.to_thread(changed_files, cwd) if request.guard_tree and not request.writable else None
         command = [binary, *self.argv(preset, request.writable), *self.limits_argv(preset, request), *preset.args,
                    *self.prompt_argv(prompt)]
         with tempfile.TemporaryDirectory(prefix="specrelay-agent-") as tmp:
@@ -314,24 +330,25 @@ class AgentBackend(Backend):
                                 model=preset.model, retryable=False, spent=spent, advice=advice)
         reply = self.parse(preset, output)
         if before is not None:
-            self.check_untouched(preset, cwd, before, reply)
+            await self.check_untouched(preset, cwd, before, reply)
         if on_delta is not None and reply.text:
             on_delta(reply.text)
         return reply
 
-    def check_untouched(self, preset: AgentPreset, cwd: Path, before: dict[str, tuple[int, int]],
-                        reply: Reply) -> None:
-        """A run that was to only read (a review, ``ask``) must have changed nothing in ``cwd``: else it
-        fails, naming the files (left as the agent made them, for the user to look at)."""
-        after = changed_files(cwd)
+    async def check_untouched(self, preset: AgentPreset, cwd: Path, before: dict[str, tuple[int, int, int]],
+                              reply: Reply) -> None:
+        """A run that was to only read (a review in a task's worktree) must have left the tree as it was:
+        else it fails, naming the files (left as they are, for the user to look at)."""
+        after = await asyncio.to_thread(changed_files, cwd)
         if after is None:
             return
         touched = sorted(f for f in {f for f in after if before.get(f) != after[f]} | (before.keys() - after.keys())
                          if not any(f == own or f.startswith(own + "/") for own in self.own_files))
         if touched:
             shown = ", ".join(touched[:5]) + (f" and {len(touched) - 5} more" if len(touched) > 5 else "")
-            raise AttemptFailed(FailureKind.REJECTED, f"{preset.executable} changed {shown} in {cwd} although "
-                                "this step only reads (its answer is not used; the changes are left there)",
+            raise AttemptFailed(FailureKind.REJECTED, f"{shown} changed in {cwd} while {preset.executable} ran "
+                                "read-only (by it, or by another reviewer beside it); its answer is not used, "
+                                "and the changes are left there",
                                 model=reply.model, retryable=False, spent=reply,
                                 advice=f"check the permissions [presets.{preset.name}] gives the agent "
                                 "(its args); then discard the changes or keep them by hand")

@@ -13,7 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from specrelay.errors import FailureKind
 from specrelay.llm.backend import AgentReport, AttemptFailed, Reply
@@ -28,6 +28,11 @@ class CodexPreset(AgentPreset):
     install: ClassVar[str] = "npm install -g @openai/codex"
     agent_key_envs: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY", "CODEX_API_KEY")
     price_provider: ClassVar[str | None] = "openai"
+
+    def keys_kept(self) -> set[str]:
+        """Its own keys, and the one its config's model provider reads (``env_key``)."""
+        own = provider_key(os.environ)
+        return {*super().keys_kept(), *([own] if own else [])}
 
 
 class CodexBackend(AgentBackend):
@@ -83,10 +88,25 @@ def configured_model(preset: AgentPreset, env: Mapping[str, str]) -> str | None:
             return arg.split("=", 1)[1]
         if arg in ("-c", "--config") and i + 1 < len(args) and args[i + 1].replace(" ", "").startswith("model="):
             return args[i + 1].split("=", 1)[1].strip().strip("\"'")
+    value = codex_config(env).get("model")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def codex_config(env: Mapping[str, str]) -> dict[str, Any]:
+    """Codex's own ``config.toml`` (``$CODEX_HOME``, by default ``~/.codex``); empty when there is none."""
     home = Path(env["CODEX_HOME"]) if env.get("CODEX_HOME") else Path(env.get("HOME", "~")).expanduser() / ".codex"
     try:
         with (home / "config.toml").open("rb") as f:
-            value = tomllib.load(f).get("model")
+            return tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return value if isinstance(value, str) and value.strip() else None
+        return {}
+
+
+def provider_key(env: Mapping[str, str]) -> str | None:
+    """The key variable of the model provider Codex's config chooses (``env_key`` of
+    ``[model_providers.NAME]``, for a gateway or a server of the user's), or None."""
+    config = codex_config(env)
+    providers = config.get("model_providers")
+    chosen = providers.get(config.get("model_provider")) if isinstance(providers, dict) else None
+    key = chosen.get("env_key") if isinstance(chosen, dict) else None
+    return key if isinstance(key, str) and key.strip() else None

@@ -50,13 +50,6 @@ def parse_gemini(preset: AgentPreset, output: str) -> Reply:
         raise AttemptFailed(FailureKind.INVALID_OUTPUT, "gemini printed no JSON result: " + last_words(output),
                             model=preset.model)
     result = found[-1]
-    error = result.get("error")
-    if isinstance(error, dict) and error:
-        raise AttemptFailed(FailureKind.ERROR, f"gemini failed: {one_line(str(error.get('message') or error))}",
-                            model=preset.model)
-    text = result.get("response")
-    if not isinstance(text, str):
-        raise AttemptFailed(FailureKind.INVALID_OUTPUT, "gemini's result holds no response", model=preset.model)
     stats = _dict(result.get("stats"))
     models = {m: s for m, s in _dict(stats.get("models")).items() if isinstance(s, dict)}
     tokens = [_dict(s.get("tokens")) for s in models.values()]
@@ -65,8 +58,18 @@ def parse_gemini(preset: AgentPreset, output: str) -> Reply:
     out = sum(count(t.get("candidates")) + count(t.get("thoughts")) for t in tokens)
     requests = sum(count(_dict(s.get("api")).get("totalRequests")) for s in models.values())
     model = max(models, key=lambda m: _output(models[m])) if models else preset.model
-    return Reply(text=text, usage=Usage(input_tokens=prompt, output_tokens=out, cache_read_tokens=cached),
-                 model=model, agent=AgentReport(turns=requests or None, tools=_tools(stats)))
+    text = result.get("response")
+    reply = Reply(text=text if isinstance(text, str) else "", model=model,
+                  usage=Usage(input_tokens=prompt, output_tokens=out, cache_read_tokens=cached) if models else None,
+                  agent=AgentReport(turns=requests or None, tools=_tools(stats)))
+    error = result.get("error")
+    if isinstance(error, dict) and error:  # what it had used by then is on record all the same
+        raise AttemptFailed(FailureKind.ERROR, f"gemini failed: {one_line(str(error.get('message') or error))}",
+                            model=preset.model, spent=reply)
+    if not isinstance(text, str):
+        raise AttemptFailed(FailureKind.INVALID_OUTPUT, "gemini's result holds no response", model=preset.model,
+                            spent=reply)
+    return reply
 
 
 def _dict(value: object) -> dict[str, Any]:

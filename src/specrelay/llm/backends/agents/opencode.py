@@ -19,6 +19,7 @@ from specrelay.llm.backends.agents.base import (
     AgentBackend,
     AgentPreset,
     count,
+    every_provider_key,
     json_objects,
     last_words,
     one_line,
@@ -36,7 +37,9 @@ class OpenCodePreset(AgentPreset):
     agent_key_envs: ClassVar[tuple[str, ...]] = ()
 
     def keys_kept(self) -> set[str]:
-        return {*provider_keys(self.model), *super().keys_kept()}
+        # With no model named, OpenCode picks one from its own config: any of the usual keys may be it.
+        own = every_provider_key() if self.chosen_model is None else provider_keys(self.model)
+        return {*own, *super().keys_kept()}
 
 
 class OpenCodeBackend(AgentBackend):
@@ -57,21 +60,11 @@ class OpenCodeBackend(AgentBackend):
 
 
 def parse_opencode(preset: AgentPreset, output: str) -> Reply:
-    """The reply in ``opencode run --format json``'s events."""
+    """The reply in ``opencode run --format json``'s events (a failure carries what the steps before it used)."""
     events = list(json_objects(output))
     parts = [(e.get("type"), e["part"]) for e in events if isinstance(e.get("part"), dict)]
-    errors = [e for e in events if e.get("type") == "error"]
-    if errors:
-        error = errors[-1].get("error")
-        data = error.get("data") if isinstance(error, dict) else None
-        message = (data.get("message") if isinstance(data, dict) else None) or (
-            error.get("message") if isinstance(error, dict) else None) or error
-        raise AttemptFailed(FailureKind.ERROR, f"opencode failed: {one_line(str(message))}", model=preset.model)
     steps = [p for kind, p in parts if kind == "step_finish"]
     texts = [str(p.get("text") or "") for kind, p in parts if kind == "text"]
-    if not steps or not texts:
-        raise AttemptFailed(FailureKind.INVALID_OUTPUT, "opencode printed no answer: " + last_words(output),
-                            model=preset.model)
     tokens = [p.get("tokens") if isinstance(p.get("tokens"), dict) else {} for p in steps]
     read = sum(count(_cache(t).get("read")) for t in tokens)
     write = sum(count(_cache(t).get("write")) for t in tokens)
@@ -80,11 +73,23 @@ def parse_opencode(preset: AgentPreset, output: str) -> Reply:
     costs = [p.get("cost") for p in steps if isinstance(p.get("cost"), int | float)]
     tools = tuple(str(p.get("tool")) for kind, p in parts if kind == "tool_use")
     session = next((p.get("sessionID") for _, p in parts if isinstance(p.get("sessionID"), str)), None)
-    return Reply(text=texts[-1], model=preset.model,
-                 usage=Usage(input_tokens=fresh + read + write, output_tokens=out, cache_read_tokens=read,
-                             cache_write_tokens=write),
-                 cost_usd=float(sum(costs)) if costs else None, cost_source="agent",
-                 agent=AgentReport(turns=len(steps), tools=tools, session=session))
+    reply = Reply(text=texts[-1] if texts else "", model=preset.model,
+                  usage=Usage(input_tokens=fresh + read + write, output_tokens=out, cache_read_tokens=read,
+                              cache_write_tokens=write) if steps else None,
+                  cost_usd=float(sum(costs)) if costs else None, cost_source="agent",
+                  agent=AgentReport(turns=len(steps), tools=tools, session=session))
+    errors = [e for e in events if e.get("type") == "error"]
+    if errors:
+        error = errors[-1].get("error")
+        data = error.get("data") if isinstance(error, dict) else None
+        message = (data.get("message") if isinstance(data, dict) else None) or (
+            error.get("message") if isinstance(error, dict) else None) or error
+        raise AttemptFailed(FailureKind.ERROR, f"opencode failed: {one_line(str(message))}", model=preset.model,
+                            spent=reply)
+    if not steps or not texts:
+        raise AttemptFailed(FailureKind.INVALID_OUTPUT, "opencode printed no answer: " + last_words(output),
+                            model=preset.model, spent=reply)
+    return reply
 
 
 def _cache(tokens: dict[str, Any]) -> dict[str, Any]:
