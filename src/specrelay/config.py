@@ -86,6 +86,9 @@ class Preset(_Strict):
     mode: Literal["answer", "agent"] = "answer"
     #: The most turns (model calls) an agent-mode step may take; a step's ``max-turns:`` overrides it.
     max_turns: int = Field(default=40, ge=1)
+    #: Whose models this is (anthropic, openai, google, qwen, ...), for a step that wants another family
+    #: than a preset's (a debate's challenger); unset: the backend's guess (:meth:`guessed_family`).
+    family: Text | None = None
 
     name: str
     source: Source
@@ -136,6 +139,16 @@ class Preset(_Strict):
         """The (model id, genai-prices provider id or None) this preset's calls are priced as; None
         when no price table entry applies (the cost is unknown unless ``price`` is set)."""
         return self.model, self.provider
+
+    def guessed_family(self) -> str:
+        """The family of this preset's model when ``family`` is not set: the provider's name (an API
+        provider serves its own models); a backend that serves many families guesses from the model."""
+        return self.provider
+
+    @property
+    def family_name(self) -> str:
+        """The family this preset's model belongs to: ``family`` when set, else the backend's guess."""
+        return self.family or self.guessed_family()
 
     def installed(self) -> Installed | None:
         """Whether the program this preset runs is installed; None for a preset that runs none (a model
@@ -265,6 +278,10 @@ class Config:
             return self.presets[name]
         except KeyError:
             raise PresetError(unknown_preset_message(name, self.presets)) from None
+
+    def families(self) -> dict[str, str]:
+        """Each preset and its model's family (:attr:`Preset.family_name`)."""
+        return {name: preset.family_name for name, preset in self.presets.items()}
 
     def secret_envs(self) -> set[str]:
         """Every variable an API key may be read from: each preset's, and each backend's usual ones (a

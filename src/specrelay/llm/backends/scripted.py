@@ -74,6 +74,11 @@ class ScriptedPreset(Preset):
     def price_model(self) -> tuple[str, str | None] | None:
         return (self.price_as, None) if self.price_as else None
 
+    def guessed_family(self) -> str:
+        # A stand-in stands for no family of its own (price_as is only what its calls cost): each is one,
+        # until the preset sets `family`.
+        return f"scripted:{self.name}"
+
     def check(self) -> None:
         if not self.replies:
             raise ConfigError(f"{self.where('provider')}: [presets.{self.name}] is scripted but has no "

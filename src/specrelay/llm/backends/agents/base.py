@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from specrelay import registry
+from specrelay import family, registry
 from specrelay.config import Installed, Preset, Text
 from specrelay.errors import CommandNotRunnable, ConfigError, FailureKind
 from specrelay.llm.backend import AttemptFailed, Backend, OnDelta, Reply, Request
@@ -78,6 +78,11 @@ class AgentPreset(Preset):
 
     def price_model(self) -> tuple[str, str | None] | None:
         return None if self.chosen_model is None else (self.model, self.price_provider)
+
+    def guessed_family(self) -> str:
+        # An agent made for one provider's models is of that family; one that runs many (OpenCode, Aider)
+        # is of the family its model names, else its own.
+        return self.price_provider or family.from_model(self.model) or self.provider
 
     def priced_as(self, model: str) -> Preset:
         if model and model != self.model and self.chosen_model is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from specrelay import family
 from specrelay.config import Preset, Text, is_http_url
 from specrelay.errors import ConfigError
 
@@ -181,6 +182,11 @@ class OpenAICompatiblePreset(_ChatPreset):
             del settings["thinking"]
             settings["openai_reasoning_effort"] = OPENAI_REASONING_EFFORT_MAP[self.reasoning_effort]
         return settings
+
+    def guessed_family(self) -> str:
+        # A server of any model: the family its model id names, else the model itself (only the same
+        # model counts as the same family until the preset says `family`).
+        return family.from_model(self.model) or f"{self.provider}:{self.model}"
 
     def price_model(self) -> tuple[str, str | None] | None:
         return self.model, None  # whoever serves it, the model's own price, if the table knows it
