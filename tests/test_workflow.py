@@ -397,7 +397,7 @@ def test_problems_lists_every_problem_in_file_order() -> None:
         "workflow.md:2", "workflow.md:1", "workflow.md:5", "workflow.md:6", "workflow.md:10", "workflow.md:9"]
     assert "gpt-reviewer twice" in found[0] and "before any implement step" in found[1]
     assert "can only review" in found[2] and "'notes.md', which no earlier step writes" in found[3]
-    assert "bounds a review's fix rounds" in found[4] and "would be ignored" in found[5]
+    assert "bounds the rounds of review or debate steps" in found[4] and "would be ignored" in found[5]
     with pytest.raises(WorkflowError, match="gpt-reviewer twice"):
         validate(parse(text), PRESETS)
 

@@ -42,7 +42,10 @@ points at the file and line of any problem. (This README is not a workflow.)
 
 A step's kind is `<!-- kind: KIND -->`, or inferred from its title: plan,
 implement, verify, review, research (read-only scouts writing research.md for
-the plan), second-opinion (another model checks spec.md before the build).
+the plan), second-opinion (another model checks spec.md before the build),
+debate (the agent proposes, `<!-- challenger: PRESET -->` of another family
+argues back point by point, the agent writes the consensus spec.md; at most
+`<!-- max-rounds: N -->` follow-up rounds, default 1).
 `<!-- agent: @plan -->` names the preset of a route ([routes] in config.toml)
 instead of a preset.
 """

@@ -43,6 +43,10 @@ class StepInfo:
     max_rounds: int | None
     #: The route each preset was named through (``@plan``), None for a preset named as itself.
     routes: list[str | None] = field(default_factory=list)
+    #: A debate's challenger (None: the step has none, and ``--json`` leaves both keys out), and the route
+    #: it was named through.
+    challenger: str | None = None
+    challenger_route: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,11 @@ class WorkflowInfo:
     errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for step in out["steps"]:  # only a step with a challenger (a debate) has its keys
+            if step["challenger"] is None:
+                del step["challenger"], step["challenger_route"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,11 @@ def available(root: Path | None) -> list[WorkflowEntry]:
 
 
 def _step_info(step: Step) -> StepInfo:
-    routes = [w if w != p else None for p, w in zip(step.presets, step.written or step.presets, strict=True)]
-    return StepInfo(step.title, step.kind, list(step.presets), list(step.run), step.max_rounds, routes)
+    team = step.team
+    routes = [w if w != p else None for p, w in zip(team, step.written or team, strict=True)]
+    own = len(step.presets)
+    return StepInfo(step.title, step.kind, list(step.presets), list(step.run), step.max_rounds, routes[:own],
+                    step.challenger, routes[own] if step.challenger else None)
 
 
 def runs_configured_commands(kind: str) -> bool:
@@ -124,7 +135,8 @@ def describe(entry: WorkflowEntry, config: Config, builtin_names: set[str]) -> W
         workflow = with_routes(load_workflow(entry.path), routes)
     except WorkflowError as exc:
         return replace(head, error=str(exc), errors=[str(exc)])
-    errors = [str(exc) for exc in problems(workflow, config.presets, has_config_verify=True, routes=routes)]
+    errors = [str(exc) for exc in problems(workflow, config.presets, has_config_verify=True, routes=routes,
+                                           families=config.families())]
     return replace(head, summary=workflow.summary, steps=[_step_info(s) for s in workflow.steps],
                    error=errors[0] if errors else None, errors=errors)
 

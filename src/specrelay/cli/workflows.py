@@ -25,6 +25,9 @@ def _who(step: StepInfo, verify_commands: list[str]) -> str:
         return "run: " + "; ".join(step.run)
     named = [p if r is None else f"{p} ({r})" for p, r in zip(step.presets, step.routes or [None] * len(step.presets),
                                                              strict=True)]
+    if step.challenger:
+        against = step.challenger if step.challenger_route is None else f"{step.challenger} ({step.challenger_route})"
+        return f"{', '.join(named)} vs {against}"
     if len(named) > 1:
         return "panel: " + ", ".join(named)
     if named:

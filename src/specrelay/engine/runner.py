@@ -156,7 +156,8 @@ class Runner:
         routes = self.config.route_table()
         # A step that names a route keeps the preset it went to when the task started.
         workflow = with_routes(load_workflow(self.task.workflow_path), routes, [r.presets for r in rows])
-        validate(workflow, self.config.presets, has_config_verify=True, routes=routes)
+        validate(workflow, self.config.presets, has_config_verify=True, routes=routes,
+                 families=self.config.families())
         recorded = [r.title for r in rows]
         if [s.title for s in workflow.steps] != recorded:
             raise WorkflowError(f"{self.task.workflow_path}: its steps no longer match the task's recorded steps "

@@ -170,14 +170,14 @@ def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
     """
     routes = config.route_table()
     workflow = with_routes(load_workflow(find_workflow(name_or_path, root)), routes)
-    validate(workflow, config.presets, has_config_verify=True, routes=routes)
+    validate(workflow, config.presets, has_config_verify=True, routes=routes, families=config.families())
     check_keys(config, workflow)
     return workflow
 
 
 def check_keys(config: Config, workflow: Workflow) -> None:
     """Every preset the workflow uses must have its key (or a fallback that has one), before anything runs."""
-    names = [name for step in workflow.steps for name in step.presets]
+    names = [name for step in workflow.steps for name in step.team]
     if config.review.consolidate and any(step.is_panel for step in workflow.steps):
         names.append(config.review.consolidate)
     first: Collection[str] = next((step.presets for step in workflow.steps if step.presets), [])
@@ -274,7 +274,7 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
                 base_ref=base, base_sha=base_sha, base_branch=base_branch, branch=branch, worktree=str(worktree),
                 rounds=1, current_step=workflow.steps[0].title,
                 budget_usd=budget_usd if budget_usd is not None else config.budget.task_usd)
-            ledger.put_steps(task_id, [NewStep(s.title, str(s.kind), tuple(s.presets)) for s in workflow.steps])
+            ledger.put_steps(task_id, [NewStep(s.title, str(s.kind), s.team) for s in workflow.steps])
             if serialize:
                 from specrelay.engine.loopstate import LoopState
 

@@ -50,6 +50,8 @@ class KindSpec:
     agent_loop: bool = False
     #: It always runs specrelay's own tool loop (research scouts): its presets must call tools.
     tool_loop: bool = False
+    #: It runs a second preset against its own, of another family, named by ``challenger:`` (a debate).
+    challenger: bool = False
     #: Its panel names each preset once (reviewers: agreement counts independent ones); False where the
     #: same preset may run twice on different work (research scouts on split questions).
     distinct_presets: bool = True

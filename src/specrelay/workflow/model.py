@@ -36,8 +36,16 @@ class Step:
     #: ``parallel:``: what a build step splits among builders at once (``workstreams``, ``findings``).
     parallel: tuple[str, ...] = ()
     directives: tuple[tuple[str, int], ...] = field(default=(), repr=False)
-    #: The presets as the file wrote them, when a route (``@plan``) stood for one (else empty).
+    #: The presets of :attr:`team` as the file wrote them, when a route (``@plan``) stood for one (else empty).
     written: tuple[str, ...] = ()
+    #: ``challenger:``: the preset that argues against the step's own (a debate's), None when not given.
+    challenger: str | None = None
+
+    @property
+    def team(self) -> tuple[str, ...]:
+        """Every preset the step runs: its ``agent:`` or ``agents:``, then its challenger (what a task
+        records for the step, and what a resume keeps)."""
+        return self.presets + ((self.challenger,) if self.challenger else ())
 
     @property
     def is_panel(self) -> bool:

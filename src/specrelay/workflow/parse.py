@@ -31,11 +31,11 @@ if TYPE_CHECKING:
 
 #: Every directive key a step may carry, in the order error messages list them.
 KNOWN_DIRECTIVES: tuple[str, ...] = ("agent", "agents", "kind", "reads", "writes", "run", "max-rounds", "mode",
-                                     "max-turns", "parallel")
+                                     "max-turns", "parallel", "challenger")
 #: What ``<!-- parallel: ... -->`` may split a build step by: the spec's workstreams, a fix round's findings.
 PARALLEL_VALUES: tuple[str, ...] = ("workstreams", "findings")
 
-_SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds", "mode", "max-turns", "parallel"})
+_SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds", "mode", "max-turns", "parallel", "challenger"})
 _STEP_RE = re.compile(r"^\[([ xX])\]\s+step:\s*(.*?)\s*$", re.IGNORECASE)
 _COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
 # (?:(?!-->).)* so that "<!-- a --> prose <!-- b -->" is not read as one comment.
@@ -181,6 +181,13 @@ def _presets(d: _Directive, label: str) -> tuple[str, ...]:
     return names
 
 
+def _challenger(d: _Directive, label: str) -> str:
+    if not _PRESET_RE.match(d.value):
+        raise error(label, d.line, f"'challenger' takes one preset name, got {d.value!r}",
+                    "Name one preset (or route) of another family: '<!-- challenger: gpt-reviewer -->'")
+    return d.value
+
+
 def _kind(d: _Directive, label: str) -> str:
     known = kinds.known_kinds()
     if kinds.spec(d.value.lower()) is None:  # a kind no module registered: nothing could run it
@@ -246,6 +253,7 @@ class _Fields:
         self.mode: str | None = None
         self.max_turns: int | None = None
         self.parallel: tuple[str, ...] = ()
+        self.challenger: str | None = None
         self.lines: dict[str, int] = {}
 
     def add(self, d: _Directive, label: str) -> None:
@@ -272,6 +280,8 @@ class _Fields:
             self.max_turns = _max_turns(d, label)
         elif d.key == "parallel":
             self.parallel = _parallel(d, label)
+        elif d.key == "challenger":
+            self.challenger = _challenger(d, label)
         else:
             self.max_rounds = _max_rounds(d, label)
 
@@ -313,6 +323,7 @@ def _build_step(heading: StepHeading, fields: _Fields, body: str, label: str) ->
         max_turns=fields.max_turns,
         parallel=fields.parallel,
         directives=tuple(fields.lines.items()),
+        challenger=fields.challenger,
     )
 
 

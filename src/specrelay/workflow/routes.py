@@ -27,21 +27,25 @@ def with_routes(workflow: Workflow, routes: Mapping[str, str | None],
                 recorded: Sequence[Sequence[str]] | None = None) -> Workflow:
     """``workflow`` with each ``@ROUTE`` replaced by the preset ``routes`` maps it to.
 
+    A step's presets and its challenger (:attr:`~specrelay.workflow.model.Step.team`) are replaced alike.
     ``recorded``: the presets a task recorded for each step when it started (by index); a step that
     names a route takes those, so that a resumed task keeps the presets its routes named then, whatever
     the config says now. A route ``routes`` does not map is left as written (validation refuses it).
     """
     steps = []
     for index, step in enumerate(workflow.steps):
-        if not any(is_route(p) for p in step.presets):
+        team = step.team  # the challenger too: a debate's may be a route
+        if not any(is_route(p) for p in team):
             steps.append(step)
             continue
         kept = tuple(recorded[index]) if recorded is not None and index < len(recorded) else ()
-        if kept and len(kept) == len(step.presets):
-            presets = kept
+        if kept and len(kept) == len(team):
+            named = kept
         else:
-            presets = tuple(routes.get(p[len(PREFIX):]) or p if is_route(p) else p for p in step.presets)
-        steps.append(replace(step, presets=presets, written=step.presets))
+            named = tuple(routes.get(p[len(PREFIX):]) or p if is_route(p) else p for p in team)
+        own = len(step.presets)
+        steps.append(replace(step, presets=named[:own], challenger=named[own] if step.challenger else None,
+                             written=team))
     return replace(workflow, steps=tuple(steps))
 
 

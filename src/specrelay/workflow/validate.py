@@ -21,6 +21,8 @@ from specrelay.workflow.routes import is_route, route_problem
 
 #: Each route and the preset it goes to (None: no preset), as the config's ``route_table`` gives them.
 Routes = Mapping[str, str | None]
+#: Each preset and the family of its model, as the config's ``families`` gives them.
+Families = Mapping[str, str]
 
 #: Why a panel names each reviewer once: in every message that refuses a repeat (workflow or ``--panel``).
 ONCE_WHY = "agreement counts independent reviewers"
@@ -38,21 +40,24 @@ def closest_first(word: str, choices: Collection[str]) -> list[str]:
 
 
 def validate(workflow: Workflow, known_presets: Collection[str], *, has_config_verify: bool = False,
-             routes: Routes | None = None) -> None:
+             routes: Routes | None = None, families: Families | None = None) -> None:
     """Raise the first of :func:`problems` (in file order), if any."""
-    found = problems(workflow, known_presets, has_config_verify=has_config_verify, routes=routes)
+    found = problems(workflow, known_presets, has_config_verify=has_config_verify, routes=routes,
+                     families=families)
     if found:
         raise found[0]
 
 
-def problems(workflow: Workflow, known_presets: Collection[str], *,
-             has_config_verify: bool = False, routes: Routes | None = None) -> list[WorkflowError]:
+def problems(workflow: Workflow, known_presets: Collection[str], *, has_config_verify: bool = False,
+             routes: Routes | None = None, families: Families | None = None) -> list[WorkflowError]:
     """Every problem of ``workflow``, in file order.
 
     ``known_presets`` are the preset names the configuration defines. ``has_config_verify``
     says that ``[verify] commands`` are configured, so a verify step may name no ``run:``.
     ``routes``: the routes the workflow's ``@ROUTE`` names were resolved with
     (:func:`~specrelay.workflow.routes.with_routes`); one still written as ``@ROUTE`` is refused.
+    ``families``: each preset's family, for a debate's challenger, which must be of another family than
+    the proposer (None: not checked).
     """
     label = workflow.label
     if not workflow.steps:
@@ -67,7 +72,7 @@ def problems(workflow: Workflow, known_presets: Collection[str], *,
         if first is not step:
             found.append(error(label, step.line, f"duplicate step title '{step.title}' (first on line "
                                f"{first.line})", "Give each step its own title; progress is ticked by title"))
-        found.extend(_step_problems(step, label, known_presets, has_config_verify, routes))
+        found.extend(_step_problems(step, label, known_presets, has_config_verify, routes, families))
         found.extend(_order_problems(step, label, written, implemented))
         written.update(step.writes)
         written.update(_spec(step).always_writes)
@@ -76,10 +81,11 @@ def problems(workflow: Workflow, known_presets: Collection[str], *,
 
 
 def _step_problems(step: Step, label: str, known: Collection[str], has_config_verify: bool,
-                   routes: Routes | None) -> Iterator[WorkflowError]:
+                   routes: Routes | None, families: Families | None) -> Iterator[WorkflowError]:
     """What is wrong with ``step`` on its own."""
     spec = _spec(step)
     yield from _preset_problems(step, spec, label, known, routes)
+    yield from _challenger_problems(step, label, known, routes, families)
     if step.max_rounds is not None and step.max_rounds < 1:
         yield error(label, step.line_of("max-rounds"),
                     f"'max-rounds' must be a positive whole number, got {step.max_rounds}",
@@ -87,8 +93,8 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
     if step.max_rounds is not None and not spec.bounds_rounds:
         bounded = _names(lambda s: s.bounds_rounds)
         yield error(label, step.line_of("max-rounds"),
-                    f"'max-rounds' bounds {_a(bounded)}'s fix rounds, and '{step.title}' is {spec.with_article} step",
-                    f"Move '<!-- max-rounds: N -->' to the {bounded} step")
+                    f"'max-rounds' bounds the rounds of {bounded} steps, and '{step.title}' is "
+                    f"{spec.with_article} step", f"Move '<!-- max-rounds: N -->' to {_a(bounded)} step")
     for key in ("mode", "max-turns"):
         if key in dict(step.directives) and not spec.agent_loop:
             looped = _names(lambda s: s.agent_loop)
@@ -130,6 +136,56 @@ def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[s
         yield error(label, line, f"a panel ('agents: ...') can only {_names(lambda s: s.panel)}, and "
                     f"'{step.title}' is {spec.with_article} step",
                     f"Give it one preset: '<!-- agent: {step.presets[0]} -->'")
+
+
+def _challenger_problems(step: Step, label: str, known: Collection[str], routes: Routes | None,
+                         families: Families | None) -> Iterator[WorkflowError]:
+    """What is wrong with a step's ``challenger:``, or with a debate step that has none."""
+    spec = _spec(step)
+    debates = _names(lambda s: s.challenger)
+    line = step.line_of("challenger")
+    if not spec.challenger:
+        if step.challenger is not None:
+            yield error(label, line, f"'challenger' is for {debates} steps, and '{step.title}' is "
+                        f"{spec.with_article} step", f"Remove '<!-- challenger: ... -->', or make it "
+                        f"{_a(debates.split()[0])} step with '<!-- kind: {debates.split()[0]} -->'")
+        return
+    proposer = step.presets[0] if step.presets else None
+    others = _other_families(proposer, known, families, routes)
+    example = f", such as {', '.join(others[:3])}" if others else ""
+    challenger = step.challenger
+    if challenger is None:
+        whose = f"{proposer}'s ({families[proposer]})" if proposer and families and proposer in families else \
+            "its agent's"
+        yield error(label, step.line, f"{step.kind} step '{step.title}' has no challenger",
+                    f"Add '<!-- challenger: PRESET -->' under its heading, naming a preset of another family "
+                    f"than {whose}{example}")
+    elif is_route(challenger):
+        yield error(label, line, *route_problem(challenger, routes))
+    elif challenger not in known:
+        listed = ", ".join(closest_first(challenger, known)) or "(none)"
+        yield error(label, line, f"unknown challenger preset '{challenger}'; known: {listed}",
+                    (did_you_mean(challenger, list(known)).strip() + " Or define it in "
+                     ".specrelay/config.toml").strip())
+    elif proposer is not None and proposer in known and families is not None:
+        same = families.get(proposer) == families.get(challenger)
+        if challenger == proposer or same:
+            who = ("is its own agent" if challenger == proposer
+                   else f"is of the same family as its agent {proposer} ({families.get(proposer)})")
+            yield error(label, line, f"the challenger of '{step.title}', {challenger}, {who}: a debate needs a "
+                        "model of another family", f"Name a preset of another family{example}; or, if its "
+                        f"family is wrong, set 'family' in [presets.{challenger}] of .specrelay/config.toml")
+
+
+def _other_families(proposer: str | None, known: Collection[str], families: Families | None,
+                    routes: Routes | None) -> list[str]:
+    """The known presets of another family than ``proposer``'s: those the routes name first (the presets
+    in use), then the rest, sorted; empty when it cannot be told."""
+    if proposer is None or families is None or proposer not in families:
+        return []
+    routed = [p for p in (routes or {}).values() if p is not None]
+    ordered = dict.fromkeys([*routed, *sorted(known)])
+    return [name for name in ordered if name in known and families.get(name, families[proposer]) != families[proposer]]
 
 
 def _verify_problems(step: Step, label: str, has_config_verify: bool) -> Iterator[WorkflowError]:

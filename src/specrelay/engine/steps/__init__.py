@@ -7,6 +7,7 @@ kinds installed packages declare as ``specrelay.step_kinds`` entry points.
 """
 
 from specrelay.engine.prompts import prompt
+from specrelay.engine.steps.debate import DebateStep
 from specrelay.engine.steps.implement import ImplementStep
 from specrelay.engine.steps.kind import Advance, Finish, Outcome, Reopen, StepKind, Transition
 from specrelay.engine.steps.plan import PlanStep
@@ -20,7 +21,7 @@ from specrelay.workflow.kinds import KindSpec, last_build_before
 
 # The built-in kinds, through the same door as any other, in the order messages list them.
 for _kind in (PlanStep(), ImplementStep(), VerifyStep(), ReviewStep(), ResearchStep(),
-              SecondOpinionStep()):
+              SecondOpinionStep(), DebateStep()):
     register(_kind)
 load_plugins()  # then those of installed packages (entry points in ``specrelay.step_kinds``)
 
