@@ -5,7 +5,7 @@ import still ties the two modules together; it only defers the cost). The rules:
 
 - no cycle between modules, and none between the top-level packages;
 - no import runs upward: faces → app → engine → workflow / llm / edits / gitrepo / ledger →
-  config, paths, errors, proc, fsutil, text, registry (siblings of one layer may import each other);
+  config, paths, errors, proc, fsutil, text, registry, family (siblings of one layer may import each other);
 - provider SDKs and pydantic-ai are imported only inside ``llm/backends/``;
 - a face (``cli/``) imports the application layer, never past it into the engine or below
   (the foundation modules it may use); the CLI starts another face through its ``server`` module alone.
@@ -34,7 +34,7 @@ LAYERS: dict[str, int] = {
     "app": 3,
     "engine": 2,
     **dict.fromkeys(("workflow", "llm", "edits", "gitrepo", "ledger"), 1),
-    **dict.fromkeys(("config", "paths", "errors", "proc", "fsutil", "text", "registry", "__init__"), 0),
+    **dict.fromkeys(("config", "paths", "errors", "proc", "fsutil", "text", "registry", "family", "__init__"), 0),
 }
 FACES = ("cli", "mcp", "web")
 #: What a face may import besides the application layer and itself: the foundation.
