@@ -76,7 +76,9 @@ def _answer(script: Script, body: dict[str, Any]) -> bytes:
     messages = body.get("messages") or []
     text = json.dumps(messages)
     tools = {t.get("name") for t in body.get("tools") or []}
-    last = messages[-1].get("content") if messages else None
+    # The last user turn: Claude Code under --max-budget-usd adds a note of what it has spent after it.
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    last = users[-1].get("content") if users else None
     answered = isinstance(last, list) and any(isinstance(c, dict) and c.get("type") == "tool_result" for c in last)
     if "You are the builder" in text and script.command and not answered:
         return _message([{"type": "tool_use", "id": "toolu_fake1", "name": "Bash",

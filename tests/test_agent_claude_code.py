@@ -27,6 +27,7 @@ Write spec.md.
 
 ### [ ] Step: Implementation
 <!-- agent: claude-code -->
+<!-- max-turns: 8 -->
 Implement spec.md.
 
 ### [ ] Step: Review
@@ -53,7 +54,8 @@ def test_claude_code_builds_and_reviews_a_task(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     script = Script(path="hello.txt", content="hello from claude\n", review=review())
     with anthropic_server(script) as url:
-        proc = run_cli("run", "Add a greeting file", "--workflow", "claude", "--json", cwd=repo,
+        # Under a budget, with a turn bound: the pinned binary takes --max-budget-usd and --max-turns.
+        proc = run_cli("run", "Add a greeting file", "--workflow", "claude", "--budget", "5", "--json", cwd=repo,
                        env=claude_env(url, tmp_path / "agent-home"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     status = json.loads(proc.stdout)

@@ -222,7 +222,8 @@ class _Responder:
         if not tools:
             use = self._usage("side")
             return "side", anthropic_messages.reply("Scripted task", model, use=_anthropic_usage(use)), use, None
-        messages = body.get("messages") or []
+        # The last user turn: Claude Code under --max-budget-usd adds a note of what it has spent after it.
+        messages = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
         last = messages[-1] if messages else {}
         content = last.get("content")
         answered = isinstance(content, list) and any(
