@@ -14,7 +14,8 @@ from specrelay import paths
 from specrelay.config import SECTIONS, Config, load_config
 
 TEMPLATE = paths.data_dir() / "config_template.toml"
-BUILTINS = {"multi-model", "single-model", "comprehensive-review", "zenflow", "research-plan-build"}
+BUILTINS = {"multi-model", "single-model", "comprehensive-review", "zenflow", "research-plan-build",
+            "cascade"}
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

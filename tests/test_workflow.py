@@ -314,7 +314,8 @@ def test_tick_unknown_title_lists_steps(tmp_path: Path) -> None:
 
 def test_builtin_templates_parse_and_validate() -> None:
     builtins = builtin_workflows()
-    assert set(builtins) == {"multi-model", "single-model", "zenflow", "comprehensive-review", "research-plan-build"}
+    assert set(builtins) == {"multi-model", "single-model", "zenflow", "comprehensive-review", "research-plan-build",
+                             "cascade"}
     assert DEFAULT_WORKFLOW in builtins
     for name in builtins:
         wf = builtin(name)
@@ -342,6 +343,8 @@ def test_builtin_template_shapes() -> None:
         ("Verification", "verify", (), None),
         ("Review", "review", ("gpt-reviewer",), 3),
     ]
+    cascade = builtin("cascade").steps[1]
+    assert cascade.cascade and cascade.presets == ("flash-builder", "opus-planner") and not cascade.is_panel
     assert builtin_workflows()["zenflow"].read_text().endswith(ZENFLOW)
     with pytest.raises(WorkflowError, match="has nothing to run"):
         validate(builtin("multi-model"), PRESETS, routes=ROUTES)
@@ -363,8 +366,9 @@ def test_find_workflow_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert find_workflow("zenflow", root) == project / "zenflow.md"
     assert find_workflow("mine", root) == project / "mine.md"
     sources = {e.name: e.source for e in list_workflows(root)}
-    assert sources == {"comprehensive-review": "built-in", "mine": "project", "multi-model": "built-in",
-                       "research-plan-build": "built-in", "single-model": "built-in", "zenflow": "project"}
+    assert sources == {"cascade": "built-in", "comprehensive-review": "built-in", "mine": "project",
+                       "multi-model": "built-in", "research-plan-build": "built-in", "single-model": "built-in",
+                       "zenflow": "project"}
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "zenflow").write_text(ZENFLOW)  # a file by that name in the cwd wins over both

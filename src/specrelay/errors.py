@@ -22,6 +22,7 @@
         │   └── MalformedBlock   a reply whose blocks cannot be parsed (quotes the line)
         ├── StepFailed       which step, why, where the logs are
         │   ├── ReplyCutOff      a reply stopped at its output cap: which preset, the cap, what to raise
+        │   ├── EditsNotApplied  a builder's edits still did not apply after its corrections (the report kept)
         │   ├── InvalidReply     a reply that is not the JSON asked for, even after a repair: the preset, the reply
         │   └── ContextOverflow  a prompt too large for the preset's context window: the parts and their sizes
         ├── CommandNotRunnable  a verify command the shell cannot start (exit 126/127): where to fix it
@@ -180,6 +181,15 @@ class MalformedBlock(EditError):
 
 class StepFailed(RunError):
     """A workflow step failed: which step, why, and where its logs are."""
+
+
+class EditsNotApplied(StepFailed):
+    """A builder's edits could not be applied after its corrections; the report is kept as an artifact.
+    A cheap-first cascade escalates to its next preset on it. ``gist``: why, in one line."""
+
+    def __init__(self, message: str, *, gist: str = "") -> None:
+        super().__init__(message)
+        self.gist = gist
 
 
 class ReplyCutOff(StepFailed):

@@ -36,6 +36,8 @@ class Counterfactual:
         return self.cost_usd / actual_usd
 
 
-def counterfactual(ledger: Ledger, preset: Preset, task_id: str | None = None) -> Counterfactual:
-    """Every answered call of ``task_id`` (default: every call in the ledger) re-priced on ``preset``."""
-    return Counterfactual(preset.name, priced_model(preset)[0], reprice(ledger.usage_rows(task_id), preset))
+def counterfactual(ledger: Ledger, preset: Preset, task_id: str | None = None, *,
+                   step: str | None = None) -> Counterfactual:
+    """Every answered call of ``task_id`` (default: every call in the ledger; with ``step``, only that
+    step's of the task) re-priced on ``preset``."""
+    return Counterfactual(preset.name, priced_model(preset)[0], reprice(ledger.usage_rows(task_id, step), preset))

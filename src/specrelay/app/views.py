@@ -15,6 +15,7 @@ from typing import Any
 from specrelay.app.counterfactual import Counterfactual, counterfactual
 from specrelay.config import Config
 from specrelay.engine import leftovers
+from specrelay.engine.loopstate import LoopState
 from specrelay.engine.openwork import open_work
 from specrelay.engine.summary import effective_status, panel_of, spec_has, verification_of
 from specrelay.engine.task import Task, all_tasks, load_task
@@ -48,6 +49,8 @@ class StepView:
     detail: dict[str, Any] | None
     #: Why the step failed, when its status is failed.
     error: str | None = None
+    #: Its presets are a cheap-first cascade, tried in order (not a panel).
+    cascade: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class TaskView:
     #: The last review panel's reviewers, as ``final_review.json`` records them.
     panel: list[dict[str, Any]] | None
     verification: Verification | None
+    #: Each move of a cheap-first cascade to its next preset: step, from, to, reason, why, round.
+    escalations: list[dict[str, Any]]
     #: Other live tasks that name or change the same files, and whether their branches conflict
     #: (:class:`~specrelay.engine.overlap.Overlap` as JSON); only ``status`` works it out.
     overlaps: list[dict[str, Any]] = field(default_factory=list)
@@ -211,7 +216,9 @@ def _status_fields(ledger: Ledger, task: Task, usage: TaskUsage | None = None,
     """The fields of a task's status; ``usage`` and ``rows`` (its steps) when the caller read them already."""
     usage = ledger.task_usage(task.id) if usage is None else usage
     status = effective_status(task)
-    steps = [StepView(r.title, r.kind, list(r.presets), r.status, r.round, r.detail_data(), r.error)
+    # Several presets on a build step that is no panel can only be a cascade.
+    steps = [StepView(r.title, r.kind, list(r.presets), r.status, r.round, r.detail_data(), r.error,
+                      len(r.presets) > 1 and spec_has(r.kind, lambda k: k.builds and not k.panel))
              for r in (ledger.steps(task.id) if rows is None else rows)]
     verification = verification_of([{"kind": s.kind, "detail": s.detail} for s in steps])
     return {
@@ -228,6 +235,7 @@ def _status_fields(ledger: Ledger, task: Task, usage: TaskUsage | None = None,
         "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
         "budget_usd": task.budget_usd, "panel": panel_of(task),
         "verification": Verification(**verification) if verification else None,
+        "escalations": escalations_of(ledger, task.id, [s.title for s in steps]),
     }
 
 
@@ -240,6 +248,13 @@ def with_overlaps(root: Path, ledger: Ledger, views: list[TaskView]) -> list[Tas
     live = [t for t in all_tasks(root, ledger) if effective_status(t) not in CLOSED]
     found = overlaps(root, live)
     return [replace(v, overlaps=[o.to_json() for o in found.get(v.id, [])]) for v in views]
+
+
+def escalations_of(ledger: Ledger, task_id: str, titles: list[str]) -> list[dict[str, Any]]:
+    """The task's cascade escalations, oldest first, each with its build step's title (of ``titles``)."""
+    row = ledger.task(task_id)
+    return [{**asdict(e), "step": titles[e.step] if e.step < len(titles) else None, "step_index": e.step}
+            for e in LoopState.load(row.state if row else None).escalations]
 
 
 def all_statuses(root: Path, ledger: Ledger, *, statuses: tuple[TaskStatus, ...] = (),

@@ -19,7 +19,7 @@ from specrelay.cli.common import (
 from specrelay.cli.root import app
 
 if TYPE_CHECKING:
-    from specrelay.app.cost import CostReport
+    from specrelay.app.cost import CascadeCost, CostReport
 
 BY = ("task", "phase", "preset", "model")  # as app.cost.BY: the help text needs it without loading the app
 
@@ -57,6 +57,8 @@ def _render(report: CostReport) -> None:
                   f"{tokens(total['output_tokens'])} output tokens, {_cost_cell(total)}"
                   + (" (scripted models: simulated prices)" if sim else "")
                   + (" (some token counts are estimates)" if total.get("estimated") else ""))
+    for c in report.cascades:
+        _render_cascade(c)
     alt = report.as_
     if alt is None:
         return
@@ -66,6 +68,20 @@ def _render(report: CostReport) -> None:
     diff = report.difference_usd
     tail = "" if diff is None else (f"; {money(abs(diff))} {'more' if diff >= 0 else 'less'} than actual")
     console.print(f"The same tokens on {alt.preset} ({alt.model}) alone: {money(alt.cost_usd)}{tail}.")
+
+
+def _render_cascade(c: CascadeCost) -> None:
+    spent = "unknown" if c.spent_usd is None else money(c.spent_usd)
+    parts = ", ".join(f"{p} {'unknown' if v is None else money(v)}" for p, v in c.by_preset.items())
+    line = f"Cascade {' > '.join(c.presets)} ({c.task}, {c.step}): spent {spent} ({parts})"
+    alone = c.strongest
+    if alone is None or alone.cost_usd is None:
+        console.print(f"{line}; on {c.presets[-1]} alone: unknown.", markup=False)
+        return
+    diff = alone.difference(c.spent_usd)
+    tail = "" if diff is None else f"; the cascade cost {money(abs(diff))} {'less' if diff >= 0 else 'more'}"
+    console.print(f"{line}; the same tokens on {c.presets[-1]} alone: {money(alone.cost_usd)}{tail}.",
+                  markup=False)
 
 
 def _cost_cell(row: dict[str, Any]) -> str:

@@ -84,6 +84,8 @@ def _render_status(rows: list[TaskView]) -> None:
     for r in rows:
         if r.panel:
             console.print(f"{r.id} review panel: {panel_line(r.panel)}", markup=False)
+        for line in escalation_lines(r.escalations):
+            console.print(f"{r.id} {line}", markup=False)
     _verification_lines(rows)
     _overlap_lines(rows)
 
@@ -109,6 +111,12 @@ def _overlap_lines(rows: list[TaskView]) -> None:
             else:
                 said, style = f"{r.id} and {o['task']} both touch {files} (their branches merge cleanly)", "yellow"
             console.print(said, markup=False, style=style)
+
+
+def escalation_lines(escalations: list[dict[str, Any]]) -> list[str]:
+    """One line for each escalation of a cheap-first cascade."""
+    return [f"escalated {e['from_preset']} → {e['to_preset']} ({e['step']}, round {e['round']}): "
+            f"{e['from_preset']} {e['why']}" for e in escalations]
 
 
 def _verification_lines(rows: list[TaskView]) -> None:
@@ -166,8 +174,11 @@ def _render_show(s: TaskDetail) -> None:
     where = s.worktree if s.worktree_exists else "removed"
     console.print(f"workflow {s.workflow} · branch {s.branch} (from {s.base_sha[:10]}) · worktree {where}",
                   markup=False)
-    steps = [[st.title, st.kind, ", ".join(st.presets), st.status, str(st.round)] for st in s.steps]
+    steps = [[st.title, st.kind, (" > " if st.cascade else ", ").join(st.presets), st.status, str(st.round)]
+             for st in s.steps]
     print_table(["step", "kind", "presets", "status", "round"], steps, right=("round",), title="Steps")
+    for line in escalation_lines(s.escalations):
+        console.print(line[:1].upper() + line[1:], markup=False, style="yellow")
     for st in s.steps:
         if st.error:
             console.print(f"{st.title} failed: {st.error.strip().splitlines()[0]}", markup=False, style="red")

@@ -12,6 +12,24 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """A cheap-first cascade moved build step ``step`` from one preset to the next: why (``reason``: edits,
+    verify or review, and ``why`` in words) and the round its next preset starts in."""
+
+    step: int
+    from_preset: str
+    to_preset: str
+    reason: str
+    why: str
+    round: int
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Escalation:
+        return cls(int(data["step"]), str(data["from_preset"]), str(data["to_preset"]), str(data["reason"]),
+                   str(data.get("why", "")), int(data["round"]))
+
+
+@dataclass(frozen=True)
 class LoopState:
     """Where the loop is: the verification attempt in this round, what the next build fixes, the
     generation (bumped when a step fails or the base moves, so that calls are made afresh instead of
@@ -26,6 +44,8 @@ class LoopState:
     revisions: int = 0
     #: ``run --serialize``: before building, wait for running tasks that touch the same files.
     serialize: bool = False
+    #: Every escalation of a cheap-first cascade, in order: a resumed task goes on with the preset they reached.
+    escalations: tuple[Escalation, ...] = ()
 
     @classmethod
     def load(cls, text: str | None) -> LoopState:
@@ -33,7 +53,8 @@ class LoopState:
         data: dict[str, Any] = json.loads(text) if text else {}
         return cls(attempt=int(data.get("attempt", 0)), fix=data.get("fix"), gen=int(data.get("gen", 0)),
                    verdict=data.get("verdict"), extra_rounds=int(data.get("extra_rounds", 0)),
-                   revisions=int(data.get("revisions", 0)), serialize=bool(data.get("serialize", False)))
+                   revisions=int(data.get("revisions", 0)), serialize=bool(data.get("serialize", False)),
+                   escalations=tuple(Escalation.load(e) for e in data.get("escalations", ())))
 
     def dump(self) -> str:
         """The JSON the ledger keeps."""
@@ -46,7 +67,7 @@ class LoopState:
     def new_round(self, fix: str) -> LoopState:
         """The state a new fix round starts from: attempts counted afresh, no verdict yet."""
         return LoopState(attempt=0, fix=fix, gen=self.gen, extra_rounds=self.extra_rounds, revisions=self.revisions,
-                         serialize=self.serialize)
+                         serialize=self.serialize, escalations=self.escalations)
 
     def done_message(self) -> str:
         """What a task whose every step finished says: approved, when a review approved it last."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from specrelay import gitrepo
 from specrelay.config import Config
+from specrelay.engine import cascade
 from specrelay.engine.budget import TaskBudget
 from specrelay.engine.events import (
     EventSink,
@@ -188,15 +189,15 @@ class Runner:
 
     async def _run_step(self, workflow: Workflow, idx: int, client: Client) -> bool:
         """Run one step and apply its transition; True when the task has ended (needs_attention)."""
-        step = workflow.steps[idx]
+        state = self._state()
+        step = cascade.for_run(workflow.steps[idx], idx, state)
         kind = kind_of(step.kind, step.title)
         task = load_task(self.root, self.ledger, self.task.id)
-        state = self._state()
         # A step that was started before and not finished was interrupted: its execution is redone.
         interrupted = self.ledger.steps(task.id)[idx].started_at is not None
         run = StepRun(self.root, task, self.config, client, step, idx, task.rounds,
                       state.attempt if kind.spec.attempts else 0, self.emit, generation=state.gen,
-                      interrupted=interrupted, state=state, workflow=workflow)
+                      interrupted=interrupted, state=state, workflow=workflow, level=cascade.level(state, idx))
         self.ledger.update_step(task.id, idx, status=StepStatus.RUNNING, round=task.rounds, started_at=time.time(),
                                 error=None)
         self.ledger.update_task(task.id, current_step=step.title)

@@ -180,7 +180,9 @@ def check_keys(config: Config, workflow: Workflow) -> None:
     names = [name for step in workflow.steps for name in step.team]
     if config.review.consolidate and any(step.is_panel for step in workflow.steps):
         names.append(config.review.consolidate)
-    first: Collection[str] = next((step.presets for step in workflow.steps if step.presets), [])
+    # A cascade's later presets are called only if the first fails.
+    first: Collection[str] = next((step.presets[:1] if step.cascade else step.presets
+                                   for step in workflow.steps if step.presets), [])
     check_preset_keys(config, names, called=first)
     check_agent_mode(config, workflow)
 

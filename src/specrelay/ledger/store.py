@@ -271,11 +271,15 @@ class Ledger:
             FROM calls {where} GROUP BY {column} ORDER BY cost_usd DESC NULLS LAST, key"""
         return [Totals.from_sql(r) for r in self.conn.execute(sql, args)]
 
-    def usage_rows(self, task_id: str | None = None) -> Iterator[CallUsage]:
-        """Per-call tokens, for re-pricing the same usage under another model."""
+    def usage_rows(self, task_id: str | None = None, step: str | None = None) -> Iterator[CallUsage]:
+        """Per-call tokens (of one task, and of its step titled ``step``), for re-pricing the same usage
+        under another model."""
         sql = ("SELECT input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, outcome "
                "FROM calls")
-        rows = self.conn.execute(sql + " WHERE task_id=?", (task_id,)) if task_id else self.conn.execute(sql)
+        if task_id and step is not None:
+            rows = self.conn.execute(sql + " WHERE task_id=? AND step=?", (task_id, step))
+        else:
+            rows = self.conn.execute(sql + " WHERE task_id=?", (task_id,)) if task_id else self.conn.execute(sql)
         for row in rows:
             yield CallUsage.from_sql(row)
 

@@ -38,6 +38,10 @@ class Step:
     directives: tuple[tuple[str, int], ...] = field(default=(), repr=False)
     #: The presets of :attr:`team` as the file wrote them, when a route (``@plan``) stood for one (else empty).
     written: tuple[str, ...] = ()
+    #: ``agent: a > b > c``: ``presets`` is a cheap-first cascade, tried in order (see ``engine/cascade.py``).
+    cascade: bool = False
+    #: ``escalate-after:``: review rounds a cascade's preset may be rejected before the next one takes over.
+    escalate_after: int | None = None
     #: ``challenger:``: the preset that argues against the step's own (a debate's), None when not given.
     challenger: str | None = None
 
@@ -50,7 +54,7 @@ class Step:
     @property
     def is_panel(self) -> bool:
         """True when the step runs several presets in parallel (``agents:``)."""
-        return len(self.presets) > 1
+        return len(self.presets) > 1 and not self.cascade
 
     def line_of(self, key: str) -> int:
         """The line of directive ``key``, or of the heading when the key was not given."""

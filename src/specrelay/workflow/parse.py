@@ -31,11 +31,15 @@ if TYPE_CHECKING:
 
 #: Every directive key a step may carry, in the order error messages list them.
 KNOWN_DIRECTIVES: tuple[str, ...] = ("agent", "agents", "kind", "reads", "writes", "run", "max-rounds", "mode",
-                                     "max-turns", "parallel", "challenger")
+                                     "max-turns", "parallel", "challenger",
+                                     "escalate-after")
 #: What ``<!-- parallel: ... -->`` may split a build step by: the spec's workstreams, a fix round's findings.
 PARALLEL_VALUES: tuple[str, ...] = ("workstreams", "findings")
 
-_SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds", "mode", "max-turns", "parallel", "challenger"})
+_SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds", "mode", "max-turns", "parallel", "challenger",
+                          "escalate-after"})
+#: What separates the presets of a cheap-first cascade: ``agent: flash-builder > sonnet-builder``.
+CASCADE_SEP = ">"
 _STEP_RE = re.compile(r"^\[([ xX])\]\s+step:\s*(.*?)\s*$", re.IGNORECASE)
 _COMMENT_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
 # (?:(?!-->).)* so that "<!-- a --> prose <!-- b -->" is not read as one comment.
@@ -164,8 +168,23 @@ def _artifacts(d: _Directive, label: str) -> tuple[str, ...]:
     return names
 
 
+def _cascade(d: _Directive, label: str) -> tuple[str, ...]:
+    """``agent: a > b > c``: the presets of a cheap-first cascade, cheapest first."""
+    links = tuple(part.strip() for part in d.value.split(CASCADE_SEP))
+    for n, name in enumerate(links, 1):
+        if not name:
+            raise error(label, d.line, f"link {n} of the cascade {d.value!r} names no preset",
+                        "Write a cascade as '<!-- agent: cheap > stronger > strongest -->'")
+        if not _PRESET_RE.match(name):
+            raise error(label, d.line, f"{name!r} in the cascade {d.value!r} is not a preset name",
+                        "Separate a cascade's presets with '>': '<!-- agent: cheap > stronger -->'")
+    return links
+
+
 def _presets(d: _Directive, label: str) -> tuple[str, ...]:
     if d.key == "agent":
+        if CASCADE_SEP in d.value:
+            return _cascade(d, label)
         if not _PRESET_RE.match(d.value):
             raise error(label, d.line, f"'agent' takes one preset name, got {d.value!r}",
                         "For a panel of several presets, write '<!-- agents: a, b -->'")
@@ -200,6 +219,13 @@ def _max_rounds(d: _Directive, label: str) -> int:
     if not re.fullmatch(r"\+?\d+", d.value) or int(d.value) < 1:
         raise error(label, d.line, f"'max-rounds' must be a positive whole number, got {d.value!r}",
                     "Write e.g. '<!-- max-rounds: 3 -->'")
+    return int(d.value)
+
+
+def _escalate_after(d: _Directive, label: str) -> int:
+    if not re.fullmatch(r"\+?\d+", d.value) or int(d.value) < 1:
+        raise error(label, d.line, f"'escalate-after' must be a positive whole number of review rounds, got "
+                    f"{d.value!r}", "Write e.g. '<!-- escalate-after: 1 -->'")
     return int(d.value)
 
 
@@ -254,6 +280,8 @@ class _Fields:
         self.max_turns: int | None = None
         self.parallel: tuple[str, ...] = ()
         self.challenger: str | None = None
+        self.cascade = False
+        self.escalate_after: int | None = None
         self.lines: dict[str, int] = {}
 
     def add(self, d: _Directive, label: str) -> None:
@@ -267,6 +295,7 @@ class _Fields:
         self.lines.setdefault(d.key, d.line)
         if d.key in ("agent", "agents"):
             self.presets = _presets(d, label)
+            self.cascade = d.key == "agent" and len(self.presets) > 1
         elif d.key == "kind":
             self.kind = _kind(d, label)
         elif d.key in ("reads", "writes"):
@@ -282,6 +311,8 @@ class _Fields:
             self.parallel = _parallel(d, label)
         elif d.key == "challenger":
             self.challenger = _challenger(d, label)
+        elif d.key == "escalate-after":
+            self.escalate_after = _escalate_after(d, label)
         else:
             self.max_rounds = _max_rounds(d, label)
 
@@ -324,6 +355,8 @@ def _build_step(heading: StepHeading, fields: _Fields, body: str, label: str) ->
         parallel=fields.parallel,
         directives=tuple(fields.lines.items()),
         challenger=fields.challenger,
+        cascade=fields.cascade,
+        escalate_after=fields.escalate_after,
     )
 
 

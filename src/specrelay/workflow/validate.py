@@ -129,6 +129,13 @@ def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[s
                         (did_you_mean(preset, list(known)).strip() + " Or define it in "
                          ".specrelay/config.toml").strip())
     twice = named_twice(step.presets)
+    if step.cascade:
+        yield from _cascade_problems(step, spec, label, twice)
+        return
+    if "escalate-after" in dict(step.directives):
+        yield error(label, step.line_of("escalate-after"), f"'escalate-after' is for a cascade, and step "
+                    f"'{step.title}' names one preset", "Name its presets cheapest first, "
+                    "'<!-- agent: cheap > stronger -->', or remove '<!-- escalate-after: N -->'")
     if twice and spec.distinct_presets:
         yield error(label, line, f"step '{step.title}' names {', '.join(twice)} twice",
                     f"List each reviewer once: {ONCE_WHY}")
@@ -186,6 +193,18 @@ def _other_families(proposer: str | None, known: Collection[str], families: Fami
     routed = [p for p in (routes or {}).values() if p is not None]
     ordered = dict.fromkeys([*routed, *sorted(known)])
     return [name for name in ordered if name in known and families.get(name, families[proposer]) != families[proposer]]
+
+
+def _cascade_problems(step: Step, spec: KindSpec, label: str, twice: list[str]) -> Iterator[WorkflowError]:
+    """What is wrong with a cheap-first cascade (``agent: a > b``): it escalates a build step's work."""
+    line = step.line_of("agent")
+    if not spec.builds:
+        builds = _names(lambda s: s.builds)
+        yield error(label, line, f"a cascade ('>') escalates a build when it fails, and '{step.title}' is "
+                    f"{spec.with_article} step", f"Name one preset here, or move the cascade to {_a(builds)} step")
+    if twice:
+        yield error(label, line, f"the cascade of step '{step.title}' names {', '.join(twice)} twice",
+                    "Name each preset once, cheapest first: a preset that failed is not tried again")
 
 
 def _verify_problems(step: Step, label: str, has_config_verify: bool) -> Iterator[WorkflowError]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import specrelay.engine.context as C
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
+from specrelay.engine import cascade
 from specrelay.engine.agent import step as agent
 from specrelay.engine.events import Note
 from specrelay.engine.prompts import prompt
@@ -24,10 +25,10 @@ from specrelay.engine.review.in_task import FIX_FINDINGS
 from specrelay.engine.steps.agent_build import build_with_agent, edits_worktree
 from specrelay.engine.steps.correction import correction
 from specrelay.engine.steps.kept import Carried, Placed, render
-from specrelay.engine.steps.kind import Outcome
+from specrelay.engine.steps.kind import Outcome, Reopen
 from specrelay.engine.steps.run import StepRun
 from specrelay.engine.steps.verify import failing_output as failing_verification
-from specrelay.errors import EditError, StepFailed
+from specrelay.errors import EditError, EditsNotApplied, StepFailed
 from specrelay.llm.cutoff import cut_off
 from specrelay.workflow.kinds import KindSpec
 
@@ -139,7 +140,8 @@ def _keep_rejected(run: StepRun, why: str, reply: str, earlier: Sequence[EditBlo
     kept = "".join(f"\n\n{render(block)}" for block in earlier)
     if kept:
         kept = f"\n## Blocks kept from earlier replies, applied before the last reply's{kept}\n"
-    return run.write_artifact(f"rejected_edits_r{run.round}.md",
+    escalated = f"_e{run.level}" if run.level else ""  # each preset of a cascade keeps its own
+    return run.write_artifact(f"rejected_edits_r{run.round}{escalated}.md",
                               f"# Edits that could not be applied\n\n{why}\n\n## The last reply\n\n{reply}\n{kept}")
 
 
@@ -195,9 +197,9 @@ async def _apply_with_corrections(run: StepRun, ctx: C.Context) -> tuple[ApplyRe
             reasons = _failures(carried, exc)
             if attempt == MAX_CORRECTIONS:
                 report = _keep_rejected(run, "\n\n".join(reasons), result.text, earlier)
-                raise StepFailed(f"step '{run.step.title}': the builder's edits could not be applied after "
-                                 f"{MAX_CORRECTIONS} corrections: {_gist(reasons)}. The full report: {report}"
-                                 ) from None
+                raise EditsNotApplied(f"step '{run.step.title}': the builder's edits could not be applied after "
+                                      f"{MAX_CORRECTIONS} corrections: {_gist(reasons)}. The full report: {report}",
+                                      gist=_gist(reasons)) from None
             more = f" and {len(reasons) - 1} more" if len(reasons) > 1 else ""
             run.emit(Note(f"edits did not apply ({_gist(reasons[:1])}{more}); asking for "
                           + (f"the failing blocks corrected, keeping the {len(carried.kept)} that would have applied"
@@ -259,10 +261,20 @@ class ImplementStep:
         failing = failing_verification(step_run) if step_run.state.fix == "verify" else None
         from specrelay.engine import parallel  # here: it builds each part with run_implement
 
-        parts = parallel.parts_for(step_run, findings or None, failing)
-        if parts:
-            await parallel.build_parts(step_run, parts, failing)
-        else:
-            await run_implement(step_run, findings or None, failing)
+        try:
+            parts = parallel.parts_for(step_run, findings or None, failing)
+            if parts:
+                await parallel.build_parts(step_run, parts, failing)
+            else:
+                await run_implement(step_run, findings or None, failing)
+        except EditsNotApplied as exc:
+            why = f"could not get its edits applied ({exc.gist})"
+            moved = cascade.escalate(step_run, step_run.index, step_run.state, "edits", why, step_run.round)
+            if moved is None:
+                tried = cascade.tried(step_run, step_run.index, step_run.state, why)
+                raise (EditsNotApplied(f"{exc} {tried}", gist=exc.gist) if tried else exc) from None
+            state, note = moved
+            # This step again, on the next preset, fixing what this one was to fix.
+            return Outcome(Reopen(step_run.index, step_run.state.fix or "spec"), state=state, notes=(note,))
         return Outcome(state=step_run.state.with_(fix=None))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from specrelay.engine import cascade
 from specrelay.engine.events import Note
 from specrelay.engine.review.in_task import FIX_FINDINGS, run_review
 from specrelay.engine.review.verdict import counted
@@ -39,8 +40,17 @@ class ReviewStep:
         impl, rnd = step_run.loop_start(), step_run.round
         if impl is None or rnd >= (step_run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.extra_rounds:
             message = f"changes still requested after {plural(rnd, 'round')}: {'; '.join(review.open_items)}"
+            if impl is not None:
+                tried = cascade.tried(step_run, impl, state, cascade.review_why(cascade.rounds_on(state, impl, rnd)))
+                message = f"{message}. {tried}" if tried else message
             return Outcome(Finish(TaskStatus.NEEDS_ATTENTION, message), detail, state)
         step_run.emit(Note(f"review requested changes ({counted(len(review.open_items), 'blocking finding')}); "
                            f"round {rnd + 1}"))
-        return Outcome(Reopen(impl, "findings", new_round=True), detail, state.new_round("findings"))
+        state = state.new_round("findings")
+        notes: tuple[str, ...] = ()
+        moved = cascade.escalate(step_run, impl, state, "review",
+                                 cascade.review_why(cascade.rounds_on(state, impl, rnd)), rnd + 1)
+        if moved is not None:
+            state, notes = moved[0], (moved[1],)
+        return Outcome(Reopen(impl, "findings", new_round=True), detail, state, notes=notes)
 

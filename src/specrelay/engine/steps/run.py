@@ -49,6 +49,8 @@ class StepRun:
     part: str = ""
     #: The spec this part's builder sees instead of the step's spec artifact (None: the artifact).
     part_spec: str | None = None
+    #: Which preset of a cheap-first cascade this execution runs (0: the first, or no cascade).
+    level: int = 0
 
     def loop_start(self) -> int | None:
         """The last build step before this one: where a loop sends the work back to."""
@@ -59,7 +61,9 @@ class StepRun:
     @property
     def key(self) -> str:
         own = f".{self.part}" if self.part else ""
-        return f"s{self.index}.r{self.round}.a{self.attempt}.g{self.generation}{own}"
+        # A cascade's later presets get keys of their own: an earlier preset's reply is never replayed as theirs.
+        escalated = f".e{self.level}" if self.level else ""
+        return f"s{self.index}.r{self.round}.a{self.attempt}.g{self.generation}{escalated}{own}"
 
     @property
     def label(self) -> str:

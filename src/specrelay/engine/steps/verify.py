@@ -13,10 +13,12 @@ from typing import Any
 
 from specrelay import proc
 from specrelay.config import read_toml
+from specrelay.engine import cascade
 from specrelay.engine.events import Note
 from specrelay.engine.steps.kind import Outcome, Reopen
 from specrelay.engine.steps.run import StepRun
 from specrelay.errors import CommandNotRunnable, ConfigError
+from specrelay.text import plural
 from specrelay.workflow.kinds import KindSpec
 
 OUTPUT_LIMIT = 12000  # characters of failing output handed to the builder
@@ -205,6 +207,12 @@ class VerifyStep:
             return Outcome(Reopen(impl, "verify"), detail, state.with_(attempt=state.attempt + 1, fix="verify"),
                            notes=(f"verification failed; back to the builder (attempt {state.attempt + 1} of "
                                   f"{limit})",))
+        if failed and impl is not None:  # a cascade's next preset gets the failing output, attempts afresh
+            why = f"still failed verification after {plural(state.attempt + 1, 'attempt')}"
+            moved = cascade.escalate(step_run, impl, state.with_(attempt=0, fix="verify"), "verify", why,
+                                     step_run.round)
+            if moved is not None:
+                return Outcome(Reopen(impl, "verify"), detail, moved[0], notes=(moved[1],))
         notes = ("verification still failing; the reviewer will see it",) if failed else ()
         return Outcome(detail=detail, state=state, notes=notes)
 
