@@ -394,7 +394,7 @@ BUILD = "### [ ] Step: Implementation\n<!-- agent: flash-builder -->\nBuild.\n"
 
 def test_problems_lists_every_problem_in_file_order() -> None:
     text = ("### [ ] Step: Review\n<!-- agents: gpt-reviewer, gpt-reviewer -->\n\n"
-            "### [ ] Step: Implementation\n<!-- agents: flash-builder, opus-planner -->\n<!-- reads: notes.md -->\n\n"
+            "### [ ] Step: Planning\n<!-- agents: flash-builder, opus-planner -->\n<!-- reads: notes.md -->\n\n"
             "### [ ] Step: Verification\n<!-- agent: gpt-reviewer -->\n<!-- max-rounds: 2 -->\n")
     found = [str(e) for e in problems(parse(text), PRESETS)]
     assert [m.split(": ")[0] for m in found] == [

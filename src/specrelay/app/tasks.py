@@ -27,7 +27,7 @@ from specrelay.app.views import (
 )
 from specrelay.app.workspace import ledger_of
 from specrelay.config import load_config
-from specrelay.engine import finish, leftovers
+from specrelay.engine import candidates, finish, leftovers
 from specrelay.engine.finish import DiscardPlan, DiscardResult, MergePlan, MergeResult, UpdateResult
 from specrelay.engine.summary import task_diff, task_diffstat
 from specrelay.engine.task import Task, load_task
@@ -142,7 +142,7 @@ def show(root: Path, task_id: str) -> TaskDetail:
         return TaskDetail(**vars(base), costs=task_costs(ledger, config, task.id),
                           leftovers=[kept.to_json() for kept in leftovers.leftovers_of(root, task.id)],
                           artifacts=names, call_list=calls, diffstat=diffstat(root, task),
-                          parts=_parts(task, calls))
+                          parts=_parts(task, calls), candidates=_candidates(task))
 
 
 def _parts(task: Task, calls: list[CallView]) -> list[dict[str, Any]]:
@@ -158,6 +158,11 @@ def _parts(task: Task, calls: list[CallView]) -> list[dict[str, Any]]:
         out.append({**part, "calls": len(own),
                     "cost_usd": None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 6)})
     return out
+
+
+def _candidates(task: Task) -> dict[str, Any] | None:
+    record = candidates.load_record(task.folder)
+    return record.to_json() if record is not None else None
 
 
 def _calls(ledger: Ledger, task_id: str) -> list[CallView]:

@@ -188,6 +188,8 @@ class TaskDetail(TaskSummary):
     diffstat: Diffstat | None = None
     #: The parts of its parallel builds (workstreams, groups of findings): name, branch, calls, cost.
     parts: list[dict[str, Any]] = field(default_factory=list)
+    #: A best-of-N build's candidates, scores and branches (``candidates.json``); None without one.
+    candidates: dict[str, Any] | None = None
 
     @property
     def rejected(self) -> list[str]:

@@ -196,6 +196,8 @@ def _render_show(s: TaskDetail) -> None:
                  str(p["calls"]), money(p["cost_usd"])] for p in s.parts]
         print_table(["round", "part", "title", "files", "branch", "calls", "cost"], rows, right=("calls", "cost"),
                     title="Parallel builders (workstreams, groups of findings)")
+    if s.candidates:
+        _render_candidates(s.candidates)
     if s.diffstat:
         from specrelay.cli.diff import diffstat_line
 
@@ -205,6 +207,23 @@ def _render_show(s: TaskDetail) -> None:
         console.print(f"Rejected replies: {', '.join(s.rejected)} (specrelay show {s.id} ARTIFACT)", markup=False,
                       style="yellow")
     console.print(f"Artifacts: {', '.join(s.artifacts)} (specrelay show {s.id} ARTIFACT)")
+
+
+def _render_candidates(record: dict[str, Any]) -> None:
+    """A best-of-N build's candidates by rank, with their scores and branches, and how to take another."""
+    rows = []
+    for c in sorted(record["candidates"], key=lambda c: c["rank"]):
+        found = "-" if c["blocking"] is None else str(c["blocking"])
+        rows.append([f"cand-{c['n']}" + (" (winner)" if c["n"] == record["winner"] else ""), c["preset"],
+                     str(c["rank"]), c["verification"] or "not built", found,
+                     "-" if c["diff_lines"] is None else str(c["diff_lines"]), money(c["cost_usd"]), c["branch"]])
+    print_table(["candidate", "preset", "rank", "verification", "blocking", "lines", "cost", "branch"], rows,
+                right=("rank", "blocking", "lines", "cost"), title=f"Best-of-{len(rows)} candidates")
+    console.print(f"Ranked by: {record['rule']}.", markup=False)
+    other = next((c for c in sorted(record["candidates"], key=lambda c: c["rank"])
+                  if c["n"] != record["winner"] and c["built"]), None)
+    if other is not None:
+        console.print(f"To take another, merge its branch instead, e.g. `git merge {other['branch']}`.", markup=False)
 
 
 @app.command("merge")

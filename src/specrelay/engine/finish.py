@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import specrelay.engine.candidates as candidates
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
 from specrelay.engine.lock import task_lock
@@ -242,6 +243,7 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
             gitrepo.prune_worktrees(root)
         if plan.branch is not None:
             gitrepo.delete_branch(root, task.branch, force=force, base=task.base_branch)
+        candidates.remove(root, task.id, force=force)  # best-of-N candidates nobody took
         refs = leftovers.drop_all(root, task.id)
         if status is TaskStatus.MERGED:
             if plan.worktree is not None or plan.branch is not None:
@@ -270,7 +272,7 @@ def check_discard(root: Path, task: Task, status: TaskStatus, *, force: bool) ->
     """The refusal of a discard that would lose work (unless ``force``); the plan otherwise."""
     has_tree = task.worktree.is_dir()
     has_branch = gitrepo.branch_exists(root, task.branch)
-    at_risk = work_at_risk(root, task, tree=has_tree, branch=has_branch)
+    at_risk = work_at_risk(root, task, tree=has_tree, branch=has_branch) + candidates.at_risk(root, task.id)
     if at_risk and not force:
         raise GitError(f"task {task.id} has work that would be lost: {'; '.join(at_risk)}. "
                        f"Merge it (`specrelay merge {task.id}`) or pass --force to throw it away.")

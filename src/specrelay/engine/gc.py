@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import specrelay.engine.candidates as candidates
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo, paths
 from specrelay.engine.finish import tree_at_risk, work_at_risk
@@ -100,18 +101,23 @@ def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = 
         registered = {_key(w.path): w for w in gitrepo.list_worktrees(root)[1:]}
         tasks = all_tasks(root, ledger)
         owned = {_key(t.worktree) for t in tasks}
+        ids = {t.id for t in tasks}
+        folder = paths.worktrees_dir(root)
+        # A task's best-of-N candidates are its own, never strays; they go when it does.
+        owned |= {_key(p) for p in (folder.iterdir() if folder.is_dir() else []) if candidates.owner(p.name) in ids}
+        taken = candidates.branches(root)
         for task in tasks:
             if task.status in COLLECTABLE:
                 if task.worktree.is_dir():
                     _collect_task(root, task, registered.get(_key(task.worktree)), report, dry_run, force)
                 _collect_branch(root, task.branch, task.base_branch, task.id, report, dry_run)
+                _collect_candidates(root, task, registered, taken.get(task.id, []), report, dry_run, force)
                 if not task.worktree.is_dir() or _key(task.worktree) in report.gone:
                     _collect_leftovers(root, task, report, dry_run, force)
             elif not task.worktree.is_dir():
                 report.add(GcAction("missing", "reported", f"{task.status}; its branch {task.branch} is kept. "
                                     f"`specrelay discard {task.id}` cleans up", path=str(task.worktree),
                                     task=task.id, branch=task.branch))
-        folder = paths.worktrees_dir(root)
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
             if path.is_dir() and _key(path) not in owned:
                 _collect_stray(root, path, registered.get(_key(path)), report, dry_run, force)
@@ -122,6 +128,31 @@ def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = 
         if not dry_run:
             gitrepo.prune_worktrees(root)
     return report
+
+
+def _collect_candidates(root: Path, task: Task, registered: dict[str, gitrepo.Worktree], branches: list[str],
+                        report: GcReport, dry_run: bool, force: bool) -> None:
+    """A closed task's best-of-N candidates: their worktrees (unless that loses work) and their branches,
+    which hold only candidates nobody took."""
+    reason = f"a best-of-N candidate of a {task.status} task"
+    for tree in candidates.trees(root, task.id):
+        wt = registered.get(_key(tree))
+        if wt is None:
+            _collect_stray(root, tree, None, report, dry_run, force, task=task.id)
+        else:
+            _remove_worktree(root, wt, "worktree", reason, report, dry_run, force, task=task.id)
+    if not branches:
+        return
+    held = {w.branch for w in gitrepo.list_worktrees(root) if w.branch and w.path.exists()
+            and _key(w.path) not in report.gone}
+    for branch in branches:
+        if branch in held:
+            report.add(GcAction("branch", "kept", "still checked out in a worktree", branch=branch, task=task.id))
+            continue
+        report.add(GcAction("branch", "would remove" if dry_run else "removed", f"{reason}, not taken",
+                            branch=branch, task=task.id))
+        if not dry_run:
+            gitrepo.delete_branch(root, branch, force=True)
 
 
 def _collect_leftovers(root: Path, task: Task, report: GcReport, dry_run: bool, force: bool) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .branches import branch_exists, delete_branch, is_merged, unmerged_commits
 from .commits import clear_stale_index_lock, commit_all, index_locked, wait_for_commits
-from .diffs import changed_files, diff, diff_uncommitted, untracked_files
+from .diffs import changed_files, diff, diff_stat, diff_uncommitted, untracked_files
 from .lock import lock_path, repo_lock
 from .merges import merge, merge_conflicts
 from .process import GitCommandError, run_git
@@ -59,6 +59,7 @@ __all__ = [
     "current_branch",
     "delete_branch",
     "diff",
+    "diff_stat",
     "diff_uncommitted",
     "merge_conflicts",
     "find_root",

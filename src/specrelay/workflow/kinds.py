@@ -31,6 +31,8 @@ class KindSpec:
     needs_agent: bool = True
     #: It may run several presets at once (``agents:``).
     panel: bool = False
+    #: ``agents:`` builds the same spec once per preset at once and keeps the best (best-of-N).
+    best_of: bool = False
     #: It runs the user's commands (``run:``, ``[verify] commands``) instead of a preset.
     commands: bool = False
     #: It is a build step: where a loop goes back to, and what a step that ``needs_build`` follows.

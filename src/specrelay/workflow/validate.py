@@ -104,6 +104,10 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
         yield error(label, step.line_of("parallel"), f"'parallel' splits a {_names(lambda s: s.builds)} step "
                     f"among builders, and '{step.title}' is {spec.with_article} step",
                     "Remove '<!-- parallel: ... -->' from it, or move it to the build step")
+    if "workstreams" in step.parallel and step.is_panel and spec.best_of:
+        yield error(label, step.line_of("parallel"), f"step '{step.title}' builds best-of-N ('agents:'), each "
+                    "candidate the whole spec, so it cannot also split the spec into workstreams",
+                    "Keep one: '<!-- agents: ... -->' or '<!-- parallel: workstreams -->' (with '<!-- agent: ... -->')")
     if spec.commands:
         yield from _verify_problems(step, label, has_config_verify)
     elif step.run:
@@ -139,9 +143,9 @@ def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[s
     if twice and spec.distinct_presets:
         yield error(label, line, f"step '{step.title}' names {', '.join(twice)} twice",
                     f"List each reviewer once: {ONCE_WHY}")
-    if step.is_panel and not (spec.panel or spec.commands):  # a commands step says why on its own
-        yield error(label, line, f"a panel ('agents: ...') can only {_names(lambda s: s.panel)}, and "
-                    f"'{step.title}' is {spec.with_article} step",
+    if step.is_panel and not (spec.panel or spec.best_of or spec.commands):  # a commands step says why itself
+        yield error(label, line, f"'agents: ...' can only {_names(lambda s: s.panel)} (a panel) or build "
+                    f"best-of-N ({_names(lambda s: s.best_of)}), and '{step.title}' is {spec.with_article} step",
                     f"Give it one preset: '<!-- agent: {step.presets[0]} -->'")
 
 

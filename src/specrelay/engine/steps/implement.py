@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -253,12 +254,20 @@ class ImplementStep:
     """The builder edits the worktree and commits; on a fix round it sees what it must fix."""
 
     spec = KindSpec("implement", title_words=("implement", "implementation", "build", "code", "fix"),
-                    reads=("spec.md",), builds=True, attempts=True, agent_loop=True)
+                    reads=("spec.md",), builds=True, attempts=True, agent_loop=True, best_of=True,
+                    distinct_presets=False)
 
     async def run(self, step_run: StepRun) -> Outcome:
         # A fix round sees this round's review findings and, after a failed verification, its output.
         findings = step_run.read_artifact(FIX_FINDINGS) if step_run.round > 1 else None
         failing = failing_verification(step_run) if step_run.state.fix == "verify" else None
+        if step_run.step.is_panel:  # agents: best-of-N builds the spec; its winner's preset builds the fixes
+            from specrelay.engine import candidates
+
+            if not (findings or failing):
+                detail, notes = await candidates.best_of(step_run, run_implement)
+                return Outcome(detail=detail, state=step_run.state.with_(fix=None), notes=notes)
+            step_run = replace(step_run, step=replace(step_run.step, presets=(candidates.winner_preset(step_run),)))
         from specrelay.engine import parallel  # here: it builds each part with run_implement
 
         try:
