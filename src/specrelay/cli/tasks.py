@@ -223,7 +223,8 @@ def _render_candidates(record: dict[str, Any]) -> None:
     other = next((c for c in sorted(record["candidates"], key=lambda c: c["rank"])
                   if c["n"] != record["winner"] and c["built"]), None)
     if other is not None:
-        console.print(f"To take another, merge its branch instead, e.g. `git merge {other['branch']}`.", markup=False)
+        console.print(f"To take another candidate, merge its branch instead of the task's: e.g. "
+                      f"`git merge {other['branch']}` in place of `specrelay merge`.", markup=False)
 
 
 @app.command("merge")
