@@ -189,3 +189,12 @@ def test_sigkill_in_the_middle_then_resume_pays_no_call_twice(tmp_path: Path) ->
     for preset in ("builder-a", "builder-b", "builder-c"):
         assert [p for p, _ in ok].count(preset) == 1, ok  # cand-1's build was not paid twice
     assert [s for _, s in ok].count("Review [cand-1]") == 1 and len(ok) == 1 + 3 + 3 + 1
+
+
+def test_best_of_and_workstreams_on_one_step_is_refused_naming_the_line(tmp_path: Path) -> None:
+    repo = best_of_three(tmp_path)
+    wf = repo / ".specrelay" / "workflows" / "best3.md"
+    wf.write_text(WORKFLOW.replace("<!-- agents: builder-a, builder-b, builder-c -->",
+                                   "<!-- agents: builder-a, builder-b -->\n<!-- parallel: workstreams -->"))
+    proc = run_cli("run", "Add sub", "--workflow", "best3", cwd=repo)
+    assert proc.returncode != 0 and "best3.md:9" in proc.stderr and "workstreams" in proc.stderr, proc.stderr

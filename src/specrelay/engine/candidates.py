@@ -297,9 +297,12 @@ def branches(root: Path, task_id: str | None = None) -> dict[str, list[str]]:
 
 def at_risk(root: Path, task_id: str) -> list[str]:
     """What removing a task's candidates would lose: uncommitted work in their worktrees."""
-    from specrelay.engine.finish import tree_at_risk
-
-    return [f"{phrase} in {tree}" for tree in trees(root, task_id) if tree.is_dir() for phrase in tree_at_risk(tree)]
+    risky = []
+    for tree in trees(root, task_id):
+        dirty = gitrepo.is_dirty(tree) if tree.is_dir() else []
+        if dirty:
+            risky.append(f"uncommitted changes ({', '.join(dirty[:5])}{' ...' if len(dirty) > 5 else ''}) in {tree}")
+    return risky
 
 
 def remove(root: Path, task_id: str, *, force: bool = False) -> list[str]:
