@@ -144,9 +144,10 @@ def _preset_problems(step: Step, spec: KindSpec, label: str, known: Collection[s
         yield error(label, line, f"step '{step.title}' names {', '.join(twice)} twice",
                     f"List each reviewer once: {ONCE_WHY}")
     if step.is_panel and not (spec.panel or spec.best_of or spec.commands):  # a commands step says why itself
-        yield error(label, line, f"'agents: ...' can only {_names(lambda s: s.panel)} (a panel) or build "
-                    f"best-of-N ({_names(lambda s: s.best_of)}), and '{step.title}' is {spec.with_article} step",
-                    f"Give it one preset: '<!-- agent: {step.presets[0]} -->'")
+        yield error(label, line, f"a panel ('agents: ...') can only {_names(lambda s: s.panel)}, and "
+                    f"'{step.title}' is {spec.with_article} step",
+                    f"Give it one preset: '<!-- agent: {step.presets[0]} -->' (on {_a(_names(lambda s: s.best_of))} "
+                    "step, 'agents:' builds best-of-N)")
 
 
 def _challenger_problems(step: Step, label: str, known: Collection[str], routes: Routes | None,
