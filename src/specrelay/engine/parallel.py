@@ -30,8 +30,9 @@ from pathlib import Path
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo, paths
 from specrelay.engine.events import Note
+from specrelay.engine.fixgroups import fix_groups
 from specrelay.engine.steps.run import StepRun
-from specrelay.engine.workstreams import parse_workstreams, spec_for
+from specrelay.engine.workstreams import narrowed, parse_workstreams, spec_for
 from specrelay.errors import StepFailed
 from specrelay.text import plural
 
@@ -67,7 +68,27 @@ def parts_for(run: StepRun, findings: str | None, failing: str | None) -> list[P
         streams = parse_workstreams(spec)
         if len(streams) >= 2:
             return [Part(s.name, s.title, s.files, spec_for(spec, s, streams)) for s in streams]
+    if findings and "findings" in run.step.parallel:
+        return _fix_parts(run, findings)
     return []
+
+
+def _fix_parts(run: StepRun, findings: str) -> list[Part]:
+    """One part per group of findings about the same file, when there are two or more groups."""
+    from specrelay.engine.review.in_task import FIX_FILES
+
+    groups = fix_groups(findings, run.read_artifact(FIX_FILES))
+    if len(groups) < 2:
+        return []
+    spec = run.read_artifact(run.spec_name) or ""
+    out = []
+    for group in groups:
+        others = ", ".join(f for g in groups if g is not group for f in g.files)
+        note = (f"## Your part of this fix round: {', '.join(group.files)}\n\nOther fixers fix the findings "
+                f"about {others} at the same time. Fix only the findings below, in your own files.\n")
+        out.append(Part(f"fix-r{run.round}-{group.name.removeprefix('fix-')}", ", ".join(group.files),
+                        group.files, narrowed(spec, note, group.files), group.findings))
+    return out
 
 
 def record_name(round_: int) -> str:

@@ -103,22 +103,24 @@ def _workstream(number: int, title: str, lines: list[str]) -> Workstream:
 def spec_for(spec: str, stream: Workstream, others: list[Workstream]) -> str:
     """The spec one workstream's builder sees: the shared sections, its own workstream in place of
     the list of all of them, and its own files as the affected files."""
-    lines = spec.splitlines()
+    rest = ", ".join(f"{o.title} ({', '.join(o.files) or 'no files'})" for o in others if o is not stream)
+    part = (f"## Your workstream: {stream.title}\n\n{stream.text}\n\n"
+            f"You build only this workstream; other builders build the others at the same time"
+            f"{': ' + rest if rest else ''}. Change only your own files.\n")
+    return narrowed(spec, part, stream.files)
+
+
+def narrowed(spec: str, part: str, files: tuple[str, ...]) -> str:
+    """``spec`` without its workstreams and affected files, then ``part``, then ``files`` as its affected files."""
     keep: list[str] = []
     skipping = False
-    for line in lines:
+    for line in spec.splitlines():
         head = _HEADING.match(line)
         if head and len(head.group(1)) <= 2:
-            name = head.group(2).strip("*_ ").lower()
-            skipping = name in (SECTION.lower(), "affected files")
+            skipping = head.group(2).strip("*_ ").lower() in (SECTION.lower(), "affected files")
             if skipping:
                 continue
         if not skipping:
             keep.append(line)
-    files = "\n".join(f"- `{f}`" for f in stream.files) or "(none named)"
-    rest = ", ".join(f"{o.title} ({', '.join(o.files) or 'no files'})" for o in others if o is not stream)
-    part = (f"## Your workstream: {stream.title}\n\n{stream.text}\n\n"
-            f"You build only this workstream; other builders build the others at the same time"
-            f"{': ' + rest if rest else ''}. Change only your own files.\n\n"
-            f"## Affected files\n\n{files}\n")
-    return "\n".join(keep).rstrip() + "\n\n" + part
+    listed = "\n".join(f"- `{f}`" for f in files) or "(none named)"
+    return "\n".join(keep).rstrip() + "\n\n" + part.rstrip() + f"\n\n## Affected files\n\n{listed}\n"

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 DIFF_TOKENS = 30000
 #: What a review leaves for the next build round to fix.
 FIX_FINDINGS = "fix_findings.md"
+#: The file each of those findings is about, in their order (for fixers split by file).
+FIX_FILES = "fix_findings.json"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ async def run_review(run: StepRun) -> ReviewOutcome:
                                              note=note))
     blocking = [review.findings[i] for i in decision.blocking]
     run.write_artifact(FIX_FINDINGS, render_findings_for_builder(blocking))
+    run.write_artifact(FIX_FILES, json.dumps([f.file for f in blocking]))
     return ReviewOutcome(decision.verdict, len(review.findings),
                          [f"[{f.severity}] {f.title} ({f.where()})" for f in blocking],
                          note=f"the reviewer {note}" if note else None)
@@ -117,4 +120,7 @@ async def _panel_review(run: StepRun) -> ReviewOutcome:
 
     panel = await run_panel(request, review_caller(run), folder=run.folder, round_no=run.round, emit=run.emit)
     run.write_artifact(FIX_FINDINGS, panel.builder_text)
+    from specrelay.engine.review.agreement import blocking_findings
+
+    run.write_artifact(FIX_FILES, json.dumps([f.file for f in blocking_findings(panel.consolidated)]))
     return ReviewOutcome(panel.verdict, panel.findings, panel.open_items, note=panel.note)
