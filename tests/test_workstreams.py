@@ -177,3 +177,77 @@ def test_the_parallel_directive_is_checked_naming_the_file_and_line(tmp_path: Pa
                                    "### [ ] Step: Implementation\n<!-- agent: flash-builder -->\n")
     proc = run_cli("run", "x", "--workflow", "bad", cwd=repo)
     assert_clean_error(proc, "bad.md:3", "'parallel' splits", "Planning")
+
+
+def test_a_fix_round_whose_findings_touch_disjoint_files_runs_one_fixer_per_file_at_once(tmp_path: Path) -> None:
+    from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC
+
+    util = module("util")
+    fix_util = ("util.py\n<<<<<<< SEARCH\ndef util():\n=======\ndef util():\n    \"\"\"The util.\"\"\"\n"
+                ">>>>>>> REPLACE\n")
+    other = {**MAJOR, "file": "util.py", "line": 1, "title": "util has no docstring"}
+    builds = [ADD_SUB + util, {"text": FIX_SUB, "delay_s": 0.4}, {"text": fix_util, "delay_s": 0.4}]
+    reviews = [review("request_changes", [MAJOR, other]), review()]
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": builds, "gpt-reviewer": reviews})
+    status = run_json(repo, "run", "Add sub", "--workflow", workflow(repo, parallel="findings"))
+    assert status["status"] == "done", status
+    branch = status["branch"]
+    assert '"""a minus b."""' in git(repo, "show", f"{branch}:calc.py")
+    assert '"""The util."""' in git(repo, "show", f"{branch}:util.py")
+    calls = build_calls(repo, status["id"])
+    assert [c["step"] for c in calls] == ["Implementation", "Implementation [fix-r2-1]", "Implementation [fix-r2-2]"]
+    fixers = calls[1:]
+    assert max(c["started_at"] for c in fixers) < min(c["started_at"] + c["latency_s"] for c in fixers)
+    record = json.loads((repo / ".specrelay" / "tasks" / status["id"] / "parts_r2.json").read_text())
+    assert [(p["name"], p["files"]) for p in record["parts"]] == [("fix-r2-1", ["calc.py"]), ("fix-r2-2", ["util.py"])]
+    for part, name in zip(record["parts"], ("calc.py", "util.py"), strict=True):
+        changed = git(repo, "diff", "--name-only", part["branch"] + "~1", part["branch"])
+        assert changed.split() == [name]
+
+
+def test_a_fix_round_with_a_general_finding_is_one_fixers(tmp_path: Path) -> None:
+    from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC
+
+    general = {**MAJOR, "file": "", "line": None, "title": "naming"}
+    builds = [ADD_SUB, FIX_SUB]
+    reviews = [review("request_changes", [MAJOR, general]), review()]
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": builds, "gpt-reviewer": reviews})
+    status = run_json(repo, "run", "Add sub", "--workflow", workflow(repo, parallel="findings"))
+    assert status["status"] == "done", status
+    assert [c["step"] for c in build_calls(repo, status["id"])] == ["Implementation", "Implementation"]
+
+
+def three_streams(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    repo = project(tmp_path, {"opus-planner": [ws_spec()], "flash-builder": [module(n) for n in MODULES],
+                              "gpt-reviewer": [review()]})
+    status = run_json(repo, "run", "Add three modules", "--workflow", workflow(repo))
+    assert status["status"] == "done", status
+    return repo, status
+
+
+def part_branches(repo: Path) -> list[str]:
+    return [b for b in git(repo, "branch", "--list", "specrelay/*", "--format=%(refname:short)").split() if ".ws-" in b]
+
+
+def test_discard_removes_the_workstream_worktrees_and_branches_but_not_uncommitted_work(tmp_path: Path) -> None:
+    repo, status = three_streams(tmp_path)
+    parts = repo / ".specrelay" / "parts" / status["id"]
+    assert sorted(p.name for p in parts.iterdir()) == ["ws-1", "ws-2", "ws-3"]
+    assert len(part_branches(repo)) == 3
+    assert run_cli("merge", status["id"], cwd=repo).returncode == 0
+    (parts / "ws-2" / "notes.txt").write_text("mine\n")
+    proc = run_cli("discard", status["id"], cwd=repo)
+    assert_clean_error(proc, "ws-2", "notes.txt", "--force")
+    assert (parts / "ws-2" / "notes.txt").exists() and len(part_branches(repo)) == 3
+    assert run_cli("discard", status["id"], "--force", cwd=repo).returncode == 0
+    assert not parts.exists() and part_branches(repo) == []
+
+
+def test_gc_removes_a_merged_tasks_workstream_worktrees_and_branches(tmp_path: Path) -> None:
+    repo, status = three_streams(tmp_path)
+    assert run_cli("merge", status["id"], cwd=repo).returncode == 0
+    proc = run_cli("gc", cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (repo / ".specrelay" / "parts" / status["id"]).exists()
+    assert part_branches(repo) == []
+    assert "ws-1" in proc.stdout

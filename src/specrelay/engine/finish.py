@@ -194,7 +194,7 @@ def _merge(root: Path, ledger: Ledger, task: Task, plan: MergePlan, force: bool)
 
 
 def work_at_risk(root: Path, task: Task, *, tree: bool = True, branch: bool = True,
-                 refs: bool = True) -> list[str]:
+                 refs: bool = True, parts: bool = True) -> list[str]:
     """What removing the task's worktree (``tree``), branch (``branch``) and kept leftovers refs
     (``refs``) would lose, one phrase each; empty when nothing would be.
 
@@ -207,6 +207,10 @@ def work_at_risk(root: Path, task: Task, *, tree: bool = True, branch: bool = Tr
         if unmerged:
             problems.append(f"{plural(len(unmerged), 'commit')} on {task.branch} not merged into "
                             f"{task.base_branch or task.base_sha[:10]}")
+    if parts:  # the worktrees and branches of its parallel builders go with the task's
+        from specrelay.engine.parts import parts_at_risk
+
+        problems += parts_at_risk(root, task)
     kept = leftovers.leftovers_of(root, task.id) if refs else []
     if kept:
         problems.append("; ".join(f"the {k.described} kept at {k.ref}" for k in kept))
@@ -237,6 +241,9 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
     _refuse_running_discard(task, status)
     with task_lock(task.folder, task.id):  # no resume may start in a worktree being removed
         plan = check_discard(root, task, status, force=force)
+        from specrelay.engine.parts import remove_parts
+
+        remove_parts(root, task, force=force)
         if plan.worktree is not None:
             gitrepo.remove_worktree(root, task.worktree, force=force)
         else:

@@ -110,6 +110,7 @@ def collect(root: Path, ledger: Ledger, *, dry_run: bool = False, force: bool = 
             if task.status in COLLECTABLE:
                 if task.worktree.is_dir():
                     _collect_task(root, task, registered.get(_key(task.worktree)), report, dry_run, force)
+                _collect_parts(root, task, registered, report, dry_run, force)
                 _collect_branch(root, task.branch, task.base_branch, task.id, report, dry_run)
                 _collect_candidates(root, task, registered, taken.get(task.id, []), report, dry_run, force)
                 if not task.worktree.is_dir() or _key(task.worktree) in report.gone:
@@ -155,9 +156,29 @@ def _collect_candidates(root: Path, task: Task, registered: dict[str, gitrepo.Wo
             gitrepo.delete_branch(root, branch, force=True)
 
 
+def _collect_parts(root: Path, task: Task, registered: dict[str, gitrepo.Worktree], report: GcReport,
+                   dry_run: bool, force: bool) -> None:
+    """The worktrees and branches of a finished task's parallel builders, by the rule of its own."""
+    from specrelay.engine.parts import parts_of
+
+    for part in parts_of(root, task):
+        wt = registered.get(_key(part.worktree)) if part.worktree is not None else None
+        if part.worktree is not None:
+            if wt is None:
+                _collect_stray(root, part.worktree, None, report, dry_run, force, task=task.id)
+            else:
+                _remove_worktree(root, wt, "worktree", f"a part of task {task.id} ({task.status})", report,
+                                 dry_run, force, task=task.id)
+        if part.branch is not None:
+            _collect_branch(root, part.branch, None, task.id, report, dry_run)
+    if not dry_run:
+        with contextlib.suppress(OSError):
+            paths.parts_dir(root, task.id).rmdir()
+
+
 def _collect_leftovers(root: Path, task: Task, report: GcReport, dry_run: bool, force: bool) -> None:
     """A finished task's kept leftovers are on no branch: like ``discard``, gc keeps them unless ``force``."""
-    at_risk = work_at_risk(root, task, tree=False, branch=False)
+    at_risk = work_at_risk(root, task, tree=False, branch=False, parts=False)
     for kept in leftovers.leftovers_of(root, task.id):
         if at_risk and not force:
             report.add(GcAction("leftovers", "kept", f"{kept.described}, on no branch; see them with "
