@@ -15,7 +15,6 @@ from specrelay import gitrepo, paths
 from specrelay.engine.task import Task
 from specrelay.text import plural
 
-
 #: How part names begin (workstreams, fix groups): a best-of-N candidate's branch sits beside them.
 PART_PREFIXES = ("ws-", "fix-")
 
