@@ -100,6 +100,8 @@ def test_unappliable_edits_escalate_to_the_next_preset(tmp_path: Path) -> None:
     assert "Specrelay-Model: scripted-sonnet-builder" in log and ".e1" in log
     text = run_cli("status", cwd=repo, env={"COLUMNS": "200"}).stdout
     assert "escalated flash-builder → sonnet-builder (Implementation, round 1)" in text
+    listed = run_cli("workflows", cwd=repo, env={"COLUMNS": "200"}).stdout
+    assert "cascade: flash-builder > sonnet-builder > opus-planner" in listed
     shown_text = run_cli("show", status["id"], cwd=repo, env={"COLUMNS": "200"}).stdout
     assert "flash-builder > sonnet-builder > opus-planner" in shown_text
     assert "Escalated flash-builder → sonnet-builder" in shown_text

@@ -47,6 +47,8 @@ class StepInfo:
     #: it was named through.
     challenger: str | None = None
     challenger_route: str | None = None
+    #: The presets are a cheap-first cascade (``agent: a > b``), tried in order.
+    cascade: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class WorkflowInfo:
         for step in out["steps"]:  # only a step with a challenger (a debate) has its keys
             if step["challenger"] is None:
                 del step["challenger"], step["challenger_route"]
+            if not step["cascade"]:  # nor a step that is no cascade the cascade key
+                del step["cascade"]
         return out
 
 
@@ -115,7 +119,7 @@ def _step_info(step: Step) -> StepInfo:
     routes = [w if w != p else None for p, w in zip(team, step.written or team, strict=True)]
     own = len(step.presets)
     return StepInfo(step.title, step.kind, list(step.presets), list(step.run), step.max_rounds, routes[:own],
-                    step.challenger, routes[own] if step.challenger else None)
+                    step.challenger, routes[own] if step.challenger else None, step.cascade)
 
 
 def runs_configured_commands(kind: str) -> bool:

@@ -34,6 +34,7 @@ def _register() -> None:
         mcp,
         presets,
         review,
+        routes,
         run,
         serve,
         tasks,

@@ -28,6 +28,8 @@ def _who(step: StepInfo, verify_commands: list[str]) -> str:
     if step.challenger:
         against = step.challenger if step.challenger_route is None else f"{step.challenger} ({step.challenger_route})"
         return f"{', '.join(named)} vs {against}"
+    if step.cascade:
+        return "cascade: " + " > ".join(named)
     if len(named) > 1:
         return "panel: " + ", ".join(named)
     if named:
