@@ -158,3 +158,63 @@ def test_aider_reviews_a_task_read_only(tmp_path: Path) -> None:
     [row] = sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
         "SELECT phase, estimated FROM calls WHERE provider='aider'").fetchall()
     assert row == ("review", 1)
+
+
+class CandidateScript(Script):
+    """Writes ``path`` in best-of-N candidate ``n``'s worktree."""
+
+    n: int = 2
+
+    @property
+    def target(self) -> Path:
+        [worktree] = (self.root / ".specrelay" / "worktrees").glob(f"*.cand-{self.n}")
+        return worktree / self.path
+
+
+BEST_OF = """# Best of an API builder and Codex
+
+### [ ] Step: Planning
+<!-- agent: opus-planner -->
+Write spec.md.
+
+### [ ] Step: Implementation
+<!-- agents: flash-builder, codex -->
+Implement spec.md.
+
+### [ ] Step: Verification
+<!-- kind: verify -->
+
+### [ ] Step: Review
+<!-- agent: gpt-reviewer -->
+Review the change.
+"""
+
+
+def test_best_of_an_api_builder_and_codex_keeps_codex_when_the_other_fails_verification(tmp_path: Path) -> None:
+    binary = recipes.binary("codex")
+    broken = ADD_SUB.replace("return a - b", "return a + b")
+    check = "python3 -c \"import calc; assert calc.sub(3, 1) == 2\""
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [broken],
+                              "gpt-reviewer": [review(), review(), review()]}, verify=[check])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "best.md").write_text(BEST_OF)
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.codex]\ncommand = "{binary}"\nmodel = "fake-model"\ntimeout_s = 180\n'
+                'price = {input = 1.0, output = 2.0, cache_read = 0.5}\n')
+    fixed = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+    script = CandidateScript(root=repo, path="calc.py", content=fixed, final="I added sub.")
+    with agent_model(script) as model:
+        env = recipes.environment("codex", tmp_path / "agent", model.url)
+        proc = run_cli("run", "Add sub", "--workflow", "best", "--json", cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done", status
+    assert (Path(status["worktree"]) / "calc.py").read_text() == fixed
+    record = json.loads((Path(status["folder"]) / "candidates.json").read_text())
+    assert record["winner"] == 2
+    by_n = {c["n"]: c for c in record["candidates"]}
+    assert by_n[1]["verification"] == "failed" and by_n[2]["verification"] == "passed"
+    assert by_n[2]["preset"] == "codex" and by_n[2]["cost_usd"] > 0
+    steps = [r[0] for r in sqlite3.connect(repo / ".specrelay" / "ledger.db").execute(
+        "SELECT step FROM calls WHERE provider='codex'")]
+    assert steps == ["Implementation [cand-2]"]
