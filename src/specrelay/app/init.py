@@ -47,7 +47,12 @@ debate (the agent proposes, `<!-- challenger: PRESET -->` of another family
 argues back point by point, the agent writes the consensus spec.md; at most
 `<!-- max-rounds: N -->` follow-up rounds, default 1).
 `<!-- agent: @plan -->` names the preset of a route ([routes] in config.toml)
-instead of a preset.
+instead of a preset. On a build step, `<!-- agent: cheap > stronger -->` is a
+cheap-first cascade: the next preset takes over when the one before fails
+(edits that do not apply, verification still failing, or review sending the
+work back for `<!-- escalate-after: N -->` rounds, default 1).
+`specrelay routes suggest` reads your ledger and says which cheaper preset did
+as well, per kind of step.
 """
 
 
