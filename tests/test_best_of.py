@@ -43,7 +43,7 @@ Review.
 """
 
 
-def best_of_three(tmp_path: Path, *, gap: float = 1.0) -> Path:
+def best_of_three(tmp_path: Path, *, gap: float = 1.5) -> Path:
     """cand-1 fails verification, cand-2 has a major finding, cand-3 is clean (and the largest diff).
 
     The builders answer ``gap`` seconds apart, so the reviewer (whose replies go in call order) sees
