@@ -46,6 +46,10 @@ class LoopState:
     serialize: bool = False
     #: Every escalation of a cheap-first cascade, in order: a resumed task goes on with the preset they reached.
     escalations: tuple[Escalation, ...] = ()
+    #: A build step ``per: milestone``: the index of the milestone being built, and the round it began in
+    #: (its fix rounds are counted from there).
+    milestone: int = 0
+    milestone_round: int = 1
 
     @classmethod
     def load(cls, text: str | None) -> LoopState:
@@ -54,7 +58,8 @@ class LoopState:
         return cls(attempt=int(data.get("attempt", 0)), fix=data.get("fix"), gen=int(data.get("gen", 0)),
                    verdict=data.get("verdict"), extra_rounds=int(data.get("extra_rounds", 0)),
                    revisions=int(data.get("revisions", 0)), serialize=bool(data.get("serialize", False)),
-                   escalations=tuple(Escalation.load(e) for e in data.get("escalations", ())))
+                   escalations=tuple(Escalation.load(e) for e in data.get("escalations", ())),
+                   milestone=int(data.get("milestone", 0)), milestone_round=int(data.get("milestone_round", 1)))
 
     def dump(self) -> str:
         """The JSON the ledger keeps."""
@@ -67,7 +72,8 @@ class LoopState:
     def new_round(self, fix: str) -> LoopState:
         """The state a new fix round starts from: attempts counted afresh, no verdict yet."""
         return LoopState(attempt=0, fix=fix, gen=self.gen, extra_rounds=self.extra_rounds, revisions=self.revisions,
-                         serialize=self.serialize, escalations=self.escalations)
+                         serialize=self.serialize, escalations=self.escalations, milestone=self.milestone,
+                         milestone_round=self.milestone_round)
 
     def done_message(self) -> str:
         """What a task whose every step finished says: approved, when a review approved it last."""

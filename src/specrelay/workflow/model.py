@@ -44,6 +44,9 @@ class Step:
     escalate_after: int | None = None
     #: ``challenger:``: the preset that argues against the step's own (a debate's), None when not given.
     challenger: str | None = None
+    #: ``per:``: what a build step goes through one at a time, each built, verified and reviewed before the
+    #: next (``milestone``: the spec's milestones); None: the whole spec at once.
+    per: str | None = None
 
     @property
     def team(self) -> tuple[str, ...]:

@@ -32,12 +32,12 @@ if TYPE_CHECKING:
 #: Every directive key a step may carry, in the order error messages list them.
 KNOWN_DIRECTIVES: tuple[str, ...] = ("agent", "agents", "kind", "reads", "writes", "run", "max-rounds", "mode",
                                      "max-turns", "parallel", "challenger",
-                                     "escalate-after")
+                                     "escalate-after", "per")
 #: What ``<!-- parallel: ... -->`` may split a build step by: the spec's workstreams, a fix round's findings.
 PARALLEL_VALUES: tuple[str, ...] = ("workstreams", "findings")
 
 _SINGLE_KEYS = frozenset({"agent", "agents", "kind", "max-rounds", "mode", "max-turns", "parallel", "challenger",
-                          "escalate-after"})
+                          "escalate-after", "per"})
 #: What separates the presets of a cheap-first cascade: ``agent: flash-builder > sonnet-builder``.
 CASCADE_SEP = ">"
 _STEP_RE = re.compile(r"^\[([ xX])\]\s+step:\s*(.*?)\s*$", re.IGNORECASE)
@@ -253,6 +253,18 @@ def _parallel(d: _Directive, label: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+#: What ``<!-- per: ... -->`` may take a build step through one at a time: the spec's milestones.
+PER_VALUES = ("milestone",)
+
+
+def _per(d: _Directive, label: str) -> str:
+    value = d.value.strip().lower().removesuffix("s")
+    if value not in PER_VALUES:
+        raise error(label, d.line, f"unknown 'per' value {d.value!r}; known: {', '.join(PER_VALUES)}",
+                    "Write '<!-- per: milestone -->' to build and review the spec's milestones one at a time")
+    return value
+
+
 def _title_kinds(title: str) -> list[str]:
     """The kinds the words of ``title`` point to, each once, in title order."""
     words = re.findall(r"[a-z]+", title.lower())
@@ -282,6 +294,7 @@ class _Fields:
         self.challenger: str | None = None
         self.cascade = False
         self.escalate_after: int | None = None
+        self.per: str | None = None
         self.lines: dict[str, int] = {}
 
     def add(self, d: _Directive, label: str) -> None:
@@ -313,6 +326,8 @@ class _Fields:
             self.challenger = _challenger(d, label)
         elif d.key == "escalate-after":
             self.escalate_after = _escalate_after(d, label)
+        elif d.key == "per":
+            self.per = _per(d, label)
         else:
             self.max_rounds = _max_rounds(d, label)
 
@@ -357,6 +372,7 @@ def _build_step(heading: StepHeading, fields: _Fields, body: str, label: str) ->
         challenger=fields.challenger,
         cascade=fields.cascade,
         escalate_after=fields.escalate_after,
+        per=fields.per,
     )
 
 

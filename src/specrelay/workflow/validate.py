@@ -100,6 +100,13 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
             looped = _names(lambda s: s.agent_loop)
             yield error(label, step.line_of(key), f"'{key}' is for {looped} steps (specrelay's tool loop), and "
                         f"'{step.title}' is {spec.with_article} step", f"Remove '<!-- {key}: ... -->' from it")
+    if step.per and not spec.builds:
+        yield error(label, step.line_of("per"), f"'per' takes a {_names(lambda s: s.builds)} step through the "
+                    f"spec's milestones, and '{step.title}' is {spec.with_article} step",
+                    "Remove '<!-- per: ... -->' from it, or move it to the build step")
+    if step.per and step.parallel:
+        yield error(label, step.line_of("per"), "'per: milestone' builds one milestone at a time, and "
+                    "'parallel:' builds parts at once; a step takes one of them", "Remove one of the two")
     if step.parallel and not spec.builds:
         yield error(label, step.line_of("parallel"), f"'parallel' splits a {_names(lambda s: s.builds)} step "
                     f"among builders, and '{step.title}' is {spec.with_article} step",

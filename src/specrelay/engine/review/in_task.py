@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import specrelay.engine.context as C
 from specrelay import gitrepo
+from specrelay.engine.milestones import being_built
 from specrelay.engine.prompts import prompt
 from specrelay.engine.review.document import REVIEW_JSON_SHAPE, Review, render_findings_for_builder, render_review
 from specrelay.engine.review.panel import PanelRequest, run_panel
@@ -66,6 +67,11 @@ def review_context(run: StepRun) -> C.Context:
     ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
     ctx.add("spec", run.spec_name, run.read_artifact(run.spec_name) or run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
+    current = being_built(run)
+    if current is not None:
+        milestone, total = current
+        ctx.add("milestone", "The milestone under review", milestone.brief(total) + (
+            "\nReview this milestone: the diff holds the earlier ones too, each reviewed and approved already."))
     diff = gitrepo.diff(run.worktree, run.task.base_sha)
     shown = C.cut_to_tokens(diff, DIFF_TOKENS)
     if shown != diff:  # say so: a reviewer must not approve what it was never shown

@@ -21,6 +21,7 @@ from specrelay import gitrepo
 from specrelay.engine import cascade
 from specrelay.engine.agent import step as agent
 from specrelay.engine.events import Note
+from specrelay.engine.milestones import being_built
 from specrelay.engine.prompts import prompt
 from specrelay.engine.review.in_task import FIX_FINDINGS
 from specrelay.engine.steps.agent_build import build_with_agent, edits_worktree
@@ -53,6 +54,12 @@ def build_context(run: StepRun, findings: str | None, failing_output: str | None
     ctx.add("rules", "Project rules", C.read_rules(run.worktree, run.root))
     ctx.add("spec", run.spec_name, spec or run.task.request)
     ctx.add("instruction", "Step instruction", run.step.body)
+    current = being_built(run)
+    if current is not None:
+        milestone, total = current
+        ctx.add("milestone", "The milestone to build now", milestone.brief(total) + (
+            "\nBuild this milestone only: the earlier ones are committed already, the later ones come after "
+            "this one is reviewed."))
     if findings:
         ctx.add("findings", "Review findings to fix in this round", findings)
     if failing_output:
@@ -222,6 +229,11 @@ async def run_implement(run: StepRun, findings: str | None = None, failing_outpu
         kept = _set_aside_leftovers(run)
     message = commit_message(run.spec_text(), run.task.request, run.step.title, run.round,
                              findings=bool(findings), failing=bool(failing_output))
+    current = being_built(run)
+    if current is not None:  # each milestone its own commit, named for it
+        milestone, total = current
+        rest = message[message.find("\n"):] if "\n" in message else ""
+        message = f"{milestone.title} (milestone {milestone.number} of {total})"[:SUBJECT_CHARS] + rest
     ctx = build_context(run, findings, failing_output)
     if edits_worktree(run.config, run.step.presets[0]):
         # specrelay commits all that the agent leaves changed: what was there before it ran (a failed
@@ -258,8 +270,10 @@ class ImplementStep:
                     distinct_presets=False)
 
     async def run(self, step_run: StepRun) -> Outcome:
-        # A fix round sees this round's review findings and, after a failed verification, its output.
-        findings = step_run.read_artifact(FIX_FINDINGS) if step_run.round > 1 else None
+        # A fix round sees this round's review findings and, after a failed verification, its output; the
+        # first round of a new milestone has none to fix.
+        fixing = step_run.round > 1 and step_run.state.fix != "milestone"
+        findings = step_run.read_artifact(FIX_FINDINGS) if fixing else None
         failing = failing_verification(step_run) if step_run.state.fix == "verify" else None
         if step_run.step.is_panel:  # agents: best-of-N builds the spec; its winner's preset builds the fixes
             from specrelay.engine import candidates

@@ -9,6 +9,7 @@ from typing import Any
 
 from specrelay.engine import cascade
 from specrelay.engine.events import Note
+from specrelay.engine.milestones import milestones
 from specrelay.engine.review.in_task import FIX_FINDINGS, run_review
 from specrelay.engine.review.verdict import counted
 from specrelay.engine.steps.kind import Finish, Outcome, Reopen
@@ -35,10 +36,19 @@ class ReviewStep:
             detail["note"] = review.note
             step_run.emit(Note(review.note))
         state = step_run.state.with_(verdict=review.verdict)
-        if not review.wants_changes:
-            return Outcome(detail=detail, state=state)
         impl, rnd = step_run.loop_start(), step_run.round
-        if impl is None or rnd >= (step_run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.extra_rounds:
+        if not review.wants_changes:
+            following = next_milestone(step_run, impl)
+            if following is None:
+                return Outcome(detail=detail, state=state)
+            step_run.emit(Note(f"milestone {state.milestone + 1} approved; building milestone {following + 1} "
+                               f"in round {rnd + 1}"))
+            detail["milestone"] = state.milestone + 1
+            state = state.new_round("milestone").with_(milestone=following, milestone_round=rnd + 1)
+            assert impl is not None
+            return Outcome(Reopen(impl, "milestone", new_round=True), detail, state)
+        rounds = rnd - state.milestone_round + 1 if uses_milestones(step_run, impl) else rnd
+        if impl is None or rounds >= (step_run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.extra_rounds:
             message = f"changes still requested after {plural(rnd, 'round')}: {'; '.join(review.open_items)}"
             if impl is not None:
                 tried = cascade.tried(step_run, impl, state, cascade.review_why(cascade.rounds_on(state, impl, rnd)))
@@ -54,3 +64,16 @@ class ReviewStep:
             state, notes = moved[0], (moved[1],)
         return Outcome(Reopen(impl, "findings", new_round=True), detail, state, notes=notes)
 
+
+def uses_milestones(step_run: StepRun, impl: int | None) -> bool:
+    """Whether the loop's build step goes through the spec's milestones one at a time."""
+    return impl is not None and step_run.workflow is not None and step_run.workflow.steps[impl].per == "milestone"
+
+
+def next_milestone(step_run: StepRun, impl: int | None) -> int | None:
+    """The index of the milestone to build after the one just approved, or None when it was the last
+    (or the build step does not go by milestones)."""
+    if not uses_milestones(step_run, impl):
+        return None
+    following = step_run.state.milestone + 1
+    return following if following < len(milestones(step_run.spec_text())) else None
