@@ -15,7 +15,7 @@ from specrelay.config import SECTIONS, Config, load_config
 
 TEMPLATE = paths.data_dir() / "config_template.toml"
 BUILTINS = {"multi-model", "single-model", "comprehensive-review", "zenflow", "research-plan-build",
-            "cascade", "git-native"}
+            "cascade", "git-native", "debate"}
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

@@ -283,3 +283,25 @@ def test_a_run_killed_mid_debate_resumes_without_paying_for_a_call_twice(tmp_pat
     assert after[:len(before)] == before  # what was paid stays, and is not paid again
     assert after == expected
     assert debate_artifacts(repo) == _reference["artifacts"]
+
+
+def test_the_built_in_debate_workflow_argues_builds_verifies_and_reviews_through_routes(tmp_path: Path) -> None:
+    first = counter(point("agree", "sub beside add"), point("change", "docstring"))
+    reviewer = [first, counter(point("agree", "docstring", number=2)), review()]
+    repo = project(tmp_path, {"opus-planner": [SPEC, answers((2, "accept")), CONSENSUS], "gpt-reviewer": reviewer,
+                              "flash-builder": [ADD_SUB]})
+    status = run_json(repo, "run", "Add sub", "--workflow", "debate")
+    assert status["status"] == "done"
+    shown = run_json(repo, "show", status["id"])
+    assert [s["presets"] for s in shown["steps"]] == [["opus-planner", "gpt-reviewer"], ["flash-builder"], [],
+                                                       ["gpt-reviewer"]]
+    assert [c["phase"] for c in shown["calls"]] == ["debate"] * 5 + ["implement", "review"]
+    [review_call] = [c for c in shown["calls"] if c["phase"] == "review"]
+    assert not {"proposal", "debate", "points"} & set(review_call["context"])  # a session of its own
+    assert (Path(status["folder"]) / "spec.md").read_text().startswith(CONSENSUS.strip())
+    # One routes change that puts the challenger in the proposer's family is refused at the workflow's line.
+    refused = project(tmp_path / "same", {"opus-planner": [SPEC], "gpt-reviewer": [], "flash-builder": []},
+                      preset_extra='family = "anthropic"')
+    assert_clean_error(run_cli("run", "Add sub", "--workflow", "debate", cwd=refused),
+                       "debate.md:21:", "gpt-reviewer (@review), is of the same family as its agent opus-planner",
+                       "or point [routes] review at one")

@@ -315,7 +315,7 @@ def test_tick_unknown_title_lists_steps(tmp_path: Path) -> None:
 def test_builtin_templates_parse_and_validate() -> None:
     builtins = builtin_workflows()
     assert set(builtins) == {"multi-model", "single-model", "zenflow", "comprehensive-review", "research-plan-build",
-                             "cascade", "git-native"}
+                             "cascade", "git-native", "debate"}
     assert DEFAULT_WORKFLOW in builtins
     for name in builtins:
         wf = builtin(name)
@@ -352,6 +352,14 @@ def test_builtin_template_shapes() -> None:
         ("Review", "review", ("opus-planner",), 3),  # the planner's model reviews each milestone
     ]
     assert builtin("git-native").steps[1].per == "milestone"
+    assert shape("debate") == [
+        ("Debate", "debate", ("opus-planner",), 1),
+        ("Implementation", "implement", ("flash-builder",), None),
+        ("Verification", "verify", (), None),
+        ("Review", "review", ("gpt-reviewer",), 3),
+    ]
+    assert builtin("debate").steps[0].challenger == "gpt-reviewer"
+    assert builtin("debate").steps[0].written == ("@plan", "@review")
     assert builtin_workflows()["zenflow"].read_text().endswith(ZENFLOW)
     with pytest.raises(WorkflowError, match="has nothing to run"):
         validate(builtin("multi-model"), PRESETS, routes=ROUTES)
@@ -375,7 +383,8 @@ def test_find_workflow_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     sources = {e.name: e.source for e in list_workflows(root)}
     assert sources == {"cascade": "built-in", "comprehensive-review": "built-in", "mine": "project",
                        "multi-model": "built-in", "research-plan-build": "built-in", "single-model": "built-in",
-                       "zenflow": "project", "git-native": "built-in"}
+                       "zenflow": "project", "git-native": "built-in",
+                       "debate": "built-in"}
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "zenflow").write_text(ZENFLOW)  # a file by that name in the cwd wins over both

@@ -61,7 +61,8 @@ def _render(items: list[WorkflowInfo], root: Path | None, verify_commands: list[
             line = Text.assemble(f"{number}. ", (step.title.ljust(width), "bold"), "  ",
                                  (step.kind.ljust(9), "magenta"), "  ", _who(step, verify_commands))
             if step.max_rounds is not None:
-                line.append(f" · at most {step.max_rounds} rounds", style="dim")
+                rounds = "round" if step.max_rounds == 1 else "rounds"
+                line.append(f" · at most {step.max_rounds} {rounds}", style="dim")
             tree.add(line)
         console.print(tree)
         for problem in info.errors:

@@ -191,8 +191,11 @@ def _challenger_problems(step: Step, label: str, known: Collection[str], routes:
         if challenger == proposer or same:
             who = ("is its own agent" if challenger == proposer
                    else f"is of the same family as its agent {proposer} ({families.get(proposer)})")
-            yield error(label, line, f"the challenger of '{step.title}', {challenger}, {who}: a debate needs a "
-                        "model of another family", f"Name a preset of another family{example}; or, if its "
+            written = step.written[len(step.presets)] if len(step.written) > len(step.presets) else challenger
+            via = f" ({written})" if is_route(written) else ""
+            where = (f", or point [routes] {written[1:]} at one in .specrelay/config.toml" if via else "")
+            yield error(label, line, f"the challenger of '{step.title}', {challenger}{via}, {who}: a debate needs a "
+                        "model of another family", f"Name a preset of another family{example}{where}; or, if its "
                         f"family is wrong, set 'family' in [presets.{challenger}] of .specrelay/config.toml")
 
 
