@@ -305,3 +305,26 @@ def test_the_built_in_debate_workflow_argues_builds_verifies_and_reviews_through
     assert_clean_error(run_cli("run", "Add sub", "--workflow", "debate", cwd=refused),
                        "debate.md:21:", "gpt-reviewer (@review), is of the same family as its agent opus-planner",
                        "or point [routes] review at one")
+
+
+def test_a_second_opinion_after_a_debate_has_the_proposer_revise_the_consensus_once(tmp_path: Path) -> None:
+    opinion = json.dumps({"verdict": "revise", "summary": "s", "findings": [
+        {"kind": "missing_case", "severity": "major", "title": "negatives", "detail": "d", "suggestion": "s"}]})
+    approve = json.dumps({"verdict": "approve", "summary": "s", "findings": []})
+    flow = debate_flow().replace("### [ ] Step: Implementation", "### [ ] Step: Second opinion\n"
+                                 "<!-- agent: gemini-reviewer -->\nCheck it.\n\n### [ ] Step: Implementation")
+    repo = project(tmp_path, {"opus-planner": [SPEC, CONSENSUS], "gpt-reviewer": [counter(point("agree", "fine"))],
+                              "gemini-reviewer": [opinion, approve], "flash-builder": [ADD_SUB],
+                              "sonnet-reviewer": [review()]})
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "debated.md").write_text(flow)
+    proc = run_cli("run", "Add sub", "--workflow", "debated", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "debate: opus-planner revised the consensus for the second opinion's findings" in proc.stdout
+    [task] = json.loads(run_cli("status", "--json", cwd=repo).stdout)
+    folder = Path(task["folder"])
+    assert task["status"] == "done" and (folder / "spec.md").read_text() == CONSENSUS
+    assert (folder / "spec_before_opinion.md").read_text().startswith(SPEC.strip() + "\n\n## Contested points")
+    calls = debate_calls(repo, task["id"])
+    assert [c["preset"] for c in calls] == ["opus-planner", "gpt-reviewer", "opus-planner"]  # no second debate
+    assert "opinion" in calls[2]["context"]
