@@ -260,7 +260,7 @@ def test_a_call_over_its_timeout_is_a_clean_timeout(tmp_path: Path, llama: Llama
 
 def test_server_killed_mid_stream_then_the_task_resumes(tmp_path: Path, llama: LlamaServer) -> None:
     tap = StreamTap(llama.port)
-    repo = local_repo(tmp_path, llama, max_tokens=96, url=tap.base_url)
+    repo = local_repo(tmp_path, llama, max_tokens=256, url=tap.base_url)
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("PYTEST_CURRENT_TEST", None)
     task = subprocess.Popen([sys.executable, "-m", "specrelay", "run", "-w", "local", "--json", "Add sub"],
@@ -269,7 +269,7 @@ def test_server_killed_mid_stream_then_the_task_resumes(tmp_path: Path, llama: L
         [done] = _wait_for(lambda: [r for r in calls(repo) if r.outcome == "ok"] if _ledger(repo) else [], 90)
         # What the test needs of the model: a first plan that ends before its cap, so that a second call
         # follows it (the plan sent back for its missing sections, or the build) to be cut mid-stream.
-        assert not done.truncated, ("this test needs SmolLM's first plan to end before its cap of 96 tokens "
+        assert not done.truncated, ("this test needs SmolLM's first plan to end before its cap of 256 tokens "
                                     f"(a plan cut off fails the task, with no second call to cut); it was cut "
                                     f"off: {done.reply!r}")
         streamed = tap.events
