@@ -1,6 +1,7 @@
 """Many tasks at once on one repository: wall time against one task alone, memory, git lock waits.
 
     python bench/parallel.py [--tasks 20] [--latency 0.5] [--rounds 3] [--mode both|processes|one-process]
+    python bench/parallel.py --mode workstreams [--latency 0.5] [--rounds 5]
 
 Builds a sample repository; every task has a scripted team (every model reply takes ``--latency``
 seconds; a task makes three calls: plan, build, review) and is verified by the project's unittest
@@ -14,6 +15,12 @@ suite. Each of ``--rounds`` rounds runs one task alone, then ``--tasks`` tasks a
 Reports the median wall time of the batch against the median of one task alone (goal: at most
 1.5x), each round's ratio, peak memory (max RSS) and CPU time of the specrelay processes and of
 their children (git, the tests), and how often and how long the repository lock was waited for.
+
+``--mode workstreams`` measures parallel workstreams inside one task instead: a task whose spec has
+three workstreams (``<!-- parallel: workstreams -->``, three builders at once, each reply taking
+``--latency`` seconds, then three merges) against the same task with one workstream's work and one
+builder; reported: the build step's median time (from the ledger's step start and end) with three
+against one (goal: at most 1.3x), and the whole task's.
 
 Each process runs specrelay's CLI in-process through this script (``--child``), which records its
 peak RSS and git statistics when it exits.
@@ -160,12 +167,78 @@ def measure(args: argparse.Namespace, mode: str, fresh_repo: Any, alone_run: Any
     }
 
 
+WORKFLOW = ("# Workstreams\n\n### [ ] Step: Planning\n<!-- agent: opus-planner -->\nPlan.\n\n"
+            "### [ ] Step: Implementation\n<!-- agent: flash-builder -->\n<!-- parallel: workstreams -->\n"
+            "Build.\n\n### [ ] Step: Verification\n<!-- kind: verify -->\n\n"
+            "### [ ] Step: Review\n<!-- agent: gpt-reviewer -->\nReview it.\n")
+
+
+def ws_spec(n: int) -> str:
+    streams = "".join(f"### Feature {i}\nAffected files: `feature_{i}.py`, `test_feature_{i}.py`\n"
+                      f"Verification: its test passes\n\nAdd feature{i}() and its test.\n\n" for i in range(n))
+    files = "".join(f"- `feature_{i}.py`\n- `test_feature_{i}.py`\n" for i in range(n))
+    return (f"# Features\n\n## Goal\nAdd {n} features.\n\n## Approach\nOne module each.\n\n"
+            f"## Affected files\n{files}\n" + (f"## Workstreams\n\n{streams}" if n > 1 else "")
+            + "## Verification criteria\nTests pass.\n")
+
+
+def make_ws_home(home: Path, streams: int, latency: float) -> None:
+    home.mkdir(parents=True)
+    builds = [EDIT.replace("{i}", str(i)) for i in range(streams)]
+    replies = {"opus-planner": [ws_spec(streams)], "flash-builder": builds, "gpt-reviewer": [REVIEW]}
+    lines = []
+    for name, items in replies.items():
+        (home / f"{name}.json").write_text(json.dumps(items))
+        lines += [f"[presets.{name}]", 'provider = "scripted"', f'model = "{name}"', f'replies = "{name}.json"',
+                  'price_as = "gpt-5.4"', "fallbacks = []", f"delay_s = {latency}", "max_concurrency = 4", ""]
+    (home / "config.toml").write_text("\n".join(lines))
+
+
+def build_step_s(repo: Path) -> float:
+    """How long the task's build step took, from the ledger."""
+    import sqlite3
+
+    with sqlite3.connect(repo / ".specrelay" / "ledger.db") as db:
+        start, end = db.execute("SELECT started_at, finished_at FROM steps WHERE kind = 'implement'").fetchone()
+    return float(end - start)
+
+
+def measure_workstreams(args: argparse.Namespace, root: Path, reports: Path) -> dict[str, Any]:
+    """``--rounds`` rounds of (one workstream alone, three at once), each on a new repository."""
+    homes = {n: root / f"ws{n}" for n in (1, 3)}
+    for n, home in homes.items():
+        make_ws_home(home, n, args.latency)
+    build: dict[int, list[float]] = {1: [], 3: []}
+    task: dict[int, list[float]] = {1: [], 3: []}
+    statuses = []
+    for r in range(args.rounds):
+        for n in (1, 3):
+            repo = root / f"wsrepo{r}-{n}"
+            make_repo(repo)
+            (repo / ".specrelay" / "workflows").mkdir()
+            (repo / ".specrelay" / "workflows" / "streams.md").write_text(WORKFLOW)
+            report = reports / f"ws{r}-{n}.json"
+            t0 = time.perf_counter()
+            proc = launch(repo, homes[n], report, ["Add features", "--workflow", "streams"])
+            data, status = finish(proc, report)
+            task[n].append(time.perf_counter() - t0)
+            build[n].append(build_step_s(repo))
+            statuses += status + ([] if data["code"] == 0 else [f"exit {data['code']}"])
+    med = {n: statistics.median(v) for n, v in build.items()}
+    return {"mode": "workstreams", "rounds": args.rounds, "build_one_s": round(med[1], 2),
+            "build_three_s": round(med[3], 2), "build_ratio": round(med[3] / med[1], 2),
+            "build_ratio_per_round": [round(b / a, 2) for a, b in zip(build[1], build[3], strict=True)],
+            "task_one_s": round(statistics.median(task[1]), 2), "task_three_s": round(statistics.median(task[3]), 2),
+            "task_ratio": round(statistics.median(task[3]) / statistics.median(task[1]), 2),
+            "not_done": sum(s != "done" for s in statuses)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per scripted reply")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (one alone, the batch) to take medians of")
-    parser.add_argument("--mode", choices=("both", "processes", "one-process"), default="both")
+    parser.add_argument("--mode", choices=("both", "processes", "one-process", "workstreams"), default="both")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -176,6 +249,8 @@ def main() -> int:
         reports = root / "reports"
         reports.mkdir()
         runs = iter(range(10**6))
+        if args.mode == "workstreams":
+            rows.append(measure_workstreams(args, root, reports))
 
         def fresh_repo() -> Path:
             repo = root / f"repo{next(runs)}"

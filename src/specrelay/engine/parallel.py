@@ -117,7 +117,8 @@ async def build_parts(run: StepRun, parts: list[Part], failing: str | None) -> s
     if run.interrupted:
         _clean_task_worktree(run)
     base = gitrepo.head_sha(run.worktree)
-    runs = [_prepare(run, part, base) for part in parts]
+    # Worktrees made side by side (git runs as child processes): their checkouts overlap.
+    runs = list(await asyncio.gather(*(asyncio.to_thread(_prepare, run, part, base) for part in parts)))
     run.emit(Note(f"{len(parts)} builders at once: " + ", ".join(f"{p.name} ({p.title})" for p in parts)))
 
     async def build(part: Part, part_run: StepRun) -> str:
@@ -133,7 +134,7 @@ async def build_parts(run: StepRun, parts: list[Part], failing: str | None) -> s
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:  # an interruption first (the run pauses), else the first part's failure
         raise next((e for e in errors if not isinstance(e, Exception)), errors[0])
-    _record(run, parts, runs)
+    _record(run, parts, runs, [r for r in results if isinstance(r, str)])
     try:
         for part, part_run in zip(parts, runs, strict=True):
             await _merge_in(run, part, part_run)
@@ -192,8 +193,11 @@ def _head_trailers(worktree: Path) -> tuple[str, list[str]]:
 async def _merge_in(run: StepRun, part: Part, part_run: StepRun) -> None:
     """Merge one part's branch into the task branch, sending it back to its builder on a conflict."""
     branch = part_run.task.branch
-    while not gitrepo.is_merged(run.worktree, branch, "HEAD"):
-        step, files = _head_trailers(part_run.worktree)
+    # A part built in this very run is neither merged nor half resolved yet: no need to ask git.
+    fresh = not run.interrupted
+    while fresh or not gitrepo.is_merged(run.worktree, branch, "HEAD"):
+        step, files = ("", []) if fresh else _head_trailers(part_run.worktree)
+        fresh = False
         if step != f"{part_run.key}.merged":  # no conflict being resolved: does it merge as it is?
             files = gitrepo.merge_conflicts(run.worktree, "HEAD", branch)
             if not files:
@@ -286,10 +290,11 @@ def recorded_parts(folder: Path) -> list[dict[str, object]]:
     return found
 
 
-def _record(run: StepRun, parts: list[Part], runs: list[StepRun]) -> None:
+def _record(run: StepRun, parts: list[Part], runs: list[StepRun], heads: list[str] | None = None) -> None:
     """``parts_rN.json``: each part, its files, branch, worktree and head, for ``show``."""
+    heads = heads or [gitrepo.head_sha(r.worktree) for r in runs]
     rows = [{"name": p.name, "title": p.title, "files": list(p.files), "branch": r.task.branch,
-             "worktree": str(r.worktree), "head": gitrepo.head_sha(r.worktree), "label": r.label}
-            for p, r in zip(parts, runs, strict=True)]
+             "worktree": str(r.worktree), "head": head, "label": r.label}
+            for p, r, head in zip(parts, runs, heads, strict=True)]
     run.write_artifact(record_name(run.round), json.dumps({"step": run.step.title, "round": run.round,
                                                            "parts": rows}, indent=2) + "\n")
