@@ -200,7 +200,7 @@ def work_at_risk(root: Path, task: Task, *, tree: bool = True, branch: bool = Tr
 
     The one rule ``discard``, ``merge --delete`` and ``gc`` refuse by, unless ``--force``.
     """
-    in_tree = tree_at_risk(task.worktree) if tree and task.worktree.is_dir() else []
+    in_tree = gitrepo.tree_at_risk(task.worktree) if tree and task.worktree.is_dir() else []
     problems = [f"{phrase} in {task.worktree}" for phrase in in_tree]
     if branch and gitrepo.branch_exists(root, task.branch):
         unmerged = gitrepo.unmerged_commits(root, task.branch, task.base_branch or task.base_sha)
@@ -215,20 +215,6 @@ def work_at_risk(root: Path, task: Task, *, tree: bool = True, branch: bool = Tr
     if kept:
         problems.append("; ".join(f"the {k.described} kept at {k.ref}" for k in kept))
     return problems
-
-
-def tree_at_risk(path: Path, head: str | None = None) -> list[str]:
-    """What removing the worktree at ``path`` would lose: uncommitted or untracked files, and commits
-    its HEAD (``head``, when known) holds that no branch does."""
-    dirty = gitrepo.is_dirty(path)
-    if dirty:
-        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
-        return [f"uncommitted changes ({shown})"]
-    if head:
-        loose = gitrepo.run_git(["rev-list", "--max-count=1", head, "--not", "--branches"], path).stdout.split()
-        if loose:
-            return [f"commits on no branch (e.g. {loose[0][:12]})"]
-    return []
 
 
 def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = False) -> DiscardResult:

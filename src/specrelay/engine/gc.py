@@ -27,7 +27,7 @@ from typing import Any
 import specrelay.engine.candidates as candidates
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo, paths
-from specrelay.engine.finish import tree_at_risk, work_at_risk
+from specrelay.engine.finish import work_at_risk
 from specrelay.engine.lock import is_running
 from specrelay.engine.task import Task, all_tasks
 from specrelay.errors import GitError
@@ -264,7 +264,7 @@ def _work_at_risk(path: Path, wt: gitrepo.Worktree) -> str | None:
     if wt.locked:
         return "it is locked (`git worktree lock`)"
     try:
-        risk = tree_at_risk(path, wt.head)
+        risk = gitrepo.tree_at_risk(path, wt.head)
     except GitError as exc:
         return f"git cannot read it ({str(exc).splitlines()[0]})"
     return f"it holds {'; '.join(risk)}" if risk else None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +111,14 @@ def part_worktree(run: StepRun, part: str) -> Path:
     return paths.parts_dir(run.root, run.task.id) / _suffix(run, part)
 
 
-async def build_parts(run: StepRun, parts: list[Part], failing: str | None) -> str:
-    """Build every part at once, then merge them into the task branch in order; the task's new HEAD."""
-    from specrelay.engine.steps.implement import run_implement
+#: The implement step's builder (``run_implement``): a step run, its findings and failing output in, the
+#: commit out. Passed in, so that this module does not import the step that calls it.
+Builder = Callable[[StepRun, str | None, str | None], Awaitable[str]]
+
+
+async def build_parts(run: StepRun, parts: list[Part], failing: str | None, run_implement: Builder) -> str:
+    """Build every part at once with ``run_implement``, then merge them into the task branch in order;
+    the task's new HEAD."""
 
     if run.interrupted:
         _clean_task_worktree(run)
@@ -137,7 +143,7 @@ async def build_parts(run: StepRun, parts: list[Part], failing: str | None) -> s
     _record(run, parts, runs, [r for r in results if isinstance(r, str)])
     try:
         for part, part_run in zip(parts, runs, strict=True):
-            await _merge_in(run, part, part_run)
+            await _merge_in(run, part, part_run, run_implement)
     except StepFailed:
         # The task branch goes back to where the step began; every part's branch is kept.
         gitrepo.run_git(["reset", "--quiet", "--keep", base], run.worktree)
@@ -190,7 +196,7 @@ def _head_trailers(worktree: Path) -> tuple[str, list[str]]:
     return step.strip(), files.split()
 
 
-async def _merge_in(run: StepRun, part: Part, part_run: StepRun) -> None:
+async def _merge_in(run: StepRun, part: Part, part_run: StepRun, run_implement: Builder) -> None:
     """Merge one part's branch into the task branch, sending it back to its builder on a conflict."""
     branch = part_run.task.branch
     # A part built in this very run is neither merged nor half resolved yet: no need to ask git.
@@ -210,7 +216,7 @@ async def _merge_in(run: StepRun, part: Part, part_run: StepRun) -> None:
             run.emit(Note(f"{part.name} conflicts with the parts merged before it in {', '.join(files)}; "
                           "sent back to its builder"))
             _take_merged(run, part_run, files)
-        await _resolve(run, part, part_run, files)
+        await _resolve(run, part, part_run, files, run_implement)
 
 
 def _take_merged(run: StepRun, part_run: StepRun, files: list[str]) -> None:
@@ -240,9 +246,8 @@ def _conflict_section(part_run: StepRun, files: list[str]) -> str:
             f"### The other side's change (already merged)\n\n```diff\n{theirs.strip()}\n```\n")
 
 
-async def _resolve(run: StepRun, part: Part, part_run: StepRun, files: list[str]) -> None:
+async def _resolve(run: StepRun, part: Part, part_run: StepRun, files: list[str], run_implement: Builder) -> None:
     """The part's builder makes its change again on the merged version (``MAX_RESOLVE_TRIES`` tries)."""
-    from specrelay.engine.steps.implement import run_implement
 
     extra = "".join(f"- `{f}`\n" for f in files if f not in part.files)
     spec = part.spec.rstrip() + "\n" + extra + "\n" + _conflict_section(part_run, files)

@@ -42,12 +42,10 @@ def parts_of(root: Path, task: Task) -> list[PartTree]:
 def parts_at_risk(root: Path, task: Task) -> list[str]:
     """What removing the task's parts would lose: uncommitted work in a part's worktree, commits on a
     part's branch that the task branch (or another branch) does not hold."""
-    from specrelay.engine.finish import tree_at_risk
-
     problems = []
     for part in parts_of(root, task):
         if part.worktree is not None:
-            problems += [f"{phrase} in {part.worktree}" for phrase in tree_at_risk(part.worktree)]
+            problems += [f"{phrase} in {part.worktree}" for phrase in gitrepo.tree_at_risk(part.worktree)]
         if part.branch is not None:
             lost = gitrepo.run_git(["rev-list", f"refs/heads/{part.branch}", "--not", f"--exclude={part.branch}",
                                     "--branches"], root).stdout.split()

@@ -42,6 +42,7 @@ from .worktrees import (
     prune_worktrees,
     remove_worktree,
     task_branch,
+    tree_at_risk,
 )
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "diff_stat",
     "diff_uncommitted",
     "merge_conflicts",
+    "tree_at_risk",
     "find_root",
     "git_common_dir",
     "git_stats",

@@ -116,3 +116,17 @@ def prune_worktrees(root: Path) -> None:
     """Forget worktrees whose folders were deleted by hand."""
     with repo_lock(root):
         run_git(["worktree", "prune"], root)
+
+
+def tree_at_risk(path: Path, head: str | None = None) -> list[str]:
+    """What removing the worktree at ``path`` would lose: uncommitted or untracked files, and commits
+    its HEAD (``head``, when known) holds that no branch does."""
+    dirty = is_dirty(path)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        return [f"uncommitted changes ({shown})"]
+    if head:
+        loose = run_git(["rev-list", "--max-count=1", head, "--not", "--branches"], path).stdout.split()
+        if loose:
+            return [f"commits on no branch (e.g. {loose[0][:12]})"]
+    return []

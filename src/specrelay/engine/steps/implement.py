@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import specrelay.engine.context as C
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
-from specrelay.engine import cascade
+from specrelay.engine import cascade, parallel
 from specrelay.engine.agent import step as agent
 from specrelay.engine.events import Note
 from specrelay.engine.milestones import being_built
@@ -282,12 +282,11 @@ class ImplementStep:
                 detail, notes = await candidates.best_of(step_run, run_implement)
                 return Outcome(detail=detail, state=step_run.state.with_(fix=None), notes=notes)
             step_run = replace(step_run, step=replace(step_run.step, presets=(candidates.winner_preset(step_run),)))
-        from specrelay.engine import parallel  # here: it builds each part with run_implement
 
         try:
             parts = parallel.parts_for(step_run, findings or None, failing)
             if parts:
-                await parallel.build_parts(step_run, parts, failing)
+                await parallel.build_parts(step_run, parts, failing, run_implement)
             else:
                 await run_implement(step_run, findings or None, failing)
         except EditsNotApplied as exc:
