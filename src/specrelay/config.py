@@ -89,6 +89,9 @@ class Preset(_Strict):
     #: Whose models this is (anthropic, openai, google, qwen, ...), for a step that wants another family
     #: than a preset's (a debate's challenger); unset: the backend's guess (:meth:`guessed_family`).
     family: Text | None = None
+    #: The model takes images and PDFs (``--attach``): a step on this preset is shown a task's attachments;
+    #: a plan or review step given attachments needs it.
+    vision: bool = False
 
     name: str
     source: Source

@@ -11,6 +11,7 @@ from typing import Any
 from specrelay.app.workspace import ledger_of
 from specrelay.config import Config, load_config, unset_route_message
 from specrelay.engine import ask as A
+from specrelay.engine.attachments import read_attachments, refuse_text_only
 from specrelay.engine.signals import sigterm_as_ctrl_c
 from specrelay.errors import UserError
 from specrelay.llm.cutoff import cut_off_note
@@ -69,7 +70,7 @@ def chosen_preset(config: Config, preset: str | None, route: str | None) -> str:
 def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Sequence[Path] = (),
         budget_usd: float | None = None, on_delta: Callable[[str], None] | None = None,
         on_broken: Callable[[str], None] | None = None, route: str | None = None,
-        oracle: bool = False) -> AskResult:
+        oracle: bool = False, attach: Sequence[Path] = ()) -> AskResult:
     """Send ``prompt`` (with ``files`` attached) through ``preset`` (default: the preset of ``route``,
     else of the ``ask`` route).
 
@@ -81,26 +82,34 @@ def ask(root: Path | None, prompt: str, *, preset: str | None = None, files: Seq
     ``oracle``: a second opinion instead of an answer: the second-opinion step's check (missing cases,
     wrong assumptions, scope creep) of what the prompt and the files hold, answered as schema-checked
     JSON (one repair request; a reply invalid twice is an error), through the same preset choice.
+
+    ``attach``: images and PDFs shown to the model; a preset (or a fallback) that cannot take images is
+    refused before anything is sent.
     """
     A.check_prompt(prompt)
     A.check_budget(budget_usd)
+    images = read_attachments(attach)
     config = load_config(root)
     chosen = config.preset(chosen_preset(config, preset, route))
+    if images:
+        refuse_text_only(chosen, config, "ask", images)
     attachments = A.read_attachments(list(files))
     user = A.build_prompt(prompt, attachments)
     system = A.oracle_system() if oracle else A.ASK_SYSTEM
     parts = A.prompt_parts(prompt, attachments, system)
-    A.check_window(config, chosen, user, parts, system)
+    if images:
+        parts["attachments"] = sum(a.tokens for a in images)
+    A.check_window(config, chosen, user, parts, system, images)
     limit = budget_usd if budget_usd is not None else config.budget.ask_usd
-    A.check_call(chosen, user, limit, system)
+    A.check_call(chosen, user, limit, system, images)
     # only now: a refused ask records nothing, and creates no ledger; SIGTERM stops the call as Ctrl-C does
     with ledger_of(root) as ledger, sigterm_as_ctrl_c():
         t0 = time.perf_counter()
         if oracle:
-            r = A.oracle(config, ledger, chosen, user, budget_usd=limit, parts=parts)
+            r = A.oracle(config, ledger, chosen, user, budget_usd=limit, parts=parts, attachments=images)
         else:
             r = A.ask(config, ledger, chosen, user, budget_usd=limit, on_delta=on_delta, parts=parts,
-                      on_broken=on_broken)
+                      on_broken=on_broken, attachments=images)
         wall = time.perf_counter() - t0
     cut = f"the answer {cut_off_note(config, r)}" if r.truncated else None
     text, opinion = r.text, None

@@ -24,13 +24,14 @@ from specrelay.app.exits import exit_code
 from specrelay.app.views import TaskSummary, task_summary
 from specrelay.app.workspace import ledger_of, open_ledger
 from specrelay.config import Config, load_config
-from specrelay.engine import batch
+from specrelay.engine import attachments, batch
 from specrelay.engine.finish import check_resumable
 from specrelay.engine.runner import grant_rounds
 from specrelay.engine.task import Task, create_task, load_task, prepare_workflow, resolve_base
 from specrelay.errors import Interrupted, SpecRelayError, UserError
 from specrelay.fsutil import read_user_text
 from specrelay.ledger import Ledger, TaskStatus
+from specrelay.llm.backend import Attachment
 from specrelay.workflow import Workflow
 
 #: At most this many tasks of one command run at once by default: beyond it, the tasks'
@@ -75,26 +76,32 @@ class RunPlan:
     budget_usd: float | None = None
     #: Each task waits, before it builds, for running tasks that touch the same files.
     serialize: bool = False
+    #: The files shown to the steps whose presets take images (``--attach``), checked.
+    attachments: tuple[Attachment, ...] = ()
 
     def start(self, request: str) -> Callable[[Ledger], str]:
         """What creates the task of ``request`` (with the ledger of whoever runs it) and gives its id."""
         return lambda ledger: create_task(self.root, ledger, self.config, request, workflow=self.workflow,
                                           base=self.base, budget_usd=self.budget_usd, resolved=self.resolved,
-                                          serialize=self.serialize).id
+                                          serialize=self.serialize, attachments=self.attachments).id
 
 
 def plan_run(root: Path, requests: Sequence[str], *, workflow: str = "multi-model", base: str | None = None,
-             budget_usd: float | None = None, where: Path | None = None, serialize: bool = False) -> RunPlan:
+             budget_usd: float | None = None, where: Path | None = None, serialize: bool = False,
+             attach: Sequence[Path] = ()) -> RunPlan:
     """Check everything that can refuse a run before any task exists: the budget, the requests, the
-    config, the workflow, the base (from the worktree ``where``, default the current directory: a
-    dirty or detached base is refused). Only then is the ledger created."""
+    attachments, the config, the workflow (its plan and review steps take the attachments), the base
+    (from the worktree ``where``, default the current directory: a dirty or detached base is refused).
+    Only then is the ledger created."""
     check_budget(budget_usd)
     check_requests(requests)
+    files = attachments.read_attachments(attach)
     config = load_config(root)
     flow = prepare_workflow(root, config, workflow)
+    attachments.check_workflow(config, flow, files)
     resolved = resolve_base(root, base, where=where or Path.cwd())
     open_ledger(root).close()  # only now: a bad config, workflow or base creates nothing
-    return RunPlan(root, config, flow, base, resolved, list(requests), budget_usd, serialize)
+    return RunPlan(root, config, flow, base, resolved, list(requests), budget_usd, serialize, files)
 
 
 @dataclass(frozen=True)

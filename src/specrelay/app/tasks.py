@@ -28,6 +28,7 @@ from specrelay.app.views import (
 from specrelay.app.workspace import ledger_of
 from specrelay.config import load_config
 from specrelay.engine import candidates, finish, leftovers
+from specrelay.engine.attachments import FOLDER as ATTACHMENTS
 from specrelay.engine.finish import DiscardPlan, DiscardResult, MergePlan, MergeResult, UpdateResult
 from specrelay.engine.summary import task_diff, task_diffstat
 from specrelay.engine.task import Task, load_task
@@ -84,8 +85,12 @@ def task_of(root: Path, task_id: str) -> Task:
 def _artifacts(task: Task) -> list[str]:
     if not task.folder.is_dir():
         raise UserError(f"task {task.id}: its folder {task.folder} is gone; its ledger record remains.")
-    return sorted(p.name for p in task.folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.suffix != ".lock")
+    names = [p.name for p in task.folder.iterdir()
+             if p.is_file() and not p.name.startswith(".") and p.suffix != ".lock"]
+    attached = task.folder / ATTACHMENTS  # the task's --attach files, as attachments/NAME
+    if attached.is_dir():
+        names += [f"{ATTACHMENTS}/{p.name}" for p in attached.iterdir() if p.is_file()]
+    return sorted(names)
 
 
 def artifact(root: Path, task_id: str, name: str) -> bytes:

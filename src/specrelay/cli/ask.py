@@ -26,7 +26,9 @@ def ask_command(
     preset: str | None = typer.Option(None, "--preset", "-p", help="Preset to use (default: [routes] ask)."),
     route: str | None = typer.Option(None, "--route", "-r", help="Use the preset of this route (plan, implement, "
                                      "review, research, search, ask, vision) instead of the ask route."),
-    file: list[Path] = typer.Option([], "--file", "-f", help="Attach a file (repeatable)."),
+    file: list[Path] = typer.Option([], "--file", "-f", help="Attach a text file (repeatable)."),
+    attach: list[Path] = typer.Option([], "--attach", "-a", help="Show an image (png, jpeg, gif, webp) or PDF to "
+                                      "the model (repeatable); its preset must take images (vision = true)."),
     budget: float | None = typer.Option(None, "--budget", help="Most this call may cost, in USD "
                                         "(default: [budget] ask_usd); its output cap is lowered to fit."),
     json_out: bool = typer.Option(False, "--json", help="Print the answer and its cost as JSON."),
@@ -49,7 +51,7 @@ def ask_command(
     with stopped_as_interrupted("ask"):
         result = ask(repo_root_or_none(), prompt, preset=preset, route=route, files=file, budget_usd=budget,
                      on_delta=None if json_out else stream, on_broken=None if json_out else broken,
-                     oracle=oracle)
+                     oracle=oracle, attach=attach)
     if json_out:
         print_json(result.to_json())
         return

@@ -32,6 +32,9 @@ def run_command(
     files: list[Path] | None = typer.Option(None, "--file", "-f", metavar="FILE", show_default=False, help=(
         "Read a request from this file (repeat for several).")),
     workflow: str = typer.Option("multi-model", "--workflow", "-w", help="Workflow name or path."),
+    attach: list[Path] | None = typer.Option(None, "--attach", "-a", metavar="FILE", show_default=False, help=(
+        "Show an image (png, jpeg, gif, webp) or PDF to the steps whose presets take images (repeat for "
+        "several); plan and review steps must.")),
     base: str | None = typer.Option(None, "--base", help="Branch or commit to start from (default: HEAD)."),
     budget: float | None = typer.Option(None, "--budget", help="Budget in USD for each task."),
     jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
@@ -51,7 +54,7 @@ def run_command(
     # From the worktree the command runs in (a linked one too); a dirty or detached base is refused
     # once, before any task exists.
     plan = run.plan_run(repo_root(), texts, workflow=workflow, base=base, budget_usd=budget, where=Path.cwd(),
-                        serialize=serialize)
+                        serialize=serialize, attach=attach or [])
     if detach:
         _detach(run.detach(plan, jobs=jobs), json_out)
         return

@@ -20,6 +20,7 @@ from specrelay.errors import UserError
 from specrelay.fsutil import read_user_text
 from specrelay.ledger import Ledger
 from specrelay.llm import CallResult, Client, estimate_tokens
+from specrelay.llm.backend import Attachment
 
 ASK_SYSTEM = (
     "You are a senior software engineer answering a quick question from a colleague. "
@@ -67,14 +68,15 @@ def prompt_parts(prompt: str, attachments: list[tuple[Path, str]], system: str =
     return parts
 
 
-def check_window(config: Config, preset: Preset, user: str, parts: dict[str, int], system: str = ASK_SYSTEM) -> None:
+def check_window(config: Config, preset: Preset, user: str, parts: dict[str, int], system: str = ASK_SYSTEM,
+                 attachments: tuple[Attachment, ...] = ()) -> None:
     """Refuse, before the ledger is opened, a prompt the client's layers would refuse: too large for the
     context window of the preset and of each of its fallbacks that has a key (the window layer's rule,
     :func:`specrelay.llm.layers.window.check_window`, applied sooner)."""
     from specrelay.llm import Request
     from specrelay.llm.layers.fallback import first_that_fits
 
-    first_that_fits(config, preset, Request.of(system, user), "ask", parts)
+    first_that_fits(config, preset, Request.of(system, user, attachments=attachments), "ask", parts)
 
 
 def ask_budget(limit_usd: float | None) -> Budget | None:
@@ -89,12 +91,13 @@ def ask_budget(limit_usd: float | None) -> Budget | None:
 ASK_KEY_FIX = "pick a preset you have a key for with --preset (`specrelay presets` shows which keys are present)"
 
 
-def check_call(preset: Preset, user: str, budget_usd: float | None, system: str = ASK_SYSTEM) -> None:
+def check_call(preset: Preset, user: str, budget_usd: float | None, system: str = ASK_SYSTEM,
+               attachments: tuple[Attachment, ...] = ()) -> None:
     """Refuse, before the ledger is opened, an ask that could not be sent: the preset's key is not
     set, its replies file is bad (scripted), or the budget cannot pay for even a short answer."""
     from specrelay.llm import Request
     from specrelay.llm.backend import preflight
-    from specrelay.llm.layers.budget import default_cap, input_tokens
+    from specrelay.llm.layers.budget import default_cap, request_tokens
 
     if preset.key_present is False:
         raise missing_keys_error({preset.name: " or ".join(preset.key_envs)}, ASK_KEY_FIX)
@@ -102,23 +105,23 @@ def check_call(preset: Preset, user: str, budget_usd: float | None, system: str 
     check_price_as([preset])
     budget = ask_budget(budget_usd)
     if budget is not None:  # the client reserves the same way; here nothing is held
-        counted = input_tokens(preset, Request.of(system, user).text)
+        counted = request_tokens(preset, Request.of(system, user, attachments=attachments))
         budget.reserve(preset, counted, default_cap(preset, counted), "ask")
 
 
 def ask(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd: float | None,
         on_delta: Callable[[str], None] | None, parts: dict[str, int] | None = None,
-        on_broken: Callable[[str], None] | None = None) -> CallResult:
+        on_broken: Callable[[str], None] | None = None, attachments: tuple[Attachment, ...] = ()) -> CallResult:
     """Send one checked prompt; returns the answer with what it cost (``truncated`` when it stopped at
     its output cap: :func:`specrelay.llm.cutoff.cut_off_note` says so). ``parts`` are recorded as the
-    call's context."""
-    client = Client(config, ledger, budget=ask_budget(budget_usd))
+    call's context. ``attachments`` (images, PDFs) go with it to a preset that takes images."""
+    client = Client(config, ledger, budget=ask_budget(budget_usd), attachments=attachments)
     return client.call_sync(preset.name, ASK_SYSTEM, user, phase="ask", on_delta=on_delta, context=parts,
                             on_broken=on_broken)
 
 
 def oracle(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_usd: float | None,
-           parts: dict[str, int] | None = None) -> CallResult:
+           parts: dict[str, int] | None = None, attachments: tuple[Attachment, ...] = ()) -> CallResult:
     """``ask --oracle``: a second opinion on what ``user`` holds (a question, a plan, attached files), as
     schema-checked JSON with one repair request; its ``value`` is the :class:`~specrelay.engine.opinion.Opinion`.
     A reply invalid twice raises :class:`~specrelay.errors.InvalidReply`."""
@@ -126,5 +129,5 @@ def oracle(config: Config, ledger: Ledger, preset: Preset, user: str, *, budget_
 
     from specrelay.engine.opinion import Opinion
 
-    client = Client(config, ledger, budget=ask_budget(budget_usd))
+    client = Client(config, ledger, budget=ask_budget(budget_usd), attachments=attachments)
     return asyncio.run(client.call_json(preset.name, oracle_system(), user, Opinion, phase="ask", context=parts))

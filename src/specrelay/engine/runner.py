@@ -166,8 +166,10 @@ class Runner:
         budget = None
         if self.task.budget_usd is not None:
             budget = TaskBudget(self.ledger, self.task.id, self.task.budget_usd)
+        from specrelay.engine import attachments
+
         client = Client(self.config, self.ledger, run_id=self.task.id, task_id=self.task.id, budget=budget,
-                        models=self.models)
+                        models=self.models, attachments=attachments.load(self.task.folder))
         self._sync_ticks(workflow)
         if gitrepo.clear_stale_index_lock(self.task.worktree):
             self.emit(Note("removed the index.lock a killed git command had left in the worktree"))

@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from specrelay import gitrepo, paths
 from specrelay.config import Config, Preset, check_price_as, missing_keys_error
+from specrelay.engine.attachments import save as save_attachments
 from specrelay.errors import GitError, PresetError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.ledger import Ledger, NewStep, TaskRow, TaskStatus
+from specrelay.llm.backend import Attachment
 from specrelay.workflow import Workflow, find_workflow, load_workflow, validate, with_routes
 from specrelay.workflow.ticks import untick_all
 
@@ -247,8 +249,9 @@ def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_K
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,
                 base: str | None = None, budget_usd: float | None = None, serialize: bool = False,
-                resolved: tuple[str, str | None] | None = None) -> Task:
-    """Make the task's folder, its copy of the workflow, its branch and worktree, and its ledger rows.
+                resolved: tuple[str, str | None] | None = None, attachments: Sequence[Attachment] = ()) -> Task:
+    """Make the task's folder, its copy of the workflow, its attachments, its branch and worktree, and its
+    ledger rows.
 
     ``resolved`` is what :func:`resolve_base` gave for ``base``, when several tasks start from it.
     """
@@ -267,6 +270,7 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
     try:
         atomic_write_text(folder / "request.md", request.rstrip() + "\n")
         atomic_write_text(folder / WORKFLOW_FILE, untick_all(workflow.source))
+        save_attachments(folder, attachments)
         gitrepo.add_worktree(root, worktree, branch, base_sha)
         made_worktree = True
         title = task_title(request)

@@ -81,6 +81,40 @@ def _steady(text: str) -> str:
     return _UNSTEADY.sub("#", text)
 
 
+#: The tokens an image is estimated at (providers count an image by its size; about 1,600 for a
+#: screenshot scaled to their usual bound), and a PDF page (its text and its picture).
+IMAGE_TOKENS = 1600
+PDF_PAGE_TOKENS = 1600
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a call shows the model besides its text (a screenshot, a diagram, a PDF): sent as binary
+    content to a preset that takes images (``vision = true``)."""
+
+    name: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.media_type == "application/pdf"
+
+    @functools.cached_property
+    def tokens(self) -> int:
+        """The input tokens it is estimated at: an image's fixed share, or a share per PDF page."""
+        if not self.is_pdf:
+            return IMAGE_TOKENS
+        pages = len(re.findall(rb"/Type\s*/Page(?!s)", self.data))
+        return PDF_PAGE_TOKENS * max(1, pages)
+
+
 @dataclass(frozen=True)
 class Request:
     """What one call asks of a model. Most calls are one system and one user message: :meth:`of`."""
@@ -102,6 +136,8 @@ class Request:
     #: The most turns the call may take, for a backend that runs a loop it can be told to bound (an
     #: agent): a step's ``max-turns:``. None: the preset's, when it sets one.
     max_turns: int | None = None
+    #: Files shown with the first user message (images, PDFs), for a preset that takes them.
+    attachments: tuple[Attachment, ...] = ()
 
     @classmethod
     def of(cls, system: str, user: str, **more: Any) -> Request:
@@ -113,6 +149,11 @@ class Request:
         """Every message's text, joined: what an estimate of the input counts (a request is asked it by
         several layers: worked out once)."""
         return "".join(m.text for m in self.messages)
+
+    @property
+    def attachment_tokens(self) -> int:
+        """The input tokens the attachments are estimated at (counted with :attr:`text` by every estimate)."""
+        return sum(a.tokens for a in self.attachments)
 
     @functools.cached_property
     def fingerprint(self) -> str:
@@ -132,6 +173,8 @@ class Request:
 
         data = [[plain(m) for m in self.messages], [[t.name, t.description, dict(t.parameters)] for t in self.tools],
                 None if self.output_schema is None else dict(self.output_schema)]
+        if self.attachments:  # only then: a request without any keeps the digest it always had
+            data.append([[a.name, a.media_type, a.sha256] for a in self.attachments])
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -292,5 +335,5 @@ def estimate_tokens(text: str) -> int:
 
 def estimated_usage(request: Request, reply_text: str) -> Usage:
     """The usage of a call estimated from its text: the request's messages in, the reply out."""
-    return Usage(input_tokens=sum(estimate_tokens(m.text) for m in request.messages),
+    return Usage(input_tokens=sum(estimate_tokens(m.text) for m in request.messages) + request.attachment_tokens,
                  output_tokens=estimate_tokens(reply_text))

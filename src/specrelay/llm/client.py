@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from specrelay.config import Config
 from specrelay.errors import InvalidReply
 from specrelay.ledger import Ledger
-from specrelay.llm.backend import OnDelta, Request, estimate_tokens
+from specrelay.llm.backend import Attachment, OnDelta, Request, estimate_tokens
 from specrelay.llm.cutoff import cut_off
 from specrelay.llm.layers import Call, CallResult, Run, compose
 from specrelay.llm.layers.budget import DEFAULT_MAX_OUTPUT, BudgetCheck, Reservation
@@ -42,7 +42,7 @@ class Client:
 
     def __init__(self, config: Config, ledger: Ledger, *, run_id: str | None = None,
                  task_id: str | None = None, budget: BudgetCheck | None = None,
-                 models: dict[str, Any] | None = None,
+                 models: dict[str, Any] | None = None, attachments: tuple[Attachment, ...] = (),
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.config = config
         self.ledger = ledger
@@ -50,6 +50,8 @@ class Client:
         self.run_id = run_id or task_id or f"run-{uuid.uuid4().hex[:12]}"
         self.budget = budget
         self.models = models or {}  # preset name → pydantic-ai Model (tests inject FunctionModel here)
+        #: The run's attachments (a task's, an ask's): shown to every call of a preset that takes images.
+        self.attachments = attachments
         run = Run(config, ledger, self.run_id, task_id, self.models)
         self._send = compose(run, budget=budget, sleep=sleep)
 
@@ -76,7 +78,12 @@ class Client:
                    key: str | None = None, on_broken: Callable[[str], None] | None = None) -> CallResult:
         """Any :class:`Request` (messages, tools, a schema, a working directory) through ``preset_name``;
         :meth:`call` is the common case of one system and one user text. ``on_broken`` is told when an
-        answer streaming to ``on_delta`` broke off mid-way (what was streamed is void; a retry starts anew)."""
+        answer streaming to ``on_delta`` broke off mid-way (what was streamed is void; a retry starts anew).
+        The run's attachments go with the request when ``preset_name`` takes images (``vision``)."""
+        preset = self.config.presets.get(preset_name)
+        if self.attachments and not request.attachments and preset is not None and preset.vision:
+            request = replace(request, attachments=self.attachments)
+            context = {**(context or {}), "attachments": request.attachment_tokens}
         return await self._send(Call(preset_name, request, phase, step, context or {}, key, on_delta,
                                      on_broken))
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from specrelay.config import Preset
 from specrelay.errors import BudgetExceeded
-from specrelay.llm.backend import AttemptFailed, Reply, backend_class, estimate_tokens
+from specrelay.llm.backend import AttemptFailed, Reply, Request, backend_class, estimate_tokens
 from specrelay.llm.layers.base import Attempted, AttemptHandler, Call
 from specrelay.llm.pricing import context_window, cost_of
 
@@ -99,6 +99,11 @@ def input_tokens(preset: Preset, text: str) -> int:
     return counted(preset, estimate_tokens(text))
 
 
+def request_tokens(preset: Preset, request: Request) -> int:
+    """:func:`input_tokens` of a whole request: its text, and its attachments at their estimate."""
+    return input_tokens(preset, request.text) + request.attachment_tokens
+
+
 def counted(preset: Preset, estimate: int) -> int:
     """An estimate of input tokens (4 characters a token), of a prompt or a part of one, as the layers
     count it on ``preset``. A backend that does not report usage (scripted) is billed the estimate
@@ -156,7 +161,7 @@ class Budget:
             budget = self.budget
             assert budget is not None
             raise CutByBudget(attempted, lambda: budget.cut_off(
-                preset, call.phase, sent.max_tokens or 0, default_cap(preset, input_tokens(preset, call.request.text))))
+                preset, call.phase, sent.max_tokens or 0, default_cap(preset, request_tokens(preset, call.request))))
         return attempted
 
     async def _reserve(self, call: Call) -> Reservation | None:
@@ -166,7 +171,7 @@ class Budget:
             return None
         preset = call.tried
         if backend_class(preset).capped_by_output:
-            counted_in = input_tokens(preset, call.request.text)
+            counted_in = request_tokens(preset, call.request)
             claim = self.budget.reserve(preset, counted_in, default_cap(preset, counted_in), call.phase)
         else:
             claim = self.budget.reserve_open(preset, call.phase)

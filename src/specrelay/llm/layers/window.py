@@ -21,7 +21,7 @@ from specrelay.config import Preset
 from specrelay.errors import ContextOverflow
 from specrelay.llm.backend import Request, estimate_tokens
 from specrelay.llm.layers.base import Call, CallHandler, CallResult
-from specrelay.llm.layers.budget import counted, input_tokens, output_floor
+from specrelay.llm.layers.budget import counted, output_floor, request_tokens
 from specrelay.llm.pricing import Usage, context_window, cost_of
 from specrelay.text import plural
 
@@ -36,7 +36,7 @@ def check_window(preset: Preset, request: Request, phase: str, parts: Mapping[st
     window = context_window(preset)
     if window is None:
         return
-    needed = input_tokens(preset, request.text)
+    needed = request_tokens(preset, request)
     if preset.max_tokens is not None:
         room, room_said = preset.max_tokens, f"its output cap of {preset.max_tokens:,} tokens (max_tokens)"
     else:
@@ -51,7 +51,8 @@ def check_window(preset: Preset, request: Request, phase: str, parts: Mapping[st
     price = f"; its input alone would have cost about ${cost:.4f}" if cost is not None else ""
     largest = f"the largest part ({sized[0][0]})" if sized else "the prompt"
     lower = f", or lower {preset.setting('max_tokens')} (now {preset.max_tokens:,})" if preset.max_tokens else ""
-    how = ", counted as a tokenizer may count code" if needed != estimate_tokens(request.text) else ""
+    plain = estimate_tokens(request.text) + request.attachment_tokens
+    how = ", counted as a tokenizer may count code" if needed != plain else ""
     raise ContextOverflow(
         f"preset {preset.name}: the {phase} prompt is about {needed:,} tokens{how} ({listed or 'one part'}); with "
         f"{room_said} it needs {needed + room:,}, more than the preset's context window of {window:,} tokens, "

@@ -9,6 +9,7 @@ from typing import Any
 from specrelay.config import Preset
 from specrelay.errors import FailureKind
 from specrelay.llm.backend import (
+    Attachment,
     AttemptFailed,
     Backend,
     Message,
@@ -91,7 +92,8 @@ class PydanticAIBackend(Backend):
         from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
 
         model = injected if injected is not None else self._model(preset)
-        messages = wire_messages(request.messages)
+        # a text-only preset (a fallback of one that takes images) is sent the text alone
+        messages = wire_messages(request.messages, request.attachments if preset.vision else ())
         settings: Any = preset.wire_settings()
         if request.tools:
             return await _tool_turn(model, messages, settings, request.tools, preset)
@@ -144,10 +146,12 @@ async def _tool_turn(model: Any, messages: list[Any], settings: Any, tools: tupl
                  truncated=response.finish_reason == "length", tool_calls=calls)
 
 
-def wire_messages(messages: tuple[Message, ...]) -> list[Any]:
+def wire_messages(messages: tuple[Message, ...], attachments: tuple[Attachment, ...] = ()) -> list[Any]:
     """Our messages as pydantic-ai's: consecutive system, user and tool turns in one request, each
-    assistant turn a response (its tool calls as ToolCallParts, their answers as ToolReturnParts)."""
+    assistant turn a response (its tool calls as ToolCallParts, their answers as ToolReturnParts).
+    ``attachments`` go with the first user turn, as binary content after its text."""
     from pydantic_ai.messages import (
+        BinaryContent,
         ModelRequest,
         ModelResponse,
         SystemPromptPart,
@@ -170,8 +174,14 @@ def wire_messages(messages: tuple[Message, ...]) -> list[Any]:
         elif message.role == "tool":
             parts.append(ToolReturnPart(message.tool_name or "", message.content,
                                         tool_call_id=message.tool_call_id or ""))
+        elif message.role == "system":
+            parts.append(SystemPromptPart(message.content))
+        elif attachments:
+            parts.append(UserPromptPart([message.content, *(
+                BinaryContent(a.data, media_type=a.media_type, identifier=a.name) for a in attachments)]))
+            attachments = ()
         else:
-            parts.append((SystemPromptPart if message.role == "system" else UserPromptPart)(message.content))
+            parts.append(UserPromptPart(message.content))
     if parts:
         out.append(ModelRequest(parts=parts))
     return out
