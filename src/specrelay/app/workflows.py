@@ -9,12 +9,13 @@ presets by the validation ``run`` applies; a workflow with problems is listed wi
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from specrelay.config import Config, load_config
-from specrelay.errors import WorkflowError
+from specrelay.errors import UserError, WorkflowError
 from specrelay.workflow import (
     DEFAULT_WORKFLOW,
     Step,
@@ -190,3 +191,66 @@ def _cannot_run(name: str, errors: list[str]) -> WorkflowError:
 def _first_problem(errors: list[str]) -> str:
     more = len(errors) - 1
     return errors[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+#: A name ``workflows save`` takes: what ``--workflow NAME`` finds as ``.specrelay/workflows/NAME.md``.
+_SAVE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+@dataclass(frozen=True)
+class SavedWorkflow:
+    """``workflows save``: where the task's workflow was written, and the routes it resolved."""
+
+    name: str
+    path: str
+    task_id: str
+    #: Each route the task's steps named, and the preset it ran with (``@plan`` → ``opus-planner``).
+    resolved: dict[str, str] = field(default_factory=dict)
+    replaced: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def save_workflow(root: Path, name: str, task_id: str, *, force: bool = False) -> SavedWorkflow:
+    """Save the workflow task ``task_id`` ran as the project workflow ``name``: its own copy, boxes unticked,
+    each ``@ROUTE`` in its steps' ``agent:``, ``agents:`` and ``challenger:`` lines replaced by the preset
+    the task ran it with. An existing project workflow of that name is kept unless ``force``."""
+    from specrelay import paths
+    from specrelay.app.tasks import task_of
+    from specrelay.app.workspace import ledger_of
+    from specrelay.fsutil import atomic_write_text
+    from specrelay.workflow.ticks import untick_all
+
+    if not _SAVE_NAME.fullmatch(name) or name in NOT_WORKFLOWS:
+        raise UserError(f"workflows save {name}: a workflow name is lower-case letters, digits, '-' and '_' "
+                        "(at most 64, starting with a letter or digit, not 'readme'), e.g. plan-build-review.")
+    task = task_of(root, task_id)
+    target = paths.project_workflows(root) / f"{name}.md"
+    existed = target.exists()
+    if existed and not force:
+        raise UserError(f"workflows save {name}: {target} exists already; pass --force to replace it, or pick "
+                        "another name.")
+    if not task.workflow_path.is_file():
+        raise UserError(f"task {task.id}: its workflow copy {task.workflow_path} is gone; nothing to save.")
+    source = task.workflow_path.read_text(encoding="utf-8")
+    with ledger_of(root, readonly=True) as ledger:
+        recorded = [r.presets for r in ledger.steps(task.id)]
+    parsed = load_workflow(task.workflow_path)
+    resolved: dict[str, str] = {}
+    lines = source.splitlines(keepends=True)
+    for step, ran in zip(parsed.steps, recorded, strict=False):
+        if len(ran) != len(step.team):
+            continue
+        for written, used in zip(step.team, ran, strict=True):
+            if written.startswith("@") and used and not used.startswith("@"):
+                resolved[written] = used
+        for key in ("agent", "agents", "challenger"):
+            line = dict(step.directives).get(key)
+            if line is None:
+                continue
+            lines[line - 1] = re.sub(r"@[A-Za-z0-9_-]+", lambda m: resolved.get(m.group(0), m.group(0)),
+                                     lines[line - 1])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, untick_all("".join(lines)))
+    return SavedWorkflow(name, str(target), task.id, resolved, existed)

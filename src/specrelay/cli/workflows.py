@@ -90,14 +90,21 @@ def _show(name: str, root: Path | None, json_out: bool) -> None:
         raise problem
 
 
-@app.command("workflows")
+workflows_app = typer.Typer(no_args_is_help=False, add_completion=False)
+app.add_typer(workflows_app, name="workflows")
+
+
+@workflows_app.callback(invoke_without_command=True)
 def workflows_command(
+    ctx: typer.Context,
     show: str | None = typer.Option(
         None, "--show", metavar="NAME",
         help="Print the Markdown of workflow NAME, to copy into .specrelay/workflows/."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a listing."),
 ) -> None:
     """List the workflows (built-in and this project's), their steps and any problems in them."""
+    if ctx.invoked_subcommand is not None:
+        return
     from specrelay.app.workflows import workflows
 
     root = repo_root_or_none()
@@ -112,3 +119,24 @@ def workflows_command(
     problem = listing.broken()
     if problem is not None:  # every workflow is listed first; the exit code says some cannot run
         raise problem
+
+
+@workflows_app.command("save")
+def save_command(
+    name: str = typer.Argument(..., help="The project workflow to write: .specrelay/workflows/NAME.md."),
+    from_task: str = typer.Option(..., "--from", metavar="TASK", help="The task whose workflow to save."),
+    force: bool = typer.Option(False, "--force", help="Replace a project workflow of that name."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was saved as JSON."),
+) -> None:
+    """Save the workflow a task ran, with the presets its steps used, as a project workflow."""
+    from specrelay.app.workflows import save_workflow
+    from specrelay.cli.common import repo_root
+
+    saved = save_workflow(repo_root(), name, from_task, force=force)
+    if json_out:
+        print_json(saved.to_json())
+        return
+    routes = ", ".join(f"{r} → {p}" for r, p in saved.resolved.items())
+    console.print(f"{'Replaced' if saved.replaced else 'Saved'} {saved.path} from task {saved.task_id}"
+                  + (f" (routes: {routes})" if routes else "") + f"; run it with --workflow {saved.name}.",
+                  markup=False, soft_wrap=True)
