@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import assert_clean_error, run_cli
 from taskkit import ADD_SUB, SPEC, project, review
 
@@ -155,3 +156,40 @@ def test_the_pydantic_ai_wire_sends_attachments_as_binary_content_with_the_first
     assert last.parts[0].content == "again"
     assert request.digest() != Request(request.messages).digest()  # a replay tells them apart
     assert Request(request.messages).attachment_tokens == 0 and request.attachment_tokens == 1600
+
+
+def test_a_client_with_attachments_shows_them_to_a_vision_pydantic_ai_model_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from conftest import write_user_config
+    from pydantic_ai.messages import BinaryContent, ModelRequest, ModelResponse, TextPart, UserPromptPart
+    from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+    from specrelay.config import load_config
+    from specrelay.ledger import Ledger
+    from specrelay.llm.backend import Attachment
+    from specrelay.llm.client import Client
+
+    seen: dict[str, list[object]] = {}
+
+    def model(name: str) -> FunctionModel:
+        def answer(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+            seen[name] = [c for m in messages for p in m.parts if isinstance(p, UserPromptPart)
+                          for c in (p.content if isinstance(p.content, list) else [p.content])]
+            return ModelResponse(parts=[TextPart("seen")])
+        return FunctionModel(answer)
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    write_user_config('[presets.text-only]\nprovider = "openai"\nmodel = "gpt-5.5"\n')
+    ledger = Ledger(tmp_path / "ledger.db")
+    client = Client(load_config(None), ledger, models={"gpt-reviewer": model("gpt-reviewer"),
+                                                        "text-only": model("text-only")},
+                    attachments=(Attachment("shot.png", "image/png", PNG),))
+    for name in ("gpt-reviewer", "text-only"):
+        assert asyncio.run(client.call(name, "sys", "look", phase="review")).text == "seen"
+    first, image = seen["gpt-reviewer"]
+    assert first == "look" and isinstance(image, BinaryContent) and image.data == PNG
+    assert seen["text-only"] == ["look"]
+    contexts = [c.context() for c in ledger.calls() if c.preset in ("gpt-reviewer", "text-only")]
+    assert [c.get("attachments") for c in contexts] == [1600, None]
