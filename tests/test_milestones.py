@@ -78,3 +78,37 @@ def test_a_spec_without_milestones_is_built_whole(tmp_path: Path) -> None:
     proc = run_cli("run", "Add sub", "--workflow", "git-native", "--json", cwd=repo, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "done"
+
+
+def test_milestones_with_best_of_n_and_workstreams_with_a_cascade_are_refused(tmp_path: Path) -> None:
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "gpt-reviewer": [review()]})
+    (repo / ".specrelay" / "workflows").mkdir()
+    bad = repo / ".specrelay" / "workflows" / "bad.md"
+    bad.write_text("# Bad\n\n### [ ] Step: Implementation\n<!-- agents: flash-builder, opus-planner -->\n"
+                   "<!-- per: milestone -->\nBuild.\n")
+    assert_clean_error(run_cli("run", "x", "--workflow", "bad", cwd=repo), "bad.md:5", "best-of-N",
+                       "one milestone at a time")
+    bad.write_text("# Bad\n\n### [ ] Step: Implementation\n<!-- agent: flash-builder > opus-planner -->\n"
+                   "<!-- parallel: workstreams -->\nBuild.\n")
+    assert_clean_error(run_cli("run", "x", "--workflow", "bad", cwd=repo), "bad.md:5", "is a cascade",
+                       "build every part again")
+
+
+def test_a_cascade_counts_only_the_current_milestones_rejected_rounds(tmp_path: Path) -> None:
+    """escalate-after: 2 on a cascade going by milestones: milestone 1 approved, milestone 2 rejected once
+    then approved: no escalation (the approved round of milestone 1 is no rejection)."""
+    add_mul = ADD_MUL.replace("    return a - b  # a minus b", "    return a - b")
+    fix_mul = "calc.py\n<<<<<<< SEARCH\n    return a * b\n=======\n    return a * b  # a times b\n>>>>>>> REPLACE\n"
+    repo = project(tmp_path, {"opus-planner": [MILESTONE_SPEC], "flash-builder": [ADD_SUB, add_mul, fix_mul],
+                              "gpt-reviewer": [review(), review("request_changes", [MAJOR]), review()]})
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "cm.md").write_text(
+        "# Cascade by milestones\n\n### [ ] Step: Planning\n<!-- agent: opus-planner -->\nPlan.\n\n"
+        "### [ ] Step: Implementation\n<!-- agent: flash-builder > opus-planner -->\n<!-- escalate-after: 2 -->\n"
+        "<!-- per: milestone -->\nBuild.\n\n### [ ] Step: Review\n<!-- agent: gpt-reviewer -->\nReview.\n")
+    proc = run_cli("run", "Add sub and mul", "--workflow", "cm", "--json", cwd=repo, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["status"] == "done", status
+    assert not status.get("escalations"), status.get("escalations")
+    assert "# a times b" in (Path(status["worktree"]) / "calc.py").read_text()

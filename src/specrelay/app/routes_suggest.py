@@ -116,7 +116,9 @@ def _tallies(ledger: Ledger) -> tuple[dict[str, dict[str, _Tally]], int]:
         for row in ledger.steps(task.id):
             escalated = {e.from_preset for e in state.escalations if e.step == row.idx}
             for preset in dict.fromkeys(row.presets):
-                mine = [c for c in calls if c.preset == preset and c.step == row.title]
+                # A step's parts (workstreams, fix groups, candidates) are recorded as "Title [part]".
+                mine = [c for c in calls if c.preset == preset
+                        and (c.step == row.title or (c.step or "").startswith(f"{row.title} ["))]
                 if not mine:  # a cascade's preset never reached, a route that went unused
                     continue
                 tally = tallies[row.kind][preset]

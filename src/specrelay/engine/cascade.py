@@ -93,8 +93,11 @@ def rounds_on(state: LoopState, build: int, round_: int) -> int:
 
 
 def _started(state: LoopState, build: int) -> int:
-    """The round build step ``build``'s current preset started in (1: the first preset)."""
-    return next((e.round for e in reversed(state.escalations) if e.step == build), 1)
+    """The round build step ``build``'s current preset started in (1: the first preset), or the round
+    the current milestone started in when that is later (a milestone's rounds are counted on their own:
+    the approved rounds of earlier milestones are no rejections)."""
+    escalated = next((e.round for e in reversed(state.escalations) if e.step == build), 1)
+    return max(escalated, state.milestone_round)
 
 
 def _build_step(run: StepRun, build: int) -> Step | None:

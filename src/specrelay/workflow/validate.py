@@ -104,6 +104,13 @@ def _step_problems(step: Step, label: str, known: Collection[str], has_config_ve
         yield error(label, step.line_of("per"), f"'per' takes a {_names(lambda s: s.builds)} step through the "
                     f"spec's milestones, and '{step.title}' is {spec.with_article} step",
                     "Remove '<!-- per: ... -->' from it, or move it to the build step")
+    if step.per and step.is_panel and spec.best_of:
+        yield error(label, step.line_of("per"), f"step '{step.title}' builds best-of-N ('agents:'), and 'per: "
+                    "milestone' builds one milestone at a time; a step takes one of them", "Remove one of the two")
+    if step.parallel and step.cascade:
+        yield error(label, step.line_of("parallel"), f"step '{step.title}' is a cascade ('agent: a > b'), and "
+                    "'parallel:' builds parts at once; an escalation would build every part again, so a step "
+                    "takes one of them", "Remove one of the two")
     if step.per and step.parallel:
         yield error(label, step.line_of("per"), "'per: milestone' builds one milestone at a time, and "
                     "'parallel:' builds parts at once; a step takes one of them", "Remove one of the two")

@@ -149,7 +149,8 @@ def _keep_rejected(run: StepRun, why: str, reply: str, earlier: Sequence[EditBlo
     if kept:
         kept = f"\n## Blocks kept from earlier replies, applied before the last reply's{kept}\n"
     escalated = f"_e{run.level}" if run.level else ""  # each preset of a cascade keeps its own
-    return run.write_artifact(f"rejected_edits_r{run.round}{escalated}.md",
+    part = f"_{run.part}" if run.part else ""  # and each part (a workstream, a candidate) its own
+    return run.write_artifact(f"rejected_edits_r{run.round}{escalated}{part}.md",
                               f"# Edits that could not be applied\n\n{why}\n\n## The last reply\n\n{reply}\n{kept}")
 
 

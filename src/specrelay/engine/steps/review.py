@@ -49,7 +49,7 @@ class ReviewStep:
             return Outcome(Reopen(impl, "milestone", new_round=True), detail, state)
         rounds = rnd - state.milestone_round + 1 if uses_milestones(step_run, impl) else rnd
         if impl is None or rounds >= (step_run.step.max_rounds or DEFAULT_MAX_ROUNDS) + state.extra_rounds:
-            message = f"changes still requested after {plural(rnd, 'round')}: {'; '.join(review.open_items)}"
+            message = f"changes still requested after {plural(rounds, 'round')}: {'; '.join(review.open_items)}"
             if impl is not None:
                 tried = cascade.tried(step_run, impl, state, cascade.review_why(cascade.rounds_on(state, impl, rnd)))
                 message = f"{message}. {tried}" if tried else message
