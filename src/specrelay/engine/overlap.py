@@ -53,13 +53,14 @@ def built(root: Path, task: Task) -> bool:
     return head != task.base_sha
 
 
-def task_files(root: Path, task: Task) -> set[str]:
-    """The files a task names in its spec and, once built, those its branch changed since its base."""
+def task_files(root: Path, task: Task, *, has_commits: bool | None = None) -> set[str]:
+    """The files a task names in its spec and, once built, those its branch changed since its base
+    (``has_commits``: whether it is built, when the caller knows)."""
     files: set[str] = set()
     spec = task.folder / SPEC
     if spec.is_file():
         files.update(affected_files(spec.read_text(encoding="utf-8", errors="replace")))
-    if built(root, task):
+    if built(root, task) if has_commits is None else has_commits:
         files.update(gitrepo.changed_files(root, task.base_sha, task.branch))
     return files
 
@@ -67,8 +68,8 @@ def task_files(root: Path, task: Task) -> set[str]:
 def overlaps(root: Path, tasks: Sequence[Task]) -> dict[str, list[Overlap]]:
     """For each of ``tasks`` (the live ones), the others it shares files with, checked on their branches
     where both have commits."""
-    files = {t.id: task_files(root, t) for t in tasks}
     has_commits = {t.id: built(root, t) for t in tasks}
+    files = {t.id: task_files(root, t, has_commits=has_commits[t.id]) for t in tasks}
     found: dict[str, list[Overlap]] = {t.id: [] for t in tasks}
     for a, b in combinations(tasks, 2):
         shared = sorted(files[a.id] & files[b.id])
