@@ -28,6 +28,7 @@ def _register() -> None:
         cost,
         demo,
         diff,
+        eval,
         gc,
         init,
         logs,

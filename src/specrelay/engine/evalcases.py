@@ -1,0 +1,288 @@
+"""Evaluation cases: tasks taken from a repository's own history, each with a check no phase ever sees.
+
+A case is a folder of plain files the user can read and edit, ``.specrelay/eval/SUITE/CASE/``:
+
+- ``case.toml``: ``base`` (the commit the task starts from), ``source`` (the commit it was taken from;
+  empty for a hand-written case), ``tests`` (the hidden check's files), ``test_commands``, ``request``;
+- ``request.md``: what the task asks for (a commit's message; never its diff);
+- ``check/``: the hidden check, the commit's own test files at their paths in the repository. No phase
+  is shown them; a run applies them to the task's result only once the task is done.
+
+:func:`history_cases` finds the commits worth a case on HEAD's first-parent history, newest first: a
+commit that changes code together with tests. It skips merge commits (their change is the merged
+branch's, many commits at once), root commits (no parent to start from), commits that change no test
+(nothing to check the result with), docs-only commits, and commits that change tests only: with no
+code change to ask for, the request would be "write these tests", which the check (the same tests)
+cannot judge, and the check would already pass at the base.
+
+Every case is written into a temporary folder beside its final place and renamed into it, so a case
+folder is either whole or absent.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from specrelay import paths
+from specrelay.errors import UserError
+from specrelay.gitrepo import resolve_ref, run_git
+
+#: A suite or case name: a plain folder name (letters, digits, ``.``, ``_``, ``-``; no leading dot).
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_TEST_DIRS = frozenset({"tests", "test", "__tests__", "spec", "testing"})
+_TEST_SUFFIXES = (".test.js", ".test.ts", ".test.jsx", ".test.tsx", ".spec.js", ".spec.ts", ".test.mjs",
+                  ".test.cjs", "_test.go", "_test.py", "_test.rb", "_spec.rb", "_test.rs", "Test.java",
+                  "Tests.java", "Test.kt", "Tests.cs")
+_DOC_SUFFIXES = (".md", ".rst", ".txt", ".adoc", ".org")
+_DOC_NAMES = frozenset({"LICENSE", "LICENCE", "COPYING", "AUTHORS", "CHANGELOG", "NOTICE", "CONTRIBUTORS"})
+_DOC_DIRS = frozenset({"docs", "doc"})
+CASE_FILE = "case.toml"
+REQUEST_FILE = "request.md"
+CHECK_DIR = "check"
+
+
+def is_test_path(path: str) -> bool:
+    """Whether ``path`` (relative, ``/``-separated) is a test file by the usual conventions: ``test_*.py``,
+    ``*_test.py``, ``*_test.go``, ``*.test.js``, ``*_spec.rb``, ``FooTest.java``..., or any file under a
+    ``tests/``, ``test/``, ``__tests__/`` or ``spec/`` folder, or ``conftest.py``."""
+    parts = PurePosixPath(path).parts
+    name = parts[-1] if parts else ""
+    if any(part in _TEST_DIRS for part in parts[:-1]):
+        return True
+    if name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")):
+        return True
+    return name.endswith(_TEST_SUFFIXES)
+
+
+def is_doc_path(path: str) -> bool:
+    """Whether ``path`` is documentation: Markdown, reST, text, a LICENSE-like file, or under ``docs/``."""
+    parts = PurePosixPath(path).parts
+    name = parts[-1] if parts else ""
+    return (name.endswith(_DOC_SUFFIXES) or name.split(".")[0].upper() in _DOC_NAMES
+            or any(part in _DOC_DIRS for part in parts[:-1]))
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` when it is a plain folder name; otherwise a UserError saying what a name may be."""
+    if not _NAME.match(name) or ".." in name:
+        raise UserError(f"{what} {name!r} is not a plain name: use letters, digits, '.', '_' and '-', "
+                        "starting with a letter or digit (e.g. `history` or `login-fix`).")
+    return name
+
+
+def suite_dir(root: Path, suite: str) -> Path:
+    """Where suite ``suite``'s cases live: ``.specrelay/eval/SUITE/``."""
+    return paths.project_dir(root) / "eval" / check_name(suite, "suite name")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case, as written to (or read from) its folder."""
+
+    name: str
+    base: str
+    request: str
+    tests: list[str]
+    test_commands: list[str]
+    source: str = ""
+
+    def toml(self) -> str:
+        """``case.toml``'s text."""
+        def value(v: object) -> str:
+            return json.dumps(v, ensure_ascii=False)  # a JSON string or list of strings is valid TOML
+
+        return "".join([
+            "# An evaluation case (specrelay eval). The files under check/ are the hidden check: no phase\n",
+            "# sees them; they are applied to the task's result once it is done, then test_commands run.\n",
+            f"name = {value(self.name)}\n",
+            f"base = {value(self.base)}\n",
+            f"source = {value(self.source)}\n",
+            f"request = {value(REQUEST_FILE)}\n",
+            f"tests = {value(self.tests)}\n",
+            f"test_commands = {value(self.test_commands)}\n",
+        ])
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "base": self.base, "source": self.source, "tests": self.tests,
+                "test_commands": self.test_commands}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A commit of the history that is no case, and why."""
+
+    sha: str
+    subject: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"sha": self.sha, "subject": self.subject, "reason": self.reason}
+
+
+@dataclass
+class HistoryScan:
+    """What a look at the history found: the cases to write (with their check files' contents), the rest."""
+
+    cases: list[tuple[Case, dict[str, str]]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    looked_at: int = 0
+
+
+def _commits(root: Path, since: str | None) -> list[str]:
+    head = resolve_ref(root, "HEAD")
+    args = ["rev-list", "--first-parent", head]
+    if since is not None:
+        args.append(f"^{resolve_ref(root, since)}")
+    return run_git(args, root).stdout.split()
+
+
+def _changes(root: Path, parent: str, sha: str) -> list[tuple[str, str]]:
+    """``(status, path)`` of each file ``sha`` changes against ``parent`` (renames as delete + add)."""
+    out = run_git(["diff-tree", "-r", "--no-commit-id", "--no-renames", "--name-status", "-z", parent, sha],
+                  root).stdout
+    fields = out.split("\0")
+    return [(fields[i], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
+
+
+def _why_skip(changed: list[tuple[str, str]], globs: list[str]) -> str | None:
+    files = [p for _, p in changed]
+    if globs and not any(fnmatch.fnmatch(p, g) for p in files for g in globs):
+        return "no file matches --paths"
+    tests = [p for p in files if is_test_path(p)]
+    code = [p for p in files if not is_test_path(p) and not is_doc_path(p)]
+    if not tests and not code:
+        return "docs only"
+    if not tests:
+        return "no test change"
+    if not code:
+        return "tests only: no code change to ask for"
+    if not [p for s, p in changed if s != "D" and is_test_path(p)]:
+        return "its test changes only delete tests"
+    return None
+
+
+def history_cases(root: Path, test_commands: list[str], *, since: str | None = None, limit: int | None = None,
+                  globs: list[str] | None = None) -> HistoryScan:
+    """The cases HEAD's first-parent history holds (newest first, at most ``limit``), read from git only."""
+    scan = HistoryScan()
+    for sha in _commits(root, since):
+        if limit is not None and len(scan.cases) >= limit:
+            break
+        scan.looked_at += 1
+        line = run_git(["log", "-1", "--format=%P%x00%s", sha], root).stdout.rstrip("\n")
+        parents_text, _, subject = line.partition("\0")
+        parents = parents_text.split()
+        reason = ("a merge commit" if len(parents) > 1 else "a root commit (no parent to start from)"
+                  if not parents else None)
+        changed = _changes(root, parents[0], sha) if reason is None else []
+        reason = reason or _why_skip(changed, globs or [])
+        if reason is not None:
+            scan.skipped.append(Skipped(sha, subject, reason))
+            continue
+        tests = sorted(p for s, p in changed if s != "D" and is_test_path(p))
+        message = run_git(["log", "-1", "--format=%B", sha], root).stdout.strip() + "\n"
+        files = {p: run_git(["show", f"{sha}:{p}"], root).stdout for p in tests}
+        case = Case(name=_case_name(sha, subject), base=parents[0], request=message, tests=tests,
+                    test_commands=test_commands, source=sha)
+        scan.cases.append((case, files))
+    return scan
+
+
+def _case_name(sha: str, subject: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:40].rstrip("-")
+    return f"{slug}-{sha[:7]}" if slug else sha[:12]
+
+
+def hand_case(root: Path, name: str, base: str, request: str, checks: list[Path],
+              test_commands: list[str]) -> tuple[Case, dict[str, str]]:
+    """A hand-written case: ``checks`` are files (or folders of them) in the repository's working tree."""
+    check_name(name, "case name")
+    if not request.strip():
+        raise UserError("--request is empty: say what the task asks for, e.g. --request \"Add rate limiting\".")
+    if not checks:
+        raise UserError("a hand-written case needs its hidden check: --check PATH (a test file), once or more.")
+    files: dict[str, str] = {}
+    top = root.resolve()
+    for given in checks:
+        path = given if given.is_absolute() else Path.cwd() / given
+        path = path.resolve()
+        if not path.is_relative_to(top) or path.is_relative_to(paths.project_dir(top)):
+            raise UserError(f"--check {given}: not a file of this repository ({root}); name a test file in it.")
+        found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        if not path.exists() or not found:
+            raise UserError(f"--check {given}: no such file; name a test file of this repository.")
+        for p in found:
+            files[p.relative_to(top).as_posix()] = p.read_text(encoding="utf-8", errors="replace")
+    case = Case(name=name, base=resolve_ref(root, base), request=request.strip() + "\n", tests=sorted(files),
+                test_commands=test_commands)
+    return case, files
+
+
+def refuse_existing(folder: Path, names: list[str], force: bool) -> None:
+    """A UserError naming the cases that exist already, unless ``force``; nothing is written then."""
+    existing = [n for n in names if (folder / n).exists()]
+    if existing and not force:
+        shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
+        raise UserError(f"case {shown} already exists in {folder}; pass --force to replace it, "
+                        "or remove it first.")
+
+
+def write_case(folder: Path, case: Case, files: dict[str, str]) -> Path:
+    """Write ``case`` into ``folder/NAME/`` whole: into a temporary folder first, then renamed into place
+    (replacing an older case of that name)."""
+    paths.make_dir(folder)
+    final = folder / case.name
+    tmp = folder / f".{case.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        (tmp / CHECK_DIR).mkdir(parents=True)
+        (tmp / CASE_FILE).write_text(case.toml(), encoding="utf-8")
+        (tmp / REQUEST_FILE).write_text(case.request, encoding="utf-8")
+        for rel, text in files.items():
+            target = tmp / CHECK_DIR / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        old = folder / f".{case.name}.old-{os.getpid()}"
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def read_case(folder: Path) -> Case:
+    """The case in ``folder``; a UserError naming ``case.toml`` when it cannot be read."""
+    path = folder / CASE_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"{path}: cannot be read as a case ({exc}); fix it or remove the folder.") from exc
+    request_path = folder / str(data.get("request", REQUEST_FILE))
+    request = request_path.read_text(encoding="utf-8") if request_path.is_file() else ""
+    return Case(name=str(data.get("name", folder.name)), base=str(data.get("base", "")), request=request,
+                tests=[str(t) for t in data.get("tests", [])],
+                test_commands=[str(c) for c in data.get("test_commands", [])], source=str(data.get("source", "")))
+
+
+def suites(root: Path) -> dict[str, list[str]]:
+    """Every suite under ``.specrelay/eval/`` and its case names, sorted."""
+    base = paths.project_dir(root) / "eval"
+    if not base.is_dir():
+        return {}
+    return {d.name: case_names(d) for d in sorted(base.iterdir()) if d.is_dir() and _NAME.match(d.name)}
+
+
+def case_names(folder: Path) -> list[str]:
+    """The cases of a suite folder (temporary folders of an unfinished write are not cases)."""
+    return sorted(d.name for d in folder.iterdir() if d.is_dir() and _NAME.match(d.name)
+                  and (d / CASE_FILE).is_file())
