@@ -14,6 +14,8 @@ from pathlib import Path
 
 from conftest import make_repo, run_cli
 
+BLOB = b"\xff\x00\xfe binary fixture \r\n"
+
 
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
@@ -34,6 +36,11 @@ def _history(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     shas["sub"] = _commit(repo, "Add sub\n\nSubtract b from a.", {
         "src/calc.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n",
         "tests/test_calc.py": "from src.calc import sub\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n"})
+    (repo / "tests/data").mkdir(parents=True)
+    (repo / "tests/data/blob.bin").write_bytes(BLOB)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "--amend", "--no-edit")
+    shas["sub"] = _git(repo, "rev-parse", "HEAD")
     shas["docs"] = _commit(repo, "Document calc", {"README.md": "# r\n\nA calculator.\n", "docs/use.md": "use it\n"})
     shas["tests_only"] = _commit(repo, "More tests", {"tests/test_more.py": "def test_more():\n    assert True\n"})
     shas["no_tests"] = _commit(repo, "Tidy calc", {"src/calc.py": "def add(a, b):\n    return b + a\n\n\n"
@@ -68,7 +75,8 @@ def test_from_history_writes_code_and_test_commits_and_skips_the_rest(tmp_path: 
     name = made["cases"][1]["name"]
     case = _case(repo, "hist", name)
     assert case["base"] == shas["initial"] and case["source"] == shas["sub"]
-    assert case["tests"] == ["tests/test_calc.py"]
+    assert case["tests"] == ["tests/data/blob.bin", "tests/test_calc.py"]
+    assert (repo / ".specrelay/eval/hist" / name / "check/tests/data/blob.bin").read_bytes() == BLOB
     assert case["test_commands"]  # detected as `init` detects it: a Python project with tests
     folder = repo / ".specrelay/eval/hist" / name
     request = (folder / "request.md").read_text(encoding="utf-8")
@@ -140,8 +148,8 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     repo, shas = _history(tmp_path)
     _fails(run_cli("eval", "make", "s", "--from-history", "--since", "nope", cwd=repo), "unknown ref", "nope")
     _fails(run_cli("eval", "make", "../up", "--from-history", cwd=repo), "not a plain name")
-    _fails(run_cli("eval", "make", "s", "--from-history", "--since", "HEAD", cwd=repo), "no commit to make a case")
-    _fails(run_cli("eval", "make", "s", "--from-history", "--paths", "nothing/*", cwd=repo), "no commit")
+    _fails(run_cli("eval", "make", "s", "--from-history", "--since", "HEAD", cwd=repo), "no commits after HEAD")
+    _fails(run_cli("eval", "make", "s", "--from-history", "--paths", "nothing/*", cwd=repo), "no commit to make a case")
     _fails(run_cli("eval", "make", "s", cwd=repo), "--from-history")
     _fails(run_cli("eval", "make", "s", "--case", "x", "--base", "HEAD", "--request", "r", cwd=repo), "--check")
     _fails(run_cli("eval", "make", "s", "--case", "x", "--base", "nope", "--request", "r", "--check", "README.md",

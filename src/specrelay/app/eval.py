@@ -45,6 +45,8 @@ def make_from_history(root: Path, suite: str, *, since: str | None = None, limit
     """One case per commit of HEAD's first-parent history that changes code with tests (newest first)."""
     folder = evalcases.suite_dir(root, suite)
     scan = evalcases.history_cases(root, test_commands(root), since=since, limit=limit, globs=globs)
+    if not scan.looked_at:
+        raise UserError(f"no commits after {since} on HEAD's first-parent history; name an older --since REV.")
     if not scan.cases:
         reasons = sorted({s.reason for s in scan.skipped})
         raise UserError(f"no commit to make a case of: none of the {scan.looked_at} commits looked at "

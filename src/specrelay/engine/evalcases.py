@@ -65,7 +65,8 @@ def is_doc_path(path: str) -> bool:
     """Whether ``path`` is documentation: Markdown, reST, text, a LICENSE-like file, or under ``docs/``."""
     parts = PurePosixPath(path).parts
     name = parts[-1] if parts else ""
-    return (name.endswith(_DOC_SUFFIXES) or name.split(".")[0].upper() in _DOC_NAMES
+    bare = "." not in name or name.endswith(_DOC_SUFFIXES)
+    return (name.endswith(_DOC_SUFFIXES) or (bare and name.split(".")[0].upper() in _DOC_NAMES)
             or any(part in _DOC_DIRS for part in parts[:-1]))
 
 
@@ -130,7 +131,7 @@ class Skipped:
 class HistoryScan:
     """What a look at the history found: the cases to write (with their check files' contents), the rest."""
 
-    cases: list[tuple[Case, dict[str, str]]] = field(default_factory=list)
+    cases: list[tuple[Case, dict[str, bytes]]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     looked_at: int = 0
 
@@ -188,11 +189,24 @@ def history_cases(root: Path, test_commands: list[str], *, since: str | None = N
             continue
         tests = sorted(p for s, p in changed if s != "D" and is_test_path(p))
         message = run_git(["log", "-1", "--format=%B", sha], root).stdout.strip() + "\n"
-        files = {p: run_git(["show", f"{sha}:{p}"], root).stdout for p in tests}
+        files = _files_at(root, sha, tests)
         case = Case(name=_case_name(sha, subject), base=parents[0], request=message, tests=tests,
                     test_commands=test_commands, source=sha)
         scan.cases.append((case, files))
     return scan
+
+
+def _files_at(root: Path, sha: str, files: list[str]) -> dict[str, bytes]:
+    """The bytes of ``files`` at commit ``sha``, exactly (a test's binary fixture too), read through a
+    checkout into a scratch folder with a scratch index: the repository's own index and tree are untouched."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="specrelay-eval-") as scratch:
+        out = Path(scratch) / "tree"
+        out.mkdir()
+        run_git(["--work-tree", str(out), "checkout", sha, "--", *files], root,
+                env={"GIT_INDEX_FILE": str(Path(scratch) / "index")})
+        return {p: (out / p).read_bytes() for p in files}
 
 
 def _case_name(sha: str, subject: str) -> str:
@@ -201,14 +215,14 @@ def _case_name(sha: str, subject: str) -> str:
 
 
 def hand_case(root: Path, name: str, base: str, request: str, checks: list[Path],
-              test_commands: list[str]) -> tuple[Case, dict[str, str]]:
+              test_commands: list[str]) -> tuple[Case, dict[str, bytes]]:
     """A hand-written case: ``checks`` are files (or folders of them) in the repository's working tree."""
     check_name(name, "case name")
     if not request.strip():
         raise UserError("--request is empty: say what the task asks for, e.g. --request \"Add rate limiting\".")
     if not checks:
         raise UserError("a hand-written case needs its hidden check: --check PATH (a test file), once or more.")
-    files: dict[str, str] = {}
+    files: dict[str, bytes] = {}
     top = root.resolve()
     for given in checks:
         path = given if given.is_absolute() else Path.cwd() / given
@@ -219,7 +233,7 @@ def hand_case(root: Path, name: str, base: str, request: str, checks: list[Path]
         if not path.exists() or not found:
             raise UserError(f"--check {given}: no such file; name a test file of this repository.")
         for p in found:
-            files[p.relative_to(top).as_posix()] = p.read_text(encoding="utf-8", errors="replace")
+            files[p.relative_to(top).as_posix()] = p.read_bytes()
     case = Case(name=name, base=resolve_ref(root, base), request=request.strip() + "\n", tests=sorted(files),
                 test_commands=test_commands)
     return case, files
@@ -234,7 +248,7 @@ def refuse_existing(folder: Path, names: list[str], force: bool) -> None:
                         "or remove it first.")
 
 
-def write_case(folder: Path, case: Case, files: dict[str, str]) -> Path:
+def write_case(folder: Path, case: Case, files: dict[str, bytes]) -> Path:
     """Write ``case`` into ``folder/NAME/`` whole: into a temporary folder first, then renamed into place
     (replacing an older case of that name)."""
     paths.make_dir(folder)
@@ -245,10 +259,10 @@ def write_case(folder: Path, case: Case, files: dict[str, str]) -> Path:
         (tmp / CHECK_DIR).mkdir(parents=True)
         (tmp / CASE_FILE).write_text(case.toml(), encoding="utf-8")
         (tmp / REQUEST_FILE).write_text(case.request, encoding="utf-8")
-        for rel, text in files.items():
+        for rel, data in files.items():
             target = tmp / CHECK_DIR / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            target.write_bytes(data)
         old = folder / f".{case.name}.old-{os.getpid()}"
         if final.exists():
             final.rename(old)
