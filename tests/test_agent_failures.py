@@ -130,6 +130,19 @@ Review the diff.
 """
 
 
+def _reviewed_by_agent(tmp_path: Path, agent: Path) -> Path:
+    """A project whose ``reviewed`` workflow builds with the scripted flash-builder (ADD_SUB) and reviews
+    with the agent script ``agent`` as the claude-code preset."""
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "reviewed.md").write_text(
+        BUILD_THEN_REVIEW.replace("<!-- agent: claude-code -->\n<!-- max-turns: 7 -->", "<!-- agent: flash-builder -->")
+        .replace("<!-- agent: gpt-reviewer -->", "<!-- agent: claude-code -->"))
+    with (repo / ".specrelay" / "config.toml").open("a") as f:
+        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    return repo
+
+
 def test_a_budget_bounds_an_agent_and_stops_the_task_when_it_is_spent(tmp_path: Path) -> None:
     """Claude Code is told what is left (--max-budget-usd) and the step's turn bound; its own cost counts,
     so the next call finds the budget spent and the task pauses, to resume with a larger one."""
@@ -203,13 +216,7 @@ def test_a_read_only_agent_that_writes_anyway_fails_naming_the_files(tmp_path: P
     """A review only reads: an agent reviewer that changed a file in the task's worktree is refused, the
     file named, its run's cost recorded, the change left there."""
     writes = _agent(tmp_path, f"echo 'x = 1' >> calc.py\necho '{_result(0.002)}'")
-    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
-    (repo / ".specrelay" / "workflows").mkdir()
-    (repo / ".specrelay" / "workflows" / "reviewed.md").write_text(
-        BUILD_THEN_REVIEW.replace("<!-- agent: claude-code -->\n<!-- max-turns: 7 -->", "<!-- agent: flash-builder -->")
-        .replace("<!-- agent: gpt-reviewer -->", "<!-- agent: claude-code -->"))
-    with (repo / ".specrelay" / "config.toml").open("a") as f:
-        f.write(f'\n[presets.claude-code]\ncommand = "{writes}"\nargs = []\n')
+    repo = _reviewed_by_agent(tmp_path, writes)
     proc = run_cli("run", "Add sub", "--workflow", "reviewed", "--json", cwd=repo, timeout=120)
     assert proc.returncode != 0
     status = json.loads(proc.stdout)
@@ -272,13 +279,7 @@ def test_an_agent_review_that_is_not_json_is_asked_once_to_repair_it(tmp_path: P
                          "result": review(), "total_cost_usd": 0.001})
     agent = _agent(tmp_path, f"echo x >> {count}\n"
                              f"if [ $(wc -l < {count}) -eq 1 ]; then echo '{prose}'; else echo '{answer}'; fi")
-    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
-    (repo / ".specrelay" / "workflows").mkdir()
-    (repo / ".specrelay" / "workflows" / "reviewed.md").write_text(
-        BUILD_THEN_REVIEW.replace("<!-- agent: claude-code -->\n<!-- max-turns: 7 -->", "<!-- agent: flash-builder -->")
-        .replace("<!-- agent: gpt-reviewer -->", "<!-- agent: claude-code -->"))
-    with (repo / ".specrelay" / "config.toml").open("a") as f:
-        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    repo = _reviewed_by_agent(tmp_path, agent)
     proc = run_cli("run", "Add sub", "--workflow", "reviewed", "--json", cwd=repo, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "done"
@@ -290,13 +291,7 @@ def test_an_agent_review_that_is_never_json_fails_the_step_and_keeps_the_reply(t
     prose = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
                         "result": "Looks good to me.", "total_cost_usd": 0.001})
     agent = _agent(tmp_path, f"echo '{prose}'")
-    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB]}, verify=[])
-    (repo / ".specrelay" / "workflows").mkdir()
-    (repo / ".specrelay" / "workflows" / "reviewed.md").write_text(
-        BUILD_THEN_REVIEW.replace("<!-- agent: claude-code -->\n<!-- max-turns: 7 -->", "<!-- agent: flash-builder -->")
-        .replace("<!-- agent: gpt-reviewer -->", "<!-- agent: claude-code -->"))
-    with (repo / ".specrelay" / "config.toml").open("a") as f:
-        f.write(f'\n[presets.claude-code]\ncommand = "{agent}"\n')
+    repo = _reviewed_by_agent(tmp_path, agent)
     proc = run_cli("run", "Add sub", "--workflow", "reviewed", cwd=repo, timeout=120)
     assert proc.returncode != 0
     assert "even after a repair request" in proc.stderr and "rejected_review_r1.md" in proc.stderr, proc.stderr
