@@ -109,6 +109,14 @@ def test_since_limit_and_paths(tmp_path: Path) -> None:
     paths = json.loads(run_cli("eval", "make", "c", "--from-history", "--paths", "src/calc.py", "--json",
                                cwd=repo).stdout)
     assert [c["source"] for c in paths["cases"]] == [shas["sub"]]
+    # `*` stays within a folder, `**` spans folders, a bare pattern matches a name anywhere
+    for glob, want in (("*/calc.py", [shas["sub"]]), ("*.py", [shas["div"], shas["sub"]]),
+                       ("**/div.py", [shas["div"]]), ("src/**", [shas["div"], shas["sub"]])):
+        out = run_cli("eval", "make", f"g{len(glob)}{glob.count('*')}", "--from-history", "--paths", glob,
+                      "--json", cwd=repo)
+        assert out.returncode == 0, (glob, out.stderr)
+        assert [c["source"] for c in json.loads(out.stdout)["cases"]] == want, glob
+    assert run_cli("eval", "make", "g0", "--from-history", "--paths", "*/*.bin", cwd=repo).returncode != 0
 
 
 def test_a_hand_written_case(tmp_path: Path) -> None:
@@ -150,6 +158,9 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     _fails(run_cli("eval", "make", "../up", "--from-history", cwd=repo), "not a plain name")
     _fails(run_cli("eval", "make", "s", "--from-history", "--since", "HEAD", cwd=repo), "no commits after HEAD")
     _fails(run_cli("eval", "make", "s", "--from-history", "--paths", "nothing/*", cwd=repo), "no commit to make a case")
+    _fails(run_cli("eval", "make", "s", "--from-history", "--paths", "*", "--case", "x", cwd=repo), "not both")
+    _fails(run_cli("eval", "make", "s", "--case", "x", "--base", "HEAD", "--request", "r", "--check", "README.md",
+                   "--since", "HEAD~1", "--limit", "2", cwd=repo), "--since, --limit: only for --from-history")
     _fails(run_cli("eval", "make", "s", cwd=repo), "--from-history")
     _fails(run_cli("eval", "make", "s", "--case", "x", "--base", "HEAD", "--request", "r", cwd=repo), "--check")
     _fails(run_cli("eval", "make", "s", "--case", "x", "--base", "nope", "--request", "r", "--check", "README.md",

@@ -29,7 +29,8 @@ def make_command(
     since: str | None = typer.Option(None, "--since", metavar="REV", help="Only commits after REV."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most N cases, newest first."),
     globs: list[str] = typer.Option([], "--paths", metavar="GLOB",
-                                    help="Only commits changing a file that matches GLOB (repeatable)."),
+                                    help="Only commits changing a file that matches GLOB: * within a folder, "
+                                         "** across folders (repeatable)."),
     case: str | None = typer.Option(None, "--case", metavar="NAME", help="A hand-written case of this name."),
     base: str | None = typer.Option(None, "--base", metavar="REV", help="The hand-written case's base commit."),
     request: str | None = typer.Option(None, "--request", metavar="TEXT", help="What the hand-written task asks."),
@@ -46,6 +47,11 @@ def make_command(
     if from_history == hand:
         raise UserError("eval make: pass --from-history, or --case NAME --base REV --request TEXT --check PATH "
                         "for a hand-written case (not both).")
+    history_only = [flag for flag, given in (("--since", since is not None), ("--limit", limit is not None),
+                                             ("--paths", bool(globs))) if given]
+    if hand and history_only:
+        raise UserError(f"{', '.join(history_only)}: only for --from-history; a hand-written case is one "
+                        "--base REV with its --check files.")
     root = repo_root()
     if from_history:
         made = evaluation.make_from_history(root, suite, since=since, limit=limit, globs=globs, force=force)

@@ -21,7 +21,6 @@ folder is either whole or absent.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -68,6 +67,41 @@ def is_doc_path(path: str) -> bool:
     bare = "." not in name or name.endswith(_DOC_SUFFIXES)
     return (name.endswith(_DOC_SUFFIXES) or (bare and name.split(".")[0].upper() in _DOC_NAMES)
             or any(part in _DOC_DIRS for part in parts[:-1]))
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """Whether ``path`` (relative, ``/``-separated) matches ``pattern`` as a shell glob over paths: ``*``
+    and ``?`` stay within one folder, ``**`` spans any number of them (``src/**/*.py``, ``**/test_*``),
+    ``[...]`` is a character class; the whole path must match. A pattern without ``/`` matches a file's
+    name in any folder, as in ``.gitignore`` (``*.py``, ``conftest.py``)."""
+    if "/" not in pattern:
+        pattern = "**/" + pattern
+    return _glob_regex(pattern).fullmatch(path) is not None
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1:end].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body[0] == "!" else body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
 
 
 def check_name(name: str, what: str) -> str:
@@ -154,7 +188,7 @@ def _changes(root: Path, parent: str, sha: str) -> list[tuple[str, str]]:
 
 def _why_skip(changed: list[tuple[str, str]], globs: list[str]) -> str | None:
     files = [p for _, p in changed]
-    if globs and not any(fnmatch.fnmatch(p, g) for p in files for g in globs):
+    if globs and not any(path_matches(p, g) for p in files for g in globs):
         return "no file matches --paths"
     tests = [p for p in files if is_test_path(p)]
     code = [p for p in files if not is_test_path(p) and not is_doc_path(p)]
