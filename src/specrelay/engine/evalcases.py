@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from specrelay import paths
 from specrelay.errors import UserError
 from specrelay.gitrepo import resolve_ref, run_git
+from specrelay.globs import path_matches
 
 #: A suite or case name: a plain folder name (letters, digits, ``.``, ``_``, ``-``; no leading dot).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -67,41 +68,6 @@ def is_doc_path(path: str) -> bool:
     bare = "." not in name or name.endswith(_DOC_SUFFIXES)
     return (name.endswith(_DOC_SUFFIXES) or (bare and name.split(".")[0].upper() in _DOC_NAMES)
             or any(part in _DOC_DIRS for part in parts[:-1]))
-
-
-def path_matches(path: str, pattern: str) -> bool:
-    """Whether ``path`` (relative, ``/``-separated) matches ``pattern`` as a shell glob over paths: ``*``
-    and ``?`` stay within one folder, ``**`` spans any number of them (``src/**/*.py``, ``**/test_*``),
-    ``[...]`` is a character class; the whole path must match. A pattern without ``/`` matches a file's
-    name in any folder, as in ``.gitignore`` (``*.py``, ``conftest.py``)."""
-    if "/" not in pattern:
-        pattern = "**/" + pattern
-    return _glob_regex(pattern).fullmatch(path) is not None
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1:end].replace("\\", "\\\\")
-            out.append("[" + ("^" + body[1:] if body[0] == "!" else body) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
 
 
 def check_name(name: str, what: str) -> str:

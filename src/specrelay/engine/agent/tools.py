@@ -9,7 +9,6 @@ becomes a shell command. A read-only toolbox (a review) offers only listing, rea
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -17,6 +16,7 @@ from typing import Any
 
 from specrelay import gitrepo, proc
 from specrelay.errors import EditError, OutsideWorktree
+from specrelay.globs import path_matches
 from specrelay.llm import Tool, ToolCall
 
 #: The most of a tool's answer sent back to the model (characters): a long file is read in parts.
@@ -124,7 +124,7 @@ class Toolbox:
     async def _list_files(self, glob: str = "**") -> Answer:
         _text(glob=glob)
         pattern = glob.strip() or "**"
-        files = [f for f in self._files() if pattern in ("**", "*", ".") or _glob_match(f, pattern)]
+        files = [f for f in self._files() if pattern in ("**", "*", ".") or path_matches(f, pattern)]
         if not files:
             return Answer(f"No files match {pattern!r}.")
         shown = files[:LISTED_LINES]
@@ -255,15 +255,6 @@ class Toolbox:
         for path in changed:
             if path not in self.changed:
                 self.changed.append(path)
-
-
-def _glob_match(path: str, pattern: str) -> bool:
-    """Whether ``path`` matches ``pattern``, where ``**`` spans folders and a bare name matches anywhere."""
-    if "/" not in pattern:
-        return fnmatch.fnmatch(PurePosixPath(path).name, pattern)
-    if fnmatch.fnmatch(path, pattern):
-        return True
-    return "**/" in pattern and fnmatch.fnmatch(path, pattern.replace("**/", ""))
 
 
 def _text(**values: Any) -> None:
