@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from specrelay import paths
 from specrelay.errors import UserError
 from specrelay.gitrepo import resolve_ref, run_git
-from specrelay.globs import path_matches
+from specrelay.text import path_matches
 
 #: A suite or case name: a plain folder name (letters, digits, ``.``, ``_``, ``-``; no leading dot).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

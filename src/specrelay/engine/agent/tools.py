@@ -16,8 +16,8 @@ from typing import Any
 
 from specrelay import gitrepo, proc
 from specrelay.errors import EditError, OutsideWorktree
-from specrelay.globs import path_matches
 from specrelay.llm import Tool, ToolCall
+from specrelay.text import path_matches
 
 #: The most of a tool's answer sent back to the model (characters): a long file is read in parts.
 ANSWER_CHARS = 20000
