@@ -98,3 +98,24 @@ def test_a_reused_agent_call_keeps_where_its_cost_came_from_and_its_account(tmp_
     assert result.reused and result.cost_source == "agent" and result.cost_usd == 0.02
     assert result.agent is not None and result.agent.turns == 4 and result.agent.tools == ("Read", "Edit")
     assert result.agent.denials == ("Bash rm",) and result.agent.session == "s1"
+
+
+def test_a_task_that_keeps_prompts_reads_them_back_unpacked(tmp_path: Path) -> None:
+    from specrelay.ledger import pack_prompt
+
+    ledger = Ledger(tmp_path / "l.db")
+    ledger.insert_task(id="t-1", title="T", request="do it", status=TaskStatus.PAUSED, workflow="w", base_ref=None,
+                       base_sha="0" * 40, base_branch="main", branch="specrelay/t-1", worktree="/wt", rounds=1,
+                       current_step="Plan", budget_usd=None, record_prompts=True)
+    _task(ledger, "t-2")
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "héllo " * 500}]
+    ledger.record_call(_call(task_id="t-1", prompt=pack_prompt(messages)))
+    ledger.record_call(_call(task_id="t-1"))  # an attempt without its prompt is not listed
+    ledger.record_call(_call(task_id="t-2", prompt=pack_prompt([{"role": "user", "content": "other"}])))
+    [(row, back)] = ledger.prompts("t-1")
+    assert back == messages and row.task_id == "t-1"
+    stored = sqlite3.connect(tmp_path / "l.db").execute("SELECT length(prompt) FROM calls WHERE id=?",
+                                                        (row.id,)).fetchone()[0]
+    assert stored < len("héllo " * 500) / 10  # compressed
+    one, two = ledger.task("t-1"), ledger.task("t-2")
+    assert one is not None and two is not None and (one.record_prompts, two.record_prompts) == (True, False)

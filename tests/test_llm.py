@@ -211,3 +211,16 @@ def test_the_offline_switch_is_explicit(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("SPECRELAY_OFFLINE")
     assert not offline()
 
+
+
+def test_a_client_that_keeps_prompts_records_every_attempts_messages(tmp_path: Path) -> None:
+    write_user_config(FAST_RETRY + scripted("s", ["one", "two"]))
+    config = load_config(None)
+    keeping = Client(config, Ledger(tmp_path / "ledger.db"), task_id="t-1", record_prompts=True)
+    keeping.call_sync("s", "the system", "the user's words", phase="plan")
+    plain = Client(config, Ledger(tmp_path / "ledger.db"), task_id="t-2")
+    plain.call_sync("s", "the system", "other words", phase="plan")
+    [(row, messages)] = keeping.ledger.prompts("t-1")
+    assert row.phase == "plan"
+    assert messages == [{"role": "system", "content": "the system"}, {"role": "user", "content": "the user's words"}]
+    assert plain.ledger.prompts("t-2") == [] and len(plain.ledger.calls("t-2")) == 1

@@ -169,7 +169,8 @@ class Runner:
         from specrelay.engine import attachments
 
         client = Client(self.config, self.ledger, run_id=self.task.id, task_id=self.task.id, budget=budget,
-                        models=self.models, attachments=attachments.load(self.task.folder))
+                        models=self.models, attachments=attachments.load(self.task.folder),
+                        record_prompts=self.task.record_prompts)
         self._sync_ticks(workflow)
         if gitrepo.clear_stale_index_lock(self.task.worktree):
             self.emit(Note("removed the index.lock a killed git command had left in the worktree"))

@@ -41,6 +41,8 @@ class Task:
     current_step: str | None
     message: str | None
     created_at: float = 0.0  # seconds since the epoch
+    #: Whether the task's calls keep their prompts in the ledger (an evaluation's tasks).
+    record_prompts: bool = False
 
     @property
     def workflow_path(self) -> Path:
@@ -116,7 +118,8 @@ def _task_from_row(root: Path, row: TaskRow) -> Task:
     return Task(id=row.id, title=row.title, request=row.request, status=row.status, workflow=row.workflow,
                 base_sha=row.base_sha, base_branch=row.base_branch, branch=row.branch, worktree=Path(row.worktree),
                 folder=paths.task_dir(root, row.id), budget_usd=row.budget_usd, rounds=row.rounds,
-                current_step=row.current_step, message=row.message, created_at=row.created_at)
+                current_step=row.current_step, message=row.message, created_at=row.created_at,
+                record_prompts=row.record_prompts)
 
 
 def all_tasks(root: Path, ledger: Ledger) -> list[Task]:
@@ -249,16 +252,19 @@ def check_preset_keys(config: Config, names: list[str], *, fix: str = WORKFLOW_K
 
 def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, workflow: Workflow,
                 base: str | None = None, budget_usd: float | None = None, serialize: bool = False,
-                resolved: tuple[str, str | None] | None = None, attachments: Sequence[Attachment] = ()) -> Task:
+                resolved: tuple[str, str | None] | None = None, attachments: Sequence[Attachment] = (),
+                task_id: str | None = None, record_prompts: bool = False) -> Task:
     """Make the task's folder, its copy of the workflow, its attachments, its branch and worktree, and its
     ledger rows.
 
     ``resolved`` is what :func:`resolve_base` gave for ``base``, when several tasks start from it.
+    ``task_id``: the id to give it (chosen, and noted, by a caller that must never make the task twice);
+    a new one from the request otherwise. ``record_prompts``: its calls keep their prompts in the ledger.
     """
     if not request.strip():
         raise UserError("the request is empty: say what to build, e.g. specrelay run \"Add a --verbose flag\".")
     base_sha, base_branch = resolved or resolve_base(root, base)
-    task_id = new_task_id(request)
+    task_id = task_id or new_task_id(request)
     folder = paths.task_dir(root, task_id)
     worktree = paths.worktree_dir(root, task_id)
     branch = gitrepo.task_branch(task_id)
@@ -279,7 +285,8 @@ def create_task(root: Path, ledger: Ledger, config: Config, request: str, *, wor
                 id=task_id, title=title, request=request, status=TaskStatus.PAUSED, workflow=workflow.name,
                 base_ref=base, base_sha=base_sha, base_branch=base_branch, branch=branch, worktree=str(worktree),
                 rounds=1, current_step=workflow.steps[0].title,
-                budget_usd=budget_usd if budget_usd is not None else config.budget.task_usd)
+                budget_usd=budget_usd if budget_usd is not None else config.budget.task_usd,
+                record_prompts=record_prompts)
             ledger.put_steps(task_id, [NewStep(s.title, str(s.kind), s.team) for s in workflow.steps])
             if serialize:
                 from specrelay.engine.loopstate import LoopState

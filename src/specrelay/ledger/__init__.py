@@ -6,9 +6,21 @@ what it returns are the frozen rows of :mod:`specrelay.ledger.rows`, and statuse
 """
 
 from specrelay.ledger.migrations import MIGRATIONS
-from specrelay.ledger.rows import CallRecord, CallRow, CallUsage, NewStep, StepRow, TaskRow, TaskUsage, Totals
+from specrelay.ledger.rows import (
+                                   CallRecord,
+                                   CallRow,
+                                   CallUsage,
+                                   NewStep,
+                                   StepRow,
+                                   TaskRow,
+                                   TaskUsage,
+                                   Totals,
+                                   pack_prompt,
+                                   unpack_prompt,
+)
 from specrelay.ledger.status import CLOSED, FINISHED, StepStatus, TaskStatus
 from specrelay.ledger.store import UNSET, GroupBy, Ledger, Unset, wait_s
 
 __all__ = ["CLOSED", "FINISHED", "MIGRATIONS", "UNSET", "CallRecord", "CallRow", "CallUsage", "GroupBy", "Ledger",
-           "NewStep", "StepRow", "StepStatus", "TaskRow", "TaskStatus", "TaskUsage", "Totals", "Unset", "wait_s"]
+           "NewStep", "StepRow", "StepStatus", "TaskRow", "TaskStatus", "TaskUsage", "Totals", "Unset", "pack_prompt",
+           "unpack_prompt", "wait_s"]

@@ -95,6 +95,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE calls ADD COLUMN tool_calls_json TEXT;
         ALTER TABLE calls ADD COLUMN request_digest TEXT;
     """),
+    # An evaluation's tasks keep every call's prompt (zlib-compressed JSON of its messages), so that a
+    # test, or the user, can see what each phase was shown (and that no hidden check was among it).
+    ("010_call_prompt", """
+        ALTER TABLE calls ADD COLUMN prompt BLOB;
+        ALTER TABLE tasks ADD COLUMN record_prompts INTEGER NOT NULL DEFAULT 0;
+    """),
 ]
 
 

@@ -48,6 +48,8 @@ class TaskRow:
     updated_at: float
     #: The runner's loop state as JSON (attempt, fix, gen, verdict, extra_rounds), None before the first step.
     state: str | None
+    #: Whether the task's calls keep their prompts (an evaluation's tasks do; see :attr:`CallRecord.prompt`).
+    record_prompts: bool = False
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> TaskRow:
@@ -56,7 +58,8 @@ class TaskRow:
                    base_ref=row["base_ref"], base_sha=row["base_sha"], base_branch=row["base_branch"],
                    branch=row["branch"], worktree=row["worktree"], budget_usd=row["budget_usd"],
                    rounds=row["rounds"], current_step=row["current_step"], message=row["message"],
-                   created_at=row["created_at"], updated_at=row["updated_at"], state=row["state"])
+                   created_at=row["created_at"], updated_at=row["updated_at"], state=row["state"],
+                   record_prompts=bool(row["record_prompts"]))
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,22 @@ class CallRecord:
     tool_calls_json: str | None = None
     #: The fingerprint of a tool loop's turn (its messages and tools): replayed only while it is the same.
     request_digest: str | None = None
+    #: The request's messages, zlib-compressed JSON (:func:`pack_prompt`), for a task that keeps them.
+    prompt: bytes | None = None
+
+
+def pack_prompt(messages: list[dict[str, str]]) -> bytes:
+    """A prompt as the ledger keeps it: its messages (``role``, ``content``) as zlib-compressed JSON."""
+    import zlib
+
+    return zlib.compress(json.dumps(messages, ensure_ascii=False).encode("utf-8"))
+
+
+def unpack_prompt(data: bytes) -> list[dict[str, str]]:
+    """The messages :func:`pack_prompt` packed."""
+    import zlib
+
+    return list(json.loads(zlib.decompress(data).decode("utf-8")))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,17 @@ import specrelay.ledger.errors as ledger_errors
 import specrelay.ledger.migrations as migrations
 from specrelay import paths
 from specrelay.errors import UserError
-from specrelay.ledger.rows import CallRecord, CallRow, CallUsage, NewStep, StepRow, TaskRow, TaskUsage, Totals
+from specrelay.ledger.rows import (
+    CallRecord,
+    CallRow,
+    CallUsage,
+    NewStep,
+    StepRow,
+    TaskRow,
+    TaskUsage,
+    Totals,
+    unpack_prompt,
+)
 from specrelay.ledger.status import StepStatus, TaskStatus
 
 
@@ -251,6 +261,13 @@ class Ledger:
             rows = self.conn.execute("SELECT * FROM calls WHERE task_id=? ORDER BY id", (task_id,))
         return [CallRow.from_sql(r) for r in rows]
 
+    def prompts(self, task_id: str) -> list[tuple[CallRow, list[dict[str, str]]]]:
+        """Each of the task's calls that kept its prompt (a task made with ``record_prompts``), oldest
+        first, with the prompt's messages (``role``, ``content``) unpacked."""
+        rows = self.conn.execute("SELECT * FROM calls WHERE task_id=? AND prompt IS NOT NULL ORDER BY id",
+                                 (task_id,))
+        return [(CallRow.from_sql(r), unpack_prompt(r["prompt"])) for r in rows]
+
     def spent(self, task_id: str) -> float:
         """What the task's priced calls cost so far (calls of unknown cost count as nothing)."""
         row = self.conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE task_id=?",
@@ -287,15 +304,16 @@ class Ledger:
 
     def insert_task(self, *, id: str, title: str, request: str, status: TaskStatus, workflow: str,
                     base_ref: str | None, base_sha: str, base_branch: str | None, branch: str, worktree: str,
-                    rounds: int, current_step: str | None, budget_usd: float | None) -> None:
+                    rounds: int, current_step: str | None, budget_usd: float | None,
+                    record_prompts: bool = False) -> None:
         """Record a new task (with the time as its creation and update time)."""
         now = time.time()
         self.conn.execute(
             "INSERT INTO tasks (id, title, request, status, workflow, base_ref, base_sha, base_branch, branch, "
-            "worktree, rounds, current_step, budget_usd, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "worktree, rounds, current_step, budget_usd, created_at, updated_at, record_prompts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (id, title, request, str(status), workflow, base_ref, base_sha, base_branch, branch, worktree,
-             rounds, current_step, budget_usd, now, now))
+             rounds, current_step, budget_usd, now, now, int(record_prompts)))
 
     def update_task(self, task_id: str, *, status: TaskStatus | Unset = UNSET, message: str | None | Unset = UNSET,
                     current_step: str | None | Unset = UNSET, rounds: int | Unset = UNSET,

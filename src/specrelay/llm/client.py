@@ -43,7 +43,7 @@ class Client:
     def __init__(self, config: Config, ledger: Ledger, *, run_id: str | None = None,
                  task_id: str | None = None, budget: BudgetCheck | None = None,
                  models: dict[str, Any] | None = None, attachments: tuple[Attachment, ...] = (),
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, record_prompts: bool = False) -> None:
         self.config = config
         self.ledger = ledger
         self.task_id = task_id
@@ -52,7 +52,7 @@ class Client:
         self.models = models or {}  # preset name → pydantic-ai Model (tests inject FunctionModel here)
         #: The run's attachments (a task's, an ask's): shown to every call of a preset that takes images.
         self.attachments = attachments
-        run = Run(config, ledger, self.run_id, task_id, self.models)
+        run = Run(config, ledger, self.run_id, task_id, self.models, record_prompts)
         self._send = compose(run, budget=budget, sleep=sleep)
 
     async def call(self, preset_name: str, system: str, user: str, *, phase: str, step: str | None = None,

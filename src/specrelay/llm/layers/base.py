@@ -155,6 +155,8 @@ class Run:
     task_id: str | None
     #: Models injected by tests, by preset name.
     models: Mapping[str, Any] = field(default_factory=dict)
+    #: Every recorded attempt keeps its prompt (the request's messages): an evaluation's tasks.
+    record_prompts: bool = False
 
 
 CallHandler = Callable[[Call], Awaitable[CallResult]]

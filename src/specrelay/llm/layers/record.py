@@ -17,8 +17,8 @@ from typing import Literal
 
 from specrelay.config import Config, Preset
 from specrelay.errors import FailureKind
-from specrelay.ledger import CallRecord
-from specrelay.llm.backend import AttemptFailed, CostSource, Reply, estimated_usage
+from specrelay.ledger import CallRecord, pack_prompt
+from specrelay.llm.backend import AttemptFailed, CostSource, Reply, Request, estimated_usage
 from specrelay.llm.layers.base import Attempted, AttemptHandler, Call, CallResult, Flight, Run, tool_calls_json
 from specrelay.llm.layers.budget import CutByBudget
 from specrelay.llm.pricing import Usage
@@ -42,12 +42,23 @@ def cost_source(preset: Preset, reply: Reply, cost_usd: float | None) -> CostSou
     return "priced"
 
 
+def prompt_of(request: Request, config: Config) -> bytes:
+    """The request's messages as the ledger keeps them (:func:`~specrelay.ledger.pack_prompt`), key values
+    redacted: each turn's role and text (a tool call's name and arguments included)."""
+    return pack_prompt([{"role": m.role, "content": redact(m.text, config)} for m in request.messages])
+
+
 class Record:
-    """Writes one ledger row per attempt."""
+    """Writes one ledger row per attempt (with its prompt, when the run keeps prompts)."""
 
     def __init__(self, inner: AttemptHandler, run: Run) -> None:
         self.inner = inner
         self.run = run
+
+    def _record(self, rec: CallRecord, call: Call) -> None:
+        if self.run.record_prompts:
+            rec.prompt = prompt_of(call.request, self.run.config)
+        self.run.ledger.record_call(rec)
 
     async def __call__(self, call: Call) -> CallResult:
         call = replace(call, flight=Flight())
@@ -96,7 +107,7 @@ class Record:
         else:
             used = estimated_usage(call.request, partial) if partial else Usage()
             estimated, model, source = bool(partial), exc.model or preset.model, "priced"
-        self.run.ledger.record_call(CallRecord(
+        self._record(CallRecord(
             run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
             preset=preset.name, provider=preset.provider, model=model,
             started_at=time.time() - exc.latency_s, latency_s=exc.latency_s, outcome=exc.kind,
@@ -105,7 +116,7 @@ class Record:
             cache_read_tokens=used.cache_read_tokens, cache_write_tokens=used.cache_write_tokens,
             estimated=estimated, cost_usd=exc.cost_usd, cost_source=source,
             agent_json=None if spent is None or spent.agent is None else json.dumps(asdict(spent.agent)),
-            context=dict(call.context), call_key=call.key))
+            context=dict(call.context), call_key=call.key), call)
         if partial and call.on_broken is not None:
             call.on_broken(redact(str(exc), self.run.config))
 
@@ -122,22 +133,22 @@ class Record:
             return
         preset = call.tried
         with contextlib.suppress(Exception):  # a row that cannot be written must not hide the interruption
-            self.run.ledger.record_call(CallRecord(
+            self._record(CallRecord(
                 run_id=self.run.run_id, task_id=self.run.task_id, step=call.step, phase=call.phase,
                 preset=preset.name, provider=preset.provider, model=preset.model, started_at=flight.sent_at,
                 latency_s=time.perf_counter() - flight.clock, outcome=FailureKind.INTERRUPTED,
                 error="interrupted while in flight", context=dict(call.context), call_key=call.key,
-                max_tokens=flight.max_tokens))
+                max_tokens=flight.max_tokens), call)
 
     def _cut(self, call: Call, cut: CutByBudget) -> None:
         cap = cut.attempted.max_tokens or 0
-        self.run.ledger.record_call(self._row(
+        self._record(self._row(
             call, cut.attempted, FailureKind.CUT_BY_BUDGET,
-            error=f"the reply reached its output cap of {cap:,} tokens, lowered to fit the budget"))
+            error=f"the reply reached its output cap of {cap:,} tokens, lowered to fit the budget"), call)
 
     def _success(self, call: Call, attempted: Attempted) -> CallResult:
         row = self._row(call, attempted, "ok", reply=attempted.reply.text if call.key else None)
-        self.run.ledger.record_call(row)
+        self._record(row, call)
         return CallResult(text=attempted.reply.text, usage=attempted.reply.usage or Usage(),
                           cost_usd=attempted.cost_usd, latency_s=attempted.latency_s, preset=row.preset,
                           provider=row.provider, model=row.model, estimated=row.estimated,
