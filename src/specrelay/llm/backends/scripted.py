@@ -14,6 +14,15 @@ reply so whatever its length, as a server stops at a cap of its own that the pre
 
 A reply may call tools, as a model in a tool loop does: ``{"tool_calls": [{"name": "read_file",
 "arguments": {"path": "a.py"}}]}`` (with an optional ``"text"`` and ``"id"`` per call).
+
+Replies chosen by what the call is about: the file may instead hold an object
+``{"by_prompt": [{"when": "truncate_words", "replies": [...]}, {"when": "slugify", "replies": [...]}]}``.
+Each call answers from the first list whose ``when`` text appears in its prompt (the text of the request's
+messages, tool results included), so one preset can serve several tasks, each its own script (an eval
+suite's cases). ``when`` is matched as written, case and all; ``""`` matches any prompt (a last, catch-all
+list). Within the chosen list the cursor is the same as for a plain list: the run's count of the preset's
+calls, so a resumed task continues where it left off. A prompt no ``when`` matches is a ConfigError
+naming the preset and the file.
 """
 
 from __future__ import annotations
@@ -99,10 +108,46 @@ class ScriptedReply:
     tool_calls: tuple[ToolCall, ...] = ()
 
 
-_cache: dict[tuple[Path, float], list[ScriptedReply]] = {}
+#: A replies file's lists: ``(when, replies)`` each (``when`` None for a plain list).
+_Lists = tuple[tuple[str | None, tuple[ScriptedReply, ...]], ...]
 
 
-def load_replies(preset: ScriptedPreset) -> list[ScriptedReply]:
+@dataclass(frozen=True)
+class Script:
+    """A replies file as read: one list of replies, or lists chosen by prompt (``by_prompt``)."""
+
+    path: Path
+    #: ``(when, replies)`` in the file's order; a plain list is one entry whose ``when`` is None.
+    lists: _Lists
+
+    @property
+    def by_prompt(self) -> bool:
+        return any(when is not None for when, _ in self.lists)
+
+    @property
+    def empty(self) -> bool:
+        """No reply at all to give (an empty plain list)."""
+        return not any(replies for _, replies in self.lists)
+
+    def replies_for(self, preset: str, request: Request) -> tuple[ScriptedReply, ...]:
+        """The list a call with ``request`` answers from: the first whose ``when`` its prompt holds."""
+        if not self.by_prompt:
+            return self.lists[0][1] if self.lists else ()
+        prompt = request.text
+        for when, replies in self.lists:
+            if when is not None and when in prompt:
+                return replies
+        whens = ", ".join(_shown(when).removeprefix("a string ") for when, _ in self.lists[:5])
+        whens += f" and {len(self.lists) - 5} more" if len(self.lists) > 5 else ""
+        raise ConfigError(f"{self.path}: scripted preset {preset} has no reply for this prompt: no 'when' of its "
+                          f"by_prompt lists ({whens}) appears in it. Add a list whose 'when' the prompt holds, "
+                          'or a last one with "when": "" to answer any prompt.')
+
+
+_cache: dict[tuple[Path, float], Script] = {}
+
+
+def load_replies(preset: ScriptedPreset) -> Script:
     """Read and check a preset's replies file (cached by path and modification time)."""
     path = preset.replies_path
     where = f"[presets.{preset.name}] replies"
@@ -119,12 +164,47 @@ def load_replies(preset: ScriptedPreset) -> list[ScriptedReply]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: replies file of preset {preset.name} is not valid JSON: {exc}.") from None
-    if not isinstance(data, list):
-        raise ConfigError(f"{path}: replies file of preset {preset.name} must hold a JSON list, "
-                          f"got {type(data).__name__}.")
-    replies = [_reply(path, i, item) for i, item in enumerate(data)]
-    _cache[(path, stamp)] = replies
-    return replies
+    if isinstance(data, list):
+        script = Script(path, ((None, tuple(_reply(path, i, item) for i, item in enumerate(data))),))
+    elif isinstance(data, dict) and "by_prompt" in data:
+        script = Script(path, _by_prompt(path, preset.name, data))
+    else:
+        raise ConfigError(f"{path}: replies file of preset {preset.name} must hold a JSON list, or an object "
+                          f'{{"by_prompt": [{{"when": "...", "replies": [...]}}]}}, got {_shown(data)}.')
+    _cache[(path, stamp)] = script
+    return script
+
+
+_LIST_KEYS = ("when", "replies")
+
+
+def _by_prompt(path: Path, preset: str, data: dict[str, Any]) -> _Lists:
+    """The lists of a ``by_prompt`` file, each checked; an error names the file and the list's index."""
+    shape = '{"when": "text the prompt holds", "replies": [...]}'
+    unknown = sorted(data.keys() - {"by_prompt"})
+    if unknown:
+        raise ConfigError(f"{path}: replies file of preset {preset} has unknown key '{unknown[0]}' beside "
+                          "'by_prompt' (the only key).")
+    lists = data["by_prompt"]
+    if not isinstance(lists, list) or not lists:
+        raise ConfigError(f"{path}: 'by_prompt' of preset {preset} must be a non-empty list of {shape}, "
+                          f"got {_shown(lists)}.")
+    out = []
+    for n, entry in enumerate(lists):
+        where = f"by_prompt[{n}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{path}: {where} is {_shown(entry)}; each list is {shape}.")
+        unknown = sorted(entry.keys() - set(_LIST_KEYS))
+        if unknown:
+            raise ConfigError(f"{path}: {where} has unknown key '{unknown[0]}' (known: {', '.join(_LIST_KEYS)}).")
+        when, replies = entry.get("when"), entry.get("replies")
+        if not isinstance(when, str):
+            raise ConfigError(f"{path}: {where} needs 'when', the text a prompt must hold to be answered from "
+                              f"this list (a string; \"\" for any prompt), got {_shown(when)}.")
+        if not isinstance(replies, list) or not replies:
+            raise ConfigError(f"{path}: {where} needs 'replies', a non-empty list of replies, got {_shown(replies)}.")
+        out.append((when, tuple(_reply(path, i, item, within=f"{where} ") for i, item in enumerate(replies))))
+    return tuple(out)
 
 
 _REPLY_KEYS = ("text", "delay_s", "error", "truncated", "tool_calls")
@@ -133,10 +213,11 @@ _ERROR_KEYS = ("status", "kind", "retry_after_s", "message")
 _SHAPE = 'a string, {"text": "..."} or {"error": {"status": 429}}'
 
 
-def _reply(path: Path, i: int, item: Any) -> ScriptedReply:
-    """Check one item of a replies file; the error names the file, the item's index and what is wrong."""
+def _reply(path: Path, i: int, item: Any, *, within: str = "") -> ScriptedReply:
+    """Check one item of a replies file; the error names the file, the item's index (``within`` a
+    by_prompt list) and what is wrong."""
     def bad(what: str) -> ConfigError:
-        return ConfigError(f"{path}: reply [{i}] {what}; each reply is {_SHAPE}.")
+        return ConfigError(f"{path}: {within}reply [{i}] {what}; each reply is {_SHAPE}.")
 
     if isinstance(item, str):
         return ScriptedReply(item, None, None)
@@ -258,10 +339,12 @@ class ScriptedBackend(Backend):
 
     async def _answer(self, preset: ScriptedPreset, index: int, request: Request,
                       on_delta: OnDelta | None) -> Reply:
-        replies = load_replies(preset)
+        script = load_replies(preset)
+        replies = script.replies_for(preset.name, request)
         if index >= len(replies):
+            which = " of the list its prompt chose" if script.by_prompt else ""
             raise ProviderError(
-                f"scripted preset {preset.name} has no reply left: all {len(replies)} replies in "
+                f"scripted preset {preset.name} has no reply left: all {len(replies)} replies{which} in "
                 f"{preset.replies_path} were used. Add replies to the file.",
                 provider="scripted", kind=FailureKind.REPLIES_EXHAUSTED)
         reply = replies[index]
@@ -303,7 +386,7 @@ def check_replies(presets: Iterable[Preset], *, called: Collection[str] = ()) ->
     fallback, may have none.)
     """
     for preset in presets:
-        if isinstance(preset, ScriptedPreset) and not load_replies(preset) and preset.name in called:
+        if isinstance(preset, ScriptedPreset) and load_replies(preset).empty and preset.name in called:
             raise ConfigError(f"{preset.replies_path}: replies file of preset {preset.name} is an empty list; "
                               f"add at least one reply ({_SHAPE}).")
 
