@@ -40,6 +40,14 @@ def test_the_first_list_whose_when_the_prompt_holds_answers(tmp_path: Path) -> N
         client.call_sync("s", "sys", "pears", phase="t")
 
 
+def test_a_list_of_whens_needs_every_text_in_the_prompt(tmp_path: Path) -> None:
+    lists = {"by_prompt": [{"when": ["apples", "review"], "replies": ["reviewed apples"]},
+                           {"when": "apples", "replies": ["x", "built apples"]}]}
+    client = client_with(tmp_path, lists, run_id="r")
+    assert client.call_sync("s", "please review", "the apples", phase="t").text == "reviewed apples"
+    assert client.call_sync("s", "please build", "the apples", phase="t").text == "built apples"
+
+
 def test_a_resumed_run_continues_within_its_list(tmp_path: Path) -> None:
     client = client_with(tmp_path, BY_PROMPT, run_id="task-1")
     assert client.call_sync("s", "", "apples", phase="t").text == "a1"
@@ -60,6 +68,8 @@ def test_a_prompt_no_when_matches_names_the_preset_and_the_file(tmp_path: Path) 
     ({"by_prompt": [{"when": "a", "replies": ["x"]}], "extra": 1}, "unknown key 'extra' beside 'by_prompt'"),
     ({"by_prompt": ["x"]}, r"by_prompt\[0\] is a string \"x\""),
     ({"by_prompt": [{"when": "a", "replies": ["x"]}, {"replies": ["y"]}]}, r"by_prompt\[1\] needs 'when'"),
+    ({"by_prompt": [{"when": ["a", 1], "replies": ["x"]}]}, r"by_prompt\[0\] needs 'when'.*a list \[\"a\", 1\]"),
+    ({"by_prompt": [{"when": [], "replies": ["x"]}]}, r"by_prompt\[0\] needs 'when'"),
     ({"by_prompt": [{"when": "a", "replies": []}]}, r"by_prompt\[0\] needs 'replies', a non-empty list"),
     ({"by_prompt": [{"when": "a", "replies": ["x"], "then": 1}]}, r"by_prompt\[0\] has unknown key 'then'"),
     ({"by_prompt": [{"when": "a", "replies": ["x", {"txt": "y"}]}]}, r"by_prompt\[0\] reply \[1\] has unknown key"),

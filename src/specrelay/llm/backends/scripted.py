@@ -19,7 +19,8 @@ Replies chosen by what the call is about: the file may instead hold an object
 ``{"by_prompt": [{"when": "truncate_words", "replies": [...]}, {"when": "slugify", "replies": [...]}]}``.
 Each call answers from the first list whose ``when`` text appears in its prompt (the text of the request's
 messages, tool results included), so one preset can serve several tasks, each its own script (an eval
-suite's cases). ``when`` is matched as written, case and all; ``""`` matches any prompt (a last, catch-all
+suite's cases). ``when`` is matched as written, case and all; a list of texts (``["slugify", "Review
+the diff"]``) matches a prompt holding every one of them; ``""`` matches any prompt (a last, catch-all
 list). Within the chosen list the cursor is the same as for a plain list: the run's count of the preset's
 calls, so a resumed task continues where it left off. A prompt no ``when`` matches is a ConfigError
 naming the preset and the file.
@@ -108,8 +109,9 @@ class ScriptedReply:
     tool_calls: tuple[ToolCall, ...] = ()
 
 
-#: A replies file's lists: ``(when, replies)`` each (``when`` None for a plain list).
-_Lists = tuple[tuple[str | None, tuple[ScriptedReply, ...]], ...]
+#: A replies file's lists: ``(when, replies)`` each, ``when`` the texts a prompt must all hold (None for a
+#: plain list).
+_Lists = tuple[tuple[tuple[str, ...] | None, tuple[ScriptedReply, ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,10 @@ class Script:
             return self.lists[0][1] if self.lists else ()
         prompt = request.text
         for when, replies in self.lists:
-            if when is not None and when in prompt:
+            if when is not None and all(text in prompt for text in when):
                 return replies
-        whens = ", ".join(_shown(when).removeprefix("a string ") for when, _ in self.lists[:5])
+        whens = ", ".join(" + ".join(json.dumps(t, ensure_ascii=False) for t in when or ())
+                          for when, _ in self.lists[:5])
         whens += f" and {len(self.lists) - 5} more" if len(self.lists) > 5 else ""
         raise ConfigError(f"{self.path}: scripted preset {preset} has no reply for this prompt: no 'when' of its "
                           f"by_prompt lists ({whens}) appears in it. Add a list whose 'when' the prompt holds, "
@@ -198,12 +201,15 @@ def _by_prompt(path: Path, preset: str, data: dict[str, Any]) -> _Lists:
         if unknown:
             raise ConfigError(f"{path}: {where} has unknown key '{unknown[0]}' (known: {', '.join(_LIST_KEYS)}).")
         when, replies = entry.get("when"), entry.get("replies")
-        if not isinstance(when, str):
+        if isinstance(when, str):
+            when = [when]
+        if not isinstance(when, list) or not when or not all(isinstance(t, str) for t in when):
             raise ConfigError(f"{path}: {where} needs 'when', the text a prompt must hold to be answered from "
-                              f"this list (a string; \"\" for any prompt), got {_shown(when)}.")
+                              f"this list (a string, or a list of strings it must all hold; \"\" for any "
+                              f"prompt), got {_shown(when)}.")
         if not isinstance(replies, list) or not replies:
             raise ConfigError(f"{path}: {where} needs 'replies', a non-empty list of replies, got {_shown(replies)}.")
-        out.append((when, tuple(_reply(path, i, item, within=f"{where} ") for i, item in enumerate(replies))))
+        out.append((tuple(when), tuple(_reply(path, i, item, within=f"{where} ") for i, item in enumerate(replies))))
     return tuple(out)
 
 
