@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 from conftest import make_repo, run_cli
 
+#: Cases from history, kept without running their checks (the tests of validation are apart).
+UNCHECKED = ("--from-history", "--no-validate")
 BLOB = b"\xff\x00\xfe binary fixture \r\n"
 
 
@@ -62,7 +65,7 @@ def _case(repo: Path, suite: str, name: str) -> dict[str, object]:
 
 def test_from_history_writes_code_and_test_commits_and_skips_the_rest(tmp_path: Path) -> None:
     repo, shas = _history(tmp_path)
-    proc = run_cli("eval", "make", "hist", "--from-history", "--json", cwd=repo)
+    proc = run_cli("eval", "make", "hist", *UNCHECKED, "--json", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     made = json.loads(proc.stdout)
     assert [c["source"] for c in made["cases"]] == [shas["div"], shas["sub"]]  # newest first, first-parent only
@@ -94,29 +97,29 @@ def test_verify_commands_from_the_config_are_the_test_command(tmp_path: Path) ->
     repo, _ = _history(tmp_path)
     (repo / ".specrelay").mkdir()
     (repo / ".specrelay/config.toml").write_text('[verify]\ncommands = ["make check"]\n', encoding="utf-8")
-    made = json.loads(run_cli("eval", "make", "s", "--from-history", "--limit", "1", "--json", cwd=repo).stdout)
+    made = json.loads(run_cli("eval", "make", "s", *UNCHECKED, "--limit", "1", "--json", cwd=repo).stdout)
     assert made["cases"][0]["test_commands"] == ["make check"]
 
 
 def test_since_limit_and_paths(tmp_path: Path) -> None:
     repo, shas = _history(tmp_path)
-    since = json.loads(run_cli("eval", "make", "a", "--from-history", "--since", shas["sub"], "--json",
+    since = json.loads(run_cli("eval", "make", "a", *UNCHECKED, "--since", shas["sub"], "--json",
                                cwd=repo).stdout)
     assert [c["source"] for c in since["cases"]] == [shas["div"]]
-    limited = json.loads(run_cli("eval", "make", "b", "--from-history", "--limit", "1", "--json", cwd=repo).stdout)
+    limited = json.loads(run_cli("eval", "make", "b", *UNCHECKED, "--limit", "1", "--json", cwd=repo).stdout)
     assert [c["source"] for c in limited["cases"]] == [shas["div"]]
     assert sorted((repo / ".specrelay/eval/b").iterdir()) == [repo / ".specrelay/eval/b" / limited["cases"][0]["name"]]
-    paths = json.loads(run_cli("eval", "make", "c", "--from-history", "--paths", "src/calc.py", "--json",
+    paths = json.loads(run_cli("eval", "make", "c", *UNCHECKED, "--paths", "src/calc.py", "--json",
                                cwd=repo).stdout)
     assert [c["source"] for c in paths["cases"]] == [shas["sub"]]
     # `*` stays within a folder, `**` spans folders, a bare pattern matches a name anywhere
     globs = (("*/calc.py", [shas["sub"]]), ("*.py", [shas["div"], shas["sub"]]), ("**/div.py", [shas["div"]]),
              ("src/**", [shas["div"], shas["sub"]]))
     for n, (glob, want) in enumerate(globs):
-        out = run_cli("eval", "make", f"glob{n}", "--from-history", "--paths", glob, "--json", cwd=repo)
+        out = run_cli("eval", "make", f"glob{n}", *UNCHECKED, "--paths", glob, "--json", cwd=repo)
         assert out.returncode == 0, (glob, out.stderr)
         assert [c["source"] for c in json.loads(out.stdout)["cases"]] == want, glob
-    assert run_cli("eval", "make", "g0", "--from-history", "--paths", "*/*.bin", cwd=repo).returncode != 0
+    assert run_cli("eval", "make", "g0", *UNCHECKED, "--paths", "*/*.bin", cwd=repo).returncode != 0
 
 
 def test_a_hand_written_case(tmp_path: Path) -> None:
@@ -144,7 +147,8 @@ def test_a_hand_written_case(tmp_path: Path) -> None:
 
 def _fails(proc: subprocess.CompletedProcess[str], *words: str) -> None:
     assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    said = [line for line in proc.stderr.strip().splitlines() if not line.lstrip().startswith("checking ")]  # progress
+    assert "Traceback" not in proc.stderr and len(said) == 1, proc.stderr
     for word in words:
         assert word in proc.stderr, proc.stderr
 
@@ -152,13 +156,13 @@ def _fails(proc: subprocess.CompletedProcess[str], *words: str) -> None:
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     outside = tmp_path / "plain"
     outside.mkdir()
-    _fails(run_cli("eval", "make", "s", "--from-history", cwd=outside), "git")
+    _fails(run_cli("eval", "make", "s", *UNCHECKED, cwd=outside), "git")
     repo, shas = _history(tmp_path)
-    _fails(run_cli("eval", "make", "s", "--from-history", "--since", "nope", cwd=repo), "unknown ref", "nope")
-    _fails(run_cli("eval", "make", "../up", "--from-history", cwd=repo), "not a plain name")
-    _fails(run_cli("eval", "make", "s", "--from-history", "--since", "HEAD", cwd=repo), "no commits after HEAD")
-    _fails(run_cli("eval", "make", "s", "--from-history", "--paths", "nothing/*", cwd=repo), "no commit to make a case")
-    _fails(run_cli("eval", "make", "s", "--from-history", "--paths", "*", "--case", "x", cwd=repo), "not both")
+    _fails(run_cli("eval", "make", "s", *UNCHECKED, "--since", "nope", cwd=repo), "unknown ref", "nope")
+    _fails(run_cli("eval", "make", "../up", *UNCHECKED, cwd=repo), "not a plain name")
+    _fails(run_cli("eval", "make", "s", *UNCHECKED, "--since", "HEAD", cwd=repo), "no commits after HEAD")
+    _fails(run_cli("eval", "make", "s", *UNCHECKED, "--paths", "nothing/*", cwd=repo), "no commit to make a case")
+    _fails(run_cli("eval", "make", "s", *UNCHECKED, "--paths", "*", "--case", "x", cwd=repo), "not both")
     _fails(run_cli("eval", "make", "s", "--case", "x", "--base", "HEAD", "--request", "r", "--check", "README.md",
                    "--since", "HEAD~1", "--limit", "2", cwd=repo), "--since, --limit: only for --from-history")
     _fails(run_cli("eval", "make", "s", cwd=repo), "--from-history")
@@ -171,9 +175,104 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
                    "missing.py", cwd=repo), "missing.py")
     _fails(run_cli("eval", "list", "nosuch", cwd=repo), "nosuch")
     assert not (repo / ".specrelay/eval").exists()
-    assert run_cli("eval", "make", "s", "--from-history", cwd=repo).returncode == 0
+    assert run_cli("eval", "make", "s", *UNCHECKED, cwd=repo).returncode == 0
     before = sorted(p.name for p in (repo / ".specrelay/eval/s").iterdir())
-    _fails(run_cli("eval", "make", "s", "--from-history", cwd=repo), "already exists", "--force")
+    _fails(run_cli("eval", "make", "s", *UNCHECKED, cwd=repo), "already exists", "--force")
     assert sorted(p.name for p in (repo / ".specrelay/eval/s").iterdir()) == before
-    assert run_cli("eval", "make", "s", "--from-history", "--force", cwd=repo).returncode == 0
+    assert run_cli("eval", "make", "s", *UNCHECKED, "--force", cwd=repo).returncode == 0
     assert sorted(p.name for p in (repo / ".specrelay/eval/s").iterdir()) == before
+
+
+ADD = "def add(a, b):\n    return a + b\n"
+TEST_ADD = ("import unittest\n\nfrom calc import add\n\n\nclass T(unittest.TestCase):\n"
+            "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n")
+
+
+def _unittest(name: str, module: str, call: str, want: str) -> dict[str, str]:
+    return {f"tests/test_{name}.py": f"import unittest\n\nfrom {module} import {name}\n\n\n"
+                                     f"class T(unittest.TestCase):\n    def test_{name}(self):\n"
+                                     f"        self.assertEqual({call}, {want})\n"}
+
+
+def _checked_history(tmp_path: Path, commands: list[str], timeout_s: float = 60) -> tuple[Path, dict[str, str]]:
+    """A Python project tested with unittest, whose history holds every kind of commit validation judges."""
+    repo = make_repo(tmp_path / "repo", {"README.md": "# r\n", "calc.py": ADD, "tests/__init__.py": "",
+                                         "tests/test_add.py": TEST_ADD})
+    (repo / ".specrelay").mkdir()
+    (repo / ".specrelay/config.toml").write_text(f"[verify]\ncommands = {json.dumps(commands)}\n"
+                                                 f"timeout_s = {timeout_s}\n", encoding="utf-8")
+    shas = {"sub": _commit(repo, "Add sub", {"sub.py": "def sub(a, b):\n    return a - b\n",
+                                             **_unittest("sub", "sub", "sub(3, 1)", "2")})}
+    shas["docs"] = _commit(repo, "Document calc", {"README.md": "# r\n\nA calculator.\n"})
+    _git(repo, "checkout", "-q", "-b", "side")
+    _commit(repo, "Add mod on a branch", {"mod.py": "def mod(a, b):\n    return a % b\n",
+                                          **_unittest("mod", "mod", "mod(7, 4)", "3")})
+    _git(repo, "checkout", "-q", "main")
+    _git(repo, "merge", "-q", "--no-ff", "-m", "Merge side", "side")
+    shas["merge"] = _git(repo, "rev-parse", "HEAD")
+    shas["break"] = _commit(repo, "Speed up add", {"calc.py": "def add(a, b):\n    return a + b + 1\n"})
+    shas["mul"] = _commit(repo, "Add mul", {"mul.py": "def mul(a, b):\n    return a * b\n",
+                                            **_unittest("mul", "mul", "mul(2, 3)", "6")})
+    shas["restore"] = _commit(repo, "Restore add", {"calc.py": ADD})
+    shas["div"] = _commit(repo, "Add div", {"div.py": "def div(a, b):\n    return a / b\n",
+                                            **_unittest("div", "div", "div(6, 3)", "2")})
+    shas["neg"] = _commit(repo, "Add neg, test add again", {"neg.py": "def neg(a):\n    return -a\n",
+                                                            **_unittest("add", "calc", "add(1, 1)", "2")})
+    shas["pow"] = _commit(repo, "Add pow", {"pw.py": "def pw(a, b):\n    return a ** b\n",
+                                            **_unittest("pw", "pw", "pw(2, 3)", "9")})
+    return repo, shas
+
+
+def _python_tests() -> list[str]:
+    return [f"{sys.executable} -m unittest -q"]
+
+
+def test_history_cases_are_validated_by_running_their_checks(tmp_path: Path) -> None:
+    repo, shas = _checked_history(tmp_path, _python_tests())
+    proc = run_cli("eval", "make", "v", "--from-history", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[1]: line for line in proc.stdout.splitlines() if line.startswith("  skipped ")}
+    skipped = {name: lines[shas[name][:12]].split(": ", 1)[1] for name in
+               ("pow", "neg", "restore", "mul", "break", "merge", "docs")}
+    assert skipped["pow"].startswith("the check fails at the commit itself (`")
+    assert skipped["neg"] == "the check already passes at the parent: it cannot tell the change from none"
+    assert skipped["restore"] == skipped["break"] == "no test change"
+    assert skipped["mul"].startswith("tests already fail at the parent (`") and "exited 1" in skipped["mul"]
+    assert skipped["merge"] == "a merge commit" and skipped["docs"] == "docs only"
+    written = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("  wrote ")]
+    assert written == [_case_named(repo, "v", shas["div"]), _case_named(repo, "v", shas["sub"])]
+    assert "fails at its parent" in proc.stdout
+    assert f"checking {shas['div'][:12]} Add div" in proc.stderr and shas["docs"][:12] not in proc.stderr
+    listed = _git(repo, "worktree", "list", "--porcelain")
+    assert listed.count("worktree ") == 1 and _git(repo, "status", "--porcelain") == ""  # no scratch left
+    # --limit counts the cases kept: the newest candidates are skipped on the way to the first good one
+    one = json.loads(run_cli("eval", "make", "one", "--from-history", "--limit", "1", "--json", cwd=repo).stdout)
+    assert [c["source"] for c in one["cases"]] == [shas["div"]] and one["validated"] is True
+    assert {s["sha"] for s in one["skipped"]} == {shas["pow"], shas["neg"]}
+    # without validation, the same history keeps every code+test commit
+    fast = json.loads(run_cli("eval", "make", "fast", *UNCHECKED, "--json", cwd=repo).stdout)
+    assert [c["source"] for c in fast["cases"]] == [shas[n] for n in ("pow", "neg", "div", "mul", "sub")]
+    assert fast["validated"] is False
+
+
+def _case_named(repo: Path, suite: str, sha: str) -> str:
+    folder = repo / ".specrelay/eval" / suite
+    found = [d.name for d in folder.iterdir() if _case(repo, suite, d.name)["source"] == sha]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_validation_that_cannot_run_says_how_to_go_on(tmp_path: Path) -> None:
+    shell = make_repo(tmp_path / "shell", {"lib.sh": "echo 1\n"})
+    _commit(shell, "Print 2", {"lib.sh": "echo 2\n", "tests/lib_test.sh": "sh lib.sh | grep -qx 2\n"})
+    _fails(run_cli("eval", "make", "s", "--from-history", cwd=shell), "no test command", "[verify] commands",
+           "--no-validate")
+    assert run_cli("eval", "make", "s", *UNCHECKED, cwd=shell).returncode == 0
+    repo, _ = _checked_history(tmp_path, ["no-such-test-runner-here"])
+    _fails(run_cli("eval", "make", "s", "--from-history", cwd=repo), "exited 127", "command not found",
+           "--no-validate")
+    slow, _ = _checked_history(tmp_path / "slow", ["sleep 30"], timeout_s=0.3)
+    _fails(run_cli("eval", "make", "s", "--from-history", "--limit", "1", cwd=slow), "no commit to make a case",
+           "the tests cannot run at the parent", "timed out after 0.3 s")
+    for folder in (repo, slow):
+        assert not (folder / ".specrelay/eval").exists()

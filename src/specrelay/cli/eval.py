@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from specrelay.cli.common import console, plural, print_json, print_table, repo_root
+from specrelay.cli.common import console, err_console, plural, print_json, print_table, repo_root
 from specrelay.cli.root import app
 from specrelay.cli.usage import App
 
@@ -36,6 +36,9 @@ def make_command(
     request: str | None = typer.Option(None, "--request", metavar="TEXT", help="What the hand-written task asks."),
     checks: list[Path] = typer.Option([], "--check", metavar="PATH",
                                       help="A file (or folder) of the hidden check (repeatable)."),
+    no_validate: bool = typer.Option(False, "--no-validate",
+                                     help="Keep each history case without running its check (by default the "
+                                          "check must pass at the commit and fail at its parent)."),
     force: bool = typer.Option(False, "--force", help="Replace cases that exist already."),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
@@ -48,13 +51,14 @@ def make_command(
         raise UserError("eval make: pass --from-history, or --case NAME --base REV --request TEXT --check PATH "
                         "for a hand-written case (not both).")
     history_only = [flag for flag, given in (("--since", since is not None), ("--limit", limit is not None),
-                                             ("--paths", bool(globs))) if given]
+                                             ("--paths", bool(globs)), ("--no-validate", no_validate)) if given]
     if hand and history_only:
         raise UserError(f"{', '.join(history_only)}: only for --from-history; a hand-written case is one "
                         "--base REV with its --check files.")
     root = repo_root()
     if from_history:
-        made = evaluation.make_from_history(root, suite, since=since, limit=limit, globs=globs, force=force)
+        made = evaluation.make_from_history(root, suite, since=since, limit=limit, globs=globs, force=force,
+                                            validate=not no_validate, progress=_progress)
     else:
         missing = [flag for flag, v in (("--case", case), ("--base", base), ("--request", request)) if v is None]
         if missing:
@@ -67,6 +71,10 @@ def make_command(
     _render(made)
 
 
+def _progress(line: str) -> None:
+    err_console.print(f"  {line}", markup=False, soft_wrap=True, highlight=False)
+
+
 def _render(made: Made) -> None:
     for c in made.cases:
         what = f"from {c.source[:12]}" if c.source else "by hand"
@@ -75,6 +83,7 @@ def _render(made: Made) -> None:
     for s in made.skipped:
         console.print(f"  skipped {s.sha[:12]} {s.subject}: {s.reason}", markup=False, soft_wrap=True)
     console.print(f"{plural(len(made.cases), 'case')} written to {made.folder}"
+                  + (" (each check passes at its commit and fails at its parent)" if made.validated else "")
                   + (f", {plural(len(made.skipped), 'commit')} skipped" if made.skipped else "") + ".",
                   markup=False, soft_wrap=True)
     if made.cases and not made.cases[0].test_commands:

@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -169,9 +170,15 @@ def _why_skip(changed: list[tuple[str, str]], globs: list[str]) -> str | None:
     return None
 
 
+#: Judges a candidate case with its check files: None to keep it, else why it is no case.
+Validator = Callable[[Case, dict[str, bytes]], str | None]
+
+
 def history_cases(root: Path, test_commands: list[str], *, since: str | None = None, limit: int | None = None,
-                  globs: list[str] | None = None) -> HistoryScan:
-    """The cases HEAD's first-parent history holds (newest first, at most ``limit``), read from git only."""
+                  globs: list[str] | None = None, validate: Validator | None = None) -> HistoryScan:
+    """The cases HEAD's first-parent history holds (newest first, at most ``limit``), read from git only;
+    each candidate is then put to ``validate`` (when given), and skipped with the reason it gives. ``limit``
+    counts the cases kept."""
     scan = HistoryScan()
     for sha in _commits(root, since):
         if limit is not None and len(scan.cases) >= limit:
@@ -192,6 +199,10 @@ def history_cases(root: Path, test_commands: list[str], *, since: str | None = N
         files = _files_at(root, sha, tests)
         case = Case(name=_case_name(sha, subject), base=parents[0], request=message, tests=tests,
                     test_commands=test_commands, source=sha)
+        reason = validate(case, files) if validate is not None else None
+        if reason is not None:
+            scan.skipped.append(Skipped(sha, subject, reason))
+            continue
         scan.cases.append((case, files))
     return scan
 

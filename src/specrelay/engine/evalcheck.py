@@ -25,12 +25,15 @@ from typing import Literal
 
 from specrelay import proc
 from specrelay.engine.evalcases import CHECK_DIR, Case
+from specrelay.errors import UserError
 from specrelay.gitrepo import repo_lock, run_git
 
 #: Characters of the commands' output a :class:`CheckResult` keeps (the end of it).
 OUTPUT_CHARS = 4000
 #: Exit codes of a shell that could not start the command: the machine's setup, not the code.
 _NOT_RUNNABLE = {126: "found but not executable", 127: "command not found"}
+#: The exit code of pytest (and unittest, from Python 3.12) when there was no test to run.
+_NO_TESTS = 5
 
 CheckStatus = Literal["passed", "failed", "error"]
 
@@ -160,3 +163,37 @@ def _remove_tree(root: Path, tree: Path) -> None:
             run_git(["worktree", "remove", "--force", "--force", "--", str(tree)], root, check=False)
         shutil.rmtree(tree, ignore_errors=True)
         run_git(["worktree", "prune"], root, check=False)
+
+
+def why_invalid(root: Path, case: Case, case_folder: Path, *, timeout_s: float,
+                env: Mapping[str, str] | None = None) -> str | None:
+    """None when ``case``'s hidden check tells its source commit from its base; otherwise why it does
+    not, as a one-line reason to skip the case.
+
+    Three runs, cheapest verdict first: the base as it is (its own tests must pass, or there must be none:
+    exit 5, "no tests collected", as pytest and unittest say it), the source with the check (the source's
+    own test files: they must pass), the base with the check (it must fail). A test command the shell
+    cannot start is the project's setup, the same for every commit: a UserError saying how to fix it.
+    """
+    def run(commit: str, apply_check: bool) -> CheckResult:
+        result = run_check(root, commit, case_folder, case, timeout_s=timeout_s, apply_check=apply_check, env=env)
+        if result.status == "error" and result.exit_code in _NOT_RUNNABLE:
+            raise UserError(f"eval make cannot validate the cases: {result.reason}; fix [verify] commands in "
+                            ".specrelay/config.toml, or pass --no-validate.")
+        return result
+
+    parent = run(case.base, False)
+    if parent.status == "error":
+        return f"the tests cannot run at the parent ({parent.reason})"
+    if parent.status == "failed" and parent.exit_code != _NO_TESTS:
+        return f"tests already fail at the parent ({parent.reason})"
+    own = run(case.source, True)
+    if own.status != "passed":
+        return (f"the check fails at the commit itself ({own.reason})" if own.status == "failed"
+                else f"the check cannot run at the commit ({own.reason})")
+    applied = run(case.base, True)
+    if applied.status == "passed":
+        return "the check already passes at the parent: it cannot tell the change from none"
+    if applied.status == "error":
+        return f"the check cannot run at the parent ({applied.reason})"
+    return None
