@@ -1,5 +1,6 @@
 """``specrelay eval make`` and ``eval list``: evaluation cases from the repository's own history, each with
-a hidden check (see :mod:`specrelay.app.eval`). ``eval run`` is still to come."""
+a hidden check (see :mod:`specrelay.app.eval`); ``eval report`` on a run of them
+(:mod:`specrelay.app.evalreport`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from specrelay.cli.usage import App
 
 if TYPE_CHECKING:
     from specrelay.app.eval import Made
+    from specrelay.app.evalreport import Report
 
-eval_app = App(help="Evaluate workflows on cases from your own history (make, list).", no_args_is_help=True,
+eval_app = App(help="Evaluate workflows on cases from your own history (make, list, report).", no_args_is_help=True,
                rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
@@ -113,3 +115,36 @@ def list_command(
     empty = [name for name, cases in found.items() if not cases]
     if empty:
         console.print(f"No cases yet in {', '.join(empty)}.", markup=False)
+
+
+@eval_app.command("report")
+def report_command(
+    suite: str = typer.Argument(..., help="The suite whose run to report on."),
+    run_id: str | None = typer.Option(None, "--run", metavar="RUN_ID", help="This run (default: the latest)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Report on a run: pass rates with 95% intervals, costs, tokens by phase, paired differences;
+    writes report.md, report.json and chart.svg beside its run.json."""
+    from specrelay.app.evalreport import build_report, write_report
+
+    root = repo_root()
+    report = build_report(root, suite, run_id)
+    written = write_report(root, report)
+    if json_out:
+        print_json({**report.to_json(), "written": [str(p) for p in written]})
+        return
+    print_report(report, written)
+
+
+def print_report(report: Report, written: list[Path]) -> None:
+    """The per-workflow table, the paired differences, the notes and the files written."""
+    from specrelay.app.evalrender import COLUMNS, NUMERIC, PAIR_COLUMNS, pair_row, workflow_row
+
+    print_table(COLUMNS, [workflow_row(w) for w in report.workflows], right=NUMERIC,
+                title=f"Suite {report.suite}, run {report.run_id}")
+    if report.pairs:
+        print_table(PAIR_COLUMNS, [pair_row(p) for p in report.pairs], right=tuple(PAIR_COLUMNS[1:]),
+                    title="Paired differences on the same cases")
+    for note in report.notes:
+        console.print(note, markup=False, soft_wrap=True)
+    console.print("Wrote " + ", ".join(str(p) for p in written) + ".", markup=False, soft_wrap=True)

@@ -1,0 +1,202 @@
+"""``specrelay eval report``: what a run of a suite measured, per workflow and between workflows.
+
+A run (``.specrelay/eval/SUITE/runs/RUN_ID/run.json``, written by ``eval run``) says, for each case ×
+workflow × repeat, which task ran it and how its hidden check ended. The report adds what the ledger
+recorded of each task (cost, tokens by phase, rounds, cascade escalations, wall time) and what its
+reviewers found, and writes ``report.md``, ``report.json`` and ``chart.svg`` beside ``run.json``.
+
+Figures, per workflow:
+
+- pass rate: passed checks over checked cells (an ``error`` cell, whose check could not run, and a cell
+  never checked are left out), with a 95% bootstrap interval over cases (:mod:`specrelay.engine.evalstats`);
+- cost per case: the workflow's known cost over its cells that ran a task; per passed case: over the
+  passed cells. A call of unknown cost is counted apart (the figure is then a lower bound), and a
+  scripted model's simulated cost is said to be one;
+- tokens (input + output) by phase, and the implementation phase's share of them;
+- mean rounds, escalations (every cascade move of every task), median wall time (a task's first record
+  to its last);
+- the places a failed check's output points at (non-test ``path:line``) and how many of them the task's
+  reviewers had flagged (:mod:`specrelay.engine.evalfindings`).
+
+Between each two workflows: the mean per-case difference of pass rate on the cases both checked, with
+its interval, and the mean per-case difference of cost on those cases when every cost is known.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from specrelay.app.evalfigures import CellFacts, Pair, Report, WorkflowStats, pair, workflow_stats
+from specrelay.app.evalrender import chart_svg, markdown
+from specrelay.app.findings import review_rounds
+from specrelay.app.jsonout import dumps
+from specrelay.app.workspace import ledger_of
+from specrelay.engine import evalcases
+from specrelay.engine.evalfindings import Place, failure_places, flagged, parse_where
+from specrelay.engine.loopstate import LoopState
+from specrelay.errors import UserError
+from specrelay.fsutil import atomic_write_text
+from specrelay.ledger.rows import CallRow
+
+if TYPE_CHECKING:
+    from specrelay.ledger import Ledger
+
+__all__ = ["CellFacts", "Pair", "Report", "WorkflowStats", "build_report", "run_ids", "runs_dir", "write_report"]
+
+RUNS = "runs"
+RUN_FILE = "run.json"
+REPORT_FILES = ("report.md", "report.json", "chart.svg")
+_RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
+_CHECK_STATUSES = ("passed", "failed", "error")
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+
+
+def runs_dir(root: Path, suite: str) -> Path:
+    """Where a suite's runs live: ``.specrelay/eval/SUITE/runs/``."""
+    return evalcases.suite_dir(root, suite) / RUNS
+
+
+def run_ids(root: Path, suite: str) -> list[str]:
+    """The suite's runs that have a ``run.json``, oldest first (an id starts with its time)."""
+    where = runs_dir(root, suite)
+    if not where.is_dir():
+        return []
+    return sorted(d.name for d in where.iterdir() if _RUN_ID.match(d.name) and (d / RUN_FILE).is_file())
+
+
+def _run_file(root: Path, suite: str, run_id: str | None) -> Path:
+    folder = evalcases.suite_dir(root, suite)
+    if not folder.is_dir():
+        known = ", ".join(evalcases.suites(root)) or "none yet"
+        raise UserError(f"no suite {suite!r} in {folder.parent} (suites: {known}); make one with "
+                        f"`specrelay eval make {suite} --from-history`.")
+    ids = run_ids(root, suite)
+    if run_id is None:
+        if not ids:
+            raise UserError(f"suite {suite!r} has no run yet (none in {runs_dir(root, suite)}); run it with "
+                            f"`specrelay eval run {suite} --workflows multi-model,single-model`.")
+        run_id = ids[-1]
+    elif run_id not in ids:
+        raise UserError(f"--run {run_id}: suite {suite!r} has no such run (runs: {', '.join(ids) or 'none yet'}).")
+    return runs_dir(root, suite) / run_id / RUN_FILE
+
+
+def _bad(path: Path, what: str) -> UserError:
+    return UserError(f"{path}: {what}; it is written by `specrelay eval run`: run the suite again, or remove "
+                     f"{path.parent} if it is no run.")
+
+
+def _read_run(path: Path) -> dict[str, Any]:
+    """``run.json``, its shape checked: a UserError naming the file and the field otherwise."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(path, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise _bad(path, "not a JSON object")
+    if data.get("version") != 1:
+        raise _bad(path, f"version {data.get('version')!r}, this specrelay reads version 1")
+    workflows = data.get("workflows")
+    if not isinstance(workflows, list) or not all(isinstance(w, str) for w in workflows):
+        raise _bad(path, "'workflows' is not a list of names")
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        raise _bad(path, "'cells' is not a list")
+    for n, cell in enumerate(cells):
+        _check_cell(path, n, cell)
+    return data
+
+
+def _check_cell(path: Path, n: int, cell: object) -> None:
+    where = f"cells[{n}]"
+    if not isinstance(cell, dict):
+        raise _bad(path, f"{where} is not an object")
+    for key, kind in (("case", str), ("workflow", str), ("repeat", int)):
+        if not isinstance(cell.get(key), kind):
+            raise _bad(path, f"{where}.{key} is missing or not a {kind.__name__}")
+    if cell.get("task_id") is not None and not isinstance(cell["task_id"], str):
+        raise _bad(path, f"{where}.task_id is not a string or null")
+    check = cell.get("check")
+    if check is not None and (not isinstance(check, dict) or check.get("status") not in _CHECK_STATUSES):
+        raise _bad(path, f"{where}.check is not null or an object whose status is {', '.join(_CHECK_STATUSES)}")
+
+
+# -- the cells -------------------------------------------------------------------------------------------
+
+
+def _unknown_cost(call: CallRow) -> bool:
+    """The ledger's rule (see ``ledger.store.UNKNOWN_COST``): no price, and the call may have been billed."""
+    return call.cost_usd is None and (call.outcome in ("ok", "interrupted") or call.output_tokens > 0)
+
+
+def _cell(root: Path, ledger: Ledger, raw: dict[str, Any], notes: list[str]) -> CellFacts:
+    check = raw.get("check")
+    base = CellFacts(case=raw["case"], workflow=raw["workflow"], repeat=raw["repeat"], task_id=raw.get("task_id"),
+                     task_status=str(raw.get("task_status") or "not_started"),
+                     check=check["status"] if check else None, reason=str(check.get("reason") or "") if check else "")
+    if base.task_id is None:
+        return base
+    task = ledger.task(base.task_id)
+    calls = ledger.calls(base.task_id) if task else []
+    if task is None:
+        notes.append(f"task {base.task_id} ({base.case}, {base.workflow}) is not in the ledger: its cell has "
+                     "no cost, tokens or rounds.")
+        return base
+    tokens: dict[str, int] = {}
+    for c in calls:
+        tokens[c.phase] = tokens.get(c.phase, 0) + c.input_tokens + c.output_tokens
+    priced = [c.cost_usd for c in calls if c.cost_usd is not None]
+    findings: list[Place] = []
+    count = 0
+    for r in review_rounds(root, task.id):
+        count += len(r.findings)
+        findings += [p for p in (parse_where(f.where) for f in r.findings) if p is not None]
+    places = failure_places(str(check.get("output") or "")) if check and check["status"] == "failed" else []
+    return replace(base, recorded=True, cost_usd=sum(priced) if priced else None,
+                   unknown_cost_calls=sum(map(_unknown_cost, calls)), simulated=any(c.simulated for c in calls),
+                   tokens=tokens, rounds=task.rounds, escalations=len(LoopState.load(task.state).escalations),
+                   wall_s=max(0.0, task.updated_at - task.created_at), findings=count,
+                   places=[str(p) for p in places], caught=[str(p) for p in places if flagged(p, findings)])
+
+
+def build_report(root: Path, suite: str, run_id: str | None = None) -> Report:
+    """The report of the suite's run ``run_id`` (default: its latest)."""
+    path = _run_file(root, suite, run_id)
+    data = _read_run(path)
+    notes: list[str] = []
+    with ledger_of(root, readonly=True) as ledger:
+        cells = [_cell(root, ledger, raw, notes) for raw in data["cells"]]
+    names = list(dict.fromkeys([*data["workflows"], *(c.workflow for c in cells)]))
+    by = {w: [c for c in cells if c.workflow == w] for w in names}
+    pairs = [pair(a, b, by) for i, a in enumerate(names) for b in names[i + 1:]]
+    if any(c.simulated for c in cells):
+        notes.append("Costs marked * are simulated: scripted models priced as the real models they stand for.")
+    if any(c.unknown_cost_calls for c in cells):
+        notes.append("Some calls have no price: the costs they are in count only the priced calls.")
+    created, budget, repeat = data.get("created_at"), data.get("budget_usd"), data.get("repeat")
+    return Report(suite=suite, run_id=path.parent.name, folder=path.parent,
+                  created_at=float(created) if isinstance(created, int | float) else None,
+                  repeat=repeat if isinstance(repeat, int) and repeat > 0 else 1,
+                  budget_usd=float(budget) if isinstance(budget, int | float) else None,
+                  workflows=[workflow_stats(w, by[w]) for w in names], pairs=pairs, cells=cells, notes=notes)
+
+
+# -- writing it ------------------------------------------------------------------------------------------
+
+
+def write_report(root: Path, report: Report) -> list[Path]:
+    """``report.md``, ``report.json`` and ``chart.svg`` beside the run's ``run.json``, each written whole."""
+    md, js, svg = (report.folder / name for name in REPORT_FILES)
+    atomic_write_text(js, dumps(report.to_json()) + "\n")
+    atomic_write_text(svg, chart_svg(report, standalone=True))
+    atomic_write_text(md, markdown(report))
+    return [md, js, svg]
+
