@@ -276,3 +276,35 @@ def test_validation_that_cannot_run_says_how_to_go_on(tmp_path: Path) -> None:
            "the tests cannot run at the parent", "timed out after 0.3 s")
     for folder in (repo, slow):
         assert not (folder / ".specrelay/eval").exists()
+
+
+def _fast_import(repo: Path, commits: list[tuple[str, dict[str, str]]]) -> None:
+    """Commits on main, oldest first, made in one `git fast-import` (a long history in a moment)."""
+    def data(text: str) -> str:
+        return f"data {len(text.encode())}\n{text}\n"
+
+    stream = []
+    for n, (message, files) in enumerate(commits, 1):
+        stream.append(f"commit refs/heads/main\nmark :{n}\ncommitter T <t@example.com> {1700000000 + n} +0000\n"
+                      + data(message) + "".join(f"M 100644 inline {p}\n" + data(t) for p, t in files.items()))
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input="".join(stream), text=True, check=True)
+    _git(repo, "checkout", "-q", "-f", "main")
+
+
+def test_a_long_history_is_read_whole(tmp_path: Path) -> None:
+    repo = tmp_path / "long"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    oldest = ("Add neg\n\nNegate a number.\n", {"src/neg.py": "def neg(a):\n    return -a\n",
+                                                 "tests/test neg \u00e9.py": "def test_neg():\n    pass\n"})
+    history = [("initial", {"src/neg.py": "\n", "README.md": "# r\n"}), oldest]
+    history += [(f"Docs {n}\n\n\x1e not a header", {"README.md": f"# r {n}\n"}) for n in range(250)]
+    _fast_import(repo, history)
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "Nothing changes")
+    made = json.loads(run_cli("eval", "make", "long", *UNCHECKED, "--json", cwd=repo).stdout)
+    assert made["looked_at"] == 253
+    assert [c["tests"] for c in made["cases"]] == [["tests/test neg \u00e9.py"]]
+    reasons = [s["reason"] for s in made["skipped"]]
+    assert reasons[0] == "docs only"  # the empty commit changes nothing: no code, no test
+    assert reasons.count("docs only") == 251 and reasons[-1] == "a root commit (no parent to start from)"
+    folder = repo / ".specrelay/eval/long" / made["cases"][0]["name"]
+    assert (folder / "request.md").read_text(encoding="utf-8") == "Add neg\n\nNegate a number.\n"

@@ -26,12 +26,12 @@ import os
 import re
 import shutil
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from specrelay import paths
-from specrelay.errors import UserError
+from specrelay.errors import GitError, UserError
 from specrelay.gitrepo import resolve_ref, run_git
 from specrelay.text import path_matches
 
@@ -137,20 +137,56 @@ class HistoryScan:
     looked_at: int = 0
 
 
-def _commits(root: Path, since: str | None) -> list[str]:
+#: Commits one ``git log`` of :func:`_history` reads at a time: a short --limit asks for little.
+_BATCH = 200
+#: Starts each commit's header in :func:`_history`'s log: no sha, parent list or status begins with it.
+_MARK = "\x1e"
+
+
+@dataclass(frozen=True)
+class _Commit:
+    sha: str
+    parents: list[str]
+    subject: str
+    message: str
+    changed: list[tuple[str, str]]  # (status, path) against the first parent; renames as delete + add
+
+
+def _history(root: Path, since: str | None) -> Iterator[_Commit]:
+    """HEAD's first-parent history, newest first (after ``since``), each commit with its message and the
+    files it changes against its first parent: one ``git log`` per :data:`_BATCH` commits."""
     head = resolve_ref(root, "HEAD")
-    args = ["rev-list", "--first-parent", head]
-    if since is not None:
-        args.append(f"^{resolve_ref(root, since)}")
-    return run_git(args, root).stdout.split()
+    revs = [head, *([f"^{resolve_ref(root, since)}"] if since is not None else [])]
+    skip = 0
+    while True:
+        out = run_git(["log", "--first-parent", "--no-color", "--no-show-signature", "--name-status", "-z",
+                       "--no-renames", f"--format={_MARK}%H%x00%P%x00%s%x00%B", f"--max-count={_BATCH}",
+                       f"--skip={skip}", *revs, "--"], root).stdout
+        commits = _parse_log(out)
+        yield from commits
+        if len(commits) < _BATCH:
+            return
+        skip += _BATCH
 
 
-def _changes(root: Path, parent: str, sha: str) -> list[tuple[str, str]]:
-    """``(status, path)`` of each file ``sha`` changes against ``parent`` (renames as delete + add)."""
-    out = run_git(["diff-tree", "-r", "--no-commit-id", "--no-renames", "--name-status", "-z", parent, sha],
-                  root).stdout
+def _parse_log(out: str) -> list[_Commit]:
+    """The commits of :func:`_history`'s log: per commit ``MARK sha NUL parents NUL subject NUL message NUL``,
+    then, after a newline, ``status NUL path NUL`` per changed file (none for an empty commit)."""
     fields = out.split("\0")
-    return [(fields[i], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
+    commits: list[_Commit] = []
+    i = 0
+    while i + 3 < len(fields):
+        head = fields[i].lstrip("\n")
+        if not head.startswith(_MARK):
+            raise GitError(f"unexpected `git log` output near {head[:40]!r}; report this as a specrelay bug")
+        sha, parents, subject, message = head[len(_MARK):], fields[i + 1].split(), fields[i + 2], fields[i + 3]
+        i += 4
+        changed: list[tuple[str, str]] = []
+        while i + 1 < len(fields) and not fields[i].lstrip("\n").startswith(_MARK):
+            changed.append((fields[i].lstrip("\n"), fields[i + 1]))
+            i += 2
+        commits.append(_Commit(sha, parents, subject, message, changed))
+    return commits
 
 
 def _why_skip(changed: list[tuple[str, str]], globs: list[str]) -> str | None:
@@ -180,25 +216,22 @@ def history_cases(root: Path, test_commands: list[str], *, since: str | None = N
     each candidate is then put to ``validate`` (when given), and skipped with the reason it gives. ``limit``
     counts the cases kept."""
     scan = HistoryScan()
-    for sha in _commits(root, since):
+    for commit in _history(root, since):
         if limit is not None and len(scan.cases) >= limit:
             break
         scan.looked_at += 1
-        line = run_git(["log", "-1", "--format=%P%x00%s", sha], root).stdout.rstrip("\n")
-        parents_text, _, subject = line.partition("\0")
-        parents = parents_text.split()
+        sha, parents, subject = commit.sha, commit.parents, commit.subject
         reason = ("a merge commit" if len(parents) > 1 else "a root commit (no parent to start from)"
                   if not parents else None)
-        changed = _changes(root, parents[0], sha) if reason is None else []
+        changed = commit.changed if reason is None else []
         reason = reason or _why_skip(changed, globs or [])
         if reason is not None:
             scan.skipped.append(Skipped(sha, subject, reason))
             continue
         tests = sorted(p for s, p in changed if s != "D" and is_test_path(p))
-        message = run_git(["log", "-1", "--format=%B", sha], root).stdout.strip() + "\n"
         files = _files_at(root, sha, tests)
-        case = Case(name=_case_name(sha, subject), base=parents[0], request=message, tests=tests,
-                    test_commands=test_commands, source=sha)
+        case = Case(name=_case_name(sha, subject), base=parents[0], request=commit.message.strip() + "\n",
+                    tests=tests, test_commands=test_commands, source=sha)
         reason = validate(case, files) if validate is not None else None
         if reason is not None:
             scan.skipped.append(Skipped(sha, subject, reason))
