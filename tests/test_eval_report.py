@@ -255,3 +255,39 @@ def test_a_task_missing_from_the_ledger_is_noted(tmp_path: Path) -> None:
     [w] = report["workflows"]
     assert w["passed"] == 1 and w["tasks"] == 0 and w["cost_usd"] is None and w["cost_per_case_usd"] is None
     assert any("gone-0000" in n and "not in the ledger" in n for n in report["notes"])
+
+
+def test_the_dashboard_lists_runs_and_shows_a_report(evaluated: tuple[Path, dict[str, Any]]) -> None:
+    import html
+
+    from webkit import TOKEN, client
+
+    repo, tasks = evaluated
+    web = client(repo)
+    listing = web.get(f"/eval?token={TOKEN}")
+    assert listing.status_code == 200
+    assert f'href="/eval/{SUITE}/{RUN_ID}"' in listing.text and ">Eval</a>" in listing.text
+    assert "2026-12-03 12:00 UTC" in listing.text  # created_at of the run
+    page = web.get(f"/eval/{SUITE}/{RUN_ID}")
+    text = html.unescape(page.text)
+    assert page.status_code == 200, text[:500]
+    for needle in ("multi-model", "50% [0%, 100%]", "multi-model − single-model", "+100 pts [+100, +100]",
+                   '<svg class="chart"', 'class="ci"', f'href="/tasks/{tasks["t2"]["id"]}"', "calc.py:6",
+                   "`pytest` exited 127", "simulated"):
+        assert needle in text, needle
+    missing = web.get(f"/eval/{SUITE}/20990101-000000-ffff")
+    cli = run_cli("eval", "report", SUITE, "--run", "20990101-000000-ffff", cwd=repo)
+    assert missing.status_code == 404
+    assert cli.stderr.strip().removeprefix("error: ") in html.unescape(missing.text)
+
+
+def test_the_dashboard_without_runs_and_with_a_broken_one(tmp_path: Path) -> None:
+    from webkit import TOKEN, client
+
+    repo = project(tmp_path, {"opus-planner": [SPEC]})
+    web = client(repo)
+    assert "No evaluation runs" in web.get(f"/eval?token={TOKEN}").text
+    path = _write_run(repo, [], ["multi-model"])
+    path.write_text("{")
+    listing = web.get("/eval")
+    assert listing.status_code == 200 and "not valid JSON" in listing.text and RUN_ID in listing.text

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,8 @@ from specrelay.ledger.rows import CallRow
 if TYPE_CHECKING:
     from specrelay.ledger import Ledger
 
-__all__ = ["CellFacts", "Pair", "Report", "WorkflowStats", "build_report", "run_ids", "runs_dir", "write_report"]
+__all__ = ["CellFacts", "Pair", "Report", "RunSummary", "WorkflowStats", "build_report", "list_runs", "run_ids",
+           "runs_dir", "write_report"]
 
 RUNS = "runs"
 RUN_FILE = "run.json"
@@ -68,6 +69,39 @@ def run_ids(root: Path, suite: str) -> list[str]:
     if not where.is_dir():
         return []
     return sorted(d.name for d in where.iterdir() if _RUN_ID.match(d.name) and (d / RUN_FILE).is_file())
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as a list shows it: its suite, id, time, workflows and cells (``error``: why its run.json
+    cannot be read, and then nothing else is known)."""
+
+    suite: str
+    id: str
+    created_at: float | None = None
+    workflows: list[str] = field(default_factory=list)
+    cells: int = 0
+    checked: int = 0
+    passed: int = 0
+    error: str | None = None
+
+
+def list_runs(root: Path) -> list[RunSummary]:
+    """Every suite's runs, newest first within each suite."""
+    out = []
+    for suite in evalcases.suites(root):
+        for run_id in reversed(run_ids(root, suite)):
+            try:
+                data = _read_run(runs_dir(root, suite) / run_id / RUN_FILE)
+            except UserError as exc:
+                out.append(RunSummary(suite, run_id, error=str(exc)))
+                continue
+            checks = [c["check"]["status"] for c in data["cells"] if c.get("check")]
+            created = data.get("created_at")
+            out.append(RunSummary(suite, run_id, float(created) if isinstance(created, int | float) else None,
+                                  list(data["workflows"]), len(data["cells"]),
+                                  sum(s in ("passed", "failed") for s in checks), checks.count("passed")))
+    return out
 
 
 def _run_file(root: Path, suite: str, run_id: str | None) -> Path:

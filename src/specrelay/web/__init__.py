@@ -6,7 +6,8 @@ offline. Nothing here is imported by ``specrelay --help``: the command imports :
 
 - :mod:`.guard`: the token every request carries, and the CSRF check of every action
 - :mod:`.server`: the app's routes, and serving it
-- :mod:`.pages`: the pages (tasks, one task, cost, reviews); :mod:`.actions`: resume, merge, discard
+- :mod:`.pages`: the pages (tasks, one task, cost, reviews); :mod:`.evalpages`: evaluation runs and
+  their reports; :mod:`.actions`: resume, merge, discard
 - :mod:`.live`: server-sent events for the task list and a task's page
 - :mod:`.markup`: Markdown and diffs as HTML; :mod:`.charts`: inline SVG bars; :mod:`.format`: numbers
 """

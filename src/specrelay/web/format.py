@@ -63,6 +63,13 @@ def clock(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")
 
 
+def moment(epoch: float | None) -> str:
+    """A moment as ``2026-01-02 13:04 UTC``; ``—`` when unknown."""
+    if epoch is None:
+        return "—"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def event_line(fields: dict[str, Any]) -> str:
     """What an event of ``events.jsonl`` says, in a line: its step, preset, usage, verdict, status, message."""
     parts = [str(fields[key]) for key in ("title", "step", "preset") if fields.get(key)]

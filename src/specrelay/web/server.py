@@ -27,10 +27,11 @@ from specrelay.web.site import Site, environment
 def create_app(root: Path, token: str, port: int, *, closing: threading.Event | None = None) -> ASGIApp:
     """The dashboard of the repository at ``root``, guarded by ``token`` (its cookie named for ``port``);
     its event streams end once ``closing`` is set."""
-    from specrelay.web import actions, live, pages
+    from specrelay.web import actions, evalpages, live, pages
 
     site = Site(root, token, environment(), closing=closing or threading.Event())
-    routes: list[BaseRoute] = [*pages.routes(site), *actions.routes(site), *live.routes(site),
+    routes: list[BaseRoute] = [*pages.routes(site), *evalpages.routes(site), *actions.routes(site),
+                               *live.routes(site),
                                Mount("/static", StaticFiles(packages=[("specrelay.web", "static")]), name="static")]
 
     async def refused(request: Request, exc: Exception) -> Response:

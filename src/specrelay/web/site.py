@@ -67,7 +67,7 @@ def environment() -> jinja2.Environment:
                              autoescape=jinja2.select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
     filters: dict[str, Callable[..., Any]] = {
         "money": fmt.money, "tokens": fmt.tokens, "duration": fmt.duration, "latency": fmt.latency,
-        "timestamp": fmt.timestamp, "clock": fmt.clock, "event_line": fmt.event_line, "task_cost": fmt.task_cost,
-        "markdown": markdown}
+        "timestamp": fmt.timestamp, "clock": fmt.clock, "moment": fmt.moment, "event_line": fmt.event_line,
+        "task_cost": fmt.task_cost, "markdown": markdown}
     env.filters.update(filters)
     return env
