@@ -229,8 +229,12 @@ def build_report(root: Path, suite: str, run_id: str | None = None) -> Report:
 def write_report(root: Path, report: Report) -> list[Path]:
     """``report.md``, ``report.json`` and ``chart.svg`` beside the run's ``run.json``, each written whole."""
     md, js, svg = (report.folder / name for name in REPORT_FILES)
-    atomic_write_text(js, dumps(report.to_json()) + "\n")
-    atomic_write_text(svg, chart_svg(report, standalone=True))
-    atomic_write_text(md, markdown(report))
+    texts = {js: dumps(report.to_json()) + "\n", svg: chart_svg(report, standalone=True), md: markdown(report)}
+    try:
+        for path, text in texts.items():
+            atomic_write_text(path, text)
+    except OSError as exc:
+        raise UserError(f"{report.folder}: cannot write the report there ({exc.strerror or exc}); "
+                        "make the folder writable and run `specrelay eval report` again.") from None
     return [md, js, svg]
 
