@@ -39,14 +39,7 @@ VERIFY_PLACEHOLDER = "$VERIFY"
 
 def prepare_demo(target: Path | None, *, agent: bool = False) -> tuple[Path, str]:
     """Create the sample repository with its scripted team; returns (repo root, request)."""
-    if target is None:
-        target = Path(tempfile.mkdtemp(prefix="specrelay-demo-"))
-    elif target.exists() and not target.is_dir():
-        raise UserError(f"--dir {target}: is a file; give a new or empty folder for the sample repository.")
-    elif target.exists() and any(target.iterdir()):
-        raise UserError(f"--dir {target}: not an empty folder; give a new or empty folder.")
-    root = target.resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root = new_folder(target, "specrelay-demo-")
     shutil.copytree(demo_source() / "project", root, dirs_exist_ok=True)
     gitrepo.run_git(["init", "-q", "-b", "main"], root)
     gitrepo.commit_all(root, "textkit: word helpers")
@@ -55,14 +48,27 @@ def prepare_demo(target: Path | None, *, agent: bool = False) -> tuple[Path, str
     shutil.copytree(demo_source() / "replies", team)
     agent_replies = team / "builder-agent.json"
     atomic_write_text(agent_replies, agent_replies.read_text(encoding="utf-8").replace(
-        json.dumps(VERIFY_PLACEHOLDER), json.dumps(_verify_command())))
+        json.dumps(VERIFY_PLACEHOLDER), json.dumps(verify_command())))
     atomic_write_text(paths.project_config(root), _config(root, agent=agent))
     (paths.project_workflows(root)).mkdir(parents=True, exist_ok=True)
     request = (demo_source() / "request.md").read_text(encoding="utf-8").strip()
     return root, request
 
 
-def _verify_command() -> str:
+def new_folder(target: Path | None, prefix: str) -> Path:
+    """``target`` (``--dir``), made if missing and refused unless empty, or a new temporary folder."""
+    if target is None:
+        target = Path(tempfile.mkdtemp(prefix=prefix))
+    elif target.exists() and not target.is_dir():
+        raise UserError(f"--dir {target}: is a file; give a new or empty folder for the sample repository.")
+    elif target.exists() and any(target.iterdir()):
+        raise UserError(f"--dir {target}: not an empty folder; give a new or empty folder.")
+    root = target.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def verify_command() -> str:
     return f"{shlex.quote(sys.executable)} -m unittest -q"
 
 
@@ -75,5 +81,5 @@ def _config(root: Path, *, agent: bool) -> str:
         lines += [f"[presets.{name}]", 'provider = "scripted"', f'model = "scripted-{name}"',
                   f'replies = "demo-team/{replies}"', f'price_as = "{real}"', "delay_s = 0.05", "fallbacks = []",
                   *mode, ""]
-    lines += ["[verify]", f"commands = [{json.dumps(_verify_command())}]", "timeout_s = 120", ""]
+    lines += ["[verify]", f"commands = [{json.dumps(verify_command())}]", "timeout_s = 120", ""]
     return "\n".join(lines)

@@ -1,0 +1,5 @@
+"""cartkit: small helpers for shopping-cart amounts, kept in integer cents."""
+
+from cartkit.money import apply_discount, format_price, parse_price, split_evenly
+
+__all__ = ["apply_discount", "format_price", "parse_price", "split_evenly"]
