@@ -67,11 +67,11 @@ def pair_row(p: Pair) -> list[str]:
             str(d.a_better if d else 0), str(d.b_better if d else 0), cost]
 
 
-def _md_table(columns: list[str], rows: list[list[str]]) -> list[str]:
+def _md_table(columns: list[str], rows: list[list[str]], right: tuple[str, ...] = ()) -> list[str]:
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    return [line(columns), "|" + "|".join("---" for _ in columns) + "|", *map(line, rows)]
+    return [line(columns), "|" + "|".join("---:" if c in right else "---" for c in columns) + "|", *map(line, rows)]
 
 
 def markdown(report: Report) -> str:
@@ -79,16 +79,17 @@ def markdown(report: Report) -> str:
     when = (datetime.fromtimestamp(report.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
             if report.created_at is not None else "unknown time")
     out = [f"# Evaluation report: suite {report.suite}, run {report.run_id}", "",
-           f"Run at {when}; {report.repeat} repeat(s) per case"
+           f"Run at {when}; {report.repeat} repeat{'' if report.repeat == 1 else 's'} per case"
            + (f"; budget ${report.budget_usd:g}" if report.budget_usd is not None else "") + ".", "",
-           "## Workflows", "", *_md_table(COLUMNS, [workflow_row(w) for w in report.workflows]), ""]
+           "## Workflows", "", *_md_table(COLUMNS, [workflow_row(w) for w in report.workflows], NUMERIC), ""]
     if report.pairs:
         out += ["## Paired differences (same cases)", "",
-                *_md_table(PAIR_COLUMNS, [pair_row(p) for p in report.pairs]), ""]
+                *_md_table(PAIR_COLUMNS, [pair_row(p) for p in report.pairs], tuple(PAIR_COLUMNS[1:])), ""]
     out += ["## Tokens by phase (input + output)", ""]
     phases = sorted({p for w in report.workflows for p in w.tokens_by_phase})
     out += _md_table(["workflow", *phases],
-                     [[w.workflow, *(f"{w.tokens_by_phase.get(p, 0):,}" for p in phases)] for w in report.workflows])
+                     [[w.workflow, *(f"{w.tokens_by_phase.get(p, 0):,}" for p in phases)] for w in report.workflows],
+                     tuple(phases))
     out += ["", "## Cells", ""]
     out += _md_table(["case", "workflow", "repeat", "task", "task status", "check", "cost", "rounds", "caught"],
                      [[c.case, c.workflow, str(c.repeat), c.task_id or "—", c.task_status, c.check or "not checked",
