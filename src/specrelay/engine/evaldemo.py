@@ -87,6 +87,8 @@ def _config() -> str:
         lines += [f"[presets.{name}]", 'provider = "scripted"', f'model = "scripted-{name}"',
                   f'replies = "{TEAM_DIR}/{replies}"', f'price_as = "{real}"', "delay_s = 0.02", "fallbacks = []",
                   ""]
+    # The routes the workflows name, set here: a user's own [routes] would send a step to a real model.
+    lines += ["[routes]", 'plan = "opus-planner"', 'implement = "flash-builder"', 'review = "gpt-reviewer"', ""]
     lines += ["[verify]", f"commands = [{json.dumps(verify_command())}]", "timeout_s = 60",
               "# A failing check goes to the reviewer, or up a cascade at once.", "max_attempts = 0", ""]
     return "\n".join(lines)
