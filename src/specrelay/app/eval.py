@@ -1,5 +1,6 @@
 """``specrelay eval make`` and ``eval list``: write evaluation cases from the repository's history or by
-hand, and list them (the cases themselves: :mod:`specrelay.engine.evalcases`).
+hand, and list them (the cases themselves: :mod:`specrelay.engine.evalcases`). ``run_eval`` and
+``load_run`` (``eval run``) live in :mod:`specrelay.app.evalrun`.
 
 The test command a case's hidden check runs is the project's ``[verify] commands`` when set, else the
 one ``specrelay init`` would detect (:mod:`specrelay.engine.detect_verify`, sure ones only). Cases from
@@ -13,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from specrelay import gitrepo
+from specrelay.app.evalrun import EvalRun as EvalRun
+from specrelay.app.evalrun import load_run as load_run
+from specrelay.app.evalrun import run_eval as run_eval
 from specrelay.engine import evalcases
 from specrelay.engine.evalcases import Case, Skipped
 from specrelay.errors import UserError

@@ -1,24 +1,25 @@
 """``specrelay eval make`` and ``eval list``: evaluation cases from the repository's own history, each with
-a hidden check (see :mod:`specrelay.app.eval`); ``eval report`` on a run of them
-(:mod:`specrelay.app.evalreport`)."""
+a hidden check (see :mod:`specrelay.app.eval`); ``eval run``: every case under each workflow, checked;
+``eval report`` on a run of them (:mod:`specrelay.app.evalreport`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from specrelay.cli.common import console, err_console, plural, print_json, print_table, repo_root
 from specrelay.cli.root import app
+from specrelay.cli.run import DEFAULT_JOBS, JOBS_HELP
 from specrelay.cli.usage import App
 
 if TYPE_CHECKING:
-    from specrelay.app.eval import Made
+    from specrelay.app.eval import EvalRun, Made
     from specrelay.app.evalreport import Report
 
-eval_app = App(help="Evaluate workflows on cases from your own history (make, list, report).", no_args_is_help=True,
-               rich_markup_mode=None)
+eval_app = App(help="Evaluate workflows on cases from your own history (make, list, run, report).",
+               no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 
@@ -148,3 +149,91 @@ def print_report(report: Report, written: list[Path]) -> None:
     for note in report.notes:
         console.print(note, markup=False, soft_wrap=True)
     console.print("Wrote " + ", ".join(str(p) for p in written) + ".", markup=False, soft_wrap=True)
+
+
+@eval_app.command("run")
+def run_command(
+    suite: str = typer.Argument(..., help="The suite to run: .specrelay/eval/SUITE/."),
+    workflows: str | None = typer.Option(None, "--workflows", "-w", metavar="A,B",
+                                         help="The workflows to compare, comma-separated "
+                                              "(e.g. multi-model,single-model)."),
+    repeat: int = typer.Option(1, "--repeat", metavar="K", help="Run each case K times under each workflow."),
+    jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
+    budget: float | None = typer.Option(None, "--budget", metavar="USD",
+                                        help="The whole run's budget, split equally between its tasks."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the suite's latest run (or --run RUN_ID)."),
+    run_id: str | None = typer.Option(None, "--run", metavar="RUN_ID", help="With --resume: the run to continue."),
+    json_out: bool = typer.Option(False, "--json", help="Print the run's record (run.json) at the end."),
+) -> None:
+    """Run every case of a suite under each workflow as ordinary tasks, then each result's hidden check."""
+    from specrelay.app import eval as evaluation
+    from specrelay.errors import UserError
+
+    names = [w.strip() for w in (workflows or "").split(",") if w.strip()]
+    if not resume and not names:
+        raise UserError("eval run: name the workflows to compare, e.g. --workflows multi-model,single-model "
+                        "(or --resume to continue a run).")
+    if workflows is not None and not names:
+        raise UserError(f"--workflows {workflows!r}: name one or more workflows, comma-separated.")
+    root = repo_root()
+
+    def on_cell(cell: dict[str, Any]) -> None:
+        if not json_out:
+            console.print("  " + "  ".join(_cell_row(cell)), markup=False, soft_wrap=True)
+
+    done = evaluation.run_eval(root, suite, workflows=names, repeat=repeat, jobs=jobs, budget_usd=budget,
+                               resume=resume, run_id=run_id, on_cell=on_cell)
+    if json_out:
+        print_json(done.to_json())
+    else:
+        _render_run(done)
+    if not done.interrupted:
+        _report_run(root, suite, done, quiet=json_out)
+    if done.exit_code:
+        raise SystemExit(done.exit_code)
+
+
+def _report_run(root: Path, suite: str, done: EvalRun, *, quiet: bool) -> None:
+    """The run's report (report.md, report.json, chart.svg beside run.json), and its table unless ``quiet``;
+    a report that cannot be made is a line on stderr, never the run's failure."""
+    from specrelay.app.evalreport import build_report, write_report
+    from specrelay.errors import SpecRelayError
+
+    try:
+        report = build_report(root, suite, str(done.data["id"]))
+        written = write_report(root, report)
+    except SpecRelayError as exc:
+        err_console.print(f"The run's report could not be written: {exc}", markup=False, soft_wrap=True)
+        return
+    if not quiet:
+        print_report(report, written)
+
+
+def _cell_row(cell: dict[str, Any]) -> list[str]:
+    check = cell.get("check")
+    verdict = "-" if check is None else str(check["status"])
+    if check is not None and check.get("reason") and check["status"] != "passed":
+        verdict += f" ({check['reason']})"
+    return [str(cell["case"]), f"{cell['workflow']}#{cell['repeat']}", str(cell["task_id"] or "-"),
+            str(cell["task_status"]), verdict]
+
+
+def _render_run(done: EvalRun) -> None:
+    data = done.data
+    print_table(["case", "workflow", "task", "status", "check"],
+                [[*r[:4], r[4].split(" (")[0]] for r in map(_cell_row, done.cells)],
+                title=f"run {data['id']} of suite {data['suite']}")
+    by: dict[str, list[str]] = {}
+    for cell in done.cells:
+        if cell["check"] is not None:
+            by.setdefault(cell["workflow"], []).append(cell["check"]["status"])
+    for workflow in data["workflows"]:
+        seen = by.get(workflow, [])
+        checked = [s for s in seen if s != "error"]
+        console.print(f"{workflow}: {checked.count('passed')}/{len(checked)} checks passed"
+                      + (f", {plural(seen.count('error'), 'check')} could not run" if "error" in seen else ""),
+                      markup=False, soft_wrap=True)
+    console.print(f"Recorded in {done.folder / 'run.json'}.", markup=False, soft_wrap=True)
+    if done.interrupted or done.unfinished:
+        console.print(f"{plural(len(done.unfinished), 'cell')} unfinished: `specrelay eval run {data['suite']} "
+                      f"--resume --run {data['id']}` continues the run.", markup=False, soft_wrap=True)
