@@ -98,7 +98,8 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         "t3": _task(repo, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB],
                            "gpt-reviewer": [review("request_changes", [MAJOR]), review()]},
                     "Add sub carefully", "--workflow", "multi-model"),
-        "t4": _task(repo, {"opus-planner": [SPEC, ADD_SUB, review()]}, "Add sub carefully",
+        "t4": _task(repo, {"opus-planner": [SPEC, ADD_SUB, review("approve", [{**MINOR_AT_5, "line": 18}])]},
+                    "Add sub carefully",
                     "--workflow", "single-model"),
         "t5": _task(repo, {"opus-planner": [SPEC], "flash-builder": [BAD] * 3, "sonnet-builder": [ADD_SUB],
                            "gpt-reviewer": [review()]}, "Add sub", "--workflow", "cheap-first"),
@@ -181,6 +182,13 @@ def test_the_report_recomputed_from_the_ledger(evaluated: tuple[Path, dict[str, 
                           ("single-model", "cheap-first")}
     p = pairs[("multi-model", "single-model")]["pass_rate"]
     assert p == {"cases": 1, "difference": {"value": 1.0, "low": 1.0, "high": 1.0}, "a_better": 1, "b_better": 0}
+    # What one workflow's review missed and the other's flagged, on the same case: multi-model's c2 failed
+    # at calc.py:20 unflagged by its reviewer; single-model's reviewer of c2 had pointed at calc.py:18.
+    assert {k: pairs[("multi-model", "single-model")][k] for k in ("a_missed", "a_missed_b_flagged", "b_missed",
+                                                                   "b_missed_a_flagged")} == {
+        "a_missed": 1, "a_missed_b_flagged": 1, "b_missed": 0, "b_missed_a_flagged": 0}
+    assert pairs[("multi-model", "cheap-first")]["a_missed_b_flagged"] == 0  # cheap-first never ran c2
+    assert cells[("c2", "single-model")]["flagged"] == ["calc.py:18"]
     assert pairs[("single-model", "cheap-first")]["pass_rate"]["difference"]["value"] == -1.0
     assert pairs[("multi-model", "cheap-first")]["pass_rate"]["difference"]["value"] == 0.0
     costs = {t: _from_sqlite(repo, [tasks[t]["id"]])["cost"] for t in ("t1", "t2")}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay.engine import evalstats
+from specrelay.engine.evalfindings import Place, flagged
 
 #: The phase whose share of the tokens the report gives.
 IMPLEMENT = "implement"
@@ -34,8 +35,15 @@ class CellFacts:
     wall_s: float | None = None
     findings: int = 0
     #: A failed check's non-test places, and those the task's reviewers had flagged.
-    places: list[str] = field(default_factory=list)
-    caught: list[str] = field(default_factory=list)
+    places: list[Place] = field(default_factory=list)
+    caught: list[Place] = field(default_factory=list)
+    #: Every place the task's reviewers pointed at (a finding with a file and a line).
+    flagged: list[Place] = field(default_factory=list)
+
+    @property
+    def missed(self) -> list[Place]:
+        """The failed check's places the task's own reviewers had not flagged."""
+        return [p for p in self.places if p not in self.caught]
 
     def to_json(self) -> dict[str, Any]:
         return {"case": self.case, "workflow": self.workflow, "repeat": self.repeat, "task_id": self.task_id,
@@ -43,7 +51,8 @@ class CellFacts:
                 "recorded": self.recorded, "cost_usd": self.cost_usd, "unknown_cost_calls": self.unknown_cost_calls,
                 "simulated": self.simulated, "tokens": self.tokens, "rounds": self.rounds,
                 "escalations": self.escalations, "wall_s": self.wall_s, "findings": self.findings,
-                "places": self.places, "caught": self.caught}
+                "places": [str(p) for p in self.places], "caught": [str(p) for p in self.caught],
+                "flagged": [str(p) for p in self.flagged]}
 
 
 @dataclass(frozen=True)
@@ -98,10 +107,18 @@ class Pair:
     paired: evalstats.Paired | None
     #: The mean per-case difference of cost on the paired cases; None unless every cost there is known.
     cost_difference_usd: float | None
+    #: The places of a's failed checks its own reviewers missed, and how many of them b's reviewers
+    #: flagged on the same case (and the other way round): what one review missed that the other caught.
+    a_missed: int = 0
+    a_missed_b_flagged: int = 0
+    b_missed: int = 0
+    b_missed_a_flagged: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"a": self.a, "b": self.b, "pass_rate": self.paired.to_json() if self.paired else None,
-                "cost_difference_usd": self.cost_difference_usd}
+                "cost_difference_usd": self.cost_difference_usd, "a_missed": self.a_missed,
+                "a_missed_b_flagged": self.a_missed_b_flagged, "b_missed": self.b_missed,
+                "b_missed_a_flagged": self.b_missed_a_flagged}
 
 
 @dataclass(frozen=True)
@@ -183,6 +200,15 @@ def _case_costs(cells: list[CellFacts]) -> dict[str, float | None]:
     return out
 
 
+def _cross_caught(mine: list[CellFacts], theirs: list[CellFacts]) -> tuple[int, int]:
+    """How many failure places my reviewers missed, and how many of those theirs flagged on the same case."""
+    by_case: dict[str, list[Place]] = {}
+    for c in theirs:
+        by_case.setdefault(c.case, []).extend(c.flagged)
+    missed = [(c.case, p) for c in mine for p in c.missed]
+    return len(missed), sum(flagged(p, by_case.get(case, [])) for case, p in missed)
+
+
 def pair(a: str, b: str, by: dict[str, list[CellFacts]]) -> Pair:
     """Workflow ``a`` against ``b`` (``by``: each workflow's cells) on the cases both checked."""
     paired = evalstats.paired_difference(outcomes(by[a]), outcomes(by[b]))
@@ -190,4 +216,7 @@ def pair(a: str, b: str, by: dict[str, list[CellFacts]]) -> Pair:
     cost_a, cost_b = _case_costs(by[a]), _case_costs(by[b])
     diffs = [(cost_a.get(c), cost_b.get(c)) for c in shared]
     known = [x - y for x, y in diffs if x is not None and y is not None]
-    return Pair(a, b, paired, sum(known) / len(known) if known and len(known) == len(diffs) else None)
+    a_missed, b_flagged = _cross_caught(by[a], by[b])
+    b_missed, a_flagged = _cross_caught(by[b], by[a])
+    return Pair(a, b, paired, sum(known) / len(known) if known and len(known) == len(diffs) else None,
+                a_missed, b_flagged, b_missed, a_flagged)

@@ -15,7 +15,8 @@ from specrelay.engine.evalfindings import LINE_SLACK
 COLUMNS = ["workflow", "cells", "checked", "passed", "pass rate (95% CI)", "cost/case", "cost/pass", "tokens",
            "impl. share", "rounds", "escalations", "wall (median)", "caught"]
 NUMERIC = tuple(COLUMNS[1:])
-PAIR_COLUMNS = ["a − b", "cases", "pass rate diff (95% CI)", "a better", "b better", "cost/case diff"]
+PAIR_COLUMNS = ["a − b", "cases", "pass rate diff (95% CI)", "a better", "b better", "cost/case diff",
+                "a's misses b flagged", "b's misses a flagged"]
 
 
 def money(value: float | None, *, simulated: bool = False, unknown: int = 0) -> str:
@@ -64,7 +65,9 @@ def pair_row(p: Pair) -> list[str]:
     cost = "—" if p.cost_difference_usd is None else (
         ("+" if p.cost_difference_usd >= 0 else "") + money(p.cost_difference_usd))
     return [f"{p.a} − {p.b}", str(d.cases if d else 0), interval(d.difference if d else None, signed=True),
-            str(d.a_better if d else 0), str(d.b_better if d else 0), cost]
+            str(d.a_better if d else 0), str(d.b_better if d else 0), cost,
+            f"{p.a_missed_b_flagged}/{p.a_missed}" if p.a_missed else "—",
+            f"{p.b_missed_a_flagged}/{p.b_missed}" if p.b_missed else "—"]
 
 
 def _md_table(columns: list[str], rows: list[list[str]], right: tuple[str, ...] = ()) -> list[str]:
@@ -107,7 +110,8 @@ def markdown(report: Report) -> str:
             "- Impl. share: the implementation phase's part of all tokens. Rounds: build rounds per task. Wall: a "
             "task's first record to its last.",
             f"- Caught: of the non-test `path:line` places a failed check's output names, those a reviewer of the "
-            f"same task had flagged (same file, within {LINE_SLACK} lines).", ""]
+            f"same task had flagged (same file, within {LINE_SLACK} lines). A's misses b flagged: of the places "
+            "a's reviewers missed, those b's reviewers flagged on the same case.", ""]
     if report.notes:
         out += ["## Notes", "", *(f"- {n}" for n in report.notes), ""]
     return "\n".join(out)

@@ -19,7 +19,9 @@ Figures, per workflow:
   reviewers had flagged (:mod:`specrelay.engine.evalfindings`).
 
 Between each two workflows: the mean per-case difference of pass rate on the cases both checked, with
-its interval, and the mean per-case difference of cost on those cases when every cost is known.
+its interval, the mean per-case difference of cost on those cases when every cost is known, and what
+one's review missed that the other's flagged: of the places a's failed checks point at and a's own
+reviewers did not flag, how many b's reviewers flagged on the same case (and the other way round).
 """
 
 from __future__ import annotations
@@ -198,7 +200,7 @@ def _cell(root: Path, ledger: Ledger, raw: dict[str, Any], notes: list[str]) -> 
                    unknown_cost_calls=sum(map(_unknown_cost, calls)), simulated=any(c.simulated for c in calls),
                    tokens=tokens, rounds=task.rounds, escalations=len(LoopState.load(task.state).escalations),
                    wall_s=max(0.0, task.updated_at - task.created_at), findings=count,
-                   places=[str(p) for p in places], caught=[str(p) for p in places if flagged(p, findings)])
+                   places=places, caught=[p for p in places if flagged(p, findings)], flagged=findings)
 
 
 def build_report(root: Path, suite: str, run_id: str | None = None) -> Report:
