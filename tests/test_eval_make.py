@@ -8,12 +8,15 @@ would already pass at the base, so the case could not tell one workflow from ano
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-from conftest import make_repo, run_cli
+from conftest import make_repo, run_cli, scripted, write_user_config
+
+from specrelay.ledger import unpack_prompt
 
 #: Cases from history, kept without running their checks (the tests of validation are apart).
 UNCHECKED = ("--from-history", "--no-validate")
@@ -147,7 +150,8 @@ def test_a_hand_written_case(tmp_path: Path) -> None:
 
 def _fails(proc: subprocess.CompletedProcess[str], *words: str) -> None:
     assert proc.returncode != 0
-    said = [line for line in proc.stderr.strip().splitlines() if not line.lstrip().startswith("checking ")]  # progress
+    progress = ("checking ", "rewriting ")
+    said = [line for line in proc.stderr.strip().splitlines() if not line.lstrip().startswith(progress)]
     assert "Traceback" not in proc.stderr and len(said) == 1, proc.stderr
     for word in words:
         assert word in proc.stderr, proc.stderr
@@ -308,3 +312,40 @@ def test_a_long_history_is_read_whole(tmp_path: Path) -> None:
     assert reasons.count("docs only") == 251 and reasons[-1] == "a root commit (no parent to start from)"
     folder = repo / ".specrelay/eval/long" / made["cases"][0]["name"]
     assert (folder / "request.md").read_text(encoding="utf-8") == "Add neg\n\nNegate a number.\n"
+
+
+def test_rewrite_turns_each_commit_into_a_task_description(tmp_path: Path) -> None:
+    repo, shas = _checked_history(tmp_path, _python_tests())
+    div = "# Division\n\nAdd `div(a, b)` to a new module `div.py`, returning a divided by b.\n"
+    sub = "# Subtraction\n\nAdd `sub(a, b)` to a new module `sub.py`.\n"
+    write_user_config(scripted("rewriter", [div, sub]))  # newest first
+    proc = run_cli("eval", "make", "r", "--from-history", "--rewrite", "rewriter", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "Requests rewritten by rewriter (2 calls" in proc.stdout and "rewriting " in proc.stderr
+    for sha, text, message in ((shas["div"], div, "Add div\n"), (shas["sub"], sub, "Add sub\n")):
+        folder = repo / ".specrelay/eval/r" / _case_named(repo, "r", sha)
+        assert (folder / "request.md").read_text(encoding="utf-8") == text
+        assert (folder / "request.orig.md").read_text(encoding="utf-8") == message
+        case = _case(repo, "r", folder.name)
+        assert case["original_request"] == "request.orig.md" and case["rewritten_by"] == "rewriter"
+    listed = json.loads(run_cli("eval", "list", "r", "--json", cwd=repo).stdout)["r"]
+    assert {c["rewritten_by"] for c in listed} == {"rewriter"}
+    db = sqlite3.connect(repo / ".specrelay/ledger.db")
+    rows = db.execute("SELECT preset, phase, step, prompt FROM calls ORDER BY id").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("rewriter", "eval-rewrite")] * 2
+    prompts = ["\n".join(m["content"] for m in unpack_prompt(r[3])) for r in rows]
+    assert "Add div" in prompts[0] and "+def div(a, b):" in prompts[0]  # the message and the code diff
+    assert not any("assertEqual" in p or "test_div" in p for p in prompts)  # never the hidden check
+
+
+def test_a_rewrite_preset_that_cannot_answer_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    repo, _ = _checked_history(tmp_path, _python_tests())
+    proc = run_cli("eval", "make", "r", "--from-history", "--rewrite", "nosuch", cwd=repo)
+    _fails(proc, "nosuch")
+    assert "checking" not in proc.stderr
+    write_user_config(scripted("mute", [""]))
+    _fails(run_cli("eval", "make", "r", *UNCHECKED, "--limit", "1", "--rewrite", "mute", cwd=repo),
+           "answered an empty request", "--rewrite")
+    _fails(run_cli("eval", "make", "r", "--case", "x", "--base", "HEAD", "--request", "r", "--check", "calc.py",
+                   "--rewrite", "mute", cwd=repo), "--rewrite: only for --from-history")
+    assert not (repo / ".specrelay/eval").exists()

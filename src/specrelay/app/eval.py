@@ -32,10 +32,15 @@ class Made:
     skipped: list[Skipped] = field(default_factory=list)
     looked_at: int = 0
     validated: bool = False  # each case's check was seen to pass at its commit and fail at its parent
+    rewritten_by: str = ""  # the preset that rewrote the requests (eval make --rewrite), else ""
+    rewrite_calls: int = 0
+    rewrite_cost_usd: float | None = 0.0  # None: some call's cost is unknown
 
     def to_json(self) -> dict[str, object]:
         return {"suite": self.suite, "folder": str(self.folder), "looked_at": self.looked_at,
                 "validated": self.validated,
+                **({"rewritten_by": self.rewritten_by, "rewrite_calls": self.rewrite_calls,
+                    "rewrite_cost_usd": self.rewrite_cost_usd} if self.rewritten_by else {}),
                 "cases": [c.to_json() for c in self.cases], "skipped": [s.to_json() for s in self.skipped]}
 
 
@@ -50,14 +55,18 @@ def test_commands(root: Path) -> list[str]:
 
 def make_from_history(root: Path, suite: str, *, since: str | None = None, limit: int | None = None,
                       globs: list[str] | None = None, force: bool = False, validate: bool = True,
-                      progress: Callable[[str], None] | None = None) -> Made:
+                      rewrite: str | None = None, progress: Callable[[str], None] | None = None) -> Made:
     """One case per commit of HEAD's first-parent history that changes code with tests (newest first).
 
     With ``validate``, a candidate is kept only when its hidden check passes at the commit and fails at
     its parent, whose own tests pass (:func:`specrelay.engine.evalcheck.why_invalid`), each run bounded by
-    ``[verify] timeout_s``; ``progress`` is told of each commit checked."""
+    ``[verify] timeout_s``; ``progress`` is told of each commit checked. With ``rewrite`` (a preset), each
+    kept case's request is that preset's task description of the commit (one call per case, in the
+    ledger), the message kept beside it; the preset is checked before anything runs."""
     folder = evalcases.suite_dir(root, suite)
     commands = test_commands(root)
+    if rewrite is not None:
+        _check_rewriter(root, rewrite)
     if validate and not commands:
         raise UserError("eval make cannot validate the cases: no test command is known (none in [verify] "
                         "commands, none detected); set [verify] commands in .specrelay/config.toml, or pass "
@@ -72,10 +81,13 @@ def make_from_history(root: Path, suite: str, *, since: str | None = None, limit
                         "changes code together with tests" + (" in a way its tests can check" if validate else "")
                         + (f" ({'; '.join(reasons)})" if reasons else "") + "; widen --since or --paths.")
     evalcases.refuse_existing(folder, [c.name for c, _ in scan.cases], force)
+    made = Made(suite, folder, [], scan.skipped, scan.looked_at, validated=validate)
+    cases = scan.cases if rewrite is None else _rewritten(root, rewrite, scan.cases, made, progress)
     gitrepo.add_exclude(root)
-    for case, files in scan.cases:
+    for case, files in cases:
         evalcases.write_case(folder, case, files)
-    return Made(suite, folder, [c for c, _ in scan.cases], scan.skipped, scan.looked_at, validated=validate)
+    made.cases = [c for c, _ in cases]
+    return made
 
 
 def _validator(root: Path, folder: Path, force: bool,
@@ -100,6 +112,55 @@ def _validator(root: Path, folder: Path, force: bool,
             return why_invalid(root, case, written, timeout_s=config.verify.timeout_s, env=env)
 
     return check
+
+
+def _check_rewriter(root: Path, name: str) -> None:
+    """Refuse, before any test runs or call is made, a --rewrite preset that could not answer: unknown
+    (the known ones listed), without its key, with a bad replies file."""
+    from specrelay.config import check_price_as, load_config, missing_keys_error
+    from specrelay.llm.backend import preflight
+
+    preset = load_config(root).preset(name)
+    if preset.key_present is False:
+        raise missing_keys_error({preset.name: " or ".join(preset.key_envs)},
+                                 "pick a --rewrite preset you have a key for (`specrelay presets` shows which "
+                                 "keys are present)")
+    preflight([preset], called=[preset.name])
+    check_price_as([preset])
+
+
+def _rewritten(root: Path, preset: str, cases: list[tuple[Case, dict[str, bytes]]], made: Made,
+               progress: Callable[[str], None] | None) -> list[tuple[Case, dict[str, bytes]]]:
+    """``cases`` with their requests rewritten by ``preset``, one recorded call each (prompts kept)."""
+    import asyncio
+    import uuid
+    from dataclasses import replace
+
+    from specrelay.app.workspace import ledger_of
+    from specrelay.config import load_config
+    from specrelay.engine.evalrewrite import rewrite_request
+    from specrelay.engine.signals import sigterm_as_ctrl_c
+    from specrelay.llm import Client
+
+    config = load_config(root)
+
+    async def each(client: Client) -> list[str]:
+        texts = []
+        for case, _ in cases:
+            if progress is not None:
+                progress(f"rewriting {case.name} with {preset}")
+            texts.append(await rewrite_request(client, preset, root, case))
+        return texts
+
+    with ledger_of(root) as ledger, sigterm_as_ctrl_c():
+        client = Client(config, ledger, run_id=f"eval-make-{uuid.uuid4().hex[:12]}", record_prompts=True)
+        texts = asyncio.run(each(client))
+        rows = [r for r in ledger.calls() if r.run_id == client.run_id]
+    made.rewritten_by, made.rewrite_calls = preset, len(rows)
+    costs = [r.cost_usd for r in rows]
+    made.rewrite_cost_usd = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+    return [(replace(case, request=text, original_request=case.request, rewritten_by=preset), files)
+            for (case, files), text in zip(cases, texts, strict=True)]
 
 
 def make_by_hand(root: Path, suite: str, name: str, *, base: str, request: str, checks: list[Path],

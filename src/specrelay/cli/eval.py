@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from specrelay.cli.common import console, err_console, plural, print_json, print_table, repo_root
+from specrelay.cli.common import console, err_console, money, plural, print_json, print_table, repo_root
 from specrelay.cli.root import app
 from specrelay.cli.run import DEFAULT_JOBS, JOBS_HELP
 from specrelay.cli.usage import App
@@ -42,6 +42,10 @@ def make_command(
     no_validate: bool = typer.Option(False, "--no-validate",
                                      help="Keep each history case without running its check (by default the "
                                           "check must pass at the commit and fail at its parent)."),
+    rewrite: str | None = typer.Option(None, "--rewrite", metavar="PRESET",
+                                       help="Rewrite each history case's request from its commit's message and "
+                                            "code diff into a task description, one call of PRESET per case "
+                                            "(the message is kept in request.orig.md)."),
     force: bool = typer.Option(False, "--force", help="Replace cases that exist already."),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
@@ -54,14 +58,15 @@ def make_command(
         raise UserError("eval make: pass --from-history, or --case NAME --base REV --request TEXT --check PATH "
                         "for a hand-written case (not both).")
     history_only = [flag for flag, given in (("--since", since is not None), ("--limit", limit is not None),
-                                             ("--paths", bool(globs)), ("--no-validate", no_validate)) if given]
+                                             ("--paths", bool(globs)), ("--no-validate", no_validate),
+                                             ("--rewrite", rewrite is not None)) if given]
     if hand and history_only:
         raise UserError(f"{', '.join(history_only)}: only for --from-history; a hand-written case is one "
                         "--base REV with its --check files.")
     root = repo_root()
     if from_history:
         made = evaluation.make_from_history(root, suite, since=since, limit=limit, globs=globs, force=force,
-                                            validate=not no_validate, progress=_progress)
+                                            validate=not no_validate, rewrite=rewrite, progress=_progress)
     else:
         missing = [flag for flag, v in (("--case", case), ("--base", base), ("--request", request)) if v is None]
         if missing:
@@ -89,6 +94,10 @@ def _render(made: Made) -> None:
                   + (" (each check passes at its commit and fails at its parent)" if made.validated else "")
                   + (f", {plural(len(made.skipped), 'commit')} skipped" if made.skipped else "") + ".",
                   markup=False, soft_wrap=True)
+    if made.rewritten_by:
+        cost = "cost unknown" if made.rewrite_cost_usd is None else money(made.rewrite_cost_usd)
+        console.print(f"Requests rewritten by {made.rewritten_by} ({plural(made.rewrite_calls, 'call')}, {cost}); "
+                      "each commit's message is kept in request.orig.md.", markup=False, soft_wrap=True)
     if made.cases and not made.cases[0].test_commands:
         console.print("No test command: set [verify] commands in .specrelay/config.toml, or test_commands in "
                       "each case.toml, before running the cases.", markup=False, soft_wrap=True)

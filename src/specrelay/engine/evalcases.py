@@ -4,7 +4,8 @@ A case is a folder of plain files the user can read and edit, ``.specrelay/eval/
 
 - ``case.toml``: ``base`` (the commit the task starts from), ``source`` (the commit it was taken from;
   empty for a hand-written case), ``tests`` (the hidden check's files), ``test_commands``, ``request``;
-- ``request.md``: what the task asks for (a commit's message; never its diff);
+- ``request.md``: what the task asks for (a commit's message; never its diff), or that message rewritten
+  by a preset into a task description (``eval make --rewrite``), the message then kept in ``request.orig.md``;
 - ``check/``: the hidden check, the commit's own test files at their paths in the repository. No phase
   is shown them; a run applies them to the task's result only once the task is done.
 
@@ -46,6 +47,7 @@ _DOC_NAMES = frozenset({"LICENSE", "LICENCE", "COPYING", "AUTHORS", "CHANGELOG",
 _DOC_DIRS = frozenset({"docs", "doc"})
 CASE_FILE = "case.toml"
 REQUEST_FILE = "request.md"
+ORIGINAL_FILE = "request.orig.md"
 CHECK_DIR = "check"
 
 
@@ -94,6 +96,10 @@ class Case:
     tests: list[str]
     test_commands: list[str]
     source: str = ""
+    #: The commit's own message when a preset rewrote the request (``request.orig.md``), else "".
+    original_request: str = ""
+    #: The preset that rewrote the request, else "".
+    rewritten_by: str = ""
 
     def toml(self) -> str:
         """``case.toml``'s text."""
@@ -109,11 +115,14 @@ class Case:
             f"request = {value(REQUEST_FILE)}\n",
             f"tests = {value(self.tests)}\n",
             f"test_commands = {value(self.test_commands)}\n",
+            *([f"original_request = {value(ORIGINAL_FILE)}\n", f"rewritten_by = {value(self.rewritten_by)}\n"]
+              if self.original_request else []),
         ])
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "base": self.base, "source": self.source, "tests": self.tests,
-                "test_commands": self.test_commands}
+                "test_commands": self.test_commands,
+                **({"rewritten_by": self.rewritten_by} if self.original_request else {})}
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,8 @@ def write_case(folder: Path, case: Case, files: dict[str, bytes]) -> Path:
         (tmp / CHECK_DIR).mkdir(parents=True)
         (tmp / CASE_FILE).write_text(case.toml(), encoding="utf-8")
         (tmp / REQUEST_FILE).write_text(case.request, encoding="utf-8")
+        if case.original_request:
+            (tmp / ORIGINAL_FILE).write_text(case.original_request, encoding="utf-8")
         for rel, data in files.items():
             target = tmp / CHECK_DIR / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -327,9 +338,13 @@ def read_case(folder: Path) -> Case:
         raise UserError(f"{path}: cannot be read as a case ({exc}); fix it or remove the folder.") from exc
     request_path = folder / str(data.get("request", REQUEST_FILE))
     request = request_path.read_text(encoding="utf-8") if request_path.is_file() else ""
+    original_path = folder / str(data.get("original_request", ORIGINAL_FILE))
+    kept = "original_request" in data and original_path.is_file()
+    original = original_path.read_text(encoding="utf-8") if kept else ""
     return Case(name=str(data.get("name", folder.name)), base=str(data.get("base", "")), request=request,
                 tests=[str(t) for t in data.get("tests", [])],
-                test_commands=[str(c) for c in data.get("test_commands", [])], source=str(data.get("source", "")))
+                test_commands=[str(c) for c in data.get("test_commands", [])], source=str(data.get("source", "")),
+                original_request=original, rewritten_by=str(data.get("rewritten_by", "")))
 
 
 def suites(root: Path) -> dict[str, list[str]]:
