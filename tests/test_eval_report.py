@@ -238,19 +238,21 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     repo = project(tmp_path, {"opus-planner": [SPEC]})
     assert_clean_error(run_cli("eval", "report", "nope", cwd=repo), "no suite 'nope'", "eval make nope")
     (repo / ".specrelay" / "eval" / SUITE).mkdir(parents=True)
-    assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), f"suite '{SUITE}' has no run yet",
+    assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), f"suite '{SUITE}' has no runs yet",
                        f"specrelay eval run {SUITE}")
     path = _write_run(repo, [], ["multi-model"])
     assert_clean_error(run_cli("eval", "report", SUITE, "--run", "20990101-000000-ffff", cwd=repo),
-                       "--run 20990101-000000-ffff", RUN_ID)
+                       "no run '20990101-000000-ffff'", RUN_ID)
     path.write_text('{"version": 1, "cells": [')
     proc = run_cli("eval", "report", SUITE, cwd=repo)
-    assert_clean_error(proc, str(path), "not valid JSON")
+    assert_clean_error(proc, str(path), "cannot be read as an evaluation run")
     assert len(proc.stderr.strip().splitlines()) == 1
     path.write_text(json.dumps({"version": 1, "workflows": ["multi-model"],
                                 "cells": [{"case": "c1", "workflow": "multi-model", "repeat": 1,
                                            "check": {"status": "maybe"}}]}))
     assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[0].check")
+    path.write_text(json.dumps({"version": 2, "workflows": [], "cells": []}))
+    assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "version 2")
     assert not (path.parent / "report.md").exists() and not (path.parent / "report.json").exists()
     assert_clean_error(run_cli("eval", "report", "../x", cwd=repo), "is not a plain name")
 
@@ -298,4 +300,5 @@ def test_the_dashboard_without_runs_and_with_a_broken_one(tmp_path: Path) -> Non
     path = _write_run(repo, [], ["multi-model"])
     path.write_text("{")
     listing = web.get("/eval")
-    assert listing.status_code == 200 and "not valid JSON" in listing.text and RUN_ID in listing.text
+    assert listing.status_code == 200 and "cannot be read as an evaluation run" in listing.text
+    assert RUN_ID in listing.text

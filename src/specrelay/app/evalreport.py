@@ -26,8 +26,6 @@ reviewers did not flag, how many b's reviewers flagged on the same case (and the
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +35,7 @@ from specrelay.app.evalrender import chart_svg, markdown
 from specrelay.app.findings import review_rounds
 from specrelay.app.jsonout import dumps
 from specrelay.app.workspace import ledger_of
-from specrelay.engine import evalcases
+from specrelay.engine import evalcases, evalruns
 from specrelay.engine.evalfindings import Place, failure_places, flagged, parse_where
 from specrelay.engine.loopstate import LoopState
 from specrelay.errors import UserError
@@ -47,30 +45,13 @@ from specrelay.ledger.rows import CallRow
 if TYPE_CHECKING:
     from specrelay.ledger import Ledger
 
-__all__ = ["CellFacts", "Pair", "Report", "RunSummary", "WorkflowStats", "build_report", "list_runs", "run_ids",
-           "runs_dir", "write_report"]
+__all__ = ["CellFacts", "Pair", "Report", "RunSummary", "WorkflowStats", "build_report", "list_runs", "write_report"]
 
-RUNS = "runs"
-RUN_FILE = "run.json"
 REPORT_FILES = ("report.md", "report.json", "chart.svg")
-_RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 _CHECK_STATUSES = ("passed", "failed", "error")
 
 
 # -- the run ---------------------------------------------------------------------------------------------
-
-
-def runs_dir(root: Path, suite: str) -> Path:
-    """Where a suite's runs live: ``.specrelay/eval/SUITE/runs/``."""
-    return evalcases.suite_dir(root, suite) / RUNS
-
-
-def run_ids(root: Path, suite: str) -> list[str]:
-    """The suite's runs that have a ``run.json``, oldest first (an id starts with its time)."""
-    where = runs_dir(root, suite)
-    if not where.is_dir():
-        return []
-    return sorted(d.name for d in where.iterdir() if _RUN_ID.match(d.name) and (d / RUN_FILE).is_file())
 
 
 @dataclass(frozen=True)
@@ -92,9 +73,10 @@ def list_runs(root: Path) -> list[RunSummary]:
     """Every suite's runs, newest first within each suite."""
     out = []
     for suite in evalcases.suites(root):
-        for run_id in reversed(run_ids(root, suite)):
+        for run_id in reversed(evalruns.run_ids(root, suite)):
+            path = evalruns.runs_dir(root, suite) / run_id / evalruns.RUN_FILE
             try:
-                data = _read_run(runs_dir(root, suite) / run_id / RUN_FILE)
+                data = _checked(path, evalruns.read_run(path))
             except UserError as exc:
                 out.append(RunSummary(suite, run_id, error=str(exc)))
                 continue
@@ -106,47 +88,30 @@ def list_runs(root: Path) -> list[RunSummary]:
     return out
 
 
-def _run_file(root: Path, suite: str, run_id: str | None) -> Path:
+def _open_run(root: Path, suite: str, run_id: str | None) -> tuple[Path, dict[str, Any]]:
+    """The run's ``run.json`` path and its content, its shape checked."""
     folder = evalcases.suite_dir(root, suite)
     if not folder.is_dir():
         known = ", ".join(evalcases.suites(root)) or "none yet"
         raise UserError(f"no suite {suite!r} in {folder.parent} (suites: {known}); make one with "
                         f"`specrelay eval make {suite} --from-history`.")
-    ids = run_ids(root, suite)
-    if run_id is None:
-        if not ids:
-            raise UserError(f"suite {suite!r} has no run yet (none in {runs_dir(root, suite)}); run it with "
-                            f"`specrelay eval run {suite} --workflows multi-model,single-model`.")
-        run_id = ids[-1]
-    elif run_id not in ids:
-        raise UserError(f"--run {run_id}: suite {suite!r} has no such run (runs: {', '.join(ids) or 'none yet'}).")
-    return runs_dir(root, suite) / run_id / RUN_FILE
+    run = evalruns.RunFile.open(root, suite, run_id)
+    return run.path, _checked(run.path, run.data)
 
 
 def _bad(path: Path, what: str) -> UserError:
-    return UserError(f"{path}: {what}; it is written by `specrelay eval run`: run the suite again, or remove "
-                     f"{path.parent} if it is no run.")
+    return UserError(f"{path}: {what}; it is written by `specrelay eval run`: run the suite again, or move "
+                     f"{path.parent} aside if it is no run.")
 
 
-def _read_run(path: Path) -> dict[str, Any]:
-    """``run.json``, its shape checked: a UserError naming the file and the field otherwise."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad(path, f"not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise _bad(path, "not a JSON object")
-    if data.get("version") != 1:
-        raise _bad(path, f"version {data.get('version')!r}, this specrelay reads version 1")
+def _checked(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """``run.json``'s content when its shape is what the report reads; a UserError naming the field otherwise."""
+    if data.get("version") != evalruns.VERSION:
+        raise _bad(path, f"version {data.get('version')!r}, this specrelay reads version {evalruns.VERSION}")
     workflows = data.get("workflows")
     if not isinstance(workflows, list) or not all(isinstance(w, str) for w in workflows):
         raise _bad(path, "'workflows' is not a list of names")
-    cells = data.get("cells")
-    if not isinstance(cells, list):
-        raise _bad(path, "'cells' is not a list")
-    for n, cell in enumerate(cells):
+    for n, cell in enumerate(data["cells"]):
         _check_cell(path, n, cell)
     return data
 
@@ -205,8 +170,7 @@ def _cell(root: Path, ledger: Ledger, raw: dict[str, Any], notes: list[str]) -> 
 
 def build_report(root: Path, suite: str, run_id: str | None = None) -> Report:
     """The report of the suite's run ``run_id`` (default: its latest)."""
-    path = _run_file(root, suite, run_id)
-    data = _read_run(path)
+    path, data = _open_run(root, suite, run_id)
     notes: list[str] = []
     with ledger_of(root, readonly=True) as ledger:
         cells = [_cell(root, ledger, raw, notes) for raw in data["cells"]]
