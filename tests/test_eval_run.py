@@ -129,6 +129,43 @@ def test_a_case_whose_check_cannot_run_is_an_error_cell_and_the_others_go_on(tmp
     assert broken["task_status"] == "done" and broken["check"]["status"] == "error"
     assert broken["check"]["exit_code"] == 127 and "command not found" in broken["check"]["reason"]
     assert fine["check"]["status"] == "passed"
+    # A run killed while it checked: a finished cell without its check gets it on --resume (the command now
+    # found), no task is made or run again, and a checked cell is left as it is.
+    case_toml.write_text(text, encoding="utf-8")
+    record = next((repo / ".specrelay/eval/s/runs").glob("*/run.json"))
+    for cell in data["cells"]:
+        if cell["case"] == "mul":
+            cell["check"] = None
+    record.write_text(json.dumps(data), encoding="utf-8")
+    calls = _call_count(repo)
+    again = run_cli("eval", "run", "s", "--resume", "--json", cwd=repo)
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = _cells(json.loads(again.stdout))
+    assert after[("mul", "multi-model")]["check"]["status"] == "failed"
+    assert after[("mul", "multi-model")]["task_id"] == broken["task_id"]
+    assert after[("sub", "multi-model")] == fine
+    assert _call_count(repo) == calls
+
+
+def _call_count(repo: Path) -> int:
+    ledger = Ledger(paths.ledger_path(repo))
+    try:
+        return len(ledger.calls())
+    finally:
+        ledger.close()
+
+
+def test_repeat_runs_each_case_k_times_each_its_own_task(tmp_path: Path) -> None:
+    repo = _suite(tmp_path, cases=("sub",))
+    proc = run_cli("eval", "run", "s", "--workflows", "multi-model", "--repeat", "2", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cells = json.loads(proc.stdout)["cells"]
+    assert [(c["case"], c["workflow"], c["repeat"]) for c in cells] == [("sub", "multi-model", 1),
+                                                                        ("sub", "multi-model", 2)]
+    assert len({c["task_id"] for c in cells}) == 2
+    assert [c["check"]["status"] for c in cells] == ["passed", "passed"]
+    proc = run_cli("eval", "run", "s", "--resume", "--repeat", "3", cwd=repo)
+    assert_clean_error(proc, "--repeat 3", "leave --repeat out")
 
 
 def test_bad_input_is_one_clear_line_and_creates_nothing(tmp_path: Path) -> None:

@@ -120,9 +120,10 @@ def run_eval(root: Path, suite: str, *, workflows: Sequence[str] = (), repeat: i
         if workflows and list(workflows) != run.data["workflows"]:
             raise UserError(f"--workflows {','.join(workflows)}: run {run.data['id']} runs "
                             f"{','.join(run.data['workflows'])}; leave --workflows out to resume it.")
+        if repeat not in (1, run.data["repeat"]):
+            raise UserError(f"--repeat {repeat}: run {run.data['id']} runs each case {run.data['repeat']} "
+                            "times; leave --repeat out to resume it.")
         flows = _workflows(root, config, run.data["workflows"])
-        if budget_usd is not None:
-            run.data["budget_usd"] = budget_usd
     else:
         flows = _workflows(root, config, list(workflows))
         run = None
@@ -131,6 +132,9 @@ def run_eval(root: Path, suite: str, *, workflows: Sequence[str] = (), repeat: i
         run = RunFile.create(root, suite, workflows=list(flows), repeat=repeat, budget_usd=budget_usd,
                              cases=list(cases))
     with run.held():
+        if resume and budget_usd is not None:  # the run's new budget: each task it continues gets its share
+            run.data["budget_usd"] = budget_usd
+            run.save()
         return _Eval(root, config, run, cases, flows, jobs, sink_for, on_cell).go(budget_usd)
 
 

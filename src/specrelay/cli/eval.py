@@ -223,6 +223,8 @@ def _cell_row(cell: dict[str, Any]) -> list[str]:
     verdict = "-" if check is None else str(check["status"])
     if check is not None and check.get("reason") and check["status"] != "passed":
         verdict += f" ({check['reason']})"
+    if check is None and cell.get("message"):  # why its task could not be made
+        verdict += f" ({cell['message']})"
     return [str(cell["case"]), f"{cell['workflow']}#{cell['repeat']}", str(cell["task_id"] or "-"),
             str(cell["task_status"]), verdict]
 

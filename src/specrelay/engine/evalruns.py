@@ -118,7 +118,8 @@ class RunFile:
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        """The run's lock for as long as this process works on it; a UserError when another holds it."""
+        """The run's lock for as long as this process works on it (its record read again once held); a
+        UserError when another process holds it."""
         fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
@@ -126,6 +127,7 @@ class RunFile:
             except BlockingIOError:
                 raise UserError(f"run {self.data['id']} of suite {self.data['suite']} is being run by another "
                                 "process; wait for it to end (or stop it), then resume.") from None
+            self.data = read_run(self.path)  # as the last process to hold the run left it
             yield
         finally:
             os.close(fd)  # closing the file releases the lock
