@@ -302,3 +302,36 @@ def test_the_dashboard_without_runs_and_with_a_broken_one(tmp_path: Path) -> Non
     listing = web.get("/eval")
     assert listing.status_code == 200 and "cannot be read as an evaluation run" in listing.text
     assert RUN_ID in listing.text
+
+
+def test_a_run_made_by_eval_run_reported_and_recomputed(tmp_path: Path) -> None:
+    """End to end: ``eval make`` a hand-written case, ``eval run`` it under two workflows whose scripted
+    builders differ (single-model's sub raises, and its own review approves it), then ``eval report``."""
+    broken = ADD_SUB.replace("return a - b", "return a - c")
+    repo = project(tmp_path, {"opus-planner": [SPEC, broken, review()], "flash-builder": [ADD_SUB],
+                              "gpt-reviewer": [review()]})
+    check = ("import unittest\n\nfrom calc import sub\n\n\nclass Hidden(unittest.TestCase):\n"
+             "    def test_sub(self):\n        self.assertEqual(sub(5, 3), 2)\n")
+    (repo / "test_hidden.py").write_text(check)
+    made = run_cli("eval", "make", SUITE, "--case", "sub", "--base", "HEAD", "--request", "Add sub(a, b).",
+                   "--check", "test_hidden.py", cwd=repo)
+    assert made.returncode == 0, made.stderr
+    (repo / "test_hidden.py").unlink()
+    ran = run_cli("eval", "run", SUITE, "--workflows", "multi-model,single-model", cwd=repo)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    proc = run_cli("eval", "report", SUITE, "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    cells = {c["workflow"]: c for c in report["cells"]}
+    assert cells["multi-model"]["check"] == "passed" and cells["single-model"]["check"] == "failed"
+    assert cells["single-model"]["places"] == ["calc.py:6"] and cells["single-model"]["caught"] == []
+    for w in report["workflows"]:
+        want = _from_sqlite(repo, [cells[w["workflow"]]["task_id"]])
+        assert w["cost_usd"] == pytest.approx(want["cost"], abs=1e-6)
+        assert w["tokens_by_phase"] == want["phases"] and w["mean_rounds"] == want["rounds"]
+        assert w["median_wall_s"] == pytest.approx(want["wall"], abs=1e-3)
+    multi, single = report["workflows"]
+    assert (multi["pass_rate"]["value"], single["pass_rate"]["value"]) == (1.0, 0.0)
+    assert (single["caught"], single["failure_places"]) == (0, 1)
+    [pair] = report["pairs"]
+    assert pair["pass_rate"]["difference"]["value"] == 1.0 and pair["b_missed"] == 1
