@@ -13,6 +13,7 @@ from specrelay.engine.evalfindings import Place, flagged
 #: The phase whose share of the tokens the report gives.
 IMPLEMENT = "implement"
 
+
 @dataclass(frozen=True)
 class CellFacts:
     """One cell of the run (a case under a workflow, one repeat) with what its task recorded."""
