@@ -135,3 +135,11 @@ def test_the_scratch_worktree_is_removed_when_the_run_itself_breaks(repo: tuple[
         run_check(root, source, folder, case, timeout_s=30)
     assert seen and not seen[0].exists() and not seen[0].parent.exists()
     _scratch_gone(root)
+
+
+def test_a_check_that_cannot_be_applied_is_an_error(repo: tuple[Path, str, str]) -> None:
+    root, _, source = repo
+    folder, case = _case(root, ["true"], {"value.txt/inner.txt": b"2\n"})  # value.txt is a file at the commit
+    result = run_check(root, source, folder, case, timeout_s=30)
+    assert result.status == "error" and result.reason.startswith("cannot apply ") and result.commands == []
+    _scratch_gone(root)

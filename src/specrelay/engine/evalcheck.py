@@ -99,7 +99,10 @@ async def check_commit(root: Path, commit: str, case_folder: Path, case: Case, *
         except Exception as exc:  # a failing checkout hook, a full disk: the check cannot run
             return error(f"cannot check out {sha[:12]} into a scratch worktree: {exc}".splitlines()[0])
         if apply_check:
-            shutil.copytree(check, tree, dirs_exist_ok=True)
+            try:
+                shutil.copytree(check, tree, dirs_exist_ok=True)
+            except OSError as exc:  # a check file where the commit has a folder, say
+                return error(f"cannot apply {check} to {sha[:12]}: {exc}".splitlines()[0])
         return await _run_commands(case.test_commands, tree, env, timeout_s, log_dir or scratch, t0)
     finally:
         _remove_tree(root, tree)
