@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo, paths
-from specrelay.app.events import Event, EventSink, TaskFinished, TaskStopped, quiet
+from specrelay.app.events import Event, EventSink, RunStarted, TaskFinished, TaskStopped, quiet
 from specrelay.app.exits import interrupted_code
 from specrelay.app.run import DEFAULT_JOBS, SinkFor, check_budget, plan_resume, run_starts
 from specrelay.app.workspace import ledger_of, open_ledger
@@ -41,8 +41,11 @@ from specrelay.errors import Interrupted, SpecRelayError, UserError
 from specrelay.ledger import Ledger, TaskStatus
 from specrelay.workflow import Workflow
 
-#: Told each cell (its run.json item) once it has ended: checked, or stopped short of a check.
+#: Told a cell (its run.json item): once it has ended (checked, or stopped short of a check), or (``on_task``)
+#: as its task starts running.
 OnCell = Callable[[dict[str, Any]], None]
+#: Told the run's record and the cells this process is to work on, once it holds the run.
+OnBegin = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 #: At most this many hidden checks run at once: each runs the project's whole test command.
 CHECK_JOBS = 4
 
@@ -105,7 +108,8 @@ def _workflows(root: Path, config: Config, names: Sequence[str]) -> dict[str, Wo
 
 def run_eval(root: Path, suite: str, *, workflows: Sequence[str] = (), repeat: int = 1, jobs: int = DEFAULT_JOBS,
              budget_usd: float | None = None, resume: bool = False, run_id: str | None = None,
-             sink_for: SinkFor | None = None, on_cell: OnCell | None = None) -> EvalRun:
+             sink_for: SinkFor | None = None, on_cell: OnCell | None = None, on_task: OnCell | None = None,
+             on_begin: OnBegin | None = None) -> EvalRun:
     """Run (or, ``resume``, continue) an evaluation of ``suite``. Everything that can refuse it does so
     before any task or run folder exists."""
     if run_id is not None and not resume:
@@ -135,7 +139,11 @@ def run_eval(root: Path, suite: str, *, workflows: Sequence[str] = (), repeat: i
         if resume and budget_usd is not None:  # the run's new budget: each task it continues gets its share
             run.data["budget_usd"] = budget_usd
             run.save()
-        return _Eval(root, config, run, cases, flows, jobs, sink_for, on_cell).go(budget_usd)
+        if on_begin is not None:
+            on_begin(run.data, [c for c in run.cells if c["check"] is None])
+        work = _Eval(root, config, run, cases, flows, jobs, sink_for, on_cell)
+        work.on_task = on_task
+        return work.go(budget_usd)
 
 
 class _Eval:
@@ -152,6 +160,7 @@ class _Eval:
         self.told: set[int] = set()  # the cells on_cell was told of (by id())
         self.lock = threading.Lock()
         self.checks: ThreadPoolExecutor | None = None
+        self.on_task: OnCell | None = None
 
     def go(self, budget_given: float | None) -> EvalRun:
         starts, cells = self._plan()
@@ -195,6 +204,9 @@ class _Eval:
 
         def sink(event: Event) -> None:
             inner(event)
+            if isinstance(event, RunStarted) and self.on_task is not None:
+                with self.lock:
+                    self.on_task(cell)
             if isinstance(event, (TaskFinished, TaskStopped)):
                 self.run.update(cell, task_status=_cell_status(TaskStatus(event.status)))
                 if isinstance(event, TaskFinished):

@@ -190,8 +190,21 @@ def run_command(
         if not json_out:
             console.print("  " + "  ".join(_cell_row(cell)), markup=False, soft_wrap=True)
 
+    def on_begin(data: dict[str, Any], todo: list[dict[str, Any]]) -> None:
+        if not json_out:
+            cases = len({c["case"] for c in data["cells"]})
+            console.print(f"Run {data['id']} of suite {data['suite']}: {plural(len(data['cells']), 'cell')} "
+                          f"({plural(cases, 'case')} x {plural(len(data['workflows']), 'workflow')} x "
+                          f"{data['repeat']}), {len(todo)} to run or check, {jobs} at a time.",
+                          markup=False, soft_wrap=True)
+
+    def on_task(cell: dict[str, Any]) -> None:
+        if not json_out:
+            console.print(f"  started {cell['case']} {cell['workflow']}#{cell['repeat']}: task {cell['task_id']}",
+                          markup=False, soft_wrap=True)
+
     done = evaluation.run_eval(root, suite, workflows=names, repeat=repeat, jobs=jobs, budget_usd=budget,
-                               resume=resume, run_id=run_id, on_cell=on_cell)
+                               resume=resume, run_id=run_id, on_cell=on_cell, on_task=on_task, on_begin=on_begin)
     if json_out:
         print_json(done.to_json())
     else:
