@@ -5,41 +5,20 @@ makes the workflows differ on purpose, for real: edits applied, the project's te
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
-from conftest import run_cli
+from conftest import assert_clean_error, run_cli
 
-from specrelay.engine.evalcases import read_case, suite_dir
-from specrelay.engine.evalcheck import run_check
 from specrelay.engine.evaldemo import SUITE, prepare_eval_demo
 from specrelay.gitrepo import resolve_ref
-
-
-def cases_of(root: Path) -> dict[str, Path]:
-    """Each case folder of the demo suite, by the function its commit added."""
-    folder = suite_dir(root, SUITE)
-    found = {}
-    for name in ("apply-discount", "split-evenly", "parse-price"):
-        [case] = [p for p in folder.iterdir() if p.name.startswith(f"add-{name}-")]
-        found[name] = case
-    return found
-
-
-def run_case(root: Path, case: Path, workflow: str) -> tuple[dict[str, Any], str]:
-    """The case run as an ordinary task from its base under ``workflow``; its status and hidden check."""
-    c = read_case(case)
-    proc = run_cli("run", c.request.strip(), "--base", c.base, "--workflow", workflow, "--json", cwd=root)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    status = json.loads(proc.stdout)
-    check = run_check(root, resolve_ref(root, status["branch"]), case, c, timeout_s=60)
-    return status, check.status + ("" if check.passed else f": {check.output}")
 
 
 def test_the_history_makes_three_cases_with_the_same_ids_everywhere(tmp_path: Path) -> None:
     root = prepare_eval_demo(tmp_path / "sample")
     again = prepare_eval_demo(tmp_path / "again")
-    proc = run_cli("eval", "make", SUITE, "--from-history", "--json", cwd=root)
+    proc = run_cli("eval", "make", SUITE, "--from-history", "--no-validate", "--json", cwd=root)
     assert proc.returncode == 0, proc.stderr
     made = json.loads(proc.stdout)
     assert [c["name"].rsplit("-", 1)[0] for c in made["cases"]] == [
@@ -50,22 +29,98 @@ def test_the_history_makes_three_cases_with_the_same_ids_everywhere(tmp_path: Pa
     assert all(c["tests"] == ["tests/test_money.py"] for c in made["cases"])
 
 
-def test_self_review_misses_the_bug_cross_family_review_catches_and_the_cascade_escalates(tmp_path: Path) -> None:
+#: Each cell's hidden check, as the demo's team is written to make it: (case, workflow) → status.
+DESIGNED = {
+    ("apply-discount", "multi-model"): "passed", ("apply-discount", "single-model"): "passed",
+    ("apply-discount", "cascade"): "passed",
+    # single-model approves its own builder's missing check; multi-model's reviewer finds it; the cascade's
+    # reviewer too, and the stronger preset it escalates to fixes it.
+    ("split-evenly", "multi-model"): "passed", ("split-evenly", "single-model"): "failed",
+    ("split-evenly", "cascade"): "passed",
+    # The cheap builder's own test fails: multi-model's reviewer sends it back, the cascade escalates.
+    ("parse-price", "multi-model"): "passed", ("parse-price", "single-model"): "passed",
+    ("parse-price", "cascade"): "passed",
+}
+
+
+def function_of(case: str) -> str:
+    return next(name for name in ("apply-discount", "split-evenly", "parse-price") if case.startswith(f"add-{name}-"))
+
+
+def show(root: Path, task: str) -> dict[str, Any]:
+    proc = run_cli("show", task, "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def test_eval_run_demo_runs_the_built_in_suite_with_the_designed_differences(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = run_cli("eval", "run", "demo", "--dir", str(tmp_path / "sample"), "--json", cwd=tmp_path)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    out = json.loads(proc.stdout)
+    root = Path(out["root"])
+    assert root == (tmp_path / "sample").resolve() and out["suite"] == "demo"
+    assert out["workflows"] == ["multi-model", "single-model", "cascade"]
+    cells = {(function_of(c["case"]), c["workflow"]): c for c in out["cells"]}
+    assert len(out["cells"]) == 9
+    assert {k: c["check"]["status"] for k, c in cells.items()} == DESIGNED
+    assert all(c["task_status"] == "done" for c in cells.values())
+
+    missed = cells["split-evenly", "single-model"]["check"]["output"]
+    assert "ZeroDivisionError" in missed and 'cartkit/money.py", line 20' in missed
+    caught = show(root, cells["split-evenly", "multi-model"]["task_id"])
+    review = json.loads((Path(caught["folder"]) / "review_r1.json").read_text())
+    assert [(f["file"], f["line"]) for f in review["findings"] if f["severity"] == "major"] == [
+        ("cartkit/money.py", 20)]
+    escalated = {fn: [(e["from_preset"], e["to_preset"], e["reason"])
+                      for e in show(root, cells[fn, "cascade"]["task_id"])["escalations"]]
+                 for fn in ("apply-discount", "split-evenly", "parse-price")}
+    assert escalated == {"apply-discount": [], "split-evenly": [("flash-builder", "opus-planner", "review")],
+                         "parse-price": [("flash-builder", "opus-planner", "verify")]}
+
+    report = {w["workflow"]: w for w in out["report"]["workflows"]}
+    assert [(w, report[w]["passed"], report[w]["checked"]) for w in out["workflows"]] == [
+        ("multi-model", 3, 3), ("single-model", 2, 3), ("cascade", 3, 3)]
+    assert (report["single-model"]["failure_places"], report["single-model"]["caught"]) == (1, 0)
+    assert report["cascade"]["escalations"] == 2 and all(w["simulated"] for w in report.values())
+    assert [Path(p).name for p in out["written"]] == ["report.md", "report.json", "chart.svg"]
+    assert all(Path(p).is_file() for p in out["written"])
+    assert took < 60, f"the demo suite took {took:.1f} s"
+
+
+def test_eval_run_demo_prints_its_progress_and_report(tmp_path: Path) -> None:
+    proc = run_cli("eval", "run", "demo", "--workflows", "single-model", "--dir", str(tmp_path / "s"), cwd=tmp_path,
+                   env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    text = proc.stdout
+    assert f"Sample repository: {(tmp_path / 's').resolve()}" in text
+    assert "single-model: 2/3 checks passed" in text and "Suite demo, run " in text
+    assert "scripted" in text and "simulated" in text
+    again = run_cli("eval", "report", "demo", "--json", cwd=tmp_path / "s")  # the sample keeps its suite and run
+    assert again.returncode == 0, again.stderr
+    assert [w["passed"] for w in json.loads(again.stdout)["workflows"]] == [2]
+
+
+def test_eval_run_demo_refuses_what_it_cannot_do_in_one_line(tmp_path: Path) -> None:
+    assert_clean_error(run_cli("eval", "run", "demo", "--workflows", "debate", cwd=tmp_path),
+                       "--workflows debate", "multi-model, single-model, cascade")
+    assert_clean_error(run_cli("eval", "run", "demo", "--resume", cwd=tmp_path), "new sample repository each time")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    assert_clean_error(run_cli("eval", "run", "demo", "--dir", str(tmp_path / "full"), cwd=tmp_path),
+                       "not an empty folder")
+    assert not list((tmp_path / "full").iterdir())[1:]  # nothing written there
+
+
+def test_a_repository_with_its_own_demo_suite_runs_that_one(tmp_path: Path) -> None:
     root = prepare_eval_demo(tmp_path / "sample")
-    assert run_cli("eval", "make", SUITE, "--from-history", cwd=root).returncode == 0
-    cases = cases_of(root)
-
-    single, check = run_case(root, cases["split-evenly"], "single-model")
-    assert (single["status"], single["rounds"]) == ("done", 1)  # its own review approved its own bug
-    assert check.startswith("failed") and "ZeroDivisionError" in check and "money.py\", line 20" in check
-
-    multi, check = run_case(root, cases["split-evenly"], "multi-model")
-    assert (multi["status"], multi["rounds"], check) == ("done", 2, "passed")  # the reviewer found it at line 20
-    review = json.loads((Path(multi["folder"]) / "review_r1.json").read_text())
-    majors = [(f["file"], f["line"]) for f in review["findings"] if f["severity"] == "major"]
-    assert majors == [("cartkit/money.py", 20)]
-
-    cascade, check = run_case(root, cases["parse-price"], "cascade")
-    assert (cascade["status"], check) == ("done", "passed")
-    assert [(e["from_preset"], e["to_preset"], e["reason"]) for e in cascade["escalations"]] == [
-        ("flash-builder", "opus-planner", "verify")]
+    assert run_cli("eval", "make", "demo", "--from-history", "--no-validate", cwd=root).returncode == 0
+    assert_clean_error(run_cli("eval", "run", "demo", "--dir", str(tmp_path / "x"), cwd=root),
+                       "--dir", "only for the built-in demo suite")
+    proc = run_cli("eval", "run", "demo", "--workflows", "multi-model", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert "root" not in out and len(out["cells"]) == 3  # this repository's run, not a new sample
+    assert not (tmp_path / "x").exists()

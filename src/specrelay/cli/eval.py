@@ -173,12 +173,25 @@ def run_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the suite's latest run (or --run RUN_ID)."),
     run_id: str | None = typer.Option(None, "--run", metavar="RUN_ID", help="With --resume: the run to continue."),
     json_out: bool = typer.Option(False, "--json", help="Print the run's record (run.json) at the end."),
+    dir: Path | None = typer.Option(None, "--dir", help="The built-in demo suite only: where to create its "
+                                    "sample repository (new or empty; default: a new temporary folder)."),
 ) -> None:
-    """Run every case of a suite under each workflow as ordinary tasks, then each result's hidden check."""
+    """Run every case of a suite under each workflow as ordinary tasks, then each result's hidden check.
+    `eval run demo` with no suite named demo here runs the built-in demo suite, offline."""
     from specrelay.app import eval as evaluation
+    from specrelay.app.evaldemo import is_builtin
     from specrelay.errors import UserError
 
     names = [w.strip() for w in (workflows or "").split(",") if w.strip()]
+    if is_builtin(suite):
+        code = _run_builtin_demo(dir, names, repeat=repeat, jobs=jobs, budget=budget, resume=resume, run_id=run_id,
+                                json_out=json_out)
+        if code:
+            raise SystemExit(code)
+        return
+    if dir is not None:
+        raise UserError(f"--dir {dir}: only for the built-in demo suite (`specrelay eval run demo` where no suite "
+                        "is named demo); leave it out to run this repository's suite.")
     if not resume and not names:
         raise UserError("eval run: name the workflows to compare, e.g. --workflows multi-model,single-model "
                         "(or --resume to continue a run).")
@@ -261,3 +274,41 @@ def _render_run(done: EvalRun) -> None:
     if done.interrupted or done.unfinished:
         console.print(f"{plural(len(done.unfinished), 'cell')} unfinished: `specrelay eval run {data['suite']} "
                       f"--resume --run {data['id']}` continues the run.", markup=False, soft_wrap=True)
+
+
+def _run_builtin_demo(folder: Path | None, workflows: list[str], *, repeat: int, jobs: int, budget: float | None,
+                     resume: bool, run_id: str | None, json_out: bool) -> int:
+    """Run the built-in suite and show its report; the run's exit code."""
+    from specrelay.app.evaldemo import run_eval_demo
+    from specrelay.errors import UserError
+
+    if resume or run_id is not None:
+        raise UserError("eval run demo: the built-in suite runs on a new sample repository each time; to continue "
+                        "a run, cd into the sample repository it printed and run `specrelay eval run demo --resume`.")
+
+    def say(line: str) -> None:
+        if not json_out:
+            console.print(line, markup=False, soft_wrap=True)
+
+    def on_cell(cell: dict[str, Any]) -> None:
+        say("  " + "  ".join(_cell_row(cell)))
+
+    say("The built-in demo suite: a sample repository (cartkit) whose last three commits each become a case; "
+        "scripted models, offline, no keys.")
+    demo = run_eval_demo(folder, workflows=workflows, repeat=repeat, jobs=jobs, budget_usd=budget,
+                         on_cell=on_cell, progress=lambda line: say(f"  {line}"),
+                         on_ready=lambda root: say(f"Sample repository: {root}"))
+    if json_out:
+        print_json(demo.to_json())
+        return demo.run.exit_code
+    _render_run(demo.run)
+    print_report(demo.report, demo.written)
+    console.print(f"""
+[bold]The models in this demo were scripted[/] (replies shipped with specrelay) and every cost is [bold]simulated[/] \
+at the real prices of the models they stand for. The edits, the project's tests and the hidden checks really ran.
+Try, inside {demo.root}:
+  specrelay eval list demo
+  specrelay eval report demo
+  specrelay status
+  specrelay serve     (the dashboard's Eval page)""", soft_wrap=True)
+    return demo.run.exit_code
