@@ -221,11 +221,16 @@ def _ok_calls(repo: Path) -> list[tuple[str, str, str]]:
         db.close()
 
 
+def _record(repo: Path) -> dict[str, Any] | None:
+    """The run's record once it exists."""
+    runs = repo / ".specrelay/eval/s/runs"
+    return _run_json(repo) if runs.is_dir() and any(runs.glob("*/run.json")) else None
+
+
 def _kill_when(proc: subprocess.Popen[str], repo: Path, ready: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = repo / ".specrelay/eval/s/runs"
-        data = _run_json(repo) if runs.is_dir() and any(runs.glob("*/run.json")) else None
+        data = _record(repo)
         if data is not None and ready(data):
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=10)
@@ -268,3 +273,25 @@ def test_a_killed_eval_run_resumes_to_completion_with_no_task_made_twice(tmp_pat
                               check=True).stdout.split()
     assert sorted(b.removeprefix("specrelay/") for b in branches if b != "*" and b != "+") == sorted(ids)
     _check_ledger(repo, data)
+
+
+def test_ctrl_c_pauses_the_run_and_resume_finishes_it(tmp_path: Path) -> None:
+    repo = _suite(tmp_path, delay=0.5)
+    proc = _start(repo, "--workflows", WORKFLOWS, "--jobs", "2")
+    deadline = time.monotonic() + 60
+    while not any(c["task_id"] for c in (_record(repo) or {"cells": []})["cells"]):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)  # a task or two under way, the others waiting their turn
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err and "--resume --run" in out
+    data = _run_json(repo)
+    assert all(c["check"] is None for c in data["cells"])
+    assert {c["task_status"] for c in data["cells"]} <= {"paused", "not_started"}
+    done = run_cli("eval", "run", "s", "--resume", "--json", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cells = json.loads(done.stdout)["cells"]
+    assert all("message" not in c and c["task_status"] == "done" for c in cells)
+    assert sorted(c["check"]["status"] for c in cells) == ["failed", "failed", "passed", "passed"]

@@ -271,9 +271,10 @@ class _Eval:
             task_id = cell["task_id"]
             if task_id is None:  # noted before the task is made: a run killed now makes it once, on resume
                 task_id = new_task_id(case.request)
-                self.run.update(cell, task_id=task_id)
+                self.run.update(cell, task_id=task_id, drop=("message",))
             else:
                 _clear_half_made(self.root, task_id)
+                self.run.update(cell, drop=("message",))  # why an earlier try failed: void now
             self.by_task[task_id] = cell
             create_task(self.root, ledger, self.config, case.request, workflow=flow, base=case.base,
                         budget_usd=self.per_task, resolved=resolved, task_id=task_id, record_prompts=True)

@@ -264,7 +264,7 @@ def _render_run(done: EvalRun) -> None:
     for cell in done.cells:
         if cell["check"] is not None:
             by.setdefault(cell["workflow"], []).append(cell["check"]["status"])
-    for workflow in data["workflows"]:
+    for workflow in data["workflows"] if by else []:
         seen = by.get(workflow, [])
         checked = [s for s in seen if s != "error"]
         console.print(f"{workflow}: {checked.count('passed')}/{len(checked)} checks passed"

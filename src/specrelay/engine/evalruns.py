@@ -110,10 +110,12 @@ class RunFile:
         with self._lock:
             atomic_write_text(self.path, json.dumps(self.data, indent=2, ensure_ascii=False) + "\n")
 
-    def update(self, cell: dict[str, Any], **changes: Any) -> None:
-        """Change a cell and write the record at once."""
+    def update(self, cell: dict[str, Any], *, drop: tuple[str, ...] = (), **changes: Any) -> None:
+        """Change a cell (and remove its keys ``drop``) and write the record at once."""
         with self._lock:
             cell.update(changes)
+            for key in drop:
+                cell.pop(key, None)
             atomic_write_text(self.path, json.dumps(self.data, indent=2, ensure_ascii=False) + "\n")
 
     @contextlib.contextmanager
