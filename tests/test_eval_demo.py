@@ -80,13 +80,17 @@ def test_eval_run_demo_runs_the_built_in_suite_with_the_designed_differences(tmp
     assert escalated == {"apply-discount": [], "split-evenly": [("flash-builder", "opus-planner", "review")],
                          "parse-price": [("flash-builder", "opus-planner", "verify")]}
 
-    report = {w["workflow"]: w for w in out["report"]["workflows"]}
+    assert (root / ".specrelay/eval/demo/runs" / out["id"] / "report.md").is_file()  # the run wrote its report
+    shown = run_cli("eval", "report", "demo", "--json", cwd=root)  # the report the run wrote, made again
+    assert shown.returncode == 0, shown.stderr
+    made = json.loads(shown.stdout)
+    assert made["run"] == out["id"]
+    report = {w["workflow"]: w for w in made["workflows"]}
     assert [(w, report[w]["passed"], report[w]["checked"]) for w in out["workflows"]] == [
         ("multi-model", 3, 3), ("single-model", 2, 3), ("cascade", 3, 3)]
     assert (report["single-model"]["failure_places"], report["single-model"]["caught"]) == (1, 0)
     assert report["cascade"]["escalations"] == 2 and all(w["simulated"] for w in report.values())
-    assert [Path(p).name for p in out["written"]] == ["report.md", "report.json", "chart.svg"]
-    assert all(Path(p).is_file() for p in out["written"])
+    assert [Path(p).name for p in made["written"]] == ["report.md", "report.json", "chart.svg"]
     assert took < 60, f"the demo suite took {took:.1f} s"
 
 

@@ -183,13 +183,14 @@ def run_command(
     from specrelay.errors import UserError
 
     names = [w.strip() for w in (workflows or "").split(",") if w.strip()]
-    if is_builtin(suite):
-        code = _run_builtin_demo(dir, names, repeat=repeat, jobs=jobs, budget=budget, resume=resume, run_id=run_id,
-                                json_out=json_out)
-        if code:
-            raise SystemExit(code)
-        return
-    if dir is not None:
+    demo: Path | None = None
+    if is_builtin(suite):  # the built-in suite on a new sample repository, then run as any suite
+        if resume or run_id is not None:
+            raise UserError("eval run demo: the built-in suite runs on a new sample repository each time; to "
+                            "continue a run, cd into the sample repository it printed and run `specrelay eval run "
+                            "demo --resume`.")
+        demo, names = _start_demo(dir, names, json_out)
+    elif dir is not None:
         raise UserError(f"--dir {dir}: only for the built-in demo suite (`specrelay eval run demo` where no suite "
                         "is named demo); leave it out to run this repository's suite.")
     if not resume and not names:
@@ -197,7 +198,7 @@ def run_command(
                         "(or --resume to continue a run).")
     if workflows is not None and not names:
         raise UserError(f"--workflows {workflows!r}: name one or more workflows, comma-separated.")
-    root = repo_root()
+    root = demo or repo_root()
 
     def on_cell(cell: dict[str, Any]) -> None:
         if not json_out:
@@ -219,11 +220,13 @@ def run_command(
     done = evaluation.run_eval(root, suite, workflows=names, repeat=repeat, jobs=jobs, budget_usd=budget,
                                resume=resume, run_id=run_id, on_cell=on_cell, on_task=on_task, on_begin=on_begin)
     if json_out:
-        print_json(done.to_json())
+        print_json(done.to_json() if demo is None else {**done.to_json(), "root": str(demo)})
     else:
         _render_run(done)
     if not done.interrupted:
         _report_run(root, suite, done, quiet=json_out)
+    if demo is not None and not json_out:
+        _demo_note(demo)
     if done.exit_code:
         raise SystemExit(done.exit_code)
 
@@ -276,39 +279,27 @@ def _render_run(done: EvalRun) -> None:
                       f"--resume --run {data['id']}` continues the run.", markup=False, soft_wrap=True)
 
 
-def _run_builtin_demo(folder: Path | None, workflows: list[str], *, repeat: int, jobs: int, budget: float | None,
-                     resume: bool, run_id: str | None, json_out: bool) -> int:
-    """Run the built-in suite and show its report; the run's exit code."""
-    from specrelay.app.evaldemo import run_eval_demo
-    from specrelay.errors import UserError
-
-    if resume or run_id is not None:
-        raise UserError("eval run demo: the built-in suite runs on a new sample repository each time; to continue "
-                        "a run, cd into the sample repository it printed and run `specrelay eval run demo --resume`.")
+def _start_demo(folder: Path | None, names: list[str], json_out: bool) -> tuple[Path, list[str]]:
+    """The built-in suite's sample repository, made with its cases; its root and the workflows to run."""
+    from specrelay.app.evaldemo import start_eval_demo
 
     def say(line: str) -> None:
         if not json_out:
             console.print(line, markup=False, soft_wrap=True)
 
-    def on_cell(cell: dict[str, Any]) -> None:
-        say("  " + "  ".join(_cell_row(cell)))
-
     say("The built-in demo suite: a sample repository (cartkit) whose last three commits each become a case; "
         "scripted models, offline, no keys.")
-    demo = run_eval_demo(folder, workflows=workflows, repeat=repeat, jobs=jobs, budget_usd=budget,
-                         on_cell=on_cell, progress=lambda line: say(f"  {line}"),
-                         on_ready=lambda root: say(f"Sample repository: {root}"))
-    if json_out:
-        print_json(demo.to_json())
-        return demo.run.exit_code
-    _render_run(demo.run)
-    print_report(demo.report, demo.written)
+    demo = start_eval_demo(folder, workflows=names, progress=lambda line: say(f"  {line}"),
+                           on_ready=lambda root: say(f"Sample repository: {root}"))
+    return demo.root, demo.workflows
+
+
+def _demo_note(root: Path) -> None:
     console.print(f"""
 [bold]The models in this demo were scripted[/] (replies shipped with specrelay) and every cost is [bold]simulated[/] \
 at the real prices of the models they stand for. The edits, the project's tests and the hidden checks really ran.
-Try, inside {demo.root}:
+Try, inside {root}:
   specrelay eval list demo
   specrelay eval report demo
   specrelay status
   specrelay serve     (the dashboard's Eval page)""", soft_wrap=True)
-    return demo.run.exit_code
