@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import assert_clean_error, run_cli
-from taskkit import ADD_SUB, SPEC, project, review
+from taskkit import ADD_SUB, FIX_SUB, MAJOR, SPEC, project, review
 
 from specrelay import paths
 from specrelay.ledger import Ledger
@@ -40,8 +40,9 @@ def _replies(copies: int = 1) -> dict[str, list[Any]]:
             "gpt-reviewer": [review()] * copies}
 
 
-def _suite(tmp_path: Path, *, delay: float = 0.0, cases: tuple[str, ...] = ("sub", "mul")) -> Path:
-    repo = project(tmp_path, _replies(), delay=delay)
+def _suite(tmp_path: Path, *, delay: float = 0.0, cases: tuple[str, ...] = ("sub", "mul"),
+           replies: dict[str, list[Any]] | None = None) -> Path:
+    repo = project(tmp_path, replies or _replies(), delay=delay)
     checks = {"sub": ("test_hidden_sub.py", SUB_CHECK, "Add sub(a, b) to calc.py, returning a minus b."),
               "mul": ("test_hidden_mul.py", MUL_CHECK, "Add mul(a, b) to calc.py, returning a times b.")}
     for name in cases:
@@ -295,3 +296,18 @@ def test_ctrl_c_pauses_the_run_and_resume_finishes_it(tmp_path: Path) -> None:
     cells = json.loads(done.stdout)["cells"]
     assert all("message" not in c and c["task_status"] == "done" for c in cells)
     assert sorted(c["check"]["status"] for c in cells) == ["failed", "failed", "passed", "passed"]
+
+
+def test_a_task_that_needs_attention_has_its_result_checked_too(tmp_path: Path) -> None:
+    repo = _suite(tmp_path, cases=("sub",), replies={"opus-planner": [SPEC], "flash-builder": [ADD_SUB, FIX_SUB],
+                                                     "gpt-reviewer": [review("request_changes", [MAJOR])] * 2})
+    flows = repo / ".specrelay" / "workflows"
+    flows.mkdir()
+    text = (Path(__file__).parents[1] / "src/specrelay/data/workflows/multi-model.md").read_text(encoding="utf-8")
+    assert "<!-- max-rounds: 3 -->" in text
+    (flows / "two-rounds.md").write_text(text.replace("<!-- max-rounds: 3 -->", "<!-- max-rounds: 2 -->"),
+                                         encoding="utf-8")
+    proc = run_cli("eval", "run", "s", "--workflows", "two-rounds", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [cell] = json.loads(proc.stdout)["cells"]
+    assert cell["task_status"] == "needs_attention" and cell["check"]["status"] == "passed"

@@ -16,6 +16,7 @@ left as it is.
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Callable, Sequence
@@ -141,18 +142,16 @@ def run_eval(root: Path, suite: str, *, workflows: Sequence[str] = (), repeat: i
             run.save()
         if on_begin is not None:
             on_begin(run.data, [c for c in run.cells if c["check"] is None])
-        work = _Eval(root, config, run, cases, flows, jobs, sink_for, on_cell)
-        work.on_task = on_task
-        return work.go(budget_usd)
+        return _Eval(root, config, run, cases, flows, jobs, sink_for, on_cell, on_task).go(budget_usd)
 
 
 class _Eval:
     """One process's work on a run: its tasks, and each finished task's check as soon as it has ended."""
 
     def __init__(self, root: Path, config: Config, run: RunFile, cases: dict[str, Case], flows: dict[str, Workflow],
-                 jobs: int, sink_for: SinkFor | None, on_cell: OnCell | None) -> None:
+                 jobs: int, sink_for: SinkFor | None, on_cell: OnCell | None, on_task: OnCell | None) -> None:
         self.root, self.config, self.run, self.cases, self.flows = root, config, run, cases, flows
-        self.jobs, self.sink_for, self._on_cell = jobs, sink_for, on_cell
+        self.jobs, self.sink_for, self._on_cell, self.on_task = jobs, sink_for, on_cell, on_task
         total = run.data.get("budget_usd")
         self.per_task = None if total is None else float(total) / max(1, len(run.cells))
         self.timeout_s = config.verify.timeout_s
@@ -160,7 +159,6 @@ class _Eval:
         self.told: set[int] = set()  # the cells on_cell was told of (by id())
         self.lock = threading.Lock()
         self.checks: ThreadPoolExecutor | None = None
-        self.on_task: OnCell | None = None
 
     def go(self, budget_given: float | None) -> EvalRun:
         starts, cells = self._plan()
@@ -319,7 +317,9 @@ def _label(cell: dict[str, Any]) -> str:
 
 
 def _slot(cell: dict[str, Any]) -> str:
-    return f"{cell['case']}--{cell['workflow']}--{cell['repeat']}"
+    """The folder name of a cell's check logs (a workflow given as a path keeps only safe characters)."""
+    workflow = re.sub(r"[^A-Za-z0-9._-]+", "_", str(cell["workflow"])).strip("._") or "workflow"
+    return f"{cell['case']}--{workflow}--{cell['repeat']}"
 
 
 def _cell_status(status: TaskStatus) -> str:
