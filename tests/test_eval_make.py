@@ -8,12 +8,16 @@ would already pass at the base, so the case could not tell one workflow from ano
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
+import pytest
 from conftest import make_repo, run_cli, scripted, write_user_config
 
 from specrelay.ledger import unpack_prompt
@@ -349,3 +353,23 @@ def test_a_rewrite_preset_that_cannot_answer_is_refused_before_anything_runs(tmp
     _fails(run_cli("eval", "make", "r", "--case", "x", "--base", "HEAD", "--request", "r", "--check", "calc.py",
                    "--rewrite", "mute", cwd=repo), "--rewrite: only for --from-history")
     assert not (repo / ".specrelay/eval").exists()
+
+
+def test_sigterm_during_validation_stops_the_test_command_and_removes_its_worktree(tmp_path: Path) -> None:
+    started, pid_file = tmp_path / "started", tmp_path / "pid"
+    repo, _ = _checked_history(tmp_path, [f"echo $$ > {pid_file} && touch {started} && exec sleep 60"])
+    proc = subprocess.Popen([sys.executable, "-m", "specrelay", "eval", "make", "s", "--from-history"], cwd=repo,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert started.exists(), proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("interrupted: eval make stopped: no case was written"), err
+    with pytest.raises(ProcessLookupError):  # the test command's group was killed, not left running
+        os.kill(int(pid_file.read_text()), 0)
+    listed = _git(repo, "worktree", "list", "--porcelain")
+    assert listed.count("worktree ") == 1 and not (repo / ".specrelay/eval").exists()

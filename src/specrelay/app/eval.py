@@ -19,6 +19,7 @@ from specrelay.app.evalrun import load_run as load_run
 from specrelay.app.evalrun import run_eval as run_eval
 from specrelay.engine import evalcases
 from specrelay.engine.evalcases import Case, Skipped
+from specrelay.engine.signals import sigterm_as_ctrl_c
 from specrelay.errors import UserError
 
 
@@ -72,7 +73,8 @@ def make_from_history(root: Path, suite: str, *, since: str | None = None, limit
                         "commands, none detected); set [verify] commands in .specrelay/config.toml, or pass "
                         "--no-validate.")
     check = _validator(root, folder, force, progress) if validate else None
-    scan = evalcases.history_cases(root, commands, since=since, limit=limit, globs=globs, validate=check)
+    with sigterm_as_ctrl_c():  # a test command running in a scratch worktree is stopped, the worktree removed
+        scan = evalcases.history_cases(root, commands, since=since, limit=limit, globs=globs, validate=check)
     if not scan.looked_at:
         raise UserError(f"no commits after {since} on HEAD's first-parent history; name an older --since REV.")
     if not scan.cases:
@@ -139,7 +141,6 @@ def _rewritten(root: Path, preset: str, cases: list[tuple[Case, dict[str, bytes]
     from specrelay.app.workspace import ledger_of
     from specrelay.config import load_config
     from specrelay.engine.evalrewrite import rewrite_request
-    from specrelay.engine.signals import sigterm_as_ctrl_c
     from specrelay.llm import Client
 
     config = load_config(root)

@@ -65,8 +65,16 @@ def make_command(
                         "--base REV with its --check files.")
     root = repo_root()
     if from_history:
-        made = evaluation.make_from_history(root, suite, since=since, limit=limit, globs=globs, force=force,
-                                            validate=not no_validate, rewrite=rewrite, progress=_progress)
+        try:
+            made = evaluation.make_from_history(root, suite, since=since, limit=limit, globs=globs, force=force,
+                                                validate=not no_validate, rewrite=rewrite, progress=_progress)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the app turns it into one): the typer default is silent
+            from specrelay.app.exits import interrupted_code
+            from specrelay.cli.common import print_error
+
+            print_error("eval make stopped: no case was written (a test command running was stopped, its "
+                        "scratch worktree removed); run it again to start over.", label="interrupted")
+            raise typer.Exit(interrupted_code()) from None
     else:
         missing = [flag for flag, v in (("--case", case), ("--base", base), ("--request", request)) if v is None]
         if missing:
