@@ -86,7 +86,9 @@ def _config() -> str:
     for name, (replies, real) in TEAM.items():
         lines += [f"[presets.{name}]", 'provider = "scripted"', f'model = "scripted-{name}"',
                   f'replies = "{TEAM_DIR}/{replies}"', f'price_as = "{real}"', "delay_s = 0.02", "fallbacks = []",
-                  ""]
+                  # What a user's own table of the same name must not change here: the replies answer once,
+                  # and none is cut.
+                  'mode = "answer"', "max_tokens = 16000", ""]
     # The routes the workflows name, set here: a user's own [routes] would send a step to a real model.
     lines += ["[routes]", 'plan = "opus-planner"', 'implement = "flash-builder"', 'review = "gpt-reviewer"', ""]
     lines += ["[verify]", f"commands = [{json.dumps(verify_command())}]", "timeout_s = 60",
