@@ -92,6 +92,9 @@ class Preset(_Strict):
     #: The model takes images and PDFs (``--attach``): a step on this preset is shown a task's attachments;
     #: a plan or review step given attachments needs it.
     vision: bool = False
+    #: With ``[backend] kind = "temporal"``: the task queue a step on this preset runs on (the workers
+    #: started with ``--queue`` of that name: the machines that have its agent, key or server).
+    queue: Text | None = None
 
     name: str
     source: Source
@@ -249,6 +252,17 @@ class Review(_Strict):
     consolidate: Text | None = None
 
 
+class Backend(_Strict):
+    """What runs the tasks: this process (``local``), or workers of a Temporal cluster (``temporal``)."""
+
+    kind: Literal["local", "temporal"] = "local"
+    #: The Temporal frontend, ``host:port``.
+    address: Text = "127.0.0.1:7233"
+    namespace: Text = "default"
+    #: The task queue the tasks' workflows, and steps whose preset names no queue of its own, go to.
+    queue: Text = "specrelay"
+
+
 SECTIONS: dict[str, type[_Strict]] = {
     "routes": Routes,
     "verify": Verify,
@@ -256,6 +270,7 @@ SECTIONS: dict[str, type[_Strict]] = {
     "retry": Retry,
     "review": Review,
     "agent": Agent,
+    "backend": Backend,
 }
 TOP_KEYS = ("presets", *SECTIONS)
 
@@ -271,6 +286,7 @@ class Config:
     retry: Retry = field(default_factory=Retry)
     review: Review = field(default_factory=Review)
     agent: Agent = field(default_factory=Agent)
+    backend: Backend = field(default_factory=Backend)
     files: list[Path] = field(default_factory=list)
     #: The config file that set each route (a route missing here takes :data:`ROUTE_DEFAULTS`).
     route_origins: dict[str, Path] = field(default_factory=dict)

@@ -39,6 +39,7 @@ def _register() -> None:
         run,
         serve,
         tasks,
+        worker,
         workflows,
     )
 

@@ -41,6 +41,9 @@ def run_command(
     serialize: bool = typer.Option(False, "--serialize", help=(
         "Before building, wait for running tasks whose files overlap this one's (default: warn and go on).")),
     detach: bool = typer.Option(False, "--detach", help="Run in the background; logs in each task's folder."),
+    backend: str | None = typer.Option(None, "--backend", metavar="local|temporal", help=(
+        "Where the steps run: this process (local), or workers of the Temporal server [backend] names "
+        "(default: [backend] kind).")),
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
     progress: str | None = typer.Option(None, "--progress", metavar="text|json|none", help=PROGRESS_HELP),
 ) -> None:
@@ -55,6 +58,12 @@ def run_command(
     # once, before any task exists.
     plan = run.plan_run(repo_root(), texts, workflow=workflow, base=base, budget_usd=budget, where=Path.cwd(),
                         serialize=serialize, attach=attach or [])
+    from specrelay.app.remote import backend_of
+
+    chosen = backend_of(plan.config, backend)
+    if chosen.kind == "temporal":
+        _run_remote(plan, chosen, detach=detach, json_out=json_out)
+        return
     if detach:
         _detach(run.detach(plan, jobs=jobs), json_out)
         return
@@ -97,6 +106,29 @@ def resume_command(
             console.print(f"Resuming [bold]{task.id}[/] at {task.current_step or 'its first unfinished step'}")
     run_and_report(plan.root, lambda sinks: run.resume(plan, jobs=jobs, sink_for=sinks, also=finished), json_out,
                    several=several, logs=logs, progress=progress)
+
+
+def _run_remote(plan: Any, backend: Any, *, detach: bool, json_out: bool) -> None:
+    """Hand the tasks to Temporal; wait for them (unless ``detach``) and report them as a local run does."""
+    from specrelay.app.remote import run_remote
+
+    def started(tasks: list[Any]) -> None:
+        if json_out:
+            return
+        for task in tasks:
+            console.print(f"Task {task.id} handed to Temporal at {backend.address} (queue {backend.queue}); "
+                          f"`specrelay status {task.id}` follows it.", markup=False, soft_wrap=True)
+
+    report = run_remote(plan, backend, wait=not detach, on_started=started)
+    if json_out:
+        print_json(report.to_json())
+    elif not detach:
+        for outcome in report.outcomes:
+            if outcome.summary is not None:
+                render_summary(outcome.summary, brief=report.several)
+            if outcome.error is not None:
+                console.print(f"error: {outcome.error}", markup=False, soft_wrap=True)
+    raise SystemExit(0 if detach else report.exit_code)
 
 
 def _check_progress(progress: str | None) -> None:

@@ -79,7 +79,7 @@ class HelpCommand(core.TyperCommand):
 #: The order ``--help`` lists the commands in: a task's life first, then the tools around it.
 COMMAND_ORDER = ("run", "resume", "status", "show", "diff", "logs", "merge", "discard", "update", "review",
                  "ask", "cost", "serve", "mcp", "presets", "routes", "workflows", "eval", "init", "demo", "gc",
-                 "completion")
+                 "worker", "temporal", "completion")
 
 
 class HelpGroup(core.TyperGroup):

@@ -17,14 +17,14 @@ from pathlib import Path
 import specrelay.engine.candidates as candidates
 import specrelay.engine.leftovers as leftovers
 from specrelay import gitrepo
-from specrelay.engine.lock import task_lock
+from specrelay.engine.lock import driver_of, is_running, task_lock
 from specrelay.engine.loopstate import LoopState
 from specrelay.engine.openwork import open_work
 from specrelay.engine.steps import last_build_before
 from specrelay.engine.summary import effective_status
 from specrelay.engine.task import Task, load_task
 from specrelay.errors import GitError, UserError
-from specrelay.ledger import CLOSED, UNSET, Ledger, StepStatus, TaskStatus
+from specrelay.ledger import CLOSED, FINISHED, UNSET, Ledger, StepStatus, TaskStatus
 from specrelay.text import plural
 
 
@@ -100,12 +100,18 @@ class UpdateResult:
     reopened: list[str] = field(default_factory=list)
 
 
-def check_resumable(task: Task, *, more_rounds: bool = False) -> None:
+def check_resumable(task: Task, *, more_rounds: bool = False, driven: bool = False) -> None:
     """Refuse, in one line saying why, a task that cannot be resumed: running, merged, discarded, or
     (when it would run) with its worktree gone. A done or needs_attention task passes: resuming it is a
-    no-op, or (``more_rounds``, needs_attention) a new round."""
+    no-op, or (``more_rounds``, needs_attention) a new round. ``driven``: the one driving the task from
+    elsewhere runs its next step (it reads as running between steps)."""
     status = effective_status(task)
-    if status is TaskStatus.RUNNING:
+    driver = driver_of(task.folder)
+    if driver is not None and not driven and status not in FINISHED:
+        raise UserError(f"task {task.id} runs on {driver.get('backend', 'another machine')} "
+                        f"({driver.get('address', '?')}, workflow {driver.get('workflow_id', '?')}); "
+                        f"`specrelay status {task.id}` shows its progress.")
+    if status is TaskStatus.RUNNING and not (driven and not is_running(task.folder)):
         raise UserError(f"task {task.id} is already running in another process; `specrelay status {task.id}` "
                         "shows its progress.")
     if status is TaskStatus.MERGED:

@@ -1,8 +1,15 @@
-"""One process per task: an exclusive, non-blocking lock on the task's folder, naming its holder."""
+"""One process per task: an exclusive, non-blocking lock on the task's folder, naming its holder.
+
+A task driven from elsewhere, a step at a time (a Temporal workflow: :mod:`specrelay.engine.temporal`),
+holds the lock only while a step runs; between steps its folder's ``remote.json`` says who drives it,
+and the task reads as running (:func:`driver_of`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +18,7 @@ from pathlib import Path
 from specrelay.errors import UserError
 
 LOCK_FILE = "run.lock"
+REMOTE_FILE = "remote.json"
 
 
 @contextmanager
@@ -72,3 +80,25 @@ def is_running(folder: Path, *, others_only: bool = False) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def mark_driven(folder: Path, driver: dict[str, str]) -> None:
+    """Say that ``driver`` (``{"backend": "temporal", "address": ..., "workflow_id": ...}``) runs the task."""
+    from specrelay.fsutil import atomic_write_text
+
+    atomic_write_text(folder / REMOTE_FILE, json.dumps(driver, indent=2) + "\n")
+
+
+def driver_of(folder: Path) -> dict[str, str] | None:
+    """Who drives the task from elsewhere (:func:`mark_driven`), or None: it runs here, if at all."""
+    try:
+        data = json.loads((folder / REMOTE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+
+
+def unmark_driven(folder: Path) -> None:
+    """The task's driver let it go (it ended, or stopped resumably)."""
+    with contextlib.suppress(FileNotFoundError):
+        (folder / REMOTE_FILE).unlink()

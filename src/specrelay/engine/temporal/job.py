@@ -1,0 +1,46 @@
+"""What a task's workflow carries between its activities: plain data, importable inside the workflow sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The workflow type's name, and its activity's: a worker of any later specrelay serves them.
+WORKFLOW = "specrelay.task"
+ADVANCE = "specrelay.advance"
+#: How often a running step tells the server it is alive, and how long the server waits before it gives
+#: the step to another worker.
+HEARTBEAT_S = 0.5
+HEARTBEAT_TIMEOUT_S = 2.0
+
+
+@dataclass
+class Job:
+    """One task to drive: the repository holding it (its path, on a folder every worker sees), its id."""
+
+    root: str
+    task_id: str
+    #: The queue of steps whose preset names none (``[backend] queue``).
+    queue: str
+    #: Replaces the task's budget (``resume --budget``).
+    budget_usd: float | None = None
+
+
+@dataclass
+class Advanced:
+    """What one step did: whether the task ended (and how), and where its next step runs."""
+
+    ended: bool
+    status: str
+    message: str | None = None
+    #: The queue of the next step (None when the task ended).
+    next_queue: str | None = None
+    #: The title of the step just run, and of the next.
+    step: str | None = None
+    next_step: str | None = None
+    #: ``host:pid`` of the worker that ran the step.
+    worker: str = ""
+
+
+def workflow_id(task_id: str) -> str:
+    """The workflow of task ``task_id``: one per task, so the same task is never driven twice at once."""
+    return f"specrelay-{task_id}"

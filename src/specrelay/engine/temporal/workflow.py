@@ -1,0 +1,50 @@
+"""The task's workflow: step after step, each an activity on the queue its preset names, until the task ends.
+
+It holds no logic of the loop: which step comes next, and what a step's outcome does to the task, are
+the runner's, inside each activity. Deterministic by construction: it only schedules activities and
+keeps the last one's answer, which a query reads (``status`` of a remote task).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_TIMEOUT_S, WORKFLOW, Advanced, Job
+
+#: A step may take this long on one worker (a real test suite, an agent CLI working for minutes).
+STEP_TIMEOUT = timedelta(hours=6)
+#: A step whose worker died or failed is tried again on another, this many times in all.
+STEP_ATTEMPTS = 8
+
+
+@workflow.defn(name=WORKFLOW)
+class TaskWorkflow:
+    def __init__(self) -> None:
+        self._last: Advanced | None = None
+        self._queue = ""
+
+    @workflow.run
+    async def run(self, job: Job) -> Advanced:
+        self._queue = job.queue
+        while True:
+            advanced: Advanced = await workflow.execute_activity(
+                ADVANCE, job, result_type=Advanced, task_queue=self._queue, start_to_close_timeout=STEP_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=HEARTBEAT_TIMEOUT_S),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=0.5), backoff_coefficient=2.0,
+                                         maximum_interval=timedelta(seconds=10), maximum_attempts=STEP_ATTEMPTS))
+            self._last = advanced
+            if advanced.ended:
+                return advanced
+            self._queue = advanced.next_queue or job.queue
+            job = Job(job.root, job.task_id, job.queue)  # a budget given to resume is set once, by the first step
+
+    @workflow.query(name="progress")
+    def progress(self) -> dict[str, str | None]:
+        """The last step's account, and the queue the next step waits on."""
+        last = self._last
+        return {"queue": self._queue, "step": last.step if last else None,
+                "next_step": last.next_step if last else None, "worker": last.worker if last else None}
