@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from specrelay.app.events import EventsFile
 from specrelay.app.run import RunPlan, RunReport, TaskOutcome
@@ -18,6 +19,9 @@ from specrelay.app.views import task_summary
 from specrelay.app.workspace import ledger_of
 from specrelay.config import Backend, Config
 from specrelay.engine.task import Task, load_task
+
+if TYPE_CHECKING:
+    from specrelay.engine.temporal.job import Advanced
 from specrelay.errors import RunError, UserError
 from specrelay.ledger import TaskStatus
 
@@ -86,7 +90,8 @@ def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -
 
 
 def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: int,
-                 on_ready: Callable[[str], None] | None = None) -> None:
+                 on_ready: Callable[[str], None] | None = None,
+                 on_step: Callable[[str, Advanced], None] | None = None) -> None:
     """Serve task workflows and steps from ``queues`` until Ctrl-C or SIGTERM."""
     from specrelay.engine.temporal.connect import require_sdk
 
@@ -96,7 +101,8 @@ def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: i
     def emit_for(task: Task) -> EventsFile:
         return EventsFile(task.folder, task.id)
 
-    asyncio.run(serve(address, namespace, queues, jobs=jobs, emit_for=emit_for, on_ready=on_ready))
+    asyncio.run(serve(address, namespace, queues, jobs=jobs, emit_for=emit_for, on_ready=on_ready,
+                      on_step=on_step))
 
 
 def dev_server(port: int, ui_port: int | None, db: Path) -> list[str]:

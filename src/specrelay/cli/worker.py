@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -28,7 +29,12 @@ def worker_command(
         console.print(f"worker {name} serving {', '.join(queues)} at {temporal} (namespace {namespace}); "
                       "Ctrl-C stops it.", markup=False, soft_wrap=True)
 
-    serve_worker(temporal, namespace, queues, jobs=jobs, on_ready=ready)
+    def step(task_id: str, advanced: Any) -> None:
+        then = f"; next: {advanced.next_step} on queue {advanced.next_queue}" if not advanced.ended else ""
+        console.print(f"{task_id}: ran {advanced.step or 'its end'} -> {advanced.status}{then}", markup=False,
+                      soft_wrap=True)
+
+    serve_worker(temporal, namespace, queues, jobs=jobs, on_ready=ready, on_step=step)
     console.print("worker stopped.", markup=False)
     os._exit(0)  # temporalio's runtime may abort at interpreter exit once its work is done
 

@@ -54,10 +54,11 @@ def next_queue(config: Config, ledger: Ledger, task_id: str, default: str) -> tu
 class Steps:
     """The activity, bound to how this worker hears events."""
 
-    def __init__(self, emit_for: EmitFor, jobs: int) -> None:
+    def __init__(self, emit_for: EmitFor, jobs: int, on_step: Callable[[str, Advanced], None] | None = None) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.emit_for = emit_for
+        self.on_step = on_step
         self.threads = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="step")
 
     @activity.defn(name=ADVANCE)
@@ -80,7 +81,10 @@ class Steps:
 
     def _step(self, job: Job, holder: list[Runner], done: threading.Event) -> Advanced:
         try:
-            return self._run_one(job, holder)
+            advanced = self._run_one(job, holder)
+            if self.on_step is not None:
+                self.on_step(job.task_id, advanced)
+            return advanced
         finally:
             done.set()
 

@@ -44,4 +44,9 @@ async def connect(address: str, namespace: str) -> Client:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]
+    if "ConnectionRefused" in text or "Connection refused" in text:
+        return "connection refused"
+    if "dns error" in text.lower() or "failed to lookup address" in text.lower():
+        return "no such host"
+    line = text.splitlines()[0]
+    return line if len(line) <= 160 else line[:157] + "..."

@@ -13,17 +13,19 @@ from datetime import timedelta
 
 from specrelay.engine.temporal.activities import EmitFor, Steps, worker_name
 from specrelay.engine.temporal.connect import connect
+from specrelay.engine.temporal.job import Advanced
 
 
 async def serve(address: str, namespace: str, queues: Sequence[str], *, jobs: int, emit_for: EmitFor,
-                on_ready: Callable[[str], None] | None = None) -> None:
+                on_ready: Callable[[str], None] | None = None,
+                on_step: Callable[[str, Advanced], None] | None = None) -> None:
     """Run the workers until SIGINT or SIGTERM."""
     from temporalio.worker import Worker
 
     from specrelay.engine.temporal.workflow import TaskWorkflow
 
     client = await connect(address, namespace)
-    steps = Steps(emit_for, jobs)
+    steps = Steps(emit_for, jobs, on_step)
     name = worker_name()
     workers = [Worker(client, task_queue=queue, workflows=[TaskWorkflow], activities=[steps.advance],
                       max_concurrent_activities=jobs, identity=f"{name}@{queue}",

