@@ -110,7 +110,7 @@ def test_help_lists_the_commands_in_one_order(tmp_path: Path) -> None:
     listed = re.findall(r"^  (\w+)\s", top.split("Commands:")[1], flags=re.M)
     assert listed == ["run", "resume", "status", "show", "diff", "logs", "merge", "discard", "update", "review",
                       "ask", "cost", "serve", "mcp", "presets", "routes", "workflows", "eval", "init", "demo",
-                      "gc", "completion"]
+                      "gc", "worker", "temporal", "completion"]
 
 
 def test_init_asks_for_verify_commands_only_when_it_wrote_none(tmp_path: Path) -> None:
