@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from conftest import assert_clean_error, run_cli
 from taskkit import ADD_SUB, SPEC, project, review
-from temporalkit import TEMPORAL, DevServer, Worker
+from temporalkit import TEMPORAL, DevServer, Worker, temporal_binary
 
 pytestmark = TEMPORAL
 
@@ -58,6 +58,11 @@ def worker(repo: Path, server: DevServer, name: str, *queues: str, jobs: int = 2
 def submit(repo: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "specrelay", "run", *args], cwd=repo, env=env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def submit_resume(repo: Path, task_id: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "specrelay", "resume", task_id, "--json"], cwd=repo, env=env(),
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def calls(repo: Path) -> list[tuple[str, str, str, str]]:
@@ -184,10 +189,18 @@ def test_a_step_waits_for_a_worker_on_its_queue(tmp_path: Path, dev_server: DevS
         assert statuses(repo)[task_id]["status"] == "running", "it waits: no machine serves gpu"
         refused = run_cli("resume", task_id, cwd=repo)
         assert_clean_error(refused, "runs on temporal")
+        # Its workflow terminated by hand: resume hands the task over again, from its unfinished step.
+        subprocess.run([temporal_binary(), "workflow", "terminate", "--workflow-id", f"specrelay-{task_id}",
+                        "--address", dev_server.address, "--reason", "test"], check=True, capture_output=True)
+        resumed = submit_resume(repo, task_id)
         gpu = worker(repo, dev_server, "gpu", "gpu")
         gpu.wait_ready()
-        wait_for("the task to finish", lambda: statuses(repo)[task_id]["status"] == "done", timeout=120)
+        out, err = resumed.communicate(timeout=180)
+        assert resumed.returncode == 0, err
+        assert json.loads(out)["status"] == "done"
         assert "ran Implementation" in gpu.text() and "ran Implementation" not in general.text()
+        assert "ran Planning" not in gpu.text(), "the finished plan is not redone"
+        assert_paid_once(repo, 1)
     finally:
         general.stop()
         if gpu is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from specrelay.app.events import EventsFile
-from specrelay.app.run import RunPlan, RunReport, TaskOutcome
+from specrelay.app.run import ResumePlan, RunPlan, RunReport, TaskOutcome
 from specrelay.app.views import task_summary
 from specrelay.app.workspace import ledger_of
 from specrelay.config import Backend, Config
@@ -51,10 +51,8 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
     with ledger_of(plan.root) as ledger:
         for request in plan.requests:
             task_id = plan.start(request)(ledger)
-            ledger.update_task(task_id, status=TaskStatus.RUNNING,
-                               message=f"waiting for a worker on Temporal queue {backend.queue!r}")
             tasks.append(load_task(plan.root, ledger, task_id))
-    asyncio.run(_start(backend, plan.root, tasks, plan.budget_usd))
+    _start(backend, plan.config, plan.root, tasks, plan.budget_usd)
     if on_started is not None:
         on_started(tasks)
     if not wait:
@@ -64,10 +62,19 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
     return _report(plan.root, plan.config, backend, [t.id for t in tasks])
 
 
-async def _start(backend: Backend, root: Path, tasks: Sequence[Task], budget_usd: float | None) -> None:
+def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], budget_usd: float | None) -> None:
+    """Hand each task to its workflow, which first sends it where its first unfinished step runs."""
     from specrelay.engine.temporal import submit
+    from specrelay.engine.temporal.queues import next_queue, waiting_message
 
-    await submit.start(backend, root, tasks, budget_usd=budget_usd)
+    first: dict[str, str] = {}
+    with ledger_of(root) as ledger:
+        for task in tasks:
+            step, queue = next_queue(config, ledger, task.id, backend.queue)
+            first[task.id] = queue
+            ledger.update_task(task.id, status=TaskStatus.RUNNING,
+                               message=waiting_message(step, queue))
+    asyncio.run(submit.start(backend, root, tasks, first, budget_usd=budget_usd))
 
 
 def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -> RunReport:
@@ -87,6 +94,26 @@ def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -
                 error = RunError(result.message or f"task {task_id} is {summary.status}")
             outcomes.append(TaskOutcome(task_id, task_id, error, summary))
     return RunReport(outcomes)
+
+
+def resume_remote(plan: ResumePlan, backend: Backend, *, wait: bool = True,
+                  on_started: Callable[[list[Task]], None] | None = None) -> RunReport:
+    """Hand the pending tasks of ``plan`` to Temporal again, each from its first unfinished step."""
+    from specrelay.engine.temporal import submit
+    from specrelay.engine.temporal.connect import require_sdk
+
+    require_sdk()
+    asyncio.run(submit.check_reachable(backend))
+    _start(backend, plan.config, plan.root, plan.pending, plan.budget_usd)
+    if on_started is not None:
+        on_started(plan.pending)
+    ids = [t.id for t in plan.pending]
+    if not wait:
+        with ledger_of(plan.root) as ledger:
+            return RunReport([TaskOutcome(t, t, None, task_summary(plan.root, ledger, plan.config, t)) for t in ids],
+                             plan.finished_summaries())
+    report = _report(plan.root, plan.config, backend, ids)
+    return RunReport(report.outcomes, plan.finished_summaries())
 
 
 def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: int,

@@ -82,14 +82,25 @@ def resume_command(
     json_out: bool = typer.Option(False, "--json", help="Print each task's status object as JSON at the end."),
     logs: bool = typer.Option(False, "--logs", hidden=True, help="Write each task's progress to its run.log."),
     progress: str | None = typer.Option(None, "--progress", metavar="text|json|none", help=PROGRESS_HELP),
+    backend: str | None = typer.Option(None, "--backend", metavar="local|temporal", help=(
+        "Where the steps run: this process (local), or workers of the Temporal server [backend] names "
+        "(default: [backend] kind).")),
 ) -> None:
     """Continue paused, failed or interrupted tasks from their first unfinished step."""
     from specrelay.app import run
+    from specrelay.app.remote import backend_of
 
     run.check_budget(budget)
     _check_progress(progress)
     # Every id is checked, and none may be running, merged or discarded, before anything is said or run.
     plan = run.plan_resume(repo_root(), task_ids, budget_usd=budget, rounds=rounds)
+    chosen = backend_of(plan.config, backend)
+    if chosen.kind == "temporal" and plan.pending and not logs:
+        from specrelay.app.remote import resume_remote
+
+        _report_remote(lambda started: resume_remote(plan, chosen, on_started=started), chosen, detach=False,
+                       json_out=json_out)
+        return
     finished = plan.finished_summaries()
     several = len(plan.pending) + len(finished) > 1
     for summary in finished:  # resuming a finished task is a no-op, not an error
@@ -112,6 +123,12 @@ def _run_remote(plan: Any, backend: Any, *, detach: bool, json_out: bool) -> Non
     """Hand the tasks to Temporal; wait for them (unless ``detach``) and report them as a local run does."""
     from specrelay.app.remote import run_remote
 
+    _report_remote(lambda started: run_remote(plan, backend, wait=not detach, on_started=started), backend,
+                   detach=detach, json_out=json_out)
+
+
+def _report_remote(go: Callable[[Callable[[list[Any]], None]], RunReport], backend: Any, *, detach: bool,
+                   json_out: bool) -> None:
     def started(tasks: list[Any]) -> None:
         if json_out:
             return
@@ -119,7 +136,7 @@ def _run_remote(plan: Any, backend: Any, *, detach: bool, json_out: bool) -> Non
             console.print(f"Task {task.id} handed to Temporal at {backend.address} (queue {backend.queue}); "
                           f"`specrelay status {task.id}` follows it.", markup=False, soft_wrap=True)
 
-    report = run_remote(plan, backend, wait=not detach, on_started=started)
+    report = go(started)
     if json_out:
         print_json(report.to_json())
     elif not detach:

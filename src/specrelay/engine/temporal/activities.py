@@ -22,14 +22,15 @@ from pathlib import Path
 from temporalio import activity
 
 from specrelay import paths
-from specrelay.config import Config, load_config
+from specrelay.config import load_config
 from specrelay.engine.events import EventSink
 from specrelay.engine.lock import unmark_driven
 from specrelay.engine.runner import Runner
 from specrelay.engine.task import Task, load_task
 from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, Advanced, Job
+from specrelay.engine.temporal.queues import next_queue, waiting_message
 from specrelay.errors import Interrupted, SpecRelayError
-from specrelay.ledger import FINISHED, Ledger, StepStatus, TaskStatus
+from specrelay.ledger import FINISHED, Ledger, TaskStatus
 
 #: What a worker gives each task's runner to hear its events (the app writes them to events.jsonl).
 EmitFor = Callable[[Task], EventSink]
@@ -37,18 +38,6 @@ EmitFor = Callable[[Task], EventSink]
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def next_queue(config: Config, ledger: Ledger, task_id: str, default: str) -> tuple[str | None, str]:
-    """The next step's title and its queue: the first of its presets that names one, else ``default``."""
-    row = next((r for r in ledger.steps(task_id) if r.status is not StepStatus.DONE), None)
-    if row is None:
-        return None, default
-    for name in row.presets:
-        preset = config.presets.get(name)
-        if preset is not None and preset.queue:
-            return row.title, preset.queue
-    return row.title, default
 
 
 class Steps:
@@ -118,7 +107,7 @@ class Steps:
                 unmark_driven(task.folder)
                 return Advanced(True, str(task.status), task.message, step=step, worker=who)
             following, queue = next_queue(config, ledger, task.id, job.queue)
-            ledger.update_task(task.id, message=f"next: {following}, on Temporal queue {queue!r}")
+            ledger.update_task(task.id, message=waiting_message(following, queue))
             return Advanced(False, str(task.status), None, next_queue=queue, step=step, next_step=following,
                             worker=who)
         finally:

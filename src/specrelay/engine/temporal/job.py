@@ -23,6 +23,8 @@ class Job:
     queue: str
     #: Replaces the task's budget (``resume --budget``).
     budget_usd: float | None = None
+    #: The queue of the task's first unfinished step, where the workflow's first activity goes.
+    first_queue: str | None = None
 
 
 @dataclass

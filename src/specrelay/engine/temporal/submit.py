@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from specrelay.config import Backend
-from specrelay.engine.lock import mark_driven, unmark_driven
+from specrelay.engine.lock import driver_of, mark_driven, unmark_driven
 from specrelay.engine.task import Task
 from specrelay.engine.temporal.connect import connect
 from specrelay.engine.temporal.job import WORKFLOW, Advanced, Job, workflow_id
@@ -25,14 +25,16 @@ async def check_reachable(backend: Backend) -> None:
     await connect(backend.address, backend.namespace)
 
 
-async def start(backend: Backend, root: Path, tasks: Sequence[Task], *, budget_usd: float | None = None) -> None:
-    """Start each task's workflow (marking the task driven first, so that no local run takes it meanwhile)."""
+async def start(backend: Backend, root: Path, tasks: Sequence[Task], first_queues: Mapping[str, str], *,
+                budget_usd: float | None = None) -> None:
+    """Start each task's workflow, its first step on ``first_queues[task id]`` (marking the task driven
+    first, so that no local run takes it meanwhile)."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     client = await connect(backend.address, backend.namespace)
     for task in tasks:
         mark_driven(task.folder, driver(backend, task.id))
-        job = Job(str(root), task.id, backend.queue, budget_usd)
+        job = Job(str(root), task.id, backend.queue, budget_usd, first_queues.get(task.id))
         try:
             await client.start_workflow(WORKFLOW, job, id=workflow_id(task.id), task_queue=backend.queue)
         except WorkflowAlreadyStartedError:
@@ -74,3 +76,25 @@ async def progress(backend: Backend, task_id: str) -> dict[str, Any] | None:
         return result
     except Exception:
         return None
+
+
+async def release_if_ended(task: Task) -> bool:
+    """Let go of a driven task whose workflow is no longer running (terminated, timed out, or unknown to
+    its server); True when it was let go. An unreachable server keeps the task driven (a UserError)."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    found = driver_of(task.folder)
+    if found is None:
+        return False
+    client = await connect(found.get("address", ""), found.get("namespace", "default"))
+    try:
+        described = await client.get_workflow_handle(found.get("workflow_id", workflow_id(task.id))).describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise UserError(f"task {task.id}: Temporal at {found.get('address')}: {exc}") from None
+    else:
+        if described.status is WorkflowExecutionStatus.RUNNING:
+            return False
+    unmark_driven(task.folder)
+    return True

@@ -29,7 +29,7 @@ class TaskWorkflow:
 
     @workflow.run
     async def run(self, job: Job) -> Advanced:
-        self._queue = job.queue
+        self._queue = job.first_queue or job.queue
         while True:
             advanced: Advanced = await workflow.execute_activity(
                 ADVANCE, job, result_type=Advanced, task_queue=self._queue, start_to_close_timeout=STEP_TIMEOUT,
