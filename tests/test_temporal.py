@@ -150,15 +150,16 @@ def test_a_worker_killed_mid_step_is_replaced(tmp_path: Path, dev_server: DevSer
 
 
 def test_the_server_killed_and_restarted_mid_run(tmp_path: Path, dev_server: DevServer) -> None:
-    repo = temporal_project(tmp_path, dev_server, builder_delay=3)
+    repo = temporal_project(tmp_path, dev_server, builder_delay=8)
     w = worker(repo, dev_server, "w1")
     try:
         w.wait_ready()
         started = run_cli("run", "Add sub", "--detach", "--json", cwd=repo, subprocess=True)
         assert started.returncode == 0, started.stderr
         task_id = json.loads(started.stdout)["id"]
-        wait_for("the build step", lambda: statuses(repo)[task_id].get("current_step") == "Implementation")
-        dev_server.kill()
+        wait_for("a step to start", lambda: statuses(repo)[task_id].get("current_step") in ("Planning",
+                                                                                            "Implementation"))
+        dev_server.kill()  # while the plan or the build (its reply takes 8 s) runs
         time.sleep(1)
         dev_server.start()  # the same port and database
         row = wait_for("the task to finish", lambda: (r := statuses(repo)[task_id])["status"] == "done" and r,
