@@ -213,6 +213,7 @@ def test_the_table_the_markdown_and_the_chart(evaluated: tuple[Path, dict[str, A
     md = (folder / "report.md").read_text()
     assert md.startswith(f"# Evaluation report: suite {SUITE}, run {RUN_ID}")
     assert "| multi-model | 3 | 2 | 1 | 50% [0%, 100%] |" in md and "## Paired differences" in md
+    assert "| failed | $" in md and "| calc.py:6 | 1/1 |" in md and "| calc.py:20 | 0/1 |" in md
     svg = (folder / "chart.svg").read_text()
     assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"') and "<style>" in svg
     assert svg.count('class="ci"') == 3 and "Cost per case" in svg and "Pass rate" in svg

@@ -94,10 +94,11 @@ def markdown(report: Report) -> str:
                      [[w.workflow, *(f"{w.tokens_by_phase.get(p, 0):,}" for p in phases)] for w in report.workflows],
                      tuple(phases))
     out += ["", "## Cells", ""]
-    out += _md_table(["case", "workflow", "repeat", "task", "task status", "check", "cost", "rounds", "caught"],
+    out += _md_table(["case", "workflow", "repeat", "task", "task status", "check", "cost", "rounds", "failed at",
+                      "caught"],
                      [[c.case, c.workflow, str(c.repeat), c.task_id or "—", c.task_status, c.check or "not checked",
                        money(c.cost_usd, simulated=c.simulated, unknown=c.unknown_cost_calls) if c.recorded else "—",
-                       "—" if c.rounds is None else str(c.rounds),
+                       "—" if c.rounds is None else str(c.rounds), ", ".join(map(str, c.places)) or "—",
                        f"{len(c.caught)}/{len(c.places)}" if c.places else "—"] for c in report.cells])
     out += ["", "## How to read it", "",
             "- Pass rate: passed hidden checks over checked cells; a check that could not run (error) and a cell "
