@@ -23,7 +23,7 @@ from specrelay.engine.task import Task, load_task
 if TYPE_CHECKING:
     from specrelay.engine.temporal.job import Advanced
 from specrelay.errors import RunError, UserError
-from specrelay.ledger import TaskStatus
+from specrelay.ledger import Ledger, TaskStatus
 
 BACKENDS = ("local", "temporal")
 
@@ -88,12 +88,31 @@ def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -
             summary = task_summary(root, ledger, config, task_id)
             error: BaseException | None = None
             if isinstance(result, BaseException):
-                error = RunError(f"task {task_id}: its Temporal workflow failed ({result}); "
+                _let_go(ledger, root, task_id, result)
+                summary = task_summary(root, ledger, config, task_id)
+                error = RunError(f"task {task_id}: its Temporal workflow failed ({_cause(result)}); "
                                  f"`specrelay resume {task_id}` continues it.")
             elif summary.status not in (TaskStatus.DONE, TaskStatus.NEEDS_ATTENTION):
                 error = RunError(result.message or f"task {task_id} is {summary.status}")
             outcomes.append(TaskOutcome(task_id, task_id, error, summary))
     return RunReport(outcomes)
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a workflow's failure (an activity's own error, not "workflow failed")."""
+    while getattr(exc, "cause", None) is not None:
+        exc = exc.cause  # type: ignore[attr-defined]
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _let_go(ledger: Ledger, root: Path, task_id: str, why: BaseException) -> None:
+    """A task whose workflow failed is paused here, with the reason, to be resumed."""
+    from specrelay.engine.lock import unmark_driven
+
+    task = load_task(root, ledger, task_id)
+    unmark_driven(task.folder)
+    if task.status is TaskStatus.RUNNING:
+        ledger.update_task(task_id, status=TaskStatus.PAUSED, message=f"its Temporal workflow failed: {_cause(why)}")
 
 
 def resume_remote(plan: ResumePlan, backend: Backend, *, wait: bool = True,

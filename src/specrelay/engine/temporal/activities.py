@@ -80,6 +80,10 @@ class Steps:
     def _run_one(self, job: Job, holder: list[Runner]) -> Advanced:
         root = Path(job.root)
         who = worker_name()
+        if not paths.task_dir(root, job.task_id).is_dir():
+            # Tried again elsewhere: the workers share the submitting machine's repository folder.
+            raise RuntimeError(f"worker {who} cannot see task {job.task_id} in {root}: workers run where the "
+                               "repository's folder is (the machine that submitted the task)")
         config = load_config(root)
         ledger = Ledger(paths.ledger_path(root))
         try:
