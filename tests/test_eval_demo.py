@@ -89,6 +89,8 @@ def test_eval_run_demo_runs_the_built_in_suite_with_the_designed_differences(tmp
     assert [(w, report[w]["passed"], report[w]["checked"]) for w in out["workflows"]] == [
         ("multi-model", 3, 3), ("single-model", 2, 3), ("cascade", 3, 3)]
     assert (report["single-model"]["failure_places"], report["single-model"]["caught"]) == (1, 0)
+    [pair] = [p for p in made["pairs"] if (p["a"], p["b"]) == ("multi-model", "single-model")]
+    assert (pair["b_missed"], pair["b_missed_a_flagged"]) == (1, 1)  # what self-review missed, the other caught
     assert report["cascade"]["escalations"] == 2 and all(w["simulated"] for w in report.values())
     assert [Path(p).name for p in made["written"]] == ["report.md", "report.json", "chart.svg"]
     assert took < 60, f"the demo suite took {took:.1f} s"
