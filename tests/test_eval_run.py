@@ -90,6 +90,13 @@ def test_a_run_across_two_workflows_checks_each_result_and_shows_no_phase_the_ch
     for name in ("report.md", "report.json", "chart.svg"):  # the report, written at the run's end
         assert (run_dir / name).is_file() and str(run_dir / name) in proc.stdout.replace("\n", "")
     _check_ledger(repo, data, budget_each=0.5)
+    # The same prompts, as `show ID prompts.jsonl` prints them.
+    cell = cells[("sub", "single-model")]
+    shown = run_cli("show", cell["task_id"], "prompts.jsonl", cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    lines = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [line["phase"] for line in lines][:2] == ["plan", "implement"] and lines[-1]["phase"] == "review"
+    assert "sub(a, b)" in lines[0]["messages"][-1]["content"] and MARKER not in shown.stdout
 
 
 def _check_ledger(repo: Path, data: dict[str, Any], budget_each: float | None = None) -> None:

@@ -93,14 +93,30 @@ def _artifacts(task: Task) -> list[str]:
     return sorted(names)
 
 
+#: What an evaluation's task shows as ``show ID prompts.jsonl``: every call's prompt as the ledger kept it,
+#: one JSON object a line (``call``, ``step``, ``phase``, ``preset``, ``outcome``, ``messages``).
+PROMPTS = "prompts.jsonl"
+
+
 def artifact(root: Path, task_id: str, name: str) -> bytes:
-    """The bytes of one of the task's artifacts (``spec.md``, ``review_r1.json``, a verify log...)."""
+    """The bytes of one of the task's artifacts (``spec.md``, ``review_r1.json``, a verify log...), or, for a
+    task that keeps its prompts (an evaluation's), :data:`PROMPTS` made from the ledger."""
     task = task_of(root, task_id)
-    names = _artifacts(task)
+    if name == PROMPTS and task.record_prompts:
+        return _prompts(root, task.id)
+    names = _artifacts(task) + ([PROMPTS] if task.record_prompts else [])
     path = task.folder / name
     if name not in names or not path.is_file():
         raise UserError(f"task {task.id} has no artifact '{name}'. It has: {', '.join(names)}.")
     return path.read_bytes()
+
+
+def _prompts(root: Path, task_id: str) -> bytes:
+    with ledger_of(root, readonly=True) as ledger:
+        kept = ledger.prompts(task_id)
+    return "".join(json.dumps({"call": row.id, "step": row.step, "phase": row.phase, "preset": row.preset,
+                               "outcome": row.outcome, "messages": messages}, ensure_ascii=False) + "\n"
+                   for row, messages in kept).encode("utf-8")
 
 
 def last_review(root: Path, task_id: str, *, markdown: bool = False) -> tuple[str, bytes]:
