@@ -164,6 +164,9 @@ def test_the_report_recomputed_from_the_ledger(evaluated: tuple[Path, dict[str, 
     multi, single, cascade = report["workflows"]
     assert cascade["escalations"] == 1 and multi["escalations"] == single["escalations"] == 0
     assert single["errors"] == 1 and multi["unchecked"] == 1
+    assert any(n.startswith("1 of 6 cells have no check result yet") and f"--resume --run {RUN_ID}" in n
+               for n in report["notes"])
+    assert any(n.startswith("1 check(s) could not run") for n in report["notes"])
     # c1 passed and c2 failed: a resample draws both, or one of them twice.
     assert multi["pass_rate"] == {"value": 0.5, "low": 0.0, "high": 1.0}
     assert cascade["pass_rate"] == {"value": 1.0, "low": 1.0, "high": 1.0}

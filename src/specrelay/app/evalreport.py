@@ -177,6 +177,15 @@ def build_report(root: Path, suite: str, run_id: str | None = None) -> Report:
     names = list(dict.fromkeys([*data["workflows"], *(c.workflow for c in cells)]))
     by = {w: [c for c in cells if c.workflow == w] for w in names}
     pairs = [pair(a, b, by) for i, a in enumerate(names) for b in names[i + 1:]]
+    unchecked = sum(c.check is None for c in cells)
+    if unchecked:
+        notes.append(f"{unchecked} of {len(cells)} cells have no check result yet (their task did not finish, or "
+                     f"was never made): `specrelay eval run {suite} --resume --run {path.parent.name}` goes on "
+                     "with them.")
+    errors = sum(c.check == "error" for c in cells)
+    if errors:
+        notes.append(f"{errors} check(s) could not run (error) and are left out of the pass rates; each cell "
+                     "says why.")
     if any(c.simulated for c in cells):
         notes.append("Costs marked * are simulated: scripted models priced as the real models they stand for.")
     if any(c.unknown_cost_calls for c in cells):
