@@ -339,3 +339,31 @@ def test_a_run_made_by_eval_run_reported_and_recomputed(tmp_path: Path) -> None:
     assert (single["caught"], single["failure_places"]) == (0, 1)
     [pair] = report["pairs"]
     assert pair["pass_rate"]["difference"]["value"] == 1.0 and pair["b_missed"] == 1
+
+
+def test_a_cases_repeats_count_together(evaluated: tuple[Path, dict[str, Any]]) -> None:
+    repo, tasks = evaluated
+    run_id = "20261203-130000-0001"
+    cells = [{**_cell("c1", "multi-model", tasks["t1"], _check("passed")), "repeat": 1},
+             {**_cell("c1", "multi-model", tasks["t3"], _check("failed", FAILED_AT_20)), "repeat": 2},
+             {**_cell("c1", "single-model", tasks["t2"], _check("failed", FAILED_AT_6)), "repeat": 1},
+             {**_cell("c1", "single-model", tasks["t4"], _check("failed", FAILED_AT_6)), "repeat": 2}]
+    path = _write_run(repo, cells, ["multi-model", "single-model"], run_id=run_id)
+    try:
+        report = json.loads(run_cli("eval", "report", SUITE, "--run", run_id, "--json", cwd=repo).stdout)
+    finally:
+        import shutil
+
+        shutil.rmtree(path.parent)
+    multi, single = report["workflows"]
+    # One case passed once in two: every resample draws it with both repeats, so the interval is a point.
+    assert multi["pass_rate"] == {"value": 0.5, "low": 0.5, "high": 0.5} and multi["cells"] == 2
+    assert single["pass_rate"] == {"value": 0.0, "low": 0.0, "high": 0.0}
+    [pair] = report["pairs"]
+    assert pair["pass_rate"] == {"cases": 1, "difference": {"value": 0.5, "low": 0.5, "high": 0.5},
+                                 "a_better": 1, "b_better": 0}
+    # t2's failure at calc.py:6 was flagged by its own reviewer, t4's (the same place) was not: a miss,
+    # which multi-model's reviewer of t3 (now a repeat of c1) had flagged at calc.py:5.
+    assert (single["caught"], single["failure_places"]) == (1, 2)
+    assert pair["b_missed"] == 1 and pair["b_missed_a_flagged"] == 1
+    assert pair["a_missed"] == 1 and pair["a_missed_b_flagged"] == 1  # t3's calc.py:20, t4's finding at :18
