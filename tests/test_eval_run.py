@@ -318,3 +318,24 @@ def test_a_task_that_needs_attention_has_its_result_checked_too(tmp_path: Path) 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [cell] = json.loads(proc.stdout)["cells"]
     assert cell["task_status"] == "needs_attention" and cell["check"]["status"] == "passed"
+
+
+def test_a_budget_too_small_pauses_each_task_and_resume_with_more_finishes_the_run(tmp_path: Path) -> None:
+    repo = _suite(tmp_path)
+    proc = run_cli("eval", "run", "s", "--workflows", WORKFLOWS, "--budget", "0.004", cwd=repo)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = _run_json(repo)
+    assert {c["task_status"] for c in data["cells"]} == {"paused"} and all(c["check"] is None for c in data["cells"])
+    assert all("budget" in c["message"] for c in data["cells"]), data["cells"]
+    assert "--resume --run" in proc.stdout and "budget" in proc.stdout
+    ledger = Ledger(paths.ledger_path(repo))
+    try:
+        assert {ledger.task(c["task_id"]).budget_usd for c in data["cells"]} == {0.001}  # type: ignore[union-attr]
+    finally:
+        ledger.close()
+    done = run_cli("eval", "run", "s", "--resume", "--budget", "2", "--json", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    assert data["budget_usd"] == 2.0 and all("message" not in c for c in data["cells"])
+    assert sorted(c["check"]["status"] for c in data["cells"]) == ["failed", "failed", "passed", "passed"]
+    _check_ledger(repo, data, budget_each=0.5)

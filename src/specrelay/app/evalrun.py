@@ -205,12 +205,12 @@ class _Eval:
             if isinstance(event, RunStarted) and self.on_task is not None:
                 with self.lock:
                     self.on_task(cell)
-            if isinstance(event, (TaskFinished, TaskStopped)):
-                self.run.update(cell, task_status=_cell_status(TaskStatus(event.status)))
-                if isinstance(event, TaskFinished):
-                    self._check_later(cell)
-                else:
-                    self._tell(cell)
+            if isinstance(event, TaskFinished):
+                self.run.update(cell, task_status=_cell_status(TaskStatus(event.status)), drop=("message",))
+                self._check_later(cell)
+            elif isinstance(event, TaskStopped):  # paused or failed: why, until a resume gets further
+                self.run.update(cell, task_status=_cell_status(TaskStatus(event.status)), message=event.message)
+                self._tell(cell)
         return sink
 
     def _check_later(self, cell: dict[str, Any]) -> None:

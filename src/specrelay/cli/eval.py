@@ -231,7 +231,7 @@ def run_command(
         print_json(done.to_json() if demo is None else {**done.to_json(), "root": str(demo)})
     else:
         _render_run(done)
-    if not done.interrupted:
+    if not done.interrupted and any(c["check"] for c in done.cells):
         _report_run(root, suite, done, quiet=json_out)
     if demo is not None and not json_out:
         _demo_note(demo)
@@ -260,7 +260,7 @@ def _cell_row(cell: dict[str, Any]) -> list[str]:
     verdict = "-" if check is None else str(check["status"])
     if check is not None and check.get("reason") and check["status"] != "passed":
         verdict += f" ({check['reason']})"
-    if check is None and cell.get("message"):  # why its task could not be made
+    if check is None and cell.get("message"):  # why its task stopped, or could not be made
         verdict += f" ({cell['message']})"
     return [str(cell["case"]), f"{cell['workflow']}#{cell['repeat']}", str(cell["task_id"] or "-"),
             str(cell["task_status"]), verdict]
