@@ -355,11 +355,15 @@ def test_a_rewrite_preset_that_cannot_answer_is_refused_before_anything_runs(tmp
     assert not (repo / ".specrelay/eval").exists()
 
 
-def test_sigterm_during_validation_stops_the_test_command_and_removes_its_worktree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("background", [False, True])
+def test_sigterm_during_validation_stops_the_test_command_and_removes_its_worktree(tmp_path: Path,
+                                                                                   background: bool) -> None:
+    """Also as a background job of a script, which starts with Ctrl-C ignored (asyncio then has no handler)."""
     started, pid_file = tmp_path / "started", tmp_path / "pid"
     repo, _ = _checked_history(tmp_path, [f"echo $$ > {pid_file} && touch {started} && exec sleep 60"])
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None  # noqa: E731
     proc = subprocess.Popen([sys.executable, "-m", "specrelay", "eval", "make", "s", "--from-history"], cwd=repo,
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ignore)
     deadline = time.monotonic() + 30
     while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -9,7 +9,8 @@ history are validated by running that command (see :func:`make_from_history`) un
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def make_from_history(root: Path, suite: str, *, since: str | None = None, limit
                         "commands, none detected); set [verify] commands in .specrelay/config.toml, or pass "
                         "--no-validate.")
     check = _validator(root, folder, force, progress) if validate else None
-    with sigterm_as_ctrl_c():  # a test command running in a scratch worktree is stopped, the worktree removed
+    with _interruptible():  # a test command running in a scratch worktree is stopped, the worktree removed
         scan = evalcases.history_cases(root, commands, since=since, limit=limit, globs=globs, validate=check)
     if not scan.looked_at:
         raise UserError(f"no commits after {since} on HEAD's first-parent history; name an older --since REV.")
@@ -90,6 +91,28 @@ def make_from_history(root: Path, suite: str, *, since: str | None = None, limit
         evalcases.write_case(folder, case, files)
     made.cases = [c for c, _ in cases]
     return made
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop a validation cleanly, even in a background job, which inherits Ctrl-C
+    ignored: then ``asyncio.run`` installs no Ctrl-C handler of its own, a SIGTERM would raise wherever the
+    program is, and one landing while a test command is being started would leave that command running
+    unseen. With Ctrl-C's default handler back for the while, the interruption always cancels the check's
+    task, which stops the command's group."""
+    import signal
+    import threading
+
+    ignored = (threading.current_thread() is threading.main_thread()
+               and signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with sigterm_as_ctrl_c():
+            yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _validator(root: Path, folder: Path, force: bool,
