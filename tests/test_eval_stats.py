@@ -65,8 +65,11 @@ def test_failure_places_are_the_projects_non_test_lines() -> None:
               'src/calc.py:12: in sub\n./src/util.js:7:3\n'
               '/usr/lib/python3.11/unittest/case.py:57: in run\n'
               '  File "/home/u/.venv/lib/python3.11/site-packages/x/y.py", line 3\n'
-              'see http://example.com:8080/a.py:9 and 12:30:45 and ../outside.py:3\n')
-    assert failure_places(output) == [Place("src/calc.py", 12), Place("src/util.js", 7)]
+              'see http://example.com:8080/a.py:9 and 12:30:45 and ../outside.py:3\n'
+              '  File "<string>", line 1, in <module>\n  File "<frozen importlib._bootstrap>", line 488\n'
+              'thread panicked at src/lib.rs:5:9:\n    at add (/tmp/specrelay-check-x/tree/web/app.js:3:10)\n')
+    assert failure_places(output) == [Place("src/calc.py", 12), Place("src/util.js", 7), Place("src/lib.rs", 5),
+                                      Place("web/app.js", 3)]
     assert failure_places("") == []
 
 

@@ -42,7 +42,7 @@ def _project_path(raw: str) -> str | None:
     """``raw`` as a path relative to the project, or None when it is outside it."""
     text = raw.replace("\\", "/")
     text = _SCRATCH.sub("", text)
-    if text.startswith("/") or re.match(r"^[A-Za-z]:/", text):
+    if text.startswith(("/", "<")) or re.match(r"^[A-Za-z]:/", text):  # absolute, or "<string>", "<frozen ...>"
         return None
     parts = [p for p in PurePosixPath(text).parts if p != "."]
     if not parts or ".." in parts or any(p in ("site-packages", "dist-packages", "node_modules") for p in parts):
