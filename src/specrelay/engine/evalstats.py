@@ -33,7 +33,8 @@ class Interval:
     high: float
 
     def to_json(self) -> dict[str, float]:
-        return {"value": self.value, "low": self.low, "high": self.high}
+        """Rounded to 6 places: a rate is no more precise than that."""
+        return {"value": round(self.value, 6), "low": round(self.low, 6), "high": round(self.high, 6)}
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,13 @@ def pass_rate_interval(outcomes: Outcomes, *, seed: int = SEED, resamples: int =
     value = pass_rate(cases)
     if value is None:
         return None
-    table = [(sum(runs), len(runs)) for _, runs in sorted(cases.items())]
+    ordered = sorted(cases.items())
+    passes, counts = [sum(runs) for _, runs in ordered], [len(runs) for _, runs in ordered]
     rng = random.Random(seed)
     samples = []
     for _ in range(resamples):
-        drawn = [table[rng.randrange(len(table))] for _ in table]
-        samples.append(sum(p for p, _ in drawn) / sum(n for _, n in drawn))
+        drawn = rng.choices(range(len(ordered)), k=len(ordered))
+        samples.append(sum(passes[i] for i in drawn) / sum(counts[i] for i in drawn))
     return _interval(value, samples)
 
 
@@ -117,6 +119,5 @@ def paired_difference(a: Outcomes, b: Outcomes, *, seed: int = SEED,
     rng = random.Random(seed)
     samples = []
     for _ in range(resamples):
-        drawn = [diffs[rng.randrange(len(diffs))] for _ in diffs]
-        samples.append(sum(drawn) / len(drawn))
+        samples.append(sum(rng.choices(diffs, k=len(diffs))) / len(diffs))
     return Paired(len(shared), _interval(value, samples), sum(d > 0 for d in diffs), sum(d < 0 for d in diffs))
