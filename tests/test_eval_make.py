@@ -321,11 +321,14 @@ def test_a_long_history_is_read_whole(tmp_path: Path) -> None:
 def test_rewrite_turns_each_commit_into_a_task_description(tmp_path: Path) -> None:
     repo, shas = _checked_history(tmp_path, _python_tests())
     div = "# Division\n\nAdd `div(a, b)` to a new module `div.py`, returning a divided by b.\n"
-    sub = "# Subtraction\n\nAdd `sub(a, b)` to a new module `sub.py`.\n"
+    sub = "# Subtraction\n\nAdd `sub(a, b)` to a new module `sub.py`: `def sub(a, b):`.\n"  # quotes the diff
     write_user_config(scripted("rewriter", [div, sub]))  # newest first
     proc = run_cli("eval", "make", "r", "--from-history", "--rewrite", "rewriter", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert "Requests rewritten by rewriter (2 calls" in proc.stdout and "rewriting " in proc.stderr
+    warnings = [line for line in proc.stdout.splitlines() if line.startswith("Warning: ")]
+    assert len(warnings) == 1 and "quotes 1 line of the commit's code" in warnings[0]
+    assert "(`def sub(a, b):`)" in warnings[0] and _case_named(repo, "r", shas["sub"]) in warnings[0]
     for sha, text, message in ((shas["div"], div, "Add div\n"), (shas["sub"], sub, "Add sub\n")):
         folder = repo / ".specrelay/eval/r" / _case_named(repo, "r", sha)
         assert (folder / "request.md").read_text(encoding="utf-8") == text

@@ -22,6 +22,7 @@ from specrelay.engine import evalcases
 from specrelay.engine.evalcases import Case, Skipped
 from specrelay.engine.signals import sigterm_as_ctrl_c
 from specrelay.errors import UserError
+from specrelay.text import plural
 
 
 @dataclass
@@ -37,12 +38,14 @@ class Made:
     rewritten_by: str = ""  # the preset that rewrote the requests (eval make --rewrite), else ""
     rewrite_calls: int = 0
     rewrite_cost_usd: float | None = 0.0  # None: some call's cost is unknown
+    warnings: list[str] = field(default_factory=list)  # what the user should look at in the cases written
 
     def to_json(self) -> dict[str, object]:
         return {"suite": self.suite, "folder": str(self.folder), "looked_at": self.looked_at,
                 "validated": self.validated,
                 **({"rewritten_by": self.rewritten_by, "rewrite_calls": self.rewrite_calls,
                     "rewrite_cost_usd": self.rewrite_cost_usd} if self.rewritten_by else {}),
+                "warnings": self.warnings,
                 "cases": [c.to_json() for c in self.cases], "skipped": [s.to_json() for s in self.skipped]}
 
 
@@ -163,12 +166,12 @@ def _rewritten(root: Path, preset: str, cases: list[tuple[Case, dict[str, bytes]
 
     from specrelay.app.workspace import ledger_of
     from specrelay.config import load_config
-    from specrelay.engine.evalrewrite import rewrite_request
+    from specrelay.engine.evalrewrite import Rewrite, rewrite_request
     from specrelay.llm import Client
 
     config = load_config(root)
 
-    async def each(client: Client) -> list[str]:
+    async def each(client: Client) -> list[Rewrite]:
         texts = []
         for case, _ in cases:
             if progress is not None:
@@ -176,15 +179,18 @@ def _rewritten(root: Path, preset: str, cases: list[tuple[Case, dict[str, bytes]
             texts.append(await rewrite_request(client, preset, root, case))
         return texts
 
-    with ledger_of(root) as ledger, sigterm_as_ctrl_c():
+    with ledger_of(root) as ledger, _interruptible():
         client = Client(config, ledger, run_id=f"eval-make-{uuid.uuid4().hex[:12]}", record_prompts=True)
         texts = asyncio.run(each(client))
         rows = [r for r in ledger.calls() if r.run_id == client.run_id]
     made.rewritten_by, made.rewrite_calls = preset, len(rows)
     costs = [r.cost_usd for r in rows]
     made.rewrite_cost_usd = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
-    return [(replace(case, request=text, original_request=case.request, rewritten_by=preset), files)
-            for (case, files), text in zip(cases, texts, strict=True)]
+    made.warnings += [f"case {case.name}: the rewritten request quotes {plural(len(r.quoted), 'line')} of the "
+                      f"commit's code word for word (`{r.quoted[0]}`); edit its request.md so it does not give "
+                      "the solution away" for (case, _), r in zip(cases, texts, strict=True) if r.quoted]
+    return [(replace(case, request=r.text, original_request=case.request, rewritten_by=preset), files)
+            for (case, files), r in zip(cases, texts, strict=True)]
 
 
 def make_by_hand(root: Path, suite: str, name: str, *, base: str, request: str, checks: list[Path],

@@ -106,6 +106,8 @@ def _render(made: Made) -> None:
         cost = "cost unknown" if made.rewrite_cost_usd is None else money(made.rewrite_cost_usd)
         console.print(f"Requests rewritten by {made.rewritten_by} ({plural(made.rewrite_calls, 'call')}, {cost}); "
                       "each commit's message is kept in request.orig.md.", markup=False, soft_wrap=True)
+    for warning in made.warnings:
+        console.print(f"Warning: {warning}.", markup=False, soft_wrap=True)
     if made.cases and not made.cases[0].test_commands:
         console.print("No test command: set [verify] commands in .specrelay/config.toml, or test_commands in "
                       "each case.toml, before running the cases.", markup=False, soft_wrap=True)
