@@ -7,16 +7,16 @@ what it returns are the frozen rows of :mod:`specrelay.ledger.rows`, and statuse
 
 from specrelay.ledger.migrations import MIGRATIONS
 from specrelay.ledger.rows import (
-                                   CallRecord,
-                                   CallRow,
-                                   CallUsage,
-                                   NewStep,
-                                   StepRow,
-                                   TaskRow,
-                                   TaskUsage,
-                                   Totals,
-                                   pack_prompt,
-                                   unpack_prompt,
+    CallRecord,
+    CallRow,
+    CallUsage,
+    NewStep,
+    StepRow,
+    TaskRow,
+    TaskUsage,
+    Totals,
+    pack_prompt,
+    unpack_prompt,
 )
 from specrelay.ledger.status import CLOSED, FINISHED, StepStatus, TaskStatus
 from specrelay.ledger.store import UNSET, GroupBy, Ledger, Unset, wait_s
