@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -149,22 +150,51 @@ def test_a_worker_killed_mid_step_is_replaced(tmp_path: Path, dev_server: DevSer
             w.stop()
 
 
+def test_a_stalled_worker_finishes_its_step_and_nothing_is_paid_twice(tmp_path: Path, dev_server: DevServer) -> None:
+    """A worker frozen past its heartbeat timeout: the server gives the step away, but the other worker
+    waits for the frozen one (the task's lock) instead of running the step beside it."""
+    repo = temporal_project(tmp_path, dev_server, builder_delay=6)
+    workers = [worker(repo, dev_server, f"w{n}") for n in (1, 2)]
+    try:
+        for w in workers:
+            w.wait_ready()
+        proc = submit(repo, "Add sub", "--json")
+        folder = wait_for("the task", lambda: next((repo / ".specrelay" / "tasks").glob("*/run.lock"), None)).parent
+
+        def building() -> int | None:
+            row = next(iter(statuses(repo).values()))
+            holder = (folder / "run.lock").read_text().strip()
+            return int(holder) if row.get("current_step") == "Implementation" and holder else None
+
+        pid = wait_for("the build step to start", building)
+        [frozen] = [w for w in workers if w.proc.pid == pid]
+        os.killpg(frozen.proc.pid, signal.SIGSTOP)
+        time.sleep(5)  # past the 3 s heartbeat timeout
+        os.killpg(frozen.proc.pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["status"] == "done"
+        assert_paid_once(repo, 1)
+        assert not [row for row in calls(repo) if row[2] == "interrupted"], "the frozen step was not cut off"
+    finally:
+        for w in workers:
+            w.stop()
+
+
 def test_the_server_killed_and_restarted_mid_run(tmp_path: Path, dev_server: DevServer) -> None:
     repo = temporal_project(tmp_path, dev_server, builder_delay=8)
     w = worker(repo, dev_server, "w1")
     try:
         w.wait_ready()
-        started = run_cli("run", "Add sub", "--detach", "--json", cwd=repo, subprocess=True)
-        assert started.returncode == 0, started.stderr
-        task_id = json.loads(started.stdout)["id"]
-        wait_for("a step to start", lambda: statuses(repo)[task_id].get("current_step") in ("Planning",
-                                                                                            "Implementation"))
+        proc = submit(repo, "Add sub", "--json")  # it waits for the task through the outage
+        wait_for("a step to start", lambda: any(r.get("current_step") in ("Planning", "Implementation")
+                                                for r in statuses(repo).values()))
         dev_server.kill()  # while the plan or the build (its reply takes 8 s) runs
-        time.sleep(1)
+        time.sleep(3)
         dev_server.start()  # the same port and database
-        row = wait_for("the task to finish", lambda: (r := statuses(repo)[task_id])["status"] == "done" and r,
-                       timeout=180)
-        assert row["status"] == "done"
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["status"] == "done"  # stdout is the JSON alone: no SDK log lines in it
         assert_paid_once(repo, 1)
     finally:
         w.stop()
@@ -187,7 +217,11 @@ def test_a_step_waits_for_a_worker_on_its_queue(tmp_path: Path, dev_server: DevS
         assert row["status"] == "running"
         assert "Implementation" in row["message"] and "queue 'gpu'" in row["message"]
         time.sleep(2)
-        assert statuses(repo)[task_id]["status"] == "running", "it waits: no machine serves gpu"
+        described = subprocess.run([temporal_binary(), "workflow", "describe", "--workflow-id",
+                                    f"specrelay-{task_id}", "--address", dev_server.address, "--output", "json"],
+                                   capture_output=True, text=True, check=True).stdout
+        assert "RUNNING" in described, "it waits: no machine serves gpu"
+        assert statuses(repo)[task_id]["status"] == "running"
         refused = run_cli("resume", task_id, cwd=repo)
         assert_clean_error(refused, "runs on temporal")
         # Its workflow terminated by hand: resume hands the task over again, from its unfinished step.

@@ -9,7 +9,8 @@
     │   ├── PresetError      unknown preset (lists known ones), missing key (names the env var)
     │   ├── GitError         not a repo, dirty tree, conflict (names the files)
     │   │   └── GitCommandError  a git command that failed: its command, exit code and output  [gitrepo/process.py]
-    │   └── LedgerLocked     another process holds the ledger's write lock (names it)          [ledger/errors.py]
+    │   ├── LedgerLocked     another process holds the ledger's write lock (names it)          [ledger/errors.py]
+    │   └── TaskBusy         the task is running in another process (names it)
     └── RunError             a run could not go on; state is saved and resumable
         ├── ProviderError    status, provider, retry-after, FailureKind; after retries and fallbacks
         ├── BudgetExceeded   spent, limit, how to resume with more
@@ -49,6 +50,10 @@ class SpecRelayError(Exception):
 
 class UserError(SpecRelayError):
     """Something the user can fix; the message says how."""
+
+
+class TaskBusy(UserError):
+    """The task is running in another process: wait for it (a driver of the task tries its step again)."""
 
 
 class ConfigError(UserError):

@@ -23,7 +23,7 @@ from specrelay.engine.openwork import open_work
 from specrelay.engine.steps import last_build_before
 from specrelay.engine.summary import effective_status
 from specrelay.engine.task import Task, load_task
-from specrelay.errors import GitError, UserError
+from specrelay.errors import GitError, TaskBusy, UserError
 from specrelay.ledger import CLOSED, FINISHED, UNSET, Ledger, StepStatus, TaskStatus
 from specrelay.text import plural
 
@@ -112,7 +112,7 @@ def check_resumable(task: Task, *, more_rounds: bool = False, driven: bool = Fal
                         f"({driver.get('address', '?')}, workflow {driver.get('workflow_id', '?')}); "
                         f"`specrelay status {task.id}` shows its progress.")
     if status is TaskStatus.RUNNING and not (driven and not is_running(task.folder)):
-        raise UserError(f"task {task.id} is already running in another process; `specrelay status {task.id}` "
+        raise TaskBusy(f"task {task.id} is already running in another process; `specrelay status {task.id}` "
                         "shows its progress.")
     if status is TaskStatus.MERGED:
         raise UserError(f"task {task.id} is merged ({task.message or 'into its base branch'}); there is nothing "

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from specrelay.errors import UserError
+from specrelay.errors import TaskBusy
 
 LOCK_FILE = "run.lock"
 REMOTE_FILE = "remote.json"
@@ -31,7 +31,7 @@ def task_lock(folder: Path, task_id: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-            raise UserError(f"task {task_id} is already running (process {holder}); wait for it, "
+            raise TaskBusy(f"task {task_id} is already running (process {holder}); wait for it, "
                             f"or stop that process first. `specrelay status {task_id}` shows its progress.") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)

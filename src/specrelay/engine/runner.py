@@ -54,6 +54,9 @@ from specrelay.llm import Client
 from specrelay.workflow import Workflow, load_workflow, validate, with_routes
 from specrelay.workflow.ticks import set_box
 
+#: The message of a task paused by Ctrl-C, SIGTERM or :meth:`Runner.cancel`.
+INTERRUPTED = "interrupted"
+
 
 class Runner:
     """Runs one task to its end (done / needs_attention) or to a clean, resumable stop."""
@@ -103,7 +106,7 @@ class Runner:
                         raise KeyboardInterrupt from None
                     raise
             except (KeyboardInterrupt, asyncio.CancelledError):
-                self._stop(TaskStatus.PAUSED, "interrupted")
+                self._stop(TaskStatus.PAUSED, INTERRUPTED)
                 raise Interrupted(f"task {task.id} paused; `specrelay resume {task.id}` continues it.") from None
             except (BudgetExceeded, ProviderError, CommandNotRunnable) as exc:
                 self._stop(TaskStatus.PAUSED, str(exc), detail=getattr(exc, "detail", None))

@@ -1,4 +1,4 @@
-"""The one activity: run a task's next step on this worker, with the local runner.
+"""The activities: run a task's next step on this worker with the local runner, and let a task go.
 
 The step runs in a thread of its own (the runner has its own event loop) while the activity tells the
 server every :data:`~.job.HEARTBEAT_S` that it is alive: a worker that dies mid-step stops heartbeating,
@@ -7,7 +7,12 @@ redoes the step, reusing every call the ledger holds as completed: nothing is pa
 
 A step that stops the task resumably (a budget, a provider's outage) or for good (a step failed) ends the
 workflow with the task paused or failed, exactly as a local run leaves it; ``specrelay resume`` goes on.
-A cancelled activity (its worker shutting down) pauses the step and fails, to be retried elsewhere.
+
+Two attempts of one step never run at once: the task's run lock refuses the second (:class:`TaskBusy`),
+which fails retryably, so it runs once the first has let go. A step whose server gave it away while this
+worker still runs it (a worker paused too long to heartbeat) is left to finish; only a worker shutting
+down pauses its steps, to be tried again elsewhere. A retry finds a task the step left failed, or paused
+for a reason of its own, and ends the workflow with it rather than running it again.
 """
 
 from __future__ import annotations
@@ -25,11 +30,11 @@ from specrelay import paths
 from specrelay.config import load_config
 from specrelay.engine.events import EventSink
 from specrelay.engine.lock import unmark_driven
-from specrelay.engine.runner import Runner
+from specrelay.engine.runner import INTERRUPTED, Runner
 from specrelay.engine.task import Task, load_task
-from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, Advanced, Job
+from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, RELEASE, Advanced, Job
 from specrelay.engine.temporal.queues import next_queue, waiting_message
-from specrelay.errors import Interrupted, SpecRelayError
+from specrelay.errors import Interrupted, SpecRelayError, TaskBusy
 from specrelay.ledger import FINISHED, Ledger, TaskStatus
 
 #: What a worker gives each task's runner to hear its events (the app writes them to events.jsonl).
@@ -40,8 +45,29 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class _Slot:
+    """The runner of one attempt, and whether the attempt was cancelled (maybe before its runner existed)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runner: Runner | None = None
+        self.cancelled = False
+
+    def hold(self, runner: Runner) -> None:
+        with self.lock:
+            self.runner = runner
+            if self.cancelled:
+                runner.cancel()
+
+    def cancel(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            if self.runner is not None:
+                self.runner.cancel()
+
+
 class Steps:
-    """The activity, bound to how this worker hears events."""
+    """The activities of one queue's worker, at most ``jobs`` steps at once, bound to how it hears events."""
 
     def __init__(self, emit_for: EmitFor, jobs: int, on_step: Callable[[str, Advanced], None] | None = None) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -52,32 +78,46 @@ class Steps:
 
     @activity.defn(name=ADVANCE)
     async def advance(self, job: Job) -> Advanced:
-        holder: list[Runner] = []
+        slot = _Slot()
         done = threading.Event()
-        work = asyncio.get_running_loop().run_in_executor(self.threads, self._step, job, holder, done)
+        attempt = activity.info().attempt
+        work = asyncio.get_running_loop().run_in_executor(self.threads, self._step, job, slot, done, attempt)
         try:
             while not done.is_set():
                 activity.heartbeat()
                 await asyncio.wait({work}, timeout=HEARTBEAT_S)
             return await work
         except asyncio.CancelledError:
-            # The worker is shutting down (or the server gave the step away): pause it cleanly, then
-            # fail, so that the step is tried again on another worker.
-            for runner in holder:
-                runner.cancel()
-            await asyncio.shield(asyncio.wait({work}, timeout=30))
+            details = activity.cancellation_details()
+            if activity.is_worker_shutdown() or (details is not None and details.worker_shutdown):
+                slot.cancel()  # paused cleanly, to be tried again on another worker
+            # Otherwise the server gave the step away: it finishes here, and the retry waits for it.
+            await asyncio.shield(asyncio.wait({work}))
             raise
 
-    def _step(self, job: Job, holder: list[Runner], done: threading.Event) -> Advanced:
+    @activity.defn(name=RELEASE)
+    async def release(self, job: Job, why: str) -> None:
+        """Let go of a task whose step could not be run anywhere: paused here, with the reason."""
+        root = Path(job.root)
+        ledger = Ledger(paths.ledger_path(root))
         try:
-            advanced = self._run_one(job, holder)
+            task = load_task(root, ledger, job.task_id)
+            if task.status not in FINISHED and task.status is not TaskStatus.FAILED:
+                ledger.update_task(task.id, status=TaskStatus.PAUSED, message=f"on Temporal: {why}")
+            unmark_driven(task.folder)
+        finally:
+            ledger.close()
+
+    def _step(self, job: Job, slot: _Slot, done: threading.Event, attempt: int) -> Advanced:
+        try:
+            advanced = self._run_one(job, slot, attempt)
             if self.on_step is not None:
                 self.on_step(job.task_id, advanced)
             return advanced
         finally:
             done.set()
 
-    def _run_one(self, job: Job, holder: list[Runner]) -> Advanced:
+    def _run_one(self, job: Job, slot: _Slot, attempt: int) -> Advanced:
         root = Path(job.root)
         who = worker_name()
         if not paths.task_dir(root, job.task_id).is_dir():
@@ -88,17 +128,20 @@ class Steps:
         ledger = Ledger(paths.ledger_path(root))
         try:
             task = load_task(root, ledger, job.task_id)
-            if task.status in FINISHED:
+            retried_end = attempt > 1 and (task.status is TaskStatus.FAILED or (
+                task.status is TaskStatus.PAUSED and task.message != INTERRUPTED))
+            if task.status in FINISHED or retried_end:
+                # Ended already (an earlier attempt's answer was lost on its way to the server).
                 unmark_driven(task.folder)
                 return Advanced(True, str(task.status), task.message, worker=who)
             step, _ = next_queue(config, ledger, task.id, job.queue)
             emit = self.emit_for(task)
             runner = Runner(root, ledger, config, task.id, emit=emit)
-            holder.append(runner)
+            slot.hold(runner)
             try:
                 task = runner.run(budget_usd=job.budget_usd, max_steps=1)
-            except Interrupted:
-                raise  # this worker stopped mid-step: the step is tried again elsewhere
+            except (Interrupted, TaskBusy):
+                raise  # stopped mid-step, or another attempt still runs it: tried again
             except SpecRelayError as exc:  # the task stopped (paused or failed), as a local run would leave it
                 task = load_task(root, ledger, job.task_id)
                 unmark_driven(task.folder)

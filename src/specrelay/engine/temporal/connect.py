@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from specrelay.errors import UserError
 
@@ -18,18 +18,36 @@ def require_sdk() -> None:
         raise UserError("the Temporal backend needs the temporal extra: pip install 'specrelay[temporal]'.") from None
 
 
-async def connect(address: str, namespace: str) -> Client:
-    """A client of ``namespace`` at ``address``; a UserError when the server cannot be reached or has no
-    such namespace."""
+_runtime: Any = None
+
+
+def _quiet_runtime() -> Any:
+    """The SDK's runtime with its core's own log lines (a retry of a lost connection, say) at ERROR only,
+    and to the log, not to the output a command prints (``--json``)."""
+    global _runtime
+    if _runtime is None:
+        import logging
+
+        from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+        _runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger("specrelay.temporal")))))
+    return _runtime
+
+
+async def connect(address: str, namespace: str, *, origin: str = "[backend] address") -> Client:
+    """A client of ``namespace`` at ``address`` (where the address comes from: ``origin``); a UserError when
+    the server cannot be reached or has no such namespace."""
     require_sdk()
     from temporalio.client import Client
     from temporalio.service import RPCError, RPCStatusCode
 
     try:
-        client = await Client.connect(address, namespace=namespace)
+        client = await Client.connect(address, namespace=namespace, runtime=_quiet_runtime())
     except (RuntimeError, RPCError, ValueError) as exc:
         raise UserError(f"cannot reach Temporal at {address} ({_first_line(exc)}); start a server "
-                        "(`specrelay temporal dev` for a local one) or fix [backend] address.") from None
+                        f"(`specrelay temporal dev` for a local one) or fix {origin}.") from None
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
     try:

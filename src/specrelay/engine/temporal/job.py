@@ -7,10 +7,11 @@ from dataclasses import dataclass
 #: The workflow type's name, and its activity's: a worker of any later specrelay serves them.
 WORKFLOW = "specrelay.task"
 ADVANCE = "specrelay.advance"
+RELEASE = "specrelay.release"
 #: How often a running step tells the server it is alive, and how long the server waits before it gives
 #: the step to another worker.
 HEARTBEAT_S = 0.5
-HEARTBEAT_TIMEOUT_S = 2.0
+HEARTBEAT_TIMEOUT_S = 3.0
 
 
 @dataclass

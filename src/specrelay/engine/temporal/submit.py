@@ -52,11 +52,20 @@ async def wait(backend: Backend, task_ids: Sequence[str]) -> dict[str, Advanced 
     client = await connect(backend.address, backend.namespace)
 
     async def one(task_id: str) -> Advanced | BaseException:
-        try:
-            ended: Advanced = await client.get_workflow_handle(workflow_id(task_id), result_type=Advanced).result()
-            return ended
-        except Exception as exc:
-            return exc
+        from temporalio.service import RPCError, RPCStatusCode
+
+        handle = client.get_workflow_handle(workflow_id(task_id), result_type=Advanced)
+        while True:
+            try:
+                ended: Advanced = await handle.result()
+                return ended
+            except RPCError as exc:  # the server is down or restarting: the workflow goes on, so wait on
+                if exc.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                                      RPCStatusCode.UNKNOWN):
+                    return exc
+                await asyncio.sleep(1)
+            except Exception as exc:
+                return exc
 
     results = await asyncio.gather(*(one(t) for t in task_ids))
     return dict(zip(task_ids, results, strict=True))
@@ -87,7 +96,8 @@ async def release_if_ended(task: Task) -> bool:
     found = driver_of(task.folder)
     if found is None:
         return False
-    client = await connect(found.get("address", ""), found.get("namespace", "default"))
+    client = await connect(found.get("address", ""), found.get("namespace", "default"),
+                           origin=f"{task.folder / 'remote.json'} (the server the task was handed to)")
     try:
         described = await client.get_workflow_handle(found.get("workflow_id", workflow_id(task.id))).describe()
     except RPCError as exc:

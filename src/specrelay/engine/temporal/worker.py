@@ -25,14 +25,15 @@ async def serve(address: str, namespace: str, queues: Sequence[str], *, jobs: in
     from specrelay.engine.temporal.workflow import TaskWorkflow
 
     client = await connect(address, namespace)
-    steps = Steps(emit_for, jobs, on_step)
     name = worker_name()
-    workers = [Worker(client, task_queue=queue, workflows=[TaskWorkflow], activities=[steps.advance],
+    steps = {queue: Steps(emit_for, jobs, on_step) for queue in dict.fromkeys(queues)}
+    workers = [Worker(client, task_queue=queue, workflows=[TaskWorkflow],
+                      activities=[steps[queue].advance, steps[queue].release],
                       max_concurrent_activities=jobs, identity=f"{name}@{queue}",
                       # a killed worker's workflows go to another within a second, not the default ten
                       sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
                       graceful_shutdown_timeout=timedelta(seconds=10))
-               for queue in dict.fromkeys(queues)]
+               for queue in steps]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -47,4 +48,5 @@ async def serve(address: str, namespace: str, queues: Sequence[str], *, jobs: in
     for run in runs:
         if run.done() and not run.cancelled() and run.exception() is not None:
             raise run.exception()  # type: ignore[misc]
-    steps.threads.shutdown(wait=False, cancel_futures=True)
+    for each in steps.values():
+        each.threads.shutdown(wait=False, cancel_futures=True)

@@ -11,9 +11,10 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_TIMEOUT_S, WORKFLOW, Advanced, Job
+    from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_TIMEOUT_S, RELEASE, WORKFLOW, Advanced, Job
 
 #: A step may take this long on one worker (a real test suite, an agent CLI working for minutes).
 STEP_TIMEOUT = timedelta(hours=6)
@@ -31,11 +32,19 @@ class TaskWorkflow:
     async def run(self, job: Job) -> Advanced:
         self._queue = job.first_queue or job.queue
         while True:
-            advanced: Advanced = await workflow.execute_activity(
-                ADVANCE, job, result_type=Advanced, task_queue=self._queue, start_to_close_timeout=STEP_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=HEARTBEAT_TIMEOUT_S),
-                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=0.5), backoff_coefficient=2.0,
-                                         maximum_interval=timedelta(seconds=10), maximum_attempts=STEP_ATTEMPTS))
+            try:
+                advanced: Advanced = await workflow.execute_activity(
+                    ADVANCE, job, result_type=Advanced, task_queue=self._queue, start_to_close_timeout=STEP_TIMEOUT,
+                    heartbeat_timeout=timedelta(seconds=HEARTBEAT_TIMEOUT_S),
+                    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=0.5), backoff_coefficient=2.0,
+                                             maximum_interval=timedelta(seconds=10), maximum_attempts=STEP_ATTEMPTS))
+            except ActivityError as exc:
+                # No worker could run the step: the task is let go, paused with the reason, for `resume`.
+                why = _reason(exc)
+                await workflow.execute_activity(RELEASE, args=[job, why], task_queue=job.queue,
+                                                start_to_close_timeout=timedelta(minutes=1),
+                                                retry_policy=RetryPolicy(maximum_attempts=STEP_ATTEMPTS))
+                return Advanced(True, "paused", why)
             self._last = advanced
             if advanced.ended:
                 return advanced
@@ -48,3 +57,11 @@ class TaskWorkflow:
         last = self._last
         return {"queue": self._queue, "step": last.step if last else None,
                 "next_step": last.next_step if last else None, "worker": last.worker if last else None}
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of an activity's failure, in one line."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
