@@ -253,4 +253,8 @@ def test_bad_servers_are_one_line_and_create_nothing(tmp_path: Path, dev_server:
     assert_clean_error(run_cli("run", "Add sub", cwd=repo), "no namespace 'nowhere'")
     assert_clean_error(run_cli("run", "Add sub", "--backend", "cloud", cwd=repo), "--backend cloud",
                        "local, temporal")
+    assert_clean_error(run_cli("worker", "--temporal", "127.0.0.1:1", cwd=repo), "cannot reach Temporal",
+                       "fix --temporal")
+    assert_clean_error(run_cli("worker", "--temporal", dev_server.address, "--namespace", "nowhere", cwd=repo),
+                       "no namespace 'nowhere'", "fix --namespace")
     assert not (repo / ".specrelay" / "tasks").exists() or not list((repo / ".specrelay" / "tasks").iterdir())

@@ -36,9 +36,10 @@ def _quiet_runtime() -> Any:
     return _runtime
 
 
-async def connect(address: str, namespace: str, *, origin: str = "[backend] address") -> Client:
-    """A client of ``namespace`` at ``address`` (where the address comes from: ``origin``); a UserError when
-    the server cannot be reached or has no such namespace."""
+async def connect(address: str, namespace: str, *,
+                  origin: tuple[str, str] = ("[backend] address", "[backend] namespace")) -> Client:
+    """A client of ``namespace`` at ``address`` (``origin``: where each comes from, as the fix names it); a
+    UserError when the server cannot be reached or has no such namespace."""
     require_sdk()
     from temporalio.client import Client
     from temporalio.service import RPCError, RPCStatusCode
@@ -47,7 +48,7 @@ async def connect(address: str, namespace: str, *, origin: str = "[backend] addr
         client = await Client.connect(address, namespace=namespace, runtime=_quiet_runtime())
     except (RuntimeError, RPCError, ValueError) as exc:
         raise UserError(f"cannot reach Temporal at {address} ({_first_line(exc)}); start a server "
-                        f"(`specrelay temporal dev` for a local one) or fix {origin}.") from None
+                        f"(`specrelay temporal dev` for a local one) or fix {origin[0]}.") from None
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
     try:
@@ -55,7 +56,7 @@ async def connect(address: str, namespace: str, *, origin: str = "[backend] addr
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise UserError(f"Temporal at {address} has no namespace {namespace!r}; create it "
-                            f"(`temporal operator namespace create {namespace}`) or fix [backend] namespace.") from None
+                            f"(`temporal operator namespace create {namespace}`) or fix {origin[1]}.") from None
         raise UserError(f"Temporal at {address}: {_first_line(exc)}") from None
     return client
 

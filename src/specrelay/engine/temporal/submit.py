@@ -97,7 +97,7 @@ async def release_if_ended(task: Task) -> bool:
     if found is None:
         return False
     client = await connect(found.get("address", ""), found.get("namespace", "default"),
-                           origin=f"{task.folder / 'remote.json'} (the server the task was handed to)")
+                           origin=(f"{task.folder / 'remote.json'} (the server the task was handed to)",) * 2)
     try:
         described = await client.get_workflow_handle(found.get("workflow_id", workflow_id(task.id))).describe()
     except RPCError as exc:

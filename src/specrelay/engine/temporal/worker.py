@@ -24,7 +24,7 @@ async def serve(address: str, namespace: str, queues: Sequence[str], *, jobs: in
 
     from specrelay.engine.temporal.workflow import TaskWorkflow
 
-    client = await connect(address, namespace)
+    client = await connect(address, namespace, origin=("--temporal", "--namespace"))
     name = worker_name()
     steps = {queue: Steps(emit_for, jobs, on_step) for queue in dict.fromkeys(queues)}
     workers = [Worker(client, task_queue=queue, workflows=[TaskWorkflow],
