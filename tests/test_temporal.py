@@ -222,8 +222,9 @@ def test_a_step_waits_for_a_worker_on_its_queue(tmp_path: Path, dev_server: DevS
                                    capture_output=True, text=True, check=True).stdout
         assert "RUNNING" in described, "it waits: no machine serves gpu"
         assert statuses(repo)[task_id]["status"] == "running"
-        refused = run_cli("resume", task_id, cwd=repo)
-        assert_clean_error(refused, "runs on temporal")
+        assert_clean_error(run_cli("resume", task_id, cwd=repo), "runs on temporal")
+        assert_clean_error(run_cli("discard", task_id, "--force", cwd=repo), "runs on temporal",
+                           "temporal workflow terminate")
         # Its workflow terminated by hand: resume hands the task over again, from its unfinished step.
         subprocess.run([temporal_binary(), "workflow", "terminate", "--workflow-id", f"specrelay-{task_id}",
                         "--address", dev_server.address, "--reason", "test"], check=True, capture_output=True)

@@ -214,29 +214,11 @@ def plan_resume(root: Path, task_ids: Sequence[str], *, budget_usd: float | None
         loaded = [load_task(root, ledger, task_id) for task_id in task_ids]
         tasks = list({t.id: t for t in loaded}.values())  # an id given twice (or as a prefix too) runs once
         for task in tasks:
-            _release_if_ended(task)
             check_resumable(task, more_rounds=rounds is not None)
         if rounds is not None:
             tasks = [t if t.status is TaskStatus.DONE else grant_rounds(root, ledger, t.id, rounds) for t in tasks]
     finished = [t for t in tasks if t.status in (TaskStatus.DONE, TaskStatus.NEEDS_ATTENTION)]
     return ResumePlan(root, config, [t for t in tasks if t not in finished], finished, budget_usd)
-
-
-def _release_if_ended(task: Task) -> None:
-    """A task handed to Temporal whose workflow has ended without letting it go (terminated by hand,
-    say) is the user's to resume again."""
-    from specrelay.engine.lock import driver_of
-
-    if driver_of(task.folder) is None:
-        return
-    import asyncio
-
-    from specrelay.engine.temporal.connect import require_sdk
-
-    require_sdk()
-    from specrelay.engine.temporal.submit import release_if_ended
-
-    asyncio.run(release_if_ended(task))
 
 
 def resume(plan: ResumePlan, *, jobs: int = DEFAULT_JOBS, sink_for: SinkFor | None = None,

@@ -105,6 +105,8 @@ def check_resumable(task: Task, *, more_rounds: bool = False, driven: bool = Fal
     (when it would run) with its worktree gone. A done or needs_attention task passes: resuming it is a
     no-op, or (``more_rounds``, needs_attention) a new round. ``driven``: the one driving the task from
     elsewhere runs its next step (it reads as running between steps)."""
+    if not driven:
+        let_go_if_ended(task)
     status = effective_status(task)
     driver = driver_of(task.folder)
     if driver is not None and not driven and status not in FINISHED:
@@ -229,6 +231,7 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
     A merged task stays merged: only what it no longer needs goes.
     """
     task = load_task(root, ledger, task_id)
+    let_go_if_ended(task)
     status = effective_status(task)
     _refuse_running_discard(task, status)
     with task_lock(task.folder, task.id):  # no resume may start in a worktree being removed
@@ -257,12 +260,34 @@ def discard_task(root: Path, ledger: Ledger, task_id: str, *, force: bool = Fals
 def plan_discard(root: Path, ledger: Ledger, task_id: str, *, force: bool = False) -> DiscardPlan:
     """What :func:`discard_task` would remove, refused as it would refuse; nothing is changed."""
     task = load_task(root, ledger, task_id)
+    let_go_if_ended(task)
     status = effective_status(task)
     _refuse_running_discard(task, status)
     return check_discard(root, task, status, force=force)
 
 
+def let_go_if_ended(task: Task) -> None:
+    """A task handed to Temporal whose workflow has ended without letting it go (terminated by hand, say)
+    is the user's again: to resume, merge or discard. Asks the server only for such a task."""
+    if driver_of(task.folder) is None:
+        return
+    import asyncio
+
+    from specrelay.engine.temporal.connect import require_sdk
+
+    require_sdk()
+    from specrelay.engine.temporal.submit import release_if_ended
+
+    asyncio.run(release_if_ended(task))
+
+
 def _refuse_running_discard(task: Task, status: TaskStatus) -> None:
+    driver = driver_of(task.folder)
+    if status is TaskStatus.RUNNING and driver is not None:
+        raise UserError(f"task {task.id} runs on {driver.get('backend', 'another machine')} (workflow "
+                        f"{driver.get('workflow_id', '?')}); wait for it, or end its workflow "
+                        f"(`temporal workflow terminate --workflow-id {driver.get('workflow_id', '?')}`), "
+                        "then discard it.")
     if status is TaskStatus.RUNNING:
         raise UserError(f"task {task.id} is running; stop it first (Ctrl-C, or kill its process).")
 
