@@ -253,8 +253,15 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
     path.write_text(json.dumps({"version": 1, "workflows": ["multi-model"],
                                 "cells": [{"case": "c1", "workflow": "multi-model", "repeat": 1,
-                                           "check": {"status": "maybe"}}]}))
+                                           "task_status": "done", "check": {"status": "maybe"}}]}))
     assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[0].check")
+    # Edited by hand: a cell without its check, a cell of a workflow the run never ran.
+    cell = {"case": "c1", "workflow": "multi-model", "repeat": 1, "task_id": None, "task_status": "done"}
+    path.write_text(json.dumps({"version": 1, "workflows": ["multi-model"], "cells": [cell]}))
+    assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[0].check is missing")
+    path.write_text(json.dumps({"version": 1, "workflows": ["multi-model"],
+                                "cells": [{**cell, "workflow": "zzz", "check": None}]}))
+    assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[0].workflow 'zzz'")
     path.write_text(json.dumps({"version": 2, "workflows": [], "cells": []}))
     assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "version 2")
     assert not (path.parent / "report.md").exists() and not (path.parent / "report.json").exists()

@@ -208,6 +208,12 @@ def test_bad_input_is_one_clear_line_and_creates_nothing(tmp_path: Path) -> None
     again = run_cli("eval", "run", "s", "--resume", "--json", cwd=repo)  # finished and checked: left as is
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == _run_json(repo)
+    # The record edited by hand, a cell's check removed: one line naming the file and the field.
+    record = next((repo / ".specrelay/eval/s/runs").glob("*/run.json"))
+    data = json.loads(record.read_text())
+    del data["cells"][0]["check"]
+    record.write_text(json.dumps(data))
+    assert_clean_error(run_cli("eval", "run", "s", "--resume", cwd=repo), str(record), "cells[0].check is missing")
 
 
 def _start(repo: Path, *args: str) -> subprocess.Popen[str]:

@@ -190,10 +190,11 @@ def workflow_stats(workflow: str, cells: list[CellFacts]) -> WorkflowStats:
 
 
 def _case_costs(cells: list[CellFacts]) -> dict[str, float | None]:
-    """Per case, the mean cost of its cells; None for a case with a cell of unknown or missing cost."""
+    """Per case, the mean cost of its checked cells; None for a case with one of unknown or missing cost."""
     by: dict[str, list[CellFacts]] = {}
     for c in cells:
-        by.setdefault(c.case, []).append(c)
+        if c.check in ("passed", "failed"):  # the cells the pass rate counts, so both columns rest on the same
+            by.setdefault(c.case, []).append(c)
     out: dict[str, float | None] = {}
     for case, group in by.items():
         known = all(c.recorded and c.cost_usd is not None and not c.unknown_cost_calls for c in group)

@@ -112,7 +112,8 @@ def markdown(report: Report) -> str:
             "task's first record to its last.",
             f"- Caught: of the non-test `path:line` places a failed check's output names, those a reviewer of the "
             f"same task had flagged (same file, within {LINE_SLACK} lines). A's misses b flagged: of the places "
-            "a's reviewers missed, those b's reviewers flagged on the same case.", ""]
+            "a's reviewers missed, those b's reviewers flagged on the same case (same file, within "
+            f"{LINE_SLACK} lines of b's own branch, which may hold other code there: a hint, not a proof).", ""]
     if report.notes:
         out += ["## Notes", "", *(f"- {n}" for n in report.notes), ""]
     return "\n".join(out)

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["CellFacts", "Pair", "Report", "RunSummary", "WorkflowStats", "build_report", "list_runs", "write_report"]
 
 REPORT_FILES = ("report.md", "report.json", "chart.svg")
-_CHECK_STATUSES = ("passed", "failed", "error")
 
 
 # -- the run ---------------------------------------------------------------------------------------------
@@ -76,7 +75,7 @@ def list_runs(root: Path) -> list[RunSummary]:
         for run_id in reversed(evalruns.run_ids(root, suite)):
             path = evalruns.runs_dir(root, suite) / run_id / evalruns.RUN_FILE
             try:
-                data = _checked(path, evalruns.read_run(path))
+                data = evalruns.read_run(path)
             except UserError as exc:
                 out.append(RunSummary(suite, run_id, error=str(exc)))
                 continue
@@ -96,38 +95,7 @@ def _open_run(root: Path, suite: str, run_id: str | None) -> tuple[Path, dict[st
         raise UserError(f"no suite {suite!r} in {folder.parent} (suites: {known}); make one with "
                         f"`specrelay eval make {suite} --from-history`.")
     run = evalruns.RunFile.open(root, suite, run_id)
-    return run.path, _checked(run.path, run.data)
-
-
-def _bad(path: Path, what: str) -> UserError:
-    return UserError(f"{path}: {what}; it is written by `specrelay eval run`: run the suite again, or move "
-                     f"{path.parent} aside if it is no run.")
-
-
-def _checked(path: Path, data: dict[str, Any]) -> dict[str, Any]:
-    """``run.json``'s content when its shape is what the report reads; a UserError naming the field otherwise."""
-    if data.get("version") != evalruns.VERSION:
-        raise _bad(path, f"version {data.get('version')!r}, this specrelay reads version {evalruns.VERSION}")
-    workflows = data.get("workflows")
-    if not isinstance(workflows, list) or not all(isinstance(w, str) for w in workflows):
-        raise _bad(path, "'workflows' is not a list of names")
-    for n, cell in enumerate(data["cells"]):
-        _check_cell(path, n, cell)
-    return data
-
-
-def _check_cell(path: Path, n: int, cell: object) -> None:
-    where = f"cells[{n}]"
-    if not isinstance(cell, dict):
-        raise _bad(path, f"{where} is not an object")
-    for key, kind in (("case", str), ("workflow", str), ("repeat", int)):
-        if not isinstance(cell.get(key), kind):
-            raise _bad(path, f"{where}.{key} is missing or not a {kind.__name__}")
-    if cell.get("task_id") is not None and not isinstance(cell["task_id"], str):
-        raise _bad(path, f"{where}.task_id is not a string or null")
-    check = cell.get("check")
-    if check is not None and (not isinstance(check, dict) or check.get("status") not in _CHECK_STATUSES):
-        raise _bad(path, f"{where}.check is not null or an object whose status is {', '.join(_CHECK_STATUSES)}")
+    return run.path, run.data
 
 
 # -- the cells -------------------------------------------------------------------------------------------

@@ -11,12 +11,14 @@ import typer
 
 from specrelay.cli.common import console, err_console, money, plural, print_json, print_table, repo_root
 from specrelay.cli.root import app
-from specrelay.cli.run import DEFAULT_JOBS, JOBS_HELP
 from specrelay.cli.usage import App
 
 if TYPE_CHECKING:
     from specrelay.app.eval import EvalRun, Made
     from specrelay.app.evalreport import Report
+
+#: An eval's tasks at once by default: fewer than a run's, since each one's check runs the project's tests.
+EVAL_JOBS = 8
 
 eval_app = App(help="Evaluate workflows on cases from your own history (make, list, run, report).",
                no_args_is_help=True, rich_markup_mode=None)
@@ -177,7 +179,8 @@ def run_command(
                                          help="The workflows to compare, comma-separated "
                                               "(e.g. multi-model,single-model)."),
     repeat: int = typer.Option(1, "--repeat", metavar="K", help="Run each case K times under each workflow."),
-    jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", "-j", min=1, help=JOBS_HELP),
+    jobs: int = typer.Option(EVAL_JOBS, "--jobs", "-j", min=1, help=(
+        "At most this many tasks run at once (each then runs your tests for its check); the others wait.")),
     budget: float | None = typer.Option(None, "--budget", metavar="USD",
                                         help="The whole run's budget, split equally between its tasks."),
     resume: bool = typer.Option(False, "--resume", help="Continue the suite's latest run (or --run RUN_ID)."),
@@ -219,7 +222,7 @@ def run_command(
             cases = len({c["case"] for c in data["cells"]})
             console.print(f"Run {data['id']} of suite {data['suite']}: {plural(len(data['cells']), 'cell')} "
                           f"({plural(cases, 'case')} x {plural(len(data['workflows']), 'workflow')} x "
-                          f"{data['repeat']}), {len(todo)} to run or check, {jobs} at a time.",
+                          f"{data['repeat']}), {len(todo)} to run or check, {max(1, min(jobs, len(todo)))} at a time.",
                           markup=False, soft_wrap=True)
 
     def on_task(cell: dict[str, Any]) -> None:

@@ -38,6 +38,8 @@ RUN_FILE = "run.json"
 VERSION = 1
 #: What a cell's ``task_status`` can be.
 CELL_STATUSES = ("done", "needs_attention", "paused", "failed", "not_started")
+#: What a cell's check can find.
+CHECK_STATUSES = ("passed", "failed", "error")
 #: The statuses whose task has ended: its result gets the hidden check.
 CHECKED_STATUSES = frozenset({"done", "needs_attention"})
 
@@ -143,7 +145,46 @@ def read_run(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: cannot be read as an evaluation run ({exc}); move the run's folder aside.") from exc
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise UserError(f"{path}: not an evaluation run (no cells); move the run's folder aside.")
+    return _checked(path, data)
+
+
+def _bad(path: Path, what: str) -> UserError:
+    return UserError(f"{path}: {what}; it is written by `specrelay eval run`: run the suite again, or move "
+                     f"{path.parent} aside if it is no run.")
+
+
+def _checked(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """``run.json``'s content when its shape is what a run and its report read (a file edited by hand may
+    not be); a UserError naming the field otherwise."""
+    if data.get("version") != VERSION:
+        raise _bad(path, f"version {data.get('version')!r}, this specrelay reads version {VERSION}")
+    workflows = data.get("workflows")
+    if not isinstance(workflows, list) or not all(isinstance(w, str) for w in workflows):
+        raise _bad(path, "'workflows' is not a list of names")
+    for n, cell in enumerate(data["cells"]):
+        _check_cell(path, n, cell, workflows)
     return data
+
+
+def _check_cell(path: Path, n: int, cell: object, workflows: list[str]) -> None:
+    where = f"cells[{n}]"
+    if not isinstance(cell, dict):
+        raise _bad(path, f"{where} is not an object")
+    for key, kind in (("case", str), ("workflow", str), ("repeat", int)):
+        if not isinstance(cell.get(key), kind):
+            raise _bad(path, f"{where}.{key} is missing or not a {kind.__name__}")
+    if cell["workflow"] not in workflows:
+        raise _bad(path, f"{where}.workflow {cell['workflow']!r} is none of the run's workflows "
+                         f"({', '.join(workflows)})")
+    if cell.get("task_id") is not None and not isinstance(cell["task_id"], str):
+        raise _bad(path, f"{where}.task_id is not a string or null")
+    if cell.get("task_status") not in CELL_STATUSES:
+        raise _bad(path, f"{where}.task_status is missing or none of {', '.join(CELL_STATUSES)}")
+    if "check" not in cell:
+        raise _bad(path, f"{where}.check is missing (null until the check has run)")
+    check = cell["check"]
+    if check is not None and (not isinstance(check, dict) or check.get("status") not in CHECK_STATUSES):
+        raise _bad(path, f"{where}.check is not null or an object whose status is {', '.join(CHECK_STATUSES)}")
 
 
 def run_ids(root: Path, suite: str) -> list[str]:
