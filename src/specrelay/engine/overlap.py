@@ -72,6 +72,8 @@ def overlaps(root: Path, tasks: Sequence[Task]) -> dict[str, list[Overlap]]:
     files = {t.id: task_files(root, t, has_commits=has_commits[t.id]) for t in tasks}
     found: dict[str, list[Overlap]] = {t.id: [] for t in tasks}
     for a, b in combinations(tasks, 2):
+        if a.record_prompts and b.record_prompts:
+            continue  # two evaluation tasks: attempts at cases, never merged, overlapping by design
         shared = sorted(files[a.id] & files[b.id])
         if not shared:
             continue
@@ -95,7 +97,8 @@ async def before_build(root: Path, ledger: Ledger, task: Task, *, serialize: boo
         return
     waited = False
     while True:
-        running = [t for t in all_tasks(root, ledger) if t.id != task.id and effective_status(t) is TaskStatus.RUNNING]
+        running = [t for t in all_tasks(root, ledger) if t.id != task.id and effective_status(t) is TaskStatus.RUNNING
+                   and not (task.record_prompts and t.record_prompts)]  # evaluation tasks overlap by design
         found = overlapping(root, task, running) if running else []
         if not found:
             if waited:
