@@ -152,8 +152,9 @@ def test_a_worker_killed_mid_step_is_replaced(tmp_path: Path, dev_server: DevSer
 
 def test_a_stalled_worker_finishes_its_step_and_nothing_is_paid_twice(tmp_path: Path, dev_server: DevServer) -> None:
     """A worker frozen past its heartbeat timeout: the server gives the step away, but the other worker
-    waits for the frozen one (the task's lock) instead of running the step beside it."""
-    repo = temporal_project(tmp_path, dev_server, builder_delay=6)
+    waits for the frozen one (the task's lock) instead of running the step beside it, for as long as the
+    step takes (here 40 s, longer than the step's retries would last if each wait were an attempt)."""
+    repo = temporal_project(tmp_path, dev_server, builder_delay=40)
     workers = [worker(repo, dev_server, f"w{n}") for n in (1, 2)]
     try:
         for w in workers:
@@ -228,6 +229,7 @@ def test_a_step_waits_for_a_worker_on_its_queue(tmp_path: Path, dev_server: DevS
         # Its workflow terminated by hand: resume hands the task over again, from its unfinished step.
         subprocess.run([temporal_binary(), "workflow", "terminate", "--workflow-id", f"specrelay-{task_id}",
                         "--address", dev_server.address, "--reason", "test"], check=True, capture_output=True)
+        assert statuses(repo)[task_id]["status"] == "paused", "status asks the server: the workflow has ended"
         resumed = submit_resume(repo, task_id)
         gpu = worker(repo, dev_server, "gpu", "gpu")
         gpu.wait_ready()

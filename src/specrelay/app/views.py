@@ -6,6 +6,7 @@ same keys, in the same order), for any face that speaks JSON.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from specrelay.engine.loopstate import LoopState
 from specrelay.engine.openwork import open_work
 from specrelay.engine.summary import effective_status, panel_of, spec_has, verification_of
 from specrelay.engine.task import Task, all_tasks, load_task
+from specrelay.errors import SpecRelayError
 from specrelay.ledger import CLOSED, Ledger, StepRow, StepStatus, TaskStatus, TaskUsage
 
 __all__ = ["CLOSED", "CallView", "Costs", "DiffFile", "Diffstat", "StepView", "TaskDetail", "TaskStatus",
@@ -259,10 +261,24 @@ def escalations_of(ledger: Ledger, task_id: str, titles: list[str]) -> list[dict
             for e in LoopState.load(row.state if row else None).escalations]
 
 
+def _let_go_if_ended(task: Task) -> None:
+    """A task handed to Temporal whose workflow has ended without letting it go reads as it is (paused), not
+    as running; a server that cannot be asked leaves it as it reads."""
+    from specrelay.engine.finish import let_go_if_ended
+    from specrelay.engine.lock import driver_of
+
+    if driver_of(task.folder) is None:
+        return
+    with contextlib.suppress(SpecRelayError):
+        let_go_if_ended(task)
+
+
 def all_statuses(root: Path, ledger: Ledger, *, statuses: tuple[TaskStatus, ...] = (),
                  limit: int | None = None) -> list[TaskView]:
     """Every task's status, newest first; only those in ``statuses`` (when given), at most ``limit``."""
     tasks = sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True)
+    for task in tasks:
+        _let_go_if_ended(task)
     if statuses:
         tasks = [t for t in tasks if effective_status(t) in statuses]
     tasks = tasks[:limit]

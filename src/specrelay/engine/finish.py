@@ -142,6 +142,7 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
                force: bool = False) -> MergeResult:
     """Merge the task's branch into its base branch, in the worktree that has it checked out."""
     task = load_task(root, ledger, task_id)
+    let_go_if_ended(task)
     _refuse_running_merge(task)
     with task_lock(task.folder, task.id):  # no resume may start on a branch being merged (and removed)
         task = load_task(root, ledger, task.id)
@@ -153,6 +154,7 @@ def plan_merge(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
                force: bool = False) -> MergePlan:
     """What :func:`merge_task` would do, refused as it would refuse; nothing is changed."""
     task = load_task(root, ledger, task_id)
+    let_go_if_ended(task)
     _refuse_running_merge(task)
     return check_merge(root, task, ff_only=ff_only, delete=delete, force=force)
 
@@ -314,6 +316,7 @@ def update_task(root: Path, ledger: Ledger, task_id: str) -> UpdateResult:
     after the last build step are reopened, and a finished task is paused until they run again.
     """
     task = load_task(root, ledger, task_id)
+    let_go_if_ended(task)
     status = effective_status(task)
     if status in CLOSED:
         raise UserError(f"task {task.id} is {status}; there is no branch of it to update.")

@@ -21,6 +21,7 @@ import asyncio
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from temporalio import activity
 from specrelay import paths
 from specrelay.config import load_config
 from specrelay.engine.events import EventSink
-from specrelay.engine.lock import unmark_driven
+from specrelay.engine.lock import is_running, unmark_driven
 from specrelay.engine.runner import INTERRUPTED, Runner
 from specrelay.engine.task import Task, load_task
 from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, RELEASE, Advanced, Job
@@ -37,6 +38,8 @@ from specrelay.engine.temporal.queues import next_queue, waiting_message
 from specrelay.errors import Interrupted, SpecRelayError, TaskBusy
 from specrelay.ledger import FINISHED, Ledger, TaskStatus
 
+#: How often an attempt waiting for another one's step looks again.
+BUSY_POLL_S = 0.25
 #: What a worker gives each task's runner to hear its events (the app writes them to events.jsonl).
 EmitFor = Callable[[Task], EventSink]
 
@@ -80,8 +83,9 @@ class Steps:
     async def advance(self, job: Job) -> Advanced:
         slot = _Slot()
         done = threading.Event()
-        attempt = activity.info().attempt
-        work = asyncio.get_running_loop().run_in_executor(self.threads, self._step, job, slot, done, attempt)
+        info = activity.info()
+        work = asyncio.get_running_loop().run_in_executor(self.threads, self._step, job, slot, done, info.attempt,
+                                                          info.task_queue)
         try:
             while not done.is_set():
                 activity.heartbeat()
@@ -89,35 +93,55 @@ class Steps:
             return await work
         except asyncio.CancelledError:
             details = activity.cancellation_details()
-            if activity.is_worker_shutdown() or (details is not None and details.worker_shutdown):
-                slot.cancel()  # paused cleanly, to be tried again on another worker
-            # Otherwise the server gave the step away: it finishes here, and the retry waits for it.
+            given_away = details is not None and (details.timed_out or details.not_found) and not (
+                details.worker_shutdown or activity.is_worker_shutdown())
+            if not given_away:
+                slot.cancel()  # a shutdown, or the workflow cancelled: the step pauses cleanly
+            # Given away (this worker missed its heartbeats): the step finishes here; the retry waits for it.
             await asyncio.shield(asyncio.wait({work}))
+            if work.done() and not work.cancelled():
+                work.exception()  # retrieved: the step's own end (paused, say) is in the ledger
             raise
 
     @activity.defn(name=RELEASE)
-    async def release(self, job: Job, why: str) -> None:
-        """Let go of a task whose step could not be run anywhere: paused here, with the reason."""
+    async def release(self, job: Job, why: str) -> str:
+        """Let go of a task whose step could not be run anywhere: paused here, with the reason; its status."""
+        return await asyncio.get_running_loop().run_in_executor(self.threads, self._release, job, why)
+
+    @staticmethod
+    def _release(job: Job, why: str) -> str:
         root = Path(job.root)
         ledger = Ledger(paths.ledger_path(root))
         try:
             task = load_task(root, ledger, job.task_id)
+            if is_running(task.folder):  # an attempt still runs its step: let it end first (tried again)
+                raise TaskBusy(f"task {task.id} is still running a step; it is let go once that ends")
             if task.status not in FINISHED and task.status is not TaskStatus.FAILED:
                 ledger.update_task(task.id, status=TaskStatus.PAUSED, message=f"on Temporal: {why}")
             unmark_driven(task.folder)
+            return str(load_task(root, ledger, job.task_id).status)
         finally:
             ledger.close()
 
-    def _step(self, job: Job, slot: _Slot, done: threading.Event, attempt: int) -> Advanced:
+    @staticmethod
+    def _wait_while_busy(task: Task, slot: _Slot) -> None:
+        """Wait (the activity heartbeating meanwhile) while another attempt of the step still holds the task:
+        a worker that missed its heartbeats finishes what it runs, and this attempt goes on from there."""
+        while is_running(task.folder):
+            if slot.cancelled:
+                raise Interrupted(f"task {task.id}: stopped while waiting for another worker's step")
+            time.sleep(BUSY_POLL_S)
+
+    def _step(self, job: Job, slot: _Slot, done: threading.Event, attempt: int, queue: str) -> Advanced:
         try:
-            advanced = self._run_one(job, slot, attempt)
+            advanced = self._run_one(job, slot, attempt, queue)
             if self.on_step is not None:
                 self.on_step(job.task_id, advanced)
             return advanced
         finally:
             done.set()
 
-    def _run_one(self, job: Job, slot: _Slot, attempt: int) -> Advanced:
+    def _run_one(self, job: Job, slot: _Slot, attempt: int, here: str) -> Advanced:
         root = Path(job.root)
         who = worker_name()
         if not paths.task_dir(root, job.task_id).is_dir():
@@ -134,16 +158,29 @@ class Steps:
                 # Ended already (an earlier attempt's answer was lost on its way to the server).
                 unmark_driven(task.folder)
                 return Advanced(True, str(task.status), task.message, worker=who)
-            step, _ = next_queue(config, ledger, task.id, job.queue)
+            step, queue = next_queue(config, ledger, task.id, job.queue)
+            if queue != here:
+                # An earlier attempt ran this queue's step, and its answer was lost: the next step goes
+                # where its own preset says.
+                ledger.update_task(task.id, message=waiting_message(step, queue))
+                return Advanced(False, str(task.status), None, next_queue=queue, next_step=step, worker=who)
+            self._wait_while_busy(task, slot)
             emit = self.emit_for(task)
             runner = Runner(root, ledger, config, task.id, emit=emit)
             slot.hold(runner)
             try:
                 task = runner.run(budget_usd=job.budget_usd, max_steps=1)
-            except (Interrupted, TaskBusy):
-                raise  # stopped mid-step, or another attempt still runs it: tried again
+            except Interrupted:
+                # Paused here mid-step (a shutdown): it waits for a worker again, still driven.
+                ledger.update_task(task.id, status=TaskStatus.RUNNING, message=waiting_message(step, queue))
+                raise
+            except TaskBusy:
+                raise  # another attempt took the lock meanwhile: tried again
             except SpecRelayError as exc:  # the task stopped (paused or failed), as a local run would leave it
                 task = load_task(root, ledger, job.task_id)
+                if task.status is TaskStatus.RUNNING:  # refused before it ran (its worktree gone, say)
+                    ledger.update_task(task.id, status=TaskStatus.PAUSED, message=str(exc))
+                    task = load_task(root, ledger, job.task_id)
                 unmark_driven(task.folder)
                 return Advanced(True, str(task.status), str(exc), step=step, worker=who)
             finally:

@@ -49,7 +49,12 @@ async def wait(backend: Backend, task_ids: Sequence[str]) -> dict[str, Advanced 
     """Each task's workflow's last account, once it has ended (the error, when the workflow failed)."""
     import asyncio
 
-    client = await connect(backend.address, backend.namespace)
+    while True:  # the server down meanwhile: its workflows go on once it is back, so wait for it
+        try:
+            client = await connect(backend.address, backend.namespace)
+            break
+        except UserError:
+            await asyncio.sleep(1)
 
     async def one(task_id: str) -> Advanced | BaseException:
         from temporalio.service import RPCError, RPCStatusCode

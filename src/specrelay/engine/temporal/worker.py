@@ -43,8 +43,7 @@ async def serve(address: str, namespace: str, queues: Sequence[str], *, jobs: in
         on_ready(name)
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([waiter, *runs], return_when=asyncio.FIRST_COMPLETED)
-    for w in workers:
-        await w.shutdown()
+    await asyncio.gather(*(w.shutdown() for w in workers))
     for run in runs:
         if run.done() and not run.cancelled() and run.exception() is not None:
             raise run.exception()  # type: ignore[misc]

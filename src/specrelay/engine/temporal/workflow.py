@@ -7,11 +7,13 @@ keeps the last one's answer, which a query reads (``status`` of a remote task).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_TIMEOUT_S, RELEASE, WORKFLOW, Advanced, Job
@@ -36,15 +38,18 @@ class TaskWorkflow:
                 advanced: Advanced = await workflow.execute_activity(
                     ADVANCE, job, result_type=Advanced, task_queue=self._queue, start_to_close_timeout=STEP_TIMEOUT,
                     heartbeat_timeout=timedelta(seconds=HEARTBEAT_TIMEOUT_S),
+                    # a cancelled workflow waits for the step to pause before the task is let go
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=0.5), backoff_coefficient=2.0,
                                              maximum_interval=timedelta(seconds=10), maximum_attempts=STEP_ATTEMPTS))
             except ActivityError as exc:
                 # No worker could run the step: the task is let go, paused with the reason, for `resume`.
                 why = _reason(exc)
-                await workflow.execute_activity(RELEASE, args=[job, why], task_queue=job.queue,
-                                                start_to_close_timeout=timedelta(minutes=1),
-                                                retry_policy=RetryPolicy(maximum_attempts=STEP_ATTEMPTS))
-                return Advanced(True, "paused", why)
+                status: str = await asyncio.shield(workflow.execute_activity(
+                    RELEASE, args=[job, why], result_type=str, task_queue=job.queue,
+                    start_to_close_timeout=timedelta(minutes=1),
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=5), maximum_attempts=60)))
+                return Advanced(True, status, why)
             self._last = advanced
             if advanced.ended:
                 return advanced
