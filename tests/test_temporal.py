@@ -88,6 +88,20 @@ def wait_for(what: str, check: Any, timeout: float = 120, every: float = 0.25) -
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def building_worker(repo: Path, workers: list[Worker]) -> Worker:
+    """The worker running the one task's build step, once it runs it (the task's lock names its process)."""
+    folder = wait_for("the task", lambda: next((repo / ".specrelay" / "tasks").glob("*/run.lock"), None)).parent
+
+    def building() -> int | None:
+        row = next(iter(statuses(repo).values()))
+        holder = (folder / "run.lock").read_text().strip()
+        return int(holder) if row.get("current_step") == "Implementation" and holder else None
+
+    pid = wait_for("the build step to start", building)
+    [found] = [w for w in workers if w.proc.pid == pid]
+    return found
+
+
 def assert_paid_once(repo: Path, tasks: int) -> None:
     rows = calls(repo)
     ok = [(t, k) for t, _, outcome, k in rows if outcome == "ok"]
@@ -128,15 +142,7 @@ def test_a_worker_killed_mid_step_is_replaced(tmp_path: Path, dev_server: DevSer
         for w in workers:
             w.wait_ready()
         proc = submit(repo, "Add sub", "--json")
-        folder = wait_for("the task", lambda: next((repo / ".specrelay" / "tasks").glob("*/run.lock"), None)).parent
-
-        def building() -> int | None:
-            row = next(iter(statuses(repo).values()))
-            holder = (folder / "run.lock").read_text().strip()
-            return int(holder) if row.get("current_step") == "Implementation" and holder else None
-
-        pid = wait_for("the build step to start", building)
-        [victim] = [w for w in workers if w.proc.pid == pid]
+        victim = building_worker(repo, workers)
         time.sleep(1)  # mid-call: the builder's reply takes 6 s
         victim.kill()
         out, err = proc.communicate(timeout=180)
@@ -160,15 +166,7 @@ def test_a_stalled_worker_finishes_its_step_and_nothing_is_paid_twice(tmp_path: 
         for w in workers:
             w.wait_ready()
         proc = submit(repo, "Add sub", "--json")
-        folder = wait_for("the task", lambda: next((repo / ".specrelay" / "tasks").glob("*/run.lock"), None)).parent
-
-        def building() -> int | None:
-            row = next(iter(statuses(repo).values()))
-            holder = (folder / "run.lock").read_text().strip()
-            return int(holder) if row.get("current_step") == "Implementation" and holder else None
-
-        pid = wait_for("the build step to start", building)
-        [frozen] = [w for w in workers if w.proc.pid == pid]
+        frozen = building_worker(repo, workers)
         os.killpg(frozen.proc.pid, signal.SIGSTOP)
         time.sleep(5)  # past the 3 s heartbeat timeout
         os.killpg(frozen.proc.pid, signal.SIGCONT)
