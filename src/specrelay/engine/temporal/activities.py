@@ -151,7 +151,8 @@ class Steps:
         config = load_config(root)
         ledger = Ledger(paths.ledger_path(root))
         try:
-            task = load_task(root, ledger, job.task_id)
+            self._wait_while_busy(load_task(root, ledger, job.task_id), slot)
+            task = load_task(root, ledger, job.task_id)  # as the attempt waited for left it
             retried_end = attempt > 1 and (task.status is TaskStatus.FAILED or (
                 task.status is TaskStatus.PAUSED and task.message != INTERRUPTED))
             if task.status in FINISHED or retried_end:
@@ -164,7 +165,6 @@ class Steps:
                 # where its own preset says.
                 ledger.update_task(task.id, message=waiting_message(step, queue))
                 return Advanced(False, str(task.status), None, next_queue=queue, next_step=step, worker=who)
-            self._wait_while_busy(task, slot)
             emit = self.emit_for(task)
             runner = Runner(root, ledger, config, task.id, emit=emit)
             slot.hold(runner)
