@@ -251,16 +251,23 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     proc = run_cli("eval", "report", SUITE, cwd=repo)
     assert_clean_error(proc, str(path), "cannot be read as an evaluation run")
     assert len(proc.stderr.strip().splitlines()) == 1
-    path.write_text(json.dumps({"version": 1, "workflows": ["multi-model"],
-                                "cells": [{"case": "c1", "workflow": "multi-model", "repeat": 1,
-                                           "task_status": "done", "check": {"status": "maybe"}}]}))
+    head = {"version": 1, "suite": SUITE, "id": RUN_ID, "created_at": 0.0, "repeat": 1, "budget_usd": None,
+            "workflows": ["multi-model"]}
+    path.write_text(json.dumps({**head, "cells": [{"case": "c1", "workflow": "multi-model", "repeat": 1,
+                                                   "task_status": "done", "check": {"status": "maybe"}}]}))
     assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[0].check")
     # Edited by hand: a cell without its check, a cell of a workflow the run never ran.
     cell = {"case": "c1", "workflow": "multi-model", "repeat": 1, "task_id": None, "task_status": "done"}
-    path.write_text(json.dumps({"version": 1, "workflows": ["multi-model"], "cells": [cell]}))
+    path.write_text(json.dumps({**head, "cells": [cell]}))
     assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[0].check is missing")
-    path.write_text(json.dumps({"version": 1, "workflows": ["multi-model"],
-                                "cells": [{**cell, "workflow": "zzz", "check": None}]}))
+    path.write_text(json.dumps({**head, "budget_usd": "lots", "cells": []}))
+    assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "'budget_usd' is \"lots\"")
+    twice = {**cell, "check": None}
+    path.write_text(json.dumps({**head, "cells": [twice, twice]}))
+    assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[1] is a second cell")
+    path.write_text(json.dumps({**head, "cells": [cell]}))
+    assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[0].check is missing")
+    path.write_text(json.dumps({**head, "cells": [{**cell, "workflow": "zzz", "check": None}]}))
     assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "cells[0].workflow 'zzz'")
     path.write_text(json.dumps({"version": 2, "workflows": [], "cells": []}))
     assert_clean_error(run_cli("eval", "report", SUITE, cwd=repo), str(path), "version 2")

@@ -199,8 +199,27 @@ def test_bad_input_is_one_clear_line_and_creates_nothing(tmp_path: Path) -> None
         proc = run_cli("eval", "run", *args, cwd=repo)
         assert_clean_error(proc, needle)
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    # A case edited by hand: a command given as a string, no test command, its request removed.
+    case = repo / ".specrelay/eval/s/sub"
+    toml = (case / "case.toml").read_text()
+    commands = next(line for line in toml.splitlines() if line.startswith("test_commands"))
+    for edited, needle in [(toml.replace(commands, 'test_commands = "python -m unittest"'),
+                            "test_commands must be a list of strings"),
+                           (toml.replace(commands, "test_commands = []"), "test_commands is empty")]:
+        (case / "case.toml").write_text(edited)
+        assert_clean_error(run_cli("eval", "run", "s", "--workflows", WORKFLOWS, cwd=repo), str(case), needle)
+    (case / "case.toml").write_text(toml)
+    request = (case / "request.md").read_text()
+    (case / "request.md").unlink()
+    assert_clean_error(run_cli("eval", "run", "s", "--workflows", WORKFLOWS, cwd=repo), "request.md: missing")
+    (case / "request.md").write_text(request)
     assert not (repo / ".specrelay/eval/s/runs").exists()
     assert not paths.tasks_dir(repo).exists() or not any(paths.tasks_dir(repo).iterdir())
+    # A case may not be named as the suite's runs folder.
+    (repo / "t.py").write_text("x = 1\n")
+    assert_clean_error(run_cli("eval", "make", "s", "--case", "runs", "--base", "HEAD", "--request", "r",
+                               "--check", "t.py", "--force", cwd=repo), "case name 'runs' is taken")
+    (repo / "t.py").unlink()
     # A run to name: an unknown --run lists the known ones.
     assert run_cli("eval", "run", "s", "--workflows", "multi-model", cwd=repo).returncode == 0
     known = _run_json(repo)["id"]

@@ -96,7 +96,15 @@ def _cases(root: Path, suite: str) -> dict[str, Case]:
     if not names:
         raise UserError(f"suite {suite!r} has no cases ({folder}); add some with "
                         f"`specrelay eval make {suite} --from-history`.")
-    return {n: evalcases.read_case(folder / n) for n in names}
+    cases = {n: evalcases.read_case(folder / n) for n in names}
+    for name, case in cases.items():  # refused before any run exists: a task would be paid for nothing
+        where = folder / name
+        if not case.request.strip():
+            raise UserError(f"{where / evalcases.REQUEST_FILE}: missing or empty; write what the task asks for.")
+        if not case.test_commands:
+            raise UserError(f"{where / evalcases.CASE_FILE}: test_commands is empty, so the hidden check could not "
+                            "run; set it, e.g. test_commands = [\"python -m pytest -q\"].")
+    return cases
 
 
 def _workflows(root: Path, config: Config, names: Sequence[str]) -> dict[str, Workflow]:

@@ -46,6 +46,8 @@ _DOC_SUFFIXES = (".md", ".rst", ".txt", ".adoc", ".org")
 _DOC_NAMES = frozenset({"LICENSE", "LICENCE", "COPYING", "AUTHORS", "CHANGELOG", "NOTICE", "CONTRIBUTORS"})
 _DOC_DIRS = frozenset({"docs", "doc"})
 CASE_FILE = "case.toml"
+#: The folder of a suite that holds its runs (:mod:`specrelay.engine.evalruns`), never a case.
+RUNS_FOLDER = "runs"
 REQUEST_FILE = "request.md"
 ORIGINAL_FILE = "request.orig.md"
 CHECK_DIR = "check"
@@ -78,6 +80,9 @@ def check_name(name: str, what: str) -> str:
     if not _NAME.match(name) or ".." in name:
         raise UserError(f"{what} {name!r} is not a plain name: use letters, digits, '.', '_' and '-', "
                         "starting with a letter or digit (e.g. `history` or `login-fix`).")
+    if what == "case name" and name == RUNS_FOLDER:
+        raise UserError(f"case name {name!r} is taken: a suite keeps its runs in {RUNS_FOLDER}/; "
+                        "name the case otherwise (e.g. `runs-check`).")
     return name
 
 
@@ -336,6 +341,14 @@ def read_case(folder: Path) -> Case:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UserError(f"{path}: cannot be read as a case ({exc}); fix it or remove the folder.") from exc
+    for key in ("tests", "test_commands"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UserError(f"{path}: {key} must be a list of strings, e.g. {key} = [\"python -m pytest -q\"]"
+                            if key == "test_commands" else f"{path}: {key} must be a list of file paths (strings).")
+    for key in ("name", "base", "source", "request", "original_request", "rewritten_by"):
+        if key in data and not isinstance(data[key], str):
+            raise UserError(f"{path}: {key} must be a string.")
     request_path = folder / str(data.get("request", REQUEST_FILE))
     request = request_path.read_text(encoding="utf-8") if request_path.is_file() else ""
     original_path = folder / str(data.get("original_request", ORIGINAL_FILE))
@@ -358,4 +371,4 @@ def suites(root: Path) -> dict[str, list[str]]:
 def case_names(folder: Path) -> list[str]:
     """The cases of a suite folder (temporary folders of an unfinished write are not cases)."""
     return sorted(d.name for d in folder.iterdir() if d.is_dir() and _NAME.match(d.name)
-                  and (d / CASE_FILE).is_file())
+                  and d.name != RUNS_FOLDER and (d / CASE_FILE).is_file())

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from specrelay import paths
-from specrelay.engine.evalcases import suite_dir
+from specrelay.engine.evalcases import RUNS_FOLDER, suite_dir
 from specrelay.errors import UserError
 from specrelay.fsutil import atomic_write_text
 
-RUNS_DIR = "runs"
+RUNS_DIR = RUNS_FOLDER
 RUN_FILE = "run.json"
 VERSION = 1
 #: What a cell's ``task_status`` can be.
@@ -161,9 +161,34 @@ def _checked(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     workflows = data.get("workflows")
     if not isinstance(workflows, list) or not all(isinstance(w, str) for w in workflows):
         raise _bad(path, "'workflows' is not a list of names")
+    for field_name, what in _TOP_FIELDS.items():
+        if not _fits(field_name, data.get(field_name)):
+            raise _bad(path, f"'{field_name}' is {json.dumps(data.get(field_name))}, not {what}")
+    seen: set[tuple[str, str, int]] = set()
     for n, cell in enumerate(data["cells"]):
         _check_cell(path, n, cell, workflows)
+        place = (str(cell["case"]), str(cell["workflow"]), int(cell["repeat"]))
+        if place in seen:
+            raise _bad(path, f"cells[{n}] is a second cell for case {place[0]}, workflow {place[1]}, "
+                             f"repeat {place[2]}")
+        seen.add(place)
     return data
+
+
+#: The record's own fields besides its cells and workflows, and what each must be.
+_TOP_FIELDS = {"suite": "a suite name", "id": "the run's id", "repeat": "a whole number, 1 or more",
+               "budget_usd": "a positive amount or null", "created_at": "a time in seconds"}
+
+
+def _fits(name: str, value: object) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if name in ("suite", "id"):
+        return isinstance(value, str)
+    if name == "repeat":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if name == "budget_usd":
+        return value is None or (number and float(value) > 0)  # type: ignore[arg-type]
+    return number
 
 
 def _check_cell(path: Path, n: int, cell: object, workflows: list[str]) -> None:
