@@ -280,7 +280,16 @@ def let_go_if_ended(task: Task) -> None:
     require_sdk()
     from specrelay.engine.temporal.submit import release_if_ended
 
-    asyncio.run(release_if_ended(task))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no event loop in this thread
+        asyncio.run(release_if_ended(task))
+        return
+    # Called from inside an event loop (a face's synchronous handler): ask from a thread of its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as one:
+        one.submit(asyncio.run, release_if_ended(task)).result()
 
 
 def _refuse_running_discard(task: Task, status: TaskStatus) -> None:
