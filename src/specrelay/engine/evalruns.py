@@ -181,14 +181,15 @@ _TOP_FIELDS = {"suite": "a suite name", "id": "the run's id", "repeat": "a whole
 
 
 def _fits(name: str, value: object) -> bool:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
     if name in ("suite", "id"):
         return isinstance(value, str)
+    if isinstance(value, bool):  # JSON true/false are no numbers here
+        return False
     if name == "repeat":
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        return isinstance(value, int) and value >= 1
     if name == "budget_usd":
-        return value is None or (number and float(value) > 0)  # type: ignore[arg-type]
-    return number
+        return value is None or (isinstance(value, int | float) and value > 0)
+    return isinstance(value, int | float)
 
 
 def _check_cell(path: Path, n: int, cell: object, workflows: list[str]) -> None:
