@@ -14,6 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from specrelay.app.live import LIVE_TTL_S, Asker
 from specrelay.app.views import TaskView, all_statuses
 from specrelay.app.watch import TaskWatch
 from specrelay.app.workspace import ledger_of
@@ -24,8 +25,10 @@ __all__ = ["TaskBoard"]
 class TaskBoard:
     """Every task of the repository at ``root``, newest first, kept up to date between calls."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, asker: Asker | None = None) -> None:
         self.root = root
+        #: Who asks Temporal about the tasks handed to it, keeping the answers a few seconds.
+        self.asker = Asker(ttl_s=LIVE_TTL_S) if asker is None else asker
         self._lock = threading.Lock()
         self._watch: TaskWatch | None = None
         #: Each task's creation (to the second, as its view has it), the order it came in, and its status.
@@ -36,10 +39,10 @@ class TaskBoard:
         """Every task's status, newest first, each as :func:`~specrelay.app.tasks.status` gives it."""
         with self._lock:
             if self._watch is None:
-                watch = TaskWatch(self.root)
+                watch = TaskWatch(self.root, asker=self.asker)
                 watch.poll()  # the mark first: whatever is written after it comes in the next polls
                 with ledger_of(self.root, readonly=True) as ledger:
-                    newest_first = all_statuses(self.root, ledger)
+                    newest_first = all_statuses(self.root, ledger, asker=self.asker)
                 self._arrived = len(newest_first)
                 self._views = {v.id: (_epoch(v), self._arrived - n, v) for n, v in enumerate(newest_first)}
                 self._watch = watch

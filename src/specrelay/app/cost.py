@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from specrelay.app.counterfactual import Counterfactual, counterfactual
-from specrelay.app.views import Totals
+from specrelay.app.live import Remote
+from specrelay.app.views import TaskStatus, Totals, task_view
 from specrelay.app.workspace import ledger_of
 from specrelay.config import Config, load_config
 from specrelay.engine.summary import spec_has
-from specrelay.engine.task import resolve_task_id
+from specrelay.engine.task import load_task, resolve_task_id
 from specrelay.errors import UserError
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class CostReport:
     as_: Counterfactual | None = None
     #: Every cascade step of the tasks counted, against its strongest preset alone.
     cascades: list[CascadeCost] = field(default_factory=list)
+    #: The task counted still runs on Temporal (where, and what it does): its costs are so far.
+    remote: Remote | None = None
 
     @property
     def difference_usd(self) -> float | None:
@@ -70,7 +73,22 @@ class CostReport:
         if self.as_ is not None:
             out["as"] = {"preset": self.as_.preset, "model": self.as_.model, "cost_usd": self.as_.cost_usd,
                          "difference_usd": self.difference_usd}
+        if self.remote is not None:
+            out["remote"] = asdict(self.remote)
         return out
+
+
+def _running_remotely(root: Path | None, ledger: Ledger, task_id: str | None) -> Remote | None:
+    """Where the task ``task_id`` runs on Temporal, while it does (its server asked); None otherwise."""
+    if root is None or task_id is None or ledger.task(task_id) is None:
+        return None
+    from specrelay.engine.lock import driver_of
+
+    task = load_task(root, ledger, task_id)
+    if driver_of(task.folder) is None:
+        return None
+    view = task_view(ledger, task)
+    return view.remote if view.status is TaskStatus.RUNNING else None
 
 
 def check_by(by: str | None) -> None:
@@ -93,7 +111,8 @@ def cost(root: Path | None, *, task: str | None = None, by: str | None = None,
         overall = [t.as_json() for t in ledger.totals(None, task)]
         rows = [t.as_json() for t in ledger.totals(cast("GroupBy | None", by), task)]  # by is one of BY
         cascades = cascade_costs(ledger, lambda: load_config(root), [task] if task else ledger.task_ids())
-        report = CostReport(by, task, rows, overall[0] if overall else dict(_NO_CALLS), cascades=cascades)
+        report = CostReport(by, task, rows, overall[0] if overall else dict(_NO_CALLS), cascades=cascades,
+                            remote=_running_remotely(root, ledger, task))
         if as_preset is None:
             return report
         alt = counterfactual(ledger, load_config(root).preset(as_preset), task)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from specrelay.app.live import Asker
 from specrelay.app.views import (
     CallView,
     DiffFile,
@@ -63,16 +64,18 @@ def check_limit(limit: int | None) -> None:
 
 
 def status(root: Path, task_id: str | None = None, *, statuses: Sequence[str] = (),
-           limit: int | None = None, overlaps: bool = False) -> list[TaskView]:
+           limit: int | None = None, overlaps: bool = False, asker: Asker | None = None) -> list[TaskView]:
     """Every task (or the one ``task_id`` names), newest first; only ``statuses``, at most ``limit``.
-    With ``overlaps``, each live task's overlaps with the others (a git call or two per live task)."""
+    With ``overlaps``, each live task's overlaps with the others (a git call or two per live task).
+    The tasks handed to Temporal are asked about all at once (``asker``: a face's own, which keeps the
+    answers a while)."""
     wanted = check_statuses(statuses)
     check_limit(limit)
     with ledger_of(root, readonly=True) as ledger:
         if task_id:
-            views = [task_view(ledger, load_task(root, ledger, task_id))]
+            views = [task_view(ledger, load_task(root, ledger, task_id), asker)]
         else:
-            views = all_statuses(root, ledger, statuses=wanted, limit=limit)
+            views = all_statuses(root, ledger, statuses=wanted, limit=limit, asker=asker)
         return with_overlaps(root, ledger, views) if overlaps else views
 
 
@@ -152,13 +155,13 @@ def transcript_text(data: bytes) -> str:
     return render(transcript_entries(data))
 
 
-def show(root: Path, task_id: str) -> TaskDetail:
-    """A task's summary with its artifacts, every model call and its diffstat."""
+def show(root: Path, task_id: str, *, asker: Asker | None = None) -> TaskDetail:
+    """A task's summary with its artifacts, every model call and its diffstat (``asker``: as :func:`status`'s)."""
     with ledger_of(root, readonly=True) as ledger:
         task = load_task(root, ledger, task_id)
         names = _artifacts(task)
         config = load_config(root)
-        base = task_view(ledger, task)
+        base = task_view(ledger, task, asker)
         calls = _calls(ledger, task.id)
         return TaskDetail(**vars(base), costs=task_costs(ledger, config, task.id),
                           leftovers=[kept.to_json() for kept in leftovers.leftovers_of(root, task.id)],

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from specrelay.app.counterfactual import Counterfactual, counterfactual
+from specrelay.app.live import Asker, Remote, remote_of
 from specrelay.config import Config
 from specrelay.engine import leftovers
 from specrelay.engine.loopstate import LoopState
@@ -106,6 +107,8 @@ class TaskView:
     #: Other live tasks that name or change the same files, and whether their branches conflict
     #: (:class:`~specrelay.engine.overlap.Overlap` as JSON); only ``status`` works it out.
     overlaps: list[dict[str, Any]] = field(default_factory=list)
+    #: Where a task handed to Temporal runs, as its server said just now (None: it is not driven from there).
+    remote: Remote | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The status object of ``status --json``."""
@@ -210,14 +213,18 @@ class TaskDetail(TaskSummary):
         return out
 
 
-def task_view(ledger: Ledger, task: Task) -> TaskView:
-    """The status of one task, its lock consulted (a running task nobody runs any more is paused)."""
-    return TaskView(**_status_fields(ledger, task))
+def task_view(ledger: Ledger, task: Task, asker: Asker | None = None) -> TaskView:
+    """The status of one task, its lock consulted (a running task nobody runs any more is paused); a task
+    handed to Temporal as its server says (``asker``: who asks it, and keeps the answer for how long)."""
+    asker = Asker() if asker is None else asker
+    _settle([task], asker)
+    return TaskView(**_status_fields(ledger, task, asker=asker))
 
 
 def _status_fields(ledger: Ledger, task: Task, usage: TaskUsage | None = None,
-                   rows: list[StepRow] | None = None) -> dict[str, Any]:
-    """The fields of a task's status; ``usage`` and ``rows`` (its steps) when the caller read them already."""
+                   rows: list[StepRow] | None = None, asker: Asker | None = None) -> dict[str, Any]:
+    """The fields of a task's status; ``usage`` and ``rows`` (its steps) when the caller read them already;
+    ``asker`` asks the server of a task handed to Temporal (None: a new one)."""
     usage = ledger.task_usage(task.id) if usage is None else usage
     status = effective_status(task)
     # Several presets on a build step that is no panel can only be a cascade.
@@ -225,11 +232,13 @@ def _status_fields(ledger: Ledger, task: Task, usage: TaskUsage | None = None,
                       len(r.presets) > 1 and spec_has(r.kind, lambda k: k.builds and not k.panel))
              for r in (ledger.steps(task.id) if rows is None else rows)]
     verification = verification_of([{"kind": s.kind, "detail": s.detail} for s in steps])
+    remote = _remote(task, Asker() if asker is None else asker, steps)
+    message = remote.line if remote is not None and remote.line and status is TaskStatus.RUNNING else task.message
     return {
         "id": task.id, "title": task.title, "status": status, "open": open_work(task, status),
         "workflow": task.workflow, "branch": task.branch, "base_branch": task.base_branch,
         "base_sha": task.base_sha, "worktree": str(task.worktree), "worktree_exists": task.worktree.is_dir(),
-        "folder": str(task.folder), "current_step": task.current_step, "message": task.message,
+        "folder": str(task.folder), "current_step": task.current_step, "message": message,
         "steps": steps, "rounds": task.rounds,
         "created_at": datetime.fromtimestamp(task.created_at, UTC).isoformat(timespec="seconds"),
         "age_s": max(0, round(time.time() - task.created_at)),
@@ -239,8 +248,19 @@ def _status_fields(ledger: Ledger, task: Task, usage: TaskUsage | None = None,
         "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
         "budget_usd": task.budget_usd, "panel": panel_of(task),
         "verification": Verification(**verification) if verification else None,
-        "escalations": escalations_of(ledger, task.id, [s.title for s in steps]),
+        "escalations": escalations_of(ledger, task.id, [s.title for s in steps]), "remote": remote,
     }
+
+
+def _remote(task: Task, asker: Asker, steps: list[StepView]) -> Remote | None:
+    """Where a task handed to Temporal runs and what it does there (None for any other task)."""
+    from specrelay.engine.lock import driver_of
+
+    driver = driver_of(task.folder)
+    if driver is None:
+        return None
+    step = next((s.title for s in steps if s.status is not StepStatus.DONE), None)
+    return remote_of(driver, asker.answers([task]).get(task.id), step, task.message)
 
 
 def with_overlaps(root: Path, ledger: Ledger, views: list[TaskView]) -> list[TaskView]:
@@ -261,32 +281,34 @@ def escalations_of(ledger: Ledger, task_id: str, titles: list[str]) -> list[dict
             for e in LoopState.load(row.state if row else None).escalations]
 
 
-def _let_go_if_ended(task: Task) -> None:
-    """A task handed to Temporal whose workflow has ended without letting it go reads as it is (paused), not
-    as running; a server that cannot be asked leaves it as it reads."""
+def _settle(tasks: list[Task], asker: Asker) -> None:
+    """Ask about every task of ``tasks`` handed to Temporal, all at once: one whose workflow has ended without
+    letting it go reads as it is (paused), not as running; a server that cannot be asked leaves it as it
+    reads."""
     from specrelay.engine.finish import let_go_if_ended
-    from specrelay.engine.lock import driver_of
 
-    if driver_of(task.folder) is None:
-        return
-    with contextlib.suppress(SpecRelayError):
-        let_go_if_ended(task)
+    for task_id, answer in asker.answers(tasks).items():
+        if answer["state"] == "ended":
+            asker.forget(task_id)
+            with contextlib.suppress(SpecRelayError):
+                let_go_if_ended(next(t for t in tasks if t.id == task_id))
 
 
 def all_statuses(root: Path, ledger: Ledger, *, statuses: tuple[TaskStatus, ...] = (),
-                 limit: int | None = None) -> list[TaskView]:
-    """Every task's status, newest first; only those in ``statuses`` (when given), at most ``limit``."""
+                 limit: int | None = None, asker: Asker | None = None) -> list[TaskView]:
+    """Every task's status, newest first; only those in ``statuses`` (when given), at most ``limit``; the
+    tasks handed to Temporal as their servers say (``asker``: who asks them, all at once)."""
+    asker = Asker() if asker is None else asker
     tasks = sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True)
-    for task in tasks:
-        _let_go_if_ended(task)
+    _settle(tasks, asker)
     if statuses:
         tasks = [t for t in tasks if effective_status(t) in statuses]
     tasks = tasks[:limit]
     if len(tasks) < _BATCH_FROM:
-        return [task_view(ledger, t) for t in tasks]
+        return [TaskView(**_status_fields(ledger, t, asker=asker)) for t in tasks]
     # Many tasks: their usage and steps in two queries, not two each.
     usage, steps = ledger.all_usage(), ledger.all_steps()
-    return [TaskView(**_status_fields(ledger, t, usage.get(t.id, _NO_USAGE), steps.get(t.id, [])))
+    return [TaskView(**_status_fields(ledger, t, usage.get(t.id, _NO_USAGE), steps.get(t.id, []), asker))
             for t in tasks]
 
 
@@ -301,8 +323,9 @@ def task_costs(ledger: Ledger, config: Config, task_id: str) -> Costs:
                  [t.as_json() for t in ledger.totals("preset", task_id)], one)
 
 
-def task_summary(root: Path, ledger: Ledger, config: Config, task_id: str) -> TaskSummary:
-    """A task's end-of-run summary: its status, costs and kept leftovers."""
+def task_summary(root: Path, ledger: Ledger, config: Config, task_id: str,
+                 asker: Asker | None = None) -> TaskSummary:
+    """A task's end-of-run summary: its status, costs and kept leftovers (``asker``: as :func:`task_view`'s)."""
     task = load_task(root, ledger, task_id)
-    return TaskSummary(**_status_fields(ledger, task), costs=task_costs(ledger, config, task.id),
+    return TaskSummary(**_status_fields(ledger, task, asker=asker), costs=task_costs(ledger, config, task.id),
                        leftovers=[kept.to_json() for kept in leftovers.leftovers_of(root, task.id)])

@@ -5,7 +5,9 @@ updates); each :meth:`~TaskWatch.poll` first reads that mark alone (one cheap qu
 moved builds the status of the tasks written since, returning those whose status differs from what
 it returned before. A task whose run stopped without a word (its process killed) changes its
 effective status without any write: the ones last seen running are looked at again every
-``recheck_s`` seconds.
+``recheck_s`` seconds. A task handed to Temporal changes without a write too (a worker takes its step):
+its server is asked then, through an :class:`~specrelay.app.live.Asker` that keeps the answers a few
+seconds (one shared by every watch of a face), all the tasks looked at asked at once.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from specrelay.app.live import LIVE_TTL_S, Asker
 from specrelay.app.views import TaskStatus, TaskView, task_view
 from specrelay.app.workspace import ledger_of
-from specrelay.engine.task import load_task
+from specrelay.engine.task import Task, load_task
 from specrelay.ledger import Ledger
 
 __all__ = ["Mark", "TaskWatch"]
@@ -63,8 +66,10 @@ def _shown(view: TaskView) -> dict[str, Any]:
 class TaskWatch:
     """The tasks of one repository (or one task of it, ``only``) that changed since the last poll."""
 
-    def __init__(self, root: Path, *, only: str | None = None, recheck_s: float = 2.0) -> None:
+    def __init__(self, root: Path, *, only: str | None = None, recheck_s: float = 2.0,
+                 asker: Asker | None = None) -> None:
         self.root = root
+        self.asker = Asker(ttl_s=LIVE_TTL_S) if asker is None else asker
         self.only = only
         self.recheck_s = recheck_s
         self._mark: Mark | None = None
@@ -81,8 +86,8 @@ class TaskWatch:
             if since is None:
                 running = ledger.conn.execute("SELECT id FROM tasks WHERE status = ?", (str(TaskStatus.RUNNING),))
                 self._running = {str(r[0]) for r in running}
-                for task_id in _touched(ledger, mark):  # written just before: looked at again next time
-                    self._view(ledger, task_id)
+                for task in self._tasks(ledger, _touched(ledger, mark)):  # written just before: looked at again
+                    self._view(ledger, task)
                 return []
             ids = set(_touched(ledger, since)) if mark != since else set()
             if time.monotonic() - self._rechecked >= self.recheck_s:
@@ -90,12 +95,18 @@ class TaskWatch:
                 self._rechecked = time.monotonic()
             if self.only is not None:
                 ids &= {self.only}
-            return [v for v in (self._view(ledger, task_id) for task_id in sorted(ids)) if v is not None]
+            return [v for v in (self._view(ledger, task) for task in self._tasks(ledger, sorted(ids))) if v is not None]
 
-    def _view(self, ledger: Ledger, task_id: str) -> TaskView | None:
-        if ledger.task(task_id) is None:
-            return None
-        view = task_view(ledger, load_task(self.root, ledger, task_id))
+    def _tasks(self, ledger: Ledger, ids: list[str]) -> list[Task]:
+        """The tasks ``ids`` names that exist, the servers of those handed to Temporal asked at once (not one
+        task after another)."""
+        found = [load_task(self.root, ledger, task_id) for task_id in ids if ledger.task(task_id) is not None]
+        self.asker.answers(found)
+        return found
+
+    def _view(self, ledger: Ledger, task: Task) -> TaskView | None:
+        task_id = task.id
+        view = task_view(ledger, task, self.asker)
         if view.status is TaskStatus.RUNNING:
             self._running.add(task_id)
         else:

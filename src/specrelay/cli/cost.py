@@ -57,6 +57,10 @@ def _render(report: CostReport) -> None:
                   f"{tokens(total['output_tokens'])} output tokens, {_cost_cell(total)}"
                   + (" (scripted models: simulated prices)" if sim else "")
                   + (" (some token counts are estimates)" if total.get("estimated") else ""))
+    if report.remote is not None:
+        doing = report.remote.line or f"its server at {report.remote.address} cannot be asked now"
+        console.print(f"Task {report.task} is still running on Temporal ({doing}): these are its costs so far.",
+                      markup=False, style="yellow")
     for c in report.cascades:
         _render_cascade(c)
     alt = report.as_

@@ -24,6 +24,7 @@ from specrelay.errors import UserError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from specrelay.app.live import Remote
     from specrelay.app.tasks import MergeResult
     from specrelay.app.views import TaskDetail, TaskStatus, TaskView
 
@@ -82,6 +83,8 @@ def _render_status(rows: list[TaskView]) -> None:
     if any(r.simulated for r in rows):
         console.print("[dim]* simulated: scripted models priced as the real models they stand for[/]")
     for r in rows:
+        if r.remote is not None and r.status == "running":
+            console.print(f"{r.id} {_remote_line(r.remote)}", markup=False)
         if r.panel:
             console.print(f"{r.id} review panel: {panel_line(r.panel)}", markup=False)
         for line in escalation_lines(r.escalations):
@@ -111,6 +114,32 @@ def _overlap_lines(rows: list[TaskView]) -> None:
             else:
                 said, style = f"{r.id} and {o['task']} both touch {files} (their branches merge cleanly)", "yellow"
             console.print(said, markup=False, style=style)
+
+
+def _remote_line(remote: Remote) -> str:
+    """What a task handed to Temporal is doing, as its server says, or (it cannot be asked) as the ledger does."""
+    if remote.state in ("running", "waiting"):
+        return remote.line or "on Temporal"
+    said = f"{remote.line} " if remote.line else ""
+    if remote.state == "ended":
+        return f"{said}(its Temporal workflow has ended)"
+    return f"{said}(handed to Temporal at {remote.address}, which cannot be asked now)"
+
+
+def _render_remote(remote: Remote) -> None:
+    """The ``Temporal`` part of ``show``: the task's workflow, where it is, its step and worker."""
+    console.print(f"Temporal: workflow {remote.workflow_id} at {remote.address} (namespace {remote.namespace}) "
+                  f"· queue {remote.queue!r}", markup=False)
+    if remote.state == "running":
+        attempt = f" (attempt {remote.attempt})" if remote.attempt else ""
+        console.print(f"  step {remote.step} · worker {remote.worker}{attempt}", markup=False)
+    elif remote.state == "waiting":
+        console.print(f"  step {remote.step or '-'} · waiting for a worker on queue {remote.queue!r}", markup=False)
+    elif remote.state == "ended":
+        console.print("  its workflow has ended", markup=False)
+    else:
+        console.print(f"  its server cannot be asked now: {remote.error or 'no answer'}", markup=False,
+                      style="yellow")
 
 
 def escalation_lines(escalations: list[dict[str, Any]]) -> list[str]:
@@ -202,6 +231,8 @@ def _render_show(s: TaskDetail) -> None:
         from specrelay.cli.diff import diffstat_line
 
         console.print(f"Changes: {diffstat_line(s.diffstat.to_json())} (specrelay diff {s.id})", markup=False)
+    if s.remote is not None and s.status == "running":
+        _render_remote(s.remote)
     render_summary(s)
     if s.rejected:
         console.print(f"Rejected replies: {', '.join(s.rejected)} (specrelay show {s.id} ARTIFACT)", markup=False,

@@ -41,7 +41,7 @@ def routes(site: Site) -> list[BaseRoute]:
     """The event streams."""
 
     async def task_list(request: Request) -> Response:
-        watch = TaskWatch(site.root)
+        watch = TaskWatch(site.root, asker=site.asker)
 
         def changed() -> list[str]:
             return [message("task", {"id": v.id, "html": site.render("_task_row_one.html", t=v)}) for v in watch.poll()]
@@ -50,7 +50,7 @@ def routes(site: Site) -> list[BaseRoute]:
 
     async def one_task(request: Request) -> Response:
         task_id = tasks.task_of(site.root, request.path_params["task_id"]).id
-        watch = TaskWatch(site.root, only=task_id)
+        watch = TaskWatch(site.root, only=task_id, asker=site.asker)
         path = events_path(site.root, task_id)
         given = request.query_params.get("events", "")
         offset = [int(given) if given.isdigit() else -1]  # where the page's events end; none: not followed
@@ -62,7 +62,7 @@ def routes(site: Site) -> list[BaseRoute]:
                 offset[0] = read.offset
                 out += [message("log", {"html": site.render("_event.html", e=e)}) for e in read.events]
             if watch.poll():
-                detail = tasks.show(site.root, task_id)
+                detail = tasks.show(site.root, task_id, asker=site.asker)
                 out.append(message("fragments", {
                     "task-head": site.render("_task_head.html", t=detail),
                     "task-overview": site.render("_task_overview.html", t=detail)}))

@@ -42,7 +42,7 @@ def routes(site: Site) -> list[BaseRoute]:
         tab = request.path_params.get("tab", "")
         if tab not in TABS:
             raise UserError(f"no page '{tab}' of a task; its pages are: {', '.join(t or 'overview' for t in TABS)}.")
-        detail = tasks.show(site.root, request.path_params["task_id"])
+        detail = tasks.show(site.root, request.path_params["task_id"], asker=site.asker)
         context: dict[str, Any] = {"tabs": TABS, "tab": tab, "t": detail,
                                    "live": f"/live/tasks/{detail.id}"}
         context.update(_TAB_CONTEXT[tab](site, detail))
@@ -50,7 +50,7 @@ def routes(site: Site) -> list[BaseRoute]:
 
     def artifact_page(request: Request) -> Response:
         task_id, name = request.path_params["task_id"], request.path_params["name"]
-        detail = tasks.show(site.root, task_id)
+        detail = tasks.show(site.root, task_id, asker=site.asker)
         data = tasks.artifact(site.root, detail.id, name)
         return site.page(request, "task.html", tabs=TABS, tab="artifact", t=detail, live=f"/live/tasks/{detail.id}",
                          artifact_name=name, text=log_text(data), is_markdown=name.endswith(".md"))

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from specrelay.app.board import TaskBoard
+from specrelay.app.live import LIVE_TTL_S, Asker
 from specrelay.web import format as fmt
 from specrelay.web.guard import csrf_of
 from specrelay.web.markup import markdown
@@ -35,9 +36,13 @@ class Site:
     closing: threading.Event = field(default_factory=threading.Event)
     #: Every task's status, read once and then kept up to date: the task list of a big ledger stays quick.
     board: TaskBoard = field(init=False)
+    #: Who asks Temporal about the tasks handed to it: every page and stream shares its answers, kept a few
+    #: seconds, so that a refresh with many such tasks does not ask each again.
+    asker: Asker = field(init=False)
 
     def __post_init__(self) -> None:
-        self.board = TaskBoard(self.root)
+        self.asker = Asker(ttl_s=LIVE_TTL_S)
+        self.board = TaskBoard(self.root, self.asker)
 
     @property
     def csrf(self) -> str:

@@ -113,3 +113,102 @@ async def release_if_ended(task: Task) -> bool:
             return False
     unmark_driven(task.folder)
     return True
+
+
+#: How long ``status`` waits for a server's answer about its driven tasks before it reads the ledger instead.
+ASK_TIMEOUT_S = 2.0
+#: How long a workflow's query is waited for once its describe is back (a queue no worker serves: forever).
+QUERY_WAIT_S = 0.5
+
+
+async def ask_driven(drivers: Mapping[str, Mapping[str, str]], *,
+                     timeout_s: float = ASK_TIMEOUT_S) -> dict[str, dict[str, Any]]:
+    """What each driven task's workflow (by task id, as its ``remote.json`` names it) is doing, all asked at
+    once (one connection per server), none waited for longer than ``timeout_s``.
+
+    Each answer has ``state``: ``running`` (with the workflow's ``progress`` query, when a worker answered
+    it, and its pending step: ``pending`` scheduled / started, ``running_on``, ``attempt``, ``step_queue``),
+    ``ended`` (closed, or unknown to its server), or ``unreachable`` (with ``error``)."""
+    import asyncio
+
+    clients: dict[tuple[str, str], asyncio.Future[Any]] = {}
+
+    def client_of(driver: Mapping[str, str]) -> asyncio.Future[Any]:
+        where = (driver.get("address", ""), driver.get("namespace", "default"))
+        if where not in clients:
+            clients[where] = asyncio.ensure_future(connect(*where, origin=("the task's remote.json",) * 2))
+        return clients[where]
+
+    async def one(task_id: str, driver: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            client = await asyncio.shield(client_of(driver))
+            return await _ask(client, driver.get("workflow_id") or workflow_id(task_id), timeout_s)
+        except UserError as exc:
+            return {"state": "unreachable", "error": str(exc)}
+
+    async def bounded(task_id: str, driver: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(one(task_id, driver), timeout_s)
+        except TimeoutError:
+            return {"state": "unreachable",
+                    "error": f"Temporal at {driver.get('address')} did not answer within {timeout_s:g} s"}
+
+    try:
+        answers = await asyncio.gather(*(bounded(t, d) for t, d in drivers.items()))
+    finally:
+        for pending in clients.values():
+            pending.cancel()
+            if pending.done() and not pending.cancelled():
+                pending.exception()  # seen: a server that refused is told once, by the answers
+    return dict(zip(drivers, answers, strict=True))
+
+
+async def _ask(client: Any, wf_id: str, timeout_s: float) -> dict[str, Any]:
+    """One running workflow's progress query and pending step (see :func:`ask_driven`)."""
+    import asyncio
+    from datetime import timedelta
+
+    from temporalio.api.enums.v1 import PendingActivityState
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from specrelay.engine.temporal.job import ADVANCE
+
+    handle = client.get_workflow_handle(wf_id)
+    # The query, meanwhile: a worker of the workflow's queue answers it, and with none serving that queue
+    # it would wait for one, so it gets only what is left of a short while once the describe is back.
+    query = asyncio.ensure_future(handle.query("progress", rpc_timeout=timedelta(seconds=timeout_s)))
+    try:
+        try:
+            described = await handle.describe(rpc_timeout=timedelta(seconds=timeout_s))
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return {"state": "ended"}
+            return {"state": "unreachable", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+        if described.status is not WorkflowExecutionStatus.RUNNING:
+            return {"state": "ended"}
+        out: dict[str, Any] = {"state": "running", "pending": None, "running_on": None, "attempt": None,
+                               "step_queue": None}
+        for activity in described.raw_description.pending_activities:
+            if activity.activity_type.name != ADVANCE:
+                continue
+            started = activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            out.update(pending="started" if started else "scheduled", attempt=int(activity.attempt) or 1,
+                       running_on=(activity.last_worker_identity or None) if started else None,
+                       step_queue=activity.activity_options.task_queue.name or None)
+        try:
+            progress: dict[str, Any] = await asyncio.wait_for(asyncio.shield(query), QUERY_WAIT_S)
+        except Exception:  # no worker answered it: the describe above is all there is
+            return out
+        return {**progress, **out}
+    finally:
+        query.cancel()
+        if query.done() and not query.cancelled():
+            query.exception()  # seen: a query of a closed workflow fails, and that is all
+
+
+async def progress_of(driver: Mapping[str, str]) -> dict[str, Any] | None:
+    """The workflow a ``remote.json`` names, asked (within :data:`ASK_TIMEOUT_S`): its progress while it runs
+    (:func:`ask_driven`'s answer), None when it is closed, unknown or its server cannot be asked."""
+    answer = (await ask_driven({"task": driver}))["task"]
+    return answer if answer["state"] == "running" else None
