@@ -68,11 +68,14 @@ class DevServer:
 class Worker:
     """``specrelay worker`` in a process of its own, its output in a log file."""
 
-    def __init__(self, repo: Path, address: str, log: Path, env: dict[str, str], *queues: str, jobs: int = 2) -> None:
+    def __init__(self, repo: Path, address: str, log: Path, env: dict[str, str], *queues: str, jobs: int = 2,
+                 clones: Path | None = None) -> None:
         self.log = log
         args = [sys.executable, "-m", "specrelay", "worker", "--temporal", address, "--jobs", str(jobs)]
         for queue in queues:
             args += ["--queue", queue]
+        if clones is not None:
+            args += ["--clones", str(clones)]
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(args, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)

@@ -261,6 +261,9 @@ class Backend(_Strict):
     namespace: Text = "default"
     #: The task queue the tasks' workflows, and steps whose preset names no queue of its own, go to.
     queue: Text = "specrelay"
+    #: The git remote (a name of this repository's, or a URL) tasks travel through to workers on other
+    #: machines; empty: the workers share this repository's folder (one machine, or a disk they share).
+    remote: Text = ""
 
 
 SECTIONS: dict[str, type[_Strict]] = {

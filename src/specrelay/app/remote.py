@@ -47,12 +47,13 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
 
     require_sdk()
     asyncio.run(submit.check_reachable(backend))
+    url = _carried_url(plan.root, backend)
     tasks: list[Task] = []
     with ledger_of(plan.root) as ledger:
         for request in plan.requests:
             task_id = plan.start(request)(ledger)
             tasks.append(load_task(plan.root, ledger, task_id))
-    _start(backend, plan.config, plan.root, tasks, plan.budget_usd)
+    _start(backend, plan.config, plan.root, tasks, plan.budget_usd, url)
     if on_started is not None:
         on_started(tasks)
     if not wait:
@@ -62,19 +63,33 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
     return _report(plan.root, plan.config, backend, [t.id for t in tasks])
 
 
-def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], budget_usd: float | None) -> None:
-    """Hand each task to its workflow, which first sends it where its first unfinished step runs."""
-    from specrelay.engine.temporal import submit
+def _carried_url(root: Path, backend: Backend) -> str:
+    """The URL of the git remote tasks travel through to workers (``[backend] remote``), checked before
+    any task exists; "" when the workers share this folder."""
+    from specrelay.engine.temporal import carry
+
+    return carry.remote_url(root, backend.remote) if backend.remote else ""
+
+
+def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], budget_usd: float | None,
+           url: str) -> None:
+    """Hand each task to its workflow, which first sends it where its first unfinished step runs (through
+    the git remote at ``url`` first, when one is given)."""
+    from specrelay.engine.temporal import carry, submit
     from specrelay.engine.temporal.queues import next_queue, waiting_message
 
     first: dict[str, str] = {}
     with ledger_of(root) as ledger:
         for task in tasks:
+            if url:
+                carry.sync(root, ledger, task.id, url)  # what an earlier hand-over left there comes back first
             step, queue = next_queue(config, ledger, task.id, backend.queue)
             first[task.id] = queue
             ledger.update_task(task.id, status=TaskStatus.RUNNING,
                                message=waiting_message(step, queue))
-    asyncio.run(submit.start(backend, root, tasks, first, budget_usd=budget_usd))
+            if url:
+                carry.publish(root, ledger, task.id, url)
+    asyncio.run(submit.start(backend, root, tasks, first, budget_usd=budget_usd, carried=url))
 
 
 def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -> RunReport:
@@ -84,6 +99,7 @@ def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -
     outcomes = []
     with ledger_of(root) as ledger:
         for task_id in task_ids:
+            _take_back(root, ledger, task_id)
             result = ended[task_id]
             summary = task_summary(root, ledger, config, task_id)
             error: BaseException | None = None
@@ -96,6 +112,18 @@ def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -
                 error = RunError(result.message or f"task {task_id} is {summary.status}")
             outcomes.append(TaskOutcome(task_id, task_id, error, summary))
     return RunReport(outcomes)
+
+
+def _take_back(root: Path, ledger: Ledger, task_id: str) -> None:
+    """A carried task whose workflow ended comes back from its git remote, and is this machine's again."""
+    from specrelay.engine.lock import driver_of, unmark_driven
+    from specrelay.engine.temporal import carry
+
+    task = load_task(root, ledger, task_id)
+    found = driver_of(task.folder)
+    if found and found.get("carried"):
+        carry.sync(root, ledger, task_id, found["carried"])
+        unmark_driven(task.folder)
 
 
 def _cause(exc: BaseException) -> str:
@@ -123,7 +151,7 @@ def resume_remote(plan: ResumePlan, backend: Backend, *, wait: bool = True,
 
     require_sdk()
     asyncio.run(submit.check_reachable(backend))
-    _start(backend, plan.config, plan.root, plan.pending, plan.budget_usd)
+    _start(backend, plan.config, plan.root, plan.pending, plan.budget_usd, _carried_url(plan.root, backend))
     if on_started is not None:
         on_started(plan.pending)
     ids = [t.id for t in plan.pending]
@@ -135,10 +163,11 @@ def resume_remote(plan: ResumePlan, backend: Backend, *, wait: bool = True,
     return RunReport(report.outcomes, plan.finished_summaries())
 
 
-def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: int,
+def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: int, clones: Path | None = None,
                  on_ready: Callable[[str], None] | None = None,
                  on_step: Callable[[str, Advanced], None] | None = None) -> None:
-    """Serve task workflows and steps from ``queues`` until Ctrl-C or SIGTERM."""
+    """Serve task workflows and steps from ``queues`` until Ctrl-C or SIGTERM; tasks carried through a
+    git remote are taken into clones kept in ``clones``."""
     from specrelay.engine.temporal.connect import require_sdk
 
     require_sdk()
@@ -147,7 +176,7 @@ def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: i
     def emit_for(task: Task) -> EventsFile:
         return EventsFile(task.folder, task.id)
 
-    asyncio.run(serve(address, namespace, queues, jobs=jobs, emit_for=emit_for, on_ready=on_ready,
+    asyncio.run(serve(address, namespace, queues, jobs=jobs, emit_for=emit_for, clones=clones, on_ready=on_ready,
                       on_step=on_step))
 
 

@@ -21,6 +21,9 @@ def worker_command(
         "only this machine can run (its agent, key or server).")),
     namespace: str = typer.Option("default", "--namespace", help="The Temporal namespace."),
     jobs: int = typer.Option(4, "--jobs", "-j", min=1, help="At most this many steps at once on each queue."),
+    clones: Path | None = typer.Option(None, "--clones", metavar="DIR", help=(
+        "Where to keep clones of the git remotes tasks travel through (`[backend] remote`), one per task "
+        "(default: ~/.cache/specrelay/worker).")),
 ) -> None:
     """Run tasks' steps handed out by a Temporal server, until Ctrl-C."""
     from specrelay.app.remote import serve_worker
@@ -34,7 +37,7 @@ def worker_command(
         console.print(f"{task_id}: ran {advanced.step or 'its end'} -> {advanced.status}{then}", markup=False,
                       soft_wrap=True)
 
-    serve_worker(temporal, namespace, queues, jobs=jobs, on_ready=ready, on_step=step)
+    serve_worker(temporal, namespace, queues, jobs=jobs, clones=clones, on_ready=ready, on_step=step)
     console.print("worker stopped.", markup=False)
     os._exit(0)  # temporalio's runtime may abort at interpreter exit once its work is done
 

@@ -101,6 +101,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE calls ADD COLUMN prompt BLOB;
         ALTER TABLE tasks ADD COLUMN record_prompts INTEGER NOT NULL DEFAULT 0;
     """),
+    # Each call's own id, the same in every ledger that holds it: a task carried between machines
+    # (Temporal workers on other machines) brings its calls back into the submitter's ledger exactly once.
+    ("011_call_uid", """
+        ALTER TABLE calls ADD COLUMN uid TEXT;
+        UPDATE calls SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL;
+        CREATE UNIQUE INDEX calls_uid ON calls(uid);
+    """),
 ]
 
 

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import time
 import urllib.parse
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -232,6 +233,7 @@ class Ledger:
         row = asdict(rec)
         context = row.pop("context")
         row["context_json"] = json.dumps(context) if context else None
+        row["uid"] = uuid.uuid4().hex
         cols = ", ".join(row)  # the dataclass's own field names: never a caller's words
         marks = ", ".join("?" for _ in row)
         cur = self.conn.execute(f"INSERT INTO calls ({cols}) VALUES ({marks})", tuple(row.values()))

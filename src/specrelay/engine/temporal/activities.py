@@ -22,8 +22,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from temporalio import activity
 
@@ -33,10 +34,12 @@ from specrelay.engine.events import EventSink
 from specrelay.engine.lock import is_running, unmark_driven
 from specrelay.engine.runner import INTERRUPTED, Runner
 from specrelay.engine.task import Task, load_task
+from specrelay.engine.temporal import carry
 from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, RELEASE, Advanced, Job
 from specrelay.engine.temporal.queues import next_queue, waiting_message
 from specrelay.errors import Interrupted, SpecRelayError, TaskBusy
 from specrelay.ledger import FINISHED, Ledger, TaskStatus
+from specrelay.ledger.portable import calls_after, import_calls, last_call_id
 
 #: How often an attempt waiting for another one's step looks again.
 BUSY_POLL_S = 0.25
@@ -55,6 +58,8 @@ class _Slot:
         self.lock = threading.Lock()
         self.runner: Runner | None = None
         self.cancelled = False
+        #: A carried task's ledger in this worker's clone, and its last call row before the step began.
+        self.calls_from: tuple[Path, str, int] | None = None
 
     def hold(self, runner: Runner) -> None:
         with self.lock:
@@ -72,11 +77,14 @@ class _Slot:
 class Steps:
     """The activities of one queue's worker, at most ``jobs`` steps at once, bound to how it hears events."""
 
-    def __init__(self, emit_for: EmitFor, jobs: int, on_step: Callable[[str, Advanced], None] | None = None) -> None:
+    def __init__(self, emit_for: EmitFor, jobs: int, on_step: Callable[[str, Advanced], None] | None = None,
+                 clones: Path | None = None) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.emit_for = emit_for
         self.on_step = on_step
+        #: Where this worker keeps its clones of carried tasks' remotes.
+        self.clones = clones or paths.cache_dir() / "worker"
         self.threads = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="step")
 
     @activity.defn(name=ADVANCE)
@@ -84,11 +92,13 @@ class Steps:
         slot = _Slot()
         done = threading.Event()
         info = activity.info()
+        before = _carried_calls(info.heartbeat_details)
         work = asyncio.get_running_loop().run_in_executor(self.threads, self._step, job, slot, done, info.attempt,
-                                                          info.task_queue)
+                                                          info.task_queue, before)
+        beat = _Heartbeat(before)
         try:
             while not done.is_set():
-                activity.heartbeat()
+                beat.send(slot)
                 await asyncio.wait({work}, timeout=HEARTBEAT_S)
             return await work
         except asyncio.CancelledError:
@@ -108,9 +118,13 @@ class Steps:
         """Let go of a task whose step could not be run anywhere: paused here, with the reason; its status."""
         return await asyncio.get_running_loop().run_in_executor(self.threads, self._release, job, why)
 
-    @staticmethod
-    def _release(job: Job, why: str) -> str:
-        root = Path(job.root)
+    def _release(self, job: Job, why: str) -> str:
+        place = None
+        if job.remote:
+            if is_running(paths.task_dir(carry.clone_of(job.remote, job.task_id, self.clones), job.task_id)):
+                raise TaskBusy(f"task {job.task_id} is still running a step; it is let go once that ends")
+            place = carry.take(job.remote, job.task_id, job.branch, self.clones)
+        root = place.root if place else Path(job.root)
         ledger = Ledger(paths.ledger_path(root))
         try:
             task = load_task(root, ledger, job.task_id)
@@ -119,39 +133,68 @@ class Steps:
             if task.status not in FINISHED and task.status is not TaskStatus.FAILED:
                 ledger.update_task(task.id, status=TaskStatus.PAUSED, message=f"on Temporal: {why}")
             unmark_driven(task.folder)
-            return str(load_task(root, ledger, job.task_id).status)
+            status = str(load_task(root, ledger, job.task_id).status)
         finally:
             ledger.close()
+        if place is not None:
+            carry.give_back(place)
+        return status
 
     @staticmethod
-    def _wait_while_busy(task: Task, slot: _Slot) -> None:
+    def _wait_while_busy(folder: Path, task_id: str, slot: _Slot) -> None:
         """Wait (the activity heartbeating meanwhile) while another attempt of the step still holds the task:
         a worker that missed its heartbeats finishes what it runs, and this attempt goes on from there."""
-        while is_running(task.folder):
+        while is_running(folder):
             if slot.cancelled:
-                raise Interrupted(f"task {task.id}: stopped while waiting for another worker's step")
+                raise Interrupted(f"task {task_id}: stopped while waiting for another worker's step")
             time.sleep(BUSY_POLL_S)
 
-    def _step(self, job: Job, slot: _Slot, done: threading.Event, attempt: int, queue: str) -> Advanced:
+    def _step(self, job: Job, slot: _Slot, done: threading.Event, attempt: int, queue: str,
+              before: list[dict[str, Any]]) -> Advanced:
         try:
-            advanced = self._run_one(job, slot, attempt, queue)
+            if not job.remote:
+                advanced = self._run_one(job, Path(job.root), slot, attempt, queue)
+            else:
+                advanced = self._run_carried(job, slot, attempt, queue, before)
             if self.on_step is not None:
                 self.on_step(job.task_id, advanced)
             return advanced
         finally:
             done.set()
 
-    def _run_one(self, job: Job, slot: _Slot, attempt: int, here: str) -> Advanced:
-        root = Path(job.root)
+    def _run_carried(self, job: Job, slot: _Slot, attempt: int, here: str, before: list[dict[str, Any]]) -> Advanced:
+        """The step of a task carried through a git remote: taken into this worker's clone, run there, and
+        given back, with the calls an earlier attempt made (its heartbeats carry them) reused."""
+        self._wait_while_busy(paths.task_dir(carry.clone_of(job.remote, job.task_id, self.clones), job.task_id),
+                              job.task_id, slot)
+        place = carry.take(job.remote, job.task_id, job.branch, self.clones)
+        ledger = Ledger(paths.ledger_path(place.root))
+        try:
+            slot.calls_from = (ledger.path, job.task_id, last_call_id(ledger))
+            if before:
+                import_calls(ledger, before, task_id=job.task_id)
+        finally:
+            ledger.close()
+        try:
+            advanced = self._run_one(job, place.root, slot, attempt, here)
+        except Interrupted:
+            carry.give_back(place)  # what it paid for so far, for the attempt that goes on
+            raise
+        carry.give_back(place)
+        return advanced
+
+    def _run_one(self, job: Job, root: Path, slot: _Slot, attempt: int, here: str) -> Advanced:
         who = worker_name()
         if not paths.task_dir(root, job.task_id).is_dir():
             # Tried again elsewhere: the workers share the submitting machine's repository folder.
-            raise RuntimeError(f"worker {who} cannot see task {job.task_id} in {root}: workers run where the "
-                               "repository's folder is (the machine that submitted the task)")
+            raise RuntimeError(f"worker {who} cannot see task {job.task_id} in {root}: without [backend] remote, "
+                               "workers run where the repository's folder is (the machine that submitted the "
+                               "task, or a disk they share)")
         config = load_config(root)
         ledger = Ledger(paths.ledger_path(root))
         try:
-            self._wait_while_busy(load_task(root, ledger, job.task_id), slot)
+            if not job.remote:
+                self._wait_while_busy(paths.task_dir(root, job.task_id), job.task_id, slot)
             task = load_task(root, ledger, job.task_id)  # as the attempt waited for left it
             retried_end = attempt > 1 and (task.status is TaskStatus.FAILED or (
                 task.status is TaskStatus.PAUSED and task.message != INTERRUPTED))
@@ -196,3 +239,54 @@ class Steps:
                             worker=who)
         finally:
             ledger.close()
+
+
+#: What a heartbeat's details may hold of a carried task's calls: the server refuses a payload over 2 MB.
+DETAILS_LIMIT = 1_500_000
+#: How often the heartbeat looks for new calls in a carried task's ledger.
+CALLS_POLL_S = 1.0
+
+
+class _Heartbeat:
+    """A step's heartbeats: for a carried task, each carries the calls completed so far (those an earlier
+    attempt carried included), so that the attempt a crash leads to reuses them on any worker."""
+
+    def __init__(self, before: list[dict[str, Any]]) -> None:
+        self.details = before
+        self.count = -1
+        self.looked = 0.0
+
+    def send(self, slot: _Slot) -> None:
+        if slot.calls_from is not None and time.monotonic() - self.looked >= CALLS_POLL_S:
+            self.looked = time.monotonic()
+            self._look(*slot.calls_from)
+        if self.details:
+            activity.heartbeat(self.details)
+        else:
+            activity.heartbeat()
+
+    def _look(self, ledger_path: Path, task_id: str, after: int) -> None:
+        import json
+
+        ledger = Ledger(ledger_path, readonly=True)
+        try:
+            count = int(ledger.conn.execute("SELECT COUNT(*) FROM calls WHERE id>?", (after,)).fetchone()[0])  # cheap
+            if count == self.count:
+                return
+            self.count = count
+            calls, size = [], 0
+            for call in calls_after(ledger, task_id, after):
+                size += len(json.dumps(call))
+                if size > DETAILS_LIMIT:
+                    break  # the rest is paid again if the step is: never a heartbeat the server refuses
+                calls.append(call)
+            self.details = calls
+        finally:
+            ledger.close()
+
+
+def _carried_calls(details: Sequence[Any]) -> list[dict[str, Any]]:
+    """The calls an earlier attempt's last heartbeat carried (none for a first attempt)."""
+    if not details or not isinstance(details[0], list):
+        return []
+    return [c for c in details[0] if isinstance(c, dict)]

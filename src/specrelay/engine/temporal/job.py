@@ -16,7 +16,11 @@ HEARTBEAT_TIMEOUT_S = 3.0
 
 @dataclass
 class Job:
-    """One task to drive: the repository holding it (its path, on a folder every worker sees), its id."""
+    """One task to drive: the repository holding it, and its id.
+
+    Without ``remote`` the workers share the submitter's repository folder (``root``, on one machine or
+    a shared disk); with it, each worker takes the task from that git remote into a clone of its own
+    (:mod:`~specrelay.engine.temporal.carry`), and ``root`` only names the submitter's folder."""
 
     root: str
     task_id: str
@@ -26,6 +30,9 @@ class Job:
     budget_usd: float | None = None
     #: The queue of the task's first unfinished step, where the workflow's first activity goes.
     first_queue: str | None = None
+    #: The git remote's URL the task is carried through ("": workers share ``root``), and its branch.
+    remote: str = ""
+    branch: str = ""
 
 
 @dataclass

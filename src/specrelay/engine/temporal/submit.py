@@ -14,10 +14,11 @@ from specrelay.engine.temporal.job import WORKFLOW, Advanced, Job, workflow_id
 from specrelay.errors import UserError
 
 
-def driver(backend: Backend, task_id: str) -> dict[str, str]:
-    """What a driven task's ``remote.json`` says."""
-    return {"backend": "temporal", "address": backend.address, "namespace": backend.namespace,
-            "queue": backend.queue, "workflow_id": workflow_id(task_id)}
+def driver(backend: Backend, task_id: str, carried: str = "") -> dict[str, str]:
+    """What a driven task's ``remote.json`` says (``carried``: the git remote's URL it travels through)."""
+    found = {"backend": "temporal", "address": backend.address, "namespace": backend.namespace,
+             "queue": backend.queue, "workflow_id": workflow_id(task_id)}
+    return {**found, "carried": carried} if carried else found
 
 
 async def check_reachable(backend: Backend) -> None:
@@ -26,15 +27,17 @@ async def check_reachable(backend: Backend) -> None:
 
 
 async def start(backend: Backend, root: Path, tasks: Sequence[Task], first_queues: Mapping[str, str], *,
-                budget_usd: float | None = None) -> None:
+                budget_usd: float | None = None, carried: str = "") -> None:
     """Start each task's workflow, its first step on ``first_queues[task id]`` (marking the task driven
-    first, so that no local run takes it meanwhile)."""
+    first, so that no local run takes it meanwhile); ``carried``: the URL of the git remote the tasks
+    were published on, for workers on other machines."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     client = await connect(backend.address, backend.namespace)
     for task in tasks:
-        mark_driven(task.folder, driver(backend, task.id))
-        job = Job(str(root), task.id, backend.queue, budget_usd, first_queues.get(task.id))
+        mark_driven(task.folder, driver(backend, task.id, carried))
+        job = Job(str(root), task.id, backend.queue, budget_usd, first_queues.get(task.id), remote=carried,
+                  branch=task.branch)
         try:
             await client.start_workflow(WORKFLOW, job, id=workflow_id(task.id), task_queue=backend.queue)
         except WorkflowAlreadyStartedError:
@@ -101,6 +104,8 @@ async def release_if_ended(task: Task) -> bool:
     found = driver_of(task.folder)
     if found is None:
         return False
+    if found.get("carried"):
+        take_back(task, found["carried"])
     client = await connect(found.get("address", ""), found.get("namespace", "default"),
                            origin=(f"{task.folder / 'remote.json'} (the server the task was handed to)",) * 2)
     try:
@@ -212,3 +217,17 @@ async def progress_of(driver: Mapping[str, str]) -> dict[str, Any] | None:
     (:func:`ask_driven`'s answer), None when it is closed, unknown or its server cannot be asked."""
     answer = (await ask_driven({"task": driver}))["task"]
     return answer if answer["state"] == "running" else None
+
+def take_back(task: Task, url: str) -> bool:
+    """Bring a carried task's rows, files and commits back from the git remote it travels through (what
+    its workers did so far); True when something new came back."""
+    from specrelay import paths
+    from specrelay.engine.temporal import carry
+    from specrelay.ledger import Ledger
+
+    root = task.folder.parent.parent.parent  # <root>/.specrelay/tasks/<id>
+    ledger = Ledger(paths.ledger_path(root))
+    try:
+        return carry.sync(root, ledger, task.id, url)
+    finally:
+        ledger.close()

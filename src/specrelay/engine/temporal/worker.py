@@ -10,6 +10,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from specrelay.engine.temporal.activities import EmitFor, Steps, worker_name
 from specrelay.engine.temporal.connect import connect
@@ -17,6 +18,7 @@ from specrelay.engine.temporal.job import Advanced
 
 
 async def serve(address: str, namespace: str, queues: Sequence[str], *, jobs: int, emit_for: EmitFor,
+                clones: Path | None = None,
                 on_ready: Callable[[str], None] | None = None,
                 on_step: Callable[[str, Advanced], None] | None = None) -> None:
     """Run the workers until SIGINT or SIGTERM."""
@@ -26,7 +28,7 @@ async def serve(address: str, namespace: str, queues: Sequence[str], *, jobs: in
 
     client = await connect(address, namespace, origin=("--temporal", "--namespace"))
     name = worker_name()
-    steps = {queue: Steps(emit_for, jobs, on_step) for queue in dict.fromkeys(queues)}
+    steps = {queue: Steps(emit_for, jobs, on_step, clones) for queue in dict.fromkeys(queues)}
     workers = [Worker(client, task_queue=queue, workflows=[TaskWorkflow],
                       activities=[steps[queue].advance, steps[queue].release],
                       max_concurrent_activities=jobs, identity=f"{name}@{queue}",

@@ -8,6 +8,7 @@ keeps the last one's answer, which a query reads (``status`` of a remote task).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -54,7 +55,7 @@ class TaskWorkflow:
             if advanced.ended:
                 return advanced
             self._queue = advanced.next_queue or job.queue
-            job = Job(job.root, job.task_id, job.queue)  # a budget given to resume is set once, by the first step
+            job = replace(job, budget_usd=None, first_queue=None)  # a resume's budget is set once, by the first step
 
     @workflow.query(name="progress")
     def progress(self) -> dict[str, str | None]:

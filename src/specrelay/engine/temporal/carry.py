@@ -1,0 +1,346 @@
+"""Carrying a task between machines through a git remote they share (``[backend] remote``).
+
+A worker on another machine cannot see the submitter's repository folder. So the task travels as two
+refs on the shared remote: its branch (the code), and an *artifacts* ref of specrelay's own,
+``refs/specrelay/carried/<id>``, whose commit holds everything else a step reads and writes:
+
+- ``ledger.json``: the task's ledger rows (:mod:`specrelay.ledger.portable`), calls included;
+- ``task/``: the task's folder (request, spec, reviews, events), without this machine's locks;
+- ``project/``: the submitter's ``.specrelay/config.toml``, the small files beside it and its
+  ``workflows/`` (the keys stay each machine's own, in its user config).
+
+The submitter publishes both refs when it hands the task over (:func:`publish`). A worker takes them
+into a clone of its own before each step (:func:`take`), runs the step there, and pushes both back
+(:func:`give_back`), leased on what it took: of two workers that both ran a step, only the first's push
+lands, and the other's attempt fails and is retried from what landed. The submitter takes the task
+back whenever it looks (:func:`sync`): the ledger rows and the task's folder, and its worktree moved
+on to the branch's new commits when it holds no change of the user's.
+
+Each local repository keeps what it last saw of the remote on two refs, the lease of its next push:
+``refs/specrelay/carried/<id>`` and ``refs/specrelay/carried-branch/<id>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from pathlib import Path
+
+from specrelay import gitrepo, paths
+from specrelay.engine.lock import LOCK_FILE, REMOTE_FILE
+from specrelay.errors import GitError, UserError
+from specrelay.fsutil import atomic_write_text
+from specrelay.gitrepo.commits import identity_args
+from specrelay.gitrepo.process import GitCommandError, git_env, run_git
+from specrelay.gitrepo.repo import EXCLUDE_OWN
+from specrelay.ledger import Ledger
+from specrelay.ledger.portable import export_task, import_task
+
+ARTIFACTS = "refs/specrelay/carried/"
+SEEN_BRANCH = "refs/specrelay/carried-branch/"
+#: Files of a task's folder that belong to the machine they are on, never carried.
+_LOCAL_FILES = {LOCK_FILE, REMOTE_FILE}
+_ZERO = ""  # a lease on a ref the remote must not have yet
+#: The largest file of the project's folder carried to workers (a scripted preset's replies, say).
+PROJECT_FILE_LIMIT = 1_000_000
+
+
+class PushRefused(GitError):
+    """The remote's refs moved since they were taken: another attempt of the step landed first."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A task taken into a worker's clone: its root there, and the remote's refs it was taken at."""
+
+    root: Path
+    url: str
+    task_id: str
+    branch: str
+
+
+def artifacts_ref(task_id: str) -> str:
+    return ARTIFACTS + task_id
+
+
+def remote_url(root: Path, remote: str) -> str:
+    """The URL every worker fetches the task from: ``remote`` as one of the repository's git remotes
+    (``origin``), else as a URL or a path as given."""
+    found = run_git(["remote", "get-url", "--", remote], root, check=False)
+    if found.returncode == 0 and found.stdout.strip():
+        url = found.stdout.strip()
+    elif re.match(r"^[\w+.-]+://|^[\w.-]+@[\w.-]+:", remote):
+        url = remote
+    elif Path(remote).expanduser().exists():
+        url = str(Path(remote).expanduser().resolve())
+    else:
+        raise UserError(f"[backend] remote = {remote!r}: neither a git remote of {root} (`git remote -v`) nor a "
+                        "URL or an existing path; name the remote every worker can fetch from "
+                        "(`git remote add shared URL`).")
+    if not re.match(r"^[\w+.-]+://|^[\w.-]+@[\w.-]+:", url) and not Path(url).is_absolute():
+        url = str((root / url).resolve())  # a relative path, as the repository's own remote gives it
+    return url
+
+
+# -- the submitter ----------------------------------------------------------------------------------
+
+def publish(root: Path, ledger: Ledger, task_id: str, url: str) -> None:
+    """Put the task (its branch and its artifacts) on the remote, for a worker to take."""
+    row = ledger.task(task_id)
+    if row is None:
+        raise UserError(f"no task {task_id} to hand over")
+    _push(root, url, task_id, row.branch, _artifacts_commit(root, ledger, task_id))
+
+
+def sync(root: Path, ledger: Ledger, task_id: str, url: str) -> bool:
+    """Take the task back from the remote when a worker has moved it on: its ledger rows, its folder's
+    files and its branch (the worktree moved on, unless it holds changes of the user's); True when
+    anything new came back."""
+    row = ledger.task(task_id)
+    if row is None:
+        return False
+    before = _ref(root, artifacts_ref(task_id))
+    if not _fetch(root, url, task_id, row.branch) or _ref(root, artifacts_ref(task_id)) == before:
+        return False
+    rows = _unpack(root, artifacts_ref(task_id), paths.task_dir(root, task_id))
+    import_task(ledger, rows)  # the worktree's path stays this machine's own
+    tip = _ref(root, SEEN_BRANCH + task_id)
+    if tip is not None:
+        _move_branch(root, row.branch, Path(row.worktree), tip)
+    return True
+
+
+def _move_branch(root: Path, branch: str, worktree: Path, tip: str) -> None:
+    """The task's branch here moved on to ``tip``: fast-forward only, and a worktree with the user's own
+    changes is left as it is (its work is never overwritten)."""
+    if not worktree.is_dir():
+        if run_git(["merge-base", "--is-ancestor", f"refs/heads/{branch}", tip], root, check=False).returncode == 0:
+            run_git(["update-ref", f"refs/heads/{branch}", tip], root)
+        return
+    if gitrepo.is_dirty(worktree):
+        return
+    run_git(["merge", "--ff-only", "--quiet", tip], worktree, check=False)
+
+
+# -- a worker ---------------------------------------------------------------------------------------
+
+def take(url: str, task_id: str, branch: str, clones: Path) -> Place:
+    """The task as the remote has it, in this worker's clone for it (made on first use, from a mirror
+    of the remote kept beside it so that each task's clone shares its objects)."""
+    root = clone_of(url, task_id, clones)
+    base = root.parent
+    with _locked(base / ".lock"):
+        mirror = base / "mirror.git"
+        if not mirror.is_dir():
+            _clone(["--bare", "--quiet"], url, mirror, f"cannot clone the task's remote {url}")
+        if not (root / ".git").exists():
+            _clone(["--shared", "--no-checkout", "--quiet"], str(mirror), root, f"cannot make a clone in {root}")
+            gitrepo.add_exclude(root)
+    if not _fetch(root, url, task_id, branch):
+        raise UserError(f"task {task_id} is not on {url} (no {artifacts_ref(task_id)}): the submitter "
+                        "publishes it there when it hands the task over; `specrelay resume` it again.")
+    tip = _ref(root, SEEN_BRANCH + task_id)
+    if tip is None:
+        raise UserError(f"task {task_id}'s branch {branch} is not on {url}")
+    folder = paths.task_dir(root, task_id)
+    rows = _unpack(root, artifacts_ref(task_id), folder)
+    worktree = paths.worktree_dir(root, task_id)
+    ledger = Ledger(paths.ledger_path(root))
+    try:
+        import_task(ledger, rows, worktree=str(worktree))
+    finally:
+        ledger.close()
+    _check_out(root, branch, worktree, tip)
+    return Place(root, url, task_id, branch)
+
+
+def clone_of(url: str, task_id: str, clones: Path) -> Path:
+    """Where a worker keeping its clones in ``clones`` takes task ``task_id`` of remote ``url``."""
+    return clones / _slug(url) / task_id
+
+
+def give_back(place: Place) -> None:
+    """Push the task's branch and artifacts back, leased on what :func:`take` saw; :class:`PushRefused`
+    when another attempt's push landed first."""
+    ledger = Ledger(paths.ledger_path(place.root))
+    try:
+        commit = _artifacts_commit(place.root, ledger, place.task_id)
+    finally:
+        ledger.close()
+    _push(place.root, place.url, place.task_id, place.branch, commit)
+
+
+def _check_out(root: Path, branch: str, worktree: Path, tip: str) -> None:
+    """The task's worktree in this clone, at ``tip`` (what the remote has): this clone's own copy, so
+    whatever an earlier attempt left in it is the remote's to decide, not kept."""
+    if worktree.is_dir():
+        run_git(["reset", "--hard", "--quiet", tip], worktree)
+        run_git(["clean", "-fdq", "--", ":/", EXCLUDE_OWN], worktree)
+        return
+    run_git(["worktree", "prune"], root)
+    run_git(["branch", "--force", "--", branch, tip], root)
+    worktree.parent.mkdir(parents=True, exist_ok=True)
+    run_git(["worktree", "add", "--quiet", "--", str(worktree), branch], root)
+
+
+# -- both -------------------------------------------------------------------------------------------
+
+def _fetch(root: Path, url: str, task_id: str, branch: str) -> bool:
+    """The remote's two refs of the task onto this repository's record of them; False when the remote
+    does not have the task. An unreachable remote is a UserError naming it."""
+    specs = [f"+{artifacts_ref(task_id)}:{artifacts_ref(task_id)}", f"+refs/heads/{branch}:{SEEN_BRANCH}{task_id}"]
+    try:
+        run_git(["fetch", "--quiet", "--no-tags", "--", url, *specs], root)
+    except GitCommandError as exc:
+        if "couldn't find remote ref" in exc.stderr:
+            return False
+        raise UserError(f"cannot fetch task {task_id} from {url}: {exc.stderr.strip().splitlines()[-1:]}"
+                        " (check that this machine can reach the remote)") from None
+    return True
+
+
+def _push(root: Path, url: str, task_id: str, branch: str, artifacts: str) -> None:
+    tip = gitrepo.resolve_ref(root, f"refs/heads/{branch}")
+    seen_art = _ref(root, artifacts_ref(task_id)) or _ZERO
+    seen_tip = _ref(root, SEEN_BRANCH + task_id) or _ZERO
+    args = ["push", "--quiet", "--atomic", "--no-verify",
+            f"--force-with-lease={artifacts_ref(task_id)}:{seen_art}",
+            f"--force-with-lease=refs/heads/{branch}:{seen_tip}",
+            "--", url, f"{artifacts}:{artifacts_ref(task_id)}", f"{tip}:refs/heads/{branch}"]
+    try:
+        run_git(args, root)
+    except GitCommandError as exc:
+        if "stale info" in exc.stderr or "rejected" in exc.stderr:
+            raise PushRefused(f"task {task_id}: {url} moved on meanwhile (another attempt's step landed "
+                              "first); this attempt is dropped and the step goes on from there") from None
+        raise UserError(f"cannot push task {task_id} to {url}: {exc.stderr.strip().splitlines()[-1:]}"
+                        " (check that this machine may push there)") from None
+    run_git(["update-ref", artifacts_ref(task_id), artifacts], root)
+    run_git(["update-ref", SEEN_BRANCH + task_id, tip], root)
+
+
+def _artifacts_commit(root: Path, ledger: Ledger, task_id: str) -> str:
+    """A commit of the task's artifacts (on top of the last one seen), made through a temporary index."""
+    with tempfile.TemporaryDirectory(prefix="specrelay-carry-") as tmp:
+        top = Path(tmp) / "tree"
+        top.mkdir()
+        atomic_write_text(top / "ledger.json", json.dumps(export_task(ledger, task_id), indent=1) + "\n")
+        _copy(paths.task_dir(root, task_id), top / "task", skip=_LOCAL_FILES)
+        project = top / "project"
+        project.mkdir()
+        for source in _project_files(root):
+            shutil.copy2(source, project / source.name)
+        _copy(paths.project_workflows(root), project / "workflows")
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(top)}
+        run_git(["add", "--all", "--force", "."], top, env={**env, "GIT_DIR": str(gitrepo.git_common_dir(root))})
+        tree = run_git(["write-tree"], top, env={**env, "GIT_DIR": str(gitrepo.git_common_dir(root))}).stdout.strip()
+    parent = _ref(root, artifacts_ref(task_id))
+    args = [*identity_args(root), "commit-tree", tree, *(["-p", parent] if parent else []),
+            "-m", f"specrelay: task {task_id}'s artifacts"]
+    return run_git(args, root).stdout.strip()
+
+
+def _unpack(root: Path, ref: str, folder: Path) -> dict[str, object]:
+    """Write the artifacts of commit ``ref`` into this repository: the task's folder (its local files
+    kept) and the project's config and workflows; the ledger rows it carries."""
+    proc = subprocess.run(["git", "archive", "--format=tar", ref], cwd=root, env=git_env(), capture_output=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise GitError(f"cannot read {ref} in {root}: {proc.stderr.decode(errors='replace').strip()}")
+    with tempfile.TemporaryDirectory(prefix="specrelay-carry-") as tmp, \
+            tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(tmp, filter="data")
+        top = Path(tmp)
+        try:
+            rows = json.loads((top / "ledger.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{ref} holds no readable ledger.json ({exc}); it was not written by specrelay") from None
+        if not isinstance(rows, dict):
+            raise UserError(f"{ref}: ledger.json is not a JSON object")
+        _replace(top / "task", folder, keep=_LOCAL_FILES)
+        project = paths.project_dir(root)
+        project.mkdir(parents=True, exist_ok=True)
+        for source in (top / "project").glob("*"):
+            if source.is_file() and _carried_file(source):
+                shutil.copy2(source, project / source.name)
+        if (top / "project" / "workflows").is_dir():
+            _replace(top / "project" / "workflows", paths.project_workflows(root))
+    return rows
+
+
+def _project_files(root: Path) -> list[Path]:
+    """The project's own files a step may read: ``.specrelay/config.toml`` and the files beside it (a
+    scripted preset's replies), not its ledger, locks or logs."""
+    folder = paths.project_dir(root)
+    return sorted(p for p in folder.glob("*") if p.is_file() and _carried_file(p)) if folder.is_dir() else []
+
+
+def _carried_file(path: Path) -> bool:
+    return (path.suffix in {".toml", ".json", ".md", ".txt", ".yaml", ".yml"}
+            and path.stat().st_size <= PROJECT_FILE_LIMIT)
+
+
+def _copy(source: Path, target: Path, *, skip: AbstractSet[str] = frozenset()) -> None:
+    if source.is_dir():
+        shutil.copytree(source, target, ignore=lambda d, names: [n for n in names if n in skip and d == str(source)])
+
+
+def _replace(source: Path, target: Path, *, keep: AbstractSet[str] = frozenset()) -> None:
+    """``target`` made exactly ``source``, but for its files named in ``keep``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.iterdir():
+        if old.name in keep:
+            continue
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    if source.is_dir():
+        for new in source.iterdir():
+            shutil.move(str(new), str(target / new.name))
+
+
+def _ref(root: Path, ref: str) -> str | None:
+    found = run_git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root, check=False)
+    return found.stdout.strip() or None
+
+
+def _clone(options: list[str], source: str, target: Path, what: str) -> None:
+    """``git clone`` into ``target`` through a temporary folder beside it: never a half-made clone."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
+    try:
+        run_git(["clone", *options, "--", source, str(tmp / "repo")], target.parent)
+        os.replace(tmp / "repo", target)
+    except GitCommandError as exc:
+        raise UserError(f"{what}: {exc.stderr.strip().splitlines()[-1:]}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _slug(url: str) -> str:
+    name = re.sub(r"[^\w.-]+", "-", url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))[:40] or "repo"
+    return f"{name}-{hashlib.sha1(url.encode()).hexdigest()[:10]}"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

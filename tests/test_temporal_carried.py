@@ -1,0 +1,158 @@
+"""Tasks carried to workers through a git remote (``[backend] remote``), as to workers on other machines.
+
+Each worker runs in a folder of its own, outside the submitter's repository, and keeps its own clones
+(``--clones``): the task reaches it only through the shared bare remote, and comes back the same way.
+What the user sees is checked on the submitting machine: its ledger holds every call exactly once, its
+branches and worktrees hold the workers' commits, and ``status`` reads as a local run's would.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import assert_clean_error, run_cli
+from taskkit import ADD_SUB, SPEC, project, review
+from temporalkit import TEMPORAL, DevServer, Worker
+from test_temporal import assert_paid_once, calls, env, submit, wait_for
+
+pytestmark = TEMPORAL
+
+PANEL = """# Panel
+
+### [ ] Step: Planning
+<!-- agent: opus-planner -->
+Write spec.md.
+
+### [ ] Step: Implementation
+<!-- agent: flash-builder -->
+Implement spec.md.
+
+### [ ] Step: Review
+<!-- kind: review -->
+<!-- agents: gpt-reviewer, sonnet-reviewer -->
+Review the diff.
+"""
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[DevServer]:
+    server = DevServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def carried_project(tmp_path: Path, server: DevServer, replies: dict[str, list[object]] | None = None) -> Path:
+    team = replies or {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "gpt-reviewer": [review()]}
+    repo = project(tmp_path, team, delay=0.05, extra=f'\n[backend]\nkind = "temporal"\naddress = "{server.address}"\n'
+                                                    'remote = "shared"\n')
+    shared = tmp_path / "shared.git"
+    subprocess.run(["git", "init", "--bare", "--quiet", str(shared)], check=True)
+    subprocess.run(["git", "remote", "add", "shared", str(shared)], cwd=repo, check=True)
+    return repo
+
+
+def far_worker(tmp_path: Path, server: DevServer, name: str) -> Worker:
+    """A worker in a folder of its own, with clones of its own: it sees only the shared remote."""
+    home = tmp_path / f"{name}-machine"
+    home.mkdir()
+    return Worker(home, server.address, tmp_path / f"{name}.log", env(), clones=home / "clones")
+
+
+def clone_ledgers(tmp_path: Path, name: str) -> list[Path]:
+    return list((tmp_path / f"{name}-machine" / "clones").glob("*/*/.specrelay/ledger.db"))
+
+
+def test_ten_tasks_on_two_workers_through_a_shared_remote(tmp_path: Path, dev_server: DevServer) -> None:
+    repo = carried_project(tmp_path, dev_server)
+    workers = [far_worker(tmp_path, dev_server, f"w{n}") for n in (1, 2)]
+    try:
+        for w in workers:
+            w.wait_ready()
+        proc = submit(repo, *[f"Add sub, take {n}" for n in range(10)], "--json")
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err + "".join(w.text() for w in workers)
+        reported = json.loads(out)
+        assert [r["status"] for r in reported] == ["done"] * 10
+        for row in reported:
+            diff = subprocess.run(["git", "diff", f"{row['base_sha']}..{row['branch']}", "--", "calc.py"], cwd=repo,
+                                  capture_output=True, text=True, check=True).stdout
+            assert "+def sub(a, b):" in diff, "the worker's commit is on the submitter's branch"
+            tree = Path(row["worktree"])
+            assert "def sub(a, b):" in (tree / "calc.py").read_text(), "and in its worktree"
+            assert (Path(row["folder"]) / "spec.md").is_file(), "the task's artifacts came back"
+        ran = [{line.split(":")[0] for line in w.text().splitlines() if ": ran " in line} for w in workers]
+        assert ran[0] and ran[1], "both workers ran steps"
+        assert ran[0] | ran[1] == {r["id"] for r in reported}
+        assert clone_ledgers(tmp_path, "w1") and clone_ledgers(tmp_path, "w2"), "each worker ran in its own clones"
+        assert_paid_once(repo, 10)
+        assert not list((repo / ".specrelay" / "tasks").glob("*/remote.json")), "a finished task is let go"
+        shown = run_cli("show", reported[0]["id"], "--json", cwd=repo)
+        assert shown.returncode == 0, shown.stderr
+        assert {c["phase"] for c in json.loads(shown.stdout)["calls"]} == {"plan", "implement", "review"}
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def test_a_worker_killed_mid_step_its_completed_calls_are_reused(tmp_path: Path, dev_server: DevServer) -> None:
+    """The review panel's first reviewer has answered when the worker dies; the slow second has not. The
+    step is redone on the other machine, which reuses the first answer (carried by the dead worker's
+    heartbeats, never pushed) instead of paying for it again."""
+    slow = {"text": review(), "delay_s": 20}
+    repo = carried_project(tmp_path, dev_server, {"opus-planner": [SPEC], "flash-builder": [ADD_SUB],
+                                                  "gpt-reviewer": [review()], "sonnet-reviewer": [slow, review()]})
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "panel.md").write_text(PANEL)
+    names = ("w1", "w2")
+    workers = dict(zip(names, (far_worker(tmp_path, dev_server, n) for n in names), strict=True))
+    try:
+        for w in workers.values():
+            w.wait_ready()
+        proc = submit(repo, "Add sub", "--workflow", "panel", "--json")
+
+        def reviewed_by_gpt() -> str | None:
+            for name in names:
+                for ledger in clone_ledgers(tmp_path, name):
+                    with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
+                        try:
+                            found = db.execute("SELECT 1 FROM calls WHERE preset='gpt-reviewer' AND outcome='ok'")
+                        except sqlite3.OperationalError:  # the worker is making it
+                            continue
+                        if found.fetchone():
+                            return name
+            return None
+
+        victim = wait_for("the first reviewer's answer", reviewed_by_gpt, timeout=120, every=0.1)
+        time.sleep(2.5)  # a heartbeat carries it
+        killed_at = time.time()
+        workers[victim].kill()
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["status"] == "done"
+        [survivor] = [w for n, w in workers.items() if n != victim]
+        assert "ran Review" in survivor.text()
+        with sqlite3.connect(repo / ".specrelay" / "ledger.db") as db:
+            gpt = db.execute("SELECT started_at FROM calls WHERE preset='gpt-reviewer' AND outcome='ok'").fetchall()
+        assert len(gpt) == 1 and gpt[0][0] < killed_at, "the dead worker's answer was reused, not paid again"
+        ok = [(t, k) for t, _, outcome, k in calls(repo) if outcome == "ok"]
+        assert len(ok) == len(set(ok)) == 4
+    finally:
+        for w in workers.values():
+            w.stop()
+
+
+def test_a_remote_nobody_can_reach_is_one_line_and_creates_nothing(tmp_path: Path, dev_server: DevServer) -> None:
+    repo = carried_project(tmp_path, dev_server)
+    config = repo / ".specrelay" / "config.toml"
+    config.write_text(config.read_text().replace('remote = "shared"', 'remote = "nowhere"'))
+    assert_clean_error(run_cli("run", "Add sub", cwd=repo), "remote = 'nowhere'", "git remote add")
+    assert not (repo / ".specrelay" / "tasks").exists() or not list((repo / ".specrelay" / "tasks").iterdir())
