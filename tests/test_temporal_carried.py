@@ -60,11 +60,11 @@ def carried_project(tmp_path: Path, server: DevServer, replies: dict[str, list[o
     return repo
 
 
-def far_worker(tmp_path: Path, server: DevServer, name: str) -> Worker:
+def far_worker(tmp_path: Path, server: DevServer, name: str, **more_env: str) -> Worker:
     """A worker in a folder of its own, with clones of its own: it sees only the shared remote."""
     home = tmp_path / f"{name}-machine"
     home.mkdir()
-    return Worker(home, server.address, tmp_path / f"{name}.log", env(), clones=home / "clones")
+    return Worker(home, server.address, tmp_path / f"{name}.log", {**env(), **more_env}, clones=home / "clones")
 
 
 def clone_ledgers(tmp_path: Path, name: str) -> list[Path]:
@@ -156,3 +156,36 @@ def test_a_remote_nobody_can_reach_is_one_line_and_creates_nothing(tmp_path: Pat
     config.write_text(config.read_text().replace('remote = "shared"', 'remote = "nowhere"'))
     assert_clean_error(run_cli("run", "Add sub", cwd=repo), "remote = 'nowhere'", "git remote add")
     assert not (repo / ".specrelay" / "tasks").exists() or not list((repo / ".specrelay" / "tasks").iterdir())
+
+
+def test_a_worker_that_cannot_reach_the_remote_pauses_the_task_resumably(tmp_path: Path,
+                                                                          dev_server: DevServer) -> None:
+    repo = carried_project(tmp_path, dev_server)
+    cut_off = far_worker(tmp_path, dev_server, "cut-off", GIT_ALLOW_PROTOCOL="ssh")  # no local paths
+    good: Worker | None = None
+    try:
+        cut_off.wait_ready()
+        proc = run_cli("run", "Add sub", "--json", cwd=repo, subprocess=True, timeout=240)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+        [row] = statuses_of(repo)
+        assert row["status"] == "paused", row
+        assert str(row["message"]).startswith(f"task {row['id']}: cannot reach its git remote "
+                                              f"{tmp_path / 'shared.git'}"), row["message"]
+        assert "transport 'file' not allowed" in str(row["message"])
+        cut_off.stop()
+        good = far_worker(tmp_path, dev_server, "good")
+        good.wait_ready()
+        resumed = run_cli("resume", row["id"], "--json", cwd=repo, subprocess=True, timeout=240)
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads(resumed.stdout)["status"] == "done"
+        assert_paid_once(repo, 1)
+    finally:
+        cut_off.stop()
+        if good is not None:
+            good.stop()
+
+
+def statuses_of(repo: Path) -> list[dict[str, object]]:
+    proc = run_cli("status", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    return list(json.loads(proc.stdout))

@@ -99,8 +99,8 @@ def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -
     outcomes = []
     with ledger_of(root) as ledger:
         for task_id in task_ids:
-            _take_back(root, ledger, task_id)
             result = ended[task_id]
+            _take_back(root, ledger, task_id, result)
             summary = task_summary(root, ledger, config, task_id)
             error: BaseException | None = None
             if isinstance(result, BaseException):
@@ -114,16 +114,20 @@ def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -
     return RunReport(outcomes)
 
 
-def _take_back(root: Path, ledger: Ledger, task_id: str) -> None:
-    """A carried task whose workflow ended comes back from its git remote, and is this machine's again."""
+def _take_back(root: Path, ledger: Ledger, task_id: str, result: Advanced | BaseException) -> None:
+    """A carried task whose workflow ended comes back from its git remote, and is this machine's again:
+    paused with the workflow's reason if no worker could say so on the remote (it could not reach it)."""
     from specrelay.engine.lock import driver_of, unmark_driven
     from specrelay.engine.temporal import carry
 
     task = load_task(root, ledger, task_id)
     found = driver_of(task.folder)
-    if found and found.get("carried"):
-        carry.sync(root, ledger, task_id, found["carried"])
-        unmark_driven(task.folder)
+    if not found or not found.get("carried"):
+        return
+    carry.sync(root, ledger, task_id, found["carried"])
+    unmark_driven(task.folder)
+    if not isinstance(result, BaseException) and load_task(root, ledger, task_id).status is TaskStatus.RUNNING:
+        ledger.update_task(task_id, status=TaskStatus.PAUSED, message=result.message or "its Temporal workflow ended")
 
 
 def _cause(exc: BaseException) -> str:

@@ -37,7 +37,7 @@ from specrelay.engine.task import Task, load_task
 from specrelay.engine.temporal import carry
 from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, RELEASE, Advanced, Job
 from specrelay.engine.temporal.queues import next_queue, waiting_message
-from specrelay.errors import Interrupted, SpecRelayError, TaskBusy
+from specrelay.errors import Interrupted, SpecRelayError, TaskBusy, UserError
 from specrelay.ledger import FINISHED, Ledger, TaskStatus
 from specrelay.ledger.portable import calls_after, import_calls, last_call_id
 
@@ -123,7 +123,10 @@ class Steps:
         if job.remote:
             if is_running(paths.task_dir(carry.clone_of(job.remote, job.task_id, self.clones), job.task_id)):
                 raise TaskBusy(f"task {job.task_id} is still running a step; it is let go once that ends")
-            place = carry.take(job.remote, job.task_id, job.branch, self.clones)
+            try:
+                place = carry.take(job.remote, job.task_id, job.branch, self.clones)
+            except UserError:  # this worker cannot reach the remote: the submitter pauses the task itself
+                return str(TaskStatus.PAUSED)
         root = place.root if place else Path(job.root)
         ledger = Ledger(paths.ledger_path(root))
         try:
@@ -181,6 +184,8 @@ class Steps:
             carry.give_back(place)  # what it paid for so far, for the attempt that goes on
             raise
         carry.give_back(place)
+        if advanced.ended:
+            carry.forget(place)  # all of it is on the remote now; a resume takes it again
         return advanced
 
     def _run_one(self, job: Job, root: Path, slot: _Slot, attempt: int, here: str) -> Advanced:

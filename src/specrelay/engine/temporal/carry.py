@@ -30,10 +30,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,26 +113,34 @@ def sync(root: Path, ledger: Ledger, task_id: str, url: str) -> bool:
     if row is None:
         return False
     before = _ref(root, artifacts_ref(task_id))
-    if not _fetch(root, url, task_id, row.branch) or _ref(root, artifacts_ref(task_id)) == before:
+    if not _fetch(root, url, task_id, row.branch):
         return False
-    rows = _unpack(root, artifacts_ref(task_id), paths.task_dir(root, task_id))
-    import_task(ledger, rows)  # the worktree's path stays this machine's own
+    changed = _ref(root, artifacts_ref(task_id)) != before
+    if changed:
+        rows = _unpack(root, artifacts_ref(task_id), paths.task_dir(root, task_id))
+        import_task(ledger, rows)  # the worktree's path stays this machine's own
     tip = _ref(root, SEEN_BRANCH + task_id)
-    if tip is not None:
-        _move_branch(root, row.branch, Path(row.worktree), tip)
-    return True
+    if tip is not None and _ref(root, f"refs/heads/{row.branch}") != tip:
+        why = _move_branch(root, row.branch, Path(row.worktree), tip, SEEN_BRANCH + task_id)
+        if why and changed:
+            ledger.update_task(task_id, message=f"the workers' commits are on {SEEN_BRANCH}{task_id}, not yet on "
+                                                f"{row.branch}: {why}")
+    return changed
 
 
-def _move_branch(root: Path, branch: str, worktree: Path, tip: str) -> None:
-    """The task's branch here moved on to ``tip``: fast-forward only, and a worktree with the user's own
-    changes is left as it is (its work is never overwritten)."""
+def _move_branch(root: Path, branch: str, worktree: Path, tip: str, seen: str) -> str | None:
+    """Move the task's branch here on to ``tip``, fast-forward only; a worktree with the user's own
+    changes is left as it is (its work is never overwritten). Why it could not, or None."""
+    if run_git(["merge-base", "--is-ancestor", f"refs/heads/{branch}", tip], root, check=False).returncode != 0:
+        return f"{branch} has commits here that the remote lacks; merge theirs by hand (`git merge {seen}`)"
     if not worktree.is_dir():
-        if run_git(["merge-base", "--is-ancestor", f"refs/heads/{branch}", tip], root, check=False).returncode == 0:
-            run_git(["update-ref", f"refs/heads/{branch}", tip], root)
-        return
+        run_git(["update-ref", f"refs/heads/{branch}", tip], root)
+        return None
     if gitrepo.is_dirty(worktree):
-        return
-    run_git(["merge", "--ff-only", "--quiet", tip], worktree, check=False)
+        return (f"{worktree} holds changes of yours; commit or stash them, and `specrelay status` brings the "
+                "commits in")
+    run_git(["merge", "--ff-only", "--quiet", tip], worktree)
+    return None
 
 
 # -- a worker ---------------------------------------------------------------------------------------
@@ -144,9 +153,10 @@ def take(url: str, task_id: str, branch: str, clones: Path) -> Place:
     with _locked(base / ".lock"):
         mirror = base / "mirror.git"
         if not mirror.is_dir():
-            _clone(["--bare", "--quiet"], url, mirror, f"cannot clone the task's remote {url}")
+            _clone(["--bare", "--quiet"], url, mirror, lambda exc: f"task {task_id}: {_unreachable(url, exc)}")
         if not (root / ".git").exists():
-            _clone(["--shared", "--no-checkout", "--quiet"], str(mirror), root, f"cannot make a clone in {root}")
+            _clone(["--shared", "--no-checkout", "--quiet"], str(mirror), root,
+                   lambda exc: f"cannot make a clone in {root}: {_last_line(exc)}")
             gitrepo.add_exclude(root)
     if not _fetch(root, url, task_id, branch):
         raise UserError(f"task {task_id} is not on {url} (no {artifacts_ref(task_id)}): the submitter "
@@ -182,6 +192,11 @@ def give_back(place: Place) -> None:
     _push(place.root, place.url, place.task_id, place.branch, commit)
 
 
+def forget(place: Place) -> None:
+    """Remove the worker's clone of a task that ended (only once :func:`give_back` has pushed it all)."""
+    shutil.rmtree(place.root, ignore_errors=True)
+
+
 def _check_out(root: Path, branch: str, worktree: Path, tip: str) -> None:
     """The task's worktree in this clone, at ``tip`` (what the remote has): this clone's own copy, so
     whatever an earlier attempt left in it is the remote's to decide, not kept."""
@@ -206,8 +221,7 @@ def _fetch(root: Path, url: str, task_id: str, branch: str) -> bool:
     except GitCommandError as exc:
         if "couldn't find remote ref" in exc.stderr:
             return False
-        raise UserError(f"cannot fetch task {task_id} from {url}: {exc.stderr.strip().splitlines()[-1:]}"
-                        " (check that this machine can reach the remote)") from None
+        raise UserError(f"task {task_id}: {_unreachable(url, exc)}") from None
     return True
 
 
@@ -225,8 +239,8 @@ def _push(root: Path, url: str, task_id: str, branch: str, artifacts: str) -> No
         if "stale info" in exc.stderr or "rejected" in exc.stderr:
             raise PushRefused(f"task {task_id}: {url} moved on meanwhile (another attempt's step landed "
                               "first); this attempt is dropped and the step goes on from there") from None
-        raise UserError(f"cannot push task {task_id} to {url}: {exc.stderr.strip().splitlines()[-1:]}"
-                        " (check that this machine may push there)") from None
+        raise UserError(f"task {task_id}: cannot push to {url} from {socket.gethostname()}: {_last_line(exc)} "
+                        "(check that this machine may push there)") from None
     run_git(["update-ref", artifacts_ref(task_id), artifacts], root)
     run_git(["update-ref", SEEN_BRANCH + task_id, tip], root)
 
@@ -317,7 +331,7 @@ def _ref(root: Path, ref: str) -> str | None:
     return found.stdout.strip() or None
 
 
-def _clone(options: list[str], source: str, target: Path, what: str) -> None:
+def _clone(options: list[str], source: str, target: Path, what: Callable[[GitCommandError], str]) -> None:
     """``git clone`` into ``target`` through a temporary folder beside it: never a half-made clone."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
@@ -325,9 +339,19 @@ def _clone(options: list[str], source: str, target: Path, what: str) -> None:
         run_git(["clone", *options, "--", source, str(tmp / "repo")], target.parent)
         os.replace(tmp / "repo", target)
     except GitCommandError as exc:
-        raise UserError(f"{what}: {exc.stderr.strip().splitlines()[-1:]}") from None
+        raise UserError(what(exc)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _unreachable(url: str, exc: GitCommandError) -> str:
+    return (f"cannot reach its git remote {url} from {socket.gethostname()}: {_last_line(exc)} (give this "
+            "machine access to the remote, or stop its worker)")
+
+
+def _last_line(exc: GitCommandError) -> str:
+    lines = (exc.stderr or exc.stdout).strip().splitlines()
+    return lines[-1].removeprefix("fatal: ") if lines else f"git exited {exc.returncode}"
 
 
 def _slug(url: str) -> str:

@@ -70,4 +70,6 @@ def _reason(exc: BaseException) -> str:
     while exc.__cause__ is not None:
         exc = exc.__cause__
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    kind = getattr(exc, "type", None)  # an activity's error arrives as "UserError: <its message>"
+    return line.removeprefix(f"{kind}: ") if isinstance(kind, str) else line

@@ -1,0 +1,130 @@
+"""A task carried through a git remote, without a Temporal server: the submitter publishes it, a
+"worker" (a clone of its own) takes it, works and gives it back, and the submitter takes it back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from taskkit import happy_replies, project
+
+from specrelay import paths
+from specrelay.app.workspace import ledger_of
+from specrelay.engine.temporal import carry
+from specrelay.ledger import CallRecord
+from specrelay.ledger.portable import export_task, import_task
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def carried(tmp_path: Path) -> tuple[Path, str, dict[str, str]]:
+    """A finished task on a repository with a shared bare remote, published there."""
+    repo = project(tmp_path, happy_replies())
+    proc = run_cli("run", "Add sub", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    task = json.loads(proc.stdout)
+    shared = tmp_path / "shared.git"
+    git(tmp_path, "init", "--bare", "--quiet", str(shared))
+    git(repo, "remote", "add", "shared", str(shared))
+    url = carry.remote_url(repo, "shared")
+    assert url == str(shared)
+    with ledger_of(repo) as ledger:
+        carry.publish(repo, ledger, task["id"], url)
+    return repo, url, task
+
+
+def a_call(task_id: str, phase: str = "review") -> CallRecord:
+    return CallRecord(run_id=task_id, phase=phase, preset="gpt-reviewer", provider="scripted", model="m",
+                      started_at=1.0, latency_s=0.1, outcome="ok", task_id=task_id, call_key=f"{phase}-extra")
+
+
+def calls_of(repo: Path, task_id: str) -> list[str]:
+    with ledger_of(repo) as ledger:
+        return [c.call_key or "" for c in ledger.calls(task_id)]
+
+
+def test_a_worker_takes_the_task_works_and_the_submitter_takes_it_back(
+        tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    repo, url, task = carried
+    before = calls_of(repo, task["id"])
+    place = carry.take(url, task["id"], task["branch"], tmp_path / "worker-clones")
+    assert place.root != repo and place.root.is_relative_to(tmp_path / "worker-clones")
+    assert (paths.task_dir(place.root, task["id"]) / "spec.md").read_text() == \
+        (Path(task["folder"]) / "spec.md").read_text()
+    assert paths.project_config(place.root).read_text() == paths.project_config(repo).read_text()
+    worktree = paths.worktree_dir(place.root, task["id"])
+    with ledger_of(place.root) as ledger:
+        assert ledger.task(task["id"]).worktree == str(worktree), "the worker's own worktree"  # type: ignore[union-attr]
+        assert [c.call_key for c in ledger.calls(task["id"])] == before
+        ledger.record_call(a_call(task["id"]))
+    (worktree / "NOTES.md").write_text("from the worker\n")
+    git(worktree, "add", "NOTES.md")
+    git(worktree, "-c", "user.name=w", "-c", "user.email=w@x", "commit", "-qm", "worker commit")
+    carry.give_back(place)
+
+    with ledger_of(repo) as ledger:
+        assert carry.sync(repo, ledger, task["id"], url)
+        assert not carry.sync(repo, ledger, task["id"], url), "nothing new the second time"
+    assert calls_of(repo, task["id"]) == [*before, "review-extra"], "the new call, exactly once"
+    assert (Path(task["worktree"]) / "NOTES.md").read_text() == "from the worker\n"
+    assert git(repo, "log", "-1", "--format=%s", task["branch"]) == "worker commit"
+    with ledger_of(repo) as ledger:
+        assert ledger.task(task["id"]).worktree == task["worktree"], "the submitter keeps its own path"  # type: ignore[union-attr]
+
+
+def test_of_two_attempts_only_the_first_push_lands(tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    repo, url, task = carried
+    first = carry.take(url, task["id"], task["branch"], tmp_path / "a")
+    second = carry.take(url, task["id"], task["branch"], tmp_path / "b")
+    carry.give_back(first)
+    with pytest.raises(carry.PushRefused, match="another attempt"):
+        carry.give_back(second)
+    again = carry.take(url, task["id"], task["branch"], tmp_path / "b")  # the retry goes on from what landed
+    carry.give_back(again)
+
+
+def test_the_users_changes_in_the_submitters_worktree_are_never_overwritten(
+        tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    repo, url, task = carried
+    place = carry.take(url, task["id"], task["branch"], tmp_path / "w")
+    worktree = paths.worktree_dir(place.root, task["id"])
+    (worktree / "calc.py").write_text("# the worker's\n")
+    git(worktree, "-c", "user.name=w", "-c", "user.email=w@x", "commit", "-qam", "worker commit")
+    carry.give_back(place)
+    mine = Path(task["worktree"]) / "calc.py"
+    mine.write_text(mine.read_text() + "# the user's own, uncommitted\n")
+    with ledger_of(repo) as ledger:
+        assert carry.sync(repo, ledger, task["id"], url)
+        assert "holds changes of yours" in (ledger.task(task["id"]).message or "")  # type: ignore[union-attr]
+    assert mine.read_text().endswith("# the user's own, uncommitted\n")
+    git(Path(task["worktree"]), "stash", "-q")
+    with ledger_of(repo) as ledger:
+        assert not carry.sync(repo, ledger, task["id"], url), "nothing new on the remote"
+    assert (Path(task["worktree"]) / "calc.py").read_text() == "# the worker's\n", "but the branch moved on now"
+
+
+def test_carried_rows_are_data_never_sql(tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    repo, _, task = carried
+    with ledger_of(repo) as ledger:
+        rows = export_task(ledger, task["id"])
+        count = len(rows["calls"])
+        rows["task"]["status = 'x'; DROP TABLE calls; --"] = 1
+        rows["calls"][0]["uid"] = "new-one"
+        assert import_task(ledger, rows) == 1, "a call of a new uid is added, the others are here already"
+        assert import_task(ledger, rows) == 0
+        assert len(ledger.calls(task["id"])) == count + 1
+        rows["calls"][0]["reply"] = {"nested": 1}
+        with pytest.raises(Exception, match="not a plain value"):
+            import_task(ledger, rows)
+
+
+def test_a_remote_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
+    repo = project(tmp_path, happy_replies())
+    with pytest.raises(Exception, match="neither a git remote"):
+        carry.remote_url(repo, "nowhere")
