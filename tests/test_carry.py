@@ -66,6 +66,7 @@ def test_a_worker_takes_the_task_works_and_the_submitter_takes_it_back(
     (worktree / "NOTES.md").write_text("from the worker\n")
     git(worktree, "add", "NOTES.md")
     git(worktree, "-c", "user.name=w", "-c", "user.email=w@x", "commit", "-qm", "worker commit")
+    git(worktree, "branch", f"{task['branch']}.cand-2")  # a best-of-N step's losing candidate
     carry.give_back(place)
 
     with ledger_of(repo) as ledger:
@@ -74,6 +75,7 @@ def test_a_worker_takes_the_task_works_and_the_submitter_takes_it_back(
     assert calls_of(repo, task["id"]) == [*before, "review-extra"], "the new call, exactly once"
     assert (Path(task["worktree"]) / "NOTES.md").read_text() == "from the worker\n"
     assert git(repo, "log", "-1", "--format=%s", task["branch"]) == "worker commit"
+    assert git(repo, "log", "-1", "--format=%s", f"{task['branch']}.cand-2") == "worker commit"
     with ledger_of(repo) as ledger:
         assert ledger.task(task["id"]).worktree == task["worktree"], "the submitter keeps its own path"  # type: ignore[union-attr]
 

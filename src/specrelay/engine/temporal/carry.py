@@ -17,7 +17,9 @@ back whenever it looks (:func:`sync`): the ledger rows and the task's folder, an
 on to the branch's new commits when it holds no change of the user's.
 
 Each local repository keeps what it last saw of the remote on two refs, the lease of its next push:
-``refs/specrelay/carried/<id>`` and ``refs/specrelay/carried-branch/<id>``.
+``refs/specrelay/carried/<id>`` and ``refs/specrelay/carried-branch/<id>``. Branches a step makes beside
+the task's (a best-of-N step's candidates, ``<branch>.cand-N``) are pushed too, and the submitter takes
+them back; a worker never takes them (a step redone on it builds its own).
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ def sync(root: Path, ledger: Ledger, task_id: str, url: str) -> bool:
     if changed:
         rows = _unpack(root, artifacts_ref(task_id), paths.task_dir(root, task_id))
         import_task(ledger, rows)  # the worktree's path stays this machine's own
+    if changed:  # a best-of-N step's candidates (the losers stay for the user, as a local run leaves them)
+        run_git(["fetch", "--quiet", "--no-tags", "--", url, _beside(row.branch)], root, check=False)
     tip = _ref(root, SEEN_BRANCH + task_id)
     if tip is not None and _ref(root, f"refs/heads/{row.branch}") != tip:
         why = _move_branch(root, row.branch, Path(row.worktree), tip, SEEN_BRANCH + task_id)
@@ -232,7 +236,7 @@ def _push(root: Path, url: str, task_id: str, branch: str, artifacts: str) -> No
     args = ["push", "--quiet", "--atomic", "--no-verify",
             f"--force-with-lease={artifacts_ref(task_id)}:{seen_art}",
             f"--force-with-lease=refs/heads/{branch}:{seen_tip}",
-            "--", url, f"{artifacts}:{artifacts_ref(task_id)}", f"{tip}:refs/heads/{branch}"]
+            "--", url, f"{artifacts}:{artifacts_ref(task_id)}", f"{tip}:refs/heads/{branch}", _beside(branch)]
     try:
         run_git(args, root)
     except GitCommandError as exc:
@@ -243,6 +247,11 @@ def _push(root: Path, url: str, task_id: str, branch: str, artifacts: str) -> No
                         "(check that this machine may push there)") from None
     run_git(["update-ref", artifacts_ref(task_id), artifacts], root)
     run_git(["update-ref", SEEN_BRANCH + task_id, tip], root)
+
+
+def _beside(branch: str) -> str:
+    """The refspec of the branches a step makes beside the task's (``<branch>.cand-N``)."""
+    return f"+refs/heads/{branch}.*:refs/heads/{branch}.*"
 
 
 def _artifacts_commit(root: Path, ledger: Ledger, task_id: str) -> str:
