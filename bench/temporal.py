@@ -1,6 +1,6 @@
 """Tasks on Temporal against the local runner: wall time, Temporal's own overhead per step, memory.
 
-    python bench/temporal.py [--tasks 20] [--latency 0.5] [--rounds 3]
+    python bench/temporal.py [--tasks 20] [--latency 0.5] [--rounds 3] [--carried]
 
 Builds a sample repository whose scripted team answers every call after ``--latency`` seconds (a task
 makes three calls, plan, build and review, in four steps: plan, implement, verify, review) and starts a
