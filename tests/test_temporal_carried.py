@@ -78,6 +78,11 @@ def test_ten_tasks_on_two_workers_through_a_shared_remote(tmp_path: Path, dev_se
         for w in workers:
             w.wait_ready()
         proc = submit(repo, *[f"Add sub, take {n}" for n in range(10)], "--json")
+        seen: set[object] = set()
+        while proc.poll() is None:  # status on the submitting machine, while the workers run the tasks
+            seen |= {row["status"] for row in statuses_of(repo)}
+            time.sleep(0.5)
+        assert seen <= {"running", "done"}, seen
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err + "".join(w.text() for w in workers)
         reported = json.loads(out)

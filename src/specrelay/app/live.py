@@ -9,6 +9,7 @@ ledger's message as the line.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 from specrelay.engine.lock import driver_of
 from specrelay.engine.task import Task
-from specrelay.errors import UserError
+from specrelay.errors import SpecRelayError, UserError
 
 __all__ = ["LIVE_TTL_S", "Asker", "Remote", "remote_of"]
 
@@ -95,6 +96,7 @@ class Asker:
             if stale:
                 for task_id, answer in _ask(stale).items():
                     self._kept[task_id] = (now, stale[task_id], answer)
+                _take_back([t for t in tasks if stale.get(t.id, {}).get("carried")])
             return {i: self._kept[i][2] for i in drivers}
 
     def forget(self, task_id: str) -> None:
@@ -106,6 +108,19 @@ class Asker:
         kept = self._kept.get(task_id)
         return (kept is not None and kept[1] == driver
                 and (self.ttl_s is None or now - kept[0] < self.ttl_s))
+
+
+def _take_back(tasks: Sequence[Task]) -> None:
+    """Carried tasks (``[backend] remote``) as their workers left them on the git remote, asked as often as
+    their servers are; a remote that cannot be reached leaves them as they read."""
+    if not tasks:
+        return
+    from specrelay.engine.temporal.carry import take_back
+
+    for task in tasks:
+        found = driver_of(task.folder) or {}
+        with contextlib.suppress(SpecRelayError):
+            take_back(task, found.get("carried", ""))
 
 
 def _ask(drivers: dict[str, dict[str, str]]) -> dict[str, Answer]:

@@ -42,6 +42,7 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
 
     The server is checked before any task exists: an unreachable address or an unknown namespace
     creates nothing."""
+    from specrelay.engine.lock import mark_driven
     from specrelay.engine.temporal import submit
     from specrelay.engine.temporal.connect import require_sdk
 
@@ -53,6 +54,7 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
         for request in plan.requests:
             task_id = plan.start(request)(ledger)
             tasks.append(load_task(plan.root, ledger, task_id))
+            mark_driven(tasks[-1].folder, submit.driver(backend, task_id, url))  # never read as cut off meanwhile
     _start(backend, plan.config, plan.root, tasks, plan.budget_usd, url)
     if on_started is not None:
         on_started(tasks)
@@ -75,20 +77,28 @@ def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], 
            url: str) -> None:
     """Hand each task to its workflow, which first sends it where its first unfinished step runs (through
     the git remote at ``url`` first, when one is given)."""
+    from specrelay.engine.lock import mark_driven, unmark_driven
     from specrelay.engine.temporal import carry, submit
     from specrelay.engine.temporal.queues import next_queue, waiting_message
 
     first: dict[str, str] = {}
     with ledger_of(root) as ledger:
         for task in tasks:
-            if url:
-                carry.sync(root, ledger, task.id, url)  # what an earlier hand-over left there comes back first
-            step, queue = next_queue(config, ledger, task.id, backend.queue)
-            first[task.id] = queue
-            ledger.update_task(task.id, status=TaskStatus.RUNNING,
-                               message=waiting_message(step, queue))
-            if url:
-                carry.publish(root, ledger, task.id, url)
+            before = load_task(root, ledger, task.id)
+            mark_driven(task.folder, submit.driver(backend, task.id, url))  # never read as paused meanwhile
+            try:
+                if url:
+                    carry.sync(root, ledger, task.id, url)  # what an earlier hand-over left there comes back first
+                step, queue = next_queue(config, ledger, task.id, backend.queue)
+                first[task.id] = queue
+                ledger.update_task(task.id, status=TaskStatus.RUNNING, message=waiting_message(step, queue))
+                if url:
+                    carry.publish(root, ledger, task.id, url)
+            except BaseException as exc:
+                unmark_driven(task.folder)
+                status = TaskStatus.PAUSED if before.status is TaskStatus.RUNNING else before.status
+                ledger.update_task(task.id, status=status, message=f"not handed to Temporal: {exc}")
+                raise
     asyncio.run(submit.start(backend, root, tasks, first, budget_usd=budget_usd, carried=url))
 
 

@@ -217,7 +217,7 @@ def task_view(ledger: Ledger, task: Task, asker: Asker | None = None) -> TaskVie
     """The status of one task, its lock consulted (a running task nobody runs any more is paused); a task
     handed to Temporal as its server says (``asker``: who asks it, and keeps the answer for how long)."""
     asker = Asker() if asker is None else asker
-    _settle([task], asker)
+    [task] = _settle(ledger, [task], asker)
     return TaskView(**_status_fields(ledger, task, asker=asker))
 
 
@@ -281,17 +281,19 @@ def escalations_of(ledger: Ledger, task_id: str, titles: list[str]) -> list[dict
             for e in LoopState.load(row.state if row else None).escalations]
 
 
-def _settle(tasks: list[Task], asker: Asker) -> None:
+def _settle(ledger: Ledger, tasks: list[Task], asker: Asker) -> list[Task]:
     """Ask about every task of ``tasks`` handed to Temporal, all at once: one whose workflow has ended without
-    letting it go reads as it is (paused), not as running; a server that cannot be asked leaves it as it
-    reads."""
+    letting it go reads as it is (paused), not as running, and a carried one as its workers left it; a
+    server that cannot be asked leaves it as it reads. The tasks, those asked about read again."""
     from specrelay.engine.finish import let_go_if_ended
 
-    for task_id, answer in asker.answers(tasks).items():
+    answers = asker.answers(tasks)
+    for task_id, answer in answers.items():
         if answer["state"] == "ended":
             asker.forget(task_id)
             with contextlib.suppress(SpecRelayError):
                 let_go_if_ended(next(t for t in tasks if t.id == task_id))
+    return [load_task(t.folder.parents[2], ledger, t.id) if t.id in answers else t for t in tasks]
 
 
 def all_statuses(root: Path, ledger: Ledger, *, statuses: tuple[TaskStatus, ...] = (),
@@ -299,8 +301,7 @@ def all_statuses(root: Path, ledger: Ledger, *, statuses: tuple[TaskStatus, ...]
     """Every task's status, newest first; only those in ``statuses`` (when given), at most ``limit``; the
     tasks handed to Temporal as their servers say (``asker``: who asks them, all at once)."""
     asker = Asker() if asker is None else asker
-    tasks = sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True)
-    _settle(tasks, asker)
+    tasks = _settle(ledger, sorted(all_tasks(root, ledger), key=lambda t: t.created_at, reverse=True), asker)
     if statuses:
         tasks = [t for t in tasks if effective_status(t) in statuses]
     tasks = tasks[:limit]

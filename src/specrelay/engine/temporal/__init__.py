@@ -8,7 +8,8 @@ is never re-run on replay; one cut off (its worker killed) is retried on another
 is redone with the calls it had completed reused from the ledger, as a local resume does.
 
 Workers (:mod:`.worker`) share the submitting machine's repository and ledger (the job names the
-repository's path): one machine, or machines that mount the same folder.
+repository's path): one machine, or machines that mount the same folder; or, with ``[backend] remote``,
+each takes the task through a git remote into a clone of its own (:mod:`.carry`), on any machine.
 
 ``temporalio`` is an optional extra (``pip install 'specrelay[temporal]'``), imported only here.
 """

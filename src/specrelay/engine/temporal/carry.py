@@ -43,6 +43,7 @@ from pathlib import Path
 
 from specrelay import gitrepo, paths
 from specrelay.engine.lock import LOCK_FILE, REMOTE_FILE
+from specrelay.engine.task import Task
 from specrelay.errors import GitError, UserError
 from specrelay.fsutil import atomic_write_text
 from specrelay.gitrepo.commits import identity_args
@@ -130,6 +131,16 @@ def sync(root: Path, ledger: Ledger, task_id: str, url: str) -> bool:
             ledger.update_task(task_id, message=f"the workers' commits are on {SEEN_BRANCH}{task_id}, not yet on "
                                                 f"{row.branch}: {why}")
     return changed
+
+
+def take_back(task: Task, url: str) -> bool:
+    """:func:`sync` for a task handed over from this machine (its own ledger opened here)."""
+    root = task.folder.parents[2]  # <root>/.specrelay/tasks/<id>
+    ledger = Ledger(paths.ledger_path(root))
+    try:
+        return sync(root, ledger, task.id, url)
+    finally:
+        ledger.close()
 
 
 def _move_branch(root: Path, branch: str, worktree: Path, tip: str, seen: str) -> str | None:

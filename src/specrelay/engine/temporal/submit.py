@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,21 @@ from specrelay.errors import UserError
 def driver(backend: Backend, task_id: str, carried: str = "") -> dict[str, str]:
     """What a driven task's ``remote.json`` says (``carried``: the git remote's URL it travels through)."""
     found = {"backend": "temporal", "address": backend.address, "namespace": backend.namespace,
-             "queue": backend.queue, "workflow_id": workflow_id(task_id)}
+             "queue": backend.queue, "workflow_id": workflow_id(task_id), "since": f"{time.time():.3f}"}
     return {**found, "carried": carried} if carried else found
+
+
+#: How long a task marked driven may wait for its workflow to exist (published, then started) before a
+#: workflow the server does not know means the hand-over failed (the submitter died meanwhile, say).
+HAND_OVER_S = 60.0
+
+
+def handing_over(driver: Mapping[str, str]) -> bool:
+    """Whether the task ``driver`` names was marked driven so recently that its workflow may not exist yet."""
+    try:
+        return time.time() - float(driver.get("since", "0")) < HAND_OVER_S
+    except ValueError:
+        return False
 
 
 async def check_reachable(backend: Backend) -> None:
@@ -105,6 +119,8 @@ async def release_if_ended(task: Task) -> bool:
     if found is None:
         return False
     if found.get("carried"):
+        from specrelay.engine.temporal.carry import take_back
+
         take_back(task, found["carried"])
     client = await connect(found.get("address", ""), found.get("namespace", "default"),
                            origin=(f"{task.folder / 'remote.json'} (the server the task was handed to)",) * 2)
@@ -113,6 +129,8 @@ async def release_if_ended(task: Task) -> bool:
     except RPCError as exc:
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise UserError(f"task {task.id}: Temporal at {found.get('address')}: {exc}") from None
+        if handing_over(found):
+            return False  # its workflow is being started: not an ended one
     else:
         if described.status is WorkflowExecutionStatus.RUNNING:
             return False
@@ -147,7 +165,10 @@ async def ask_driven(drivers: Mapping[str, Mapping[str, str]], *,
     async def one(task_id: str, driver: Mapping[str, str]) -> dict[str, Any]:
         try:
             client = await asyncio.shield(client_of(driver))
-            return await _ask(client, driver.get("workflow_id") or workflow_id(task_id), timeout_s)
+            answer = await _ask(client, driver.get("workflow_id") or workflow_id(task_id), timeout_s)
+            if answer.get("unknown") and handing_over(driver):  # its workflow is being started
+                return {"state": "running", "pending": None, "running_on": None, "attempt": None, "step_queue": None}
+            return answer
         except UserError as exc:
             return {"state": "unreachable", "error": str(exc)}
 
@@ -188,7 +209,7 @@ async def _ask(client: Any, wf_id: str, timeout_s: float) -> dict[str, Any]:
             described = await handle.describe(rpc_timeout=timedelta(seconds=timeout_s))
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
-                return {"state": "ended"}
+                return {"state": "ended", "unknown": True}
             return {"state": "unreachable", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
         if described.status is not WorkflowExecutionStatus.RUNNING:
             return {"state": "ended"}
@@ -217,17 +238,3 @@ async def progress_of(driver: Mapping[str, str]) -> dict[str, Any] | None:
     (:func:`ask_driven`'s answer), None when it is closed, unknown or its server cannot be asked."""
     answer = (await ask_driven({"task": driver}))["task"]
     return answer if answer["state"] == "running" else None
-
-def take_back(task: Task, url: str) -> bool:
-    """Bring a carried task's rows, files and commits back from the git remote it travels through (what
-    its workers did so far); True when something new came back."""
-    from specrelay import paths
-    from specrelay.engine.temporal import carry
-    from specrelay.ledger import Ledger
-
-    root = task.folder.parent.parent.parent  # <root>/.specrelay/tasks/<id>
-    ledger = Ledger(paths.ledger_path(root))
-    try:
-        return carry.sync(root, ledger, task.id, url)
-    finally:
-        ledger.close()
