@@ -60,11 +60,12 @@ def carried_project(tmp_path: Path, server: DevServer, replies: dict[str, list[o
     return repo
 
 
-def far_worker(tmp_path: Path, server: DevServer, name: str, **more_env: str) -> Worker:
+def far_worker(tmp_path: Path, server: DevServer, name: str, *queues: str, **more_env: str) -> Worker:
     """A worker in a folder of its own, with clones of its own: it sees only the shared remote."""
     home = tmp_path / f"{name}-machine"
     home.mkdir()
-    return Worker(home, server.address, tmp_path / f"{name}.log", {**env(), **more_env}, clones=home / "clones")
+    return Worker(home, server.address, tmp_path / f"{name}.log", {**env(), **more_env}, *queues,
+                  clones=home / "clones")
 
 
 def clone_ledgers(tmp_path: Path, name: str) -> list[Path]:
@@ -194,3 +195,39 @@ def statuses_of(repo: Path) -> list[dict[str, object]]:
     proc = run_cli("status", "--json", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     return list(json.loads(proc.stdout))
+
+
+AGENTIC = """# Agentic
+
+### [ ] Step: Planning
+<!-- agent: opus-planner -->
+Write spec.md.
+
+### [ ] Step: Implementation
+<!-- agent: claude-code -->
+Implement spec.md.
+"""
+
+
+def test_a_step_whose_agent_no_worker_has_pauses_the_task_with_one_line(tmp_path: Path,
+                                                                       dev_server: DevServer) -> None:
+    """The build step's preset runs an agent CLI on the workers of its queue (the submitting machine need
+    not have it). The worker lacks it: it never starts the step (nothing is paid for it); the step is
+    tried on the queue's workers, then the task pauses saying which agent, where."""
+    repo = carried_project(tmp_path, dev_server)
+    config = repo / ".specrelay" / "config.toml"
+    config.write_text(config.read_text() + '\n[presets.claude-code]\ncommand = "/nowhere/claude"\nqueue = "agents"\n')
+    (repo / ".specrelay" / "workflows").mkdir()
+    (repo / ".specrelay" / "workflows" / "agentic.md").write_text(AGENTIC)
+    w = far_worker(tmp_path, dev_server, "w1", "specrelay", "agents")
+    try:
+        w.wait_ready()
+        proc = run_cli("run", "Add sub", "--workflow", "agentic", "--json", cwd=repo, subprocess=True, timeout=240)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+        [row] = statuses_of(repo)
+        assert row["status"] == "paused", row
+        assert "cannot run step 'Implementation'" in str(row["message"]), row["message"]
+        assert "runs `/nowhere/claude`, which is not installed" in str(row["message"])
+        assert [phase for _, phase, _, _ in calls(repo)] == ["plan"], "the build step was never started"
+    finally:
+        w.stop()

@@ -181,15 +181,22 @@ def prepare_workflow(root: Path, config: Config, name_or_path: str) -> Workflow:
 
 
 def check_keys(config: Config, workflow: Workflow) -> None:
-    """Every preset the workflow uses must have its key (or a fallback that has one), before anything runs."""
-    names = [name for step in workflow.steps for name in step.team]
+    """Every preset the workflow uses must have its key (or a fallback that has one), before anything runs.
+    A preset pinned to a Temporal queue (``queue = "codex"``) is checked by the workers serving it, where
+    its key and its agent are, not here."""
+    names = [name for step in workflow.steps for name in step.team if not _pinned(config, name)]
     if config.review.consolidate and any(step.is_panel for step in workflow.steps):
         names.append(config.review.consolidate)
     # A cascade's later presets are called only if the first fails.
     first: Collection[str] = next((step.presets[:1] if step.cascade else step.presets
                                    for step in workflow.steps if step.presets), [])
-    check_preset_keys(config, names, called=first)
+    check_preset_keys(config, names, called=[n for n in first if n in names])
     check_agent_mode(config, workflow)
+
+
+def _pinned(config: Config, name: str) -> bool:
+    preset = config.presets.get(name)
+    return preset is not None and bool(preset.queue)
 
 
 def check_agent_mode(config: Config, workflow: Workflow) -> None:

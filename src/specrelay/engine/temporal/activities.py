@@ -36,7 +36,7 @@ from specrelay.engine.runner import INTERRUPTED, Runner
 from specrelay.engine.task import Task, load_task
 from specrelay.engine.temporal import carry
 from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, RELEASE, Advanced, Job
-from specrelay.engine.temporal.queues import next_queue, waiting_message
+from specrelay.engine.temporal.queues import missing_here, next_queue, waiting_message
 from specrelay.errors import Interrupted, SpecRelayError, TaskBusy, UserError
 from specrelay.ledger import FINISHED, Ledger, TaskStatus
 from specrelay.ledger.portable import calls_after, import_calls, last_call_id
@@ -213,6 +213,9 @@ class Steps:
                 # where its own preset says.
                 ledger.update_task(task.id, message=waiting_message(step, queue))
                 return Advanced(False, str(task.status), None, next_queue=queue, next_step=step, worker=who)
+            missing = missing_here(config, ledger, task.id)
+            if missing is not None:  # tried again, maybe on a worker of this queue that has it
+                raise RuntimeError(f"worker {who} cannot run step {step!r}: {missing}")
             emit = self.emit_for(task)
             runner = Runner(root, ledger, config, task.id, emit=emit)
             slot.hold(runner)
