@@ -50,10 +50,11 @@ def dev_server(tmp_path: Path) -> Iterator[DevServer]:
         server.kill()
 
 
-def carried_project(tmp_path: Path, server: DevServer, replies: dict[str, list[object]] | None = None) -> Path:
+def carried_project(tmp_path: Path, server: DevServer, replies: dict[str, list[object]] | None = None,
+                    attempts: int = 8) -> Path:
     team = replies or {"opus-planner": [SPEC], "flash-builder": [ADD_SUB], "gpt-reviewer": [review()]}
     repo = project(tmp_path, team, delay=0.05, extra=f'\n[backend]\nkind = "temporal"\naddress = "{server.address}"\n'
-                                                    'remote = "shared"\n')
+                                                    f'remote = "shared"\nstep_attempts = {attempts}\n')
     shared = tmp_path / "shared.git"
     subprocess.run(["git", "init", "--bare", "--quiet", str(shared)], check=True)
     subprocess.run(["git", "remote", "add", "shared", str(shared)], cwd=repo, check=True)
@@ -166,7 +167,7 @@ def test_a_remote_nobody_can_reach_is_one_line_and_creates_nothing(tmp_path: Pat
 
 def test_a_worker_that_cannot_reach_the_remote_pauses_the_task_resumably(tmp_path: Path,
                                                                           dev_server: DevServer) -> None:
-    repo = carried_project(tmp_path, dev_server)
+    repo = carried_project(tmp_path, dev_server, attempts=3)  # a step tried three times, then the task pauses
     cut_off = far_worker(tmp_path, dev_server, "cut-off", GIT_ALLOW_PROTOCOL="ssh")  # no local paths
     good: Worker | None = None
     try:
@@ -214,7 +215,7 @@ def test_a_step_whose_agent_no_worker_has_pauses_the_task_with_one_line(tmp_path
     """The build step's preset runs an agent CLI on the workers of its queue (the submitting machine need
     not have it). The worker lacks it: it never starts the step (nothing is paid for it); the step is
     tried on the queue's workers, then the task pauses saying which agent, where."""
-    repo = carried_project(tmp_path, dev_server)
+    repo = carried_project(tmp_path, dev_server, attempts=3)
     config = repo / ".specrelay" / "config.toml"
     config.write_text(config.read_text() + '\n[presets.claude-code]\ncommand = "/nowhere/claude"\nqueue = "agents"\n')
     (repo / ".specrelay" / "workflows").mkdir()

@@ -264,6 +264,9 @@ class Backend(_Strict):
     #: The git remote (a name of this repository's, or a URL) tasks travel through to workers on other
     #: machines; empty: the workers share this repository's folder (one machine, or a disk they share).
     remote: Text = ""
+    #: How many times a step is tried (on any worker of its queue: one died, one lacks its agent or cannot
+    #: reach the remote) before its task pauses with the reason.
+    step_attempts: int = Field(default=8, ge=1, le=100)
 
 
 SECTIONS: dict[str, type[_Strict]] = {

@@ -33,6 +33,8 @@ class Job:
     #: The git remote's URL the task is carried through ("": workers share ``root``), and its branch.
     remote: str = ""
     branch: str = ""
+    #: How many times a step is tried before the task is let go (``[backend] step_attempts``).
+    attempts: int = 8
 
 
 @dataclass

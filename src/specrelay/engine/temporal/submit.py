@@ -51,7 +51,7 @@ async def start(backend: Backend, root: Path, tasks: Sequence[Task], first_queue
     for task in tasks:
         mark_driven(task.folder, driver(backend, task.id, carried))
         job = Job(str(root), task.id, backend.queue, budget_usd, first_queues.get(task.id), remote=carried,
-                  branch=task.branch)
+                  branch=task.branch, attempts=backend.step_attempts)
         try:
             await client.start_workflow(WORKFLOW, job, id=workflow_id(task.id), task_queue=backend.queue)
         except WorkflowAlreadyStartedError:

@@ -21,8 +21,6 @@ with workflow.unsafe.imports_passed_through():
 
 #: A step may take this long on one worker (a real test suite, an agent CLI working for minutes).
 STEP_TIMEOUT = timedelta(hours=6)
-#: A step whose worker died or failed is tried again on another, this many times in all.
-STEP_ATTEMPTS = 8
 
 
 @workflow.defn(name=WORKFLOW)
@@ -42,7 +40,7 @@ class TaskWorkflow:
                     # a cancelled workflow waits for the step to pause before the task is let go
                     cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=0.5), backoff_coefficient=2.0,
-                                             maximum_interval=timedelta(seconds=10), maximum_attempts=STEP_ATTEMPTS))
+                                             maximum_interval=timedelta(seconds=10), maximum_attempts=job.attempts))
             except ActivityError as exc:
                 # No worker could run the step: the task is let go, paused with the reason, for `resume`.
                 why = _reason(exc)
