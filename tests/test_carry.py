@@ -130,3 +130,11 @@ def test_a_remote_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
     repo = project(tmp_path, happy_replies())
     with pytest.raises(Exception, match="neither a git remote"):
         carry.remote_url(repo, "nowhere")
+
+
+def test_a_worker_whose_clones_folder_cannot_be_made_says_so(tmp_path: Path) -> None:
+    from conftest import assert_clean_error
+
+    (tmp_path / "afile").write_text("x")
+    assert_clean_error(run_cli("worker", "--temporal", "127.0.0.1:1", "--clones", str(tmp_path / "afile" / "c"),
+                               cwd=tmp_path), str(tmp_path / "afile"))

@@ -182,10 +182,14 @@ def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: i
                  on_step: Callable[[str, Advanced], None] | None = None) -> None:
     """Serve task workflows and steps from ``queues`` until Ctrl-C or SIGTERM; tasks carried through a
     git remote are taken into clones kept in ``clones``."""
+    from specrelay import paths
     from specrelay.engine.temporal.connect import require_sdk
 
     require_sdk()
     from specrelay.engine.temporal.worker import serve
+
+    clones = clones if clones is not None else paths.cache_dir() / "worker"
+    paths.make_dir(clones)  # a file in the way, or a folder not writable: one line, before serving anything
 
     def emit_for(task: Task) -> EventsFile:
         return EventsFile(task.folder, task.id)
