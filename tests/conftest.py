@@ -11,6 +11,7 @@ import subprocess
 import subprocess as _subprocess
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any
@@ -205,3 +206,16 @@ def assert_clean_error(proc: subprocess.CompletedProcess[str], *needles: str) ->
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     for needle in needles:
         assert needle in proc.stderr, proc.stderr
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[Any]:
+    """A real Temporal dev server of the test's own (:class:`temporalkit.DevServer`), killed at its end."""
+    from temporalkit import DevServer
+
+    server = DevServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

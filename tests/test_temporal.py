@@ -16,11 +16,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import assert_clean_error, run_cli
 from taskkit import ADD_SUB, SPEC, project, review
 from temporalkit import TEMPORAL, DevServer, Worker, temporal_binary
@@ -28,16 +26,6 @@ from temporalkit import TEMPORAL, DevServer, Worker, temporal_binary
 from specrelay.app.tasks import status as status_views
 
 pytestmark = TEMPORAL
-
-
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[DevServer]:
-    server = DevServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def temporal_project(tmp_path: Path, server: DevServer, *, builder_delay: float = 0.0, extra: str = "",

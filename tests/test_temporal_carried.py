@@ -12,10 +12,8 @@ import json
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from conftest import assert_clean_error, run_cli
 from taskkit import ADD_SUB, SPEC, project, review
 from temporalkit import TEMPORAL, DevServer, Worker
@@ -38,16 +36,6 @@ Implement spec.md.
 <!-- agents: gpt-reviewer, sonnet-reviewer -->
 Review the diff.
 """
-
-
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[DevServer]:
-    server = DevServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def carried_project(tmp_path: Path, server: DevServer, replies: dict[str, list[object]] | None = None,

@@ -27,16 +27,6 @@ DRIVER = {"backend": "temporal", "address": "127.0.0.1:7233", "namespace": "defa
 
 
 @pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[DevServer]:
-    server = DevServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
-@pytest.fixture
 def silent_server() -> Iterator[str]:
     """An address that takes connections and never answers: a server that hangs."""
     with socket.socket() as s:
