@@ -118,12 +118,15 @@ def test_carried_rows_are_data_never_sql(tmp_path: Path, carried: tuple[Path, st
         count = len(rows["calls"])
         rows["task"]["status = 'x'; DROP TABLE calls; --"] = 1
         rows["calls"][0]["uid"] = "new-one"
-        assert import_task(ledger, rows) == 1, "a call of a new uid is added, the others are here already"
-        assert import_task(ledger, rows) == 0
+        assert import_task(ledger, rows, task_id=task["id"]) == 1, "a new uid is added, the others are here"
+        assert import_task(ledger, rows, task_id=task["id"]) == 0
         assert len(ledger.calls(task["id"])) == count + 1
         rows["calls"][0]["reply"] = {"nested": 1}
         with pytest.raises(Exception, match="not a plain value"):
-            import_task(ledger, rows)
+            import_task(ledger, rows, task_id=task["id"])
+        rows["calls"][0]["reply"] = "fine"
+        with pytest.raises(Exception, match="refused"):
+            import_task(ledger, rows, task_id="another-task")
 
 
 def test_a_remote_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
@@ -138,3 +141,118 @@ def test_a_worker_whose_clones_folder_cannot_be_made_says_so(tmp_path: Path) -> 
     (tmp_path / "afile").write_text("x")
     assert_clean_error(run_cli("worker", "--temporal", "127.0.0.1:1", "--clones", str(tmp_path / "afile" / "c"),
                                cwd=tmp_path), str(tmp_path / "afile"))
+
+
+def worker_commits(tmp_path: Path, url: str, task: dict[str, str], name: str = "w", edit: str = "NOTES.md") -> None:
+    """A worker takes the task, commits a file and gives it back."""
+    place = carry.take(url, task["id"], task["branch"], tmp_path / name)
+    worktree = paths.worktree_dir(place.root, task["id"])
+    (worktree / edit).write_text(f"from {name}\n")
+    git(worktree, "add", edit)
+    git(worktree, "-c", "user.name=w", "-c", "user.email=w@x", "commit", "-qm", f"{name}'s commit")
+    carry.give_back(place)
+
+
+def test_a_resume_never_rewinds_the_workers_commits(tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    repo, url, task = carried
+    worker_commits(tmp_path, url, task)
+    mine = Path(task["worktree"]) / "calc.py"
+    mine.write_text(mine.read_text() + "# mine\n")  # the sync cannot move the branch on
+    with ledger_of(repo) as ledger:
+        assert carry.sync(repo, ledger, task["id"], url)
+        with pytest.raises(Exception, match="are not on .* yet.*holds changes of yours"):
+            carry.publish(repo, ledger, task["id"], url)
+    assert git(tmp_path, "--git-dir", url, "log", "-1", "--format=%s", task["branch"]) == "w's commit"
+    git(Path(task["worktree"]), "stash", "-q")
+    with ledger_of(repo) as ledger:
+        carry.sync(repo, ledger, task["id"], url)
+        carry.publish(repo, ledger, task["id"], url)  # now a fast-forward of what the workers pushed
+    assert git(tmp_path, "--git-dir", url, "log", "-1", "--format=%s", task["branch"]) == "w's commit"
+
+
+def test_a_sync_cut_short_is_done_again(tmp_path: Path, carried: tuple[Path, str, dict[str, str]],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, url, task = carried
+    worker_commits(tmp_path, url, task)
+    real = carry.import_task
+
+    def cut(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(carry, "import_task", cut)
+    with ledger_of(repo) as ledger, pytest.raises(KeyboardInterrupt):
+        carry.sync(repo, ledger, task["id"], url)
+    monkeypatch.setattr(carry, "import_task", real)
+    with ledger_of(repo) as ledger:
+        assert carry.sync(repo, ledger, task["id"], url), "the interrupted import is done now"
+    assert (Path(task["worktree"]) / "NOTES.md").read_text() == "from w\n"
+
+
+def test_the_submitters_own_config_is_never_replaced_by_a_sync(
+        tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    repo, url, task = carried
+    config = paths.project_config(repo)
+    config.write_text(config.read_text() + "\n# edited after the hand-over\n")
+    (paths.project_workflows(repo)).mkdir(exist_ok=True)
+    (paths.project_workflows(repo) / "new.md").write_text("# New\n")
+    worker_commits(tmp_path, url, task)
+    with ledger_of(repo) as ledger:
+        assert carry.sync(repo, ledger, task["id"], url)
+    assert config.read_text().endswith("# edited after the hand-over\n")
+    assert (paths.project_workflows(repo) / "new.md").is_file()
+
+
+def test_merge_brings_in_the_workers_last_commits_or_says_why_not(
+        tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    from conftest import assert_clean_error
+
+    repo, url, task = carried
+    worker_commits(tmp_path, url, task)
+    mine = Path(task["worktree"]) / "calc.py"
+    mine.write_text(mine.read_text() + "# mine\n")
+    with ledger_of(repo) as ledger:
+        carry.sync(repo, ledger, task["id"], url)
+    assert_clean_error(run_cli("merge", task["id"], cwd=repo), "the workers' commits", "holds changes of yours")
+    git(Path(task["worktree"]), "checkout", "-q", "--", "calc.py")
+    merged = run_cli("merge", task["id"], cwd=repo)
+    assert merged.returncode == 0, merged.stderr
+    assert (repo / "NOTES.md").read_text() == "from w\n", "the worker's commit was merged"
+
+
+def test_a_push_the_remote_refuses_is_one_line_not_a_lost_race(
+        tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    _, url, task = carried
+    hook = Path(url) / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected: no pushes today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    place = carry.take(url, task["id"], task["branch"], tmp_path / "w")
+    with pytest.raises(Exception, match="cannot push to") as refused:
+        carry.give_back(place)
+    assert not isinstance(refused.value, carry.PushRefused)
+
+
+def test_names_from_a_workflows_input_are_checked(tmp_path: Path) -> None:
+    for task_id in ("../x", "/abs", "a b"):
+        with pytest.raises(Exception, match="not a specrelay task's name"):
+            carry.clone_of("/r.git", task_id, tmp_path)
+
+
+def test_a_steps_heartbeats_carry_every_call_the_remote_lacks(tmp_path: Path,
+                                                              carried: tuple[Path, str, dict[str, str]]) -> None:
+    """Calls an earlier attempt made on this machine (still in the clone's ledger, never pushed) are
+    carried by the next attempt's heartbeats too, so a third attempt elsewhere reuses them."""
+    from specrelay.engine.temporal.activities import _Heartbeat
+
+    _, url, task = carried
+    place = carry.take(url, task["id"], task["branch"], tmp_path / "w")
+    ledger_path = paths.ledger_path(place.root)
+    with ledger_of(place.root) as ledger:
+        ledger.record_call(a_call(task["id"], "first-attempt"))  # the attempt that died before giving back
+    again = carry.take(url, task["id"], task["branch"], tmp_path / "w")  # the next attempt, same machine
+    beat = _Heartbeat([])
+    beat._look(ledger_path, task["id"], again.carried_uids)
+    assert [c["call_key"] for c in beat.details] == ["first-attempt-extra"]
+    with ledger_of(place.root) as ledger:
+        ledger.record_call(a_call(task["id"], "second-attempt"))
+    beat._look(ledger_path, task["id"], again.carried_uids)
+    assert [c["call_key"] for c in beat.details] == ["first-attempt-extra", "second-attempt-extra"]

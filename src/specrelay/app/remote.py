@@ -81,25 +81,31 @@ def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], 
     from specrelay.engine.temporal import carry, submit
     from specrelay.engine.temporal.queues import next_queue, waiting_message
 
-    first: dict[str, str] = {}
-    with ledger_of(root) as ledger:
-        for task in tasks:
-            before = load_task(root, ledger, task.id)
-            mark_driven(task.folder, submit.driver(backend, task.id, url))  # never read as paused meanwhile
-            try:
-                if url:
-                    carry.sync(root, ledger, task.id, url)  # what an earlier hand-over left there comes back first
-                step, queue = next_queue(config, ledger, task.id, backend.queue)
-                first[task.id] = queue
-                ledger.update_task(task.id, status=TaskStatus.RUNNING, message=waiting_message(step, queue))
-                if url:
-                    carry.publish(root, ledger, task.id, url)
-            except BaseException as exc:
+    handed: set[str] = set()
+
+    def prepare(task: Task) -> str:
+        with ledger_of(root) as ledger:
+            mark_driven(task.folder, submit.driver(backend, task.id, url))  # never read as cut off meanwhile
+            if url:
+                carry.sync(root, ledger, task.id, url)  # what an earlier hand-over left there comes back first
+            step, queue = next_queue(config, ledger, task.id, backend.queue)
+            ledger.update_task(task.id, status=TaskStatus.RUNNING, message=waiting_message(step, queue))
+            if url:
+                carry.publish(root, ledger, task.id, url)
+        handed.add(task.id)
+        return queue
+
+    try:
+        asyncio.run(submit.start(backend, root, tasks, prepare, budget_usd=budget_usd, carried=url))
+    except BaseException as exc:
+        with ledger_of(root) as ledger:  # the tasks not handed over are this machine's again, paused
+            for task in tasks:
+                if task.id in handed:
+                    continue  # its workflow drives it (or, refused, it was let go and reads as paused)
                 unmark_driven(task.folder)
-                status = TaskStatus.PAUSED if before.status is TaskStatus.RUNNING else before.status
-                ledger.update_task(task.id, status=status, message=f"not handed to Temporal: {exc}")
-                raise
-    asyncio.run(submit.start(backend, root, tasks, first, budget_usd=budget_usd, carried=url))
+                if load_task(root, ledger, task.id).status is TaskStatus.RUNNING:
+                    ledger.update_task(task.id, status=TaskStatus.PAUSED, message=f"not handed to Temporal: {exc}")
+        raise
 
 
 def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -> RunReport:

@@ -35,23 +35,20 @@ def calls_after(ledger: Ledger, task_id: str, after_id: int) -> list[dict[str, A
     return [_plain(r) for r in rows]
 
 
-def last_call_id(ledger: Ledger) -> int:
-    """The newest call row's id in this ledger (0 when it has none): where :func:`calls_after` starts."""
-    return int(ledger.conn.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()[0])
-
-
-def import_task(ledger: Ledger, rows: Rows, *, worktree: str | None = None) -> int:
-    """Make the task's rows here what ``rows`` says: its row and steps replaced, its calls added (those
-    not here already). ``worktree``: where the task's worktree is on this machine (the row's own path is
-    the other machine's). Returns how many calls were new here."""
+def import_task(ledger: Ledger, rows: Rows, *, task_id: str, worktree: str | None = None) -> int:
+    """Make task ``task_id``'s rows here what ``rows`` says: its row and steps replaced, its calls added
+    (those not here already). ``worktree``: where the task's worktree is on this machine (the row's own
+    path is the other machine's); without it, the task must be here already, and keeps its own. Rows
+    of another task are refused. Returns how many calls were new here."""
     task = dict(_unplain(rows.get("task")))
-    task_id = task.get("id")
-    if not isinstance(task_id, str) or not task_id:
-        raise UserError("carried task rows name no task id")
+    if task.get("id") != task_id:
+        raise UserError(f"the rows carried for task {task_id} are task {task.get('id')!r}'s; refused")
     if worktree is not None:
         task["worktree"] = worktree
     elif (mine := ledger.task(task_id)) is not None:
         task["worktree"] = mine.worktree  # the row here keeps its own worktree's path
+    else:
+        raise UserError(f"rows carried for task {task_id}, which {ledger.path} does not have; refused")
     with ledger.transaction():
         _upsert(ledger.conn, "tasks", task, key="id")
         ledger.conn.execute("DELETE FROM steps WHERE task_id=?", (task_id,))

@@ -39,7 +39,7 @@ from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, RELEASE, Advance
 from specrelay.engine.temporal.queues import missing_here, next_queue, waiting_message
 from specrelay.errors import Interrupted, SpecRelayError, TaskBusy, UserError
 from specrelay.ledger import FINISHED, Ledger, TaskStatus
-from specrelay.ledger.portable import calls_after, import_calls, last_call_id
+from specrelay.ledger.portable import calls_after, import_calls
 
 #: How often an attempt waiting for another one's step looks again.
 BUSY_POLL_S = 0.25
@@ -59,7 +59,7 @@ class _Slot:
         self.runner: Runner | None = None
         self.cancelled = False
         #: A carried task's ledger in this worker's clone, and its last call row before the step began.
-        self.calls_from: tuple[Path, str, int] | None = None
+        self.calls_from: tuple[Path, str, frozenset[str]] | None = None
 
     def hold(self, runner: Runner) -> None:
         with self.lock:
@@ -119,15 +119,17 @@ class Steps:
         return await asyncio.get_running_loop().run_in_executor(self.threads, self._release, job, why)
 
     def _release(self, job: Job, why: str) -> str:
-        place = None
-        if job.remote:
-            if is_running(paths.task_dir(carry.clone_of(job.remote, job.task_id, self.clones), job.task_id)):
-                raise TaskBusy(f"task {job.task_id} is still running a step; it is let go once that ends")
+        if not job.remote:
+            return self._release_in(Path(job.root), job, why, None)
+        with carry.holding(job.remote, job.task_id, self.clones):  # TaskBusy while an attempt holds it
             try:
                 place = carry.take(job.remote, job.task_id, job.branch, self.clones)
             except UserError:  # this worker cannot reach the remote: the submitter pauses the task itself
                 return str(TaskStatus.PAUSED)
-        root = place.root if place else Path(job.root)
+            return self._release_in(place.root, job, why, place)
+
+    @staticmethod
+    def _release_in(root: Path, job: Job, why: str, place: carry.Place | None) -> str:
         ledger = Ledger(paths.ledger_path(root))
         try:
             task = load_task(root, ledger, job.task_id)
@@ -167,25 +169,25 @@ class Steps:
 
     def _run_carried(self, job: Job, slot: _Slot, attempt: int, here: str, before: list[dict[str, Any]]) -> Advanced:
         """The step of a task carried through a git remote: taken into this worker's clone, run there, and
-        given back, with the calls an earlier attempt made (its heartbeats carry them) reused."""
-        self._wait_while_busy(paths.task_dir(carry.clone_of(job.remote, job.task_id, self.clones), job.task_id),
-                              job.task_id, slot)
-        place = carry.take(job.remote, job.task_id, job.branch, self.clones)
-        ledger = Ledger(paths.ledger_path(place.root))
-        try:
-            slot.calls_from = (ledger.path, job.task_id, last_call_id(ledger))
-            if before:
-                import_calls(ledger, before, task_id=job.task_id)
-        finally:
-            ledger.close()
-        try:
-            advanced = self._run_one(job, place.root, slot, attempt, here)
-        except Interrupted:
-            carry.give_back(place)  # what it paid for so far, for the attempt that goes on
-            raise
-        carry.give_back(place)
-        if advanced.ended:
-            carry.forget(place)  # all of it is on the remote now; a resume takes it again
+        given back, with the calls an earlier attempt made (its heartbeats carry them) reused. The whole
+        attempt holds the clone: another attempt on this machine waits for it."""
+        with carry.holding(job.remote, job.task_id, self.clones, stop=lambda: slot.cancelled):
+            place = carry.take(job.remote, job.task_id, job.branch, self.clones)
+            ledger = Ledger(paths.ledger_path(place.root))
+            try:
+                if before:
+                    import_calls(ledger, before, task_id=job.task_id)
+            finally:
+                ledger.close()
+            slot.calls_from = (paths.ledger_path(place.root), job.task_id, place.carried_uids)
+            try:
+                advanced = self._run_one(job, place.root, slot, attempt, here)
+            except Interrupted:
+                carry.give_back(place)  # what it paid for so far, for the attempt that goes on
+                raise
+            carry.give_back(place)
+            if advanced.ended:
+                carry.forget(place)  # all of it is on the remote now; a resume takes it again
         return advanced
 
     def _run_one(self, job: Job, root: Path, slot: _Slot, attempt: int, here: str) -> Advanced:
@@ -273,17 +275,20 @@ class _Heartbeat:
         else:
             activity.heartbeat()
 
-    def _look(self, ledger_path: Path, task_id: str, after: int) -> None:
+    def _look(self, ledger_path: Path, task_id: str, carried: frozenset[str]) -> None:
+        """The task's calls in this clone's ledger that the remote did not have when the task was taken:
+        those this attempt made, and those an earlier one made (on this machine, or carried by its
+        heartbeats); never fewer than before."""
         import json
 
         ledger = Ledger(ledger_path, readonly=True)
         try:
-            count = int(ledger.conn.execute("SELECT COUNT(*) FROM calls WHERE id>?", (after,)).fetchone()[0])  # cheap
+            count = int(ledger.conn.execute("SELECT COUNT(*) FROM calls WHERE task_id=?", (task_id,)).fetchone()[0])
             if count == self.count:
                 return
             self.count = count
             calls, size = [], 0
-            for call in calls_after(ledger, task_id, after):
+            for call in (c for c in calls_after(ledger, task_id, 0) if c.get("uid") not in carried):
                 size += len(json.dumps(call))
                 if size > DETAILS_LIMIT:
                     break  # the rest is paid again if the step is: never a heartbeat the server refuses

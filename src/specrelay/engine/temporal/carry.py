@@ -36,6 +36,7 @@ import socket
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ class Place:
     url: str
     task_id: str
     branch: str
+    #: The calls the remote had when the task was taken: any other call of the task in this clone's
+    #: ledger was made here since (a step's heartbeats carry those).
+    carried_uids: frozenset[str] = frozenset()
 
 
 def artifacts_ref(task_id: str) -> str:
@@ -101,35 +105,44 @@ def remote_url(root: Path, remote: str) -> str:
 # -- the submitter ----------------------------------------------------------------------------------
 
 def publish(root: Path, ledger: Ledger, task_id: str, url: str) -> None:
-    """Put the task (its branch and its artifacts) on the remote, for a worker to take."""
+    """Put the task (its branch and its artifacts) on the remote, for a worker to take. Refused while
+    the workers' commits seen on the remote are not on the branch here (never a branch rewound)."""
     row = ledger.task(task_id)
     if row is None:
         raise UserError(f"no task {task_id} to hand over")
-    _push(root, url, task_id, row.branch, _artifacts_commit(root, ledger, task_id))
+    with _locked(_lock_of(root, task_id)):
+        seen = _ref(root, SEEN_BRANCH + task_id)
+        if seen is not None and not _contains(root, f"refs/heads/{row.branch}", seen):
+            raise UserError(f"task {task_id}: the workers' commits ({SEEN_BRANCH}{task_id}) are not on "
+                            f"{row.branch} yet: {_why_not_moved(root, row.branch, Path(row.worktree), seen)}; "
+                            "then hand it over again.")
+        _push(root, url, task_id, row.branch, _artifacts_commit(root, ledger, task_id))
 
 
 def sync(root: Path, ledger: Ledger, task_id: str, url: str) -> bool:
     """Take the task back from the remote when a worker has moved it on: its ledger rows, its folder's
-    files and its branch (the worktree moved on, unless it holds changes of the user's); True when
-    anything new came back."""
+    files and its branch (the worktree moved on, unless it holds changes of the user's). Never the
+    project's config: the submitter's own stays as it is. True when anything new came back."""
     row = ledger.task(task_id)
     if row is None:
         return False
-    before = _ref(root, artifacts_ref(task_id))
-    if not _fetch(root, url, task_id, row.branch):
-        return False
-    changed = _ref(root, artifacts_ref(task_id)) != before
-    if changed:
-        rows = _unpack(root, artifacts_ref(task_id), paths.task_dir(root, task_id))
-        import_task(ledger, rows)  # the worktree's path stays this machine's own
-    if changed:  # a best-of-N step's candidates (the losers stay for the user, as a local run leaves them)
-        run_git(["fetch", "--quiet", "--no-tags", "--", url, _beside(row.branch)], root, check=False)
-    tip = _ref(root, SEEN_BRANCH + task_id)
-    if tip is not None and _ref(root, f"refs/heads/{row.branch}") != tip:
-        why = _move_branch(root, row.branch, Path(row.worktree), tip, SEEN_BRANCH + task_id)
-        if why and changed:
-            ledger.update_task(task_id, message=f"the workers' commits are on {SEEN_BRANCH}{task_id}, not yet on "
-                                                f"{row.branch}: {why}")
+    with _locked(_lock_of(root, task_id)):
+        got = _fetch(root, url, task_id, row.branch, missing_ok=True)
+        if got is None:
+            return False
+        artifacts, tip = got
+        changed = artifacts != _ref(root, artifacts_ref(task_id))
+        if changed:
+            rows = _unpack(root, artifacts, paths.task_dir(root, task_id), project=False)
+            import_task(ledger, rows, task_id=task_id)  # the worktree's path stays this machine's own
+            # a best-of-N step's candidates (the losers stay for the user, as a local run leaves them)
+            run_git(["fetch", "--quiet", "--no-tags", "--", url, _beside(row.branch)], root, check=False)
+        _mark_seen(root, task_id, artifacts, tip)  # only once imported: a sync cut short is done again
+        if not _contains(root, f"refs/heads/{row.branch}", tip):
+            why = _move_branch(root, row.branch, Path(row.worktree), tip)
+            if why and changed:
+                ledger.update_task(task_id, message=f"the workers' commits are on {SEEN_BRANCH}{task_id}, not yet "
+                                                    f"on {row.branch}: {why}")
     return changed
 
 
@@ -143,26 +156,92 @@ def take_back(task: Task, url: str) -> bool:
         ledger.close()
 
 
-def _move_branch(root: Path, branch: str, worktree: Path, tip: str, seen: str) -> str | None:
+def bring_in(root: Path, task: Task) -> str | None:
+    """Before a carried task is merged: the workers' commits seen on the remote moved onto its branch
+    (a worktree with changes of the user's is left as it is); why they could not be, or None."""
+    seen = _ref(root, SEEN_BRANCH + task.id)
+    if seen is None or _contains(root, f"refs/heads/{task.branch}", seen):
+        return None
+    with _locked(_lock_of(root, task.id)):
+        why = _move_branch(root, task.branch, task.worktree, seen)
+    return None if why is None else f"the workers' commits ({SEEN_BRANCH}{task.id}) are not on {task.branch}: {why}"
+
+
+def _move_branch(root: Path, branch: str, worktree: Path, tip: str) -> str | None:
     """Move the task's branch here on to ``tip``, fast-forward only; a worktree with the user's own
     changes is left as it is (its work is never overwritten). Why it could not, or None."""
-    if run_git(["merge-base", "--is-ancestor", f"refs/heads/{branch}", tip], root, check=False).returncode != 0:
-        return f"{branch} has commits here that the remote lacks; merge theirs by hand (`git merge {seen}`)"
-    if not worktree.is_dir():
+    why = _why_not_moved(root, branch, worktree, tip)
+    if why is not None:
+        return why
+    if worktree.is_dir():
+        run_git(["merge", "--ff-only", "--quiet", tip], worktree)
+    else:
         run_git(["update-ref", f"refs/heads/{branch}", tip], root)
-        return None
-    if gitrepo.is_dirty(worktree):
-        return (f"{worktree} holds changes of yours; commit or stash them, and `specrelay status` brings the "
-                "commits in")
-    run_git(["merge", "--ff-only", "--quiet", tip], worktree)
     return None
+
+
+def _why_not_moved(root: Path, branch: str, worktree: Path, tip: str) -> str | None:
+    if not _contains(root, tip, f"refs/heads/{branch}"):
+        return (f"{branch} has commits here that the remote lacks; merge the workers' into it "
+                f"(`git -C {worktree} merge {tip[:12]}`)")
+    if worktree.is_dir() and gitrepo.is_dirty(worktree):
+        return (f"{worktree} holds changes of yours; commit or stash them, and they come in (at the next "
+                "`specrelay status` while it runs, or at `specrelay merge`)")
+    return None
+
+
+def _contains(root: Path, ref: str, commit: str) -> bool:
+    """Whether ``ref`` has ``commit`` in its history."""
+    return run_git(["merge-base", "--is-ancestor", commit, ref], root, check=False).returncode == 0
+
+
+def _lock_of(root: Path, task_id: str) -> Path:
+    """The lock one machine's carrying of a task is done under (sync, publish): in the git dir, never carried."""
+    return gitrepo.git_common_dir(root) / "specrelay" / f"carry-{task_id}.lock"
 
 
 # -- a worker ---------------------------------------------------------------------------------------
 
+#: What a task id and its branch may look like when they come from a workflow's input (they name
+#: folders and refs here).
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+_SAFE_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,200}$")
+
+
+def _check_names(task_id: str, branch: str | None = None) -> None:
+    if not _SAFE_ID.match(task_id) or (branch is not None and (not _SAFE_BRANCH.match(branch) or ".." in branch
+                                                              or branch.endswith((".lock", "/", ".")))):
+        raise UserError(f"refusing a task named {task_id!r} on branch {branch!r}: not a specrelay task's name")
+
+
+@contextlib.contextmanager
+def holding(url: str, task_id: str, clones: Path, *, stop: Callable[[], bool] | None = None) -> Iterator[None]:
+    """This worker's hold on its clone of a task, for a whole attempt (take, run, give back): another
+    attempt on this machine waits meanwhile; one told to ``stop`` while waiting raises TaskBusy."""
+    from specrelay.errors import TaskBusy
+
+    _check_names(task_id)
+    path = clone_of(url, task_id, clones).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if stop is None or stop():
+                    raise TaskBusy(f"task {task_id}: another attempt of its step runs on this machine") from None
+                time.sleep(0.25)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def take(url: str, task_id: str, branch: str, clones: Path) -> Place:
     """The task as the remote has it, in this worker's clone for it (made on first use, from a mirror
-    of the remote kept beside it so that each task's clone shares its objects)."""
+    of the remote kept beside it so that each task's clone shares its objects). Under :func:`holding`."""
+    _check_names(task_id, branch)
     root = clone_of(url, task_id, clones)
     base = root.parent
     with _locked(base / ".lock"):
@@ -173,26 +252,27 @@ def take(url: str, task_id: str, branch: str, clones: Path) -> Place:
             _clone(["--shared", "--no-checkout", "--quiet"], str(mirror), root,
                    lambda exc: f"cannot make a clone in {root}: {_last_line(exc)}")
             gitrepo.add_exclude(root)
-    if not _fetch(root, url, task_id, branch):
-        raise UserError(f"task {task_id} is not on {url} (no {artifacts_ref(task_id)}): the submitter "
-                        "publishes it there when it hands the task over; `specrelay resume` it again.")
-    tip = _ref(root, SEEN_BRANCH + task_id)
-    if tip is None:
-        raise UserError(f"task {task_id}'s branch {branch} is not on {url}")
-    folder = paths.task_dir(root, task_id)
-    rows = _unpack(root, artifacts_ref(task_id), folder)
+    got = _fetch(root, url, task_id, branch)
+    assert got is not None
+    artifacts, tip = got
+    rows = _unpack(root, artifacts, paths.task_dir(root, task_id), project=True)
     worktree = paths.worktree_dir(root, task_id)
     ledger = Ledger(paths.ledger_path(root))
     try:
-        import_task(ledger, rows, worktree=str(worktree))
+        import_task(ledger, rows, task_id=task_id, worktree=str(worktree))
     finally:
         ledger.close()
     _check_out(root, branch, worktree, tip)
-    return Place(root, url, task_id, branch)
+    _mark_seen(root, task_id, artifacts, tip)
+    calls = rows.get("calls")
+    uids = frozenset(str(c["uid"]) for c in calls if isinstance(c, dict) and c.get("uid")) \
+        if isinstance(calls, list) else frozenset()
+    return Place(root, url, task_id, branch, uids)
 
 
 def clone_of(url: str, task_id: str, clones: Path) -> Path:
     """Where a worker keeping its clones in ``clones`` takes task ``task_id`` of remote ``url``."""
+    _check_names(task_id)
     return clones / _slug(url) / task_id
 
 
@@ -227,17 +307,37 @@ def _check_out(root: Path, branch: str, worktree: Path, tip: str) -> None:
 
 # -- both -------------------------------------------------------------------------------------------
 
-def _fetch(root: Path, url: str, task_id: str, branch: str) -> bool:
-    """The remote's two refs of the task onto this repository's record of them; False when the remote
-    does not have the task. An unreachable remote is a UserError naming it."""
-    specs = [f"+{artifacts_ref(task_id)}:{artifacts_ref(task_id)}", f"+refs/heads/{branch}:{SEEN_BRANCH}{task_id}"]
+INCOMING = "refs/specrelay/incoming/"
+
+
+def _fetch(root: Path, url: str, task_id: str, branch: str, *,
+           missing_ok: bool = False) -> tuple[str, str] | None:
+    """The remote's artifacts commit and branch tip of the task, fetched (onto refs of their own, not yet
+    the record of what was seen: that moves once they are taken in, :func:`_mark_seen`). A task the
+    remote lacks: None with ``missing_ok``, else a UserError naming what is missing; an unreachable
+    remote is a UserError naming it."""
+    art_in, tip_in = f"{INCOMING}{task_id}", f"{INCOMING}{task_id}-branch"
+    specs = [f"+{artifacts_ref(task_id)}:{art_in}", f"+refs/heads/{branch}:{tip_in}"]
     try:
         run_git(["fetch", "--quiet", "--no-tags", "--", url, *specs], root)
     except GitCommandError as exc:
-        if "couldn't find remote ref" in exc.stderr:
-            return False
-        raise UserError(f"task {task_id}: {_unreachable(url, exc)}") from None
-    return True
+        if "couldn't find remote ref" not in exc.stderr:
+            raise UserError(f"task {task_id}: {_unreachable(url, exc)}") from None
+        if missing_ok:
+            return None
+        what = (f"its branch {branch}" if artifacts_ref(task_id) not in exc.stderr
+                else f"its artifacts ({artifacts_ref(task_id)})")
+        raise UserError(f"task {task_id}: {url} has no {what}; the submitting machine puts them there when it "
+                        f"hands the task over (`specrelay resume {task_id}` there hands it over again).") from None
+    artifacts, tip = _ref(root, art_in), _ref(root, tip_in)
+    assert artifacts is not None and tip is not None
+    return artifacts, tip
+
+
+def _mark_seen(root: Path, task_id: str, artifacts: str, tip: str) -> None:
+    """Record what this repository took of the remote: the lease of its next push."""
+    run_git(["update-ref", "--stdin"], root,
+            input=f"update {artifacts_ref(task_id)} {artifacts}\nupdate {SEEN_BRANCH}{task_id} {tip}\n")
 
 
 def _push(root: Path, url: str, task_id: str, branch: str, artifacts: str) -> None:
@@ -251,13 +351,12 @@ def _push(root: Path, url: str, task_id: str, branch: str, artifacts: str) -> No
     try:
         run_git(args, root)
     except GitCommandError as exc:
-        if "stale info" in exc.stderr or "rejected" in exc.stderr:
+        if "stale info" in exc.stderr:  # a lease failed: the remote's refs are not what this attempt took
             raise PushRefused(f"task {task_id}: {url} moved on meanwhile (another attempt's step landed "
                               "first); this attempt is dropped and the step goes on from there") from None
         raise UserError(f"task {task_id}: cannot push to {url} from {socket.gethostname()}: {_last_line(exc)} "
                         "(check that this machine may push there)") from None
-    run_git(["update-ref", artifacts_ref(task_id), artifacts], root)
-    run_git(["update-ref", SEEN_BRANCH + task_id, tip], root)
+    _mark_seen(root, task_id, artifacts, tip)
 
 
 def _beside(branch: str) -> str:
@@ -286,9 +385,10 @@ def _artifacts_commit(root: Path, ledger: Ledger, task_id: str) -> str:
     return run_git(args, root).stdout.strip()
 
 
-def _unpack(root: Path, ref: str, folder: Path) -> dict[str, object]:
+def _unpack(root: Path, ref: str, folder: Path, *, project: bool) -> dict[str, object]:
     """Write the artifacts of commit ``ref`` into this repository: the task's folder (its local files
-    kept) and the project's config and workflows; the ledger rows it carries."""
+    kept) and (``project``: a worker's clone) the project's config and workflows; the ledger rows it
+    carries."""
     proc = subprocess.run(["git", "archive", "--format=tar", ref], cwd=root, env=git_env(), capture_output=True,
                           check=False)
     if proc.returncode != 0:
@@ -304,11 +404,13 @@ def _unpack(root: Path, ref: str, folder: Path) -> dict[str, object]:
         if not isinstance(rows, dict):
             raise UserError(f"{ref}: ledger.json is not a JSON object")
         _replace(top / "task", folder, keep=_LOCAL_FILES)
-        project = paths.project_dir(root)
-        project.mkdir(parents=True, exist_ok=True)
+        if not project:
+            return rows
+        mine = paths.project_dir(root)
+        mine.mkdir(parents=True, exist_ok=True)
         for source in (top / "project").glob("*"):
             if source.is_file() and _carried_file(source):
-                shutil.copy2(source, project / source.name)
+                shutil.copy2(source, mine / source.name)
         if (top / "project" / "workflows").is_dir():
             _replace(top / "project" / "workflows", paths.project_workflows(root))
     return rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +40,19 @@ async def check_reachable(backend: Backend) -> None:
     await connect(backend.address, backend.namespace)
 
 
-async def start(backend: Backend, root: Path, tasks: Sequence[Task], first_queues: Mapping[str, str], *,
+async def start(backend: Backend, root: Path, tasks: Sequence[Task], prepare: Callable[[Task], str], *,
                 budget_usd: float | None = None, carried: str = "") -> None:
-    """Start each task's workflow, its first step on ``first_queues[task id]`` (marking the task driven
-    first, so that no local run takes it meanwhile); ``carried``: the URL of the git remote the tasks
-    were published on, for workers on other machines."""
+    """Start each task's workflow, one after another: ``prepare`` readies the task (published on the git
+    remote at ``carried``, say) and names the queue of its first step; the task is marked driven anew
+    just before its workflow starts (so that no local run takes it, nor does ``status`` let it go,
+    meanwhile)."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     client = await connect(backend.address, backend.namespace)
     for task in tasks:
+        first_queue = prepare(task)
         mark_driven(task.folder, driver(backend, task.id, carried))
-        job = Job(str(root), task.id, backend.queue, budget_usd, first_queues.get(task.id), remote=carried,
+        job = Job(str(root), task.id, backend.queue, budget_usd, first_queue, remote=carried,
                   branch=task.branch, attempts=backend.step_attempts)
         try:
             await client.start_workflow(WORKFLOW, job, id=workflow_id(task.id), task_queue=backend.queue)
