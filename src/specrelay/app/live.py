@@ -119,7 +119,7 @@ def _take_back(tasks: Sequence[Task]) -> None:
 
     for task in tasks:
         found = driver_of(task.folder) or {}
-        with contextlib.suppress(SpecRelayError):
+        with contextlib.suppress(SpecRelayError, OSError):  # as it reads, until the next look
             take_back(task, found.get("carried", ""))
 
 

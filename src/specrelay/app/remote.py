@@ -22,7 +22,7 @@ from specrelay.engine.task import Task, load_task
 
 if TYPE_CHECKING:
     from specrelay.engine.temporal.job import Advanced
-from specrelay.errors import RunError, UserError
+from specrelay.errors import RunError, SpecRelayError, UserError
 from specrelay.ledger import Ledger, TaskStatus
 
 BACKENDS = ("local", "temporal")
@@ -116,7 +116,13 @@ def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -
     with ledger_of(root) as ledger:
         for task_id in task_ids:
             result = ended[task_id]
-            _take_back(root, ledger, task_id, result)
+            try:
+                _take_back(root, ledger, task_id, result)
+            except SpecRelayError as exc:  # still driven: the next `status` takes it back
+                outcomes.append(TaskOutcome(task_id, task_id, RunError(
+                    f"task {task_id}: its workflow ended, but it could not be taken back ({exc}); "
+                    "`specrelay status` tries again."), task_summary(root, ledger, config, task_id)))
+                continue
             summary = task_summary(root, ledger, config, task_id)
             error: BaseException | None = None
             if isinstance(result, BaseException):
