@@ -115,12 +115,17 @@ def _take_back(tasks: Sequence[Task]) -> None:
     their servers are; a remote that cannot be reached leaves them as they read."""
     if not tasks:
         return
+    from concurrent.futures import ThreadPoolExecutor
+
     from specrelay.engine.temporal.carry import take_back
 
-    for task in tasks:
+    def one(task: Task) -> None:
         found = driver_of(task.folder) or {}
         with contextlib.suppress(SpecRelayError, OSError):  # as it reads, until the next look
             take_back(task, found.get("carried", ""))
+
+    with ThreadPoolExecutor(max_workers=min(8, len(tasks))) as pool:  # a fetch each, side by side
+        list(pool.map(one, tasks))
 
 
 def _ask(drivers: dict[str, dict[str, str]]) -> dict[str, Answer]:
