@@ -42,7 +42,6 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
 
     The server is checked before any task exists: an unreachable address or an unknown namespace
     creates nothing."""
-    from specrelay.engine.lock import mark_driven
     from specrelay.engine.temporal import submit
     from specrelay.engine.temporal.connect import require_sdk
 
@@ -50,11 +49,15 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
     asyncio.run(submit.check_reachable(backend))
     url = _carried_url(plan.root, backend)
     tasks: list[Task] = []
-    with ledger_of(plan.root) as ledger:
-        for request in plan.requests:
-            task_id = plan.start(request)(ledger)
-            tasks.append(load_task(plan.root, ledger, task_id))
-            mark_driven(tasks[-1].folder, submit.driver(backend, task_id, url))  # never read as cut off meanwhile
+    try:
+        with ledger_of(plan.root) as ledger:
+            for request in plan.requests:
+                task_id = plan.start(request)(ledger)
+                tasks.append(load_task(plan.root, ledger, task_id))
+                _handing(ledger, backend, tasks[-1], url)
+    except BaseException as exc:
+        _not_handed(plan.root, tasks, exc)
+        raise
     _start(backend, plan.config, plan.root, tasks, plan.budget_usd, url)
     if on_started is not None:
         on_started(tasks)
@@ -73,15 +76,32 @@ def _carried_url(root: Path, backend: Backend) -> str:
     return carry.remote_url(root, backend.remote) if backend.remote else ""
 
 
+#: What a task being handed over says until its hand-over is done.
+HANDING = "being handed to Temporal"
+
+
+def _handing(ledger: Ledger, backend: Backend, task: Task, url: str) -> None:
+    """Mark the task driven and running, before it is handed over: no local run takes it, and it never
+    reads as paused (a new task is made paused) or cut off meanwhile."""
+    from specrelay.engine.lock import mark_driven
+    from specrelay.engine.temporal import submit
+
+    mark_driven(task.folder, submit.driver(backend, task.id, url))
+    ledger.update_task(task.id, status=TaskStatus.RUNNING, message=HANDING)
+
+
 def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], budget_usd: float | None,
            url: str) -> None:
     """Hand each task to its workflow, which first sends it where its first unfinished step runs (through
     the git remote at ``url`` first, when one is given)."""
-    from specrelay.engine.lock import mark_driven, unmark_driven
+    from specrelay.engine.lock import mark_driven
     from specrelay.engine.temporal import carry, submit
     from specrelay.engine.temporal.queues import next_queue, waiting_message
 
     handed: set[str] = set()
+    with ledger_of(root) as ledger:
+        for task in tasks:
+            _handing(ledger, backend, task, url)
 
     def prepare(task: Task) -> str:
         with ledger_of(root) as ledger:
@@ -98,14 +118,20 @@ def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], 
     try:
         asyncio.run(submit.start(backend, root, tasks, prepare, budget_usd=budget_usd, carried=url))
     except BaseException as exc:
-        with ledger_of(root) as ledger:  # the tasks not handed over are this machine's again, paused
-            for task in tasks:
-                if task.id in handed:
-                    continue  # its workflow drives it (or, refused, it was let go and reads as paused)
-                unmark_driven(task.folder)
-                if load_task(root, ledger, task.id).status is TaskStatus.RUNNING:
-                    ledger.update_task(task.id, status=TaskStatus.PAUSED, message=f"not handed to Temporal: {exc}")
+        # a handed task's workflow drives it (or, refused, it was let go and reads as paused)
+        _not_handed(root, [t for t in tasks if t.id not in handed], exc)
         raise
+
+
+def _not_handed(root: Path, tasks: Sequence[Task], why: BaseException) -> None:
+    """Tasks that were never handed over are this machine's again, paused with the reason."""
+    from specrelay.engine.lock import unmark_driven
+
+    with ledger_of(root) as ledger:
+        for task in tasks:
+            unmark_driven(task.folder)
+            if load_task(root, ledger, task.id).status is TaskStatus.RUNNING:
+                ledger.update_task(task.id, status=TaskStatus.PAUSED, message=f"not handed to Temporal: {why}")
 
 
 def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -> RunReport:
