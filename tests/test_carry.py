@@ -256,3 +256,10 @@ def test_a_steps_heartbeats_carry_every_call_the_remote_lacks(tmp_path: Path,
         ledger.record_call(a_call(task["id"], "second-attempt"))
     beat._look(ledger_path, task["id"], again.carried_uids)
     assert [c["call_key"] for c in beat.details] == ["first-attempt-extra", "second-attempt-extra"]
+
+
+def test_temporal_dev_refuses_an_ip_that_is_none(tmp_path: Path) -> None:
+    from conftest import assert_clean_error
+
+    assert_clean_error(run_cli("temporal", "dev", "--ip", "everywhere", "--db", str(tmp_path / "t.db"), cwd=tmp_path),
+                       "--ip everywhere", "0.0.0.0")

