@@ -263,3 +263,36 @@ def test_temporal_dev_refuses_an_ip_that_is_none(tmp_path: Path) -> None:
 
     assert_clean_error(run_cli("temporal", "dev", "--ip", "everywhere", "--db", str(tmp_path / "t.db"), cwd=tmp_path),
                        "--ip everywhere", "0.0.0.0")
+
+
+def test_merge_moves_the_task_branch_even_when_its_worktree_is_on_another(
+        tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    repo, url, task = carried
+    git(Path(task["worktree"]), "switch", "-q", "-c", "scratch")  # the user looks at something else there
+    worker_commits(tmp_path, url, task)
+    with ledger_of(repo) as ledger:
+        carry.sync(repo, ledger, task["id"], url)
+    assert git(repo, "log", "-1", "--format=%s", task["branch"]) == "w's commit", "the branch itself moved"
+    assert git(Path(task["worktree"]), "branch", "--show-current") == "scratch", "the worktree as the user left it"
+
+
+def test_merge_takes_the_task_back_once_more_from_the_remote_it_remembers(
+        tmp_path: Path, carried: tuple[Path, str, dict[str, str]]) -> None:
+    """A push that landed after the task was last taken back (its workflow had ended) is merged too; a
+    remote out of reach leaves what was taken before."""
+    repo, url, task = carried
+    carry.remember(Path(task["folder"]), url)
+    worker_commits(tmp_path, url, task)  # never synced by a status
+    merged = run_cli("merge", task["id"], cwd=repo)
+    assert merged.returncode == 0, merged.stderr
+    assert (repo / "NOTES.md").read_text() == "from w\n"
+
+
+def test_gits_own_reason_is_its_fatal_line_not_its_hints() -> None:
+    from specrelay.gitrepo.process import GitCommandError
+
+    exc = GitCommandError("x", command=["git"], cwd=Path("."), returncode=128, stdout="",
+                          stderr="fatal: '/gone.git' does not appear to be a git repository\n"
+                                 "fatal: Could not read from remote repository.\n\n"
+                                 "Please make sure you have the correct access rights\nand the repository exists.\n")
+    assert carry._last_line(exc) == "'/gone.git' does not appear to be a git repository"

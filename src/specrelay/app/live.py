@@ -96,8 +96,10 @@ class Asker:
             if stale:
                 for task_id, answer in _ask(stale).items():
                     self._kept[task_id] = (now, stale[task_id], answer)
-                _take_back([t for t in tasks if stale.get(t.id, {}).get("carried")])
-            return {i: self._kept[i][2] for i in drivers}
+            kept = {i: self._kept[i][2] for i in drivers}
+        # Outside the lock (a slow remote holds up no other asker); an ended one is taken back when let go.
+        _take_back([t for t in tasks if stale.get(t.id, {}).get("carried") and kept[t.id]["state"] != "ended"])
+        return kept
 
     def forget(self, task_id: str) -> None:
         """Drop what is kept about ``task_id`` (its workflow ended, say)."""

@@ -56,16 +56,22 @@ def run_remote(plan: RunPlan, backend: Backend, *, wait: bool = True,
                 tasks.append(load_task(plan.root, ledger, task_id))
                 _handing(ledger, backend, tasks[-1], url)
     except BaseException as exc:
-        _not_handed(plan.root, tasks, exc)
+        _not_handed(plan.root, tasks, {}, exc)
         raise
-    _start(backend, plan.config, plan.root, tasks, plan.budget_usd, url)
+    refused = _start(backend, plan.config, plan.root, tasks, plan.budget_usd, url)
     if on_started is not None:
         on_started(tasks)
+    ids = [t.id for t in tasks]
     if not wait:
-        with ledger_of(plan.root) as ledger:
-            return RunReport([TaskOutcome(t.id, t.id, None, task_summary(plan.root, ledger, plan.config, t.id))
-                              for t in tasks])
-    return _report(plan.root, plan.config, backend, [t.id for t in tasks])
+        return RunReport(_as_they_are(plan.root, plan.config, ids, refused))
+    return _report(plan.root, plan.config, backend, ids, refused)
+
+
+def _as_they_are(root: Path, config: Config, ids: list[str], refused: dict[str, str]) -> list[TaskOutcome]:
+    """Each task's outcome as it reads now (handed over, or refused with its reason)."""
+    with ledger_of(root) as ledger:
+        return [TaskOutcome(t, t, RunError(refused[t]) if t in refused else None,
+                            task_summary(root, ledger, config, t)) for t in ids]
 
 
 def _carried_url(root: Path, backend: Backend) -> str:
@@ -91,27 +97,37 @@ def _handing(ledger: Ledger, backend: Backend, task: Task, url: str) -> None:
 
 
 def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], budget_usd: float | None,
-           url: str) -> None:
+           url: str) -> dict[str, str]:
     """Hand each task to its workflow, which first sends it where its first unfinished step runs (through
-    the git remote at ``url`` first, when one is given)."""
+    the git remote at ``url`` first, when one is given). A task the remote refuses (its workers' commits
+    not yet on its branch, say) is left as it was, with the reason, and the others go on: the reasons,
+    by task id."""
     from specrelay.engine.lock import mark_driven
     from specrelay.engine.temporal import carry, submit
     from specrelay.engine.temporal.queues import next_queue, waiting_message
 
+    before = {t.id: t.status for t in tasks}
     handed: set[str] = set()
+    refused: dict[str, str] = {}
     with ledger_of(root) as ledger:
         for task in tasks:
             _handing(ledger, backend, task, url)
 
-    def prepare(task: Task) -> str:
+    def prepare(task: Task) -> str | None:
         with ledger_of(root) as ledger:
             mark_driven(task.folder, submit.driver(backend, task.id, url))  # never read as cut off meanwhile
-            if url:
-                carry.sync(root, ledger, task.id, url)  # what an earlier hand-over left there comes back first
-            step, queue = next_queue(config, ledger, task.id, backend.queue)
-            ledger.update_task(task.id, status=TaskStatus.RUNNING, message=waiting_message(step, queue))
-            if url:
-                carry.publish(root, ledger, task.id, url)
+            try:
+                if url:
+                    carry.remember(task.folder, url)
+                    carry.sync(root, ledger, task.id, url)  # what an earlier hand-over left there comes back first
+                step, queue = next_queue(config, ledger, task.id, backend.queue)
+                ledger.update_task(task.id, status=TaskStatus.RUNNING, message=waiting_message(step, queue))
+                if url:
+                    carry.publish(root, ledger, task.id, url)
+            except UserError as exc:
+                refused[task.id] = str(exc)
+                _not_handed(root, [task], before, exc)
+                return None
         handed.add(task.id)
         return queue
 
@@ -119,32 +135,40 @@ def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], 
         asyncio.run(submit.start(backend, root, tasks, prepare, budget_usd=budget_usd, carried=url))
     except BaseException as exc:
         # a handed task's workflow drives it (or, refused, it was let go and reads as paused)
-        _not_handed(root, [t for t in tasks if t.id not in handed], exc)
+        _not_handed(root, [t for t in tasks if t.id not in handed and t.id not in refused], before, exc)
         raise
+    return refused
 
 
-def _not_handed(root: Path, tasks: Sequence[Task], why: BaseException) -> None:
-    """Tasks that were never handed over are this machine's again, paused with the reason."""
+def _not_handed(root: Path, tasks: Sequence[Task], before: dict[str, TaskStatus], why: BaseException) -> None:
+    """Tasks that were never handed over are this machine's again, as they were, with the reason."""
     from specrelay.engine.lock import unmark_driven
 
     with ledger_of(root) as ledger:
         for task in tasks:
             unmark_driven(task.folder)
             if load_task(root, ledger, task.id).status is TaskStatus.RUNNING:
-                ledger.update_task(task.id, status=TaskStatus.PAUSED, message=f"not handed to Temporal: {why}")
+                was = before.get(task.id, TaskStatus.PAUSED)
+                ledger.update_task(task.id, status=TaskStatus.PAUSED if was is TaskStatus.RUNNING else was,
+                                   message=f"not handed to Temporal: {why}")
 
 
-def _report(root: Path, config: Config, backend: Backend, task_ids: list[str]) -> RunReport:
+def _report(root: Path, config: Config, backend: Backend, task_ids: list[str],
+            refused: dict[str, str]) -> RunReport:
     from specrelay.engine.temporal import submit
 
-    ended = asyncio.run(submit.wait(backend, task_ids))
+    ended = asyncio.run(submit.wait(backend, [t for t in task_ids if t not in refused]))
     outcomes = []
     with ledger_of(root) as ledger:
         for task_id in task_ids:
+            if task_id in refused:
+                outcomes.append(TaskOutcome(task_id, task_id, RunError(refused[task_id]),
+                                            task_summary(root, ledger, config, task_id)))
+                continue
             result = ended[task_id]
             try:
                 _take_back(root, ledger, task_id, result)
-            except SpecRelayError as exc:  # still driven: the next `status` takes it back
+            except (SpecRelayError, OSError) as exc:  # still driven: the next `status` takes it back
                 outcomes.append(TaskOutcome(task_id, task_id, RunError(
                     f"task {task_id}: its workflow ended, but it could not be taken back ({exc}); "
                     "`specrelay status` tries again."), task_summary(root, ledger, config, task_id)))
@@ -203,15 +227,14 @@ def resume_remote(plan: ResumePlan, backend: Backend, *, wait: bool = True,
 
     require_sdk()
     asyncio.run(submit.check_reachable(backend))
-    _start(backend, plan.config, plan.root, plan.pending, plan.budget_usd, _carried_url(plan.root, backend))
+    refused = _start(backend, plan.config, plan.root, plan.pending, plan.budget_usd,
+                     _carried_url(plan.root, backend))
     if on_started is not None:
         on_started(plan.pending)
     ids = [t.id for t in plan.pending]
     if not wait:
-        with ledger_of(plan.root) as ledger:
-            return RunReport([TaskOutcome(t, t, None, task_summary(plan.root, ledger, plan.config, t)) for t in ids],
-                             plan.finished_summaries())
-    report = _report(plan.root, plan.config, backend, ids)
+        return RunReport(_as_they_are(plan.root, plan.config, ids, refused), plan.finished_summaries())
+    report = _report(plan.root, plan.config, backend, ids, refused)
     return RunReport(report.outcomes, plan.finished_summaries())
 
 

@@ -291,7 +291,7 @@ def _settle(ledger: Ledger, tasks: list[Task], asker: Asker) -> list[Task]:
     for task_id, answer in answers.items():
         if answer["state"] == "ended":
             asker.forget(task_id)
-            with contextlib.suppress(SpecRelayError):
+            with contextlib.suppress(SpecRelayError, OSError):
                 let_go_if_ended(next(t for t in tasks if t.id == task_id))
     return [load_task(t.folder.parents[2], ledger, t.id) if t.id in answers else t for t in tasks]
 

@@ -146,7 +146,9 @@ def merge_task(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
     _refuse_running_merge(task)
     with task_lock(task.folder, task.id):  # no resume may start on a branch being merged (and removed)
         task = load_task(root, ledger, task.id)
-        _bring_in(root, task)
+        if effective_status(task) not in CLOSED:  # a merged or discarded task is refused as it is
+            _bring_in(root, ledger, task)
+            task = load_task(root, ledger, task.id)
         return _merge(root, ledger, task, check_merge(root, task, ff_only=ff_only, delete=delete, force=force),
                       force)
 
@@ -160,12 +162,12 @@ def plan_merge(root: Path, ledger: Ledger, task_id: str, *, ff_only: bool = Fals
     return check_merge(root, task, ff_only=ff_only, delete=delete, force=force)
 
 
-def _bring_in(root: Path, task: Task) -> None:
+def _bring_in(root: Path, ledger: Ledger, task: Task) -> None:
     """A task whose steps ran on other machines (carried through a git remote): their last commits onto
     its branch before it is merged, or the reason they cannot be (never a merge without them)."""
     from specrelay.engine.temporal.carry import bring_in
 
-    why = bring_in(root, task)
+    why = bring_in(root, ledger, task)
     if why is not None:
         raise UserError(f"task {task.id}: {why}; then merge.")
 

@@ -18,6 +18,7 @@ for a reason of its own, and ends the workflow with it rather than running it ag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -182,8 +183,11 @@ class Steps:
             slot.calls_from = (paths.ledger_path(place.root), job.task_id, place.carried_uids)
             try:
                 advanced = self._run_one(job, place.root, slot, attempt, here)
-            except Interrupted:
-                carry.give_back(place)  # what it paid for so far, for the attempt that goes on
+            except BaseException:
+                # What it paid for so far, for the attempt that goes on (heartbeats carry only what they
+                # saw last); the step's own error is the one that counts.
+                with contextlib.suppress(Exception):
+                    carry.give_back(place)
                 raise
             carry.give_back(place)
             if advanced.ended:

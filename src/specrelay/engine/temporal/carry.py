@@ -55,8 +55,10 @@ from specrelay.ledger.portable import export_task, import_task
 
 ARTIFACTS = "refs/specrelay/carried/"
 SEEN_BRANCH = "refs/specrelay/carried-branch/"
+#: Beside a task handed over through a remote: that remote's URL.
+URL_FILE = "carried-url"
 #: Files of a task's folder that belong to the machine they are on, never carried.
-_LOCAL_FILES = {LOCK_FILE, REMOTE_FILE}
+_LOCAL_FILES = {LOCK_FILE, REMOTE_FILE, URL_FILE}
 _ZERO = ""  # a lease on a ref the remote must not have yet
 #: The largest file of the project's folder carried to workers (a scripted preset's replies, say).
 PROJECT_FILE_LIMIT = 1_000_000
@@ -133,10 +135,11 @@ def sync(root: Path, ledger: Ledger, task_id: str, url: str) -> bool:
         artifacts, tip = got
         changed = artifacts != _ref(root, artifacts_ref(task_id))
         if changed:
-            rows = _unpack(root, artifacts, paths.task_dir(root, task_id), project=False)
+            rows = _unpack(root, artifacts, paths.task_dir(root, task_id), task_id, project=False)
             import_task(ledger, rows, task_id=task_id)  # the worktree's path stays this machine's own
             # a best-of-N step's candidates (the losers stay for the user, as a local run leaves them)
-            run_git(["fetch", "--quiet", "--no-tags", "--", url, _beside(row.branch)], root, check=False)
+            run_git(["fetch", "--quiet", "--no-tags", "--", url, _beside(row.branch)], root, check=False,
+                    env=_network_env())
         _mark_seen(root, task_id, artifacts, tip)  # only once imported: a sync cut short is done again
         if not _contains(root, f"refs/heads/{row.branch}", tip):
             why = _move_branch(root, row.branch, Path(row.worktree), tip)
@@ -156,11 +159,29 @@ def take_back(task: Task, url: str) -> bool:
         ledger.close()
 
 
-def bring_in(root: Path, task: Task) -> str | None:
-    """Before a carried task is merged: the workers' commits seen on the remote moved onto its branch
-    (a worktree with changes of the user's is left as it is); why they could not be, or None."""
+def remember(folder: Path, url: str) -> None:
+    """Keep the remote a task was handed over through, beside it (it outlives its ``remote.json``)."""
+    atomic_write_text(folder / URL_FILE, url + "\n")
+
+
+def remembered(folder: Path) -> str | None:
+    try:
+        return (folder / URL_FILE).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def bring_in(root: Path, ledger: Ledger, task: Task) -> str | None:
+    """Before a carried task is merged: taken back once more (a push that landed after its workflow
+    ended), and the workers' commits moved onto its branch (a worktree with changes of the user's is left
+    as it is); why they could not be, or None. A remote out of reach leaves what was taken before."""
+    url = remembered(task.folder)
+    if url is not None:
+        with contextlib.suppress(UserError):
+            sync(root, ledger, task.id, url)
     seen = _ref(root, SEEN_BRANCH + task.id)
-    if seen is None or _contains(root, f"refs/heads/{task.branch}", seen):
+    if seen is None or not gitrepo.branch_exists(root, task.branch) \
+            or _contains(root, f"refs/heads/{task.branch}", seen):
         return None
     with _locked(_lock_of(root, task.id)):
         why = _move_branch(root, task.branch, task.worktree, seen)
@@ -173,20 +194,30 @@ def _move_branch(root: Path, branch: str, worktree: Path, tip: str) -> str | Non
     why = _why_not_moved(root, branch, worktree, tip)
     if why is not None:
         return why
-    if worktree.is_dir():
+    old = gitrepo.resolve_ref(root, f"refs/heads/{branch}")
+    if worktree.is_dir() and _checked_out(worktree) == f"refs/heads/{branch}":
         run_git(["merge", "--ff-only", "--quiet", tip], worktree)
-    else:
-        run_git(["update-ref", f"refs/heads/{branch}", tip], root)
+    else:  # not checked out there (the user switched the worktree to another branch): the ref alone
+        run_git(["update-ref", f"refs/heads/{branch}", tip, old], root)
+    if not _contains(root, f"refs/heads/{branch}", tip):
+        return f"{branch} did not move on to {tip[:12]}; merge it by hand (`git merge {tip[:12]}`)"
     return None
+
+
+def _checked_out(worktree: Path) -> str | None:
+    """The branch ref the worktree has checked out (None when detached)."""
+    found = run_git(["symbolic-ref", "--quiet", "HEAD"], worktree, check=False)
+    return found.stdout.strip() or None
 
 
 def _why_not_moved(root: Path, branch: str, worktree: Path, tip: str) -> str | None:
     if not _contains(root, tip, f"refs/heads/{branch}"):
         return (f"{branch} has commits here that the remote lacks; merge the workers' into it "
                 f"(`git -C {worktree} merge {tip[:12]}`)")
-    if worktree.is_dir() and gitrepo.is_dirty(worktree):
-        return (f"{worktree} holds changes of yours; commit or stash them, and they come in (at the next "
-                "`specrelay status` while it runs, or at `specrelay merge`)")
+    if worktree.is_dir() and _checked_out(worktree) == f"refs/heads/{branch}" and gitrepo.is_dirty(worktree):
+        return (f"{worktree} holds changes of yours; stash them (`git -C {worktree} stash`) and the workers' "
+                "commits come in (at the next `specrelay status` while it runs, or at `specrelay merge`); "
+                "then `git stash pop`")
     return None
 
 
@@ -255,7 +286,7 @@ def take(url: str, task_id: str, branch: str, clones: Path) -> Place:
     got = _fetch(root, url, task_id, branch)
     assert got is not None
     artifacts, tip = got
-    rows = _unpack(root, artifacts, paths.task_dir(root, task_id), project=True)
+    rows = _unpack(root, artifacts, paths.task_dir(root, task_id), task_id, project=True)
     worktree = paths.worktree_dir(root, task_id)
     ledger = Ledger(paths.ledger_path(root))
     try:
@@ -310,6 +341,15 @@ def _check_out(root: Path, branch: str, worktree: Path, tip: str) -> None:
 INCOMING = "refs/specrelay/incoming/"
 
 
+def _network_env() -> dict[str, str]:
+    """git talking to the remote never waits on a prompt, a dead host or a stalled transfer for long
+    (the user's own GIT_SSH_COMMAND is kept)."""
+    env = {"GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "20"}
+    if not os.environ.get("GIT_SSH_COMMAND"):
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes -o ConnectTimeout=10"
+    return env
+
+
 def _fetch(root: Path, url: str, task_id: str, branch: str, *,
            missing_ok: bool = False) -> tuple[str, str] | None:
     """The remote's artifacts commit and branch tip of the task, fetched (onto refs of their own, not yet
@@ -319,7 +359,7 @@ def _fetch(root: Path, url: str, task_id: str, branch: str, *,
     art_in, tip_in = f"{INCOMING}{task_id}", f"{INCOMING}{task_id}-branch"
     specs = [f"+{artifacts_ref(task_id)}:{art_in}", f"+refs/heads/{branch}:{tip_in}"]
     try:
-        run_git(["fetch", "--quiet", "--no-tags", "--", url, *specs], root)
+        run_git(["fetch", "--quiet", "--no-tags", "--", url, *specs], root, env=_network_env())
     except GitCommandError as exc:
         if "couldn't find remote ref" not in exc.stderr:
             raise UserError(f"task {task_id}: {_unreachable(url, exc)}") from None
@@ -349,7 +389,7 @@ def _push(root: Path, url: str, task_id: str, branch: str, artifacts: str) -> No
             f"--force-with-lease=refs/heads/{branch}:{seen_tip}",
             "--", url, f"{artifacts}:{artifacts_ref(task_id)}", f"{tip}:refs/heads/{branch}", _beside(branch)]
     try:
-        run_git(args, root)
+        run_git(args, root, env=_network_env())
     except GitCommandError as exc:
         if "stale info" in exc.stderr:  # a lease failed: the remote's refs are not what this attempt took
             raise PushRefused(f"task {task_id}: {url} moved on meanwhile (another attempt's step landed "
@@ -385,7 +425,7 @@ def _artifacts_commit(root: Path, ledger: Ledger, task_id: str) -> str:
     return run_git(args, root).stdout.strip()
 
 
-def _unpack(root: Path, ref: str, folder: Path, *, project: bool) -> dict[str, object]:
+def _unpack(root: Path, ref: str, folder: Path, task_id: str, *, project: bool) -> dict[str, object]:
     """Write the artifacts of commit ``ref`` into this repository: the task's folder (its local files
     kept) and (``project``: a worker's clone) the project's config and workflows; the ledger rows it
     carries."""
@@ -401,8 +441,11 @@ def _unpack(root: Path, ref: str, folder: Path, *, project: bool) -> dict[str, o
             rows = json.loads((top / "ledger.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise UserError(f"{ref} holds no readable ledger.json ({exc}); it was not written by specrelay") from None
-        if not isinstance(rows, dict):
-            raise UserError(f"{ref}: ledger.json is not a JSON object")
+        if not isinstance(rows, dict) or not isinstance(rows.get("task"), dict):
+            raise UserError(f"{ref}: ledger.json is not a task's rows")
+        if rows["task"].get("id") != task_id:
+            raise UserError(f"the artifacts carried for task {task_id} are task {rows['task'].get('id')!r}'s; "
+                            "refused")
         _replace(top / "task", folder, keep=_LOCAL_FILES)
         if not project:
             return rows
@@ -467,13 +510,15 @@ def _clone(options: list[str], source: str, target: Path, what: Callable[[GitCom
 
 
 def _unreachable(url: str, exc: GitCommandError) -> str:
-    return (f"cannot reach its git remote {url} from {socket.gethostname()}: {_last_line(exc)} (give this "
-            "machine access to the remote, or stop its worker)")
+    return (f"cannot reach its git remote {url} from {socket.gethostname()}: {_last_line(exc)} (check that "
+            "this machine can reach the remote and may read it)")
 
 
 def _last_line(exc: GitCommandError) -> str:
-    lines = (exc.stderr or exc.stdout).strip().splitlines()
-    return lines[-1].removeprefix("fatal: ") if lines else f"git exited {exc.returncode}"
+    """git's own reason: its ``fatal:`` line (not the hints after it), else its last line."""
+    lines = [line.strip() for line in (exc.stderr or exc.stdout).strip().splitlines() if line.strip()]
+    said = next((line for line in lines if line.startswith(("fatal:", "error:", "ssh:"))), lines[-1] if lines else "")
+    return said.removeprefix("fatal: ").removeprefix("error: ") or f"git exited {exc.returncode}"
 
 
 def _slug(url: str) -> str:

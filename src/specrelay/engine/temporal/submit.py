@@ -24,7 +24,7 @@ def driver(backend: Backend, task_id: str, carried: str = "") -> dict[str, str]:
 
 #: How long a task marked driven may wait for its workflow to exist (published, then started) before a
 #: workflow the server does not know means the hand-over failed (the submitter died meanwhile, say).
-HAND_OVER_S = 60.0
+HAND_OVER_S = 300.0
 
 
 def handing_over(driver: Mapping[str, str]) -> bool:
@@ -40,17 +40,19 @@ async def check_reachable(backend: Backend) -> None:
     await connect(backend.address, backend.namespace)
 
 
-async def start(backend: Backend, root: Path, tasks: Sequence[Task], prepare: Callable[[Task], str], *,
+async def start(backend: Backend, root: Path, tasks: Sequence[Task], prepare: Callable[[Task], str | None], *,
                 budget_usd: float | None = None, carried: str = "") -> None:
     """Start each task's workflow, one after another: ``prepare`` readies the task (published on the git
-    remote at ``carried``, say) and names the queue of its first step; the task is marked driven anew
-    just before its workflow starts (so that no local run takes it, nor does ``status`` let it go,
-    meanwhile)."""
+    remote at ``carried``, say) and names the queue of its first step (None: not to be started); the
+    task is marked driven anew just before its workflow starts (so that no local run takes it, nor does
+    ``status`` let it go, meanwhile)."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     client = await connect(backend.address, backend.namespace)
     for task in tasks:
         first_queue = prepare(task)
+        if first_queue is None:
+            continue  # refused (and left as it was, with the reason): the others go on
         mark_driven(task.folder, driver(backend, task.id, carried))
         job = Job(str(root), task.id, backend.queue, budget_usd, first_queue, remote=carried,
                   branch=task.branch, attempts=backend.step_attempts)
@@ -120,10 +122,14 @@ async def release_if_ended(task: Task) -> bool:
     found = driver_of(task.folder)
     if found is None:
         return False
+    taken: BaseException | None = None
     if found.get("carried"):
         from specrelay.engine.temporal.carry import take_back
 
-        take_back(task, found["carried"])
+        try:
+            take_back(task, found["carried"])
+        except (UserError, OSError) as exc:  # the remote out of reach: an ended workflow is let go all the same
+            taken = exc
     client = await connect(found.get("address", ""), found.get("namespace", "default"),
                            origin=(f"{task.folder / 'remote.json'} (the server the task was handed to)",) * 2)
     try:
@@ -135,8 +141,10 @@ async def release_if_ended(task: Task) -> bool:
             return False  # its workflow is being started: not an ended one
     else:
         if described.status is WorkflowExecutionStatus.RUNNING:
+            if taken is not None:
+                raise UserError(f"task {task.id}: {taken}") from None
             return False
-    unmark_driven(task.folder)
+    unmark_driven(task.folder)  # merge takes it back once more, from the remote it remembers
     return True
 
 
