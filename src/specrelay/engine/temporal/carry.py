@@ -115,9 +115,9 @@ def publish(root: Path, ledger: Ledger, task_id: str, url: str) -> None:
     with _locked(_lock_of(root, task_id)):
         seen = _ref(root, SEEN_BRANCH + task_id)
         if seen is not None and not _contains(root, f"refs/heads/{row.branch}", seen):
+            why = _why_not_moved(root, row.branch, Path(row.worktree), seen) or "`specrelay status` brings them in"
             raise UserError(f"task {task_id}: the workers' commits ({SEEN_BRANCH}{task_id}) are not on "
-                            f"{row.branch} yet: {_why_not_moved(root, row.branch, Path(row.worktree), seen)}; "
-                            "then hand it over again.")
+                            f"{row.branch} yet: {why}; then hand it over again.")
         _push(root, url, task_id, row.branch, _artifacts_commit(root, ledger, task_id))
 
 
