@@ -84,11 +84,19 @@ def test_of_two_attempts_only_the_first_push_lands(tmp_path: Path, carried: tupl
     repo, url, task = carried
     first = carry.take(url, task["id"], task["branch"], tmp_path / "a")
     second = carry.take(url, task["id"], task["branch"], tmp_path / "b")
+    with ledger_of(second.root) as ledger:
+        ledger.record_call(a_call(task["id"], "paid-by-the-loser"))
     carry.give_back(first)
     with pytest.raises(carry.PushRefused, match="another attempt"):
         carry.give_back(second)
+    with ledger_of(repo) as ledger:
+        carry.sync(repo, ledger, task["id"], url)
+    assert "paid-by-the-loser-extra" in calls_of(repo, task["id"]), "what the loser paid for is recorded"
     again = carry.take(url, task["id"], task["branch"], tmp_path / "b")  # the retry goes on from what landed
     carry.give_back(again)
+    with ledger_of(repo) as ledger:
+        carry.sync(repo, ledger, task["id"], url)
+    assert calls_of(repo, task["id"]).count("paid-by-the-loser-extra") == 1, "and only once"
 
 
 def test_the_users_changes_in_the_submitters_worktree_are_never_overwritten(

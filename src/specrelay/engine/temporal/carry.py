@@ -51,7 +51,7 @@ from specrelay.gitrepo.commits import identity_args
 from specrelay.gitrepo.process import GitCommandError, git_env, run_git
 from specrelay.gitrepo.repo import EXCLUDE_OWN
 from specrelay.ledger import Ledger
-from specrelay.ledger.portable import export_task, import_task
+from specrelay.ledger.portable import calls_after, export_task, import_task
 
 ARTIFACTS = "refs/specrelay/carried/"
 SEEN_BRANCH = "refs/specrelay/carried-branch/"
@@ -309,13 +309,53 @@ def clone_of(url: str, task_id: str, clones: Path) -> Path:
 
 def give_back(place: Place) -> None:
     """Push the task's branch and artifacts back, leased on what :func:`take` saw; :class:`PushRefused`
-    when another attempt's push landed first."""
+    when another attempt's push landed first (this attempt's calls are added to what landed even so:
+    they were paid for)."""
     ledger = Ledger(paths.ledger_path(place.root))
     try:
         commit = _artifacts_commit(place.root, ledger, place.task_id)
+        try:
+            _push(place.root, place.url, place.task_id, place.branch, commit)
+        except PushRefused:
+            with contextlib.suppress(UserError, GitError):
+                _add_calls(place, ledger)
+            raise
     finally:
         ledger.close()
-    _push(place.root, place.url, place.task_id, place.branch, commit)
+
+
+#: How many times a lost race's calls are added to what landed, each on the artifacts then on the remote.
+_ADD_TRIES = 5
+
+
+def _add_calls(place: Place, ledger: Ledger) -> None:
+    """The calls of this clone's task that the remote's artifacts lack, added to them (nothing else of
+    this attempt: its step's result lost the race), leased on what was fetched, tried again while it moves."""
+    root, task_id = place.root, place.task_id
+    mine = calls_after(ledger, task_id, 0)
+    for _ in range(_ADD_TRIES):
+        got = _fetch(root, place.url, task_id, place.branch)
+        assert got is not None
+        artifacts = got[0]
+        shown = run_git(["show", f"{artifacts}:ledger.json"], root).stdout
+        rows = json.loads(shown)
+        known = {c.get("uid") for c in rows.get("calls") or [] if isinstance(c, dict)}
+        missing = [c for c in mine if c.get("uid") not in known]
+        if not missing:
+            return
+        rows["calls"] = [*(rows.get("calls") or []), *missing]
+        blob = run_git(["hash-object", "-w", "--stdin"], root, input=json.dumps(rows, indent=1) + "\n").stdout.strip()
+        with tempfile.TemporaryDirectory(prefix="specrelay-carry-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            run_git(["read-tree", artifacts], root, env=env)
+            run_git(["update-index", "--add", "--cacheinfo", f"100644,{blob},ledger.json"], root, env=env)
+            tree = run_git(["write-tree"], root, env=env).stdout.strip()
+        commit = run_git([*identity_args(root), "commit-tree", tree, "-p", artifacts, "-m",
+                          f"specrelay: task {task_id}'s calls of an attempt that lost its race"], root).stdout.strip()
+        pushed = run_git(["push", "--quiet", "--no-verify", f"--force-with-lease={artifacts_ref(task_id)}:{artifacts}",
+                          "--", place.url, f"{commit}:{artifacts_ref(task_id)}"], root, check=False, env=_network_env())
+        if pushed.returncode == 0:
+            return
 
 
 def forget(place: Place) -> None:
