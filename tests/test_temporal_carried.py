@@ -19,6 +19,9 @@ from taskkit import ADD_SUB, SPEC, project, review
 from temporalkit import TEMPORAL, DevServer, Worker
 from test_temporal import assert_paid_once, calls, env, submit, wait_for
 
+from specrelay import paths
+from specrelay.engine.temporal import carry
+
 pytestmark = TEMPORAL
 
 PANEL = """# Panel
@@ -168,11 +171,28 @@ def test_a_worker_that_cannot_reach_the_remote_pauses_the_task_resumably(tmp_pat
                                               f"{tmp_path / 'shared.git'}"), row["message"]
         assert "transport 'file' not allowed" in str(row["message"])
         cut_off.stop()
+        # Another machine's late push, while the user has changes in the task's worktree: resume refuses to
+        # hand the task over (it would rewind the branch), and the task is left as it was.
+        task_id, worktree = str(row["id"]), Path(str(row["worktree"]))
+        place = carry.take(str(tmp_path / "shared.git"), task_id, str(row["branch"]), tmp_path / "late-machine")
+        (paths.worktree_dir(place.root, task_id) / "NOTES.md").write_text("late\n")
+        subprocess.run(["git", "add", "NOTES.md"], cwd=paths.worktree_dir(place.root, task_id), check=True)
+        subprocess.run(["git", "-c", "user.name=w", "-c", "user.email=w@x", "commit", "-qm", "late"],
+                       cwd=paths.worktree_dir(place.root, task_id), check=True)
+        carry.give_back(place)
+        (worktree / "README.md").write_text("# calc, the user's own edit\n")
+        refused = run_cli("resume", task_id, cwd=repo, subprocess=True, timeout=120)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+        assert "holds changes of yours" in refused.stdout + refused.stderr
+        [again] = statuses_of(repo)
+        assert again["status"] == "paused" and "not handed to Temporal" in str(again["message"]), again
+        subprocess.run(["git", "stash", "-q"], cwd=worktree, check=True)
         good = far_worker(tmp_path, dev_server, "good")
         good.wait_ready()
-        resumed = run_cli("resume", row["id"], "--json", cwd=repo, subprocess=True, timeout=240)
+        resumed = run_cli("resume", task_id, "--json", cwd=repo, subprocess=True, timeout=240)
         assert resumed.returncode == 0, resumed.stderr
         assert json.loads(resumed.stdout)["status"] == "done"
+        assert (worktree / "NOTES.md").read_text() == "late\n", "the late push is on the branch"
         assert_paid_once(repo, 1)
     finally:
         cut_off.stop()
