@@ -17,7 +17,7 @@ from pathlib import Path
 from conftest import assert_clean_error, run_cli
 from taskkit import ADD_SUB, SPEC, project, review
 from temporalkit import TEMPORAL, DevServer, Worker
-from test_temporal import assert_paid_once, calls, env, submit, wait_for
+from test_temporal import assert_paid_once, calls, env, statuses, submit, wait_for
 
 from specrelay import paths
 from specrelay.engine.temporal import carry
@@ -73,7 +73,7 @@ def test_ten_tasks_on_two_workers_through_a_shared_remote(tmp_path: Path, dev_se
         proc = submit(repo, *[f"Add sub, take {n}" for n in range(10)], "--json")
         seen: set[object] = set()
         while proc.poll() is None:  # status on the submitting machine, while the workers run the tasks
-            seen |= {row["status"] for row in statuses_of(repo)}
+            seen |= {row["status"] for row in list(statuses(repo).values())}
             time.sleep(0.5)
         assert seen <= {"running", "done"}, seen
         out, err = proc.communicate(timeout=300)
@@ -165,7 +165,7 @@ def test_a_worker_that_cannot_reach_the_remote_pauses_the_task_resumably(tmp_pat
         cut_off.wait_ready()
         proc = run_cli("run", "Add sub", "--json", cwd=repo, subprocess=True, timeout=240)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
-        [row] = statuses_of(repo)
+        [row] = list(statuses(repo).values())
         assert row["status"] == "paused", row
         assert str(row["message"]).startswith(f"task {row['id']}: cannot reach its git remote "
                                               f"{tmp_path / 'shared.git'}"), row["message"]
@@ -184,7 +184,7 @@ def test_a_worker_that_cannot_reach_the_remote_pauses_the_task_resumably(tmp_pat
         refused = run_cli("resume", task_id, cwd=repo, subprocess=True, timeout=120)
         assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
         assert "holds changes of yours" in refused.stdout + refused.stderr
-        [again] = statuses_of(repo)
+        [again] = list(statuses(repo).values())
         assert again["status"] == "paused" and "not handed to Temporal" in str(again["message"]), again
         subprocess.run(["git", "stash", "-q"], cwd=worktree, check=True)
         good = far_worker(tmp_path, dev_server, "good")
@@ -198,12 +198,6 @@ def test_a_worker_that_cannot_reach_the_remote_pauses_the_task_resumably(tmp_pat
         cut_off.stop()
         if good is not None:
             good.stop()
-
-
-def statuses_of(repo: Path) -> list[dict[str, object]]:
-    proc = run_cli("status", "--json", cwd=repo)
-    assert proc.returncode == 0, proc.stderr
-    return list(json.loads(proc.stdout))
 
 
 AGENTIC = """# Agentic
@@ -233,7 +227,7 @@ def test_a_step_whose_agent_no_worker_has_pauses_the_task_with_one_line(tmp_path
         w.wait_ready()
         proc = run_cli("run", "Add sub", "--workflow", "agentic", "--json", cwd=repo, subprocess=True, timeout=240)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
-        [row] = statuses_of(repo)
+        [row] = list(statuses(repo).values())
         assert row["status"] == "paused", row
         assert "cannot run step 'Implementation'" in str(row["message"]), row["message"]
         assert "runs `/nowhere/claude`, which is not installed" in str(row["message"])
