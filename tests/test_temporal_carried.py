@@ -17,28 +17,13 @@ from pathlib import Path
 from conftest import assert_clean_error, run_cli
 from taskkit import ADD_SUB, SPEC, project, review
 from temporalkit import TEMPORAL, DevServer, Worker
+from test_agent_loop import PANEL
 from test_temporal import assert_paid_once, calls, env, statuses, submit, wait_for
 
 from specrelay import paths
 from specrelay.engine.temporal import carry
 
 pytestmark = TEMPORAL
-
-PANEL = """# Panel
-
-### [ ] Step: Planning
-<!-- agent: opus-planner -->
-Write spec.md.
-
-### [ ] Step: Implementation
-<!-- agent: flash-builder -->
-Implement spec.md.
-
-### [ ] Step: Review
-<!-- kind: review -->
-<!-- agents: gpt-reviewer, sonnet-reviewer -->
-Review the diff.
-"""
 
 
 def carried_project(tmp_path: Path, server: DevServer, replies: dict[str, list[object]] | None = None,

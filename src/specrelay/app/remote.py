@@ -115,7 +115,7 @@ def _start(backend: Backend, config: Config, root: Path, tasks: Sequence[Task], 
 
     def prepare(task: Task) -> str | None:
         with ledger_of(root) as ledger:
-            mark_driven(task.folder, submit.driver(backend, task.id, url))  # never read as cut off meanwhile
+            mark_driven(task.folder, submit.driver(backend, task.id, url))  # renewed: a long batch's grace
             try:
                 if url:
                     carry.remember(task.folder, url)

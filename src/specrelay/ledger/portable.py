@@ -26,12 +26,12 @@ def export_task(ledger: Ledger, task_id: str) -> Rows:
     if task is None:
         raise UserError(f"no task {task_id} in {ledger.path}")
     steps = ledger.conn.execute("SELECT * FROM steps WHERE task_id=? ORDER BY idx", (task_id,))
-    return {"task": _plain(task), "steps": [_plain(r) for r in steps], "calls": calls_after(ledger, task_id, 0)}
+    return {"task": _plain(task), "steps": [_plain(r) for r in steps], "calls": task_calls(ledger, task_id)}
 
 
-def calls_after(ledger: Ledger, task_id: str, after_id: int) -> list[dict[str, Any]]:
-    """The task's calls recorded after row ``after_id`` of this ledger, oldest first."""
-    rows = ledger.conn.execute("SELECT * FROM calls WHERE task_id=? AND id>? ORDER BY id", (task_id, after_id))
+def task_calls(ledger: Ledger, task_id: str) -> list[dict[str, Any]]:
+    """The task's calls, oldest first."""
+    rows = ledger.conn.execute("SELECT * FROM calls WHERE task_id=? ORDER BY id", (task_id,))
     return [_plain(r) for r in rows]
 
 

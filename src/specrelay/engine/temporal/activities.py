@@ -40,7 +40,7 @@ from specrelay.engine.temporal.job import ADVANCE, HEARTBEAT_S, RELEASE, Advance
 from specrelay.engine.temporal.queues import missing_here, next_queue, waiting_message
 from specrelay.errors import Interrupted, SpecRelayError, TaskBusy, UserError
 from specrelay.ledger import FINISHED, Ledger, TaskStatus
-from specrelay.ledger.portable import calls_after, import_calls
+from specrelay.ledger.portable import import_calls, task_calls
 
 #: How often an attempt waiting for another one's step looks again.
 BUSY_POLL_S = 0.25
@@ -59,7 +59,8 @@ class _Slot:
         self.lock = threading.Lock()
         self.runner: Runner | None = None
         self.cancelled = False
-        #: A carried task's ledger in this worker's clone, and its last call row before the step began.
+        #: A carried task's ledger in this worker's clone, its id, and the calls the remote had when it
+        #: was taken (its heartbeats carry the others).
         self.calls_from: tuple[Path, str, frozenset[str]] | None = None
 
     def hold(self, runner: Runner) -> None:
@@ -292,7 +293,7 @@ class _Heartbeat:
                 return
             self.count = count
             calls, size = [], 0
-            for call in (c for c in calls_after(ledger, task_id, 0) if c.get("uid") not in carried):
+            for call in (c for c in task_calls(ledger, task_id) if c.get("uid") not in carried):
                 size += len(json.dumps(call))
                 if size > DETAILS_LIMIT:
                     break  # the rest is paid again if the step is: never a heartbeat the server refuses

@@ -51,7 +51,7 @@ from specrelay.gitrepo.commits import identity_args
 from specrelay.gitrepo.process import GitCommandError, git_env, run_git
 from specrelay.gitrepo.repo import EXCLUDE_OWN
 from specrelay.ledger import Ledger
-from specrelay.ledger.portable import calls_after, export_task, import_task
+from specrelay.ledger.portable import export_task, import_task, task_calls
 
 ARTIFACTS = "refs/specrelay/carried/"
 SEEN_BRANCH = "refs/specrelay/carried-branch/"
@@ -70,7 +70,7 @@ class PushRefused(GitError):
 
 @dataclass(frozen=True)
 class Place:
-    """A task taken into a worker's clone: its root there, and the remote's refs it was taken at."""
+    """A task taken into a worker's clone: its root there, the remote and branch it came from."""
 
     root: Path
     url: str
@@ -79,6 +79,10 @@ class Place:
     #: The calls the remote had when the task was taken: any other call of the task in this clone's
     #: ledger was made here since (a step's heartbeats carry those).
     carried_uids: frozenset[str] = frozenset()
+
+
+#: A remote given as a URL (``https://``, ``ssh://``, ``file://``) or scp-like (``git@host:path``), not a path.
+_URL = re.compile(r"^[\w+.-]+://|^[\w.-]+@[\w.-]+:")
 
 
 def artifacts_ref(task_id: str) -> str:
@@ -91,7 +95,7 @@ def remote_url(root: Path, remote: str) -> str:
     found = run_git(["remote", "get-url", "--", remote], root, check=False)
     if found.returncode == 0 and found.stdout.strip():
         url = found.stdout.strip()
-    elif re.match(r"^[\w+.-]+://|^[\w.-]+@[\w.-]+:", remote):
+    elif _URL.match(remote):
         url = remote
     elif Path(remote).expanduser().exists():
         url = str(Path(remote).expanduser().resolve())
@@ -99,7 +103,7 @@ def remote_url(root: Path, remote: str) -> str:
         raise UserError(f"[backend] remote = {remote!r}: neither a git remote of {root} (`git remote -v`) nor a "
                         "URL or an existing path; name the remote every worker can fetch from "
                         "(`git remote add shared URL`).")
-    if not re.match(r"^[\w+.-]+://|^[\w.-]+@[\w.-]+:", url) and not Path(url).is_absolute():
+    if not _URL.match(url) and not Path(url).is_absolute():
         url = str((root / url).resolve())  # a relative path, as the repository's own remote gives it
     return url
 
@@ -332,7 +336,7 @@ def _add_calls(place: Place, ledger: Ledger) -> None:
     """The calls of this clone's task that the remote's artifacts lack, added to them (nothing else of
     this attempt: its step's result lost the race), leased on what was fetched, tried again while it moves."""
     root, task_id = place.root, place.task_id
-    mine = calls_after(ledger, task_id, 0)
+    mine = task_calls(ledger, task_id)
     for _ in range(_ADD_TRIES):
         got = _fetch(root, place.url, task_id, place.branch)
         assert got is not None
