@@ -1,3 +1,3 @@
-from specrelay.cli import main
+from specrelay.cli import entry
 
-main()
+entry()

@@ -85,3 +85,26 @@ def main() -> None:
                     "run again with SPECRELAY_DEBUG=1 to see the traceback)")
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def entry() -> None:
+    """The process's entry point (``specrelay``, ``python -m specrelay``): :func:`main`, then its exit.
+
+    A process that talked to Temporal ends with ``os._exit`` once its output is flushed: temporalio's
+    runtime may hang or abort at interpreter exit after its work is done (temporalio/sdk-python#300).
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if "temporalio" not in sys.modules:
+            raise
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    if "temporalio" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
